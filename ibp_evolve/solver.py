@@ -1,0 +1,717 @@
+"""Sparse Laporta solver over a prime field GF(p), numba-accelerated.
+
+The solver takes a cached IBP equation system in CSR form (``eq_ptr``, ``eq_cols``,
+``eq_vals``), a subset of equation ids (``selected``) and a list of target columns, and
+reports how the targets reduce together with the cost of the reduction.  A plain-Python,
+dict-based :func:`reference_solve` implements exactly the same rules; it is the oracle of
+the tests and the baseline of ``benchmarks/solver_kernel.py``.
+
+Conventions
+-----------
+* Equation ``e`` is ``sum(eq_vals[k] * I[eq_cols[k]] for k in eq_ptr[e]:eq_ptr[e+1]) == 0``.
+  Values are taken modulo ``prime`` when loaded (Python semantics, so negative values are
+  fine); repeated columns inside one equation are summed.
+* Columns are ``0 .. n_cols-1`` and **the column id is the ordering**: a larger id is a
+  more complex integral.  The *leading column* of a row is its largest column id with a
+  non-zero coefficient.
+* ``prime`` must be a prime below ``2**31`` so that the product of two residues fits into
+  an int64.
+
+Pivot and tie-breaking rules (shared by :func:`solve` and :func:`reference_solve`)
+---------------------------------------------------------------------------------
+1. *Equation order.*  The selected equations are processed in ascending order of the key
+   ``(max column id among its terms, number of stored terms, equation id)``: simple
+   equations first.  The key depends only on the equation itself, so any subset of the
+   equations is processed in the same relative order.  (The "max column" and "number of
+   terms" are read from the CSR as stored, before any reduction.)
+2. *Forward elimination (online echelon form).*  An equation is loaded into a dense work
+   vector and a max-heap of touched columns.  The largest column is popped repeatedly:
+   a zero value is skipped; a column that already owns a pivot row is eliminated by
+   subtracting ``value * pivot_row`` (one multiply-add per non-leading term of the
+   pivot row); the first column with a non-zero value and no pivot becomes the row's
+   pivot.  The remaining non-zero columns are collected (descending), the row is
+   normalised to leading coefficient 1 and appended to the pivot storage, together with
+   the id of the equation that produced it and its *dependency list*: the pivot rows
+   subtracted while reducing it.  A pivot is therefore always the largest surviving
+   column of its row, and the first equation (in the order of rule 1) that reaches a
+   column claims it.  An equation that reduces to zero is *dependent* and is dropped.
+3. *Back-substitution (targets only).*  For a target whose column owns a pivot row, the
+   row (with the unit leading term moved to the other side) is reduced completely: every
+   remaining column that owns a pivot row and has a non-zero value is eliminated, again
+   from the largest column down; columns without a pivot are kept.  The result is
+   ``target = sum(vals * I[cols])`` over non-pivot columns only.  A target without a
+   pivot is returned as itself with coefficient 1 (the caller decides whether that is a
+   master integral or an unreduced survivor).
+4. *Mark and sweep.*  The pivot rows of the targets and all pivot rows used in their
+   back-substitution are marked, then the closure under the forward dependency lists is
+   taken (a single pass from the newest row to the oldest, since a row only depends on
+   older rows).  The *trimmed equations* are the equation ids that produced the marked
+   rows.  Re-solving with only the trimmed equations reproduces the target rows exactly.
+
+Counters
+--------
+``multiply_adds_forward`` / ``multiply_adds_back`` count one per term update
+``w[c] = w[c] - f * row[c]`` (normalisation by the inverse of the leading coefficient is
+not counted).  ``fill_in`` is the number of stored non-zeros in all pivot rows, including
+the unit leading entries.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "Solution",
+    "solve",
+    "reference_solve",
+    "forward_eliminate",
+    "mod_inverse",
+]
+
+_I64 = np.int64
+
+
+# ---------------------------------------------------------------------------
+# Result container
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Solution:
+    """Outcome of one solve.
+
+    ``target_rows[i] = (cols, vals)`` means ``targets[i] = sum(vals * I[cols])`` with
+    ``cols`` ascending and free of pivot columns (except for a non-pivot target, which is
+    returned as itself with coefficient 1).  ``pivot_mask`` is a boolean array over all
+    columns; :meth:`is_pivot` queries it.
+    """
+
+    prime: int
+    n_cols: int
+    targets: np.ndarray
+    pivot_columns: np.ndarray
+    pivot_mask: np.ndarray
+    n_equations: int
+    n_independent: int
+    target_rows: list
+    trimmed_equations: np.ndarray
+    n_trimmed: int
+    fill_in: int
+    multiply_adds_forward: int
+    multiply_adds_back: int
+    multiply_adds: int
+    seconds: float
+    seconds_forward: float = 0.0
+    seconds_back: float = 0.0
+    pivot_equations: np.ndarray = field(default_factory=lambda: np.zeros(0, _I64))
+
+    @property
+    def n_dependent(self) -> int:
+        """Number of selected equations that reduced to zero."""
+        return self.n_equations - self.n_independent
+
+    def is_pivot(self, col: int) -> bool:
+        """True if column ``col`` received a pivot row (i.e. it is not a master)."""
+        return bool(self.pivot_mask[int(col)])
+
+    @property
+    def target_is_pivot(self) -> np.ndarray:
+        """Boolean array: did target i own a pivot row (i.e. was it eliminated)?"""
+        return self.pivot_mask[self.targets] if len(self.targets) else np.zeros(0, bool)
+
+    def target_dict(self, i: int) -> dict:
+        """Target ``i`` as a ``{col: coefficient}`` dict."""
+        cols, vals = self.target_rows[i]
+        return {int(c): int(v) for c, v in zip(cols, vals)}
+
+
+# ---------------------------------------------------------------------------
+# Input handling shared by both implementations
+# ---------------------------------------------------------------------------
+
+
+def _as_i64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=_I64).reshape(-1)
+
+
+def _check_inputs(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime):
+    eq_ptr = _as_i64(eq_ptr)
+    eq_cols = _as_i64(eq_cols)
+    eq_vals = _as_i64(eq_vals)
+    selected = _as_i64(selected)
+    targets = _as_i64(targets)
+    n_cols = int(n_cols)
+    prime = int(prime)
+    if not 2 <= prime < 2**31:
+        raise ValueError(f"prime must lie in [2, 2**31), got {prime}")
+    if eq_cols.shape != eq_vals.shape:
+        raise ValueError("eq_cols and eq_vals must have the same length")
+    if len(eq_ptr) == 0 or eq_ptr[-1] > len(eq_cols):
+        raise ValueError("eq_ptr is inconsistent with eq_cols")
+    n_eq = len(eq_ptr) - 1
+    if len(selected) and (selected.min() < 0 or selected.max() >= n_eq):
+        raise ValueError("selected equation id out of range")
+    if len(targets) and (targets.min() < 0 or targets.max() >= n_cols):
+        raise ValueError("target column out of range")
+    return eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime
+
+
+def mod_inverse(a: int, p: int) -> int:
+    """Inverse of ``a`` modulo the prime ``p`` (plain Python)."""
+    return pow(int(a) % p, p - 2, p)
+
+
+# ---------------------------------------------------------------------------
+# numba kernels
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _inv_mod(a, p):
+    """Modular inverse by the extended Euclidean algorithm (a in [1, p))."""
+    r0 = p
+    r1 = a
+    s0 = 0
+    s1 = 1
+    while r1 != 0:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        s0, s1 = s1, s0 - q * s1
+    # r0 == 1 for prime p; s0 * a == 1 (mod p)
+    return s0 % p
+
+
+@njit(cache=True)
+def _order_keys(eq_ptr, eq_cols, selected):
+    m = selected.shape[0]
+    lead = np.empty(m, np.int64)
+    nterm = np.empty(m, np.int64)
+    for i in range(m):
+        e = selected[i]
+        a = eq_ptr[e]
+        b = eq_ptr[e + 1]
+        mx = -1
+        for k in range(a, b):
+            c = eq_cols[k]
+            if c > mx:
+                mx = c
+        lead[i] = mx
+        nterm[i] = b - a
+    return lead, nterm
+
+
+@njit(cache=True, inline="always")
+def _heap_push(heap, size, c):
+    """Push c onto the max-heap heap[0:size]; return the new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        pc = heap[parent]
+        if pc >= c:
+            break
+        heap[i] = pc
+        i = parent
+    heap[i] = c
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(heap, size):
+    """Pop the maximum of heap[0:size] (size > 0); return (max, new_size)."""
+    top = heap[0]
+    size -= 1
+    if size > 0:
+        last = heap[size]
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= size:
+                break
+            if child + 1 < size and heap[child + 1] > heap[child]:
+                child += 1
+            cc = heap[child]
+            if cc <= last:
+                break
+            heap[i] = cc
+            i = child
+        heap[i] = last
+    return top, size
+
+
+@njit(cache=True)
+def _grow(a, need):
+    n = a.shape[0]
+    if need <= n:
+        return a
+    m = max(2 * n, need, 16)
+    b = np.empty(m, a.dtype)
+    b[:n] = a
+    return b
+
+
+@njit(cache=True)
+def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
+    """Online echelon form; see the module docstring, rule 2.
+
+    Returns (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+    n_rows, n_madd).  Arrays are over-allocated; only the first n_rows rows are valid.
+    Row r occupies row_cols[row_ptr[r]:row_ptr[r+1]] with the pivot (value 1) first and
+    the other columns in descending order.
+    """
+    pivot_row = np.full(n_cols, -1, np.int64)
+    work = np.zeros(n_cols, np.int64)
+    inheap = np.zeros(n_cols, np.bool_)
+    heap = np.empty(max(n_cols, 1), np.int64)
+
+    m = order.shape[0]
+    cap_rows = max(m, 16)
+    row_ptr = np.zeros(cap_rows + 1, np.int64)
+    row_eq = np.empty(cap_rows, np.int64)
+    dep_ptr = np.zeros(cap_rows + 1, np.int64)
+    nnz_sel = 0
+    for i in range(m):
+        nnz_sel += eq_ptr[order[i] + 1] - eq_ptr[order[i]]
+    cap = 2 * nnz_sel + 16
+    row_cols = np.empty(cap, np.int64)
+    row_vals = np.empty(cap, np.int64)
+    dep_list = np.empty(cap, np.int64)
+
+    n_rows = 0
+    n_madd = 0
+    for i in range(m):
+        e = order[i]
+        size = 0
+        for k in range(eq_ptr[e], eq_ptr[e + 1]):
+            c = eq_cols[k]
+            v = eq_vals[k] % p
+            if inheap[c]:
+                work[c] = (work[c] + v) % p
+            else:
+                inheap[c] = True
+                work[c] = v
+                size = _heap_push(heap, size, c)
+
+        dstart = dep_ptr[n_rows]
+        nd = 0
+        piv = -1
+        pivf = 0
+        while size > 0:
+            c, size = _heap_pop(heap, size)
+            inheap[c] = False
+            f = work[c]
+            if f == 0:
+                continue
+            work[c] = 0
+            r = pivot_row[c]
+            if r < 0:
+                piv = c
+                pivf = f
+                break
+            # eliminate: w -= f * row  (row leading coefficient is 1)
+            nf = p - f
+            a = row_ptr[r] + 1
+            b = row_ptr[r + 1]
+            n_madd += b - a
+            for k in range(a, b):
+                cc = row_cols[k]
+                if inheap[cc]:
+                    work[cc] = (work[cc] + nf * row_vals[k]) % p
+                else:
+                    inheap[cc] = True
+                    work[cc] = (nf * row_vals[k]) % p
+                    size = _heap_push(heap, size, cc)
+            if dstart + nd >= dep_list.shape[0]:
+                dep_list = _grow(dep_list, dstart + nd + 1)
+            dep_list[dstart + nd] = r
+            nd += 1
+
+        if piv < 0:
+            continue  # dependent equation
+
+        # new pivot row: pivot first, then remaining non-zero columns descending
+        start = row_ptr[n_rows]
+        need = start + 1 + size
+        if need > row_cols.shape[0]:
+            row_cols = _grow(row_cols, need)
+            row_vals = _grow(row_vals, need)
+        inv = _inv_mod(pivf, p)
+        row_cols[start] = piv
+        row_vals[start] = 1
+        pos = start + 1
+        while size > 0:
+            c, size = _heap_pop(heap, size)
+            inheap[c] = False
+            v = work[c]
+            if v != 0:
+                work[c] = 0
+                row_cols[pos] = c
+                row_vals[pos] = (v * inv) % p
+                pos += 1
+        if n_rows + 1 >= cap_rows:
+            cap_rows = 2 * cap_rows
+            row_ptr = _grow(row_ptr, cap_rows + 1)
+            dep_ptr = _grow(dep_ptr, cap_rows + 1)
+            row_eq = _grow(row_eq, cap_rows)
+        row_eq[n_rows] = e
+        pivot_row[piv] = n_rows
+        n_rows += 1
+        row_ptr[n_rows] = pos
+        dep_ptr[n_rows] = dstart + nd
+    return (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+            n_rows, n_madd)
+
+
+@njit(cache=True)
+def _back_kernel(targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, p):
+    """Back-substitution of the targets; see the module docstring, rule 3.
+
+    Returns (res_ptr, res_cols, res_vals, used_ptr, used_rows, n_madd).  Result columns
+    are ascending; used_rows lists, per target, its own pivot row (if any) followed by
+    every pivot row subtracted during its reduction.
+    """
+    work = np.zeros(n_cols, np.int64)
+    inheap = np.zeros(n_cols, np.bool_)
+    heap = np.empty(max(n_cols, 1), np.int64)
+    nt = targets.shape[0]
+    res_ptr = np.zeros(nt + 1, np.int64)
+    res_cols = np.empty(16, np.int64)
+    res_vals = np.empty(16, np.int64)
+    used_ptr = np.zeros(nt + 1, np.int64)
+    used_rows = np.empty(16, np.int64)
+    n_madd = 0
+    nres = 0
+    nused = 0
+    for t in range(nt):
+        tc = targets[t]
+        r0 = pivot_row[tc]
+        if r0 < 0:
+            res_cols = _grow(res_cols, nres + 1)
+            res_vals = _grow(res_vals, nres + 1)
+            res_cols[nres] = tc
+            res_vals[nres] = 1
+            nres += 1
+            res_ptr[t + 1] = nres
+            used_ptr[t + 1] = nused
+            continue
+        used_rows = _grow(used_rows, nused + 1)
+        used_rows[nused] = r0
+        nused += 1
+        # I[tc] + sum v_j I[c_j] = 0  ->  I[tc] = sum (p - v_j) I[c_j]
+        size = 0
+        for k in range(row_ptr[r0] + 1, row_ptr[r0 + 1]):
+            c = row_cols[k]
+            inheap[c] = True
+            work[c] = p - row_vals[k]
+            size = _heap_push(heap, size, c)
+        rstart = nres
+        while size > 0:
+            c, size = _heap_pop(heap, size)
+            inheap[c] = False
+            f = work[c]
+            if f == 0:
+                continue
+            work[c] = 0
+            r = pivot_row[c]
+            if r < 0:
+                if nres >= res_cols.shape[0]:
+                    res_cols = _grow(res_cols, nres + 1)
+                    res_vals = _grow(res_vals, nres + 1)
+                res_cols[nres] = c
+                res_vals[nres] = f
+                nres += 1
+                continue
+            nf = p - f
+            a = row_ptr[r] + 1
+            b = row_ptr[r + 1]
+            n_madd += b - a
+            for k in range(a, b):
+                cc = row_cols[k]
+                if inheap[cc]:
+                    work[cc] = (work[cc] + nf * row_vals[k]) % p
+                else:
+                    inheap[cc] = True
+                    work[cc] = (nf * row_vals[k]) % p
+                    size = _heap_push(heap, size, cc)
+            if nused >= used_rows.shape[0]:
+                used_rows = _grow(used_rows, nused + 1)
+            used_rows[nused] = r
+            nused += 1
+        # columns were collected descending: reverse to ascending
+        i = rstart
+        j = nres - 1
+        while i < j:
+            tmp = res_cols[i]
+            res_cols[i] = res_cols[j]
+            res_cols[j] = tmp
+            tmp = res_vals[i]
+            res_vals[i] = res_vals[j]
+            res_vals[j] = tmp
+            i += 1
+            j -= 1
+        res_ptr[t + 1] = nres
+        used_ptr[t + 1] = nused
+    return res_ptr, res_cols[:nres], res_vals[:nres], used_ptr, used_rows[:nused], n_madd
+
+
+@njit(cache=True)
+def _sweep_kernel(used_rows, dep_ptr, dep_list, row_eq, n_rows):
+    """Closure of used_rows under the dependency lists -> sorted equation ids."""
+    marked = np.zeros(n_rows, np.bool_)
+    for i in range(used_rows.shape[0]):
+        marked[used_rows[i]] = True
+    count = 0
+    for r in range(n_rows - 1, -1, -1):
+        if marked[r]:
+            count += 1
+            for k in range(dep_ptr[r], dep_ptr[r + 1]):
+                marked[dep_list[k]] = True
+    out = np.empty(count, np.int64)
+    j = 0
+    for r in range(n_rows):
+        if marked[r]:
+            out[j] = row_eq[r]
+            j += 1
+    out.sort()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Python wrappers
+# ---------------------------------------------------------------------------
+
+
+def _equation_order(eq_ptr, eq_cols, selected):
+    lead, nterm = _order_keys(eq_ptr, eq_cols, selected)
+    perm = np.lexsort((selected, nterm, lead))
+    return selected[perm]
+
+
+@dataclass
+class ForwardResult:
+    """Echelon form produced by :func:`forward_eliminate` (trimmed to n_rows)."""
+
+    pivot_row: np.ndarray  # per column: index of its pivot row or -1
+    row_ptr: np.ndarray
+    row_cols: np.ndarray
+    row_vals: np.ndarray
+    row_eq: np.ndarray  # equation id that produced each row
+    dep_ptr: np.ndarray
+    dep_list: np.ndarray
+    n_rows: int
+    multiply_adds: int
+    seconds: float
+
+
+def forward_eliminate(eq_ptr, eq_cols, eq_vals, selected, n_cols, prime) -> ForwardResult:
+    """Run only the forward elimination (rule 1 and 2); used by benchmarks."""
+    eq_ptr, eq_cols, eq_vals, selected, n_cols, _, prime = _check_inputs(
+        eq_ptr, eq_cols, eq_vals, selected, n_cols, np.zeros(0, _I64), prime)
+    t0 = time.perf_counter()
+    order = _equation_order(eq_ptr, eq_cols, selected)
+    (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+     n_rows, n_madd) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
+    nnz = int(row_ptr[n_rows])
+    ndep = int(dep_ptr[n_rows])
+    return ForwardResult(
+        pivot_row=pivot_row,
+        row_ptr=row_ptr[: n_rows + 1],
+        row_cols=row_cols[:nnz],
+        row_vals=row_vals[:nnz],
+        row_eq=row_eq[:n_rows],
+        dep_ptr=dep_ptr[: n_rows + 1],
+        dep_list=dep_list[:ndep],
+        n_rows=int(n_rows),
+        multiply_adds=int(n_madd),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) -> Solution:
+    """Reduce ``targets`` with the equations ``selected`` of a CSR system over GF(prime).
+
+    See the module docstring for the pivot rules and the meaning of every counter.
+    """
+    t0 = time.perf_counter()
+    eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
+        eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
+    order = _equation_order(eq_ptr, eq_cols, selected)
+    (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+     n_rows, n_madd_f) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
+    t1 = time.perf_counter()
+    res_ptr, res_cols, res_vals, used_ptr, used_rows, n_madd_b = _back_kernel(
+        targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, prime)
+    trimmed = _sweep_kernel(used_rows, dep_ptr, dep_list, row_eq, n_rows)
+    t2 = time.perf_counter()
+
+    pivot_mask = pivot_row >= 0
+    target_rows = [
+        (res_cols[res_ptr[i]:res_ptr[i + 1]].copy(), res_vals[res_ptr[i]:res_ptr[i + 1]].copy())
+        for i in range(len(targets))
+    ]
+    n_madd_f = int(n_madd_f)
+    n_madd_b = int(n_madd_b)
+    return Solution(
+        prime=prime,
+        n_cols=n_cols,
+        targets=targets,
+        pivot_columns=np.flatnonzero(pivot_mask).astype(_I64),
+        pivot_mask=pivot_mask,
+        n_equations=len(selected),
+        n_independent=int(n_rows),
+        target_rows=target_rows,
+        trimmed_equations=trimmed,
+        n_trimmed=len(trimmed),
+        fill_in=int(row_ptr[n_rows]),
+        multiply_adds_forward=n_madd_f,
+        multiply_adds_back=n_madd_b,
+        multiply_adds=n_madd_f + n_madd_b,
+        seconds=time.perf_counter() - t0,
+        seconds_forward=t1 - t0,
+        seconds_back=t2 - t1,
+        pivot_equations=row_eq[:n_rows].copy(),
+    )
+
+
+def warmup() -> None:
+    """Compile (or load from the numba cache) every kernel on a tiny system."""
+    ptr = np.array([0, 2, 4], _I64)
+    cols = np.array([1, 0, 2, 1], _I64)
+    vals = np.array([1, 2, 1, 3], _I64)
+    solve(ptr, cols, vals, np.array([0, 1], _I64), 3, np.array([2], _I64), 10007)
+
+
+# ---------------------------------------------------------------------------
+# Plain-Python reference
+# ---------------------------------------------------------------------------
+
+
+def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) -> Solution:
+    """Dict-based pure-Python implementation of :func:`solve` (same rules and counters)."""
+    t0 = time.perf_counter()
+    eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
+        eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
+    p = prime
+    ptr = eq_ptr.tolist()
+    cols_l = eq_cols.tolist()
+    vals_l = eq_vals.tolist()
+    sel = selected.tolist()
+
+    def key(e):
+        a, b = ptr[e], ptr[e + 1]
+        return (max(cols_l[a:b], default=-1), b - a, e)
+
+    order = sorted(sel, key=key)
+
+    pivot_of = {}  # column -> row index
+    rows = []  # list of (pivot, [(col, val), ...] non-leading, descending)
+    row_eq = []
+    deps = []
+    madd_f = 0
+    for e in order:
+        work = {}
+        for k in range(ptr[e], ptr[e + 1]):
+            c = cols_l[k]
+            work[c] = (work.get(c, 0) + vals_l[k]) % p
+        heap = [-c for c in work]
+        heapq.heapify(heap)
+        used = []
+        piv = None
+        while heap:
+            c = -heapq.heappop(heap)
+            f = work.pop(c)
+            if f == 0:
+                continue
+            r = pivot_of.get(c)
+            if r is None:
+                piv = c
+                break
+            for cc, v in rows[r][1]:
+                if cc in work:
+                    work[cc] = (work[cc] - f * v) % p
+                else:
+                    work[cc] = (-f * v) % p
+                    heapq.heappush(heap, -cc)
+            madd_f += len(rows[r][1])
+            used.append(r)
+        if piv is None:
+            continue
+        inv = pow(f, p - 2, p)
+        rest = [(c, work[c] * inv % p) for c in sorted(work, reverse=True) if work[c]]
+        pivot_of[piv] = len(rows)
+        rows.append((piv, rest))
+        row_eq.append(e)
+        deps.append(used)
+    t1 = time.perf_counter()
+
+    madd_b = 0
+    target_rows = []
+    marked = set()
+    for tc in targets.tolist():
+        r0 = pivot_of.get(tc)
+        if r0 is None:
+            target_rows.append((np.array([tc], _I64), np.array([1], _I64)))
+            continue
+        marked.add(r0)
+        work = {c: (p - v) % p for c, v in rows[r0][1]}
+        heap = [-c for c in work]
+        heapq.heapify(heap)
+        out = {}
+        while heap:
+            c = -heapq.heappop(heap)
+            f = work.pop(c)
+            if f == 0:
+                continue
+            r = pivot_of.get(c)
+            if r is None:
+                out[c] = f
+                continue
+            for cc, v in rows[r][1]:
+                if cc in work:
+                    work[cc] = (work[cc] - f * v) % p
+                else:
+                    work[cc] = (-f * v) % p
+                    heapq.heappush(heap, -cc)
+            madd_b += len(rows[r][1])
+            marked.add(r)
+        oc = sorted(out)
+        target_rows.append((np.array(oc, _I64), np.array([out[c] for c in oc], _I64)))
+
+    # mark and sweep
+    stack = list(marked)
+    while stack:
+        r = stack.pop()
+        for d in deps[r]:
+            if d not in marked:
+                marked.add(d)
+                stack.append(d)
+    trimmed = np.array(sorted(row_eq[r] for r in marked), _I64)
+
+    pivot_mask = np.zeros(n_cols, bool)
+    for c in pivot_of:
+        pivot_mask[c] = True
+    t2 = time.perf_counter()
+    return Solution(
+        prime=p,
+        n_cols=n_cols,
+        targets=targets,
+        pivot_columns=np.array(sorted(pivot_of), _I64),
+        pivot_mask=pivot_mask,
+        n_equations=len(sel),
+        n_independent=len(rows),
+        target_rows=target_rows,
+        trimmed_equations=trimmed,
+        n_trimmed=len(trimmed),
+        fill_in=sum(1 + len(r[1]) for r in rows),
+        multiply_adds_forward=madd_f,
+        multiply_adds_back=madd_b,
+        multiply_adds=madd_f + madd_b,
+        seconds=t2 - t0,
+        seconds_forward=t1 - t0,
+        seconds_back=t2 - t1,
+        pivot_equations=np.array(row_eq, _I64),
+    )
