@@ -21,7 +21,11 @@ class TargetReduction:
     target: tuple[int, ...]
     reduced: bool
     coefficients: dict = field(default_factory=dict)  # master -> residue mod p (non-zero)
-    survivors: list = field(default_factory=list)  # non-master integrals left in the row
+    survivor_coefficients: dict = field(default_factory=dict)  # non-masters left in the row
+
+    @property
+    def survivors(self) -> list:
+        return sorted(self.survivor_coefficients)
 
 
 @dataclass
@@ -65,18 +69,16 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters) -> Numer
             results.append(TargetReduction(target, True))
             continue
         if col < 0:  # appears in no equation at all
+            own = {target: 1}
             results.append(TargetReduction(target, target in masters,
-                                           {target: 1} if target in masters else {},
-                                           [] if target in masters else [target]))
+                                           own if target in masters else {},
+                                           {} if target in masters else own))
             continue
         cols, vals = solution.target_rows[row_of[i]]
-        coefficients, survivors = {}, []
+        coefficients, survivors = {}, {}
         for c, v in zip(cols.tolist(), vals.tolist()):
             integral = system.integral(c)
-            if integral in masters:
-                coefficients[integral] = v
-            else:
-                survivors.append(integral)
+            (coefficients if integral in masters else survivors)[integral] = v
         results.append(TargetReduction(target, not survivors, coefficients, survivors))
     return NumericReduction(
         targets=results, seeds=len(seed_ids), equations=int(solution.n_equations),

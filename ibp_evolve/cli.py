@@ -1,0 +1,114 @@
+"""Command-line interface: ``ibp-evolve COMMAND ...``.
+
+Every command accepts a built-in family name or a path to a family TOML file.  Errors in the
+user's input are printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from .exact import DegeneratePointError, LaportaBox, SeedSpecError, reduce_exact
+from .family import FamilyError, builtin_names, load_family
+from .modular import PointParseError, PoleError, parse_point
+from .ordering import DEFAULT_ORDERING, Ordering, OrderingError
+from .system import PointError
+
+USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecError,
+               DegeneratePointError, OrderingError)
+
+
+def _parse_target(text: str) -> list[int]:
+    parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
+    if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+        raise FamilyError(f"--target '{text}': expected comma-separated integers such as 1,1,0")
+    return [int(p) for p in parts]
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """Let '--target -1,1,0' work: argparse would take '-1,1,0' for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--target" and i + 1 < len(argv) and re.match(r"-\d", argv[i + 1]):
+            out.append(f"--target={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def cmd_families(args) -> int:
+    rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
+    for name in builtin_names():
+        fam = load_family(name)
+        rows.append((name, str(fam.n_loops), str(fam.n), ",".join(str(i + 1) for i in fam.isps)
+                     or "-", ", ".join(fam.parameters), fam.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def cmd_reduce(args) -> int:
+    family = load_family(args.family)
+    targets = [family.check_integral(_parse_target(t), "--target") for t in args.target]
+    point = parse_point(args.at, family.parameters) if args.at else None
+    box = LaportaBox.parse(args.seeds) if args.seeds else None
+    result = reduce_exact(family, targets, point, box, Ordering.parse(args.ordering),
+                          rng_seed=args.seed)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"family {result['family']} at " + ", ".join(f"{k}={v}" for k, v in
+                                                      result["point"].items()))
+    print(f"masters ({len(result['masters'])}): "
+          + " ".join("I(" + ",".join(map(str, m)) + ")" for m in result["masters"]))
+    for t in result["targets"]:
+        name = "I(" + ",".join(map(str, t["target"])) + ")"
+        terms = [f"({c['value']}) I(" + ",".join(map(str, c["master"])) + ")"
+                 for c in t["coefficients"]]
+        status = "" if t["reduced"] else "   [NOT REDUCED, survivors: " + " ".join(
+            "I(" + ",".join(map(str, s)) + ")" for s in t["survivors"]) + "]"
+        print(f"{name} = " + (" + ".join(terms) if terms else "0") + status)
+    s = result["stats"]
+    print(f"seeds {s['seeds']} ({result['seeds']}), equations {s['equations']}, trimmed "
+          f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
+    return 0 if all(t["reduced"] for t in result["targets"]) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("families", help="list the built-in integral families")
+    p.set_defaults(func=cmd_families)
+
+    p = sub.add_parser("reduce", help="reduce target integrals exactly at a rational point")
+    p.add_argument("family", help="built-in family name or path to a family .toml file")
+    p.add_argument("--target", action="append", required=True,
+                   help="target indices, e.g. 2,1 (repeatable)")
+    p.add_argument("--at", help="rational point, e.g. d=17/3,s=5/7 (random when absent)")
+    p.add_argument("--seeds", help="seed box laporta:r=R,s=S (default: widened until reduced)")
+    p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    p.add_argument("--seed", type=int, default=0, help="random seed for random points")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_reduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"ibp-evolve {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
