@@ -39,7 +39,8 @@ What a rule can see
 =====================  ===================================================================
 
 and ``family`` offers ``family.n`` (number of indices N), ``family.isps`` (the 0-based ISP
-positions; iterable only) and ``family.is_isp(i)`` (bool).
+positions; iterable only) and ``family.is_isp(i)`` (bool; positions count as for ``a[i]``, and a
+position outside the family is no ISP).
 
 Allowed constructs
 ------------------
@@ -869,17 +870,17 @@ def parse_rule(source: str, filename: str | None = None) -> RuleProgram:
         tree = ast.parse(source, filename=filename or "<rule>")
     except SyntaxError as exc:
         raise RuleError(f"syntax error: {exc.msg}", exc.lineno, filename) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise RuleError(f"cannot parse the rule: {exc}", None, filename) from None
+    except (RecursionError, MemoryError):
+        raise RuleError("the rule is nested too deeply to parse", 1, filename) from None
+    except ValueError as exc:   # e.g. null bytes
+        raise RuleError(f"cannot parse the rule: {exc}", 1, filename) from None
     _check_size(tree, fail)
     function = _Whitelist(fail).check_module(tree)
     env = {}
     body, env_after = _Builder(fail).block(function.body, env)
     if env_after is not None:
-        last = function.body[-1]
-        fail(last, f"the rule may finish without returning a value: every path through "
-                   f"{function.name}() must end in a return (last statement at line "
-                   f"{last.lineno})")
+        raise RuleError(f"the rule may finish without returning a value: every path through "
+                        f"{function.name}() must end in a return", function.end_lineno, filename)
     return RuleProgram(function.name, body, ast.get_docstring(function))
 
 
