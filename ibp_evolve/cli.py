@@ -16,9 +16,10 @@ from .family import FamilyError, builtin_names, load_family
 from .modular import PointParseError, PoleError, parse_point
 from .ordering import DEFAULT_ORDERING, Ordering, OrderingError
 from .system import PointError
+from .suites import SuiteError
 
 USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecError,
-               DegeneratePointError, OrderingError)
+               DegeneratePointError, OrderingError, SuiteError, FileNotFoundError)
 
 
 def _parse_target(text: str) -> list[int]:
@@ -80,6 +81,53 @@ def cmd_reduce(args) -> int:
     return 0 if all(t["reduced"] for t in result["targets"]) else 1
 
 
+def cmd_score(args) -> int:
+    from .library import resolve_rule
+    from .rule_language import RuleError
+    from .rule_sandbox import RuleSandboxError
+    from .scoring import Judge
+    from .suites import load_suite
+    suite = load_suite(args.suite)
+    try:
+        rule = resolve_rule(args.rule)
+        report = Judge(suite, Ordering.parse(args.ordering)).score(
+            rule, args.objective, sandbox=True, time_limit=args.time_limit)
+    except RuleError as exc:
+        print(f"ibp-evolve score: rule rejected: {exc}", file=sys.stderr)
+        return 3
+    except RuleSandboxError as exc:
+        print(f"ibp-evolve score: rule stopped: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective})")
+    header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
+    rows = [header] + [("I(" + ",".join(map(str, t.target)) + ")", str(t.seeds),
+                        str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
+                        f"{t.seconds:.4f}", "yes" if t.reduced else
+                        f"NO ({t.reason or f'{t.n_survivors} survivors'})")
+                       for t in report.targets]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(c.rjust(w) if k else c.ljust(w)
+                        for k, (c, w) in enumerate(zip(row, widths))))
+    print(f"fitness {report.fitness}  complete {'yes' if report.complete else 'no'}")
+    return 0
+
+
+def cmd_rules(args) -> int:
+    from .library import description, library_dir, library_rules
+    paths = library_rules()
+    if not paths:
+        print(f"no rules in {library_dir()}")
+        return 0
+    width = max(len(str(p.relative_to(library_dir()))[:-3]) for p in paths)
+    for p in paths:
+        print(f"{str(p.relative_to(library_dir()))[:-3].ljust(width)}  {description(p)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed for random points")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_reduce)
+
+    from .scoring import OBJECTIVES
+    p = sub.add_parser("score", help="score a seeding rule on a suite")
+    p.add_argument("rule", help="rule file (.py) or the name of a library rule")
+    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
+    p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    p.add_argument("--time-limit", type=float, default=10.0,
+                   help="seconds allowed to evaluate the rule (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("rules", help="list the rule library")
+    p.set_defaults(func=cmd_rules)
     return parser
 
 

@@ -31,6 +31,7 @@ from .rule_language import Rule, load_rule
 from .rule_sandbox import evaluate_mask
 from .seeding import laporta_seeds
 from .suites import Suite
+from .solver import warmup
 from .system import build_system
 
 OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds")
@@ -89,6 +90,7 @@ class Judge:
         self.ordering = ordering or Ordering.parse()
         self.prime = prime
         self.masters = family_masters(self.family, self.ordering)
+        warmup()  # load the compiled solver now, not inside the first rule's timing
         self.point = random_point(self.family.parameters,
                                   np.random.default_rng(JUDGE_POINT_SEED))
         self.universes = [laporta_seeds(self.family, [t], sum(x for x in t if x > 0)
