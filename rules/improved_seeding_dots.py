@@ -2,6 +2,8 @@
 # Kira 3 rule, but a dotted target keeps a numerator budget of at least its number of dots.
 # For undotted targets it is exactly improved_seeding.py.  Unlike improved_seeding.py it is
 # complete on every target of triangle_box_train.
-# Scores: see MEASURED below (filled in by `ibp-evolve score`).
+# Measured (ibp-evolve score improved_seeding_dots --suite SUITE; fixed judge point, prime 2^31-1):
+#   triangle_box_paper: complete, 92 seeds, 828 equations, 358 trimmed, 26,711 mult-adds
+#   triangle_box_train: complete, 1217 seeds, 10953 equations, 1930 trimmed, 659,184 mult-adds
 def keep(seed, target):
     return seed.d <= target.d and seed.s <= max(target.s - seed.missing, target.d)
