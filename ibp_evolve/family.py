@@ -136,25 +136,36 @@ def _as_int(x) -> int:
     raise ValueError(x)
 
 
-def builtin_names() -> list[str]:
-    folder = resources.files(BUILTIN_PACKAGE)
+def builtin_toml_names(package: str) -> list[str]:
+    """Names of the .toml files shipped in a package folder (built-in families, suites)."""
+    folder = resources.files(package)
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_named_toml(name_or_path: str | Path, package: str, kind: str, error: type):
+    """(text, origin, folder) of a user's file by path, or of a built-in one by name."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise error(f"{kind} file '{path}' does not exist")
+        return path.read_text(), str(path), path.parent
+    name = str(name_or_path)
+    names = builtin_toml_names(package)
+    if name in names:
+        return resources.files(package).joinpath(f"{name}.toml").read_text(), \
+            f"built-in:{name}", None
+    raise error(f"unknown {kind} '{name}': not a file, and not a built-in {kind} "
+                f"(built-in: {', '.join(names)})")
+
+
+def builtin_names() -> list[str]:
+    return builtin_toml_names(BUILTIN_PACKAGE)
 
 
 def load_family(name_or_path: str | Path) -> Family:
     """Load a built-in family by name, or a user's family file by path."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise FamilyError(f"family file '{path}' does not exist")
-        return parse_family(path.read_text(), origin=str(path))
-    name = str(name_or_path)
-    if name in builtin_names():
-        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text()
-        return parse_family(text, origin=f"built-in:{name}")
-    raise FamilyError(
-        f"unknown family '{name}': not a file, and not a built-in family "
-        f"(built-in: {', '.join(builtin_names())})")
+    text, origin, _ = read_named_toml(name_or_path, BUILTIN_PACKAGE, "family", FamilyError)
+    return parse_family(text, origin=origin)
 
 
 def parse_family(text: str, origin: str = "<string>") -> Family:

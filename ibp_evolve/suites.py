@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from .family import Family, FamilyError, load_family
+from .family import Family, FamilyError, builtin_toml_names, load_family, read_named_toml
 
 SUITES_PACKAGE = "ibp_evolve.suite_files"
 DEFAULT_MAX_SEEDS = 5000
@@ -43,22 +42,13 @@ class Suite:
 
 
 def builtin_suites() -> list[str]:
-    folder = resources.files(SUITES_PACKAGE)
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return builtin_toml_names(SUITES_PACKAGE)
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise SuiteError(f"suite file '{path}' does not exist")
-        return parse_suite(path.read_text(), origin=str(path), base=path.parent)
-    name = str(name_or_path)
-    if name in builtin_suites():
-        text = resources.files(SUITES_PACKAGE).joinpath(f"{name}.toml").read_text()
-        return parse_suite(text, origin=f"built-in:{name}")
-    raise SuiteError(f"unknown suite '{name}': not a file, and not a built-in suite "
-                     f"(built-in: {', '.join(builtin_suites())})")
+    """Load a built-in suite by name, or a user's suite file by path."""
+    text, origin, folder = read_named_toml(name_or_path, SUITES_PACKAGE, "suite", SuiteError)
+    return parse_suite(text, origin=origin, base=folder)
 
 
 def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -> Suite:
