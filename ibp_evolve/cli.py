@@ -61,6 +61,7 @@ def cmd_reduce(args) -> int:
     box = LaportaBox.parse(args.seeds) if args.seeds else None
     result = reduce_exact(family, targets, point, box, Ordering.parse(args.ordering),
                           rng_seed=args.seed)
+    seeds_used = result.pop("seeds_used")
     if args.json:
         print(json.dumps(result))
         return 0
@@ -76,7 +77,7 @@ def cmd_reduce(args) -> int:
             "I(" + ",".join(map(str, s)) + ")" for s in t["survivors"]) + "]"
         print(f"{name} = " + (" + ".join(terms) if terms else "0") + status)
     s = result["stats"]
-    print(f"seeds {s['seeds']} ({result['seeds']}), equations {s['equations']}, trimmed "
+    print(f"seeds {s['seeds']} ({seeds_used}), equations {s['equations']}, trimmed "
           f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
     return 0 if all(t["reduced"] for t in result["targets"]) else 1
 

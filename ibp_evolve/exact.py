@@ -153,6 +153,6 @@ def reduce_exact(family: Family, targets, point: dict | None = None,
                   "trimmed_equations": stats["trimmed_equations"],
                   "multiply_adds": stats["multiply_adds"],
                   "seconds": round(time.perf_counter() - start, 3)},
-        "seeds": f"laporta:r={box.r_max},s={box.s_max}",
+        "seeds_used": f"laporta:r={box.r_max},s={box.s_max}",  # popped by the CLI's JSON
     }
 

@@ -108,3 +108,12 @@ def test_lorentz_invariance_identity_counts():
               for name in ("bubble", "triangle_box", "box")}
     assert counts == {"bubble": 0, "triangle_box": 1, "box": 3}
     assert len(templates(load_family("triangle_box")).names) == 9  # 8 IBP + 1 LI
+
+
+def test_preferred_masters_that_are_not_a_basis_are_rejected():
+    from ibp_evolve.masters import family_masters
+    both = parse_family(top("preferred_masters = [[1, 1], [2, 1]]\n"), origin="both.toml")
+    with pytest.raises(FamilyError, match="not a basis.*reducible to others"):
+        family_masters(both, use_cache=False)
+    other = parse_family(top("preferred_masters = [[2, 1]]\n"), origin="other.toml")
+    assert family_masters(other, use_cache=False) == [(2, 1)]  # a valid alternative basis
