@@ -24,18 +24,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from ibp_evolve.solver import forward_eliminate, reference_solve, solve, warmup
 
 
-def banded_system(n_eq, terms, band, col_ratio, prime, seed):
-    """CSR system: equation i leads near column i*col_ratio, other terms within `band` below."""
+def banded_system(n_eq, terms, band, col_ratio, dep_frac, prime, seed):
+    """Random banded CSR system with local linear dependencies.
+
+    ``n_base = (1 - dep_frac) * n_eq`` base equations of ``terms`` terms: equation i leads
+    near column ``i * col_ratio`` (plus jitter), its other terms lie within ``band``
+    columns below.  ``col_ratio > 1`` leaves some columns without a pivot (masters).  The
+    remaining equations are random combinations of two base equations with nearby leading
+    columns: dependent by construction, as the many redundant IBP relations of a real
+    Laporta system (they typically have more terms than the base equations).
+    """
     rng = np.random.default_rng(seed)
-    n_cols = int(n_eq * col_ratio) + band + 1
-    lead = (np.arange(n_eq) * col_ratio).astype(np.int64) + band
-    lead += rng.integers(0, 3, size=n_eq)  # a little jitter: several equations per column
-    offsets = rng.random((n_eq, band)).argsort(axis=1)[:, : terms - 1] + 1  # distinct, >= 1
-    cols = np.concatenate([lead[:, None], lead[:, None] - offsets], axis=1)
-    cols = np.minimum(cols, n_cols - 1)
-    vals = rng.integers(1, prime, size=cols.shape)
-    ptr = np.arange(0, n_eq * terms + 1, terms, dtype=np.int64)
-    return ptr, cols.reshape(-1).astype(np.int64), vals.reshape(-1).astype(np.int64), n_cols
+    n_base = n_eq - int(round(dep_frac * n_eq))
+    n_cols = int(n_base * col_ratio) + band + 3
+    lead = (np.arange(n_base) * col_ratio).astype(np.int64) + band
+    lead += rng.integers(0, 3, size=n_base)  # jitter: neighbouring equations share columns
+    offsets = rng.random((n_base, band)).argsort(axis=1)[:, : terms - 1] + 1  # distinct, >= 1
+    base_cols = np.concatenate([lead[:, None], lead[:, None] - offsets], axis=1)
+    base_vals = rng.integers(1, prime, size=base_cols.shape)
+    eq_cols = [base_cols]
+    eq_vals = [base_vals]
+    lens = [np.full(n_base, terms, np.int64)]
+    n_dep = n_eq - n_base
+    if n_dep:
+        i = rng.integers(0, n_base - 4, size=n_dep)
+        j = i + rng.integers(1, 4, size=n_dep)
+        fa = rng.integers(1, prime, size=n_dep)
+        fb = rng.integers(1, prime, size=n_dep)
+        dc, dv, dl = [], [], []
+        for k in range(n_dep):
+            comb = {}
+            for row, f in ((i[k], fa[k]), (j[k], fb[k])):
+                for c, v in zip(base_cols[row].tolist(), base_vals[row].tolist()):
+                    comb[c] = (comb.get(c, 0) + int(f) * v) % prime
+            items = [(c, v) for c, v in comb.items() if v]
+            dc.extend(c for c, _ in items)
+            dv.extend(v for _, v in items)
+            dl.append(len(items))
+        eq_cols.append(np.array(dc, np.int64))
+        eq_vals.append(np.array(dv, np.int64))
+        lens.append(np.array(dl, np.int64))
+    cols = np.concatenate([a.reshape(-1) for a in eq_cols]).astype(np.int64)
+    vals = np.concatenate([a.reshape(-1) for a in eq_vals]).astype(np.int64)
+    ptr = np.concatenate([[0], np.cumsum(np.concatenate(lens))]).astype(np.int64)
+    return ptr, cols, vals, n_cols
 
 
 def time_forward(ptr, cols, vals, sel, n_cols, prime, runs):
@@ -52,8 +84,10 @@ def main(argv=None):
     ap.add_argument("--n-eq", type=int, default=100_000)
     ap.add_argument("--terms", type=int, default=8)
     ap.add_argument("--band", type=int, default=24)
-    ap.add_argument("--col-ratio", type=float, default=0.8,
-                    help="columns per equation (< 1: overdetermined, many dependent equations)")
+    ap.add_argument("--col-ratio", type=float, default=1.05,
+                    help="columns per base equation (> 1 leaves master columns)")
+    ap.add_argument("--dep-frac", type=float, default=0.25,
+                    help="fraction of dependent equations (combinations of two base equations)")
     ap.add_argument("--prime", type=int, default=2147483647)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ref-n-eq", type=int, default=5_000)
@@ -65,10 +99,11 @@ def main(argv=None):
     print(f"numba warm-up (compile or cache load): {time.perf_counter() - t0:.2f} s")
 
     ptr, cols, vals, n_cols = banded_system(args.n_eq, args.terms, args.band, args.col_ratio,
-                                            args.prime, args.seed)
+                                            args.dep_frac, args.prime, args.seed)
     sel = np.arange(args.n_eq, dtype=np.int64)
     med, fr = time_forward(ptr, cols, vals, sel, n_cols, args.prime, args.runs)
-    print(f"system: {args.n_eq} equations x {args.terms} terms, {n_cols} columns, band {args.band}")
+    print(f"system: {args.n_eq} equations, {len(cols) / args.n_eq:.1f} terms/equation, "
+          f"{n_cols} columns, band {args.band}, dependent fraction {args.dep_frac}")
     print(f"  independent rows {fr.n_rows}, fill-in {int(fr.row_ptr[-1])} "
           f"({fr.row_ptr[-1] / max(fr.n_rows, 1):.1f}/row), multiply-adds {fr.multiply_adds}")
     print(f"forward elimination (numba), median of {args.runs}: {med * 1e3:.1f} ms  "
@@ -86,7 +121,7 @@ def main(argv=None):
     # numba vs reference on a smaller system of the same shape
     n = args.ref_n_eq
     ptr_s, cols_s, vals_s, n_cols_s = banded_system(n, args.terms, args.band, args.col_ratio,
-                                                    args.prime, args.seed)
+                                                    args.dep_frac, args.prime, args.seed)
     sel_s = np.arange(n, dtype=np.int64)
     tg = np.arange(n_cols_s - 10, n_cols_s, dtype=np.int64)
     med_n, _ = time_forward(ptr_s, cols_s, vals_s, sel_s, n_cols_s, args.prime, args.runs)

@@ -58,6 +58,7 @@ the unit leading entries.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import time
 from dataclasses import dataclass, field
@@ -69,8 +70,10 @@ __all__ = [
     "Solution",
     "solve",
     "reference_solve",
+    "ForwardResult",
     "forward_eliminate",
     "mod_inverse",
+    "warmup",
 ]
 
 _I64 = np.int64
@@ -83,12 +86,25 @@ _I64 = np.int64
 
 @dataclass
 class Solution:
-    """Outcome of one solve.
+    """Outcome of one solve (all counts are plain ints, all arrays int64 unless noted).
 
-    ``target_rows[i] = (cols, vals)`` means ``targets[i] = sum(vals * I[cols])`` with
-    ``cols`` ascending and free of pivot columns (except for a non-pivot target, which is
-    returned as itself with coefficient 1).  ``pivot_mask`` is a boolean array over all
-    columns; :meth:`is_pivot` queries it.
+    * ``targets``: the target columns as given; ``target_rows[i] = (cols, vals)`` means
+      ``targets[i] = sum(vals * I[cols])`` (mod ``prime``) with ``cols`` ascending and
+      free of pivot columns -- except for a target without a pivot, which is returned as
+      itself with coefficient 1 (see ``target_is_pivot``).  An empty row means zero.
+    * ``pivot_columns``: sorted columns that received a pivot row; ``pivot_mask``: the
+      same as a boolean array over all ``n_cols`` columns (:meth:`is_pivot`).  Columns
+      without a pivot are masters (or unreduced survivors).
+    * ``n_equations`` = len(selected); ``n_independent`` = number of pivot rows;
+      ``n_dependent`` = equations that reduced to zero.
+    * ``pivot_equations``: for each pivot row, in creation order, the equation id that
+      produced it.
+    * ``trimmed_equations``: sorted ids of the equations actually needed for the targets
+      (mark and sweep); ``n_trimmed`` its length.
+    * ``fill_in``: non-zeros stored in all pivot rows (unit leading entries included).
+    * ``multiply_adds_forward`` / ``multiply_adds_back`` / ``multiply_adds`` (sum).
+    * ``seconds``: wall time of the whole solve (``seconds_forward``: input checks,
+      ordering and forward elimination; ``seconds_back``: back-substitution and sweep).
     """
 
     prime: int
@@ -147,18 +163,51 @@ def _check_inputs(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime):
     targets = _as_i64(targets)
     n_cols = int(n_cols)
     prime = int(prime)
-    if not 2 <= prime < 2**31:
-        raise ValueError(f"prime must lie in [2, 2**31), got {prime}")
+    if not 2 <= prime < 2**31 or not _is_prime(prime):
+        raise ValueError(f"prime must be a prime in [2, 2**31), got {prime}")
     if eq_cols.shape != eq_vals.shape:
         raise ValueError("eq_cols and eq_vals must have the same length")
     if len(eq_ptr) == 0 or eq_ptr[-1] > len(eq_cols):
         raise ValueError("eq_ptr is inconsistent with eq_cols")
-    n_eq = len(eq_ptr) - 1
-    if len(selected) and (selected.min() < 0 or selected.max() >= n_eq):
-        raise ValueError("selected equation id out of range")
+    if n_cols < 0:
+        raise ValueError("n_cols must be non-negative")
     if len(targets) and (targets.min() < 0 or targets.max() >= n_cols):
         raise ValueError("target column out of range")
+    # selected ids, eq_ptr ranges and column ids are checked by _order_keys (numba) in
+    # solve() and in Python by reference_solve()
     return eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime
+
+
+_INPUT_ERRORS = {
+    1: "selected equation id out of range",
+    2: "eq_ptr is inconsistent with eq_cols (decreasing or past the end)",
+    3: "column id out of range [0, n_cols) in a selected equation",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _is_prime(n: int) -> bool:
+    """Deterministic Miller-Rabin for n < 3,215,031,751 (bases 2, 3, 5, 7)."""
+    if n < 2:
+        return False
+    for q in (2, 3, 5, 7):
+        if n % q == 0:
+            return n == q
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in (2, 3, 5, 7):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def mod_inverse(a: int, p: int) -> int:
@@ -173,74 +222,151 @@ def mod_inverse(a: int, p: int) -> int:
 
 @njit(cache=True)
 def _inv_mod(a, p):
-    """Modular inverse by the extended Euclidean algorithm (a in [1, p))."""
+    """Modular inverse by the extended Euclidean algorithm (a in [1, p), p < 2**31).
+
+    The quotients are taken in floating point: for 0 < r1 <= r0 < 2**31 the double
+    quotient r0 / r1 is never rounded up to the next integer, so truncation is exact
+    (and much cheaper than a 64-bit integer division).
+    """
     r0 = p
     r1 = a
     s0 = 0
     s1 = 1
     while r1 != 0:
-        q = r0 // r1
+        q = np.int64(np.float64(r0) / np.float64(r1))
         r0, r1 = r1, r0 - q * r1
         s0, s1 = s1, s0 - q * s1
-    # r0 == 1 for prime p; s0 * a == 1 (mod p)
-    return s0 % p
+    # r0 == 1 for prime p; s0 * a == 1 (mod p) with |s0| < p
+    if s0 < 0:
+        s0 += p
+    return s0
+
+
+@njit(cache=True, inline="always")
+def _reduce(x, p, pinv):
+    """x mod p for 0 <= x < p*p + p, p < 2**31, pinv = 1.0 / p (no integer division).
+
+    The floating-point quotient is off by at most one, fixed by two conditional steps.
+    """
+    q = np.int64(np.float64(x) * pinv)
+    r = x - q * p
+    if r < 0:
+        r += p
+    elif r >= p:
+        r -= p
+    return r
+
+
+@njit(cache=True, inline="always")
+def _residue(v, p):
+    """Any int64 -> [0, p) with Python semantics; cheap when already reduced."""
+    if v >= 0 and v < p:
+        return v
+    return v % p
 
 
 @njit(cache=True)
-def _order_keys(eq_ptr, eq_cols, selected):
+def _order_keys(eq_ptr, eq_cols, selected, n_cols):
+    """Sort keys (leading column, number of terms) of the selected equations.
+
+    Also validates the input (the kernels run without bounds checks): returns a status
+    code, 0 if fine, else a key of _INPUT_ERRORS.
+    """
     m = selected.shape[0]
+    n_eq = eq_ptr.shape[0] - 1
+    nnz = eq_cols.shape[0]
     lead = np.empty(m, np.int64)
     nterm = np.empty(m, np.int64)
     for i in range(m):
         e = selected[i]
+        if e < 0 or e >= n_eq:
+            return lead, nterm, 1
         a = eq_ptr[e]
         b = eq_ptr[e + 1]
+        if a < 0 or b < a or b > nnz:
+            return lead, nterm, 2
         mx = -1
+        mn = n_cols
         for k in range(a, b):
             c = eq_cols[k]
             if c > mx:
                 mx = c
+            if c < mn:
+                mn = c
+        if mx >= n_cols or mn < 0:
+            return lead, nterm, 3
         lead[i] = mx
         nterm[i] = b - a
-    return lead, nterm
+    return lead, nterm, 0
 
 
 @njit(cache=True, inline="always")
 def _heap_push(heap, size, c):
-    """Push c onto the max-heap heap[0:size]; return the new size."""
+    """Push c onto the max-heap heap[0:size]; return the new size.
+
+    (Indices are non-negative; the np.uint64 casts only spare numba's wraparound code.)
+    """
     i = size
     while i > 0:
         parent = (i - 1) >> 1
-        pc = heap[parent]
+        pc = heap[np.uint64(parent)]
         if pc >= c:
             break
-        heap[i] = pc
+        heap[np.uint64(i)] = pc
         i = parent
-    heap[i] = c
+    heap[np.uint64(i)] = c
     return size + 1
 
 
 @njit(cache=True, inline="always")
 def _heap_pop(heap, size):
-    """Pop the maximum of heap[0:size] (size > 0); return (max, new_size)."""
+    """Pop the maximum of heap[0:size] (size > 0); return (max, new_size).
+
+    Leaves the sentinel -1 at heap[new_size] (the array has one spare slot), so the
+    sift-down can read the right child without a bounds test.
+    """
     top = heap[0]
     size -= 1
-    if size > 0:
-        last = heap[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and heap[child + 1] > heap[child]:
-                child += 1
-            cc = heap[child]
-            if cc <= last:
-                break
-            heap[i] = cc
-            i = child
-        heap[i] = last
+    last = heap[np.uint64(size)]
+    heap[np.uint64(size)] = -1
+    i = 0
+    child = 1
+    while child < size:
+        cv = heap[np.uint64(child)]
+        rv = heap[np.uint64(child + 1)]
+        if rv > cv:
+            child += 1
+            cv = rv
+        if cv <= last:
+            break
+        heap[np.uint64(i)] = cv
+        i = child
+        child = 2 * i + 1
+    heap[np.uint64(i)] = last
     return top, size
+
+
+@njit(cache=True, inline="always")
+def _axpy(work, heap, size, row_cols, row_vals, a, b, nf, p, pinv):
+    """work += nf * row_vals[a:b] at row_cols[a:b] (mod p), pushing new columns.
+
+    ``work[c] == -1`` marks a column that is not in the heap.  Indices are cast to
+    unsigned so that numba emits no negative-index wraparound code in the hottest loop.
+    Returns the new heap size.
+    """
+    for k in range(np.uint64(a), np.uint64(b)):
+        cc = row_cols[k]
+        ucc = np.uint64(cc)
+        w = work[ucc]
+        if w >= 0:
+            work[ucc] = _reduce(w + nf * row_vals[k], p, pinv)
+        else:
+            work[ucc] = _reduce(nf * row_vals[k], p, pinv)
+            size = _heap_push(heap, size, cc)
+    return size
+
+
+_SMALL_SORT = 24  # remainders up to this size are insertion-sorted instead of heap-popped
 
 
 @njit(cache=True)
@@ -264,9 +390,8 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
     the other columns in descending order.
     """
     pivot_row = np.full(n_cols, -1, np.int64)
-    work = np.zeros(n_cols, np.int64)
-    inheap = np.zeros(n_cols, np.bool_)
-    heap = np.empty(max(n_cols, 1), np.int64)
+    work = np.full(n_cols, -1, np.int64)  # -1: column not touched (not in the heap)
+    heap = np.empty(n_cols + 1, np.int64)  # + sentinel slot
 
     m = order.shape[0]
     cap_rows = max(m, 16)
@@ -281,6 +406,7 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
     row_vals = np.empty(cap, np.int64)
     dep_list = np.empty(cap, np.int64)
 
+    pinv = 1.0 / p
     n_rows = 0
     n_madd = 0
     for i in range(m):
@@ -288,11 +414,11 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
         size = 0
         for k in range(eq_ptr[e], eq_ptr[e + 1]):
             c = eq_cols[k]
-            v = eq_vals[k] % p
-            if inheap[c]:
-                work[c] = (work[c] + v) % p
+            v = _residue(eq_vals[k], p)
+            w = work[c]
+            if w >= 0:
+                work[c] = _reduce(w + v, p, pinv)
             else:
-                inheap[c] = True
                 work[c] = v
                 size = _heap_push(heap, size, c)
 
@@ -302,11 +428,10 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
         pivf = 0
         while size > 0:
             c, size = _heap_pop(heap, size)
-            inheap[c] = False
             f = work[c]
+            work[c] = -1
             if f == 0:
                 continue
-            work[c] = 0
             r = pivot_row[c]
             if r < 0:
                 piv = c
@@ -317,14 +442,7 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
             a = row_ptr[r] + 1
             b = row_ptr[r + 1]
             n_madd += b - a
-            for k in range(a, b):
-                cc = row_cols[k]
-                if inheap[cc]:
-                    work[cc] = (work[cc] + nf * row_vals[k]) % p
-                else:
-                    inheap[cc] = True
-                    work[cc] = (nf * row_vals[k]) % p
-                    size = _heap_push(heap, size, cc)
+            size = _axpy(work, heap, size, row_cols, row_vals, a, b, nf, p, pinv)
             if dstart + nd >= dep_list.shape[0]:
                 dep_list = _grow(dep_list, dstart + nd + 1)
             dep_list[dstart + nd] = r
@@ -339,18 +457,34 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
         if need > row_cols.shape[0]:
             row_cols = _grow(row_cols, need)
             row_vals = _grow(row_vals, need)
-        inv = _inv_mod(pivf, p)
+        inv = _inv_mod(pivf, p) if pivf != 1 else 1
         row_cols[start] = piv
         row_vals[start] = 1
         pos = start + 1
+        if size <= _SMALL_SORT:
+            # short remainder: scan the heap array, then insertion-sort descending
+            for j in range(size):
+                c = heap[j]
+                v = work[c]
+                work[c] = -1
+                if v != 0:
+                    v = _reduce(v * inv, p, pinv)
+                    q = pos
+                    while q > start + 1 and row_cols[q - 1] < c:
+                        row_cols[q] = row_cols[q - 1]
+                        row_vals[q] = row_vals[q - 1]
+                        q -= 1
+                    row_cols[q] = c
+                    row_vals[q] = v
+                    pos += 1
+            size = 0
         while size > 0:
             c, size = _heap_pop(heap, size)
-            inheap[c] = False
             v = work[c]
+            work[c] = -1
             if v != 0:
-                work[c] = 0
                 row_cols[pos] = c
-                row_vals[pos] = (v * inv) % p
+                row_vals[pos] = _reduce(v * inv, p, pinv)
                 pos += 1
         if n_rows + 1 >= cap_rows:
             cap_rows = 2 * cap_rows
@@ -374,15 +508,15 @@ def _back_kernel(targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, p):
     are ascending; used_rows lists, per target, its own pivot row (if any) followed by
     every pivot row subtracted during its reduction.
     """
-    work = np.zeros(n_cols, np.int64)
-    inheap = np.zeros(n_cols, np.bool_)
-    heap = np.empty(max(n_cols, 1), np.int64)
+    work = np.full(n_cols, -1, np.int64)  # -1: column not touched (not in the heap)
+    heap = np.empty(n_cols + 1, np.int64)  # + sentinel slot
     nt = targets.shape[0]
     res_ptr = np.zeros(nt + 1, np.int64)
     res_cols = np.empty(16, np.int64)
     res_vals = np.empty(16, np.int64)
     used_ptr = np.zeros(nt + 1, np.int64)
     used_rows = np.empty(16, np.int64)
+    pinv = 1.0 / p
     n_madd = 0
     nres = 0
     nused = 0
@@ -405,17 +539,15 @@ def _back_kernel(targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, p):
         size = 0
         for k in range(row_ptr[r0] + 1, row_ptr[r0 + 1]):
             c = row_cols[k]
-            inheap[c] = True
             work[c] = p - row_vals[k]
             size = _heap_push(heap, size, c)
         rstart = nres
         while size > 0:
             c, size = _heap_pop(heap, size)
-            inheap[c] = False
             f = work[c]
+            work[c] = -1
             if f == 0:
                 continue
-            work[c] = 0
             r = pivot_row[c]
             if r < 0:
                 if nres >= res_cols.shape[0]:
@@ -429,14 +561,7 @@ def _back_kernel(targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, p):
             a = row_ptr[r] + 1
             b = row_ptr[r + 1]
             n_madd += b - a
-            for k in range(a, b):
-                cc = row_cols[k]
-                if inheap[cc]:
-                    work[cc] = (work[cc] + nf * row_vals[k]) % p
-                else:
-                    inheap[cc] = True
-                    work[cc] = (nf * row_vals[k]) % p
-                    size = _heap_push(heap, size, cc)
+            size = _axpy(work, heap, size, row_cols, row_vals, a, b, nf, p, pinv)
             if nused >= used_rows.shape[0]:
                 used_rows = _grow(used_rows, nused + 1)
             used_rows[nused] = r
@@ -485,8 +610,10 @@ def _sweep_kernel(used_rows, dep_ptr, dep_list, row_eq, n_rows):
 # ---------------------------------------------------------------------------
 
 
-def _equation_order(eq_ptr, eq_cols, selected):
-    lead, nterm = _order_keys(eq_ptr, eq_cols, selected)
+def _equation_order(eq_ptr, eq_cols, selected, n_cols):
+    lead, nterm, status = _order_keys(eq_ptr, eq_cols, selected, n_cols)
+    if status:
+        raise ValueError(_INPUT_ERRORS[status])
     perm = np.lexsort((selected, nterm, lead))
     return selected[perm]
 
@@ -512,7 +639,7 @@ def forward_eliminate(eq_ptr, eq_cols, eq_vals, selected, n_cols, prime) -> Forw
     eq_ptr, eq_cols, eq_vals, selected, n_cols, _, prime = _check_inputs(
         eq_ptr, eq_cols, eq_vals, selected, n_cols, np.zeros(0, _I64), prime)
     t0 = time.perf_counter()
-    order = _equation_order(eq_ptr, eq_cols, selected)
+    order = _equation_order(eq_ptr, eq_cols, selected, n_cols)
     (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
      n_rows, n_madd) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
     nnz = int(row_ptr[n_rows])
@@ -539,7 +666,7 @@ def solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) -> Solutio
     t0 = time.perf_counter()
     eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
         eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
-    order = _equation_order(eq_ptr, eq_cols, selected)
+    order = _equation_order(eq_ptr, eq_cols, selected, n_cols)
     (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
      n_rows, n_madd_f) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
     t1 = time.perf_counter()
@@ -600,6 +727,14 @@ def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) 
     cols_l = eq_cols.tolist()
     vals_l = eq_vals.tolist()
     sel = selected.tolist()
+
+    for e in sel:
+        if not 0 <= e < len(ptr) - 1:
+            raise ValueError(_INPUT_ERRORS[1])
+        if not 0 <= ptr[e] <= ptr[e + 1] <= len(cols_l):
+            raise ValueError(_INPUT_ERRORS[2])
+        if any(not 0 <= c < n_cols for c in cols_l[ptr[e]:ptr[e + 1]]):
+            raise ValueError(_INPUT_ERRORS[3])
 
     def key(e):
         a, b = ptr[e], ptr[e + 1]

@@ -204,6 +204,36 @@ def test_duplicate_and_dependent_equations():
     assert s2.target_dict(0) == {0: p - 3}
 
 
+def test_primality_check():
+    from ibp_evolve.solver import _is_prime
+
+    small = [n for n in range(2000) if n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))]
+    assert [n for n in range(2000) if _is_prime(n)] == small
+    assert _is_prime(2147483647) and not _is_prime(2147483647 - 2) and _is_prime(2147483629)
+    assert not _is_prime(25326001)  # strong pseudoprime to bases 2, 3, 5
+
+
+@pytest.mark.parametrize("prime", [2147483647, 10007, 7])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_long_rows_match_reference(seed, prime):
+    """Dense-ish rows (remainders longer than the insertion-sort cut-off)."""
+    rng = np.random.default_rng(500 + seed)
+    n_cols, eqs = 90, []
+    for _ in range(70):
+        k = int(rng.integers(20, 60))
+        cols = rng.choice(n_cols, size=k, replace=False)
+        eqs.append({int(c): int(v) for c, v in zip(cols, rng.integers(1, prime, size=k))})
+    eqs.append({})  # an empty equation is trivially dependent
+    ptr, cols, vals = make_csr(eqs)
+    sel = rng.permutation(len(eqs)).astype(np.int64)
+    targets = pick_targets(rng, n_cols, k=10)
+    a = solve(ptr, cols, vals, sel, n_cols, targets, prime)
+    assert_same(a, reference_solve(ptr, cols, vals, sel, n_cols, targets, prime))
+    assert a.fill_in > 30 * a.n_independent  # the long-row code path is exercised
+    rows = dense_rows(eqs, sel, n_cols)
+    assert a.n_independent == dense_rank(rows, n_cols, prime)
+
+
 def test_empty_selection_and_no_targets():
     p = 10007
     ptr, cols, vals = make_csr([{1: 1, 0: 3}])
@@ -219,9 +249,20 @@ def test_invalid_inputs():
     with pytest.raises(ValueError):
         solve(ptr, cols, vals, [0], 2, [1], 2**31 + 11)
     with pytest.raises(ValueError):
-        solve(ptr, cols, vals, [1], 2, [1], 101)
+        solve(ptr, cols, vals, [0], 2, [1], 10005)  # not a prime
     with pytest.raises(ValueError):
-        solve(ptr, cols, vals, [0], 2, [2], 101)
+        solve(ptr, cols, vals, [1], 2, [1], 101)
+    for fn in (solve, reference_solve):
+        with pytest.raises(ValueError, match="target"):
+            fn(ptr, cols, vals, [0], 2, [2], 101)
+        with pytest.raises(ValueError, match="selected"):
+            fn(ptr, cols, vals, [1], 2, [1], 101)
+        with pytest.raises(ValueError, match="column id"):
+            fn(ptr, cols, vals, [0], 1, [0], 101)  # column 1 >= n_cols
+        with pytest.raises(ValueError, match="column id"):
+            fn(ptr, np.array([1, -1]), vals, [0], 2, [0], 101)
+        with pytest.raises(ValueError, match="eq_ptr"):
+            fn(np.array([0, 3]), cols, vals, [0], 2, [0], 101)
 
 
 # ---------------------------------------------------------------------------
