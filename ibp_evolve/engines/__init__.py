@@ -1,0 +1,14 @@
+"""Engines that generate seeding rules; all share the estimator shape ``Engine(config).evolve(...)``.
+
+``ENGINES`` maps the ``--engine`` names of ``ibp-evolve evolve`` to (engine class, config class).
+"""
+
+from __future__ import annotations
+
+
+def engines() -> dict:
+    from .deap_gp import DeapEngine, GPConfig
+    return {"deap": (DeapEngine, GPConfig)}
+
+
+ENGINE_NAMES = ("deap",)
