@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="list the rule library")
     p.set_defaults(func=cmd_rules)
     __import__("ibp_evolve.cli_evolve", fromlist=["add_parser"]).add_parser(sub)
+    __import__("ibp_evolve.cli_symbolic", fromlist=["add_parser"]).add_parser(sub)
     return parser
 
 

@@ -149,12 +149,13 @@ def neighbour_pool(seeds: np.ndarray, seed_ids) -> np.ndarray:
 
 
 def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=None,
-                   swaps: int = 200, seconds: float = 5.0, pool=None,
+                   swaps: int = 1000, seconds: float = 5.0, pool=None, restarts: int = 4,
                    randomise: bool = True) -> MinimalSeedSet:
     """Shrink a complete seed set to a minimal complete one.
 
     1. prune by mark and sweep (drop every unneeded seed);
-    2. greedy removal in blocks with bisection (random order when ``randomise``);
+    2. greedy removal in blocks with bisection (random order when ``randomise``; the best of
+       ``restarts`` random orders);
     3. up to ``swaps`` randomised swaps within ``seconds``: drop one seed, add one from ``pool``
        (default: the start set and the candidate seeds one step away from it), prune and run the
        greedy pass again; a swap is kept when the result is not larger (plateau moves let the
@@ -172,7 +173,14 @@ def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=No
         return MinimalSeedSet(list(work.targets), start, len(start), len(start), len(start),
                               False, work.solves, seconds=time.perf_counter() - start_time)
     pruned = len(current)
-    current = work.greedy(current, rng)
+    pruned_set = current
+    current = work.greedy(pruned_set, rng)
+    for _ in range(restarts - 1 if rng is not None else 0):
+        if time.perf_counter() > start_time + seconds:
+            break
+        other = work.greedy(pruned_set, rng)
+        if len(other) < len(current):
+            current = other
     greedy_size = len(current)
     best = current
     tried = accepted = 0
@@ -225,8 +233,8 @@ class MinimizeReport:
                 "seeds_per_target": [int(m.sum()) for m in self.masks]}
 
 
-def minimize_suite(judge, masks, *, rng=0, swaps: int = 200, seconds: float = 5.0,
-                   randomise: bool = True, rule: str = "") -> MinimizeReport:
+def minimize_suite(judge, masks, *, rng=0, swaps: int = 1000, seconds: float = 5.0,
+                   restarts: int = 4, randomise: bool = True, rule: str = "") -> MinimizeReport:
     """Minimise the seed masks of every target of ``judge``'s suite (jointly for joint suites)."""
     rng = np.random.default_rng(rng)
     suite = judge.suite
@@ -234,7 +242,8 @@ def minimize_suite(judge, masks, *, rng=0, swaps: int = 200, seconds: float = 5.
         chosen = [judge.joint_index[i][np.flatnonzero(m)] for i, m in enumerate(masks)]
         union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
         result = minimize_seeds(judge.systems[0], union, suite.targets, judge.masters, rng=rng,
-                                swaps=swaps, seconds=seconds, randomise=randomise)
+                                swaps=swaps, seconds=seconds, restarts=restarts,
+                                randomise=randomise)
         out_masks = [np.isin(judge.joint_index[i], result.seed_ids)
                      for i in range(len(suite.targets))]
         return MinimizeReport(suite.name, rule, [result], out_masks)
@@ -242,7 +251,7 @@ def minimize_suite(judge, masks, *, rng=0, swaps: int = 200, seconds: float = 5.
     for i, mask in enumerate(masks):
         result = minimize_seeds(judge.systems[i], np.flatnonzero(mask), [suite.targets[i]],
                                 judge.masters, rng=rng, swaps=swaps, seconds=seconds,
-                                randomise=randomise)
+                                restarts=restarts, randomise=randomise)
         results.append(result)
         out = np.zeros(len(judge.universes[i]), dtype=bool)
         out[result.seed_ids] = True

@@ -83,6 +83,7 @@ class OperonBackend:
     def __init__(self, *, seconds: float = 30.0, population_size: int = 500,
                  generations: int = 200, max_length: int = 25, rows: int = 4000,
                  seed: int = 0, threads: int = 1):
+        _import_operon()  # fail at once when pyoperon is missing
         self.seconds = seconds
         self.population_size = population_size
         self.generations = generations
