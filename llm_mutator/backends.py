@@ -1,0 +1,276 @@
+"""Who writes the completions: a model in this process, or any OpenAI-compatible server.
+
+Every backend has one verb, ``generate(prompts, n, seed=None) -> list[list[str]]``: ``n``
+sampled completions for each prompt, each already cut where the completed function ends.
+
+* :class:`TransformersBackend` — any causal LM that ``transformers`` loads: a local directory
+  (what works offline; ``ibp-evolve train-mutator`` writes one) or a hub name.  On CUDA when
+  present, in bfloat16 there, float32 on the CPU.  All prompts of a call and their ``n`` samples
+  are generated as one batch (left padding); sampling stops per sequence at the end of the
+  function.  An optional LoRA adapter (``peft``) is applied on top.  A fixed ``seed`` makes the
+  samples reproducible on the CPU.
+* :class:`OpenAIBackend` — ``POST URL/v1/completions`` of an OpenAI-compatible server (vLLM,
+  llama.cpp's server, ``ibp-evolve serve-llm``, a hosted model), with a timeout per request and
+  retries with exponential back-off on connection errors, 429 and 5xx answers.
+* :class:`ReplayBackend` — hands out fixed completions in order: for tests, and for replaying
+  the completions of another run.
+
+torch and transformers are imported only when a :class:`TransformersBackend` is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+
+from .prompt import cut_function
+
+__all__ = ["Backend", "BackendError", "TransformersBackend", "OpenAIBackend", "ReplayBackend",
+           "make_backend", "STOP_STRINGS"]
+
+# Stop strings for servers that only know fixed strings: a new top-level definition.
+STOP_STRINGS = ["\ndef ", "\nclass ", "\nif __name__", "\n@", "\nprint("]
+
+
+def _evaluation_error():
+    from ibp_evolve.evaluation import EvaluationError
+    return EvaluationError
+
+
+class BackendError(_evaluation_error()):
+    """The model cannot be loaded or the server cannot be reached (after retries).  A kind of
+    :class:`~ibp_evolve.evaluation.EvaluationError`, so ``evolve`` reports it and exits."""
+
+
+class Backend:
+    description = "backend"
+
+    def generate(self, prompts: list[str], n: int = 1, seed: int | None = None) -> list:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+# ----------------------------------------------------------------------------- transformers
+
+def _function_done(text: str) -> bool:
+    return re.search(r"\n[^\s#]", text) is not None
+
+
+class TransformersBackend(Backend):
+    """A causal LM loaded with ``transformers`` (see the module docstring)."""
+
+    def __init__(self, model: str, *, device: str | None = None, lora: str | None = None,
+                 temperature: float = 1.0, top_p: float = 0.95, max_new_tokens: int = 160,
+                 dtype: str | None = None, max_batch: int = 64):
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise BackendError(f"the transformers backend needs the llm extra "
+                               f"(pip install 'ibp-evolve[llm]'): {exc}") from None
+        self.torch = torch
+        if not temperature > 0:
+            raise BackendError("temperature must be positive")
+        if not 0 < top_p <= 1:
+            raise BackendError("top_p must lie in (0, 1]")
+        self.temperature, self.top_p = float(temperature), float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.max_batch = int(max_batch)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype is None:
+            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        self.dtype = getattr(torch, dtype)
+        local = os.path.isdir(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local)
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype,
+                                                              local_files_only=local)
+        except Exception as exc:
+            raise BackendError(f"cannot load model '{model}': {type(exc).__name__}: "
+                               f"{str(exc)[:300]}") from None
+        if lora:
+            try:
+                from peft import PeftModel
+                self.model = PeftModel.from_pretrained(self.model, lora)
+            except Exception as exc:
+                raise BackendError(f"cannot load LoRA adapter '{lora}': "
+                                   f"{type(exc).__name__}: {str(exc)[:300]}") from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.name = model
+        self.description = (f"transformers model {model} on {self.device} ({dtype})"
+                            + (f" + LoRA {lora}" if lora else ""))
+
+    def _stopping(self, prompt_length: int, done):
+        from transformers import StoppingCriteria, StoppingCriteriaList
+        torch, tokenizer = self.torch, self.tokenizer
+
+        class FunctionEnd(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                texts = tokenizer.batch_decode(input_ids[:, prompt_length:],
+                                               skip_special_tokens=True)
+                return torch.tensor([done(t) for t in texts], dtype=torch.bool,
+                                    device=input_ids.device)
+        return StoppingCriteriaList([FunctionEnd()])
+
+    def generate_raw(self, prompts: list[str], n: int = 1, seed: int | None = None,
+                     temperature: float | None = None, top_p: float | None = None,
+                     max_new_tokens: int | None = None, done=_function_done) -> list:
+        """``n`` completions per prompt, uncut, with the number of generated tokens:
+        ``[[(text, n_tokens, finished), ...], ...]``; ``done(text)`` stops a sequence."""
+        torch = self.torch
+        out = []
+        per_call = max(1, self.max_batch // max(1, n))
+        for start in range(0, len(prompts), per_call):
+            chunk = prompts[start:start + per_call]
+            enc = self.tokenizer(chunk, return_tensors="pt", padding=True)
+            enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids",
+                                                                         "attention_mask")}
+            length = enc["input_ids"].shape[1]
+            if seed is not None:
+                torch.manual_seed(int(seed) + start)
+            with torch.no_grad():
+                ids = self.model.generate(
+                    **enc, do_sample=True, temperature=temperature or self.temperature,
+                    top_p=top_p or self.top_p,
+                    max_new_tokens=max_new_tokens or self.max_new_tokens,
+                    num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id,
+                    stopping_criteria=self._stopping(length, done))
+            new = ids[:, length:]
+            texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            pad = self.tokenizer.pad_token_id
+            eos = self.tokenizer.eos_token_id
+            for k in range(len(chunk)):
+                group = []
+                for j in range(n):
+                    row = new[k * n + j]
+                    n_tokens = int((row != pad).sum()) if pad is not None else len(row)
+                    text = texts[k * n + j]
+                    finished = done(text) or (eos is not None and bool((row == eos).any()))
+                    group.append((text, n_tokens, finished))
+                out.append(group)
+        return out
+
+    def generate(self, prompts, n=1, seed=None):
+        return [[cut_function(text) for text, _, _ in group]
+                for group in self.generate_raw(list(prompts), n, seed)]
+
+
+# ----------------------------------------------------------------------------- OpenAI-compatible
+
+class OpenAIBackend(Backend):
+    """Completions from an OpenAI-compatible ``/v1/completions`` endpoint."""
+
+    def __init__(self, url: str, *, model: str | None = None, api_key: str | None = None,
+                 temperature: float = 1.0, top_p: float = 0.95, max_new_tokens: int = 160,
+                 timeout: float = 120.0, retries: int = 4, backoff: float = 1.0):
+        if not re.match(r"https?://", url or ""):
+            raise BackendError(f"--url '{url}': expected http://HOST:PORT or https://...")
+        base = url.rstrip("/")
+        if base.endswith("/completions"):
+            self.endpoint = base
+        elif base.endswith("/v1"):
+            self.endpoint = base + "/completions"
+        else:
+            self.endpoint = base + "/v1/completions"
+        self.model = model or "default"
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.temperature, self.top_p = float(temperature), float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
+        self.description = f"OpenAI-compatible server {self.endpoint} (model {self.model})"
+
+    def _post(self, payload: dict) -> dict:
+        data = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(self.endpoint, data=data, headers=headers,
+                                             method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read().decode())
+            except urllib.error.HTTPError as exc:
+                body = exc.read().decode(errors="replace")[:300]
+                last = f"HTTP {exc.code}: {body}"
+                if exc.code != 429 and exc.code < 500:
+                    break   # the request itself is wrong: retrying will not help
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+            except json.JSONDecodeError as exc:
+                last = f"the server's answer is not JSON: {exc}"
+        raise BackendError(f"completions request to {self.endpoint} failed: {last}")
+
+    def generate(self, prompts, n=1, seed=None):
+        prompts = list(prompts)
+        payload = {"model": self.model, "prompt": prompts, "n": int(n),
+                   "max_tokens": self.max_new_tokens, "temperature": self.temperature,
+                   "top_p": self.top_p, "stop": STOP_STRINGS}
+        if seed is not None:
+            payload["seed"] = int(seed)
+        answer = self._post(payload)
+        choices = answer.get("choices")
+        if not isinstance(choices, list) or len(choices) != len(prompts) * n:
+            raise BackendError(f"the server answered {len(choices or [])} choices for "
+                               f"{len(prompts)} prompts x {n} samples")
+        # OpenAI numbers the choices prompt by prompt: index = prompt * n + sample
+        choices = sorted(choices, key=lambda c: c.get("index", 0))
+        texts = [cut_function(str(c.get("text", ""))) for c in choices]
+        return [texts[k * n:(k + 1) * n] for k in range(len(prompts))]
+
+
+# ----------------------------------------------------------------------------- replay
+
+class ReplayBackend(Backend):
+    """Hands out the given completions in order, cycling (tests, replays)."""
+
+    def __init__(self, completions):
+        self.completions = list(completions)
+        if not self.completions:
+            raise BackendError("ReplayBackend needs at least one completion")
+        self.position = 0
+        self.description = f"replay of {len(self.completions)} completions"
+        self.prompts_seen: list[str] = []
+
+    def generate(self, prompts, n=1, seed=None):
+        out = []
+        for prompt in prompts:
+            self.prompts_seen.append(prompt)
+            group = []
+            for _ in range(n):
+                group.append(cut_function(self.completions[self.position
+                                                           % len(self.completions)]))
+                self.position += 1
+            out.append(group)
+        return out
+
+
+def make_backend(kind: str, *, model=None, url=None, lora=None, device=None,
+                 temperature=1.0, top_p=0.95, max_new_tokens=160, timeout=120.0,
+                 retries=4, api_key=None) -> Backend:
+    """The backend ``--backend`` names."""
+    if kind == "transformers":
+        if not model:
+            raise BackendError("--backend transformers needs --model (a local model directory "
+                               "or a hub name)")
+        return TransformersBackend(model, device=device, lora=lora, temperature=temperature,
+                                   top_p=top_p, max_new_tokens=max_new_tokens)
+    if kind == "openai":
+        if not url:
+            raise BackendError("--backend openai needs --url (e.g. http://localhost:8000/v1)")
+        return OpenAIBackend(url, model=model, api_key=api_key, temperature=temperature,
+                             top_p=top_p, max_new_tokens=max_new_tokens, timeout=timeout,
+                             retries=retries)
+    raise BackendError(f"unknown backend '{kind}' (choose transformers or openai)")
