@@ -77,6 +77,7 @@ class GPSourceError(ValueError):
 SEED_FEATURES = ("r", "s", "t", "d", "missing")
 TARGET_FEATURES = ("r", "s", "t", "d")
 DEFAULT_CONSTANTS = (-1, 0, 1, 2, 3)
+MUTATIONS = ("uniform", "node", "insert", "shrink", "conjoin")
 
 # name -> (argument types, return type, numpy function)
 _PRIMITIVES = {
@@ -348,7 +349,7 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
         options = [expr]
         atoms = expr.atoms(sp.core.relational.Relational)
         if 0 < len(atoms) <= 8 and isinstance(expr, sp.logic.boolalg.Boolean):
-            options.append(sp.simplify_logic(expr, force=False))
+            options.append(sp.simplify_logic(expr, force=False, deep=False))
         best = min(options, key=lambda e: (sp.count_ops(e), len(str(e))))
         formula = _SympyPrinter(str)(best)
         expression = _SympyPrinter(_source_name)(best)
@@ -428,8 +429,12 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
                 and isinstance(node.value.value, ast.Name) and node.value.value.id == "seed"
                 and node.value.attr == "a"):
             idx = node.slice
+            sign = 1
+            if isinstance(idx, ast.UnaryOp) and isinstance(idx.op, ast.USub):
+                idx, sign = idx.operand, -1
             if isinstance(idx, ast.Constant) and type(idx.value) is int:
-                i = idx.value % pset.n_indices if idx.value < 0 else idx.value
+                i = sign * idx.value
+                i = i + pset.n_indices if i < 0 else i
                 if 0 <= i < pset.n_indices:
                     return [m[f"a{i + 1}"]]
             fail(node, "this index expression")
@@ -501,12 +506,16 @@ class GPConfig:
     selection: str = "lexicographic"     # or "nsga2"
     tournament_size: int = 5
     crossover_rate: float = 0.5          # share of offspring made by crossover
-    mutation_rate: float = 0.5           # share of offspring (also) mutated
+    mutation_rate: float = 0.5           # chance a crossover child is also mutated (the
+                                         # others are always mutated)
     elite: int = 5                       # best distinct rules copied unchanged (lexicographic)
     init_min_height: int = 1
     init_max_height: int = 4
     max_height: int = 8                  # static limit on every variation operator
     constants: tuple = DEFAULT_CONSTANTS
+    mutation_weights: dict = field(default_factory=lambda: {m: 1.0 for m in MUTATIONS})
+    conjoin_height: int = 3              # height of the condition the conjoin mutation adds
+    retries: int = 3                     # re-draws of an offspring whose mask is a duplicate
     start_rules: tuple = ()              # rule sources injected into the first generation
     n_best: int = 5                      # best rules kept in RUN/best/
     time_limit: float | None = None      # seconds (hard deadline), per invocation
@@ -528,6 +537,26 @@ class GPConfig:
         return cls(**d)
 
 
+def cx_one_point(ind1, ind2):
+    """Typed one-point crossover, as DEAP's ``cxOnePoint`` but reproducible across processes:
+    DEAP picks the crossover type from a ``set`` of type classes, whose order follows their
+    memory addresses."""
+    if len(ind1) < 2 or len(ind2) < 2:
+        return ind1, ind2
+    spots1, spots2 = {}, {}
+    for idx, node in enumerate(ind1[1:], 1):
+        spots1.setdefault(node.ret, []).append(idx)
+    for idx, node in enumerate(ind2[1:], 1):
+        spots2.setdefault(node.ret, []).append(idx)
+    common = sorted((t for t in spots1 if t in spots2), key=lambda t: t.__name__)
+    if common:
+        typ = random.choice(common)
+        slice1 = ind1.searchSubtree(random.choice(spots1[typ]))
+        slice2 = ind2.searchSubtree(random.choice(spots2[typ]))
+        ind1[slice1], ind2[slice2] = ind2[slice2], ind1[slice1]
+    return ind1, ind2
+
+
 class TreeFitness(base.Fitness):
     weights = (-1.0, -1.0)   # (judge fitness, tree size), both minimised
 
@@ -544,6 +573,17 @@ class Individual(gp.PrimitiveTree):
         self.digest = None
         self.evaluation = None
         self.generation = None
+        self.masks = None
+        self.error = None
+
+    def __deepcopy__(self, memo):
+        # Nodes are immutable and shared; the evaluation is never modified: copy references.
+        new = self.__class__(self)
+        new.__dict__.update(self.__dict__)
+        new.fitness = TreeFitness()
+        if self.fitness.valid:
+            new.fitness.values = self.fitness.values
+        return new
 
 
 @dataclass
@@ -594,16 +634,18 @@ class DeapEngine:
         tb.register("expr_init", gp.genHalfAndHalf, pset=pset, min_=cfg.init_min_height,
                     max_=cfg.init_max_height)
         tb.register("expr_mut", gp.genGrow, min_=0, max_=2)
-        tb.register("mate", gp.cxOnePoint)
+        tb.register("mate", cx_one_point)
         tb.register("mut_uniform", gp.mutUniform, expr=tb.expr_mut, pset=pset)
         tb.register("mut_node", gp.mutNodeReplacement, pset=pset)
         tb.register("mut_insert", gp.mutInsert, pset=pset)
         tb.register("mut_shrink", gp.mutShrink)
+        tb.register("mut_conjoin", self._mut_conjoin)
         limit = gp.staticLimit(key=operator.attrgetter("height"), max_value=cfg.max_height)
-        for op in ("mate", "mut_uniform", "mut_node", "mut_insert", "mut_shrink"):
+        self.mutations = tuple(f"mut_{m}" for m in MUTATIONS)
+        for op in ("mate",) + self.mutations:
             tb.decorate(op, limit)
         self.toolbox = tb
-        self.mutations = ("mut_uniform", "mut_node", "mut_insert", "mut_shrink")
+        self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
 
     def _new(self, nodes, operation="random", parents=()) -> Individual:
         ind = Individual(nodes)
@@ -617,15 +659,14 @@ class DeapEngine:
         for ind in individuals:
             ind.cid, ind.generation = self.n_candidates_, generation
             self.n_candidates_ += 1
-            try:
-                masks = self.primitives.masks(ind, self.features)
-            except Exception as exc:  # should not happen for well-typed trees
-                ind.digest, ind.evaluation = None, None
+            if getattr(ind, "masks", None) is None and getattr(ind, "error", None) is None:
+                self._compute_masks(ind)
+            masks, ind.masks = ind.masks, None
+            if masks is None:
+                ind.evaluation = None
                 ind.fitness.values = (FAILED_FITNESS, len(ind))
-                records.append(self._record(ind, generation, None, None,
-                                            reason=f"{type(exc).__name__}: {exc}"))
+                records.append(self._record(ind, generation, None, None, reason=ind.error))
                 continue
-            ind.digest = mask_hash(masks)
             hit = self.cache.get(ind.digest)
             if hit is not None:
                 self._assign(ind, *hit)
@@ -681,41 +722,72 @@ class DeapEngine:
         return rec
 
     # -- variation and selection -------------------------------------------------------------
-    def _vary(self, parents) -> list:
+    def _mut_conjoin(self, ind):
+        """Add a condition: a boolean subtree b becomes ``b and new`` or ``b or new``."""
+        pset = self.primitives.pset
+        spots = [i for i, node in enumerate(ind) if node.ret is Bool]
+        i = random.choice(spots)
+        where = ind.searchSubtree(i)
+        extra = gp.genGrow(pset, 1, self.config.conjoin_height, type_=Bool)
+        op = pset.mapping["and" if random.random() < 0.7 else "or"]
+        ind[where] = [op] + (ind[where] + extra if random.random() < 0.5 else
+                             extra + ind[where])
+        return ind,
+
+    def _child(self, population):
+        """One offspring: tournament parents, crossover and/or mutation."""
         cfg, tb = self.config, self.toolbox
+        if random.random() < cfg.crossover_rate:
+            a, b = [copy.deepcopy(p) for p in self._select_parents(population, 2)]
+            child = tb.mate(a, b)[random.randrange(2)]
+            ops, parents = ["crossover"], [a.cid, b.cid]
+            if random.random() >= cfg.mutation_rate:
+                return self._new(list(child), "crossover", parents)
+        else:
+            (child,) = [copy.deepcopy(p) for p in self._select_parents(population, 1)]
+            ops, parents = [], [child.cid]
+        name = random.choices(self.mutations, weights=self.mutation_weights)[0]
+        (child,) = getattr(tb, name)(child)
+        ops.append("mutation:" + name[4:])
+        return self._new(list(child), "+".join(ops), parents)
+
+    def _vary(self, population, n, keep) -> list:
+        """``n`` offspring whose seed selections are new to the next population (``keep``
+        and the offspring so far), retrying a few times: identical masks are wasted slots.
+        A copy of a known mask is still admitted when it is a smaller tree."""
+        cfg = self.config
+        smallest = {}
+        for ind in keep:
+            if ind.digest is not None:
+                smallest[ind.digest] = min(len(ind), smallest.get(ind.digest, 1 << 30))
         offspring = []
-        for k in range(0, len(parents), 2):
-            pair = [copy.deepcopy(p) for p in parents[k:k + 2]]
-            ids = [p.cid for p in parents[k:k + 2]]
-            ops = [[] for _ in pair]
-            if len(pair) == 2 and random.random() < cfg.crossover_rate:
-                pair = list(tb.mate(pair[0], pair[1]))
-                ops = [["crossover"], ["crossover"]]
-                parent_ids = [ids, ids[::-1]]
-            else:
-                parent_ids = [[i] for i in ids]
-            for j, child in enumerate(pair):
-                if random.random() < cfg.mutation_rate or not ops[j]:
-                    name = random.choice(self.mutations)
-                    (child,) = getattr(tb, name)(child)
-                    ops[j].append("mutation:" + name[4:])
-                new = self._new(list(child), "+".join(ops[j]), parent_ids[j])
-                offspring.append(new)
+        while len(offspring) < n:
+            for attempt in range(cfg.retries + 1):
+                child = self._child(population)
+                self._compute_masks(child)
+                known = smallest.get(child.digest)
+                if child.digest is None or known is None or len(child) < known:
+                    break
+            if child.digest is not None:
+                smallest[child.digest] = min(len(child), smallest.get(child.digest, 1 << 30))
+            offspring.append(child)
         return offspring
 
+    def _compute_masks(self, ind) -> None:
+        try:
+            ind.masks = self.primitives.masks(ind, self.features)
+            ind.digest = mask_hash(ind.masks)
+        except Exception as exc:  # should not happen for well-typed trees
+            ind.masks, ind.digest, ind.error = None, None, f"{type(exc).__name__}: {exc}"
+
     def _select_parents(self, population, n):
-        cfg = self.config
-        if cfg.selection == "nsga2" and len(population) % 4 == 0 and n <= len(population):
-            # crowded tournaments on (Pareto rank, crowding distance) set by selNSGA2
-            return tools.selTournamentDCD(population, n)
-        return tools.selTournament(population, n, cfg.tournament_size)
+        return tools.selTournament(population, n, self.config.tournament_size)
 
     def _survivors(self, population, offspring):
         cfg = self.config
         if cfg.selection == "nsga2":
             return tools.selNSGA2(population + offspring, cfg.population)
-        elites = self._distinct_best(population, cfg.elite)
-        return elites + offspring[:cfg.population - len(elites)]
+        return self._elites + offspring
 
     @staticmethod
     def _distinct_best(individuals, n):
@@ -818,9 +890,11 @@ class DeapEngine:
                 if g == 0:
                     candidates = self._initial_population()
                 else:
-                    n_parents = cfg.population if cfg.selection == "nsga2" else \
-                        cfg.population - min(cfg.elite, cfg.population - 1)
-                    candidates = self._vary(self._select_parents(self.population_, n_parents))
+                    keep = [] if cfg.selection == "nsga2" else self._distinct_best(
+                        self.population_, min(cfg.elite, cfg.population - 1))
+                    self._elites = keep
+                    candidates = self._vary(self.population_, cfg.population - len(keep),
+                                            keep if keep else self.population_)
                 hits_before, evals_before = self.cache.hits, self.n_evaluations_
                 records, stopped = self._evaluate(candidates, g, evaluator, deadline, progress)
                 if stopped:
