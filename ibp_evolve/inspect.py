@@ -75,8 +75,9 @@ def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None) 
     building one instantiates every candidate seed's equations, scoring against it is cheap."""
     from dataclasses import replace
 
-    from .ordering import Ordering
+    from .ordering import DEFAULT_ORDERING, Ordering
     from .suites import Suite, load_suite
+    ordering = ordering or DEFAULT_ORDERING
     if isinstance(suite, Suite):
         key = ("object", id(suite), ordering, max_seeds)
         loaded = suite
@@ -89,7 +90,7 @@ def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None) 
         loaded = loaded or load_suite(suite)
         if max_seeds is not None:
             loaded = replace(loaded, max_seeds=int(max_seeds))
-        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering) if ordering else None)
+        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering))
     return _JUDGES[key]
 
 
