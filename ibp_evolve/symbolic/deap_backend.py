@@ -2,9 +2,11 @@
 
 Tree GP over the rule language's arithmetic (``+ - * /`` with the rule language's ``x / 0 = 0``,
 ``min``, ``max``, ``abs``, negation, small integer and one-decimal constants), evaluated
-vectorised with numpy on the whole label table.  Fitness is the weighted hinge loss
-``mean(w * max(0, 1 - y f(x)))`` on the +-1 labels (a classification loss: only the sign of the
-priority matters to the rule) plus a small parsimony term; selection is by tournament with a few
+vectorised with numpy on the whole label table.  Fitness is the weighted squared error on the
++-1 labels *after the best linear scaling* ``a + b f(x)`` (computed in closed form, Keijzer's
+linear scaling: GP then only has to find the shape, not the constants; regression on the class
+labels is the least-squares classifier, and only the sign of the priority matters to the rule,
+whose threshold the solver calibrates) plus a small parsimony term; selection is by tournament with a few
 elites.  (Selecting on (loss, size) with NSGA-II collapses the population onto tiny trees.)  An
 archive keeps the best formula of every size ever evaluated, and its non-dominated part (loss
 against size) is the returned Pareto front.
@@ -125,19 +127,31 @@ class DeapBackend:
         columns = [X[:, k] for k in range(X.shape[1])]
         pset, tb = self._toolbox(X.shape[1])
 
-        archive: dict[int, tuple[float, object]] = {}  # size -> (loss, best tree)
+        archive: dict[int, tuple] = {}  # size -> (loss, best tree, a, b)
+
+        def scaled(f):
+            """(loss, a, b) of the weighted least-squares fit y ~ a + b f."""
+            mf, my = float(np.sum(w * f)), float(np.sum(w * y))
+            df = f - mf
+            var = float(np.sum(w * df * df))
+            b = float(np.sum(w * df * (y - my))) / var if var > 1e-12 else 0.0
+            a = my - b * mf
+            return float(np.sum(w * (y - a - b * f) ** 2)), a, b
 
         def evaluate(ind):
             try:
                 with np.errstate(all="ignore"):
-                    f = np.broadcast_to(gp.compile(ind, pset)(*columns), y.shape)
-                loss = float(np.sum(w * np.maximum(0.0, 1.0 - y * np.nan_to_num(
-                    f, nan=0.0, posinf=1e6, neginf=-1e6))))
+                    f = np.broadcast_to(np.asarray(gp.compile(ind, pset)(*columns),
+                                                   dtype=np.float64), y.shape)
+                if not np.all(np.isfinite(f)) or np.abs(f).max() > 1e12:
+                    raise ValueError("non-finite")
+                loss, a, b = scaled(f)
             except (OverflowError, ValueError, FloatingPointError, ZeroDivisionError):
-                loss = float("inf")
+                loss, a, b = float("inf"), 0.0, 0.0
             size = len(ind)
-            if np.isfinite(loss) and (size not in archive or loss < archive[size][0]):
-                archive[size] = (loss, tb.clone(ind))
+            if np.isfinite(loss) and b != 0 and (size not in archive
+                                                 or loss < archive[size][0]):
+                archive[size] = (loss, tb.clone(ind), a, b)
             return (loss + self.parsimony * size,)
 
         tb.register("evaluate", evaluate)
@@ -158,8 +172,9 @@ class DeapBackend:
         symbols = symbols_for(names)
         out, best_loss = [], float("inf")
         for size in sorted(archive):  # non-dominated: each larger tree must fit better
-            loss, ind = archive[size]
+            loss, ind, a, b = archive[size]
             if loss < best_loss:
                 best_loss = loss
-                out.append(FrontFormula(tree_to_sympy(ind, symbols), size, loss, self.name))
+                expr = sympy.Float(a) + sympy.Float(b) * tree_to_sympy(ind, symbols)
+                out.append(FrontFormula(expr, size, loss, self.name))
         return out

@@ -134,6 +134,8 @@ class _Printer:
             return text if not text.startswith("-") and "/" not in text else f"({text})"
         if context in ("add", "unary"):
             return text
+        if isinstance(e, (sympy.Min, sympy.Max, sympy.Abs, sympy.Symbol)):
+            return text
         if context == "mul":
             return f"({text})" if text.startswith("-") or " / " in text else text
         atomic = isinstance(e, (sympy.Symbol, sympy.Min, sympy.Max, sympy.Abs))
@@ -177,17 +179,14 @@ def positive_part_equivalent(expr: sympy.Expr) -> sympy.Expr:
     """An expression that is > 0 exactly where ``expr`` is > 0, with clamps removed.
 
     The rule keeps a seed when its priority is > 0, so only the sign matters:
-    ``c + min(a, b) = min(a + c, b + c)``, ``min(a, b) > 0`` iff both are, ``max(a, b) > 0`` iff
+    ``g + min(a, b) = min(a + g, b + g)``, ``-max(a, b) = min(-a, -b)``, ``min(a, b) > 0`` iff both are, ``max(a, b) > 0`` iff
     either is; a constant argument of ``min`` that is positive (of ``max`` that is not) never
     decides and goes; and each argument can be simplified on its own.
     """
     expr = tidy(sympy.sympify(expr))
-    symbols = expr.free_symbols
-    if not symbols:
+    if not expr.free_symbols:
         return expr
-    const, rest = expr.as_independent(*symbols, as_Add=True)
-    if isinstance(rest, (sympy.Min, sympy.Max)) and const != 0:
-        expr = rest.func(*(a + const for a in rest.args), evaluate=False)
+    expr = _distribute_into_clamp(expr)
     if isinstance(expr, (sympy.Min, sympy.Max)):
         is_min = isinstance(expr, sympy.Min)
         args = []
@@ -204,3 +203,20 @@ def positive_part_equivalent(expr: sympy.Expr) -> sympy.Expr:
             return args[0]
         return expr.func(*args)
     return expr
+
+
+def _distribute_into_clamp(expr: sympy.Expr) -> sympy.Expr:
+    """``g + k * min(a, b)`` -> ``min(g + k a, g + k b)`` (``max`` for k < 0) when the sum has
+    exactly one min/max term; otherwise ``expr`` unchanged."""
+    terms = sympy.Add.make_args(expr)
+    clamps = []
+    for k, term in enumerate(terms):
+        coeff, core = term.as_independent(*term.free_symbols, as_Add=False)
+        if isinstance(core, (sympy.Min, sympy.Max)) and coeff.is_number and coeff != 0:
+            clamps.append((k, coeff, core))
+    if len(clamps) != 1:
+        return expr
+    k, coeff, core = clamps[0]
+    rest = sympy.Add(*(t for j, t in enumerate(terms) if j != k))
+    func = core.func if coeff > 0 else (sympy.Max if isinstance(core, sympy.Min) else sympy.Min)
+    return func(*(rest + coeff * a for a in core.args), evaluate=False)
