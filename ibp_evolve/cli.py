@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules)
     __import__("ibp_evolve.cli_evolve", fromlist=["add_parser"]).add_parser(sub)
     __import__("ibp_evolve.cli_symbolic", fromlist=["add_parser"]).add_parser(sub)
+    __import__("ibp_evolve.cli_report", fromlist=["add_parser"]).add_parser(sub)
     return parser
 
 

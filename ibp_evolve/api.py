@@ -1,0 +1,162 @@
+"""The Python API for notebooks and scripts: the same verbs as the command line.
+
+    import ibp_evolve.api as ibp
+
+    ibp.rules()                                   # the rule library, one line per rule
+    rule = ibp.load_rule("improved_seeding")      # a library name, a file, or rule source text
+    ibp.score(rule, suite="triangle_box_paper")   # the judge's ScoreReport (score --json)
+    ibp.inspect(rule)                             # formula, scores, seed maps (drawn inline)
+    ibp.compare(["improved_seeding_dots", rule])  # rules x targets vs the baselines (a table)
+    run = ibp.evolve(population=40, generations=3, out="runs/try")   # ibp-evolve evolve
+    run = ibp.load_run("runs/try")                # read-only snapshot, fine while it runs
+    ibp.report(run)                               # path of the self-contained HTML report
+
+Judges (one per suite: every candidate seed's equations instantiated once) are cached for the
+life of the process, so the second call on a suite costs only the solve.  Everything returned
+displays itself in Jupyter (``_repr_html_``/``_repr_markdown_``) and prints as plain text.
+
+``inspect``, ``compare`` and ``report`` are also the names of the modules that implement them,
+so use them through this module (``ibp_evolve.api.inspect``), not as ``ibp_evolve.inspect``.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["rules", "load_rule", "load_suite", "load_run", "score", "inspect", "compare",
+           "report", "evolve", "judge"]
+
+
+@dataclass
+class LibraryRule:
+    name: str
+    path: Path
+    description: str
+
+
+class RuleList(list):
+    """The rule library: a list of :class:`LibraryRule` that displays as a table."""
+
+    def __str__(self) -> str:
+        width = max((len(r.name) for r in self), default=0)
+        return "\n".join(f"{r.name.ljust(width)}  {r.description}" for r in self)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td><code>{html.escape(r.name)}</code></td>"
+                       f"<td>{html.escape(r.description)}</td></tr>" for r in self)
+        return f"<table><tr><th>rule</th><th>description</th></tr>{rows}</table>"
+
+
+def rules() -> RuleList:
+    """The rule library (``ibp-evolve rules``): baselines and exported evolved rules."""
+    from .library import description, library_dir, library_rules
+    root = library_dir()
+    return RuleList(LibraryRule(str(p.relative_to(root))[:-3], p, description(p))
+                    for p in library_rules())
+
+
+def load_rule(rule):
+    """A rule from a library name, a rule file path, rule source text, or a run's best rule
+    (a run folder or :class:`~ibp_evolve.report.RunSnapshot`: its rank-1 rule)."""
+    from .report import RunSnapshot
+    from .inspect import as_rule
+    if isinstance(rule, RunSnapshot):
+        return rule.rule(1)
+    if isinstance(rule, (str, Path)) and Path(str(rule)).is_dir() \
+            and (Path(str(rule)) / "config.json").is_file():
+        return load_run(rule).rule(1)
+    return as_rule(rule)
+
+
+def load_suite(suite):
+    """A built-in suite by name or a suite file by path."""
+    from .suites import load_suite as _load
+    return _load(suite)
+
+
+def load_run(path):
+    """A consistent read-only snapshot of a run folder (never blocks the running evolve)."""
+    from .report import read_run
+    return read_run(path)
+
+
+def judge(suite="triangle_box_paper", ordering: str | None = None):
+    """The (cached) judge of a suite, for the full scoring API (masks, score_masks...)."""
+    from .inspect import judge_for
+    return judge_for(suite, ordering)
+
+
+def _suite_of(rule, suite):
+    from .report import RunSnapshot
+    if suite is not None:
+        return suite
+    if isinstance(rule, RunSnapshot):
+        return (rule.config.get("suite_spec") or {}).get("suite", rule.suite)
+    return "triangle_box_paper"
+
+
+def score(rule, suite=None, objective: str = "seeds"):
+    """Score a rule on a suite: the :class:`~ibp_evolve.scoring.ScoreReport` whose
+    ``to_json()`` is what ``ibp-evolve score --json`` prints."""
+    r = load_rule(rule)
+    report = judge(_suite_of(rule, suite)).score(r, objective, sandbox=True)
+    return report
+
+
+def inspect(rule, suite=None, objective: str = "seeds", progress=None):
+    """Formula, scores and seed maps of a rule (``ibp-evolve inspect``); in a notebook the
+    result shows its first seed map; ``.figure(i)`` draws target i, ``.save(folder)`` writes
+    PNG and SVG files."""
+    from .inspect import inspect_rule
+    return inspect_rule(load_rule(rule), _suite_of(rule, suite), objective,
+                        judge=judge(_suite_of(rule, suite)), progress=progress)
+
+
+def compare(rules, suites=("triangle_box_paper",), objective: str = "seeds",
+            baselines=("laporta", "improved_seeding"), ratios=("seeds", "multiply_adds"),
+            progress=None):
+    """Rules x targets with ratios to the baselines (``ibp-evolve compare``); the result
+    displays as a table and has ``to_markdown()``, ``to_csv()``, ``to_html()``, ``chart()``."""
+    from .compare import compare_rules
+    if isinstance(suites, (str, Path)):
+        suites = [suites]
+    if not isinstance(rules, (list, tuple)):
+        rules = [rules]
+    return compare_rules([load_rule(r) for r in rules], list(suites), objective,
+                         tuple(baselines), tuple(ratios), progress)
+
+
+def report(run, out=None, seed_maps: int = 3, n_best: int = 5, progress=None) -> Path:
+    """Write the HTML report of a run (``ibp-evolve report``); returns its path."""
+    from .report import write_report
+    return write_report(run, out, progress=progress, seed_maps=seed_maps, n_best=n_best)
+
+
+def evolve(suite: str = "triangle_box_paper", population: int | None = None,
+           generations: int | None = None, seed: int = 0, out=None, workers: int = 0,
+           objective: str = "seeds", start=(), time_limit: float | None = None,
+           quiet: bool = True):
+    """Run ``ibp-evolve evolve`` in this process and return the run (a snapshot).
+
+    ``workers=0`` scores in this process (the right choice in a notebook); ``start`` names
+    rules injected into the first generation (library names or files)."""
+    from .cli import main
+    if out is None:
+        out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    argv = ["evolve", "--suite", str(suite), "--seed", str(seed), "--out", str(out),
+            "--workers", str(workers), "--objective", objective]
+    for flag, value in (("--population", population), ("--generations", generations),
+                        ("--time-limit", time_limit)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for rule in start:
+        argv += ["--start", str(rule)]
+    if quiet:
+        argv.append("--quiet")
+    status = main(argv)
+    if status != 0:
+        raise RuntimeError(f"ibp-evolve {' '.join(argv)} exited with status {status}")
+    return load_run(out)
