@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("ibp_evolve.cli_evolve", fromlist=["add_parser"]).add_parser(sub)
     __import__("ibp_evolve.cli_symbolic", fromlist=["add_parser"]).add_parser(sub)
     __import__("ibp_evolve.cli_report", fromlist=["add_parser"]).add_parser(sub)
+    __import__("ibp_evolve.cli_llm", fromlist=["add_parser"]).add_parser(sub)
     return parser
 
 

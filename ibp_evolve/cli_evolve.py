@@ -147,6 +147,8 @@ def cmd_evolve(args) -> int:
                                            ("generations", args.generations),
                                            ("selection", args.selection),
                                            ("max_height", args.max_height)) if v is not None}
+            # engine-specific options (e.g. the LLM engine's --backend, --model)
+            overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
             config = config_cls(seed=args.seed, objective=args.objective,
                                 start_rules=tuple(starts), **overrides)
             out = args.out or os.path.join(

@@ -107,6 +107,12 @@ class LLMConfig:
         d["start_rules"] = tuple(d.get("start_rules", ()))
         return cls(**d)
 
+    @classmethod
+    def cli_options(cls, args) -> dict:
+        """Settings given on ``evolve``'s command line (see :mod:`ibp_evolve.cli_llm`)."""
+        from ibp_evolve.cli_llm import llm_options
+        return llm_options(args)
+
     def database_config(self) -> DatabaseConfig:
         return DatabaseConfig(self.islands, self.functions_per_prompt, self.cluster_temperature,
                               self.temperature_period, reset_period=self.reset_period)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 def engines() -> dict:
     from .deap_gp import DeapEngine, GPConfig
-    return {"deap": (DeapEngine, GPConfig)}
+    from llm_mutator.engine import LLMConfig, LLMEngine   # FunSearch-style, llm_mutator/
+    return {"deap": (DeapEngine, GPConfig), "llm": (LLMEngine, LLMConfig)}
 
 
-ENGINE_NAMES = ("deap",)
+ENGINE_NAMES = ("deap", "llm")
