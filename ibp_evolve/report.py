@@ -373,6 +373,8 @@ def _validity_figure(run: RunSnapshot):
         ax.legend(fontsize=7, loc="upper left", ncol=3)
     else:
         ax.text(0.5, 0.5, "no candidate yet", ha="center", va="center", transform=ax.transAxes)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation (GP) or round")
     ax.set_ylabel("share of new candidates")
     ax.grid(axis="y", alpha=0.3)
