@@ -1,0 +1,123 @@
+"""Evaluators: pool workers that crash or hang are replaced, and Dask scores like the pool."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from ibp_evolve.evaluation import (EvalJob, LocalEvaluator, MaskCache, PoolEvaluator,
+                                   SuiteSpec, _Packed, mask_hash, suite_features)
+
+PAPER = SuiteSpec("triangle_box_paper", max_seeds=2000)
+
+
+class Crash(_Packed):
+    """Masks whose unpacking kills the worker scoring them (a candidate that crashes)."""
+
+    def unpack(self):
+        os._exit(13)
+
+
+class Hang(_Packed):
+    """Masks whose unpacking blocks the worker scoring them (a candidate that hangs)."""
+
+    def unpack(self):
+        time.sleep(120)
+
+
+def bomb(kind, key):
+    masks = kind()
+    masks.bits, masks.sizes = [], []
+    return EvalJob(key, masks=masks)
+
+
+@pytest.fixture(scope="module")
+def features():
+    return suite_features(PAPER.load())
+
+
+def jobs_of(features, count=6, start=0):
+    f = features[0]
+    rules = [(f.d <= 0) & (f.s <= 3 - f.missing), (f.d <= 0) & (f.s <= 3), f.d <= 0,
+             (f.d <= 0) & (f.t >= 4) & (f.s <= 3 - f.missing), f.t >= 99, (f.s <= 1)]
+    return [EvalJob(start + k, masks=[rules[k % len(rules)]]) for k in range(count)]
+
+
+def comparable(evaluations):
+    return [(e.key, e.status, e.fitness, e.complete, e.seeds,
+             [{k: v for k, v in t.items() if k != "seconds"} for t in e.targets])
+            for e in evaluations]
+
+
+def test_suite_features_are_the_judges_universes(features):
+    judge = PAPER.judge()
+    assert [f.n_seeds for f in features] == judge.universe_sizes
+    assert np.array_equal(features[0].a, judge.features[0].a)
+
+
+def test_mask_cache_keys_by_selection():
+    a, b = np.array([True, False, True]), np.array([True, False, False])
+    assert mask_hash([a]) == mask_hash([a.copy()]) != mask_hash([b])
+    assert mask_hash([a, b]) != mask_hash([b, a])
+    cache = MaskCache()
+    local = LocalEvaluator(PAPER)
+    (ev,) = local.evaluate([EvalJob(0, masks=[np.zeros(local.judge.universe_sizes[0], bool)])])
+    cache.put("x", 0, ev)
+    assert cache.get("x")[1] is ev and cache.hits == 1 and cache.get("y") is None
+
+
+def test_local_evaluation_matches_the_judge(features):
+    jobs = jobs_of(features)
+    evs = LocalEvaluator(PAPER).evaluate(jobs)
+    assert evs[0].complete and evs[0].seeds == 92 and evs[3].seeds == 88
+    assert not evs[4].complete and evs[4].fitness > 1e15
+    report = PAPER.judge().score_masks(jobs[1].masks)
+    assert evs[1].fitness == report.fitness
+
+
+def forked_pool(workers=1, **kw):
+    """A pool whose workers fork from this process, which already holds the judge: the tests
+    then do not pay a judge build per (re)started worker.  The CLI's pools use spawn."""
+    PAPER.judge()
+    return PoolEvaluator(PAPER, workers=workers, start_method="fork", **kw)
+
+
+def test_pool_replaces_crashed_and_hung_workers_and_stops_at_the_deadline(features):
+    good = jobs_of(features, 6)
+    with forked_pool(2, candidate_timeout=3.0, batch_size=3) as pool:
+        pool.wait_ready()
+        pids = {w.proc.pid for w in pool.workers}
+        evs = pool.evaluate(good[:2] + [bomb(Crash, 100)] + good[2:5] + [bomb(Hang, 101)]
+                            + good[5:])
+        by_key = {e.key: e for e in evs}
+        assert by_key[100].status == "crashed" and "died" in by_key[100].reason
+        assert by_key[101].status == "timeout"
+        assert pool.replaced == 2 and len(pool.workers) == 2
+        assert not pids & {w.proc.pid for w in pool.workers}
+        # every other candidate was scored, exactly as in-process
+        assert comparable([e for e in evs if e.key < 100]) == comparable(
+            LocalEvaluator(PAPER).evaluate(good))
+        # the deadline stops the work in flight and everything queued behind it
+        pool.candidate_timeout = 600
+        evs = pool.evaluate([bomb(Hang, 1), bomb(Hang, 2)] + jobs_of(features, 6, start=3),
+                            deadline=time.monotonic() + 1.0)
+        assert [e.status for e in evs[:2]] == ["stopped", "stopped"]
+        assert {e.status for e in evs[2:]} <= {"ok", "stopped"}
+        # and the pool keeps working
+        again = pool.evaluate(jobs_of(features, 2, start=200))
+        assert all(e.ok for e in again)
+
+
+def test_dask_local_cluster_scores_like_the_pool(features):
+    pytest.importorskip("distributed")
+    from ibp_evolve.evaluation import DaskEvaluator
+    jobs = jobs_of(features, 6)
+    with DaskEvaluator(PAPER, local_workers=1) as dask:
+        on_dask = dask.evaluate(jobs)
+    with forked_pool(1) as pool:
+        on_pool = pool.evaluate(jobs)
+    assert all(e.ok for e in on_dask)
+    assert comparable(on_dask) == comparable(on_pool)
