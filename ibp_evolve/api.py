@@ -101,9 +101,9 @@ def _suite_of(rule, suite):
 def score(rule, suite=None, objective: str = "seeds"):
     """Score a rule on a suite: the :class:`~ibp_evolve.scoring.ScoreReport` whose
     ``to_json()`` is what ``ibp-evolve score --json`` prints."""
+    from .inspect import needs_sandbox
     r = load_rule(rule)
-    report = judge(_suite_of(rule, suite)).score(r, objective, sandbox=True)
-    return report
+    return judge(_suite_of(rule, suite)).score(r, objective, sandbox=needs_sandbox(r))
 
 
 def inspect(rule, suite=None, objective: str = "seeds", progress=None):

@@ -22,7 +22,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .inspect import as_rule, figure_bytes, integral_name, judge_for
+from .inspect import as_rule, figure_bytes, integral_name, judge_for, needs_sandbox
 
 __all__ = ["BASELINES", "METRICS", "RATIO_METRICS", "ComparisonRow", "Comparison",
            "compare_rules", "rule_label"]
@@ -130,7 +130,8 @@ class Comparison:
         title = title or ("Rules compared on " + ", ".join(self.suites))
         header = self._header(machine=False)
         def cell(tag, k, text):
-            return f"<{tag}{' class=text' if k < 4 else ''}>{html.escape(text)}</{tag}>"
+            cls = " class='text'" if k < 4 else ""
+            return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
         body = ["<div class='scroll'><table class='data'><thead><tr>"
                 + "".join(cell("th", k, h) for k, h in enumerate(header))
                 + "</tr></thead><tbody>"]
@@ -233,7 +234,8 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
     """Score every rule (and the baselines) on every suite; see :class:`Comparison`.
 
     ``rules`` are library names, rule files, rule source texts or loaded rules; baselines that
-    are not among them are scored too and listed first."""
+    are not among them are scored too and listed first.  Every rule outside the rule library
+    computes its seed mask in the sandbox (``sandbox=False``: none does)."""
     for m in ratio_metrics:
         if m not in METRICS:
             raise ValueError(f"unknown ratio metric '{m}' (choose from {', '.join(METRICS)})")
@@ -263,7 +265,7 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
             done += 1
             if progress:
                 progress(f"scoring {label} on {judge.suite.name} ({done}/{total})")
-            report = judge.score(rule, objective, sandbox=sandbox)
+            report = judge.score(rule, objective, sandbox=sandbox and needs_sandbox(rule))
             reports[(label, judge.suite.name)] = report
             for t in report.targets:
                 rows.append(ComparisonRow(label, judge.suite.name, tuple(t.target), t.seeds,

@@ -35,8 +35,9 @@ from .rule_language import Rule, load_rule
 from .scoring import Judge, ScoreReport
 from .sectors import measures
 
-__all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "rule_formula", "seed_maps",
-           "inspect_rule", "draw_seed_map", "figure_bytes", "integral_name", "sector_label"]
+__all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_formula",
+           "seed_maps", "inspect_rule", "draw_seed_map", "figure_bytes", "integral_name",
+           "sector_label"]
 
 UNIVERSE_COLOR = "#cfcfcf"
 KEPT_COLOR = "#1f77b4"
@@ -65,6 +66,19 @@ def as_rule(rule) -> Rule:
         return load_rule(text)
     from .library import resolve_rule
     return resolve_rule(text)
+
+
+def needs_sandbox(rule: Rule) -> bool:
+    """Rules of the rule library are part of the project and run in-process; every other rule
+    (a run's, a user's, an LLM's) computes its seed mask in the resource-limited sandbox."""
+    from .library import library_dir
+    if not rule.path:
+        return True
+    try:
+        Path(rule.path).resolve().relative_to(library_dir().resolve())
+        return False
+    except ValueError:
+        return True
 
 
 _JUDGES: dict = {}
@@ -428,7 +442,7 @@ def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
         judge = judge_for(suite)
     if progress:
         progress(f"scoring rule {rule.name}")
-    masks = judge.masks(rule, sandbox=True)
+    masks = judge.masks(rule, sandbox=needs_sandbox(rule))
     report = judge.score_masks(masks, objective)
     report.rule = rule.name
     if progress:

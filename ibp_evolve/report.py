@@ -562,7 +562,7 @@ def _pareto_section(run: RunSnapshot) -> str:
 
 def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict,
                   maps: int, progress) -> str:
-    from .inspect import draw_seed_map, rule_formula, seed_maps
+    from .inspect import draw_seed_map, needs_sandbox, rule_formula, seed_maps
     from .rule_language import RuleError, load_rule
     parts = []
     if baseline_reports:
@@ -608,7 +608,7 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
             if progress:
                 progress(f"seed maps of rank {rank}")
             try:
-                masks = judge.masks(rule, sandbox=True)
+                masks = judge.masks(rule, sandbox=needs_sandbox(rule))
                 for i, m in enumerate(seed_maps(judge, masks)):
                     fig = draw_seed_map(m, title=f"rank {rank} of run {run.name}")
                     body.append(f"<figure>{png_img(fig, f'seed map of rank {rank}, target {i + 1}')}"

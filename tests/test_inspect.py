@@ -1,0 +1,195 @@
+"""Seed maps: the kept seeds are the rule's, the needed seeds are exactly the seeds of the
+mark-and-sweep-trimmed equations, and the pictures are valid PNG and SVG files."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ibp_evolve.cli import main
+from ibp_evolve.inspect import (draw_seed_map, inspect_rule, judge_for, rule_formula,
+                                sector_label, seed_maps)
+from ibp_evolve.library import resolve_rule
+from ibp_evolve.reduction import reduce_on_seeds
+from ibp_evolve.rule_language import load_rule
+from ibp_evolve.sectors import measures
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SUITE = """name = "box_small"
+family = "box"
+targets = [[1, 1, 1, 1], [2, 1, 1, 1]]
+max_seeds = 400
+"""
+
+
+@pytest.fixture(scope="module")
+def box_suite(tmp_path_factory):
+    path = tmp_path_factory.mktemp("suites") / "box_small.toml"
+    path.write_text(SUITE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def joint_suite(tmp_path_factory):
+    path = tmp_path_factory.mktemp("suites") / "box_joint.toml"
+    path.write_text(SUITE.replace("box_small", "box_joint") + "joint = true\n")
+    return path
+
+
+def test_improved_seeding_map_of_the_paper_target_keeps_92_seeds():
+    ins = inspect_rule("improved_seeding", "triangle_box_paper")
+    (m,) = ins.seed_maps
+    assert m.n_kept == 92 == ins.report.targets[0].seeds and ins.report.complete
+    cells = m.cells()
+    assert sum(c["universe"] for c in cells) == m.n_universe == 26425
+    assert sum(c["kept"] for c in cells) == 92
+    # the rule keeps no dotted seed, and one numerator power fewer per missing line
+    assert all(c["kept"] == 0 for c in cells if c["d"] > 0)
+    assert all(c["kept"] == 0 for c in cells if c["s"] > 3 - (6 - c["t"]))
+    # in the top sector it keeps exactly I(1,1,1,1,1,1,-s) for s = 0..3, and all are needed
+    top = [c for c in cells if c["t"] == 6 and c["kept"]]
+    assert sorted((c["d"], c["s"], c["kept"]) for c in top) == [(0, s, 1) for s in range(4)]
+    assert 0 < m.n_needed <= 92 and not (m.needed & ~m.kept).any()
+    assert ins.formula == "d <= d_target and s <= s_target - missing"
+
+
+def test_needed_seeds_are_exactly_the_seeds_of_the_trimmed_equations(box_suite):
+    judge = judge_for(str(box_suite))
+    rule = resolve_rule("laporta")
+    masks = judge.masks(rule)
+    maps = seed_maps(judge, masks)
+    for i, (m, mask) in enumerate(zip(maps, masks)):
+        assert np.array_equal(m.kept, mask)
+        red = reduce_on_seeds(judge.systems[i], np.flatnonzero(mask), [m.target],
+                              judge.masters)
+        system = judge.systems[i]
+        expected = set(np.unique(system.seed_of_equation(red.solution.trimmed_equations)))
+        assert set(np.flatnonzero(m.needed)) == expected
+        # needed seeds are seed integrals the rule kept, by their indices
+        kept_rows = {tuple(r) for r in m.universe[m.kept]}
+        assert {tuple(r) for r in system.seeds[sorted(expected)]} <= kept_rows
+    # laporta keeps seeds the reduction never touches: the map must show the difference
+    assert sum(m.n_kept for m in maps) > sum(m.n_needed for m in maps)
+
+
+def test_joint_suite_marks_seeds_needed_by_the_joint_solve(joint_suite):
+    judge = judge_for(str(joint_suite))
+    masks = judge.masks(resolve_rule("improved_seeding_dots"))
+    maps = seed_maps(judge, masks)
+    union = np.unique(np.concatenate([judge.joint_index[i][np.flatnonzero(m)]
+                                      for i, m in enumerate(masks)]))
+    system = judge.systems[0]
+    red = reduce_on_seeds(system, union, judge.suite.targets, judge.masters)
+    needed = set(np.unique(system.seed_of_equation(red.solution.trimmed_equations)))
+    marked = set()
+    for i, m in enumerate(maps):
+        assert not (m.needed & ~m.kept).any()
+        marked |= set(judge.joint_index[i][m.needed].tolist())
+    assert marked == needed
+
+
+def test_a_selection_over_max_seeds_is_drawn_but_not_solved(tmp_path):
+    suite = tmp_path / "tiny_cap.toml"
+    suite.write_text(SUITE.replace("max_seeds = 400", "max_seeds = 5"))
+    ins = inspect_rule("laporta", str(suite))
+    assert not any(m.solved for m in ins.seed_maps)
+    assert all(m.n_needed == 0 and m.n_kept > 5 for m in ins.seed_maps)
+    assert "not solved" in "".join(t.get_text() for t in ins.figure(0).texts)
+
+
+def test_cells_count_every_candidate_once(box_suite):
+    judge = judge_for(str(box_suite))
+    (m, _) = seed_maps(judge, judge.masks(resolve_rule("improved_seeding_dots")))
+    meas = measures(m.universe)
+    for c in m.cells():
+        here = (meas["sector"] == c["sector"]) & (meas["d"] == c["d"]) & (meas["s"] == c["s"])
+        assert c["universe"] == here.sum() and c["kept"] == (here & m.kept).sum()
+        assert c["needed"] == (here & m.needed).sum() and c["t"] == meas["t"][here][0]
+
+
+def test_formulas_read_like_the_board():
+    judge = judge_for("triangle_box_paper")
+    assert rule_formula(resolve_rule("laporta"), judge) == "r <= r_target and s <= s_target"
+    two_lines = load_rule(
+        "def keep(seed, target):\n    x = seed.s + seed.d\n    return x <= target.s\n")
+    assert rule_formula(two_lines, judge) is None  # the source is the formula
+    with_index = load_rule(
+        "def keep(seed, target):\n    return seed.a[6] >= -2 and seed.d == 0\n")
+    assert "a7" in rule_formula(with_index, judge)
+    assert sector_label(0b0111111, 7) == "1111110"
+
+
+def test_seed_map_files_are_valid_png_and_svg(box_suite, tmp_path):
+    ins = inspect_rule("improved_seeding_dots", str(box_suite))
+    written = ins.save(tmp_path)
+    names = sorted(p.name for p in written)
+    assert names == ["improved_seeding_dots.json",
+                     "improved_seeding_dots.seedmap-1.png", "improved_seeding_dots.seedmap-1.svg",
+                     "improved_seeding_dots.seedmap-2.png", "improved_seeding_dots.seedmap-2.svg"]
+    for i in (1, 2):
+        assert (tmp_path / f"improved_seeding_dots.seedmap-{i}.png").read_bytes()[:8] == PNG_MAGIC
+        root = ET.parse(tmp_path / f"improved_seeding_dots.seedmap-{i}.svg").getroot()
+        assert root.tag.endswith("svg")
+        text = "".join(root.itertext())
+        assert "t = 4" in text and "kept" in text and "1111" in text  # the top sector
+    data = json.loads((tmp_path / "improved_seeding_dots.json").read_text())
+    assert data["score"]["complete"] is True
+    assert [m["kept"] for m in data["seed_maps"]] == [t["seeds"] for t in data["score"]["targets"]]
+    # a notebook shows the summary and the first map inline
+    html = ins._repr_html_()
+    assert "<svg" in html and "improved_seeding_dots" in html
+
+
+def test_inspect_command_on_a_library_rule(box_suite, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["inspect", "improved_seeding_dots", "--suite", str(box_suite), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert "formula: d <= d_target and s <= max(s_target - missing, d_target)" in out
+    assert "I(2,1,1,1)" in out and "complete yes" in out
+    paths = [Path(line[len("wrote "):]) for line in out.splitlines() if line.startswith("wrote ")]
+    assert len(paths) == 5 and all(p.is_file() for p in paths)
+    assert all(p.parent == Path("inspect-improved_seeding_dots") for p in paths)
+
+
+def test_inspect_command_on_a_run_writes_into_the_run(box_suite, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["evolve", "--suite", str(box_suite), "--population", "10", "--generations",
+                 "1", "--workers", "0", "--start", "improved_seeding_dots", "--out", str(run),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["inspect", str(run), "--formats", "svg"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "mark and sweep" in err  # progress on stderr
+    paths = [Path(line[len("wrote "):]) for line in out.splitlines() if line.startswith("wrote ")]
+    assert paths and all(p.parent == run / "inspect" and p.is_file() for p in paths)
+    assert {p.suffix for p in paths} == {".svg", ".json"}
+    assert "suite box_small" in out  # the run's suite, not the default one
+
+
+@pytest.mark.parametrize("argv, status, words", [
+    (["inspect", "no_such_rule"], 2, "unknown rule 'no_such_rule'"),
+    (["inspect", "laporta", "--suite", "no_such_suite"], 2, "no_such_suite"),
+    (["inspect", "laporta", "--formats", "gif"], 2, "unknown image format 'gif'"),
+])
+def test_inspect_bad_input(argv, status, words, capsys):
+    assert main(argv + ["--quiet"]) == status
+    assert words in capsys.readouterr().err
+
+
+def test_inspect_rejects_a_forbidden_rule(tmp_path, capsys, box_suite):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\ndef keep(seed, target):\n    return True\n")
+    assert main(["inspect", str(bad), "--suite", str(box_suite), "--quiet"]) == 3
+    assert "rule rejected" in capsys.readouterr().err
+
+
+def test_draw_handles_a_rule_that_keeps_nothing(box_suite):
+    judge = judge_for(str(box_suite))
+    maps = seed_maps(judge, [np.zeros(len(u), bool) for u in judge.universes])
+    fig = draw_seed_map(maps[0])
+    assert "0 seeds kept" in "".join(t.get_text() for t in fig.texts)
