@@ -147,7 +147,7 @@ class TrainConfig:
     hidden_size: int = 128
     layers: int = 4
     heads: int = 4
-    max_length: int = 256
+    max_length: int = 128
     batch_size: int = 32
     learning_rate: float = 3e-3
     steps: int | None = None        # None: as many as fit in ``minutes``
