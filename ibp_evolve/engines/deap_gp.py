@@ -263,6 +263,11 @@ def _sympy_of(tree, symbols):
     return stack.pop()
 
 
+# sympy's automatic evaluation of nested min/max/abs grows steeply with size (seconds at ~100
+# nodes): larger trees are shown unsimplified.
+MAX_SIMPLIFY_SIZE = 100
+
+
 class _SympyPrinter:
     """sympy expression -> rule-language / formula text (``and``, ``min(...)``, ...)."""
 
@@ -335,7 +340,7 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
     """(formula, rule expression) of the tree simplified with sympy.
 
     sympy folds what GP leaves behind (``min(s, s)``, ``x - x``, ``not not``, tautologies,
-    repeated clauses; boolean minimisation when there are few distinct comparisons).  When
+    repeated clauses; boolean minimisation when there are at most 5 distinct comparisons).  When
     ``features_list`` is given the simplified rule is checked to select exactly the same seeds
     on every target; if it does not (or sympy fails), the unsimplified text is returned.
     """
@@ -344,11 +349,14 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
     symbols = {n: sp.Symbol(n, integer=True) for n in names
                if not n.lstrip("-").isdigit() and n not in ("True", "False")}
     plain = (tree_to_formula(tree), tree_to_expression(tree))
+    if len(tree) > MAX_SIMPLIFY_SIZE:
+        return plain
     try:
         expr = _sympy_of(tree, symbols)
         options = [expr]
         atoms = expr.atoms(sp.core.relational.Relational)
-        if 0 < len(atoms) <= 8 and isinstance(expr, sp.logic.boolalg.Boolean):
+        # boolean minimisation is exponential in the number of comparisons: small rules only
+        if 0 < len(atoms) <= 5 and isinstance(expr, sp.logic.boolalg.Boolean):
             options.append(sp.simplify_logic(expr, force=False, deep=False))
         best = min(options, key=lambda e: (sp.count_ops(e), len(str(e))))
         formula = _SympyPrinter(str)(best)
