@@ -1,7 +1,8 @@
 """Benchmark: minimal seed sets and distilled closed-form rules on triangle_box_paper.
 
-    python benchmarks/distill_paper.py [--engines operon,deap] [--seconds 60] [--runs 8]
-                                       [--minimize-seeds 5] [--out DIR]
+    python benchmarks/distill_paper.py [--engines operon,deap] [--generations 40] [--fits 3]
+                                       [--runs 8]
+                                       [--seconds CAP] [--minimize-seeds 5] [--out DIR]
 
 Prints (1) the minimal complete seed set found from improved seeding (92 seeds) for several
 random seeds, with solves and wall time; (2) for each symbolic-regression engine, its Pareto
@@ -30,7 +31,14 @@ PAPER_GP_SEEDS = 88
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="operon,deap")
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=600.0,
+                        help="time cap per fit (the budget is --generations)")
+    parser.add_argument("--generations", type=int, default=40,
+                        help="operon generations per fit: a budget that does not depend on "
+                             "the machine's load")
+    parser.add_argument("--deap-generations", type=int, default=300,
+                        help="DEAP generations per fit (cheaper generations than operon's)")
+    parser.add_argument("--fits", type=int, default=3, help="independent fits, fronts pooled")
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--minimize-seeds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -48,7 +56,8 @@ def main() -> None:
     print(f"{'rng':>4} {'pruned':>7} {'greedy':>7} {'minimal':>8} {'solves':>7} {'seconds':>8}")
     sizes = []
     for seed in range(args.minimize_seeds):
-        r = minimize_seeds(judge.systems[0], improved, suite.targets, judge.masters, rng=seed)
+        r = minimize_seeds(judge.systems[0], improved, suite.targets, judge.masters, rng=seed,
+                           swaps=1000, seconds=120.0)  # bounded by swaps, not by the clock
         sizes.append(r.size)
         print(f"{seed:>4} {r.pruned_size:>7} {r.greedy_size:>7} {r.size:>8} {r.solves:>7} "
               f"{r.seconds:>8.2f}")
@@ -56,14 +65,17 @@ def main() -> None:
                          randomise=False, swaps=0)
     print(f"deterministic greedy only (no swaps): {det.size} seeds, {det.solves} solves, "
           f"{det.seconds:.2f} s")
-    print(f"smallest minimal complete set: {min(sizes)} seeds")
+    print(f"smallest minimal complete set: {min(sizes)} seeds", flush=True)
 
     for engine in args.engines.split(","):
-        print(f"\n(2) distill with engine {engine} ({args.seconds:g} s fit, {args.runs} "
-              f"labelling minimisations)")
+        gens = args.deap_generations if engine == "deap" else args.generations
+        print(f"\n(2) distill with engine {engine} ({args.fits} fits of {gens} generations, "
+              f"{args.runs} labelling minimisations)", flush=True)
         try:
             distiller = Distiller(suite, engine, runs=args.runs, seconds=args.seconds,
-                                  seed=args.seed, judge=judge).fit()
+                                  fits=args.fits, seed=args.seed, judge=judge,
+                                  generations=args.deap_generations if engine == "deap"
+                                  else args.generations).fit()
         except BackendUnavailable as exc:
             print(f"  skipped: {exc}")
             continue

@@ -60,6 +60,9 @@ def add_parser(subparsers) -> None:
                    help="randomised minimisations that label the seeds (default 8)")
     p.add_argument("--seconds", type=float, default=30.0,
                    help="time budget of the symbolic regression (default 30)")
+    p.add_argument("--fits", type=int, default=1,
+                   help="independent fits (seeds SEED, SEED+1, ...) whose fronts are pooled; "
+                        "each gets --seconds (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="folder for the rule files (default runs/distill/SUITE-ENGINE-"
                                  "TIME)")
@@ -153,8 +156,8 @@ def cmd_distill(args) -> int:
     from .symbolic.backends import BackendUnavailable, make_backend
     from .symbolic.distill import Distiller
 
-    if args.runs < 1 or args.seconds <= 0:
-        return _fail("distill", "--runs must be positive and --seconds positive")
+    if args.runs < 1 or args.seconds <= 0 or args.fits < 1:
+        return _fail("distill", "--runs, --fits and --seconds must be positive")
     try:
         make_backend(args.engine, seconds=args.seconds, seed=args.seed)  # fail fast
     except BackendUnavailable as exc:
@@ -166,7 +169,7 @@ def cmd_distill(args) -> int:
     except RuleError as exc:
         return _fail("distill", f"--from: rule rejected: {exc}")
     distiller = Distiller(suite, args.engine, start=start, runs=args.runs, seed=args.seed,
-                          seconds=args.seconds, judge=judge)
+                          seconds=args.seconds, fits=args.fits, judge=judge)
     try:
         distiller.fit()
     except BackendUnavailable as exc:

@@ -7,7 +7,7 @@
 2. label the candidate seeds by how often randomised minimisations keep them
    (:func:`~ibp_evolve.symbolic.labels.label_table`);
 3. fit a priority formula with a symbolic-regression engine (:mod:`.backends`) and take its whole
-   Pareto front;
+   Pareto front (``fits`` independent fits with different seeds pool their fronts);
 4. turn every front formula into a rule file and **calibrate its threshold with the solver**:
    completeness is monotone in the threshold (a lower threshold keeps a superset), so a
    bisection over the formula's distinct values finds the highest threshold (fewest seeds) at
@@ -141,8 +141,8 @@ class Distiller:
 
     def __init__(self, suite, engine: str = "operon", *, start: str = "improved_seeding_dots",
                  runs: int = 8, seed: int = 0, seconds: float = 30.0, swaps: int = 100,
-                 minimize_seconds: float = 2.0, judge: Judge | None = None,
-                 digits: int = 3, **engine_options):
+                 minimize_seconds: float = 30.0, judge: Judge | None = None,
+                 digits: int = 3, fits: int = 1, masks=None, **engine_options):
         self.suite = suite
         self.engine = engine
         self.start = start
@@ -153,23 +153,28 @@ class Distiller:
         self.minimize_seconds = minimize_seconds
         self.judge = judge
         self.digits = digits
+        self.fits = fits
+        self.masks = masks  # complete start masks per target; None: from ``start``
         self.engine_options = engine_options
 
     def fit(self) -> "Distiller":
         t0 = time.perf_counter()
-        backend = make_backend(self.engine, seconds=self.seconds, seed=self.seed,
-                               **self.engine_options)  # fail early (e.g. no Julia for pysr)
+        # fail early (e.g. no Julia for pysr); one backend per independent fit (own seed)
+        backends = [make_backend(self.engine, seconds=self.seconds, seed=self.seed + k,
+                                 **self.engine_options) for k in range(max(self.fits, 1))]
         judge = self.judge or Judge(self.suite)
         self.judge = judge
-        masks = start_masks(judge, self.start)
+        masks = self.masks if self.masks is not None else start_masks(judge, self.start)
         t1 = time.perf_counter()
         self.labels_: LabelTable = label_table(judge, masks, runs=self.runs, seed=self.seed,
                                                swaps=self.swaps, seconds=self.minimize_seconds)
         t2 = time.perf_counter()
         cols = self.labels_.varying()
         names = [self.labels_.names[k] for k in cols]
-        self.front_: list[FrontFormula] = backend.fit(self.labels_.X[:, cols], self.labels_.y,
-                                                      self.labels_.weight, names)
+        self.front_: list[FrontFormula] = []
+        for backend in backends:  # pooled fronts: SR results vary a lot from seed to seed
+            self.front_ += backend.fit(self.labels_.X[:, cols], self.labels_.y,
+                                       self.labels_.weight, names)
         t3 = time.perf_counter()
         rules = []
         seen = set()
@@ -214,6 +219,11 @@ class Distiller:
         if self._same(self._masks(simpler), masks):
             calibrated = simpler
         calibrated = self._snap_constants(calibrated, masks, report)
+        simpler = positive_part_equivalent(calibrated)  # rounding may have freed a clamp
+        if self._same(self._masks(simpler), self._masks(calibrated)):
+            calibrated = simpler
+        if not calibrated.free_symbols:
+            return None  # the formula decides the same for every seed: no rule
         header = [f"Distilled by ibp-evolve distill (engine {formula.engine}) on suite "
                   f"{self.suite.name}: priority formula, kept when > 0.",
                   f"Fitted formula: {expr}",

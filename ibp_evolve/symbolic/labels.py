@@ -33,6 +33,10 @@ FEATURE_SOURCE = {
     "missing": "seed.missing",
     "s_isp": ISP_NUMERATORS,
     "s_lines": f"(seed.s - {ISP_NUMERATORS})",
+    # the two quantities of improved seeding (Kira 3): numerator powers left in the budget
+    # target.s - missing lines, and dots beyond the target's
+    "s_budget": "(target.s - seed.missing - seed.s)",
+    "d_excess": "(seed.d - target.d)",
     "T_r": "target.r",
     "T_s": "target.s",
     "T_t": "target.t",
@@ -42,7 +46,7 @@ FEATURE_SOURCE = {
 
 def feature_names(n_indices: int) -> list[str]:
     """Column names: seed measures, per-index a_i, then the target's measures."""
-    return (["r", "s", "t", "d", "missing", "s_isp", "s_lines"]
+    return (["r", "s", "t", "d", "missing", "s_isp", "s_lines", "s_budget", "d_excess"]
             + [f"a{i}" for i in range(n_indices)] + ["T_r", "T_s", "T_t", "T_d"])
 
 
@@ -63,7 +67,8 @@ def feature_matrix(features) -> np.ndarray:
     tf = features.target_features
     n = len(a)
     cols = [features.r, features.s, features.t, features.d, features.missing, s_isp,
-            features.s - s_isp] + [a[:, i] for i in range(a.shape[1])] + [
+            features.s - s_isp, tf["s"] - features.missing - features.s,
+            features.d - tf["d"]] + [a[:, i] for i in range(a.shape[1])] + [
         np.full(n, tf[k]) for k in ("r", "s", "t", "d")]
     return np.column_stack(cols).astype(np.float64) if n else np.zeros((0, len(cols)))
 
@@ -91,9 +96,15 @@ class LabelTable:
         return np.where(self.positive, 1.0, -1.0)
 
     def varying(self) -> list[int]:
-        """Columns that are not constant over the table (a fit has nothing to learn from the
-        others: e.g. the target's measures on a single-target suite)."""
-        return [k for k in range(self.X.shape[1]) if np.ptp(self.X[:, k]) > 0]
+        """Columns worth fitting: not constant over the table (e.g. the target's measures on a
+        single-target suite) and not a copy of an earlier column (d_excess = d when every
+        target is undotted)."""
+        out = []
+        for k in range(self.X.shape[1]):
+            col = self.X[:, k]
+            if np.ptp(col) > 0 and not any(np.array_equal(col, self.X[:, j]) for j in out):
+                out.append(k)
+        return out
 
     def resample(self, n: int, rng=None) -> np.ndarray:
         """Row indices drawn with probability proportional to the weights: weighted data for
