@@ -25,7 +25,10 @@ Pivot and tie-breaking rules (shared by :func:`solve` and :func:`reference_solve
    equations is processed in the same relative order.  (The "max column" and "number of
    terms" are read from the CSR as stored, before any reduction.)
 2. *Forward elimination (online echelon form).*  An equation is loaded into a dense work
-   vector and a max-heap of touched columns.  The largest column is popped repeatedly:
+   vector and a set of touched columns (a two-level bitset in the numba kernel: a pivot
+   row has no column above its pivot, so the touched columns are visited in strictly
+   decreasing order by a downward scan; the back-substitution and the reference use a
+   max-heap).  The largest column is taken repeatedly:
    a zero value is skipped; a column that already owns a pivot row is eliminated by
    subtracting ``value * pivot_row`` (one multiply-add per non-leading term of the
    pivot row); the first column with a non-zero value and no pivot becomes the row's
@@ -64,7 +67,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = [
     "Solution",
@@ -366,9 +371,6 @@ def _axpy(work, heap, size, row_cols, row_vals, a, b, nf, p, pinv):
     return size
 
 
-_SMALL_SORT = 24  # remainders up to this size are insertion-sorted instead of heap-popped
-
-
 @njit(cache=True)
 def _grow(a, need):
     n = a.shape[0]
@@ -380,6 +382,57 @@ def _grow(a, need):
     return b
 
 
+@intrinsic
+def _clz64(typingctx, x):
+    """Count leading zeros of a uint64 (LLVM ``ctlz``; undefined for 0, never called so)."""
+    if not isinstance(x, types.Integer):
+        return None
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return sig, codegen
+
+
+_ONE = np.uint64(1)
+_U6 = np.uint64(6)
+_U63 = np.uint64(63)
+
+
+@njit(cache=True, inline="always")
+def _high_bit(w):
+    """Index of the highest set bit of a non-zero uint64 (as int64)."""
+    return np.int64(_U63 - _clz64(w))
+
+
+@njit(cache=True, inline="always")
+def _mark(bits, summ, uc):
+    """Mark column ``uc`` (uint64) in the two-level bitset (idempotent, branch-free)."""
+    wi = uc >> _U6
+    bits[wi] |= _ONE << (uc & _U63)
+    summ[wi >> _U6] |= _ONE << (wi & _U63)
+
+
+@njit(cache=True, inline="always")
+def _next_word(summ, wi, lo_s):
+    """Largest index < wi of a non-empty bitset word, or -1 if there is none.
+
+    ``bits[wi]`` has just been found empty.  Clears the summary bits of wi and of the
+    (already drained) words above it in the same summary word.  Summary words below
+    ``lo_s`` are known to be empty.
+    """
+    si = wi >> 6
+    s = summ[np.uint64(si)] & ((_ONE << np.uint64(wi & 63)) - _ONE)
+    summ[np.uint64(si)] = s
+    while s == 0:
+        si -= 1
+        if si < lo_s:
+            return -1
+        s = summ[np.uint64(si)]
+    return (si << 6) + _high_bit(s)
+
+
 @njit(cache=True)
 def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
     """Online echelon form; see the module docstring, rule 2.
@@ -388,10 +441,27 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
     n_rows, n_madd).  Arrays are over-allocated; only the first n_rows rows are valid.
     Row r occupies row_cols[row_ptr[r]:row_ptr[r+1]] with the pivot (value 1) first and
     the other columns in descending order.
+
+    The touched columns of the equation being reduced are kept in a two-level bitset
+    (``bits``: one bit per column, ``summ``: one bit per non-empty word of ``bits``).  A
+    pivot row has no column above its pivot, so elimination only ever touches columns
+    below the current one: the columns are visited in decreasing order by a downward scan
+    of the bitset (no priority queue).  ``work[c]`` is 0 for an untouched column, and
+    ``span[2c], span[2c+1]`` bound the non-leading terms of the pivot row of column c
+    (-1: no pivot).  The hot loop indexes with unsigned integers (no negative-index
+    wraparound code) and never reassigns an array (no reference counting): the
+    dependency list and the new row are first collected in scratch arrays of n_cols.
     """
+    U = np.uint64
     pivot_row = np.full(n_cols, -1, np.int64)
-    work = np.full(n_cols, -1, np.int64)  # -1: column not touched (not in the heap)
-    heap = np.empty(n_cols + 1, np.int64)  # + sentinel slot
+    span = np.full(2 * n_cols, -1, np.int64)
+    work = np.zeros(n_cols, np.int64)
+    n_words = (n_cols + 63) >> 6
+    bits = np.zeros(n_words + 1, np.uint64)
+    summ = np.zeros(((n_words + 63) >> 6) + 1, np.uint64)
+    deps = np.empty(n_cols + 1, np.int64)  # rows subtracted from the current equation
+    new_cols = np.empty(n_cols + 1, np.int64)  # the current row being collected
+    new_vals = np.empty(n_cols + 1, np.int64)
 
     m = order.shape[0]
     cap_rows = max(m, 16)
@@ -411,81 +481,99 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
     n_madd = 0
     for i in range(m):
         e = order[i]
-        size = 0
-        for k in range(eq_ptr[e], eq_ptr[e + 1]):
+        a0 = eq_ptr[e]
+        b0 = eq_ptr[e + 1]
+        if a0 == b0:
+            continue
+        hi = -1
+        lo = n_cols
+        for k in range(a0, b0):
             c = eq_cols[k]
-            v = _residue(eq_vals[k], p)
-            w = work[c]
-            if w >= 0:
-                work[c] = _reduce(w + v, p, pinv)
-            else:
-                work[c] = v
-                size = _heap_push(heap, size, c)
+            uc = U(c)
+            v = work[uc] + _residue(eq_vals[k], p)
+            if v >= p:
+                v -= p
+            work[uc] = v
+            _mark(bits, summ, uc)
+            if c > hi:
+                hi = c
+            if c < lo:
+                lo = c
+        lo_s = lo >> 12
 
-        dstart = dep_ptr[n_rows]
         nd = 0
         piv = -1
         pivf = 0
-        while size > 0:
-            c, size = _heap_pop(heap, size)
-            f = work[c]
-            work[c] = -1
+        wi = hi >> 6
+        while wi >= 0:
+            w = bits[U(wi)]
+            if w == 0:
+                wi = _next_word(summ, wi, lo_s)
+                continue
+            bit = _high_bit(w)
+            bits[U(wi)] = w ^ (_ONE << U(bit))
+            c = (wi << 6) + bit
+            uc = U(c)
+            f = work[uc]
             if f == 0:
                 continue
-            r = pivot_row[c]
-            if r < 0:
+            work[uc] = 0
+            a = span[uc << _ONE]
+            if a < 0:
                 piv = c
                 pivf = f
                 break
             # eliminate: w -= f * row  (row leading coefficient is 1)
+            b = span[(uc << _ONE) + _ONE]
             nf = p - f
-            a = row_ptr[r] + 1
-            b = row_ptr[r + 1]
             n_madd += b - a
-            size = _axpy(work, heap, size, row_cols, row_vals, a, b, nf, p, pinv)
-            if dstart + nd >= dep_list.shape[0]:
-                dep_list = _grow(dep_list, dstart + nd + 1)
-            dep_list[dstart + nd] = r
+            for k in range(U(a), U(b)):
+                cc = U(row_cols[k])
+                work[cc] = _reduce(work[cc] + nf * row_vals[k], p, pinv)
+                _mark(bits, summ, cc)
+            # the row is sorted descending: its last column is its smallest
+            ls = row_cols[U(b - 1)] >> 12
+            if ls < lo_s:
+                lo_s = ls
+            deps[U(nd)] = pivot_row[uc]
             nd += 1
 
         if piv < 0:
-            continue  # dependent equation
+            continue  # dependent equation (the bitset and work are clean again)
 
-        # new pivot row: pivot first, then remaining non-zero columns descending
-        start = row_ptr[n_rows]
-        need = start + 1 + size
-        if need > row_cols.shape[0]:
-            row_cols = _grow(row_cols, need)
-            row_vals = _grow(row_vals, need)
+        # new pivot row: the remaining non-zero columns, descending
         inv = _inv_mod(pivf, p) if pivf != 1 else 1
+        nr = 0
+        while wi >= 0:
+            w = bits[U(wi)]
+            if w == 0:
+                wi = _next_word(summ, wi, lo_s)
+                continue
+            bit = _high_bit(w)
+            bits[U(wi)] = w ^ (_ONE << U(bit))
+            c = (wi << 6) + bit
+            uc = U(c)
+            v = work[uc]
+            if v == 0:
+                continue
+            work[uc] = 0
+            new_cols[U(nr)] = c
+            new_vals[U(nr)] = _reduce(v * inv, p, pinv)
+            nr += 1
+
+        start = row_ptr[n_rows]
+        pos = start + 1 + nr
+        if pos > row_cols.shape[0]:
+            row_cols = _grow(row_cols, pos)
+            row_vals = _grow(row_vals, pos)
         row_cols[start] = piv
         row_vals[start] = 1
-        pos = start + 1
-        if size <= _SMALL_SORT:
-            # short remainder: scan the heap array, then insertion-sort descending
-            for j in range(size):
-                c = heap[j]
-                v = work[c]
-                work[c] = -1
-                if v != 0:
-                    v = _reduce(v * inv, p, pinv)
-                    q = pos
-                    while q > start + 1 and row_cols[q - 1] < c:
-                        row_cols[q] = row_cols[q - 1]
-                        row_vals[q] = row_vals[q - 1]
-                        q -= 1
-                    row_cols[q] = c
-                    row_vals[q] = v
-                    pos += 1
-            size = 0
-        while size > 0:
-            c, size = _heap_pop(heap, size)
-            v = work[c]
-            work[c] = -1
-            if v != 0:
-                row_cols[pos] = c
-                row_vals[pos] = _reduce(v * inv, p, pinv)
-                pos += 1
+        row_cols[start + 1:pos] = new_cols[:nr]
+        row_vals[start + 1:pos] = new_vals[:nr]
+        dstart = dep_ptr[n_rows]
+        if dstart + nd > dep_list.shape[0]:
+            dep_list = _grow(dep_list, dstart + nd)
+        dep_list[dstart:dstart + nd] = deps[:nd]
         if n_rows + 1 >= cap_rows:
             cap_rows = 2 * cap_rows
             row_ptr = _grow(row_ptr, cap_rows + 1)
@@ -493,6 +581,8 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
             row_eq = _grow(row_eq, cap_rows)
         row_eq[n_rows] = e
         pivot_row[piv] = n_rows
+        span[2 * piv] = start + 1
+        span[2 * piv + 1] = pos
         n_rows += 1
         row_ptr[n_rows] = pos
         dep_ptr[n_rows] = dstart + nd

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibp_evolve.solver import Solution, mod_inverse, reference_solve, solve
+from ibp_evolve.solver import Solution, forward_eliminate, mod_inverse, reference_solve, solve
 
 PRIMES = [2147483647, 10007, 101]
 SEEDS = [0, 1, 2, 3, 4]
@@ -216,7 +216,7 @@ def test_primality_check():
 @pytest.mark.parametrize("prime", [2147483647, 10007, 7])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_long_rows_match_reference(seed, prime):
-    """Dense-ish rows (remainders longer than the insertion-sort cut-off)."""
+    """Dense-ish rows (long remainders, many touched columns per bitset word)."""
     rng = np.random.default_rng(500 + seed)
     n_cols, eqs = 90, []
     for _ in range(70):
@@ -392,3 +392,51 @@ def test_equation_order_simple_first():
     assert s.target_dict(0) == {0: p - 2}
     np.testing.assert_array_equal(s.trimmed_equations, [1])
     assert_same(s, reference_solve(ptr, cols, vals, [0, 1], 3, [2], p))
+
+
+@pytest.mark.parametrize("prime", [2147483647, 10007, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_wide_sparse_columns_match_reference(seed, prime):
+    """Columns spread over many bitset words and summary words of the forward kernel.
+
+    The kernel visits touched columns with a two-level bitset (64 columns per word, 4096
+    per summary word): use columns on both sides of those boundaries, equations spanning
+    several summary words, and exact dependencies that reduce all the way to zero.
+    """
+    rng = np.random.default_rng(900 + seed)
+    n_cols = 3 * 4096 + 70
+    edges = [0, 1, 62, 63, 64, 65, 127, 128, 4031, 4032, 4095, 4096, 4097, 8191, 8192,
+             8193, 12287, 12288, n_cols - 1]
+    pool = np.unique(np.concatenate([edges, rng.choice(n_cols, size=40, replace=False)]))
+    eqs = []
+    for _ in range(70):
+        # local equations (a few neighbouring pool columns), so that eliminations cascade
+        # downwards across word and summary-word boundaries
+        k = int(rng.integers(2, 6))
+        top = int(rng.integers(k, len(pool) + 1))
+        cols = rng.choice(pool[max(0, top - 7):top], size=k, replace=False)
+        eqs.append({int(c): int(v) for c, v in zip(cols, rng.integers(1, prime, size=k))})
+    for _ in range(40):
+        a, b = rng.choice(len(eqs), size=2, replace=False)
+        fa, fb = (int(x) for x in rng.integers(1, prime, size=2))
+        comb = {}
+        for eq, f in ((eqs[a], fa), (eqs[b], fb)):
+            for c, v in eq.items():
+                comb[c] = (comb.get(c, 0) + f * v) % prime
+        eqs.append(comb)  # may hold explicit zeros: fine
+    ptr, cols, vals = make_csr(eqs)
+    sel = rng.permutation(len(eqs)).astype(np.int64)
+    targets = np.sort(rng.choice(pool, size=8, replace=False)).astype(np.int64)
+    a = solve(ptr, cols, vals, sel, n_cols, targets, prime)
+    assert_same(a, reference_solve(ptr, cols, vals, sel, n_cols, targets, prime))
+    assert a.n_dependent >= 40 and a.multiply_adds_forward > 0
+    fw = forward_eliminate(ptr, cols, vals, sel, n_cols, prime)
+    # rows: pivot first with value 1, then strictly descending columns with values in [1, p)
+    for r in range(fw.n_rows):
+        rc = fw.row_cols[fw.row_ptr[r]:fw.row_ptr[r + 1]]
+        rv = fw.row_vals[fw.row_ptr[r]:fw.row_ptr[r + 1]]
+        assert rv[0] == 1 and fw.pivot_row[rc[0]] == r
+        assert np.all(np.diff(rc) < 0) and np.all((rv > 0) & (rv < prime))
+    # dependency lists point to older rows only
+    for r in range(fw.n_rows):
+        assert np.all(fw.dep_list[fw.dep_ptr[r]:fw.dep_ptr[r + 1]] < r)
