@@ -207,3 +207,34 @@ def test_operon_distils_a_complete_rule_below_the_papers_88_seeds():
     pytest.importorskip("pyoperon")
     distiller = Distiller(load_suite("triangle_box_paper"), "operon", seconds=30, runs=8).fit()
     assert distiller.best_.complete and distiller.best_.seeds < 88
+
+
+def test_symbolic_engine_writes_scored_rounds_to_a_run_folder_and_resumes(tmp_path):
+    pytest.importorskip("pyoperon")
+    from ibp_evolve.evaluation import SuiteSpec
+    from ibp_evolve.runs import RunFolder
+    from ibp_evolve.symbolic.engine import OperonConfig, SymbolicEngine, engine_entries
+
+    assert set(engine_entries()) == {"operon", "pysr"}
+    config = OperonConfig(generations=0, seconds=3, runs=2, population=50)
+    run = RunFolder.create(tmp_path / "run", {"engine": "operon",
+                                              "engine_config": config.to_json()})
+    engine = SymbolicEngine(config).evolve(SuiteSpec.of("triangle_box_paper"), run=run)
+    assert engine.stopped_ == "generations" and engine.generation_ == 0
+    records = run.db.candidates()
+    assert records and all(r.engine == "operon" and r.generation == 0 for r in records)
+    best = run.best_files()
+    assert best
+    judge = Judge(load_suite("triangle_box_paper"))
+    top = run.db.best(1)[0]
+    assert judge.score(resolve_rule(str(best[0]))).fitness == top.fitness
+    run.close()
+    # resume: one more round, the first one's rows kept
+    run = RunFolder.open(tmp_path / "run")
+    config = OperonConfig.from_json({**config.to_json(), "generations": 1})
+    engine = SymbolicEngine(config).evolve(SuiteSpec.of("triangle_box_paper"), run=run,
+                                           resume=True)
+    assert engine.generation_ == 1
+    assert {r.generation for r in run.db.candidates()} == {0, 1}
+    assert len(run.db.generations()) == 2
+    run.close()
