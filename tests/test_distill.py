@@ -209,6 +209,7 @@ def test_operon_distils_a_complete_rule_below_the_papers_88_seeds():
     assert distiller.best_.complete and distiller.best_.seeds < 88
 
 
+@pytest.mark.slow
 def test_symbolic_engine_writes_scored_rounds_to_a_run_folder_and_resumes(tmp_path):
     pytest.importorskip("pyoperon")
     from ibp_evolve.evaluation import SuiteSpec
