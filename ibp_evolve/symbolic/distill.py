@@ -74,14 +74,10 @@ def start_masks(judge: Judge, start: str = "improved_seeding_dots", fallback: st
             return masks
         return [np.ones(len(u), dtype=bool) for u in judge.universes]
     back = judge.masks(resolve_rule(fallback))
-    out = []
-    for i, (m, t) in enumerate(zip(masks, report.targets)):
-        if t.reduced:
-            out.append(m)
-        elif judge._score_target(i, np.flatnonzero(back[i])).reduced:
-            out.append(back[i])
-        else:
-            out.append(np.ones(len(judge.universes[i]), dtype=bool))
+    out = [m if t.reduced else b for m, b, t in zip(masks, back, report.targets)]
+    for i, t in enumerate(judge.score_masks(out).targets):
+        if not t.reduced:  # the whole candidate universe as the last resort
+            out[i] = np.ones(len(judge.universes[i]), dtype=bool)
     return out
 
 

@@ -8,8 +8,9 @@ minimal complete sets are not unique, so a frequency is more honest than a 0/1 f
 Positives are rare (tens of seeds out of tens of thousands of candidates), so the table keeps
 every positive, every seed of the start sets (the hard negatives: seeds a good rule selected but
 the reduction did not need), the candidates one step around the start sets, and a random sample
-of the remaining far negatives with a weight that stands for the ones left out.  Class weights
-then give both classes the same total weight.
+of the remaining far negatives.  Per target, the positives and each of these three strata of
+negatives get the same total weight, and the classes are then balanced: a fit cannot ignore the
+hard negatives by getting the easy far ones right.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class LabelTable:
     names: list[str]
     X: np.ndarray               # (rows, features)
     frequency: np.ndarray       # fraction of the minimisations that kept the seed
-    weight: np.ndarray          # class- and sampling-weight of each row (mean 1)
+    weight: np.ndarray          # class and stratum weight of each row (mean 1)
     target_index: np.ndarray    # which suite target the row belongs to
     seed_index: np.ndarray      # row of the target's candidate universe
     minimal_sizes: list = field(default_factory=list)  # per run: sizes (one per system)
@@ -105,12 +106,6 @@ class LabelTable:
             if np.ptp(col) > 0 and not any(np.array_equal(col, self.X[:, j]) for j in out):
                 out.append(k)
         return out
-
-    def resample(self, n: int, rng=None) -> np.ndarray:
-        """Row indices drawn with probability proportional to the weights: weighted data for
-        engines that take no weights."""
-        rng = np.random.default_rng(rng)
-        return rng.choice(len(self.weight), size=n, replace=True, p=self.weight / self.weight.sum())
 
     def summary(self) -> dict:
         return {"rows": int(len(self.X)), "positives": int(self.positive.sum()),
