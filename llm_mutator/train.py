@@ -163,7 +163,10 @@ def _model_from_scratch(cfg: TrainConfig, tokenizer):
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
                          intermediate_size=cfg.hidden_size * 8 // 3 // 8 * 8,
                          num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
-                         num_key_value_heads=cfg.heads, max_position_embeddings=cfg.max_length,
+                         num_key_value_heads=cfg.heads,
+                         # prompts are about as long as training examples, completions add to
+                         # them: room for both (rotary positions need no learned table)
+                         max_position_embeddings=max(512, 2 * cfg.max_length),
                          bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
@@ -207,7 +210,7 @@ def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print) -> d
                                   lr=cfg.learning_rate, weight_decay=0.01)
     per_epoch = math.ceil(len(docs) / cfg.batch_size)
     max_steps = cfg.steps or int(cfg.epochs * per_epoch)
-    warmup = max(1, min(50, max_steps // 10))
+    warmup = max(1, min(20, max_steps // 10))
     rng = random.Random(cfg.seed)
     order: list[int] = []
     losses, step = [], 0
