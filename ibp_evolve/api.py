@@ -101,9 +101,12 @@ def _suite_of(rule, suite):
 def score(rule, suite=None, objective: str = "seeds"):
     """Score a rule on a suite: the :class:`~ibp_evolve.scoring.ScoreReport` whose
     ``to_json()`` is what ``ibp-evolve score --json`` prints."""
-    from .inspect import needs_sandbox
+    from .inspect import rule_masks
     r = load_rule(rule)
-    return judge(_suite_of(rule, suite)).score(r, objective, sandbox=needs_sandbox(r))
+    j = judge(_suite_of(rule, suite))
+    report = j.score_masks(rule_masks(j, r), objective)
+    report.rule = r.name
+    return report
 
 
 def inspect(rule, suite=None, objective: str = "seeds", progress=None):
@@ -145,7 +148,8 @@ def evolve(suite: str = "triangle_box_paper", population: int | None = None,
     rules injected into the first generation (library names or files)."""
     from .cli import main
     if out is None:
-        out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{stamp}"
     argv = ["evolve", "--suite", str(suite), "--seed", str(seed), "--out", str(out),
             "--workers", str(workers), "--objective", objective]
     for flag, value in (("--population", population), ("--generations", generations),

@@ -97,7 +97,8 @@ def _is_run(path: str) -> bool:
 
 def _run_of_rule_file(path: str) -> Path | None:
     p = Path(path)
-    if p.suffix == ".py" and p.parent.name == "best" and (p.parent.parent / "config.json").is_file():
+    if p.suffix == ".py" and p.parent.name == "best" \
+            and (p.parent.parent / "config.json").is_file():
         return p.parent.parent
     return None
 

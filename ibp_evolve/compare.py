@@ -22,7 +22,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .inspect import as_rule, figure_bytes, integral_name, judge_for, needs_sandbox
+from .inspect import as_rule, figure_bytes, integral_name, judge_for, rule_masks
 
 __all__ = ["BASELINES", "METRICS", "RATIO_METRICS", "ComparisonRow", "Comparison",
            "compare_rules", "rule_label"]
@@ -265,7 +265,9 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
             done += 1
             if progress:
                 progress(f"scoring {label} on {judge.suite.name} ({done}/{total})")
-            report = judge.score(rule, objective, sandbox=sandbox and needs_sandbox(rule))
+            masks = rule_masks(judge, rule) if sandbox else judge.masks(rule)
+            report = judge.score_masks(masks, objective)
+            report.rule = rule.name
             reports[(label, judge.suite.name)] = report
             for t in report.targets:
                 rows.append(ComparisonRow(label, judge.suite.name, tuple(t.target), t.seeds,

@@ -35,7 +35,8 @@ from .rule_language import Rule, load_rule
 from .scoring import Judge, ScoreReport
 from .sectors import measures
 
-__all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_formula",
+__all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_masks",
+           "rule_formula",
            "seed_maps", "inspect_rule", "draw_seed_map", "figure_bytes", "integral_name",
            "sector_label"]
 
@@ -82,6 +83,19 @@ def needs_sandbox(rule: Rule) -> bool:
 
 
 _JUDGES: dict = {}
+_MASKS: dict = {}
+
+
+def rule_masks(judge: Judge, rule: Rule) -> list:
+    """The rule's keep-masks over the judge's universes, sandboxed unless it is a library rule;
+    remembered per judge and rule source, so that inspecting, comparing and reporting the same
+    rule in one session evaluates it once."""
+    key = (id(judge), rule.source)
+    if key not in _MASKS:
+        if len(_MASKS) > 256:
+            _MASKS.clear()
+        _MASKS[key] = judge.masks(rule, sandbox=needs_sandbox(rule))
+    return [m.copy() for m in _MASKS[key]]
 
 
 def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None) -> Judge:
@@ -407,7 +421,8 @@ class Inspection:
             rows.append((integral_name(t.target), str(t.seeds), str(m.n_needed),
                          str(m.n_universe), str(t.equations), str(t.trimmed_equations),
                          str(t.multiply_adds), f"{t.seconds:.4f}",
-                         "yes" if t.reduced else f"NO ({t.reason or f'{t.n_survivors} survivors'})"))
+                         "yes" if t.reduced else
+                         f"NO ({t.reason or f'{t.n_survivors} survivors'})"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         for row in rows:
             lines.append("  ".join(c.ljust(w) if k == 0 else c.rjust(w)
@@ -442,7 +457,7 @@ def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
         judge = judge_for(suite)
     if progress:
         progress(f"scoring rule {rule.name}")
-    masks = judge.masks(rule, sandbox=needs_sandbox(rule))
+    masks = rule_masks(judge, rule)
     report = judge.score_masks(masks, objective)
     report.rule = rule.name
     if progress:

@@ -562,7 +562,7 @@ def _pareto_section(run: RunSnapshot) -> str:
 
 def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict,
                   maps: int, progress) -> str:
-    from .inspect import draw_seed_map, needs_sandbox, rule_formula, seed_maps
+    from .inspect import draw_seed_map, rule_formula, rule_masks, seed_maps
     from .rule_language import RuleError, load_rule
     parts = []
     if baseline_reports:
@@ -589,7 +589,8 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
             pass
         body = [f"<h3>{html.escape(title)}</h3>",
                 f"<p><span class='formula'>{_e(formula or '(see the source)')}</span></p>",
-                f"<p>fitness {_fitness(rec.fitness)}, {'complete' if rec.complete else 'incomplete'}"
+                f"<p>fitness {_fitness(rec.fitness)}, "
+                f"{'complete' if rec.complete else 'incomplete'}"
                 f", {_e(rec.seeds)} seeds, size {_e(rec.size)}</p>"]
         scores = rec.scores or []
         if scores:
@@ -608,10 +609,11 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
             if progress:
                 progress(f"seed maps of rank {rank}")
             try:
-                masks = judge.masks(rule, sandbox=needs_sandbox(rule))
+                masks = rule_masks(judge, rule)
                 for i, m in enumerate(seed_maps(judge, masks)):
                     fig = draw_seed_map(m, title=f"rank {rank} of run {run.name}")
-                    body.append(f"<figure>{png_img(fig, f'seed map of rank {rank}, target {i + 1}')}"
+                    alt = f"seed map of rank {rank}, target {i + 1}"
+                    body.append(f"<figure>{png_img(fig, alt)}"
                                 f"<figcaption>Seed map of rank {rank} for "
                                 f"{integral_name(m.target)}: per sector, dots (x) by numerator "
                                 f"power (y); grey: candidates, blue: kept, orange: needed by "
