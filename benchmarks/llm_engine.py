@@ -1,11 +1,12 @@
 """Benchmark of the LLM mutator with a small model trained here, beside the DEAP engine.
 
-    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4] [--random-rules 3000]
+    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 6] [--random-rules 3000]
                                     [--population 64] [--generations 10] [--seed 0]
 
 1. Corpus: the rule library, the seed programs and ``--random-rules`` random rules of the GP
    engine's primitive set (no scored rules of triangle_box_paper: the model must not have seen
-   good answers to the benchmark).  ``train-mutator`` trains a ~1M-parameter model on the CPU.
+   good answers to the benchmark).  ``train-mutator`` trains a ~0.4M-parameter model on the CPU
+   (one torch thread; at most 3 epochs or ``--minutes``).
 2. An LLM-engine run on ``triangle_box_paper`` (``population`` completions per round,
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
    candidates, the same seed cap (2000) and seed.
@@ -82,7 +83,7 @@ def fmt(f) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="runs/bench-llm")
-    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--random-rules", type=int, default=3000)
     ap.add_argument("--population", type=int, default=64)
     ap.add_argument("--generations", type=int, default=10)
@@ -137,7 +138,6 @@ def main() -> None:
         reasons = run.db.conn.execute(
             "SELECT substr(reject_reason, 1, 60) r, COUNT(*) n FROM candidates WHERE status != "
             "'ok' AND operation = 'sample' GROUP BY r ORDER BY n DESC LIMIT 5").fetchall()
-        gens = run.db.generations()
         best = run.db.best(3)
     finally:
         run.close()

@@ -55,12 +55,14 @@ def add_parser(subparsers) -> None:
                    help="add N random rules of the GP primitive set to the corpus")
     p.add_argument("--documents", type=int, default=4000,
                    help="training examples drawn from the corpus (default 4000)")
-    p.add_argument("--minutes", type=float, default=4.0,
-                   help="training time budget (default 4); see --steps")
+    p.add_argument("--minutes", type=float, default=6.0,
+                   help="training time budget (default 6); see --steps and --epochs")
+    p.add_argument("--epochs", type=float, default=3.0,
+                   help="passes over the documents at most (default 3)")
     p.add_argument("--steps", type=int, help="optimizer steps (overrides --minutes)")
     p.add_argument("--vocab-size", type=int, default=1024)
-    p.add_argument("--hidden-size", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden-size", type=int, default=96)
+    p.add_argument("--layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--max-length", type=int, default=128,
                    help="tokens per training example (default 128)")
@@ -156,7 +158,8 @@ def cmd_train_mutator(args) -> int:
                       vocab_size=args.vocab_size, hidden_size=args.hidden_size,
                       layers=args.layers, heads=args.heads, max_length=args.max_length,
                       batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      steps=args.steps, minutes=args.minutes, lora_rank=args.lora_rank,
+                      steps=args.steps, minutes=args.minutes, epochs=args.epochs,
+                      lora_rank=args.lora_rank,
                       seed=args.seed, threads=args.threads)
     train_mutator(corpus, cfg, log=lambda text: print(text, file=sys.stderr, flush=True))
     print(args.out)

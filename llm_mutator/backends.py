@@ -115,8 +115,14 @@ class TransformersBackend(Backend):
 
         class FunctionEnd(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
-                texts = tokenizer.batch_decode(input_ids[:, prompt_length:],
-                                               skip_special_tokens=True)
+                if done is _function_done:
+                    # the function ends where a new line starts in column 0: the last few
+                    # tokens tell (decoding every sequence in full each step costs more than
+                    # a small model's forward pass)
+                    start = max(prompt_length - 1, input_ids.shape[1] - 3)
+                else:
+                    start = prompt_length
+                texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
                 return torch.tensor([done(t) for t in texts], dtype=torch.bool,
                                     device=input_ids.device)
         return StoppingCriteriaList([FunctionEnd()])

@@ -144,8 +144,8 @@ class TrainConfig:
     base: str | None = None         # LoRA fine-tuning of this model when given
     documents: int = 4000
     vocab_size: int = 1024
-    hidden_size: int = 128
-    layers: int = 4
+    hidden_size: int = 96
+    layers: int = 3
     heads: int = 4
     max_length: int = 128
     batch_size: int = 32

@@ -1,10 +1,7 @@
 """Hostile completions: each is rejected or stopped with a recorded reason, the run goes on,
 nothing is admitted to an island, and nothing outside the run folder changes."""
 
-import json
 import os
-
-import pytest
 
 from ibp_evolve.evaluation import SuiteSpec, suite_features
 from ibp_evolve.runs import RunFolder
