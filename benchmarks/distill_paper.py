@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=40,
                         help="operon generations per fit: a budget that does not depend on "
                              "the machine's load")
-    parser.add_argument("--deap-generations", type=int, default=300,
+    parser.add_argument("--deap-generations", type=int, default=60,
                         help="DEAP generations per fit (cheaper generations than operon's)")
     parser.add_argument("--fits", type=int, default=3, help="independent fits, fronts pooled")
     parser.add_argument("--runs", type=int, default=8)
