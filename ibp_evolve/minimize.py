@@ -112,21 +112,27 @@ class _Minimizer:
             block = min(2 * block, max(1, len(rest))) if gone == len(chunk) else max(1, block // 2)
         return np.array(sorted(alive), dtype=np.int64)
 
-    def _remove_block(self, alive: set, chunk: list, essential: set):
-        """Try to drop ``chunk``; bisect on failure.  Returns (new alive set, seeds dropped)."""
+    def _remove_block(self, alive: set, chunk: list, essential: set, fails: bool = False):
+        """Try to drop ``chunk``; bisect on failure.  Returns (new alive set, seeds dropped).
+
+        ``fails``: already known to fail (no solve needed).  If a block fails and its first
+        half goes as a whole, what is left of the second half must fail too: removing it leaves
+        a subset of the set that failed without the whole block (monotonicity)."""
         chunk = [x for x in chunk if x in alive]
         if not chunk:
             return alive, 0
-        trial = np.array(sorted(alive.difference(chunk)), dtype=np.int64)
-        kept = self.needed_if_complete(trial)
-        if kept is not None:
-            return set(int(x) for x in kept), len(chunk)
+        if not fails:
+            trial = np.array(sorted(alive.difference(chunk)), dtype=np.int64)
+            kept = self.needed_if_complete(trial)
+            if kept is not None:
+                return set(int(x) for x in kept), len(chunk)
         if len(chunk) == 1:
             essential.add(chunk[0])
             return alive, 0
         half = len(chunk) // 2
         alive, gone_a = self._remove_block(alive, chunk[:half], essential)
-        alive, gone_b = self._remove_block(alive, chunk[half:], essential)
+        second = [x for x in chunk[half:] if x in alive]
+        alive, gone_b = self._remove_block(alive, second, essential, fails=gone_a == half)
         return alive, gone_a + gone_b
 
 
