@@ -313,11 +313,13 @@ def _progress_figure(run: RunSnapshot, baselines: dict):
             ax.scatter(xs, shown, s=6, c=colors, alpha=0.5, linewidths=0, rasterized=True)
             order = sorted(range(len(xs)), key=lambda i: xs[i])
             best, bx, by = None, [], []
-            for i in order:
+            for i in order:  # the points where the best so far improves, and the last one
                 if best is None or ys[i] < best:
                     best = ys[i]
-                bx.append(xs[i])
-                by.append(best if best < PENALTY_FLOOR else band)
+                    bx.append(xs[i])
+                    by.append(best if best < PENALTY_FLOOR else band)
+            bx.append(xs[order[-1]])
+            by.append(by[-1])
             ax.step(bx, by, where="post", color="#d62728", linewidth=1.6,
                     label="best so far")
         else:
@@ -339,7 +341,8 @@ def _progress_figure(run: RunSnapshot, baselines: dict):
             ax.legend(fontsize=7, loc="center right")
     ax_eval.set_title("fitness against evaluations (blue: complete rule)", fontsize=9)
     ax_time.set_title("fitness against wall time", fontsize=9)
-    fig.tight_layout()
+    # fixed margins: tight_layout would draw every figure twice
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.13, top=0.92, wspace=0.22)
     return fig
 
 
@@ -378,7 +381,7 @@ def _validity_figure(run: RunSnapshot):
     ax.set_xlabel("generation (GP) or round")
     ax.set_ylabel("share of new candidates")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.96)
     return fig
 
 
@@ -403,7 +406,7 @@ def _pareto_figure(run: RunSnapshot, front: list):
     ax.set_xlabel("rule size (nodes)")
     ax.set_ylabel("seeds (summed over targets)")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.13, top=0.96)
     return fig
 
 
@@ -455,7 +458,8 @@ def _lineage_figure(nodes: list):
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
               title="operation (black edge: complete)", title_fontsize=7)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.03, right=0.8, bottom=0.55 / height, top=1 - 0.2 / height)
     return fig
 
 
