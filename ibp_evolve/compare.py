@@ -257,9 +257,7 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
     total = len(loaded) * len(suites)
     done = 0
     for suite in suites:
-        if progress:
-            progress(f"building the judge for suite {suite}")
-        judge = judge_for(suite)
+        judge = judge_for(suite, progress=progress)
         suite_names.append(judge.suite.name)
         for label, rule in loaded:
             done += 1

@@ -98,7 +98,8 @@ def rule_masks(judge: Judge, rule: Rule) -> list:
     return [m.copy() for m in _MASKS[key]]
 
 
-def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None) -> Judge:
+def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None,
+              progress=None) -> Judge:
     """A judge for ``suite`` (a name, a path or a Suite), cached for the life of the process:
     building one instantiates every candidate seed's equations, scoring against it is cheap."""
     from dataclasses import replace
@@ -115,6 +116,9 @@ def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None) 
         key = (name, ordering, max_seeds)
         loaded = None
     if key not in _JUDGES:
+        if progress:
+            progress(f"building the judge for suite {suite} (instantiating the candidate "
+                     f"seeds' equations once)")
         loaded = loaded or load_suite(suite)
         if max_seeds is not None:
             loaded = replace(loaded, max_seeds=int(max_seeds))
@@ -126,11 +130,13 @@ class _Plain(ast.NodeTransformer):
     """``seed.s`` -> ``s``, ``target.s`` -> ``s_target``, ``seed.a[0]`` -> ``a1``."""
 
     def visit_Attribute(self, node):
-        if isinstance(node.value, ast.Name) and node.value.id in ("seed", "target", "family"):
-            suffix = {"seed": "", "target": "_target", "family": ""}[node.value.id]
-            prefix = "n" if (node.value.id, node.attr) == ("family", "n") else node.attr
-            return ast.copy_location(ast.Name(prefix + suffix if prefix != "n" else "N",
+        owner = node.value.id if isinstance(node.value, ast.Name) else None
+        if owner == "family":
+            return ast.copy_location(ast.Name("N" if node.attr == "n" else node.attr,
                                               ast.Load()), node)
+        if owner in ("seed", "target"):
+            name = node.attr + ("_target" if owner == "target" else "")
+            return ast.copy_location(ast.Name(name, ast.Load()), node)
         return self.generic_visit(node)
 
     def visit_Subscript(self, node):
@@ -451,10 +457,7 @@ def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
     """Score ``rule`` on ``suite`` and compute its seed maps (no drawing yet)."""
     rule = as_rule(rule)
     if judge is None:
-        if progress:
-            progress(f"building the judge for suite {suite} (instantiating the candidate "
-                     f"seeds' equations)")
-        judge = judge_for(suite)
+        judge = judge_for(suite, progress=progress)
     if progress:
         progress(f"scoring rule {rule.name}")
     masks = rule_masks(judge, rule)

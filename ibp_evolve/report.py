@@ -669,11 +669,9 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
         spec = run.config.get("suite_spec") or {"suite": run.suite}
         try:
             from .inspect import judge_for
-            if progress:
-                progress(f"building the judge for suite {spec.get('suite')}")
             # the suite's own max_seeds (not evolution's cheaper cap): the baselines are
             # scored as ``ibp-evolve score`` scores them, and a best rule is far below both
-            judge = judge_for(spec["suite"], spec.get("ordering"))
+            judge = judge_for(spec["suite"], spec.get("ordering"), progress=progress)
         except Exception as exc:  # the suite file may be gone: report without pictures
             if progress:
                 progress(f"no judge ({exc}); no seed maps or baselines")
