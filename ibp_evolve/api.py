@@ -44,6 +44,8 @@ class RuleList(list):
         width = max((len(r.name) for r in self), default=0)
         return "\n".join(f"{r.name.ljust(width)}  {r.description}" for r in self)
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td><code>{html.escape(r.name)}</code></td>"
                        f"<td>{html.escape(r.description)}</td></tr>" for r in self)

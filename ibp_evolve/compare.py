@@ -171,6 +171,8 @@ class Comparison:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    __repr__ = __str__
+
     # -- chart -----------------------------------------------------------------------------
     def chart(self, metrics=CHART_METRICS):
         """Grouped bars (log scale): one panel per metric, one group per target, one bar per

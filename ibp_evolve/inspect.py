@@ -440,6 +440,11 @@ class Inspection:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        kept = ", ".join(str(m.n_kept) for m in self.seed_maps)
+        return (f"<Inspection of rule {self.rule.name} on suite {self.suite}: seeds kept "
+                f"{kept}, {'complete' if self.report.complete else 'incomplete'}>")
+
     def _repr_html_(self) -> str:
         import html
         svg = figure_bytes(self.figure(0), "svg", salt=f"nb-{self.rule.name}").decode()

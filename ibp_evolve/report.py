@@ -230,6 +230,9 @@ class RunSnapshot:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        return f"<RunSnapshot {self.summary()}>"
+
     def _repr_html_(self) -> str:
         rows = [(str(k), _fitness(c.fitness), "yes" if c.complete else "no", _e(c.seeds),
                  _e(c.size), f"<code>{_e(c.formula)}</code>")
