@@ -382,7 +382,7 @@ class LLMEngine:
                     self._round_start = time.monotonic()
         finally:
             stop.set()
-            thread.join(timeout=60)
+            thread.join(timeout=10)   # a daemon: a generation in flight is abandoned
 
     def _late(self) -> bool:
         if self._deadline is not None and time.monotonic() >= self._deadline:
