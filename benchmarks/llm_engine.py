@@ -1,11 +1,13 @@
 """Benchmark of the LLM mutator with a small model trained here, beside the DEAP engine.
 
     python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 6] [--random-rules 3000]
+                                    [--variations 4000] [--documents 2000]
                                     [--population 64] [--generations 10] [--seed 0]
 
 1. Corpus: the rule library, the seed programs and ``--random-rules`` random rules of the GP
-   engine's primitive set (no scored rules of triangle_box_paper: the model must not have seen
-   good answers to the benchmark).  ``train-mutator`` trains a ~0.4M-parameter model on the CPU
+   engine's primitive set (``--documents`` examples), plus ``--variations`` examples whose
+   completion is a GP crossover or mutation of the two programs shown.  No scored rule of any
+   suite is used: the model must not have seen good answers to the benchmark.  ``train-mutator`` trains a ~0.4M-parameter model on the CPU
    (one torch thread; at most 3 epochs or ``--minutes``).
 2. An LLM-engine run on ``triangle_box_paper`` (``population`` completions per round,
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
@@ -85,6 +87,8 @@ def main() -> None:
     ap.add_argument("--workdir", default="runs/bench-llm")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--random-rules", type=int, default=3000)
+    ap.add_argument("--variations", type=int, default=4000)
+    ap.add_argument("--documents", type=int, default=2000)
     ap.add_argument("--population", type=int, default=64)
     ap.add_argument("--generations", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
@@ -99,7 +103,8 @@ def main() -> None:
     model = Path(args.model) if args.model else work / "model"
     if not args.model:
         seconds = run_cli(["train-mutator", "--out", str(model), "--random-rules",
-                           str(args.random_rules), "--minutes", str(args.minutes),
+                           str(args.random_rules), "--variations", str(args.variations),
+                           "--documents", str(args.documents), "--minutes", str(args.minutes),
                            "--seed", str(args.seed), "--max-length", "128"])
         results["train_seconds"] = round(seconds, 1)
     info = json.loads((model / "train_info.json").read_text())

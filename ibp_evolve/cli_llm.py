@@ -53,6 +53,9 @@ def add_parser(subparsers) -> None:
                    help="folder of rule files (repeatable; default rules/ and seeds/)")
     p.add_argument("--random-rules", type=int, default=0, metavar="N",
                    help="add N random rules of the GP primitive set to the corpus")
+    p.add_argument("--variations", type=int, default=0, metavar="N",
+                   help="add N examples whose completion is a GP crossover or mutation of "
+                        "the two programs shown")
     p.add_argument("--documents", type=int, default=4000,
                    help="training examples drawn from the corpus (default 4000)")
     p.add_argument("--minutes", type=float, default=6.0,
@@ -129,7 +132,7 @@ def cmd_train_mutator(args) -> int:
     from pathlib import Path
 
     from llm_mutator.train import (ROOT, TrainConfig, _add, collect_corpus, random_rules,
-                                   train_mutator)
+                                   train_mutator, variation_documents)
 
     def fail(message):
         print(f"ibp-evolve train-mutator: error: {message}", file=sys.stderr)
@@ -161,6 +164,8 @@ def cmd_train_mutator(args) -> int:
                       steps=args.steps, minutes=args.minutes, epochs=args.epochs,
                       lora_rank=args.lora_rank,
                       seed=args.seed, threads=args.threads)
-    train_mutator(corpus, cfg, log=lambda text: print(text, file=sys.stderr, flush=True))
+    extra = variation_documents(args.variations, seed=args.seed) if args.variations else []
+    train_mutator(corpus, cfg, log=lambda text: print(text, file=sys.stderr, flush=True),
+                  extra_documents=extra)
     print(args.out)
     return 0

@@ -10,7 +10,9 @@ Two ways:
 
 The corpus is rule programs: the rule library (``rules/``), the seed programs (``seeds/``), the
 scored rules of run databases (``--runs``), and optionally random rules drawn from the GP
-engine's primitive set (``--random-rules N``).  Training examples have exactly the prompt's
+engine's primitive set (``--random-rules N``) and *variation examples* (``--variations N``):
+two random rules and, as the completion, a crossover or mutation of them by the GP's operators,
+which teach the model to edit the programs it is shown rather than to write anything at all.  Training examples have exactly the prompt's
 format (:func:`llm_mutator.prompt.training_document`): the preamble, programs as
 ``priority_v0``, ``priority_v1`` and a completed ``priority_v2``.  When scores are known (rules
 from runs) the examples are ordered worse first like the prompts, so the model sees
@@ -35,7 +37,7 @@ from ibp_evolve.rule_language import RuleError, load_rule
 
 from .prompt import PREAMBLE, as_priority_body, header, training_document
 
-__all__ = ["CorpusProgram", "TrainConfig", "collect_corpus", "random_rules",
+__all__ = ["CorpusProgram", "TrainConfig", "collect_corpus", "random_rules", "variation_documents",
            "make_documents", "train_tokenizer", "train_mutator"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +102,43 @@ def random_rules(n: int, n_indices: int = 7, seed: int = 0, min_height: int = 1,
             seen.add(source)
             out.append(source)
     return out
+
+
+def variation_documents(n: int, n_indices: int = 7, seed: int = 0, max_height: int = 8,
+                        min_height: int = 1, init_height: int = 4) -> list[str]:
+    """Examples that teach editing: two random GP rules as ``priority_v0``/``v1`` and, as the
+    completion, a crossover of the two or a mutation of one (the GP engine's operators).  No
+    scores are involved, so nothing about any suite's answers leaks into the model."""
+    from functools import partial
+
+    from deap import gp
+
+    from ibp_evolve.engines.deap_gp import PrimitiveSet, tree_to_source
+    pset = PrimitiveSet(n_indices).pset
+    rng = random.Random(seed)
+    random.seed(seed)            # DEAP's operators draw from the global generator
+
+    def tree():
+        return gp.PrimitiveTree(gp.genHalfAndHalf(pset, min_height, init_height))
+
+    mutations = [partial(gp.mutUniform, expr=partial(gp.genGrow, min_=0, max_=2), pset=pset),
+                 partial(gp.mutNodeReplacement, pset=pset), partial(gp.mutInsert, pset=pset),
+                 gp.mutShrink]
+    docs = []
+    while len(docs) < n:
+        a, b = tree(), tree()
+        if rng.random() < 0.5:
+            child = gp.cxOnePoint(gp.PrimitiveTree(a), gp.PrimitiveTree(b))[rng.randrange(2)]
+        else:
+            child = rng.choice(mutations)(gp.PrimitiveTree(rng.choice((a, b))))[0]
+        if child.height > max_height:
+            continue
+        try:
+            bodies = [as_priority_body(tree_to_source(t)) for t in (a, b, child)]
+        except (RuleError, SyntaxError, ValueError):
+            continue
+        docs.append(training_document(bodies))
+    return docs
 
 
 def make_documents(corpus: list[CorpusProgram], n_docs: int, seed: int = 0,
@@ -173,8 +212,10 @@ def _model_from_scratch(cfg: TrainConfig, tokenizer):
     return LlamaForCausalLM(config)
 
 
-def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print) -> dict:
-    """Train (or LoRA fine-tune) a mutator model on ``corpus``; writes ``cfg.out``."""
+def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print,
+                  extra_documents=()) -> dict:
+    """Train (or LoRA fine-tune) a mutator model on ``corpus`` (``cfg.documents`` examples)
+    and ``extra_documents`` (e.g. :func:`variation_documents`); writes ``cfg.out``."""
     import torch
     if not corpus:
         raise ValueError("the corpus is empty: no valid rule programs found")
@@ -182,7 +223,7 @@ def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print) -> d
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     started = time.monotonic()
-    docs = make_documents(corpus, cfg.documents, cfg.seed)
+    docs = make_documents(corpus, cfg.documents, cfg.seed) + list(extra_documents)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.base:
