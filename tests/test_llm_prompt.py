@@ -96,3 +96,13 @@ def test_training_documents_have_the_prompt_format():
     assert doc.startswith(prompt)
     assert parse_completion(doc[len(prompt):]) == \
         "def priority(seed, target):\n    return seed.d == 0\n"
+
+
+def test_variation_examples_complete_with_a_valid_edit_of_the_programs_shown():
+    from llm_mutator.train import variation_documents
+    docs = variation_documents(20, seed=3)
+    assert len(docs) == 20 and len(set(docs)) == 20
+    for doc in docs:
+        head, completion = doc.rsplit('"""Improved version of `priority_v1`."""\n', 1)
+        assert head.startswith(PREAMBLE) and "def priority_v1" in head
+        assert load_rule(parse_completion(completion)).kind == "priority"
