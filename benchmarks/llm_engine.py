@@ -16,6 +16,23 @@
    is new (not the mask of any corpus program, nor of an earlier candidate of the run), and
    the best fitness after k candidates for both engines, side by side; wall times; JSON in
    ``WORKDIR/results.json``.
+
+Measured (defaults, seed 0; 2 shared CPU cores, one torch thread, no GPU — GPU throughput not
+measured; ~0.4M-parameter model, 3005 corpus programs + 4000 variation examples, 564 steps in
+301 s, loss 6.47 -> 0.81):
+
+    640 completions in 80 s (8.0/s on the CPU, sampling overlapped with evaluation)
+    valid rule programs 82.8%; seed mask new to the corpus and the run 14.2%
+    rejections: mostly unbalanced parentheses (100 of 110)
+    best fitness after k candidates (seeds; 1e15+ = incomplete):
+        k      16     32     64    128    256    512    704
+        LLM  1e15   1e15   1e15   1e15   1e15   1e15    795   (seed.t == seed.r)
+        DEAP 1e15   1e15   1e15    650    534    433    361
+    (without the variation examples: 80.5% valid, 15.9% new masks, best 795 at 512)
+
+At equal candidates the GP clearly beats this small model: the model writes valid but mostly
+GP-like random edits (86% of its masks were seen before), and it starts from the two FunSearch
+skeletons where the GP starts from 64 random rules.
 """
 
 from __future__ import annotations
