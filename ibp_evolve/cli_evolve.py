@@ -101,6 +101,7 @@ def cmd_evolve(args) -> int:
     from .engines import engines
     from .evaluation import EvaluationError, SuiteSpec, make_evaluator
     from .engines.deap_gp import GPSourceError
+    from .symbolic.backends import BackendUnavailable
     from .library import library_dir
     from .progress import Progress, summary_table
     from .rule_language import RuleError
@@ -165,7 +166,7 @@ def cmd_evolve(args) -> int:
     config.time_limit = args.time_limit
     try:
         engine = engine_cls(config)
-    except ValueError as exc:
+    except (ValueError, BackendUnavailable) as exc:
         return fail(str(exc))
 
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
@@ -193,7 +194,7 @@ def cmd_evolve(args) -> int:
                                         - (time.monotonic() - deadline_start))
             engine.evolve(suite_spec, evaluator=evaluator, run=run, progress=progress,
                           resume=bool(args.resume))
-        except (GPSourceError, EvaluationError) as exc:
+        except (GPSourceError, EvaluationError, BackendUnavailable) as exc:
             return fail(str(exc))
         finally:
             evaluator.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 def engines() -> dict:
     from .deap_gp import DeapEngine, GPConfig
     from llm_mutator.engine import LLMConfig, LLMEngine   # FunSearch-style, llm_mutator/
-    return {"deap": (DeapEngine, GPConfig), "llm": (LLMEngine, LLMConfig)}
+    from ..symbolic.engine import engine_entries           # operon / pysr distillation loop
+    return {"deap": (DeapEngine, GPConfig), "llm": (LLMEngine, LLMConfig), **engine_entries()}
 
 
-ENGINE_NAMES = ("deap", "llm")
+ENGINE_NAMES = ("deap", "llm", "operon", "pysr")
