@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from ibp_evolve.rule_sandbox import _Late, _read_exact as read_exact
 
 __all__ = ["MaskSandbox", "SandboxResult"]
 
@@ -122,10 +123,6 @@ class SandboxResult:
         return f"SandboxResult({self.status!r}, reason={self.reason!r})"
 
 
-class _Late(Exception):
-    pass
-
-
 class MaskSandbox:
     """Seed masks of rule sources over fixed candidate features, computed in a limited child.
 
@@ -214,18 +211,7 @@ class MaskSandbox:
             view = view[os.write(fd, view):]
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
-        fd = self.proc.stdout.fileno()
-        chunks, remaining = [], size
-        while remaining:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
-                raise _Late
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+        return read_exact(self.proc.stdout.fileno(), size, deadline)
 
     def _receive(self, timeout: float):
         deadline = time.monotonic() + timeout
