@@ -7,6 +7,7 @@ user's input are printed as one line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import sys
@@ -20,6 +21,10 @@ from .suites import SuiteError
 
 USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecError,
                DegeneratePointError, OrderingError, SuiteError, FileNotFoundError)
+
+
+COMMAND_MODULES = ("ibp_evolve.cli_evolve", "ibp_evolve.cli_symbolic", "ibp_evolve.cli_report",
+                   "ibp_evolve.cli_llm")
 
 
 def _parse_target(text: str) -> list[int]:
@@ -160,10 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rules", help="list the rule library")
     p.set_defaults(func=cmd_rules)
-    __import__("ibp_evolve.cli_evolve", fromlist=["add_parser"]).add_parser(sub)
-    __import__("ibp_evolve.cli_symbolic", fromlist=["add_parser"]).add_parser(sub)
-    __import__("ibp_evolve.cli_report", fromlist=["add_parser"]).add_parser(sub)
-    __import__("ibp_evolve.cli_llm", fromlist=["add_parser"]).add_parser(sub)
+    # Each family of commands registers itself; imports stay light until a command runs.
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
