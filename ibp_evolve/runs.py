@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "CandidateRecord", "RunDatabase", "RunFolder", "RunError",
+__all__ = ["SCHEMA_VERSION", "BestRule", "CandidateRecord", "RunDatabase", "RunFolder", "RunError",
            "atomic_write_bytes", "score_header"]
 
 SCHEMA_VERSION = 1
@@ -106,6 +106,20 @@ GENERATION_COLUMNS = ("generation", "candidates", "evaluations", "cache_hits", "
 class RunError(RuntimeError):
     """A run folder that cannot be created, resumed or read."""
 
+
+
+@dataclass
+class BestRule:
+    """One of the best rules of a run, whatever engine found it."""
+    source: str
+    formula: str
+    fitness: float
+    complete: bool
+    seeds: int
+    size: int
+    candidate: int
+    generation: int
+    scores: list = field(default_factory=list)
 
 @dataclass
 class CandidateRecord:

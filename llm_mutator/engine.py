@@ -41,14 +41,14 @@ from pathlib import Path
 from ibp_evolve.evaluation import (FAILED_FITNESS, EvalJob, EvaluationError, LocalEvaluator,
                                    MaskCache, SuiteSpec, mask_hash, suite_features)
 from ibp_evolve.rule_language import RuleError, load_rule
-from ibp_evolve.runs import CandidateRecord, RunFolder
+from ibp_evolve.runs import BestRule, CandidateRecord, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
 from .prompt import (CompletionError, as_priority_body, build_prompt,
                      parse_completion, program_formula, program_size)
 from .sandbox import MaskSandbox
 
-__all__ = ["ENGINE", "LLMConfig", "LLMEngine", "BestProgram", "default_start_rules"]
+__all__ = ["ENGINE", "LLMConfig", "LLMEngine", "default_start_rules"]
 
 ENGINE = "llm"
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
@@ -116,19 +116,6 @@ class LLMConfig:
     def database_config(self) -> DatabaseConfig:
         return DatabaseConfig(self.islands, self.functions_per_prompt, self.cluster_temperature,
                               self.temperature_period, reset_period=self.reset_period)
-
-
-@dataclass
-class BestProgram:
-    source: str
-    formula: str
-    fitness: float
-    complete: bool
-    seeds: int
-    size: int
-    candidate: int
-    generation: int
-    scores: list
 
 
 @dataclass
@@ -569,8 +556,8 @@ class LLMEngine:
                             stopped=self.stopped_ or "", generation=str(self.generation_))
         else:
             records = [self._best] if self._best is not None else []
-        self.best_rules_ = [BestProgram(r.source, r.formula or program_formula(r.source),
-                                        r.fitness, bool(r.complete), r.seeds or 0, r.size or 0,
-                                        r.id, r.generation, r.scores or [])
+        self.best_rules_ = [BestRule(r.source, r.formula or program_formula(r.source),
+                                     r.fitness, bool(r.complete), r.seeds or 0, r.size or 0,
+                                     r.id, r.generation, r.scores or [])
                             for r in records]
         self.best_ = self.best_rules_[0] if self.best_rules_ else None

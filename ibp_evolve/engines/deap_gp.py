@@ -46,14 +46,13 @@ import operator
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
-from functools import partial
 
 import numpy as np
 from deap import base, gp, tools
 
 from ..evaluation import (FAILED_FITNESS, EvalJob, LocalEvaluator, MaskCache, SuiteSpec,
                           mask_hash, suite_features)
-from ..runs import CandidateRecord, RunFolder
+from ..runs import BestRule, CandidateRecord, RunFolder
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
            "tree_to_source", "tree_to_formula", "simplify_tree", "tree_from_source",
@@ -592,20 +591,6 @@ class Individual(gp.PrimitiveTree):
         if self.fitness.valid:
             new.fitness.values = self.fitness.values
         return new
-
-
-@dataclass
-class BestRule:
-    """One of the best rules of a run."""
-    source: str
-    formula: str
-    fitness: float
-    complete: bool
-    seeds: int
-    size: int
-    candidate: int
-    generation: int
-    scores: list = field(default_factory=list)
 
 
 class DeapEngine:
