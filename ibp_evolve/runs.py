@@ -389,6 +389,14 @@ class RunFolder:
     def close(self) -> None:
         self.db.close()
 
+    # -- one finished generation -------------------------------------------------------------
+    def commit_generation(self, records: list, stats: dict, state: dict) -> None:
+        """Record a finished generation in the durable order: its rows and statistics in one
+        transaction, then the checkpoint of that generation, then the statistics table."""
+        self.db.add_candidates(records, generation_stats=stats)
+        self.save_checkpoint(state)
+        self.write_stats()
+
     # -- checkpoint ------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:
         atomic_write_bytes(self.path / self.CHECKPOINT,

@@ -912,9 +912,7 @@ class DeapEngine:
                 self.logbook_.append(stats)
                 self.generation_ = g
                 if run is not None:
-                    run.db.add_candidates(records, generation_stats=stats)
-                    run.save_checkpoint(self._state())
-                    run.write_stats()
+                    run.commit_generation(records, stats, self._state())
                 if progress:
                     progress.generation(stats)
             if self.stopped_ is None:

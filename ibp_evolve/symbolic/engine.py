@@ -159,9 +159,7 @@ class SymbolicEngine:
                 self.generation_ = g
                 self.elapsed_ = stats["elapsed"]
                 if run is not None:
-                    run.db.add_candidates(records, generation_stats=stats)
-                    run.save_checkpoint(self._state())
-                    run.write_stats()
+                    run.commit_generation(records, stats, self._state())
                 if progress:
                     progress.generation(stats)
             if self.stopped_ is None:
