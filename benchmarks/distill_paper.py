@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ibp_evolve.library import resolve_rule
-from ibp_evolve.minimize import minimize_seeds
-from ibp_evolve.scoring import Judge
-from ibp_evolve.suites import load_suite
-from ibp_evolve.symbolic.backends import BackendUnavailable
-from ibp_evolve.symbolic.distill import Distiller
+from ibp_evolve.language.library import resolve_rule
+from ibp_evolve.judge.minimize import minimize_seeds
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite
+from ibp_evolve.engines.symbolic.backends import BackendUnavailable
+from ibp_evolve.engines.symbolic.distill import Distiller
 
 PAPER_GP_SEEDS = 88
 

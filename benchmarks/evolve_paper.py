@@ -30,8 +30,8 @@ import time
 
 from deap import gp
 
-from ibp_evolve.engines.deap_gp import DeapEngine, GPConfig, simplify_tree
-from ibp_evolve.evaluation import EvalJob, PoolEvaluator, SuiteSpec, mask_hash
+from ibp_evolve.engines.gp import DeapEngine, GPConfig, simplify_tree
+from ibp_evolve.runs.evaluation import EvalJob, PoolEvaluator, SuiteSpec, mask_hash
 
 THRESHOLDS = (92, 88, 79)
 

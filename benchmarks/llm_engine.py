@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 def corpus_masks(bodies, features) -> set:
     """Mask digests of the corpus programs (computed in the sandbox like completions)."""
-    from ibp_evolve.evaluation import mask_hash
+    from ibp_evolve.runs.evaluation import mask_hash
     from llm_mutator.sandbox import MaskSandbox
     out = set()
     with MaskSandbox(features, time_limit=5.0) as sandbox:
@@ -65,7 +65,7 @@ def corpus_masks(bodies, features) -> set:
 
 
 def best_curve(run_dir: Path, points) -> dict:
-    from ibp_evolve.runs import RunFolder
+    from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
         rows = run.db.candidates()
@@ -85,7 +85,7 @@ def best_curve(run_dir: Path, points) -> dict:
 
 
 def run_cli(argv) -> float:
-    from ibp_evolve.cli import main
+    from ibp_evolve.cli.main import main
     start = time.monotonic()
     code = main(argv)
     if code != 0:
@@ -141,9 +141,9 @@ def main() -> None:
             ["evolve", "--engine", engine, "--out", str(out)] + common + extra), 1)
 
     # 3. the figures
-    from ibp_evolve.evaluation import suite_features
-    from ibp_evolve.runs import RunFolder
-    from ibp_evolve.suites import load_suite
+    from ibp_evolve.runs.evaluation import suite_features
+    from ibp_evolve.runs.store import RunFolder
+    from ibp_evolve.judge.suites import load_suite
     from llm_mutator.train import collect_corpus, random_rules, _add
     corpus = {c.body: c for c in collect_corpus()}
     for src in random_rules(args.random_rules, seed=args.seed):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def ibp(*argv: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ibp_evolve.cli", *argv], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "ibp_evolve.cli.main", *argv], cwd=ROOT,
                           check=True, text=True, **kw)
 
 
@@ -49,7 +49,7 @@ def main() -> int:
               f"{args.generations}, seed {args.seed}, {args.workers} workers -> {run}")
         start = time.perf_counter()
         evolve = subprocess.Popen(
-            [sys.executable, "-m", "ibp_evolve.cli", "evolve", "--suite", "triangle_box_paper",
+            [sys.executable, "-m", "ibp_evolve.cli.main", "evolve", "--suite", "triangle_box_paper",
              "--population", str(args.population), "--generations", str(args.generations),
              "--seed", str(args.seed), "--workers", str(args.workers), "--out", str(run),
              "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, text=True)

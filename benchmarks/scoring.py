@@ -21,9 +21,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from ibp_evolve.library import resolve_rule  # noqa: E402
-from ibp_evolve.scoring import Judge  # noqa: E402
-from ibp_evolve.suites import load_suite, parse_suite  # noqa: E402
+from ibp_evolve.language.library import resolve_rule  # noqa: E402
+from ibp_evolve.judge.score import Judge  # noqa: E402
+from ibp_evolve.judge.suites import load_suite, parse_suite  # noqa: E402
 
 FEATURES = ["seed.r", "seed.s", "seed.t", "seed.d", "seed.missing", "target.r", "target.s",
             "target.t", "target.d"] + [f"seed.a[{i}]" for i in range(7)]

@@ -1,7 +1,7 @@
 """Judge benchmark on the triangle-box target I(1,1,1,1,1,1,-3) (issue: the judge).
 
 Prints, on one core after warm-up, the median of several runs, each beside the plain-Python
-reference elimination (ibp_evolve.solver.reference_solve) of the same system:
+reference elimination (ibp_evolve.reducer.solver.reference_solve) of the same system:
 
   1. improved seeding (d = 0, s <= s_target - (T - t); 92 seeds, 828 equations):
      select rows from the cached box + solve + trim                  goal <= 5 ms
@@ -25,15 +25,15 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from ibp_evolve.family import load_family  # noqa: E402
-from ibp_evolve.ibp import derive_templates  # noqa: E402
-from ibp_evolve.masters import family_masters  # noqa: E402
-from ibp_evolve.modular import PRIMES, random_point  # noqa: E402
-from ibp_evolve.reduction import reduce_on_seeds  # noqa: E402
-from ibp_evolve.sectors import measures  # noqa: E402
-from ibp_evolve.seeding import laporta_seeds  # noqa: E402
-from ibp_evolve.solver import forward_eliminate, reference_solve, solve  # noqa: E402
-from ibp_evolve.system import build_system  # noqa: E402
+from ibp_evolve.reducer.family import load_family  # noqa: E402
+from ibp_evolve.reducer.templates import derive_templates  # noqa: E402
+from ibp_evolve.reducer.masters import family_masters  # noqa: E402
+from ibp_evolve.reducer.modular import PRIMES, random_point  # noqa: E402
+from ibp_evolve.reducer.reduction import reduce_on_seeds  # noqa: E402
+from ibp_evolve.reducer.sectors import measures  # noqa: E402
+from ibp_evolve.reducer.seeding import laporta_seeds  # noqa: E402
+from ibp_evolve.reducer.solver import forward_eliminate, reference_solve, solve  # noqa: E402
+from ibp_evolve.reducer.system import build_system  # noqa: E402
 
 TARGET = (1, 1, 1, 1, 1, 1, -3)
 

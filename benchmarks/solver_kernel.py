@@ -1,4 +1,4 @@
-"""Benchmark of the GF(p) Laporta solver kernels (ibp_evolve.solver).
+"""Benchmark of the GF(p) Laporta solver kernels (ibp_evolve.reducer.solver).
 
 Builds a random banded sparse system (default: 100k equations of 8 terms, leading columns
 spread along the diagonal, the other terms within a band below the leading column) and
@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from ibp_evolve.solver import forward_eliminate, reference_solve, solve, warmup
+from ibp_evolve.reducer.solver import forward_eliminate, reference_solve, solve, warmup
 
 
 def banded_system(n_eq, terms, band, col_ratio, dep_frac, prime, seed):

@@ -10,6 +10,6 @@ _API = ("rules", "load_rule", "load_suite", "load_run", "score", "evolve", "judg
 
 def __getattr__(name):
     if name in _API:
-        from . import api
+        from ibp_evolve import api
         return getattr(api, name)
     raise AttributeError(f"module 'ibp_evolve' has no attribute {name!r}")

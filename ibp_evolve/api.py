@@ -16,7 +16,7 @@ life of the process, so the second call on a suite costs only the solve.  Everyt
 displays itself in Jupyter (``_repr_html_``/``_repr_markdown_``) and prints as plain text.
 
 ``inspect``, ``compare`` and ``report`` are also the names of the modules that implement them,
-so use them through this module (``ibp_evolve.api.inspect``), not as ``ibp_evolve.inspect``.
+so use them through this module (``ibp_evolve.api.inspect``), not as ``ibp_evolve.reports.inspect``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class RuleList(list):
 
 def rules() -> RuleList:
     """The rule library (``ibp-evolve rules``): baselines and exported evolved rules."""
-    from .library import description, library_dir, library_rules
+    from ibp_evolve.language.library import description, library_dir, library_rules
     root = library_dir()
     return RuleList(LibraryRule(str(p.relative_to(root))[:-3], p, description(p))
                     for p in library_rules())
@@ -62,9 +62,9 @@ def rules() -> RuleList:
 
 def load_rule(rule):
     """A rule from a library name, a rule file path, rule source text, or a run's best rule
-    (a run folder or :class:`~ibp_evolve.report.RunSnapshot`: its rank-1 rule)."""
-    from .report import RunSnapshot
-    from .inspect import as_rule
+    (a run folder or :class:`~ibp_evolve.reports.html.RunSnapshot`: its rank-1 rule)."""
+    from ibp_evolve.reports.html import RunSnapshot
+    from ibp_evolve.reports.inspect import as_rule
     if isinstance(rule, RunSnapshot):
         return rule.rule(1)
     if isinstance(rule, (str, Path)) and Path(str(rule)).is_dir() \
@@ -75,24 +75,24 @@ def load_rule(rule):
 
 def load_suite(suite):
     """A built-in suite by name or a suite file by path."""
-    from .suites import load_suite as _load
+    from ibp_evolve.judge.suites import load_suite as _load
     return _load(suite)
 
 
 def load_run(path):
     """A consistent read-only snapshot of a run folder (never blocks the running evolve)."""
-    from .report import read_run
+    from ibp_evolve.reports.html import read_run
     return read_run(path)
 
 
 def judge(suite="triangle_box_paper", ordering: str | None = None):
     """The (cached) judge of a suite, for the full scoring API (masks, score_masks...)."""
-    from .inspect import judge_for
+    from ibp_evolve.reports.inspect import judge_for
     return judge_for(suite, ordering)
 
 
 def _suite_of(rule, suite):
-    from .report import RunSnapshot
+    from ibp_evolve.reports.html import RunSnapshot
     if suite is not None:
         return suite
     if isinstance(rule, RunSnapshot):
@@ -101,9 +101,9 @@ def _suite_of(rule, suite):
 
 
 def score(rule, suite=None, objective: str = "seeds"):
-    """Score a rule on a suite: the :class:`~ibp_evolve.scoring.ScoreReport` whose
+    """Score a rule on a suite: the :class:`~ibp_evolve.judge.score.ScoreReport` whose
     ``to_json()`` is what ``ibp-evolve score --json`` prints."""
-    from .inspect import rule_masks
+    from ibp_evolve.reports.inspect import rule_masks
     r = load_rule(rule)
     j = judge(_suite_of(rule, suite))
     report = j.score_masks(rule_masks(j, r), objective)
@@ -115,7 +115,7 @@ def inspect(rule, suite=None, objective: str = "seeds", progress=None):
     """Formula, scores and seed maps of a rule (``ibp-evolve inspect``); in a notebook the
     result shows its first seed map; ``.figure(i)`` draws target i, ``.save(folder)`` writes
     PNG and SVG files."""
-    from .inspect import inspect_rule
+    from ibp_evolve.reports.inspect import inspect_rule
     return inspect_rule(load_rule(rule), _suite_of(rule, suite), objective,
                         judge=judge(_suite_of(rule, suite)), progress=progress)
 
@@ -125,7 +125,7 @@ def compare(rules, suites=("triangle_box_paper",), objective: str = "seeds",
             progress=None):
     """Rules x targets with ratios to the baselines (``ibp-evolve compare``); the result
     displays as a table and has ``to_markdown()``, ``to_csv()``, ``to_html()``, ``chart()``."""
-    from .compare import compare_rules
+    from ibp_evolve.reports.compare import compare_rules
     if isinstance(suites, (str, Path)):
         suites = [suites]
     if not isinstance(rules, (list, tuple)):
@@ -136,7 +136,7 @@ def compare(rules, suites=("triangle_box_paper",), objective: str = "seeds",
 
 def report(run, out=None, seed_maps: int = 3, n_best: int = 5, progress=None) -> Path:
     """Write the HTML report of a run (``ibp-evolve report``); returns its path."""
-    from .report import write_report
+    from ibp_evolve.reports.html import write_report
     return write_report(run, out, progress=progress, seed_maps=seed_maps, n_best=n_best)
 
 
@@ -148,7 +148,7 @@ def evolve(suite: str = "triangle_box_paper", population: int | None = None,
 
     ``workers=0`` scores in this process (the right choice in a notebook); ``start`` names
     rules injected into the first generation (library names or files)."""
-    from .cli import main
+    from ibp_evolve.cli.main import main
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{stamp}"

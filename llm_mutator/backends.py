@@ -37,13 +37,13 @@ STOP_STRINGS = ["\ndef ", "\nclass ", "\nif __name__", "\n@", "\nprint("]
 
 
 def _evaluation_error():
-    from ibp_evolve.evaluation import EvaluationError
+    from ibp_evolve.runs.evaluation import EvaluationError
     return EvaluationError
 
 
 class BackendError(_evaluation_error()):
     """The model cannot be loaded or the server cannot be reached (after retries).  A kind of
-    :class:`~ibp_evolve.evaluation.EvaluationError`, so ``evolve`` reports it and exits."""
+    :class:`~ibp_evolve.runs.evaluation.EvaluationError`, so ``evolve`` reports it and exits."""
 
 
 class Backend:

@@ -95,7 +95,7 @@ class DatabaseConfig:
 
 def target_score(target: dict, objective: str) -> float:
     """One target's share of the fitness (lower is better), as the judge grades it."""
-    from ibp_evolve.scoring import fitness_of
+    from ibp_evolve.judge.score import fitness_of
     key = {"trimmed": "trimmed_equations"}.get(objective, objective)
     value = target.get(key, 0) or 0
     if target.get("reduced"):

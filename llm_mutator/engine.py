@@ -38,10 +38,10 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ibp_evolve.evaluation import (FAILED_FITNESS, EvalJob, EvaluationError, LocalEvaluator,
+from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, EvaluationError, LocalEvaluator,
                                    MaskCache, SuiteSpec, mask_hash, suite_features)
-from ibp_evolve.rule_language import RuleError, load_rule
-from ibp_evolve.runs import BestRule, CandidateRecord, RunFolder
+from ibp_evolve.language.parse import RuleError, load_rule
+from ibp_evolve.runs.store import BestRule, CandidateRecord, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
 from .prompt import (CompletionError, as_priority_body, build_prompt,
@@ -51,6 +51,10 @@ from .sandbox import MaskSandbox
 __all__ = ["ENGINE", "LLMConfig", "LLMEngine", "default_start_rules"]
 
 ENGINE = "llm"
+# LLMConfig fields that ``ibp-evolve evolve --engine llm`` takes from its command line.
+LLM_OPTIONS = ("backend", "model", "url", "lora", "device", "temperature", "top_p",
+               "max_new_tokens", "samples_per_prompt", "prompts_per_batch", "islands",
+               "reset_period", "deterministic", "queue_size", "request_timeout")
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 _SKELETON = "def priority(seed, target):\n    return 1.0\n"
 
@@ -109,9 +113,8 @@ class LLMConfig:
 
     @classmethod
     def cli_options(cls, args) -> dict:
-        """Settings given on ``evolve``'s command line (see :mod:`ibp_evolve.cli_llm`)."""
-        from ibp_evolve.cli_llm import llm_options
-        return llm_options(args)
+        """Settings given on ``evolve``'s command line (registered by :mod:`ibp_evolve.cli.llm`)."""
+        return {k: getattr(args, k) for k in LLM_OPTIONS if getattr(args, k, None) is not None}
 
     def database_config(self) -> DatabaseConfig:
         return DatabaseConfig(self.islands, self.functions_per_prompt, self.cluster_temperature,
@@ -174,7 +177,7 @@ class LLMEngine:
     def evolve(self, suite, evaluator=None, run: RunFolder | None = None, progress=None,
                resume: bool = False):
         """Evolve rules on ``suite`` (a suite name, a path or a
-        :class:`~ibp_evolve.evaluation.SuiteSpec`); see :meth:`DeapEngine.evolve` for the
+        :class:`~ibp_evolve.runs.evaluation.SuiteSpec`); see :meth:`DeapEngine.evolve` for the
         arguments.  Returns ``self``."""
         cfg = self.config
         spec = suite if isinstance(suite, SuiteSpec) else SuiteSpec.of(str(suite))
@@ -239,7 +242,7 @@ class LLMEngine:
 
     # -- resume ----------------------------------------------------------------------------
     def _restore(self, run: RunFolder) -> float:
-        from ibp_evolve.evaluation import Evaluation
+        from ibp_evolve.runs.evaluation import Evaluation
         row = run.db.conn.execute("SELECT value FROM llm_state WHERE key = 'engine'").fetchone()
         if row is None:
             run.db.truncate_after(-1)

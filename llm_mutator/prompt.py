@@ -19,7 +19,7 @@ to complete::
         \"\"\"Improved version of `priority_v1`.\"\"\"
 
 The completion is cut where the function ends (the first line that is not indented), renamed
-``priority`` and validated by :func:`ibp_evolve.rule_language.load_rule` — the same validator as
+``priority`` and validated by :func:`ibp_evolve.language.parse.load_rule` — the same validator as
 any rule file — before anything executes it.  Whatever fails becomes a :class:`CompletionError`
 with the reason, which the engine records and counts.
 
@@ -35,7 +35,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from ibp_evolve.rule_language import BOOL, Return, If, RuleError, load_rule
+from ibp_evolve.language.parse import BOOL, Return, If, RuleError, load_rule
 
 __all__ = ["PREAMBLE", "CompletionError", "PromptProgram", "build_prompt", "function_body",
            "parse_completion", "header", "as_priority_body", "FUNCTION_END", "cut_function",

@@ -16,7 +16,7 @@ child starts in a fresh session and in an empty scratch directory, with a minima
 The solver never runs here (an address-space limit does not mix with numba's JIT): only masks
 leave, and the judge's workers score them.
 
-This is the same protection as :func:`ibp_evolve.rule_sandbox.evaluate_mask`, without the start
+This is the same protection as :func:`ibp_evolve.language.sandbox.evaluate_mask`, without the start
 of a fresh interpreter for every rule: the engine evaluates thousands of completions.
 """
 
@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from ibp_evolve.rule_sandbox import _Late, _read_exact as read_exact
+from ibp_evolve.language.sandbox import _Late, _read_exact as read_exact
 
 __all__ = ["MaskSandbox", "SandboxResult"]
 
@@ -63,9 +63,9 @@ def _read(stream):
 def _child_main() -> None:  # pragma: no cover - runs in the child process
     import resource
 
-    from ibp_evolve.rule_eval import compile_rule
-    from ibp_evolve.rule_language import load_rule
-    from ibp_evolve.rule_sandbox import _address_space_bytes
+    from ibp_evolve.language.compile import compile_rule
+    from ibp_evolve.language.parse import load_rule
+    from ibp_evolve.language.sandbox import _address_space_bytes
 
     channel_in, channel_out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr
@@ -126,8 +126,8 @@ class SandboxResult:
 class MaskSandbox:
     """Seed masks of rule sources over fixed candidate features, computed in a limited child.
 
-    ``features``: one :class:`~ibp_evolve.rule_eval.SeedFeatures` per target (e.g.
-    :func:`ibp_evolve.evaluation.suite_features`).  Not thread-safe: one caller at a time.
+    ``features``: one :class:`~ibp_evolve.language.compile.SeedFeatures` per target (e.g.
+    :func:`ibp_evolve.runs.evaluation.suite_features`).  Not thread-safe: one caller at a time.
     """
 
     def __init__(self, features, time_limit: float = 5.0, memory_limit_mb: float = 512.0,

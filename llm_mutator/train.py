@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ibp_evolve.rule_language import RuleError, load_rule
+from ibp_evolve.language.parse import RuleError, load_rule
 
 from .prompt import PREAMBLE, as_priority_body, header, training_document
 
@@ -89,7 +89,7 @@ def random_rules(n: int, n_indices: int = 7, seed: int = 0, min_height: int = 1,
     """``n`` distinct random rules drawn like the GP's initial population."""
     from deap import gp
 
-    from ibp_evolve.engines.deap_gp import PrimitiveSet, tree_to_source
+    from ibp_evolve.engines.gp import PrimitiveSet, tree_to_source
     pset = PrimitiveSet(n_indices)
     random.seed(seed)
     out, seen = [], set()
@@ -113,7 +113,7 @@ def variation_documents(n: int, n_indices: int = 7, seed: int = 0, max_height: i
 
     from deap import gp
 
-    from ibp_evolve.engines.deap_gp import PrimitiveSet, tree_to_source
+    from ibp_evolve.engines.gp import PrimitiveSet, tree_to_source
     pset = PrimitiveSet(n_indices).pset
     rng = random.Random(seed)
     random.seed(seed)            # DEAP's operators draw from the global generator

@@ -12,5 +12,5 @@ os.environ.setdefault("IBP_EVOLVE_CACHE", _CACHE)
 
 @pytest.fixture(scope="session")
 def triangle_box():
-    from ibp_evolve.family import load_family
+    from ibp_evolve.reducer.family import load_family
     return load_family("triangle_box")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ibp_evolve.cli import main
+from ibp_evolve.cli.main import main
 
 
 def run(capsys, *argv):

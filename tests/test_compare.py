@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.compare import compare_rules
+from ibp_evolve.cli.main import main
+from ibp_evolve.reports.compare import compare_rules
 
 SUITE = """name = "box_small"
 family = "box"

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import sympy
 
-from ibp_evolve.cli import main
-from ibp_evolve.library import resolve_rule
-from ibp_evolve.rule_eval import compile_rule
-from ibp_evolve.rule_language import load_rule
-from ibp_evolve.scoring import Judge
-from ibp_evolve.suites import load_suite
-from ibp_evolve.symbolic.backends import FrontFormula, make_backend
-from ibp_evolve.symbolic.distill import Distiller, calibrate, start_masks
-from ibp_evolve.symbolic.export import (positive_part_equivalent, rule_source,
+from ibp_evolve.cli.main import main
+from ibp_evolve.language.library import resolve_rule
+from ibp_evolve.language.compile import compile_rule
+from ibp_evolve.language.parse import load_rule
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite
+from ibp_evolve.engines.symbolic.backends import FrontFormula, make_backend
+from ibp_evolve.engines.symbolic.distill import Distiller, calibrate, start_masks
+from ibp_evolve.engines.symbolic.export import (positive_part_equivalent, rule_source,
                                         simplest_between)
-from ibp_evolve.symbolic.labels import feature_matrix, feature_source, label_table
-from ibp_evolve.symbolic.pysr_backend import JULIA_HELP, JuliaNotFound, PySRBackend, find_julia
+from ibp_evolve.engines.symbolic.labels import feature_matrix, feature_source, label_table
+from ibp_evolve.engines.symbolic.pysr_backend import JULIA_HELP, JuliaNotFound, PySRBackend, find_julia
 
 S = {n: sympy.Symbol(n, real=True) for n in ("r", "s", "t", "d", "missing", "s_isp", "s_lines",
                                              "a2", "a6", "T_s")}
@@ -48,7 +48,7 @@ def _priority_values(source, judge):
 def test_every_feature_column_is_what_the_rule_language_reads(paper_judge):
     features = paper_judge.features[0]
     table = feature_matrix(features)
-    from ibp_evolve.symbolic.labels import feature_names
+    from ibp_evolve.engines.symbolic.labels import feature_names
     for k, name in enumerate(feature_names(paper_judge.family.n)):
         source = f"def priority(seed, target):\n    return {feature_source(name)}\n"
         (values,) = _priority_values(source, paper_judge)
@@ -72,7 +72,7 @@ def test_labels_count_minimal_sets_and_weight_the_rare_positives(paper_labels):
 def test_formulas_print_as_valid_rules_that_evaluate_like_the_formula(paper_judge):
     features = paper_judge.features[0]
     table = feature_matrix(features)
-    from ibp_evolve.symbolic.labels import feature_names
+    from ibp_evolve.engines.symbolic.labels import feature_names
     names = feature_names(paper_judge.family.n)
     col = {n: table[:, names.index(n)] for n in S}
     exprs = [HAND_FORMULA, -2 * S["r"] / (S["s"] + 1) + sympy.Abs(S["a2"]) ** 2 - S["T_s"] / 3,
@@ -176,7 +176,7 @@ def test_pysr_without_julia_fails_at_once_with_instructions_and_imports_nothing(
 
 
 def test_distill_with_pysr_and_no_julia_exits_3_without_importing_pysr(tmp_path):
-    code = ("import sys; from ibp_evolve.cli import main; "
+    code = ("import sys; from ibp_evolve.cli.main import main; "
             "status = main(['distill', '--engine', 'pysr', '--out', sys.argv[1]]); "
             "assert 'pysr' not in sys.modules and 'juliacall' not in sys.modules; "
             "sys.exit(status)")
@@ -215,9 +215,9 @@ def test_operon_distils_a_complete_rule_below_the_papers_88_seeds():
 @pytest.mark.slow
 def test_symbolic_engine_writes_scored_rounds_to_a_run_folder_and_resumes(tmp_path):
     pytest.importorskip("pyoperon")
-    from ibp_evolve.evaluation import SuiteSpec
-    from ibp_evolve.runs import RunFolder
-    from ibp_evolve.symbolic.engine import OperonConfig, SymbolicEngine, engine_entries
+    from ibp_evolve.runs.evaluation import SuiteSpec
+    from ibp_evolve.runs.store import RunFolder
+    from ibp_evolve.engines.symbolic.engine import OperonConfig, SymbolicEngine, engine_entries
 
     assert set(engine_entries()) == {"operon", "pysr"}
     config = OperonConfig(generations=0, seconds=3, runs=2, population=50)

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from deap import gp
 
-from ibp_evolve.cli import main
-from ibp_evolve.engines.deap_gp import (Bool, DeapEngine, GPConfig, GPSourceError, Int,
+from ibp_evolve.cli.main import main
+from ibp_evolve.engines.gp import (Bool, DeapEngine, GPConfig, GPSourceError, Int,
                                         PrimitiveSet, simplify_tree, tree_from_source,
                                         tree_to_formula, tree_to_source)
-from ibp_evolve.evaluation import LocalEvaluator, SuiteSpec, suite_features
-from ibp_evolve.rule_eval import compile_rule
-from ibp_evolve.rule_language import load_rule
-from ibp_evolve.runs import RunFolder
+from ibp_evolve.runs.evaluation import LocalEvaluator, SuiteSpec, suite_features
+from ibp_evolve.language.compile import compile_rule
+from ibp_evolve.language.parse import load_rule
+from ibp_evolve.runs.store import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = SuiteSpec("triangle_box_paper", max_seeds=2000)
@@ -90,7 +90,7 @@ def test_improved_seeding_as_a_tree_scores_92_seeds(pset, features, evaluator):
     source = (ROOT / "seeds" / "improved_seeding_start.py").read_text()
     tree = gp.PrimitiveTree(tree_from_source(source, pset))
     assert tree_to_formula(tree) == "d <= d_target and s <= s_target - missing"
-    from ibp_evolve.evaluation import EvalJob
+    from ibp_evolve.runs.evaluation import EvalJob
     (ev,) = evaluator.evaluate([EvalJob(0, masks=pset.masks(tree, features))])
     assert ev.complete and ev.seeds == 92 and ev.fitness == 92
 
@@ -157,7 +157,7 @@ def test_identical_masks_are_scored_once(tmp_path, evaluator):
 
 
 def test_same_seed_same_run_in_process_and_on_a_worker_pool(tmp_path):
-    from ibp_evolve.evaluation import PoolEvaluator
+    from ibp_evolve.runs.evaluation import PoolEvaluator
 
     def history(evaluator, name):
         run = RunFolder.create(tmp_path / name, {"engine": "deap"})
@@ -261,7 +261,7 @@ def _generations_done(db_path: Path) -> int:
 
 def test_resume_after_sigkill_continues_and_matches_an_uninterrupted_run(tmp_path):
     args = ["--population", "30", "--generations", "8", "--seed", "9", "--quiet"]
-    command = [sys.executable, "-m", "ibp_evolve.cli", "evolve"]
+    command = [sys.executable, "-m", "ibp_evolve.cli.main", "evolve"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     killed = tmp_path / "killed"
     # the killed run scores on a worker process, the others in-process: results are the same

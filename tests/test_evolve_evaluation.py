@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from ibp_evolve.evaluation import (EvalJob, LocalEvaluator, MaskCache, PoolEvaluator,
+from ibp_evolve.runs.evaluation import (EvalJob, LocalEvaluator, MaskCache, PoolEvaluator,
                                    SuiteSpec, _Packed, mask_hash, suite_features)
 
 PAPER = SuiteSpec("triangle_box_paper", max_seeds=2000)
@@ -113,7 +113,7 @@ def test_pool_replaces_crashed_and_hung_workers_and_stops_at_the_deadline(featur
 
 def test_dask_local_cluster_scores_like_the_pool(features):
     pytest.importorskip("distributed")
-    from ibp_evolve.evaluation import DaskEvaluator
+    from ibp_evolve.runs.evaluation import DaskEvaluator
     jobs = jobs_of(features, 6)
     with DaskEvaluator(PAPER, local_workers=1) as dask:
         on_dask = dask.evaluate(jobs)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ibp_evolve.family import FamilyError, builtin_names, load_family, parse_family
+from ibp_evolve.reducer.family import FamilyError, builtin_names, load_family, parse_family
 
 GOOD = '''
 name = "bubble"
@@ -103,7 +103,7 @@ def test_a_user_family_file_loads_by_path(tmp_path):
 
 
 def test_lorentz_invariance_identity_counts():
-    from ibp_evolve.ibp import templates
+    from ibp_evolve.reducer.templates import templates
     counts = {name: sum(n.startswith("LI") for n in templates(load_family(name)).names)
               for name in ("bubble", "triangle_box", "box")}
     assert counts == {"bubble": 0, "triangle_box": 1, "box": 3}
@@ -111,7 +111,7 @@ def test_lorentz_invariance_identity_counts():
 
 
 def test_preferred_masters_that_are_not_a_basis_are_rejected():
-    from ibp_evolve.masters import family_masters
+    from ibp_evolve.reducer.masters import family_masters
     both = parse_family(top("preferred_masters = [[1, 1], [2, 1]]\n"), origin="both.toml")
     with pytest.raises(FamilyError, match="not a basis.*reducible to others"):
         family_masters(both, use_cache=False)

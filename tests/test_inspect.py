@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.inspect import (draw_seed_map, inspect_rule, judge_for, rule_formula,
+from ibp_evolve.cli.main import main
+from ibp_evolve.reports.inspect import (draw_seed_map, inspect_rule, judge_for, rule_formula,
                                 sector_label, seed_maps)
-from ibp_evolve.library import resolve_rule
-from ibp_evolve.reduction import reduce_on_seeds
-from ibp_evolve.rule_language import load_rule
-from ibp_evolve.sectors import measures
+from ibp_evolve.language.library import resolve_rule
+from ibp_evolve.reducer.reduction import reduce_on_seeds
+from ibp_evolve.language.parse import load_rule
+from ibp_evolve.reducer.sectors import measures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUITE = """name = "box_small"

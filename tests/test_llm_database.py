@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from ibp_evolve.runs import CandidateRecord, RunDatabase
+from ibp_evolve.runs.store import CandidateRecord, RunDatabase
 from llm_mutator.database import (DatabaseConfig, Program, ProgramDatabase, score_signature,
                                   target_score)
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.evaluation import SuiteSpec
-from ibp_evolve.runs import RunFolder
+from ibp_evolve.cli.main import main
+from ibp_evolve.runs.evaluation import SuiteSpec
+from ibp_evolve.runs.store import RunFolder
 from llm_mutator.backends import ReplayBackend
 from llm_mutator.engine import LLMConfig, LLMEngine
 from llm_mutator.server import CompletionServer
@@ -69,7 +69,7 @@ def test_resume_rewinds_the_round_in_progress_and_continues(tmp_path):
     evolve(tmp_path / "part", generations=1)
     # a kill in the middle of round 2: rows of that round exist, the commit did not happen
     run = RunFolder.open(tmp_path / "part")
-    from ibp_evolve.runs import CandidateRecord
+    from ibp_evolve.runs.store import CandidateRecord
     run.db.add_candidates([CandidateRecord(id=999, engine="llm", operation="sample",
                                            source="junk", generation=2)])
     run.close()

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ibp_evolve.evaluation import suite_features
-from ibp_evolve.rule_eval import compile_rule
-from ibp_evolve.rule_language import load_rule
-from ibp_evolve.suites import load_suite
+from ibp_evolve.runs.evaluation import suite_features
+from ibp_evolve.language.compile import compile_rule
+from ibp_evolve.language.parse import load_rule
+from ibp_evolve.judge.suites import load_suite
 from llm_mutator.prompt import (PREAMBLE, CompletionError, as_priority_body, build_prompt,
                                 parse_completion, program_formula, training_document)
 

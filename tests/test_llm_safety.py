@@ -3,9 +3,9 @@ nothing is admitted to an island, and nothing outside the run folder changes."""
 
 import os
 
-from ibp_evolve.evaluation import SuiteSpec, suite_features
-from ibp_evolve.runs import RunFolder
-from ibp_evolve.suites import load_suite
+from ibp_evolve.runs.evaluation import SuiteSpec, suite_features
+from ibp_evolve.runs.store import RunFolder
+from ibp_evolve.judge.suites import load_suite
 from llm_mutator.backends import ReplayBackend
 from llm_mutator.engine import LLMConfig, LLMEngine
 from llm_mutator.sandbox import MaskSandbox

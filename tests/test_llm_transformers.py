@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
 pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
 
-from ibp_evolve.cli import main  # noqa: E402
-from ibp_evolve.runs import RunFolder  # noqa: E402
+from ibp_evolve.cli.main import main  # noqa: E402
+from ibp_evolve.runs.store import RunFolder  # noqa: E402
 
 TINY = ["--steps", "12", "--documents", "200", "--hidden-size", "32", "--layers", "1",
         "--heads", "2", "--vocab-size", "300", "--batch-size", "8", "--max-length", "192",

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.library import resolve_rule
-from ibp_evolve.minimize import minimize_seeds, minimize_suite, neighbour_pool, seed_labels
-from ibp_evolve.reduction import reduce_on_seeds
-from ibp_evolve.scoring import Judge
-from ibp_evolve.suites import load_suite, parse_suite
+from ibp_evolve.cli.main import main
+from ibp_evolve.language.library import resolve_rule
+from ibp_evolve.judge.minimize import minimize_seeds, minimize_suite, neighbour_pool, seed_labels
+from ibp_evolve.reducer.reduction import reduce_on_seeds
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite, parse_suite
 
 JOINT_SUITE = """
 name = "joint_pair"

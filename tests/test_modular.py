@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sympy
 
-from ibp_evolve.modular import (
+from ibp_evolve.reducer.modular import (
     PRIMES,
     PointParseError,
     PoleError,
@@ -42,7 +42,7 @@ def test_primes_list():
 
 def test_import_is_light():
     code = (
-        "import sys, time; t=time.perf_counter(); import ibp_evolve.modular; "
+        "import sys, time; t=time.perf_counter(); import ibp_evolve.reducer.modular; "
         "print(time.perf_counter()-t); print('numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ibp_evolve.cli import main
+from ibp_evolve.cli.main import main
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import sympy
 
-from ibp_evolve.exact import LaportaBox, reduce_exact
-from ibp_evolve.family import load_family, parse_family
-from ibp_evolve.masters import discover_masters, family_masters
-from ibp_evolve.modular import PRIMES, random_point
-from ibp_evolve.reduction import reduce_on_seeds
-from ibp_evolve.seeding import laporta_seeds
-from ibp_evolve.system import build_system
+from ibp_evolve.reducer.exact import LaportaBox, reduce_exact
+from ibp_evolve.reducer.family import load_family, parse_family
+from ibp_evolve.reducer.masters import discover_masters, family_masters
+from ibp_evolve.reducer.modular import PRIMES, random_point
+from ibp_evolve.reducer.reduction import reduce_on_seeds
+from ibp_evolve.reducer.seeding import laporta_seeds
+from ibp_evolve.reducer.system import build_system
 
 TRIANGLE_BOX_TARGET = (1, 1, 1, 1, 1, 1, -3)
 
@@ -113,7 +113,7 @@ def test_triangle_box_target_reduces_with_laporta_seeds_r6_s3_on_two_primes(tria
 
 
 def test_improved_seeding_reduces_the_triangle_box_target_with_92_seeds(triangle_box):
-    from ibp_evolve.sectors import measures
+    from ibp_evolve.reducer.sectors import measures
     box = laporta_seeds(triangle_box, [TRIANGLE_BOX_TARGET], 7, 4)
     m = measures(box)
     keep = np.flatnonzero((m["d"] == 0) & (m["s"] <= 3 - (6 - m["t"])))

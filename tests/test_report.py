@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.report import SECTIONS, build_report, read_run
-from ibp_evolve.runs import CandidateRecord, RunDatabase, RunError, RunFolder
+from ibp_evolve.cli.main import main
+from ibp_evolve.reports.html import SECTIONS, build_report, read_run
+from ibp_evolve.runs.store import CandidateRecord, RunDatabase, RunError, RunFolder
 
 SUITE = """name = "box_small"
 family = "box"

@@ -7,11 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from ibp_evolve.rule_eval import (
+from ibp_evolve.language.compile import (
     compile_rule, features_from_indices, keep_mask, load_rule, reference_keep, reference_value,
 )
-from ibp_evolve.rule_language import MAX_RANGE_BOUND
-from ibp_evolve.rule_sandbox import RuleResourceError, RuleTimeout, evaluate_mask
+from ibp_evolve.language.parse import MAX_RANGE_BOUND
+from ibp_evolve.language.sandbox import RuleResourceError, RuleTimeout, evaluate_mask
 
 IMPROVED_SEEDING = '''\
 def keep(seed, target):

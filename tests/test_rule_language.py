@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from ibp_evolve.rule_language import (
+from ibp_evolve.language.parse import (
     BOOL, FLOAT, INT, Generator, If, Reduce, Return, RuleError, load_rule, parse_rule,
 )
 

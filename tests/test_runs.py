@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from ibp_evolve.library import description
-from ibp_evolve.rule_language import load_rule
-from ibp_evolve.runs import (SCHEMA_VERSION, CandidateRecord, RunDatabase, RunError, RunFolder,
+from ibp_evolve.language.library import description
+from ibp_evolve.language.parse import load_rule
+from ibp_evolve.runs.store import (SCHEMA_VERSION, CandidateRecord, RunDatabase, RunError, RunFolder,
                              atomic_write_bytes)
 
 ENGINE_NEUTRAL_COLUMNS = {

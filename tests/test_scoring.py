@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from ibp_evolve.cli import main
-from ibp_evolve.library import library_rules, resolve_rule
-from ibp_evolve.rule_eval import reference_keep
-from ibp_evolve.scoring import OBJECTIVES, PENALTY, Judge, fitness_of
-from ibp_evolve.suites import SuiteError, load_suite, parse_suite
+from ibp_evolve.cli.main import main
+from ibp_evolve.language.library import library_rules, resolve_rule
+from ibp_evolve.language.compile import reference_keep
+from ibp_evolve.judge.score import OBJECTIVES, PENALTY, Judge, fitness_of
+from ibp_evolve.judge.suites import SuiteError, load_suite, parse_suite
 
 DROP_T4 = "def keep(seed, target):\n    return seed.t > 4 and seed.r <= target.r and seed.s <= target.s\n"
 

@@ -1,11 +1,11 @@
-"""Tests of the GF(p) Laporta solver (ibp_evolve.solver)."""
+"""Tests of the GF(p) Laporta solver (ibp_evolve.reducer.solver)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ibp_evolve.solver import Solution, forward_eliminate, mod_inverse, reference_solve, solve
+from ibp_evolve.reducer.solver import Solution, forward_eliminate, mod_inverse, reference_solve, solve
 
 PRIMES = [2147483647, 10007, 101]
 SEEDS = [0, 1, 2, 3, 4]
@@ -165,7 +165,7 @@ def test_negative_and_unreduced_values_are_taken_mod_p():
 
 
 def test_mod_inverse_kernel():
-    from ibp_evolve.solver import _inv_mod
+    from ibp_evolve.reducer.solver import _inv_mod
 
     for p in (2147483647, 10007, 101, 2):
         for a in {1, 2 % p or 1, p - 1, 12345 % p or 1, 999999 % p or 1}:
@@ -205,7 +205,7 @@ def test_duplicate_and_dependent_equations():
 
 
 def test_primality_check():
-    from ibp_evolve.solver import _is_prime
+    from ibp_evolve.reducer.solver import _is_prime
 
     small = [n for n in range(2000) if n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))]
     assert [n for n in range(2000) if _is_prime(n)] == small

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 
 def engines() -> dict:
-    from .deap_gp import DeapEngine, GPConfig
+    from ibp_evolve.engines.gp import DeapEngine, GPConfig
     from llm_mutator.engine import LLMConfig, LLMEngine   # FunSearch-style, llm_mutator/
-    from ..symbolic.engine import engine_entries           # operon / pysr distillation loop
+    from ibp_evolve.engines.symbolic.engine import engine_entries           # operon / pysr distillation loop
     return {"deap": (DeapEngine, GPConfig), "llm": (LLMEngine, LLMConfig), **engine_entries()}
 
 

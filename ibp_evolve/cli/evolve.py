@@ -1,0 +1,234 @@
+"""``ibp-evolve evolve``: evolve seeding rules on a suite, in a durable run folder.
+
+    ibp-evolve evolve [--engine deap] [--suite triangle_box_paper] [--population N]
+                      [--generations G] [--time-limit T] [--workers W] [--seed S]
+                      [--out runs/NAME | --resume runs/NAME] [--dask tcp://HOST:8786 |
+                      --dask-local N] [--start RULE ...] [--export [K]]
+
+Prints live progress on stderr and, at the end, a table of the best rules as formulas and the
+best rule file on stdout.  Exit status 0 whenever the run ended normally — the generation
+budget spent or the time limit reached (then in-flight evaluations are stopped and the best
+rules found so far are exported); 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_RUNS_DIR = "runs"
+# Evolution only: a seed selection larger than this per target is failed without solving.
+# Selections of thousands of seeds cost up to a second each to solve and are never the answer.
+GP_MAX_SEEDS = 2000
+
+
+def add_parser(subparsers) -> None:
+    from ibp_evolve.engines import ENGINE_NAMES
+    from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
+    from ibp_evolve.judge.score import OBJECTIVES
+    p = subparsers.add_parser(
+        "evolve", help="evolve seeding rules (strongly typed GP) on a suite",
+        description="Evolve seeding rules on a suite. A run lives in a folder (config, SQLite "
+                    "database of every candidate, checkpoints, best rules in RUN/best/) and can "
+                    "be resumed after any interruption with --resume.")
+    p.add_argument("--engine", default="deap", choices=ENGINE_NAMES)
+    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
+                   help="what the fitness of a complete rule counts (default seeds)")
+    p.add_argument("--population", type=int, help="individuals per generation (default 300)")
+    p.add_argument("--generations", type=int,
+                   help="generations after the initial one (default 40; with --resume: "
+                        "extend the run to this many)")
+    p.add_argument("--time-limit", type=float,
+                   help="seconds; a hard deadline for this invocation: in-flight evaluations "
+                        "are stopped and the best rules exported")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: the number of cores; 0: score in this "
+                        "process)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
+    p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="evaluate on a Dask distributed cluster, e.g. tcp://host:8786")
+    p.add_argument("--dask-local", type=int, metavar="N",
+                   help="start a local Dask cluster of N workers and evaluate on it")
+    p.add_argument("--start", action="append", default=[], metavar="RULE",
+                   help="start rule injected into the first generation: a file (e.g. "
+                        "seeds/improved_seeding_start.py) or a library rule name (repeatable; "
+                        "default: a random start)")
+    p.add_argument("--selection", choices=("lexicographic", "nsga2"),
+                   help="rank by (fitness, size) lexicographically (default) or NSGA-II")
+    p.add_argument("--max-height", type=int, help="tree height limit (default 8)")
+    p.add_argument("--max-seeds", type=int,
+                   help="evolution's cap on seeds per target: larger selections are failed "
+                        "without solving (default: the smaller of the suite's and 2000)")
+    p.add_argument("--candidate-timeout", type=float, default=60.0,
+                   help="seconds one candidate may take before it is failed (default 60)")
+    p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    p.add_argument("--export", nargs="?", const="1", metavar="RANKS",
+                   help="copy best rules into the rule library's evolved/ folder: a count K "
+                        "(ranks 1..K, default 1) or a comma list of ranks, e.g. 1,3")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_evolve)
+
+
+def _start_sources(names: list[str]) -> list[str]:
+    from ibp_evolve.language.library import resolve_rule
+    out = []
+    for name in names:
+        path = Path(name)
+        if not path.exists() and not name.endswith(".py"):
+            seed_file = Path(__file__).resolve().parents[2] / "seeds" / f"{name}.py"
+            if seed_file.is_file():
+                path = seed_file
+        out.append(resolve_rule(str(path) if path.exists() else name).source)
+    return out
+
+
+def _parse_ranks(text: str) -> list[int]:
+    from ibp_evolve.runs.store import RunError
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise RunError(f"--export '{text}': expected a count K or ranks such as 1,3")
+    if len(parts) == 1 and "," not in text:
+        return list(range(1, int(parts[0]) + 1))
+    return [int(p) for p in parts]
+
+
+def cmd_evolve(args) -> int:
+    from ibp_evolve.engines import engines
+    from ibp_evolve.runs.evaluation import EvaluationError, SuiteSpec, make_evaluator
+    from ibp_evolve.engines.gp import GPSourceError
+    from ibp_evolve.engines.symbolic.backends import BackendUnavailable
+    from ibp_evolve.language.library import library_dir
+    from ibp_evolve.runs.progress import Progress, summary_table
+    from ibp_evolve.language.parse import RuleError
+    from ibp_evolve.runs.store import RunError, RunFolder
+
+    def fail(message: str) -> int:
+        print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
+        return 2
+
+    for name in ("population", "generations", "workers", "max_height", "max_seeds",
+                 "dask_local"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name in ("workers", "generations") else 1):
+            return fail(f"--{name.replace('_', '-')} must be "
+                        f"{'non-negative' if name in ('workers', 'generations') else 'positive'}")
+    if args.time_limit is not None and args.time_limit <= 0:
+        return fail("--time-limit must be positive")
+    if args.dask and args.dask_local:
+        return fail("--dask and --dask-local exclude each other")
+    if args.out and args.resume:
+        return fail("--out and --resume exclude each other")
+
+    engine_cls, config_cls = engines()[args.engine]
+    try:
+        if args.resume:
+            run = RunFolder.open(args.resume)
+            if run.config.get("engine") != args.engine:
+                return fail(f"run {args.resume} was made by engine {run.config.get('engine')}")
+            config = config_cls.from_json(run.config["engine_config"])
+            suite_spec = SuiteSpec(**run.config["suite_spec"])
+            if args.generations is not None and args.generations != config.generations:
+                config.generations = args.generations
+                run.update_config(engine_config=config.to_json())
+        else:
+            try:
+                starts = _start_sources(args.start)
+            except (RuleError, FileNotFoundError) as exc:
+                return fail(f"--start: {exc}")
+            suite_spec = SuiteSpec.of(args.suite, args.ordering)
+            suite = suite_spec.load()
+            cap = args.max_seeds or min(suite.max_seeds, GP_MAX_SEEDS)
+            suite_spec = SuiteSpec(suite_spec.suite, suite_spec.ordering, cap)
+            overrides = {k: v for k, v in (("population", args.population),
+                                           ("generations", args.generations),
+                                           ("selection", args.selection),
+                                           ("max_height", args.max_height)) if v is not None}
+            # engine-specific options (e.g. the LLM engine's --backend, --model)
+            overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
+            config = config_cls(seed=args.seed, objective=args.objective,
+                                start_rules=tuple(starts), **overrides)
+            out = args.out or os.path.join(
+                DEFAULT_RUNS_DIR, f"{suite.name}-{args.engine}-s{args.seed}-"
+                f"{time.strftime('%Y%m%d-%H%M%S')}")
+            run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
+                                         "suite_spec": {"suite": suite_spec.suite,
+                                                        "ordering": suite_spec.ordering,
+                                                        "max_seeds": suite_spec.max_seeds},
+                                         "suite": suite.name, "objective": args.objective,
+                                         "seed": args.seed})
+    except RunError as exc:
+        return fail(str(exc))
+    config.time_limit = args.time_limit
+    try:
+        engine = engine_cls(config)
+    except (ValueError, BackendUnavailable) as exc:
+        return fail(str(exc))
+
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    deadline_start = time.monotonic()
+    progress = Progress(quiet=args.quiet)
+    if not args.quiet:
+        print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, objective "
+              f"{config.objective}, seed {config.seed}, population {config.population}, "
+              f"generations {config.generations}"
+              + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
+              file=sys.stderr)
+    try:
+        try:
+            evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
+                                       dask=args.dask, dask_local=args.dask_local,
+                                       candidate_timeout=args.candidate_timeout)
+        except EvaluationError as exc:
+            return fail(str(exc))
+        try:
+            if not args.quiet:
+                print(f"evaluating on {evaluator.description}", file=sys.stderr)
+            if args.time_limit is not None:
+                # the evaluator's start-up (judges being built) counts against the deadline
+                config.time_limit = max(0.0, args.time_limit
+                                        - (time.monotonic() - deadline_start))
+            engine.evolve(suite_spec, evaluator=evaluator, run=run, progress=progress,
+                          resume=bool(args.resume))
+        except (GPSourceError, EvaluationError, BackendUnavailable) as exc:
+            return fail(str(exc))
+        finally:
+            evaluator.close()
+        _report(engine, run, summary_table)
+        if args.export:
+            try:
+                copied = run.export(_parse_ranks(args.export), library_dir() / "evolved")
+            except RunError as exc:
+                return fail(str(exc))
+            for path in copied:
+                print(f"exported {path}")
+    finally:
+        run.close()
+    return 0
+
+
+def _report(engine, run, summary_table) -> None:
+    reason = {"generations": "generation budget spent",
+              "time_limit": "time limit reached"}.get(engine.stopped_, engine.stopped_)
+    print(f"run {run.path}: {reason} after generation {engine.generation_}, "
+          f"{engine.n_candidates_} candidates, {engine.n_evaluations_} distinct masks scored, "
+          f"{engine.elapsed_:.1f} s")
+    records = run.db.best(engine.config.n_best)
+    if not records:
+        print("no rule was scored")
+        return
+    summary_table(_as_rows(records))
+    best = run.best_files()
+    if best:
+        print(f"best rule ({best[0]}):")
+        print(best[0].read_text().rstrip())
+
+
+def _as_rows(records):
+    from types import SimpleNamespace
+    return [SimpleNamespace(fitness=r.fitness, complete=r.complete, seeds=r.seeds,
+                            size=r.size, formula=r.formula or "") for r in records]

@@ -1,0 +1,163 @@
+"""Command line of the LLM mutator: ``serve-llm``, ``train-mutator`` and the options of
+``evolve --engine llm``.
+
+    ibp-evolve evolve --engine llm --backend transformers --model DIR [--lora ADAPTER] ...
+    ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
+    ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--batch-wait S]
+    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--random-rules N] [--minutes M]
+                             [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+
+def add_parser(subparsers) -> None:
+    _add_evolve_options(subparsers)
+
+    p = subparsers.add_parser(
+        "serve-llm", help="serve a causal LM as an OpenAI-compatible completions server",
+        description="Hold one model (on the GPU when present) and answer POST /v1/completions "
+                    "from many evolution workers, batching concurrent requests.")
+    p.add_argument("--model", required=True, help="model directory (or hub name)")
+    p.add_argument("--lora", help="LoRA adapter directory applied on top of the model")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for a cluster)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    p.add_argument("--max-batch", type=int, default=32,
+                   help="requests generated together at most (default 32)")
+    p.add_argument("--batch-wait", type=float, default=0.02,
+                   help="seconds to wait for more requests after the first (default 0.02)")
+    p.add_argument("--model-name", help="name reported by /v1/models (default: --model)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve_llm)
+
+    p = subparsers.add_parser(
+        "train-mutator", help="train a small code model (or a LoRA adapter) on rule programs",
+        description="Train a causal LM for the LLM mutator on the rule library, the seed "
+                    "programs, run databases and random GP rules; the tokenizer is trained "
+                    "here too. With --base, fine-tune that model with LoRA instead.")
+    p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument("--base", help="base model directory: LoRA fine-tuning instead of training "
+                                  "from scratch")
+    p.add_argument("--runs", action="append", default=[], metavar="RUN",
+                   help="run folder (or run.sqlite) whose scored rules join the corpus "
+                        "(repeatable)")
+    p.add_argument("--rules", action="append", default=None, metavar="DIR",
+                   help="folder of rule files (repeatable; default rules/ and seeds/)")
+    p.add_argument("--random-rules", type=int, default=0, metavar="N",
+                   help="add N random rules of the GP primitive set to the corpus")
+    p.add_argument("--variations", type=int, default=0, metavar="N",
+                   help="add N examples whose completion is a GP crossover or mutation of "
+                        "the two programs shown")
+    p.add_argument("--documents", type=int, default=4000,
+                   help="training examples drawn from the corpus (default 4000)")
+    p.add_argument("--minutes", type=float, default=6.0,
+                   help="training time budget (default 6); see --steps and --epochs")
+    p.add_argument("--epochs", type=float, default=3.0,
+                   help="passes over the documents at most (default 3)")
+    p.add_argument("--steps", type=int, help="optimizer steps (overrides --minutes)")
+    p.add_argument("--vocab-size", type=int, default=1024)
+    p.add_argument("--hidden-size", type=int, default=96)
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--max-length", type=int, default=128,
+                   help="tokens per training example (default 128)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--lora-rank", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (1 is fastest on a small, busy machine)")
+    p.set_defaults(func=cmd_train_mutator)
+
+
+def _add_evolve_options(subparsers) -> None:
+    evolve = getattr(subparsers, "choices", {}).get("evolve")
+    if evolve is None:
+        return
+    g = evolve.add_argument_group("LLM engine (--engine llm)")
+    g.add_argument("--backend", choices=("transformers", "openai"),
+                   help="where completions come from (default transformers)")
+    g.add_argument("--model", help="transformers: model directory or hub name; openai: the "
+                                   "server's model name")
+    g.add_argument("--url", help="openai backend: server URL, e.g. http://localhost:8000/v1")
+    g.add_argument("--lora", help="transformers backend: LoRA adapter directory")
+    g.add_argument("--device", help="transformers backend: torch device (default cuda if "
+                                    "present)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default 1.0)")
+    g.add_argument("--top-p", type=float, help="nucleus sampling (default 0.95)")
+    g.add_argument("--max-new-tokens", type=int, help="tokens per completion (default 160)")
+    g.add_argument("--samples-per-prompt", type=int, help="completions per prompt (default 4)")
+    g.add_argument("--prompts-per-batch", type=int,
+                   help="prompts per backend call (default 2)")
+    g.add_argument("--islands", type=int, help="islands of the program database (default 10)")
+    g.add_argument("--reset-period", type=int,
+                   help="prompts between resets of the weaker half of the islands "
+                        "(default 200; 0: never)")
+    g.add_argument("--deterministic", action="store_true", default=None,
+                   help="synchronous sampling and evaluation with fixed sampling seeds: "
+                        "reproducible from --seed (slower)")
+    g.add_argument("--queue-size", type=int,
+                   help="backend batches waiting for evaluation at most (default 4)")
+    g.add_argument("--request-timeout", type=float,
+                   help="openai backend: seconds per request (default 120)")
+
+
+def cmd_serve_llm(args) -> int:
+    from llm_mutator.backends import BackendError
+    from llm_mutator.server import serve
+    try:
+        serve(args.model, args.host, args.port, lora=args.lora, device=args.device,
+              batch_wait=args.batch_wait, max_batch=args.max_batch, verbose=args.verbose,
+              model_name=args.model_name)
+    except (BackendError, OSError) as exc:
+        print(f"ibp-evolve serve-llm: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_train_mutator(args) -> int:
+    from pathlib import Path
+
+    from llm_mutator.train import (ROOT, TrainConfig, _add, collect_corpus, random_rules,
+                                   train_mutator, variation_documents)
+
+    def fail(message):
+        print(f"ibp-evolve train-mutator: error: {message}", file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'")
+    dirs = args.rules or [str(ROOT / "rules"), str(ROOT / "seeds")]
+    for d in dirs:
+        if not Path(d).is_dir():
+            return fail(f"--rules {d}: not a folder")
+    try:
+        corpus = collect_corpus(dirs, args.runs)
+    except (FileNotFoundError, OSError) as exc:
+        return fail(str(exc))
+    if args.random_rules:
+        known = {c.body: c for c in corpus}
+        for src in random_rules(args.random_rules, seed=args.seed):
+            _add(known, src, None)
+        corpus = list(known.values())
+    if not corpus:
+        return fail("the corpus is empty: no valid rule programs found")
+    cfg = TrainConfig(out=args.out, base=args.base, documents=args.documents,
+                      vocab_size=args.vocab_size, hidden_size=args.hidden_size,
+                      layers=args.layers, heads=args.heads, max_length=args.max_length,
+                      batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      steps=args.steps, minutes=args.minutes, epochs=args.epochs,
+                      lora_rank=args.lora_rank,
+                      seed=args.seed, threads=args.threads)
+    extra = variation_documents(args.variations, seed=args.seed) if args.variations else []
+    train_mutator(corpus, cfg, log=lambda text: print(text, file=sys.stderr, flush=True),
+                  extra_documents=extra)
+    print(args.out)
+    return 0

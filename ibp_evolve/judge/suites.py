@@ -1,0 +1,107 @@
+"""Suites: which targets of which family a rule is judged on.
+
+A suite is a TOML file (built-in name or path):
+
+    name = "triangle_box_paper"
+    family = "triangle_box"            # built-in family name or path (relative to the suite)
+    targets = [[1, 1, 1, 1, 1, 1, -3]]
+    delta_r = 1                        # candidate universe: r <= r_target + delta_r
+    delta_s = 1                        #                     s <= s_target + delta_s
+    max_seeds = 5000                   # more seeds than this for a target: failed, not solved
+    joint = false                      # true: one system on the union of the targets' seeds
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ibp_evolve.reducer.family import Family, FamilyError, builtin_toml_names, load_family, read_named_toml
+
+SUITES_PACKAGE = "ibp_evolve.judge.suite_files"
+DEFAULT_MAX_SEEDS = 5000
+_KEYS = {"name", "description", "family", "targets", "delta_r", "delta_s", "max_seeds", "joint"}
+
+
+class SuiteError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class Suite:
+    name: str
+    family: Family
+    targets: tuple[tuple[int, ...], ...]
+    delta_r: int = 1
+    delta_s: int = 1
+    max_seeds: int = DEFAULT_MAX_SEEDS
+    joint: bool = False
+    description: str = ""
+    origin: str = ""
+
+
+def builtin_suites() -> list[str]:
+    return builtin_toml_names(SUITES_PACKAGE)
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load a built-in suite by name, or a user's suite file by path."""
+    text, origin, folder = read_named_toml(name_or_path, SUITES_PACKAGE, "suite", SuiteError)
+    return parse_suite(text, origin=origin, base=folder)
+
+
+def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -> Suite:
+    where = f"suite file '{origin}'"
+
+    def fail(key, problem):
+        raise SuiteError(f"{where}, key '{key}': {problem}")
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{where}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        fail(unknown[0], f"unknown key (allowed: {', '.join(sorted(_KEYS))})")
+    for key in ("family", "targets"):
+        if key not in data:
+            fail(key, "missing")
+    family_ref = data["family"]
+    if not isinstance(family_ref, str):
+        fail("family", "must be a built-in family name or a path")
+    if base is not None and family_ref.endswith(".toml") and not Path(family_ref).is_absolute():
+        family_ref = str(base / family_ref)
+    try:
+        family = load_family(family_ref)
+    except FamilyError as exc:
+        fail("family", str(exc))
+    raw_targets = data["targets"]
+    if not isinstance(raw_targets, list) or not raw_targets:
+        fail("targets", "must be a non-empty list of index lists")
+    targets = []
+    for k, t in enumerate(raw_targets):
+        if not isinstance(t, list):
+            fail(f"targets[{k}]", f"must be a list of {family.n} integers, got {t!r}")
+        try:
+            target = family.check_integral(t, "target")
+        except FamilyError as exc:
+            fail(f"targets[{k}]", str(exc))
+        if target in targets:
+            fail(f"targets[{k}]", f"{list(target)} is listed twice")
+        if not any(x > 0 for x in target):
+            fail(f"targets[{k}]", f"{list(target)} has no line (it is zero)")
+        targets.append(target)
+    values = {}
+    for key, default in (("delta_r", 1), ("delta_s", 1), ("max_seeds", DEFAULT_MAX_SEEDS)):
+        v = data.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or v < (1 if key == "max_seeds" else 0):
+            fail(key, f"must be a {'positive' if key == 'max_seeds' else 'non-negative'} "
+                 f"integer, got {v!r}")
+        values[key] = v
+    joint = data.get("joint", False)
+    if not isinstance(joint, bool):
+        fail("joint", f"must be true or false, got {joint!r}")
+    name = data.get("name", Path(origin).stem if base else origin)
+    return Suite(name=str(name), family=family, targets=tuple(targets), joint=joint,
+                 description=str(data.get("description", "")), origin=origin, **values)

@@ -1,0 +1,87 @@
+"""Numeric reduction of targets on a subset of a cached equation system (one prime, one point).
+
+A target is **reduced** when its fully back-substituted row contains master integrals only
+(DESIGN.md §1); any other integral left in the row is a *survivor*.  Integrals of zero sectors
+vanish and count as reduced (to zero).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ibp_evolve.reducer.sectors import sector_of, zero_sectors
+from ibp_evolve.reducer.solver import Solution, solve
+from ibp_evolve.reducer.system import EquationSystem
+
+
+@dataclass
+class TargetReduction:
+    target: tuple[int, ...]
+    reduced: bool
+    coefficients: dict = field(default_factory=dict)  # master -> residue mod p (non-zero)
+    survivor_coefficients: dict = field(default_factory=dict)  # non-masters left in the row
+
+    @property
+    def survivors(self) -> list:
+        return sorted(self.survivor_coefficients)
+
+
+@dataclass
+class NumericReduction:
+    targets: list[TargetReduction]
+    seeds: int
+    equations: int
+    independent_equations: int
+    trimmed_equations: int
+    fill_in: int
+    multiply_adds: int
+    seconds: float
+    solution: Solution = field(repr=False, default=None)
+
+    @property
+    def complete(self) -> bool:
+        return all(t.reduced for t in self.targets)
+
+    def stats(self) -> dict:
+        return {"seeds": self.seeds, "equations": self.equations,
+                "independent_equations": self.independent_equations,
+                "trimmed_equations": self.trimmed_equations, "fill_in": self.fill_in,
+                "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
+
+
+def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters) -> NumericReduction:
+    """Solve the equations of the chosen seeds and express each target through ``masters``."""
+    masters = set(map(tuple, masters))
+    seed_ids = np.asarray(seed_ids, dtype=np.int64)
+    zeros = zero_sectors(system.family)
+    targets = [tuple(int(x) for x in t) for t in targets]
+    columns = np.array([system.column_of(t) for t in targets], dtype=np.int64)
+    solvable = columns >= 0
+    selected = system.equations_of(seed_ids)
+    solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
+                     system.n_columns, columns[solvable], system.prime)
+    row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
+    results = []
+    for i, (target, col) in enumerate(zip(targets, columns)):
+        if sector_of(target) in zeros:
+            results.append(TargetReduction(target, True))
+            continue
+        if col < 0:  # appears in no equation at all
+            own = {target: 1}
+            results.append(TargetReduction(target, target in masters,
+                                           own if target in masters else {},
+                                           {} if target in masters else own))
+            continue
+        cols, vals = solution.target_rows[row_of[i]]
+        coefficients, survivors = {}, {}
+        for c, v in zip(cols.tolist(), vals.tolist()):
+            integral = system.integral(c)
+            (coefficients if integral in masters else survivors)[integral] = v
+        results.append(TargetReduction(target, not survivors, coefficients, survivors))
+    return NumericReduction(
+        targets=results, seeds=len(seed_ids), equations=int(solution.n_equations),
+        independent_equations=solution.n_independent,
+        trimmed_equations=solution.n_trimmed, fill_in=solution.fill_in,
+        multiply_adds=solution.multiply_adds, seconds=solution.seconds, solution=solution)

@@ -1,0 +1,1 @@
+"""What people look at: rule inspection, run reports (HTML) and rule comparisons."""

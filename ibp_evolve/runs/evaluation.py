@@ -1,0 +1,586 @@
+"""Evaluate many candidate rules fast: in-process, on a pool of long-lived workers, or on Dask.
+
+Every engine hands the evaluator a list of :class:`EvalJob` — a rule's seed masks (already
+computed, e.g. by the GP's vectorised tree evaluator) or its source (then the worker computes
+the masks) — and gets back one :class:`Evaluation` per job, in the same order.
+
+* :class:`LocalEvaluator` scores in the calling process (tests, notebooks, one core).
+* :class:`PoolEvaluator` keeps ``workers`` processes of the ``multiprocess`` package alive for
+  the whole run; each builds its :class:`~ibp_evolve.judge.score.Judge` (and loads the compiled
+  solver) once.  Jobs travel in batches and results come back one by one, so the parent always
+  knows which candidate a worker is on: a candidate that crashes its worker or runs past
+  ``candidate_timeout`` is scored as failed, the worker is killed and replaced, and the rest of
+  its batch goes to another worker.  The run itself never fails because of one candidate.
+* :class:`DaskEvaluator` sends the batches to a Dask distributed cluster (``--dask
+  tcp://SCHEDULER:8786``) or to a local one it starts (``--dask-local N``).  Each Dask worker
+  process builds its judge once (kept in a per-process cache).  A batch whose worker dies is
+  scored as failed; Dask cannot interrupt a running task, so the per-candidate timeout is only
+  approximated there (the batch's result is abandoned, not the work).
+
+All evaluators honour a ``deadline`` (``time.monotonic()`` value): jobs not finished by then come
+back with status ``stopped``, and running work is abandoned (pool workers are killed).
+
+Identical masks are identical for the judge: :class:`MaskCache` keys evaluations by a hash of the
+packed masks, so an engine scores each distinct seed selection once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
+
+__all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
+           "PoolEvaluator", "DaskEvaluator", "make_evaluator", "mask_hash", "score_job",
+           "EvaluationError", "FAILED_FITNESS", "suite_features"]
+
+# Worse than any fitness the judge gives (an incomplete rule costs at most a few 10^15).
+FAILED_FITNESS = 1e18
+
+
+class EvaluationError(RuntimeError):
+    """The evaluator itself cannot work (e.g. a worker cannot build its judge)."""
+
+
+# ----------------------------------------------------------------------------- what to judge
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """Everything a worker needs to build the same judge as the parent: picklable and small.
+
+    ``suite`` is a built-in suite name or an absolute path; ``max_seeds`` overrides the
+    suite's own cap (a cheaper evolution: larger selections are failed without solving).
+    """
+    suite: str
+    ordering: str = DEFAULT_ORDERING
+    max_seeds: int | None = None
+
+    @classmethod
+    def of(cls, suite: str, ordering: str = DEFAULT_ORDERING, max_seeds: int | None = None):
+        path = Path(suite)
+        if path.suffix == ".toml" or path.exists():
+            suite = str(path.resolve())
+        return cls(str(suite), ordering, max_seeds)
+
+    def load(self):
+        import dataclasses
+
+        from ibp_evolve.judge.suites import load_suite
+        suite = load_suite(self.suite)
+        if self.max_seeds is not None:
+            suite = dataclasses.replace(suite, max_seeds=int(self.max_seeds))
+        return suite
+
+    def judge(self):
+        """This process's judge for the spec, built on first use."""
+        judge = _JUDGES.get(self)
+        if judge is None:
+            from ibp_evolve.reducer.ordering import Ordering
+            from ibp_evolve.judge.score import Judge
+            judge = Judge(self.load(), Ordering.parse(self.ordering))
+            _JUDGES[self] = judge
+        return judge
+
+
+_JUDGES: dict = {}
+
+
+def suite_features(suite):
+    """The candidate universes' features of a suite without building its equation systems.
+
+    Same universes as :class:`~ibp_evolve.judge.score.Judge` (tested), so that a parent process can
+    compute seed masks while the workers solve.
+    """
+    from ibp_evolve.language.compile import features_from_indices
+    from ibp_evolve.reducer.seeding import laporta_seeds
+    out = []
+    for t in suite.targets:
+        r_max = sum(x for x in t if x > 0) + suite.delta_r
+        s_max = -sum(x for x in t if x < 0) + suite.delta_s
+        universe = laporta_seeds(suite.family, [t], r_max, s_max)
+        out.append(features_from_indices(universe, t, suite.family.isps))
+    return out
+
+
+@dataclass
+class EvalJob:
+    """One candidate to score: ``masks`` (one bool array per target) or ``source``."""
+    key: int
+    masks: list | None = None
+    source: str | None = None
+
+    def packed(self) -> "EvalJob":
+        """A copy with the masks bit-packed (8x smaller to send)."""
+        if self.masks is None or isinstance(self.masks, _Packed):
+            return self
+        return EvalJob(self.key, _Packed.of(self.masks), self.source)
+
+
+class _Packed:
+    __slots__ = ("bits", "sizes")
+
+    @classmethod
+    def of(cls, masks):
+        p = cls()
+        p.bits = [np.packbits(np.asarray(m, dtype=bool)) for m in masks]
+        p.sizes = [len(m) for m in masks]
+        return p
+
+    def unpack(self):
+        return [np.unpackbits(b, count=n).astype(bool) for b, n in zip(self.bits, self.sizes)]
+
+    def __getstate__(self):
+        return (self.bits, self.sizes)
+
+    def __setstate__(self, state):
+        self.bits, self.sizes = state
+
+
+def mask_hash(masks) -> str:
+    """A digest that is equal exactly when the seed selections are equal."""
+    h = hashlib.blake2b(digest_size=16)
+    for m in masks:
+        m = np.asarray(m, dtype=bool)
+        h.update(len(m).to_bytes(8, "little"))
+        h.update(np.packbits(m).tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Evaluation:
+    """The judge's verdict on one candidate (or why there is none).
+
+    ``status``: ``ok`` (scored), ``rejected`` (the rule does not load or does not evaluate),
+    ``crashed`` (its worker died), ``timeout`` (ran past the per-candidate limit) or
+    ``stopped`` (the run's deadline came first).  Only ``ok`` carries real scores; the others
+    have ``fitness = FAILED_FITNESS``.
+    """
+    key: int
+    status: str = "ok"
+    fitness: float = FAILED_FITNESS
+    complete: bool = False
+    seeds: int = 0
+    objective_value: float = 0.0
+    targets: list = field(default_factory=list)
+    reason: str = ""
+    wall_time: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _target_summary(t) -> dict:
+    return {"target": list(t.target), "seeds": t.seeds, "equations": t.equations,
+            "trimmed_equations": t.trimmed_equations, "multiply_adds": t.multiply_adds,
+            "seconds": round(t.seconds, 6), "reduced": t.reduced,
+            "n_survivors": t.n_survivors, "reason": t.reason}
+
+
+def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
+    """Score one job with a judge; never raises for a bad candidate."""
+    start = time.perf_counter()
+    try:
+        if job.masks is not None:
+            masks = job.masks.unpack() if isinstance(job.masks, _Packed) else job.masks
+        else:
+            masks = judge.masks(job.source)
+        report = judge.score_masks(masks, objective)
+    except Exception as exc:  # a bad rule, or a rule the evaluator cannot handle
+        from ibp_evolve.language.parse import RuleError
+        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError)) else "crashed"
+        return Evaluation(job.key, status, reason=f"{type(exc).__name__}: {exc}"[:500],
+                          wall_time=time.perf_counter() - start)
+    targets = [_target_summary(t) for t in report.targets]
+    objective_value = report.fitness if report.complete else sum(
+        t.objective(objective) for t in report.targets)
+    return Evaluation(job.key, "ok", float(report.fitness), bool(report.complete),
+                      int(sum(t.seeds for t in report.targets)), float(objective_value),
+                      targets, "", time.perf_counter() - start)
+
+
+def _failed(job: EvalJob, status: str, reason: str) -> Evaluation:
+    return Evaluation(job.key, status, reason=reason)
+
+
+def _batches(jobs, n_workers: int, batch_size: int | None):
+    if batch_size is None:
+        batch_size = max(1, min(32, len(jobs) // max(1, 4 * n_workers)))
+    return [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
+
+
+# ----------------------------------------------------------------------------- the cache
+
+class MaskCache:
+    """Evaluations keyed by mask hash: a seed selection is solved once per run."""
+
+    def __init__(self):
+        self._by_hash: dict[str, tuple[int, Evaluation]] = {}
+        self.hits = 0
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._by_hash
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def get(self, digest: str):
+        """(evaluation index, evaluation) of the first candidate with these masks, or None."""
+        found = self._by_hash.get(digest)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def put(self, digest: str, eval_index: int, evaluation: Evaluation) -> None:
+        # Stopped or timed-out evaluations say nothing about the masks: do not remember them.
+        if evaluation.status in ("ok", "rejected"):
+            self._by_hash.setdefault(digest, (eval_index, evaluation))
+
+
+# ----------------------------------------------------------------------------- evaluators
+
+class Evaluator:
+    """Base class: ``evaluate(jobs, deadline=None, on_result=None) -> list[Evaluation]``."""
+    n_workers = 1
+    description = "evaluator"
+
+    def evaluate(self, jobs, deadline: float | None = None, on_result=None) -> list:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class LocalEvaluator(Evaluator):
+    """Scores in this process.  The deadline is checked between candidates."""
+
+    def __init__(self, spec: SuiteSpec, objective: str = "seeds"):
+        self.spec, self.objective = spec, objective
+        self.judge = spec.judge()
+        self.description = "in-process"
+
+    def evaluate(self, jobs, deadline=None, on_result=None):
+        out = []
+        for job in jobs:
+            if deadline is not None and time.monotonic() >= deadline:
+                ev = _failed(job, "stopped", "the run's time limit was reached")
+            else:
+                ev = score_job(self.judge, job, self.objective)
+            out.append(ev)
+            if on_result:
+                on_result(ev)
+        return out
+
+
+def _pool_worker(conn, spec, objective):
+    """Body of a pool worker: build the judge once, then score batches until told to stop."""
+    # One solver thread per worker: the pool is the parallelism.
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    try:
+        judge = spec.judge()
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return
+        if batch is None:
+            return
+        for job in batch:
+            conn.send(("result", score_job(judge, job, objective)))
+
+
+class _Worker:
+    def __init__(self, ctx, spec, objective):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_pool_worker, args=(child, spec, objective), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.inflight: deque = deque()   # jobs sent, results not yet back
+        self.started = 0.0               # when the job at inflight[0] started
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except Exception:
+            pass
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+
+class PoolEvaluator(Evaluator):
+    """A pool of long-lived worker processes (``multiprocess``), each with its own judge."""
+
+    def __init__(self, spec: SuiteSpec, objective: str = "seeds", workers: int = 2,
+                 candidate_timeout: float = 60.0, batch_size: int | None = None,
+                 start_method: str | None = None, startup_timeout: float = 600.0):
+        import multiprocess
+        self.spec, self.objective = spec, objective
+        self.n_workers = max(1, int(workers))
+        self.candidate_timeout = candidate_timeout
+        self.batch_size = batch_size
+        self.startup_timeout = startup_timeout
+        self.ctx = multiprocess.get_context(start_method or "spawn")
+        self.workers = [_Worker(self.ctx, spec, objective) for _ in range(self.n_workers)]
+        self.replaced = 0
+        self.description = f"pool of {self.n_workers} worker processes"
+
+    # -- worker life cycle -----------------------------------------------------------------
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        fresh = _Worker(self.ctx, self.spec, self.objective)
+        self.workers[self.workers.index(worker)] = fresh
+        self.replaced += 1
+        return fresh
+
+    def wait_ready(self) -> None:
+        """Block until every worker has built its judge (raises if one cannot)."""
+        from multiprocess.connection import wait
+        limit = time.monotonic() + self.startup_timeout
+        while not all(w.ready for w in self.workers):
+            pending = [w for w in self.workers if not w.ready]
+            if time.monotonic() > limit:
+                raise EvaluationError("pool workers did not start in time")
+            for conn in wait([w.conn for w in pending], timeout=1.0):
+                self._receive(next(w for w in pending if w.conn is conn), None, None)
+
+    def _receive(self, worker, results, on_result):
+        """Handle one message (or the death) of a worker; returns the jobs to retry."""
+        try:
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError):
+            return self._lost(worker, results, on_result, "crashed",
+                              f"the worker died ({_exit_text(worker.proc)})")
+        if kind == "error":
+            raise EvaluationError(f"a pool worker could not build its judge:\n{payload}")
+        if kind == "ready":
+            worker.ready = True
+            worker.started = time.monotonic()
+            return []
+        job = worker.inflight.popleft()
+        results[job.key] = payload
+        if on_result:
+            on_result(payload)
+        worker.started = time.monotonic()
+        return []
+
+    def _lost(self, worker, results, on_result, status, reason):
+        """The worker is gone: fail the job it was on, hand back the rest, replace it."""
+        retry = []
+        if not worker.ready:
+            raise EvaluationError(f"a pool worker died while starting: {reason}")
+        if worker.inflight:
+            job = worker.inflight.popleft()
+            ev = _failed(job, status, reason)
+            results[job.key] = ev
+            if on_result:
+                on_result(ev)
+            retry = list(worker.inflight)
+        self._replace(worker)
+        return retry
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, jobs, deadline=None, on_result=None):
+        from multiprocess.connection import wait
+        jobs = [j.packed() for j in jobs]
+        results: dict[int, Evaluation] = {}
+        queue = deque(_batches(jobs, self.n_workers, self.batch_size))
+        while queue or any(w.inflight for w in self.workers):
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self._stop_all()
+                break
+            for w in self.workers:
+                if w.ready and not w.inflight and queue:
+                    batch = queue.popleft()
+                    try:
+                        w.conn.send(batch)
+                    except (OSError, ValueError):
+                        queue.appendleft(batch)
+                        self._replace(w)
+                        continue
+                    w.inflight.extend(batch)
+                    w.started = now
+            timeout = 0.5
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - now))
+            conns = {w.conn: w for w in self.workers}
+            for conn in wait(list(conns), timeout=timeout):
+                w = conns[conn]
+                if w not in self.workers:
+                    continue
+                retry = self._receive(w, results, on_result)
+                for job in reversed(retry):
+                    queue.appendleft([job])
+            now = time.monotonic()
+            for w in list(self.workers):
+                if w.inflight and now - w.started > self.candidate_timeout:
+                    retry = self._lost(w, results, on_result, "timeout",
+                                       f"no result within {self.candidate_timeout:g} s")
+                    for job in reversed(retry):
+                        queue.appendleft([job])
+        out = []
+        for job in jobs:
+            ev = results.get(job.key)
+            if ev is None:
+                ev = _failed(job, "stopped", "the run's time limit was reached")
+                if on_result:
+                    on_result(ev)
+            out.append(ev)
+        return out
+
+    def _stop_all(self) -> None:
+        """The deadline: abandon running work (kill busy workers, start fresh ones)."""
+        for w in list(self.workers):
+            if w.inflight:
+                w.inflight.clear()
+                self._replace(w)
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                if not w.inflight:
+                    w.conn.send(None)
+            except Exception:
+                pass
+        for w in self.workers:
+            w.proc.join(timeout=2)
+            if w.proc.is_alive():
+                w.kill()
+            else:
+                w.conn.close()
+        self.workers = []
+
+
+def _exit_text(proc) -> str:
+    proc.join(timeout=1)
+    code = proc.exitcode
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        import signal
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+# ----------------------------------------------------------------------------- Dask
+
+def _dask_score_batch(spec: SuiteSpec, objective: str, batch: list) -> list:
+    """Runs on a Dask worker: its process keeps one judge per spec."""
+    judge = spec.judge()
+    return [score_job(judge, job, objective) for job in batch]
+
+
+class DaskEvaluator(Evaluator):
+    """Batches of candidates sent to a Dask distributed cluster (remote, or a local one)."""
+
+    def __init__(self, spec: SuiteSpec, objective: str = "seeds", address: str | None = None,
+                 local_workers: int | None = None, candidate_timeout: float = 60.0,
+                 batch_size: int | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise EvaluationError("the Dask backend needs dask[distributed]: "
+                                  "pip install 'dask[distributed]'") from None
+        self.spec, self.objective = spec, objective
+        self.candidate_timeout = candidate_timeout
+        self.batch_size = batch_size
+        self.cluster = None
+        if address:
+            self.client = Client(address)
+            self.description = f"Dask cluster at {address}"
+        else:
+            n = max(1, int(local_workers or 1))
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+            self.description = f"local Dask cluster of {n} workers"
+        self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or 1)
+
+    def evaluate(self, jobs, deadline=None, on_result=None):
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError  # noqa: F401  (documented error)
+        jobs = [j.packed() for j in jobs]
+        batches = _batches(jobs, self.n_workers, self.batch_size)
+        futures = {self.client.submit(_dask_score_batch, self.spec, self.objective, b,
+                                      pure=False): b for b in batches}
+        results: dict[int, Evaluation] = {}
+        # Judges are built on first use on each worker: allow for that in the batch time limit.
+        limit = self.candidate_timeout * max(len(b) for b in batches) + 120 if batches else 0
+        timeout = limit if deadline is None else max(0.0, min(limit, deadline - time.monotonic()))
+        pending = set(futures)
+        try:
+            for fut in as_completed(list(futures), timeout=timeout):
+                pending.discard(fut)
+                batch = futures[fut]
+                try:
+                    evs = fut.result()
+                except Exception as exc:
+                    evs = [_failed(j, "crashed", f"Dask task failed: {type(exc).__name__}: "
+                                   f"{exc}"[:500]) for j in batch]
+                for ev in evs:
+                    results[ev.key] = ev
+                    if on_result:
+                        on_result(ev)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except Exception:  # as_completed's timeout (its exception class varies by version)
+            pass
+        for fut in pending:
+            fut.cancel()
+        out = []
+        for job in jobs:
+            ev = results.get(job.key)
+            if ev is None:
+                late = deadline is not None and time.monotonic() >= deadline - 1e-3
+                ev = _failed(job, "stopped" if late else "timeout",
+                             "the run's time limit was reached" if late else
+                             "no result from the Dask cluster in time")
+                if on_result:
+                    on_result(ev)
+            out.append(ev)
+        return out
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def make_evaluator(spec: SuiteSpec, objective: str = "seeds", workers: int = 0,
+                   dask: str | None = None, dask_local: int | None = None,
+                   candidate_timeout: float = 60.0) -> Evaluator:
+    """The evaluator the CLI asks for: Dask if named, a pool for ``workers >= 1``, else local."""
+    if dask or dask_local:
+        return DaskEvaluator(spec, objective, address=dask, local_workers=dask_local,
+                             candidate_timeout=candidate_timeout)
+    if workers and workers >= 1:
+        return PoolEvaluator(spec, objective, workers=workers,
+                             candidate_timeout=candidate_timeout)
+    return LocalEvaluator(spec, objective)
