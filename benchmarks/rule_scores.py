@@ -1,0 +1,68 @@
+"""Every library rule on every suite its header names: the figures behind the "Measured" lines.
+
+Scores each rule under ``rules/`` (sandboxed, as ``ibp-evolve score`` does) on the suites its
+header already states (the two built-in triangle-box suites for a rule with no Measured line),
+prints one line per rule and suite, and writes ``benchmarks/results/rule_scores.json``.
+With ``--write`` it also rewrites each rule file's Measured lines from these scores (the only way
+figures enter a rule header; ``tests/test_rule_headers.py`` checks them against a fresh score).
+
+Run:  python benchmarks/rule_scores.py [--write] [--rules RULE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ibp_evolve.judge.measured import measurement_of, parse_measured, replace_measured
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite
+from ibp_evolve.language.library import library_dir, library_rules
+from ibp_evolve.language.parse import load_rule
+
+DEFAULT_SUITES = ("triangle_box_paper", "triangle_box_train")
+RESULTS = Path(__file__).resolve().parent / "results" / "rule_scores.json"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the rule headers")
+    parser.add_argument("--rules", nargs="*", help="rule files (default: the whole library)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.rules] if args.rules else library_rules()
+    judges, results = {}, []
+    for path in paths:
+        source = path.read_text()
+        suites = list(parse_measured(source)) or list(DEFAULT_SUITES)
+        rule = load_rule(path)
+        reports = []
+        for suite in suites:
+            if suite not in judges:
+                judges[suite] = Judge(load_suite(suite))
+            report = judges[suite].score(rule, sandbox=True, time_limit=60.0)
+            reports.append(report)
+            m = measurement_of(report)
+            print(f"{path.relative_to(library_dir()) if path.is_relative_to(library_dir()) else path}"
+                  f" on {suite}: {'complete' if m.complete else 'incomplete'}, {m.seeds:,} seeds, "
+                  f"{m.trimmed_equations:,} trimmed, {m.multiply_adds:,} mult-adds")
+            results.append({"rule": str(path.name), "suite": suite, **m.__dict__})
+        if args.write:
+            per_target = "# Measured on" in source and "#   I(" in source
+            atomic_write(path, replace_measured(source, reports, per_target=per_target))
+    RESULTS.parent.mkdir(exist_ok=True)
+    atomic_write(RESULTS, json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Rule headers state what the judge measures: every "Measured on SUITE" line is re-scored."""
+
+from functools import lru_cache
+
+import pytest
+
+from ibp_evolve.judge.measured import measurement_of, parse_measured, replace_measured
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite
+from ibp_evolve.language.library import library_dir, library_rules
+from ibp_evolve.language.parse import load_rule
+
+RULES = library_rules()
+
+
+@lru_cache(maxsize=None)
+def _judge(suite: str) -> Judge:
+    return Judge(load_suite(suite))
+
+
+def test_the_library_has_rules_and_each_states_its_measurements():
+    assert RULES, f"no rules under {library_dir()}"
+    missing = [p.name for p in RULES if not parse_measured(p.read_text())]
+    assert not missing, f"rule files without a 'Measured on SUITE:' line: {missing}"
+
+
+@pytest.mark.parametrize("path", RULES, ids=[p.stem for p in RULES])
+def test_every_measured_line_equals_a_fresh_score(path):
+    source = path.read_text()
+    rule = load_rule(path)
+    for suite, stated in parse_measured(source).items():
+        measured = measurement_of(_judge(suite).score(rule))
+        assert measured == stated, (
+            f"{path.name}: the header's figures on {suite} differ from the judge's; "
+            f"regenerate with `python benchmarks/rule_scores.py --write`\n"
+            f"  header: {stated}\n  judge:  {measured}")
+
+
+def test_a_header_rewritten_from_its_scores_is_unchanged():
+    path = next(p for p in RULES if p.stem == "improved_seeding")
+    source = path.read_text()
+    rule = load_rule(path)
+    reports = [_judge(s).score(rule) for s in parse_measured(source)]
+    assert replace_measured(source, reports) == source
+
+
+def test_a_changed_figure_is_read_as_a_different_measurement():
+    source = "# Measured on triangle_box_paper: complete (1 target), 92 seeds, 828 equations, 358 trimmed, " \
+             "26,711 mult-adds\ndef keep(seed, target):\n    return True\n"
+    stated = parse_measured(source)["triangle_box_paper"]
+    assert (stated.seeds, stated.multiply_adds) == (92, 26711)
+    assert parse_measured(source.replace("92 seeds", "91 seeds"))["triangle_box_paper"] != stated
