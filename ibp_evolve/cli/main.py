@@ -24,7 +24,7 @@ USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecErro
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",
-                   "ibp_evolve.cli.llm")
+                   "ibp_evolve.cli.llm", "ibp_evolve.cli.suites")
 
 
 def _parse_target(text: str) -> list[int]:
