@@ -39,7 +39,7 @@ def test_all_builtin_families_load():
     (GOOD.replace('"(k+p)^2"', '"k^2"'), "propagators[1]", "duplicates"),
     (GOOD.replace('"(k+p)^2"', '"k*p + msq*k"'), "propagators[1]", "unknown momentum"),
     (GOOD.replace('"(k+p)^2"', '"p^2"'), "propagators[1]", "does not depend on any loop"),
-    (GOOD.replace('"(k+p)^2"', '"(k+p)^2 + open(1)"'), "propagators[1]", "cannot parse"),
+    (GOOD.replace('"(k+p)^2"', '"(k+p)^2 + open(1)"'), "propagators[1]", "function call open(...)"),
     (GOOD.replace('"(k+p)^2"', '"k.__class__"'), "propagators[1]", "not allowed"),
     (GOOD.replace('"(k+p)^2"', '"(k+p)^2", "(k-p)^2"'), "propagators", "need exactly 2"),
     (GOOD.replace('"p^2" = "s"', ''), "kinematics", "missing scalar product(s) p^2"),
