@@ -70,10 +70,15 @@ class _Cost:
     bits: float
 
 
+def clip(text: str, width: int = 60) -> str:
+    """User text as shown inside a one-line message: whitespace runs folded, long text cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def _shown(token: str) -> str:
-    """A token as it appears in a one-line message (short, escaped)."""
-    text = token if len(token) <= 24 else token[:21] + "..."
-    return repr(text)
+    """A token as it appears in a message."""
+    return repr(clip(token, 24)) if token.strip() else repr(token)
 
 
 def _tokens(text: str) -> list[_Token]:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import sympy
 
-from ibp_evolve.reducer.expressions import ExpressionError, parse_expression
+from ibp_evolve.reducer.expressions import ExpressionError, clip, parse_expression
 
 BUILTIN_PACKAGE = "ibp_evolve.reducer.families"
 # Beyond 16 propagators the symbolic steps (templates, Symanzik polynomials, 2^N sectors) no
@@ -125,10 +125,10 @@ class Family:
         try:
             values = [_as_int(x) for x in indices]
         except (TypeError, ValueError):
-            raise FamilyError(f"{what} {_clip(str(list(indices)))}: indices must be "
+            raise FamilyError(f"{what} {clip(str(list(indices)))}: indices must be "
                               "integers") from None
         except OverflowError as exc:
-            raise FamilyError(f"{what}: index {_clip(str(exc))} is outside "
+            raise FamilyError(f"{what}: index {clip(str(exc))} is outside "
                               f"-{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)") from None
         if len(values) != self.n:
             raise FamilyError(
@@ -141,7 +141,7 @@ class Family:
         for pos, value in enumerate(values):
             if abs(value) > MAX_INDEX:
                 raise FamilyError(
-                    f"{what} {_clip(str(values))}: index {value} at position {pos + 1} is "
+                    f"{what} {clip(str(values))}: index {value} at position {pos + 1} is "
                     f"outside -{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)")
         return tuple(values)
 
@@ -279,15 +279,15 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
         expr = _parse_expression(text_j, momenta, key, fail)
         q, const = _quadratic_form(expr, momenta, momentum_symbols, key, text_j, fail)
         if all(q[u, v] == 0 for u in range(len(loops)) for v in range(len(momenta))):
-            fail(key, f"'{_clip(text_j)}' does not depend on any loop momentum")
+            fail(key, f"'{clip(text_j)}' does not depend on any loop momentum")
         forms.append(q)
         constants.append(const)
         mass_symbols |= {str(s) for s in const.free_symbols}
     for j in range(len(forms)):
         for i in range(j):
             if forms[i] == forms[j] and sympy.expand(constants[i] - constants[j]) == 0:
-                fail(f"propagators[{j}]", f"'{_clip(raw_props[j])}' duplicates "
-                     f"propagators[{i}] '{_clip(raw_props[i])}'")
+                fail(f"propagators[{j}]", f"'{clip(raw_props[j])}' duplicates "
+                     f"propagators[{i}] '{clip(raw_props[i])}'")
     if dimension in mass_symbols:
         fail("propagators", f"the dimension symbol '{dimension}' appears as a mass")
 
@@ -304,9 +304,9 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
             fail(key, "gives the same scalar product as another kinematics key")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool) or (
                 isinstance(value, float) and not math.isfinite(value)):
-            fail(key, f"value must be an expression string, got {_clip(repr(value))}")
+            fail(key, f"value must be an expression string, got {clip(repr(value))}")
         expr = _parse_expression(str(value), (), key, fail)
-        shown = _clip(str(value))
+        shown = clip(str(value))
         bad = {str(s) for s in expr.free_symbols} & reserved
         if bad:
             fail(key, f"value '{shown}' uses momentum/dimension symbol(s) {sorted(bad)}")
@@ -352,7 +352,7 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
         key = f"preferred_masters[{k}]"
         if not isinstance(entry, list) or len(entry) != len(forms) or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in entry):
-            fail(key, f"must be a list of {len(forms)} integers, got {_clip(repr(entry))}")
+            fail(key, f"must be a list of {len(forms)} integers, got {clip(repr(entry))}")
         if any(abs(x) > MAX_INDEX for x in entry):
             fail(key, f"{entry} has an index outside -{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)")
         if any(entry[i] > 0 for i in isps):
@@ -403,16 +403,10 @@ def _parse_expression(text: str, momenta, key: str, fail):
     try:
         expr = sympy.expand(parse_expression(text, momenta, any_name=True))
     except ExpressionError as exc:
-        fail(key, f"'{_clip(text)}': {exc}")
+        fail(key, f"'{clip(text)}': {exc}")
     if expr.has(sympy.zoo, sympy.nan):  # a denominator that is zero only once expanded
-        fail(key, f"'{_clip(text)}': division by zero")
+        fail(key, f"'{clip(text)}': division by zero")
     return expr
-
-
-def _clip(text: str, width: int = 60) -> str:
-    """User text shown inside a one-line message."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
@@ -429,7 +423,7 @@ def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
             base, exp = f.as_base_exp()
             if base in index:
                 if not (exp.is_Integer and exp > 0):
-                    fail(key, f"'{_clip(text)}': momentum {base} appears with power {exp}")
+                    fail(key, f"'{clip(text)}': momentum {base} appears with power {exp}")
                 powers[base] = powers.get(base, 0) + int(exp)
             else:
                 other *= f
@@ -439,11 +433,11 @@ def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
             continue
         strange = [str(s) for s in other.free_symbols]
         if strange:
-            fail(key, f"'{_clip(text)}': unknown momentum {strange[0]!r} (momenta declared: "
+            fail(key, f"'{clip(text)}': unknown momentum {strange[0]!r} (momenta declared: "
                  f"{', '.join(momenta)}); masses may only appear as a separate term such as "
                  "'- msq'")
         if degree != 2:
-            fail(key, f"'{_clip(text)}' is not quadratic in the momenta (term {_clip(str(term))})")
+            fail(key, f"'{clip(text)}' is not quadratic in the momenta (term {clip(str(term))})")
         c = coeff * other
         syms = [s for s, e in powers.items() for _ in range(e)]
         u, v = index[syms[0]], index[syms[1]]
