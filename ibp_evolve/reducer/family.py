@@ -322,6 +322,18 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     if bad_mass:
         fail("propagators", f"symbols {bad_mass} used as masses are reserved")
     symbols = tuple(sorted(kin_symbols | mass_symbols))
+    # templates.py names the indices a1..aN and sectors.py the Feynman parameters x1..xN with
+    # plain sympy Symbols, so a user symbol of the same name would merge with them: a1 crashes
+    # template derivation, x1 silently marks non-zero sectors as zero.  Refuse such names until
+    # those modules use private (Dummy) symbols.
+    internal = {f"{c}{i + 1}" for c in "ax" for i in range(len(forms))}
+    for key, names in (("dimension", {dimension}), ("propagators", mass_symbols),
+                       ("kinematics", kin_symbols)):
+        clash = sorted(names & internal)
+        if clash:
+            fail(key, f"symbol '{clash[0]}' is a name the reducer uses for its own variables "
+                 f"(indices a1..a{len(forms)}, Feynman parameters x1..x{len(forms)}); "
+                 "rename it")
 
     # -- basis check: N = L(L+1)/2 + L*E and the quadratic forms must be invertible ------------
     if len(forms) != n_expected:
