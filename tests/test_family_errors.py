@@ -139,8 +139,9 @@ def _loops(n_loops: int, n_external: int) -> str:
     """A family with every k_i^2, (k_i-k_j)^2 and (k_i+p_e)^2: L(L+1)/2 + L*E propagators."""
     ks = [f"k{i + 1}" for i in range(n_loops)]
     ps = [f"p{e + 1}" for e in range(n_external)]
-    props = [f"{a}^2" for a in ks] + [f"({a}-{b})^2" for i, a in enumerate(ks)
-                                      for b in ks[i + 1:]] + [f"({a}+{q})^2" for a in ks for q in ps]
+    props = [f"{a}^2" for a in ks]
+    props += [f"({a}-{b})^2" for i, a in enumerate(ks) for b in ks[i + 1:]]
+    props += [f"({a}+{q})^2" for a in ks for q in ps]
     kin = "".join(f'"{a}*{b}" = "s{i}{j}"\n' for i, a in enumerate(ps)
                   for j, b in enumerate(ps) if i <= j)
     quoted = lambda names: "[" + ", ".join(f'"{n}"' for n in names) + "]"  # noqa: E731
