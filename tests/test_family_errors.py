@@ -219,7 +219,7 @@ def test_a_family_file_cannot_run_code_directly_or_through_a_suite_or_the_comman
 @pytest.mark.parametrize("raw, words", [
     (b"\xef\xbb\xbf" + GOOD.encode(), "byte-order mark"),
     (GOOD.replace("bubble", "b\xfcbble").encode("latin-1"), "is not UTF-8 text (byte 10)"),
-    (GOOD.encode() + b"# " + b"x" * (1 << 20), "over the cap of 1048576 (MAX_FILE_BYTES)"),
+    (GOOD.encode() + b"# " + b"x" * (1 << 20), "is over the cap of 1048576 bytes (MAX_FILE_BYTES)"),
 ])
 def test_files_that_are_not_small_utf8_text_are_one_line_errors(tmp_path, raw, words):
     path = tmp_path / "odd.toml"
@@ -306,3 +306,8 @@ def test_the_command_line_refuses_huge_targets_and_points_in_one_line(capsys, ar
     assert main(["reduce", "bubble", *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_family_names_the_file_system_cannot_hold_are_one_line_errors():
+    with pytest.raises(FamilyError, match="cannot be opened: File name too long"):
+        load_family("x" * 5000)

@@ -169,29 +169,37 @@ def builtin_toml_names(package: str) -> list[str]:
 def read_named_toml(name_or_path: str | Path, package: str, kind: str, error: type):
     """(text, origin, folder) of a user's file by path, or of a built-in one by name."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise error(f"{kind} file '{path}' does not exist")
+    try:
+        exists = path.exists()
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long for the file system, say
+        raise error(f"{kind} '{clip(str(path))}' cannot be opened: {exc.strerror or exc}") \
+            from None
+    if path.suffix == ".toml" or exists:
+        if not exists:
+            raise error(f"{kind} file '{clip(str(path))}' does not exist")
+        if not is_file:
+            raise error(f"{kind} file '{clip(str(path))}' is not a regular file")
         return _read_text(path, kind, error), str(path), path.parent
     name = str(name_or_path)
     names = builtin_toml_names(package)
     if name in names:
         return resources.files(package).joinpath(f"{name}.toml").read_text(), \
             f"built-in:{name}", None
-    raise error(f"unknown {kind} '{name}': not a file, and not a built-in {kind} "
+    raise error(f"unknown {kind} '{clip(name)}': not a file, and not a built-in {kind} "
                 f"(built-in: {', '.join(names)})")
 
 
 def _read_text(path: Path, kind: str, error: type) -> str:
     """A TOML file's text: UTF-8, no byte-order mark, at most MAX_FILE_BYTES."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise error(f"{kind} file '{path}' has {size} bytes, over the cap of "
-                        f"{MAX_FILE_BYTES} (MAX_FILE_BYTES)")
-        raw = path.read_bytes()[:MAX_FILE_BYTES + 1]
+        with path.open("rb") as handle:  # files under /proc report size 0: read, then count
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise error(f"{kind} file '{path}' cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise error(f"{kind} file '{path}' is over the cap of {MAX_FILE_BYTES} bytes "
+                    "(MAX_FILE_BYTES)")
     if raw.startswith(b"\xef\xbb\xbf"):
         raise error(f"{kind} file '{path}' starts with a byte-order mark; save it as UTF-8 "
                     "without BOM")
