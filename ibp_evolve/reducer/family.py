@@ -41,8 +41,9 @@ import sympy
 from ibp_evolve.reducer.expressions import ExpressionError, clip, parse_expression
 
 BUILTIN_PACKAGE = "ibp_evolve.reducer.families"
-# Beyond 16 propagators the symbolic steps (templates, Symanzik polynomials, 2^N sectors) no
-# longer finish in reasonable time; a three-loop four-point family needs 15.
+# The work after loading grows like the 2^N sectors (a 20-propagator family hung; zero-sector
+# detection on a 15-propagator one took over 4 minutes), while the families we target need at
+# most 16: two-loop five-point 11, three-loop four-point 15.
 MAX_PROPAGATORS = 16
 # |a_i| bound for targets, preferred masters and anything else naming an integral: seeds grow
 # like the index box, so a target like I(50,1,...) alone exhausts memory.
