@@ -27,11 +27,13 @@ COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evol
                    "ibp_evolve.cli.llm", "ibp_evolve.cli.suites")
 
 
-def _parse_target(text: str) -> list[int]:
+def _parse_target(text: str) -> list[str]:
+    """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
     parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
     if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
-        raise FamilyError(f"--target '{text}': expected comma-separated integers such as 1,1,0")
-    return [int(p) for p in parts]
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise FamilyError(f"--target '{shown}': expected comma-separated integers such as 1,1,0")
+    return parts
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

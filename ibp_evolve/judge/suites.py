@@ -6,21 +6,27 @@ A suite is a TOML file (built-in name or path):
     family = "triangle_box"            # built-in family name or path (relative to the suite)
     targets = [[1, 1, 1, 1, 1, 1, -3]]
     delta_r = 1                        # candidate universe: r <= r_target + delta_r
-    delta_s = 1                        #                     s <= s_target + delta_s
+    delta_s = 1                        #                     s <= s_target + delta_s (each <= 6)
     max_seeds = 5000                   # more seeds than this for a target: failed, not solved
     joint = false                      # true: one system on the union of the targets' seeds
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ibp_evolve.reducer.family import Family, FamilyError, builtin_toml_names, load_family, read_named_toml
+from ibp_evolve.reducer.expressions import clip
+from ibp_evolve.reducer.family import (
+    Family, FamilyError, builtin_toml_names, load_family, parse_toml, read_named_toml,
+)
 
 SUITES_PACKAGE = "ibp_evolve.judge.suite_files"
 DEFAULT_MAX_SEEDS = 5000
+# The candidate universe grows like the volume of the (r, s) box around each target: at
+# delta_r = 50 numpy alone asks for hundreds of GiB, so the widening is capped.
+MAX_DELTA = 6
+MAX_TARGETS = 1000
 _KEYS = {"name", "description", "family", "targets", "delta_r", "delta_s", "max_seeds", "joint"}
 
 
@@ -57,10 +63,7 @@ def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -
     def fail(key, problem):
         raise SuiteError(f"{where}, key '{key}': {problem}")
 
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{where}: not valid TOML: {exc}") from None
+    data = parse_toml(text, where, SuiteError)
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         fail(unknown[0], f"unknown key (allowed: {', '.join(sorted(_KEYS))})")
@@ -79,29 +82,42 @@ def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -
     raw_targets = data["targets"]
     if not isinstance(raw_targets, list) or not raw_targets:
         fail("targets", "must be a non-empty list of index lists")
-    targets = []
+    if len(raw_targets) > MAX_TARGETS:
+        fail("targets", f"{len(raw_targets)} targets, over the cap of {MAX_TARGETS} "
+             "(MAX_TARGETS)")
+    targets, seen = [], set()
     for k, t in enumerate(raw_targets):
         if not isinstance(t, list):
-            fail(f"targets[{k}]", f"must be a list of {family.n} integers, got {t!r}")
+            fail(f"targets[{k}]", f"must be a list of {family.n} integers, got "
+                 f"{clip(repr(t))}")
         try:
             target = family.check_integral(t, "target")
         except FamilyError as exc:
             fail(f"targets[{k}]", str(exc))
-        if target in targets:
+        if target in seen:
             fail(f"targets[{k}]", f"{list(target)} is listed twice")
         if not any(x > 0 for x in target):
             fail(f"targets[{k}]", f"{list(target)} has no line (it is zero)")
         targets.append(target)
+        seen.add(target)
     values = {}
     for key, default in (("delta_r", 1), ("delta_s", 1), ("max_seeds", DEFAULT_MAX_SEEDS)):
         v = data.get(key, default)
         if not isinstance(v, int) or isinstance(v, bool) or v < (1 if key == "max_seeds" else 0):
             fail(key, f"must be a {'positive' if key == 'max_seeds' else 'non-negative'} "
-                 f"integer, got {v!r}")
+                 f"integer, got {clip(repr(v))}")
+        if key != "max_seeds" and v > MAX_DELTA:
+            fail(key, f"{v} is over the cap of {MAX_DELTA} (MAX_DELTA): the candidate "
+                 "universe grows with the volume of the widened box")
         values[key] = v
     joint = data.get("joint", False)
     if not isinstance(joint, bool):
         fail("joint", f"must be true or false, got {joint!r}")
     name = data.get("name", Path(origin).stem if base else origin)
-    return Suite(name=str(name), family=family, targets=tuple(targets), joint=joint,
-                 description=str(data.get("description", "")), origin=origin, **values)
+    if not isinstance(name, str) or not name.strip():
+        fail("name", f"must be a non-empty string, got {clip(repr(name))}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        fail("description", "must be a string")
+    return Suite(name=name.strip(), family=family, targets=tuple(targets), joint=joint,
+                 description=description, origin=origin, **values)

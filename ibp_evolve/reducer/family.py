@@ -17,11 +17,18 @@ Every propagator is turned into a quadratic form over all momenta (loop first, t
 plus a constant (masses).  The loader checks that the propagators form a basis of the
 loop-dependent scalar products, which is what makes IBP identities closable in the family.
 Any problem is reported as a :class:`FamilyError` naming the file, the key and the value.
+
+A family file is data: its expressions are read by the grammar of :mod:`expressions` (numbers,
+names, ``+ - * / ^``, parentheses), never evaluated, and every name in them is a plain symbol
+(``E``, ``I``, ``pi``, ``S``, ``beta`` included).  Sizes are capped before any work so that no
+file can make the loader or the reducer hang: see ``MAX_PROPAGATORS``, ``MAX_INDEX``,
+``MAX_FILE_BYTES`` and the caps of :mod:`expressions`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -31,11 +38,18 @@ from pathlib import Path
 
 import sympy
 
+from ibp_evolve.reducer.expressions import ExpressionError, clip, parse_expression
+
 BUILTIN_PACKAGE = "ibp_evolve.reducer.families"
+# The work after loading grows like the 2^N sectors (a 20-propagator family hung; zero-sector
+# detection on a 15-propagator one took over 4 minutes), while the families we target need at
+# most 16: two-loop five-point 11, three-loop four-point 15.
+MAX_PROPAGATORS = 16
+# |a_i| bound for targets, preferred masters and anything else naming an integral: seeds grow
+# like the index box, so a target like I(50,1,...) alone exhausts memory.
+MAX_INDEX = 30
+MAX_FILE_BYTES = 1 << 20  # family and suite files are a few hundred bytes
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Expressions are parsed by sympy; restricting the character set first keeps the parser from
-# ever seeing attribute access, strings or calls.
-_EXPRESSION_CHARS = re.compile(r"^[A-Za-z0-9_+\-*/^(). ]*$")
 _KNOWN_KEYS = {
     "name", "loop_momenta", "external_momenta", "propagators", "isps", "dimension",
     "kinematics", "lorentz_invariance", "preferred_masters", "description",
@@ -112,7 +126,11 @@ class Family:
         try:
             values = [_as_int(x) for x in indices]
         except (TypeError, ValueError):
-            raise FamilyError(f"{what} {list(indices)!r}: indices must be integers") from None
+            raise FamilyError(f"{what} {clip(str(list(indices)))}: indices must be "
+                              "integers") from None
+        except OverflowError as exc:
+            raise FamilyError(f"{what}: index {clip(str(exc))} is outside "
+                              f"-{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)") from None
         if len(values) != self.n:
             raise FamilyError(
                 f"{what} {values}: family '{self.name}' has {self.n} indices, got {len(values)}")
@@ -121,6 +139,11 @@ class Family:
                 raise FamilyError(
                     f"{what} {values}: position {pos + 1} is an ISP "
                     f"({self.propagators[pos]}) and cannot have a positive power")
+        for pos, value in enumerate(values):
+            if abs(value) > MAX_INDEX:
+                raise FamilyError(
+                    f"{what} {clip(str(values))}: index {value} at position {pos + 1} is "
+                    f"outside -{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)")
         return tuple(values)
 
 
@@ -130,6 +153,8 @@ def _as_int(x) -> int:
     if isinstance(x, int):
         return x
     if isinstance(x, str) and re.fullmatch(r"\s*[+-]?\d+\s*", x):
+        if len(x.strip().lstrip("+-").lstrip("0")) > 18:  # int() of a huge text is slow
+            raise OverflowError(x.strip())
         return int(x)
     if isinstance(x, float) and x.is_integer():
         return int(x)
@@ -145,17 +170,54 @@ def builtin_toml_names(package: str) -> list[str]:
 def read_named_toml(name_or_path: str | Path, package: str, kind: str, error: type):
     """(text, origin, folder) of a user's file by path, or of a built-in one by name."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise error(f"{kind} file '{path}' does not exist")
-        return path.read_text(), str(path), path.parent
+    try:
+        exists = path.exists()
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long for the file system, say
+        raise error(f"{kind} '{clip(str(path))}' cannot be opened: {exc.strerror or exc}") \
+            from None
+    if path.suffix == ".toml" or exists:
+        if not exists:
+            raise error(f"{kind} file '{clip(str(path))}' does not exist")
+        if not is_file:
+            raise error(f"{kind} file '{clip(str(path))}' is not a regular file")
+        return _read_text(path, kind, error), str(path), path.parent
     name = str(name_or_path)
     names = builtin_toml_names(package)
     if name in names:
         return resources.files(package).joinpath(f"{name}.toml").read_text(), \
             f"built-in:{name}", None
-    raise error(f"unknown {kind} '{name}': not a file, and not a built-in {kind} "
+    raise error(f"unknown {kind} '{clip(name)}': not a file, and not a built-in {kind} "
                 f"(built-in: {', '.join(names)})")
+
+
+def _read_text(path: Path, kind: str, error: type) -> str:
+    """A TOML file's text: UTF-8, no byte-order mark, at most MAX_FILE_BYTES."""
+    try:
+        with path.open("rb") as handle:  # files under /proc report size 0: read, then count
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise error(f"{kind} file '{path}' cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise error(f"{kind} file '{path}' is over the cap of {MAX_FILE_BYTES} bytes "
+                    "(MAX_FILE_BYTES)")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise error(f"{kind} file '{path}' starts with a byte-order mark; save it as UTF-8 "
+                    "without BOM")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{kind} file '{path}' is not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_toml(text: str, where: str, error: type) -> dict:
+    """TOML text as a dict; any problem (syntax, absurd nesting) is one ``error`` line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{where}: not valid TOML: arrays or tables nested too deeply") from None
 
 
 def builtin_names() -> list[str]:
@@ -171,10 +233,7 @@ def load_family(name_or_path: str | Path) -> Family:
 def parse_family(text: str, origin: str = "<string>") -> Family:
     """Parse and validate the text of a family file."""
     where = f"family file '{origin}'"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FamilyError(f"{where}: not valid TOML: {exc}") from None
+    data = parse_toml(text, where, FamilyError)
 
     def fail(key: str, problem: str):
         raise FamilyError(f"{where}, key '{key}': {problem}")
@@ -205,6 +264,13 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     if not isinstance(lorentz, bool):
         fail("lorentz_invariance", f"must be true or false, got {lorentz!r}")
 
+    n_loops, n_ext = len(loops), len(externals)
+    n_expected = n_loops * (n_loops + 1) // 2 + n_loops * n_ext
+    if n_expected > MAX_PROPAGATORS:
+        fail("external_momenta" if n_ext else "loop_momenta",
+             f"{n_loops} loop and {n_ext} external momenta need {n_expected} propagators "
+             f"(L(L+1)/2 + L*E), over the cap of {MAX_PROPAGATORS} (MAX_PROPAGATORS)")
+
     momenta = loops + externals
     momentum_symbols = {m: sympy.Symbol(m) for m in momenta}
     reserved = set(momenta) | {dimension}
@@ -213,21 +279,24 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     raw_props = data["propagators"]
     if not isinstance(raw_props, list) or not all(isinstance(p, str) for p in raw_props):
         fail("propagators", "must be a list of strings")
+    if len(raw_props) > MAX_PROPAGATORS:
+        fail("propagators", f"{len(raw_props)} propagators given, over the cap of "
+             f"{MAX_PROPAGATORS} (MAX_PROPAGATORS)")
     forms, constants, mass_symbols = [], [], set()
     for j, text_j in enumerate(raw_props):
         key = f"propagators[{j}]"
-        expr = _parse_expression(text_j, momentum_symbols, key, fail)
+        expr = _parse_expression(text_j, momenta, key, fail)
         q, const = _quadratic_form(expr, momenta, momentum_symbols, key, text_j, fail)
         if all(q[u, v] == 0 for u in range(len(loops)) for v in range(len(momenta))):
-            fail(key, f"'{text_j}' does not depend on any loop momentum")
+            fail(key, f"'{clip(text_j)}' does not depend on any loop momentum")
         forms.append(q)
         constants.append(const)
         mass_symbols |= {str(s) for s in const.free_symbols}
     for j in range(len(forms)):
         for i in range(j):
             if forms[i] == forms[j] and sympy.expand(constants[i] - constants[j]) == 0:
-                fail(f"propagators[{j}]", f"'{raw_props[j]}' duplicates propagators[{i}] "
-                     f"'{raw_props[i]}'")
+                fail(f"propagators[{j}]", f"'{clip(raw_props[j])}' duplicates "
+                     f"propagators[{i}] '{clip(raw_props[i])}'")
     if dimension in mass_symbols:
         fail("propagators", f"the dimension symbol '{dimension}' appears as a mass")
 
@@ -242,14 +311,16 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
         pair = _kinematic_key(key_text, externals, loops, key, fail)
         if pair in kinematics:
             fail(key, "gives the same scalar product as another kinematics key")
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            fail(key, f"value must be an expression string, got {value!r}")
-        expr = _parse_expression(str(value), {}, key, fail)
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            fail(key, f"value must be an expression string, got {clip(repr(value))}")
+        expr = _parse_expression(str(value), (), key, fail)
+        shown = clip(str(value))
         bad = {str(s) for s in expr.free_symbols} & reserved
         if bad:
-            fail(key, f"value '{value}' uses momentum/dimension symbol(s) {sorted(bad)}")
+            fail(key, f"value '{shown}' uses momentum/dimension symbol(s) {sorted(bad)}")
         if not expr.is_polynomial(*expr.free_symbols):
-            fail(key, f"value '{value}' must be a polynomial in the kinematic symbols")
+            fail(key, f"value '{shown}' must be a polynomial in the kinematic symbols")
         kinematics[pair] = sympy.expand(expr)
         kin_symbols |= {str(s) for s in expr.free_symbols}
     needed = [(i, j) for i in range(len(externals)) for j in range(i, len(externals))]
@@ -260,10 +331,20 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     if bad_mass:
         fail("propagators", f"symbols {bad_mass} used as masses are reserved")
     symbols = tuple(sorted(kin_symbols | mass_symbols))
+    # templates.py names the indices a1..aN and sectors.py the Feynman parameters x1..xN with
+    # plain sympy Symbols, so a user symbol of the same name would merge with them: a1 crashes
+    # template derivation, x1 silently marks non-zero sectors as zero.  Refuse such names until
+    # those modules use private (Dummy) symbols.
+    internal = {f"{c}{i + 1}" for c in "ax" for i in range(len(forms))}
+    for key, names in (("dimension", {dimension}), ("propagators", mass_symbols),
+                       ("kinematics", kin_symbols)):
+        clash = sorted(names & internal)
+        if clash:
+            fail(key, f"symbol '{clash[0]}' is a name the reducer uses for its own variables "
+                 f"(indices a1..a{len(forms)}, Feynman parameters x1..x{len(forms)}); "
+                 "rename it")
 
     # -- basis check: N = L(L+1)/2 + L*E and the quadratic forms must be invertible ------------
-    n_loops, n_ext = len(loops), len(externals)
-    n_expected = n_loops * (n_loops + 1) // 2 + n_loops * n_ext
     if len(forms) != n_expected:
         fail("propagators", f"{len(forms)} propagators given, but {n_loops} loop and {n_ext} "
              f"external momenta need exactly {n_expected} (L(L+1)/2 + L*E), ISPs included")
@@ -292,7 +373,9 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
         key = f"preferred_masters[{k}]"
         if not isinstance(entry, list) or len(entry) != len(forms) or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in entry):
-            fail(key, f"must be a list of {len(forms)} integers, got {entry!r}")
+            fail(key, f"must be a list of {len(forms)} integers, got {clip(repr(entry))}")
+        if any(abs(x) > MAX_INDEX for x in entry):
+            fail(key, f"{entry} has an index outside -{MAX_INDEX}..{MAX_INDEX} (MAX_INDEX)")
         if any(entry[i] > 0 for i in isps):
             fail(key, f"{entry} has a positive power on an ISP")
         if tuple(entry) in preferred:
@@ -336,19 +419,15 @@ def _name_list(value, key, fail) -> list[str]:
     return list(value)
 
 
-def _parse_expression(text: str, local: dict, key: str, fail):
-    if not _EXPRESSION_CHARS.match(text) or "__" in text or re.search(r"[A-Za-z_]\s*\.", text):
-        fail(key, f"'{text}' contains characters that are not allowed in an expression")
+def _parse_expression(text: str, momenta, key: str, fail):
+    """An expanded sympy expression; momenta are declared, any other name is a new symbol."""
     try:
-        from sympy.parsing.sympy_parser import parse_expr, standard_transformations
-        expr = parse_expr(text.replace("^", "**"), local_dict=dict(local),
-                          transformations=standard_transformations, evaluate=True)
-    except Exception as exc:  # sympy raises many kinds; all mean "cannot parse"
-        fail(key, f"cannot parse '{text}': {type(exc).__name__}")
-    if not isinstance(expr, sympy.Expr):
-        fail(key, f"'{text}' is not an algebraic expression")
-    expr = sympy.nsimplify(expr, rational=True) if expr.has(sympy.Float) else expr
-    return sympy.expand(expr)
+        expr = sympy.expand(parse_expression(text, momenta, any_name=True))
+    except ExpressionError as exc:
+        fail(key, f"'{clip(text)}': {exc}")
+    if expr.has(sympy.zoo, sympy.nan):  # a denominator that is zero only once expanded
+        fail(key, f"'{clip(text)}': division by zero")
+    return expr
 
 
 def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
@@ -365,7 +444,7 @@ def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
             base, exp = f.as_base_exp()
             if base in index:
                 if not (exp.is_Integer and exp > 0):
-                    fail(key, f"'{text}': momentum {base} appears with power {exp}")
+                    fail(key, f"'{clip(text)}': momentum {base} appears with power {exp}")
                 powers[base] = powers.get(base, 0) + int(exp)
             else:
                 other *= f
@@ -375,11 +454,11 @@ def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
             continue
         strange = [str(s) for s in other.free_symbols]
         if strange:
-            fail(key, f"'{text}': unknown momentum {strange[0]!r} (loop_momenta "
-                 f"{list(momenta[:0]) or ''}declared: {', '.join(momenta)}); masses may only "
-                 "appear as a separate term such as '- msq'")
+            fail(key, f"'{clip(text)}': unknown momentum {strange[0]!r} (momenta declared: "
+                 f"{', '.join(momenta)}); masses may only appear as a separate term such as "
+                 "'- msq'")
         if degree != 2:
-            fail(key, f"'{text}' is not quadratic in the momenta (term {term})")
+            fail(key, f"'{clip(text)}' is not quadratic in the momenta (term {clip(str(term))})")
         c = coeff * other
         syms = [s for s, e in powers.items() for _ in range(e)]
         u, v = index[syms[0]], index[syms[1]]

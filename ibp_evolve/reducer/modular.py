@@ -387,8 +387,11 @@ def parse_point(text: str, symbols: Iterable) -> dict:
     """Parse ``"d=17/3, s=5/7"`` into ``{symbol: Fraction}``.
 
     Entries are comma-separated ``name=value`` pairs; whitespace is allowed
-    around names, ``=``, ``/`` and commas.  Values may be integers,
-    fractions ``p/q``, negative numbers and decimals (``0.25`` → ``1/4``).
+    around names, ``=``, ``/`` and commas.  Values are exact arithmetic on
+    numbers read by the grammar of :mod:`ibp_evolve.reducer.expressions`:
+    integers, fractions ``p/q``, negative numbers, decimals (``0.25`` → ``1/4``)
+    and bounded powers (``2^10``); nothing is evaluated, and sizes are capped
+    (``9^9^9^9`` or ``factorial(10^9)`` are one-line errors, not hangs).
     ``symbols`` lists the expected symbols (strings or objects whose ``str``
     is the name, e.g. sympy Symbols); the returned dict is keyed by those
     objects, in the order given.  Every symbol must be assigned exactly once.
@@ -399,6 +402,12 @@ def parse_point(text: str, symbols: Iterable) -> dict:
     """
     if not isinstance(text, str):
         raise TypeError(f"point must be a string, got {type(text).__name__}")
+    # sympy behind the grammar: imported here so that importing this module stays cheap
+    from ibp_evolve.reducer.expressions import MAX_LENGTH, ExpressionError, clip, parse_number
+
+    if len(text) > MAX_LENGTH:
+        raise PointParseError(f"point of {len(text)} characters exceeds the cap of "
+                              f"{MAX_LENGTH} (MAX_LENGTH)")
     syms = list(symbols)
     by_name = {}
     for s in syms:
@@ -429,10 +438,10 @@ def parse_point(text: str, symbols: Iterable) -> dict:
             if name in values:
                 raise PointParseError(f"duplicate value for symbol {name!r} in {entry!r}")
             try:
-                values[name] = _parse_number(value)
-            except ValueError as exc:
+                values[name] = parse_number(value)
+            except ExpressionError as exc:
                 raise PointParseError(
-                    f"malformed number {value!r} for symbol {name!r} in {entry!r} ({exc})"
+                    f"malformed number {clip(value, 40)!r} for symbol {name!r} ({exc})"
                 ) from None
 
     missing = [n for n in by_name if n not in values]
