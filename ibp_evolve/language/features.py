@@ -64,6 +64,7 @@ __all__ = [
     "Measure", "PerIndex", "MEASURES", "PER_INDEX", "MEASURE_NAMES", "PER_INDEX_NAMES",
     "SeedFeatures", "features_from_indices", "display_name", "parse_display_name",
     "feature_node", "suggest", "vocabulary_text", "MAX_INDICES", "MAX_INDEX_MAGNITUDE",
+    "METHOD_NAMES", "measure_type", "spec", "all_display_names",
 ]
 
 MAX_INDEX_MAGNITUDE = 2**31      # keeps r, s and friends far from int64 overflow
@@ -87,11 +88,13 @@ class _Context:
 
 @dataclass(frozen=True)
 class Measure:
-    """One number per integral; ``compute(a, context)`` maps indices (n, N) to (n,)."""
+    """One number per integral; ``compute(a, context)`` maps indices (n, N) to (n,).
+    ``nonnegative`` is a fact the printer's simplifier may use (``max(d, 0)`` is ``d``)."""
     name: str
     description: str
     compute: Callable
     type: str = INT
+    nonnegative: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class PerIndex:
     description: str
     compute: Callable
     type: str = INT
+    nonnegative: bool = True
 
 
 def _tube(a: np.ndarray, ctx: _Context) -> np.ndarray:
@@ -144,13 +148,14 @@ MEASURES = (
 )
 
 PER_INDEX = (
-    PerIndex("a", "the index a[i]", lambda a, ctx: a),
+    PerIndex("a", "the index a[i]", lambda a, ctx: a, nonnegative=False),
     PerIndex("lines", "1 if a[i] > 0 else 0", lambda a, ctx: _lines(a).astype(np.int64)),
     PerIndex("dots", "max(a[i] - 1, 0), the dots on line i",
              lambda a, ctx: np.maximum(a - 1, 0)),
     PerIndex("numerators", "max(-a[i], 0), the numerator power on position i",
              lambda a, ctx: np.maximum(-a, 0)),
-    PerIndex("offset", "a[i] - target.a[i]", lambda a, ctx: a - ctx.target),
+    PerIndex("offset", "a[i] - target.a[i]", lambda a, ctx: a - ctx.target,
+             nonnegative=False),
     PerIndex("removed", "1 when line i of the target's sector is absent from the seed's sector",
              lambda a, ctx: (ctx.target_lines & ~_lines(a)).astype(np.int64)),
 )
@@ -164,6 +169,11 @@ METHOD_NAMES = tuple(n for n in PER_INDEX_NAMES if n != "a")
 
 def measure_type(name: str) -> str:
     return _MEASURE[name].type
+
+
+def spec(name: str):
+    """The :class:`Measure` or :class:`PerIndex` of a rule-language name."""
+    return _MEASURE.get(name) or _PER_INDEX[name]
 
 
 # ----------------------------------------------------------------------------- evaluation
