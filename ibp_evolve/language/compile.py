@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from ibp_evolve.language.parse import (
     BOOL, FLOAT, INT, INT64_MIN, MAX_EXPONENT, MAX_RANGE_BOUND, Assign, Binary,
     Builtin, Compare, Const, Feature, FamilySize, ForClause, Generator, If, IfClause, IfElse,
-    IndexCall, IsIsp, Logic, RangeSource, Reduce, Return, Rule, RuleError, Sequence, Unary, Var,
+    IndexCall, IsIsp, Logic, RangeSource, Reduce, Return, Rule, RuleError, RuleProgram, Sequence,
+    Unary, Var,
     join_types, load_rule,
 )
 from ibp_evolve.language.features import (  # noqa: F401  (SeedFeatures is re-exported)
@@ -479,10 +479,12 @@ class CompiledRule:
     seeds, ``compiled.values(features)`` the returned values (bool for keep rules, float64
     priorities for priority rules)."""
 
-    def __init__(self, rule: Rule):
+    def __init__(self, rule: Rule | RuleProgram):
+        # a RuleProgram (IR built by an engine, e.g. a GP tree) compiles without a source text
         self.rule = rule
         self.kind = rule.kind
-        self._body = _Compiler(rule.kind).block(rule.program.body)
+        program = rule if isinstance(rule, RuleProgram) else rule.program
+        self._body = _Compiler(rule.kind).block(program.body)
 
     def values(self, features: SeedFeatures) -> np.ndarray:
         result = np.zeros(features.n_seeds, dtype=bool if self.kind == "keep" else np.float64)
@@ -499,12 +501,13 @@ class CompiledRule:
             return np.isfinite(values) & (values > 0)
 
     def __repr__(self) -> str:
-        return f"CompiledRule({self.rule.name!r}, kind={self.kind!r})"
+        return f"CompiledRule({getattr(self.rule, 'name', '<ir>')!r}, kind={self.kind!r})"
 
 
 def compile_rule(rule) -> CompiledRule:
-    """Compile a :class:`Rule` (or rule source / path) for vectorised evaluation."""
-    return CompiledRule(_as_rule(rule))
+    """Compile a :class:`Rule`, a :class:`RuleProgram` (or rule source / path) for vectorised
+    evaluation."""
+    return CompiledRule(rule if isinstance(rule, RuleProgram) else _as_rule(rule))
 
 
 def keep_mask(rule, seeds, target, isps) -> np.ndarray:

@@ -30,8 +30,8 @@ import numpy as np
 from ibp_evolve.language import features as vocabulary
 from ibp_evolve.language.ir import (
     BOOL, FLOAT, INT, Assign, Binary, Builtin, Compare, Const, FamilySize, Feature, ForClause,
-    Generator, If, IfClause, IfElse, IndexCall, IsIsp, Logic, RangeSource, Reduce, Return,
-    RuleProgram, Sequence, Unary, Var, binary, builtin, compare, const, if_else, logic, unary,
+    Generator, IfClause, IfElse, IndexCall, Logic, RangeSource, Return, RuleProgram, Sequence,
+    Unary, Var, binary, builtin, compare, if_else, logic, unary,
 )
 from ibp_evolve.language.parse import Rule, RuleError, load_rule, parse_rule
 
