@@ -36,6 +36,7 @@ from ibp_evolve.language.ir import (
 from ibp_evolve.language.parse import Rule, RuleError, load_rule, parse_rule
 
 __all__ = ["expression_text", "program_source", "inline", "simplify", "simplify_program",
+           "from_sympy",
            "formula", "parse_formula", "rule_from_program", "keep_program", "program_of",
            "MAX_SIMPLIFY_NODES"]
 
@@ -419,25 +420,27 @@ class _FromSympy:
             return Const(bool(e), BOOL)
         if isinstance(e, sp.Symbol):
             return self.back[e.name]
+        if e in (sp.S.Infinity, sp.S.NegativeInfinity, sp.S.NaN, sp.S.ComplexInfinity):
+            raise ValueError(f"non-finite value {e}")
         if e.is_Integer:
             return Const(int(e), INT)
         if e.is_Rational:
+            if e.q & (e.q - 1) == 0:        # a binary fraction is an exact float: 2.5
+                return Const(float(e), FLOAT)
+            return binary("truediv", Const(int(e.p), INT), Const(int(e.q), INT))
+        if e.is_Float:
             return Const(float(e), FLOAT)
         if isinstance(e, sp.Add):
             return self.add(e)
         if isinstance(e, sp.Mul):
-            coeff, rest = e.as_coeff_Mul()
-            if coeff == -1:
-                return unary("neg", self(rest))
-            if coeff != 1:
-                return binary("mul", self(coeff), self(rest))
-            factors = [self(f) for f in e.args]
-            out = factors[0]
-            for f in factors[1:]:
-                out = binary("mul", out, f)
-            return out
-        if isinstance(e, sp.Pow) and e.exp.is_Integer and 0 <= int(e.exp) <= 8:
-            return binary("pow", self(e.base), Const(int(e.exp), INT))
+            return self.mul(e)
+        if isinstance(e, sp.Pow):
+            base, ex = e.args
+            if ex.is_Integer and 0 <= int(ex) <= 8:
+                return binary("pow", self(base), Const(int(ex), INT))
+            if ex.is_Integer and int(ex) < 0:
+                return binary("truediv", Const(1, INT), self(sp.Pow(base, -ex, evaluate=False)))
+            return binary("pow", self(base), self(ex))
         if isinstance(e, (sp.Min, sp.Max, sp.Abs)):
             func = {sp.Min: "min", sp.Max: "max", sp.Abs: "abs"}[type(e)]
             return builtin(func, [self(a) for a in self.ordered(e.args)])
@@ -459,6 +462,34 @@ class _FromSympy:
             return out
         raise ValueError(f"cannot print {type(e).__name__}: {e}")
 
+    def mul(self, e):
+        sp = self.sp
+        coeff, rest = e.as_coeff_Mul()
+        if coeff.is_number and coeff < 0:
+            return unary("neg", self(-e))
+        top, bottom = [], []
+        if coeff.is_Rational and not coeff.is_Integer:   # p/q: p on top, q below
+            if coeff.p != 1:
+                top.append(Const(int(coeff.p), INT))
+            bottom.append(Const(int(coeff.q), INT))
+        elif coeff != 1:
+            top.append(self(coeff))
+        for factor in sp.Mul.make_args(rest):
+            base, ex = factor.as_base_exp()
+            if ex.is_number and ex < 0:
+                bottom.append(self(base if ex == -1 else sp.Pow(base, -ex, evaluate=False)))
+            else:
+                top.append(self(factor))
+        out = top[0] if top else Const(1, INT)
+        for f in top[1:]:
+            out = binary("mul", out, f)
+        if not bottom:
+            return out
+        below = bottom[0]
+        for f in bottom[1:]:
+            below = binary("mul", below, f)
+        return binary("truediv", out, below)
+
     def ordered(self, args):
         sp = self.sp
         return sorted(args, key=lambda a: (sp.count_ops(a), str(a)))
@@ -466,7 +497,7 @@ class _FromSympy:
     def add(self, e):
         sp = self.sp
         terms = sorted(sp.Add.make_args(e),
-                       key=lambda x: (x.is_number, x.could_extract_minus_sign(),
+                       key=lambda x: (x.could_extract_minus_sign(), x.is_number,
                                       sp.default_sort_key(x)))
         out = None
         for term in terms:
@@ -502,6 +533,17 @@ class _FromSympy:
         if rhs.is_number and lhs.could_extract_minus_sign() and not isinstance(lhs, sp.Add):
             lhs, rhs, op = -lhs, -rhs, self._FLIP[op]
         return compare((op,), (self(lhs), self(rhs)))
+
+
+def from_sympy(expr, symbols: dict):
+    """The IR of a sympy expression whose symbols are named in ``symbols`` (name -> IR node);
+    ValueError for what the rule language cannot say (infinities, unknown symbols ...)."""
+    import sympy as sp
+    expr = sp.sympify(expr)
+    missing = {s.name for s in expr.free_symbols} - set(symbols)
+    if missing:
+        raise ValueError(f"unknown feature '{sorted(missing)[0]}'")
+    return _FromSympy(sp, symbols)(expr)
 
 
 def _propagate_equalities(sp, e):
