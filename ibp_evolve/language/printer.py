@@ -569,15 +569,24 @@ def _propagate_equalities(sp, e):
     return sp.And(*out)
 
 
-def _sympy_options(sp, e):
-    options = [e]
+# Between texts of the same length: an equality used in the other clauses first (it removes a
+# dependency the reader would otherwise have to spot), then the rule as written (its author's
+# order of clauses), then sympy's canonical forms.
+_PREFER_PROPAGATED, _PREFER_ORIGINAL, _PREFER_CANONICAL = 0, 1, 2
+
+
+def _sympy_options(sp, e, keep: bool):
+    options = [(_PREFER_CANONICAL, e)]
+    if not keep:
+        return options
     try:
         propagated = _propagate_equalities(sp, e)
         if propagated != e:
-            options.append(propagated)
+            options.append((_PREFER_PROPAGATED, propagated))
         atoms = propagated.atoms(sp.core.relational.Relational)
         if 0 < len(atoms) <= 5 and isinstance(propagated, sp.logic.boolalg.Boolean):
-            options.append(sp.simplify_logic(propagated, force=False, deep=False))
+            options.append((_PREFER_CANONICAL,
+                            sp.simplify_logic(propagated, force=False, deep=False)))
     except Exception:   # noqa: BLE001 - a failed rewrite only means fewer options
         pass
     return options
@@ -601,24 +610,19 @@ def simplify(expression, check=None, kind: str = "keep"):
         else:
             e = to.number(expression)
         back = _FromSympy(sp, to.back)
-        candidates = []
-        for option in (_sympy_options(sp, e) if kind == "keep" else [e]):
+        candidates = [(_PREFER_ORIGINAL, expression)]
+        for preference, option in _sympy_options(sp, e, kind == "keep"):
             try:
-                candidates.append(back(option))
+                candidates.append((preference, back(option)))
             except ValueError:
                 continue
     except Exception:   # noqa: BLE001 - sympy failing on a strange rule: print it as it is
         return expression
-    if not candidates:
-        return expression
-    original = expression_text(expression)
-    # the shortest text wins; on a tie the more rewritten option (later in the list)
-    ranked = sorted(enumerate(candidates),
-                    key=lambda kc: (len(expression_text(kc[1])), _size(kc[1]), -kc[0]))
-    best = ranked[0][1]
-    if len(expression_text(best)) > len(original):
-        return expression
-    if kind == "priority" and best.type != expression.type:
+    if kind == "priority":   # a priority keeps its type (an int priority stays an int)
+        candidates = [(p, c) for p, c in candidates if c.type == expression.type]
+    # the shortest text wins
+    best = min(candidates, key=lambda pc: (len(expression_text(pc[1])), pc[0], _size(pc[1])))[1]
+    if best is expression:
         return expression
     if check is not None and not _same_selection(expression, best, check, kind):
         return expression
