@@ -307,8 +307,11 @@ def parse_display_name(text: str, n_indices: int):
         owner = "target" if target else "seed"
         if number is None and name in _MEASURE:
             return (owner, name, None)
-        if number is not None and name in _PER_INDEX and 1 <= int(number) <= n_indices:
-            return (owner, name, int(number) - 1)
+        if number is not None and name in _PER_INDEX:
+            if 1 <= int(number) <= n_indices:
+                return (owner, name, int(number) - 1)
+            raise ValueError(f"unknown feature '{text}' (positions are 1-based: {name}1.."
+                             f"{name}{n_indices}{'_target' if target else ''})")
     names = all_display_names(n_indices)
     raise ValueError(f"unknown feature '{text}'" + suggest(text, names))
 
