@@ -310,8 +310,9 @@ def parse_display_name(text: str, n_indices: int):
         if number is not None and name in _PER_INDEX:
             if 1 <= int(number) <= n_indices:
                 return (owner, name, int(number) - 1)
-            raise ValueError(f"unknown feature '{text}' (positions are 1-based: {name}1.."
-                             f"{name}{n_indices}{'_target' if target else ''})")
+            suffix = target or ""
+            raise ValueError(f"unknown feature '{text}' (positions are 1-based: "
+                             f"{name}1{suffix}..{name}{n_indices}{suffix})")
     names = all_display_names(n_indices)
     raise ValueError(f"unknown feature '{text}'" + suggest(text, names))
 
