@@ -75,9 +75,10 @@ class _Text:
         if isinstance(value, bool):
             return str(value), _ATOM
         if isinstance(value, float):
-            if not np.isfinite(value):
-                raise ValueError(f"non-finite constant {value}")
-            text = repr(value)
+            if np.isnan(value):
+                raise ValueError("a NaN constant has no literal")
+            # the parser reads 1e999 as infinity (the rule language has no other spelling)
+            text = repr(value) if np.isfinite(value) else ("1e999" if value > 0 else "-1e999")
         else:
             text = str(value)
         return text, (8 if text.startswith("-") else _ATOM)
@@ -665,10 +666,12 @@ def formula(rule, check=None, max_chars: int = 600) -> str | None:
 
 # ----------------------------------------------------------------------------- reading formulas
 
-def parse_formula(text: str, n_indices: int) -> Rule:
+def parse_formula(text: str, n_indices: int = vocabulary.MAX_INDICES) -> Rule:
     """A keep rule from a board formula (display names, as :func:`formula` prints them).  A
     priority rule's formula ``p > 0`` reads back as a keep rule that keeps the same seeds (a
-    comparison with NaN or infinity is false, as a NaN or infinite priority keeps nothing)."""
+    comparison with NaN or infinity is false, as a NaN or infinite priority keeps nothing).
+    Like the rule language, a formula does not depend on the family: ``a7`` reads 0 in a
+    family with fewer indices."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
