@@ -35,7 +35,9 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from ibp_evolve.language.features import vocabulary_text
 from ibp_evolve.language.parse import BOOL, Return, If, RuleError, load_rule
+from ibp_evolve.language.printer import formula, program_of, program_source
 
 __all__ = ["PREAMBLE", "CompletionError", "PromptProgram", "build_prompt", "function_body",
            "parse_completion", "header", "as_priority_body", "FUNCTION_END", "cut_function",
@@ -47,11 +49,10 @@ A rule chooses which candidate seed integrals I(a_1, ..., a_N) enter the linear 
 must reduce the target integral to master integrals: priority(seed, target) > 0 keeps the seed.
 Fewer seeds make a cheaper system, but the target must still reduce completely.
 
-seed and target offer: a (the indices, a[i] 0-based), r (sum of positive indices),
-s (minus the sum of negative indices: numerator powers), t (number of lines, positive indices),
-d = r - t (dots), sector (bitmask of lines), missing (lines of the target absent from the seed;
-0 for the target), lines(i), numerators(i), dots(i).  family offers n (number of indices),
-isps (positions of irreducible scalar products) and is_isp(i).
+seed and target (x below) offer these features (positions i are 0-based):
+''' + vocabulary_text() + '''
+family offers n (number of indices), isps (positions of irreducible scalar products) and
+is_isp(i).
 Allowed: arithmetic, comparisons, and/or/not, if/else, local variables, abs, min, max, sum,
 len, all, any, range and generator expressions over seed.a, target.a, family.isps or range.
 Nothing else: no imports, loops, other functions or attributes.
@@ -204,14 +205,14 @@ def program_size(source: str) -> int:
 
 
 def program_formula(source: str, limit: int = 300) -> str:
-    """A one-line readable form: the returned expression when the body is a single return,
-    else the statements joined by '; '."""
-    func = _function_node(source)
-    body = [s for s in func.body if not (isinstance(s, ast.Expr)
-                                        and isinstance(s.value, ast.Constant))]
-    if len(body) == 1 and isinstance(body[0], ast.Return):
-        text = ast.unparse(body[0].value)
-    else:
-        text = "; ".join(ast.unparse(s).replace("\n", " ") for s in body)
+    """A one-line readable form by the one printer: the simplified formula when the program is
+    one expression (``... > 0`` for a priority), else its statements joined by '; '."""
+    try:
+        text = formula(source, max_chars=4 * limit)
+        if text is None:
+            text = "; ".join(line.strip() for line in
+                             program_source(program_of(source)).splitlines()[1:])
+    except (RuleError, ValueError):
+        text = source
     text = re.sub(r"\s+", " ", text)
     return text if len(text) <= limit else text[:limit - 3] + "..."

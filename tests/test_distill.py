@@ -23,7 +23,7 @@ from ibp_evolve.engines.symbolic.labels import feature_matrix, feature_source, l
 from ibp_evolve.engines.symbolic.pysr_backend import JULIA_HELP, JuliaNotFound, PySRBackend, find_julia
 
 S = {n: sympy.Symbol(n, real=True) for n in ("r", "s", "t", "d", "missing", "s_isp", "s_lines",
-                                             "a2", "a6", "T_s")}
+                                             "a3", "a7", "s_target")}
 # improved seeding minus the t = 5 seeds with two numerator powers on absent lines (86 seeds)
 HAND_FORMULA = sympy.Min(sympy.Rational(1, 2) - S["d"], sympy.Rational(7, 2) - S["s"]
                          - S["missing"], sympy.Rational(3, 2) - S["s_lines"])
@@ -66,7 +66,7 @@ def test_labels_count_minimal_sets_and_weight_the_rare_positives(paper_labels):
     assert lab.weight[pos].sum() == pytest.approx(lab.weight[~pos].sum())
     # the target's measures are constant on a one-target suite: nothing to fit there
     varying = [lab.names[k] for k in lab.varying()]
-    assert "T_s" not in varying and "s_lines" in varying
+    assert "s_target" not in varying and "s_lines" in varying
 
 
 def test_formulas_print_as_valid_rules_that_evaluate_like_the_formula(paper_judge):
@@ -75,8 +75,8 @@ def test_formulas_print_as_valid_rules_that_evaluate_like_the_formula(paper_judg
     from ibp_evolve.engines.symbolic.labels import feature_names
     names = feature_names(paper_judge.family.n)
     col = {n: table[:, names.index(n)] for n in S}
-    exprs = [HAND_FORMULA, -2 * S["r"] / (S["s"] + 1) + sympy.Abs(S["a2"]) ** 2 - S["T_s"] / 3,
-             sympy.Max(S["a6"], 1.25 * S["t"]) - sympy.Float(0.5) * S["s_isp"] * S["d"],
+    exprs = [HAND_FORMULA, -2 * S["r"] / (S["s"] + 1) + sympy.Abs(S["a3"]) ** 2 - S["s_target"] / 3,
+             sympy.Max(S["a7"], 1.25 * S["t"]) - sympy.Float(0.5) * S["s_isp"] * S["d"],
              (S["r"] - S["t"] + 1) ** -2 - S["missing"]]
     for expr in exprs:
         source = rule_source(expr, ["a test formula"])

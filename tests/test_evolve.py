@@ -117,20 +117,17 @@ def test_simplified_formula_reads_like_the_board_and_selects_the_same_seeds(pset
     tree = gp.PrimitiveTree([m["and"], m["le"], m["d"], m["min"], m["0"], m["0"], m["not"],
                              m["not"], m["le"], m["s"], m["sub"], m["s_target"],
                              m["missing"]])
-    formula, expression = simplify_tree(tree, pset, features)
-    assert formula in ("d <= 0 and s <= s_target - missing",
-                       "s <= s_target - missing and d <= 0",
-                       "d <= 0 and missing + s <= s_target",
-                       "missing + s <= s_target and d <= 0"), formula
-    compiled = compile_rule(load_rule(f"def keep(seed, target):\n    return {expression}\n"))
+    formula, source = simplify_tree(tree, pset, features)
+    assert formula == "d <= 0 and s <= s_target - missing", formula
+    compiled = compile_rule(load_rule(source))
     for f in features:
         assert np.array_equal(pset.mask(tree, f), np.asarray(compiled(f), dtype=bool))
 
 
 def test_simplification_of_random_trees_never_changes_the_selection(pset, features):
     for tree in random_trees(pset, 25, seed=3, heights=(2, 4)):
-        formula, expression = simplify_tree(tree, pset, features)
-        compiled = compile_rule(load_rule(f"def keep(seed, target):\n    return {expression}\n"))
+        formula, source = simplify_tree(tree, pset, features)
+        compiled = compile_rule(load_rule(source))
         for f in features:
             assert np.array_equal(pset.mask(tree, f), np.asarray(compiled(f), dtype=bool))
 
@@ -194,6 +191,39 @@ def test_start_rule_is_kept_by_elitism(evaluator):
     engine = DeapEngine(GPConfig(population=20, generations=2, seed=0, start_rules=(source,)))
     engine.evolve(PAPER, evaluator=evaluator)
     assert engine.best_.complete and engine.best_.seeds <= 92
+
+
+# Fitness of every rule in the last population of the run below, measured before the GP trees
+# were compiled to the rule language's IR: moving the evaluator must not change a seed's run.
+PINNED_POPULATION = [92, 93, 194, 338, 444, 500, 795, 795, 795] + [
+    1000001000000000] * 3 + [1000001000000023, 1000001000000088, 1000001000000172,
+                             1000001000000185, 1000001000000271, 1000001000000280,
+                             1000001000000366, 1000028000000020, 1000034000000975,
+                             1000205000002205, 1000452000002452, 1000452000002452,
+                             1000604000002604, 1001795000003795, 1020283000022283,
+                             1020630000022630, 1024425000026425, 1024425000026425]
+
+
+def test_a_seeds_run_is_the_same_as_before_the_trees_compiled_to_the_rule_language(evaluator):
+    source = (ROOT / "seeds" / "improved_seeding_start.py").read_text()
+    engine = DeapEngine(GPConfig(population=30, generations=3, seed=3, start_rules=(source,)))
+    engine.evolve(PAPER, evaluator=evaluator)
+    assert sorted(i.fitness.values[0] for i in engine.population_) == PINNED_POPULATION
+    assert engine.n_evaluations_ == 62
+    assert engine.best_.formula == "d <= d_target and s <= s_target - missing"
+
+
+def test_gp_terminals_can_be_any_vocabulary_feature(evaluator):
+    features = ("tube", "offset7", "removed3", "dots1", "s_target", "missing")
+    pset = PrimitiveSet(7, features=features)
+    assert {t.name for t in pset.pset.terminals[Int]} >= set(features)
+    engine = DeapEngine(GPConfig(population=16, generations=1, seed=1, features=features))
+    engine.evolve(PAPER, evaluator=evaluator)
+    for rule in engine.best_rules_:      # exported rules load and keep what the tree kept
+        assert load_rule(rule.source).kind == "keep"
+    assert GPConfig.from_json(engine.config.to_json()).features == features
+    with pytest.raises(ValueError, match="unknown feature 'tueb'; did you mean 'tube'"):
+        PrimitiveSet(7, features=("tueb",))
 
 
 # ----------------------------------------------------------------------------- the CLI

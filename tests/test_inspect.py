@@ -116,7 +116,7 @@ def test_formulas_read_like_the_board():
     assert rule_formula(resolve_rule("laporta"), judge) == "r <= r_target and s <= s_target"
     two_lines = load_rule(
         "def keep(seed, target):\n    x = seed.s + seed.d\n    return x <= target.s\n")
-    assert rule_formula(two_lines, judge) is None  # the source is the formula
+    assert rule_formula(two_lines, judge) == "s + d <= s_target"  # the local is inlined
     with_index = load_rule(
         "def keep(seed, target):\n    return seed.a[6] >= -2 and seed.d == 0\n")
     assert "a7" in rule_formula(with_index, judge)

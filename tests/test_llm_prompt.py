@@ -70,7 +70,8 @@ def test_completion_is_cut_at_the_end_of_the_function_and_renamed():
     assert parsed == ("def priority(seed, target):\n    # fewer numerators\n"
                       "    x = target.s - seed.missing\n    if seed.d > target.d:\n"
                       "        return -1\n    return x - seed.s + 0.5\n")
-    assert program_formula(parsed).startswith("x = target.s - seed.missing; if")
+    # the one printer inlines the local variable and the early return into one formula
+    assert program_formula(parsed) == "(-1 if d > d_target else s_target - missing - s + 0.5) > 0"
 
 
 @pytest.mark.parametrize("completion, reason", [

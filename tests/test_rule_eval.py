@@ -67,7 +67,7 @@ def test_features_follow_the_textbook_definitions():
     assert features.sector[0] == 0b10011
     assert features.missing[0] == 3            # lines 2, 3 and 5 of the target are absent
     assert features.target_features == {"r": 6, "s": 3, "t": 6, "d": 0, "sector": 0b111111,
-                                         "missing": 0}
+                                         "missing": 0, "distance": 0, "tube": 0.0}
 
 
 def test_priority_rule_keeps_positive_priorities_only():

@@ -1,12 +1,15 @@
 """Strongly typed genetic programming of seeding rules with DEAP.
 
-The primitive set sees only the *raw* features of the rule language — no composite feature that
-already encodes a known rule, so that re-discovering the Kira 3 improved seeding is a real result:
+The primitive set sees only *raw* features of the one vocabulary
+(:mod:`ibp_evolve.language.features`) — no composite feature that already encodes a known rule,
+so that re-discovering the Kira 3 improved seeding is a real result:
 
 =================  ==========================================================================
-integer terminals  ``a1``..``aN`` (the seed's indices, ``seed.a[i-1]``), ``r``, ``s``, ``t``,
-                   ``d``, ``missing`` (the seed's), ``r_target``, ``s_target``, ``t_target``,
-                   ``d_target``, small integer constants (default -1, 0, 1, 2, 3)
+integer terminals  by default ``a1``..``aN`` (the seed's indices, ``seed.a[i-1]``), ``r``,
+                   ``s``, ``t``, ``d``, ``missing`` (the seed's), ``r_target``, ``s_target``,
+                   ``t_target``, ``d_target``; ``GPConfig.features`` can add any other
+                   feature by its display name (``tube``, ``offset7``, ``dots2``,
+                   ``a7_target`` ...); small integer constants (default -1, 0, 1, 2, 3)
 bool terminals     ``True``, ``False``
 int -> int         ``add``, ``sub``, ``min``, ``max`` (two arguments), ``abs``,
                    ``if_then_else(bool, int, int)``
@@ -16,14 +19,9 @@ bool -> bool       ``and``, ``or``, ``not``
 
 Both types always have terminals and primitives, so tree generation never fails, and every
 variation operator is wrapped in a static height limit.  A tree is a ``keep`` rule (its root is
-boolean) and converts to
-
-* a rule file of the shared rule language (:func:`tree_to_source`), loadable by
-  ``ibp-evolve score``;
-* a readable formula (:func:`tree_to_formula`), and a simplified one through sympy
-  (:func:`simplify_tree`), checked to select exactly the same seeds before it is used;
-* seed masks, evaluated directly with numpy over every candidate seed at once
-  (:meth:`PrimitiveSet.masks`); the tests prove they equal the masks of the compiled rule file.
+boolean) and compiles to the rule language's IR (:func:`tree_to_ir`): its seed masks come from
+the one vectorised compiler, its rule file and its formula from the one printer
+(:mod:`ibp_evolve.language.printer`), simplified and checked to select the same seeds.
 
 :class:`DeapEngine` is estimator-shaped: configuration in the constructor (:class:`GPConfig`),
 the work in :meth:`DeapEngine.evolve`, results as attributes (``best_``, ``hall_of_fame_``,
@@ -50,19 +48,28 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from deap import base, gp, tools
 
+from ibp_evolve.language import features as vocabulary
+from ibp_evolve.language.compile import CompiledRule
+from ibp_evolve.language.ir import (
+    BOOL, INT, Binary, Builtin, Compare, Const, Feature, FamilySize, IfElse, IndexCall, Logic,
+    Unary, binary, builtin, compare, if_else, logic, unary,
+)
+from ibp_evolve.language.parse import RuleError, parse_rule
+from ibp_evolve.language.printer import (expression_text, inline, keep_program, program_source,
+                                         simplify)
 from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, LocalEvaluator, MaskCache, SuiteSpec,
                           mask_hash, suite_features)
 from ibp_evolve.runs.store import BestRule, CandidateRecord, RunFolder
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
-           "tree_to_source", "tree_to_formula", "simplify_tree", "tree_from_source",
-           "GPSourceError"]
+           "tree_to_ir", "tree_to_source", "tree_to_formula", "simplify_tree",
+           "tree_from_source", "GPSourceError", "DEFAULT_FEATURES"]
 
 ENGINE = "deap"
 
 
 class Int:
-    """GP type of integer expressions (not Python's int: DEAP treats bool as a subclass)."""
+    """GP type of numeric expressions (not Python's int: DEAP treats bool as a subclass)."""
 
 
 class Bool:
@@ -78,20 +85,31 @@ TARGET_FEATURES = ("r", "s", "t", "d")
 DEFAULT_CONSTANTS = (-1, 0, 1, 2, 3)
 MUTATIONS = ("uniform", "node", "insert", "shrink", "conjoin")
 
-# name -> (argument types, return type, numpy function)
+
+def default_features(n_indices: int) -> tuple[str, ...]:
+    """The classic terminals, in the order that fixes a seed's run: a1..aN, the seed's r, s,
+    t, d, missing, the target's r, s, t, d."""
+    return (tuple(vocabulary.display_name("seed", "a", i) for i in range(n_indices))
+            + SEED_FEATURES + tuple(vocabulary.display_name("target", f)
+                                    for f in TARGET_FEATURES))
+
+
+DEFAULT_FEATURES = None   # GPConfig.features = None: default_features(N)
+
+# name -> (argument types, return type, IR builder)
 _PRIMITIVES = {
-    "add": ((Int, Int), Int, np.add),
-    "sub": ((Int, Int), Int, np.subtract),
-    "min": ((Int, Int), Int, np.minimum),
-    "max": ((Int, Int), Int, np.maximum),
-    "abs": ((Int,), Int, np.abs),
-    "if_then_else": ((Bool, Int, Int), Int, np.where),
-    "lt": ((Int, Int), Bool, np.less),
-    "le": ((Int, Int), Bool, np.less_equal),
-    "eq": ((Int, Int), Bool, np.equal),
-    "and": ((Bool, Bool), Bool, np.logical_and),
-    "or": ((Bool, Bool), Bool, np.logical_or),
-    "not": ((Bool,), Bool, np.logical_not),
+    "add": ((Int, Int), Int, lambda x, y: binary("add", x, y)),
+    "sub": ((Int, Int), Int, lambda x, y: binary("sub", x, y)),
+    "min": ((Int, Int), Int, lambda x, y: builtin("min", (x, y))),
+    "max": ((Int, Int), Int, lambda x, y: builtin("max", (x, y))),
+    "abs": ((Int,), Int, lambda x: builtin("abs", (x,))),
+    "if_then_else": ((Bool, Int, Int), Int, if_else),
+    "lt": ((Int, Int), Bool, lambda x, y: compare(("lt",), (x, y))),
+    "le": ((Int, Int), Bool, lambda x, y: compare(("le",), (x, y))),
+    "eq": ((Int, Int), Bool, lambda x, y: compare(("eq",), (x, y))),
+    "and": ((Bool, Bool), Bool, lambda x, y: logic("and", (x, y))),
+    "or": ((Bool, Bool), Bool, lambda x, y: logic("or", (x, y))),
+    "not": ((Bool,), Bool, lambda x: unary("not", x)),
 }
 
 
@@ -100,19 +118,24 @@ def _placeholder(*args):  # DEAP wants a callable per primitive; we never call i
 
 
 class PrimitiveSet:
-    """The typed primitive set for a family with ``n_indices`` indices, plus the evaluators
-    that turn its trees into masks, rule sources and formulas."""
+    """The typed primitive set for a family with ``n_indices`` indices; its terminals are
+    vocabulary features named by their display names (``features``, default
+    :func:`default_features`)."""
 
-    def __init__(self, n_indices: int, constants=DEFAULT_CONSTANTS):
+    def __init__(self, n_indices: int, constants=DEFAULT_CONSTANTS, features=None):
         self.n_indices = int(n_indices)
         self.constants = tuple(int(c) for c in constants)
+        self.features = tuple(features) if features else default_features(self.n_indices)
+        self.terminal_nodes = {}
+        for name in self.features:
+            try:
+                self.terminal_nodes[name] = vocabulary.feature_node(name, self.n_indices)
+            except ValueError as exc:
+                raise ValueError(f"GP feature: {exc}") from None
         pset = gp.PrimitiveSetTyped("keep", [], Bool)
         for name, (args, ret, _) in _PRIMITIVES.items():
             pset.addPrimitive(_placeholder, list(args), ret, name=name)
-        self.index_terminals = [f"a{i + 1}" for i in range(self.n_indices)]
-        self.seed_terminals = list(SEED_FEATURES)
-        self.target_terminals = [f"{f}_target" for f in TARGET_FEATURES]
-        for name in self.index_terminals + self.seed_terminals + self.target_terminals:
+        for name in self.features:
             pset.addTerminal(name, Int, name=name)
         for c in self.constants:
             pset.addTerminal(c, Int, name=str(c))
@@ -131,251 +154,76 @@ class PrimitiveSet:
     def names(tree) -> list[str]:
         return [node.name for node in tree]
 
-    # -- numpy evaluation ------------------------------------------------------------------
-    def _terminal(self, name: str, features):
-        if name[0] == "a" and name[1:].isdigit():
-            return features.a[:, int(name[1:]) - 1]
-        if name.endswith("_target"):
-            return int(features.target_features[name[:-len("_target")]])
-        if name in SEED_FEATURES:
-            return getattr(features, name)
-        if name == "True":
-            return True
-        if name == "False":
-            return False
-        return int(name)
+    # -- the rule language -----------------------------------------------------------------
+    def terminal(self, name: str):
+        """The IR of a terminal: a feature, an integer constant or a boolean."""
+        if name in self.terminal_nodes:
+            return self.terminal_nodes[name]
+        return _terminal_node(name, self.n_indices)
 
     def mask(self, tree, features) -> np.ndarray:
-        """The tree's keep-mask over one target's candidate seeds (vectorised)."""
-        stack = []
-        for node in reversed(tree):
-            if node.arity == 0:
-                stack.append(self._terminal(node.name, features))
-            else:
-                func = _PRIMITIVES[node.name][2]
-                args = [stack.pop() for _ in range(node.arity)]
-                stack.append(func(*args))
-        value = np.asarray(stack.pop(), dtype=bool)
-        return np.broadcast_to(value, (features.n_seeds,)).copy() if value.ndim == 0 else value
+        """The tree's keep-mask over one target's candidate seeds (the vectorised compiler)."""
+        return CompiledRule(keep_program(tree_to_ir(tree, self)))(features)
 
     def masks(self, tree, features_list) -> list[np.ndarray]:
-        return [self.mask(tree, f) for f in features_list]
+        compiled = CompiledRule(keep_program(tree_to_ir(tree, self)))
+        return [compiled(f) for f in features_list]
 
 
-# ----------------------------------------------------------------------------- printing
-
-# Python precedence of what each node prints as (higher binds tighter).
-_PREC = {"or": 1, "and": 2, "not": 3, "lt": 4, "le": 4, "eq": 4, "add": 6, "sub": 6,
-         "if_then_else": 0}
-_CMP = {"lt": "<", "le": "<=", "eq": "=="}
-
-
-def _source_name(name: str) -> str:
-    if name[0] == "a" and name[1:].isdigit():
-        return f"seed.a[{int(name[1:]) - 1}]"
-    if name.endswith("_target"):
-        return f"target.{name[:-len('_target')]}"
-    if name in SEED_FEATURES:
-        return f"seed.{name}"
-    return name
-
-
-def _render(tree, rename) -> str:
-    """Infix text of a prefix tree, parenthesised only where Python needs it (plus around
-    comparisons under ``not`` and conditionals anywhere inside, for the reader)."""
+def tree_to_ir(tree, pset: PrimitiveSet | None = None):
+    """The tree (prefix list of DEAP nodes) as a rule-language expression (IR)."""
+    n = pset.n_indices if pset is not None else _n_indices(tree)
     stack = []
     for node in reversed(tree):
-        name = node.name
         if node.arity == 0:
-            text = rename(name)
-            stack.append((text, 7 if text.startswith("-") else 9))
-            continue
-        args = [stack.pop() for _ in range(node.arity)]
-
-        def wrap(arg, min_prec):
-            return arg[0] if arg[1] >= min_prec else f"({arg[0]})"
-
-        if name in ("min", "max", "abs"):
-            stack.append((f"{name}({', '.join(a[0] for a in args)})", 9))
-        elif name == "add":
-            stack.append((f"{wrap(args[0], 6)} + {wrap(args[1], 7)}", 6))
-        elif name == "sub":
-            stack.append((f"{wrap(args[0], 6)} - {wrap(args[1], 7)}", 6))
-        elif name in _CMP:
-            stack.append((f"{wrap(args[0], 5)} {_CMP[name]} {wrap(args[1], 5)}", 4))
-        elif name in ("and", "or"):
-            p = _PREC[name]
-            stack.append((f"{wrap(args[0], p)} {name} {wrap(args[1], p)}", p))
-        elif name == "not":
-            stack.append((f"not {wrap(args[0], 5)}", 3))
-        elif name == "if_then_else":
-            cond, x, y = args
-            stack.append((f"{wrap(x, 1)} if {wrap(cond, 1)} else {wrap(y, 1)}", 0))
-        else:  # pragma: no cover - every primitive is handled above
-            raise ValueError(name)
-    return stack.pop()[0]
-
-
-def tree_to_formula(tree) -> str:
-    """The tree as a plain formula: ``d <= d_target and s <= s_target - missing``."""
-    return _render(tree, str)
-
-
-def tree_to_expression(tree) -> str:
-    """The tree as a rule-language expression over ``seed``/``target``."""
-    return _render(tree, _source_name)
-
-
-def rule_source(expression: str, comment: str | None = None) -> str:
-    lines = [f"# {comment}\n"] if comment else []
-    return "".join(lines) + f"def keep(seed, target):\n    return {expression}\n"
-
-
-def tree_to_source(tree) -> str:
-    """A rule file of the shared rule language (what ``ibp-evolve score`` reads)."""
-    return rule_source(tree_to_expression(tree))
-
-
-# ----------------------------------------------------------------------------- sympy
-
-def _sympy_of(tree, symbols):
-    import sympy as sp
-    funcs = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "min": sp.Min,
-             "max": sp.Max, "abs": sp.Abs, "lt": sp.Lt, "le": sp.Le, "eq": sp.Eq,
-             "and": sp.And, "or": sp.Or, "not": sp.Not,
-             "if_then_else": lambda c, x, y: sp.Piecewise((x, c), (y, True))}
-    stack = []
-    for node in reversed(tree):
-        name = node.name
-        if node.arity == 0:
-            if name == "True":
-                stack.append(sp.true)
-            elif name == "False":
-                stack.append(sp.false)
-            elif name in symbols:
-                stack.append(symbols[name])
-            else:
-                stack.append(sp.Integer(int(name)))
+            stack.append(pset.terminal(node.name) if pset is not None
+                         else _terminal_node(node.name, n))
         else:
             args = [stack.pop() for _ in range(node.arity)]
-            stack.append(funcs[name](*args))
+            stack.append(_PRIMITIVES[node.name][2](*args))
     return stack.pop()
 
 
-# sympy's automatic evaluation of nested min/max/abs grows steeply with size (seconds at ~100
-# nodes): larger trees are shown unsimplified.
-MAX_SIMPLIFY_SIZE = 100
+def _terminal_node(name: str, n_indices: int):
+    if name in ("True", "False"):
+        return Const(name == "True", BOOL)
+    if not _is_feature(name):
+        return Const(int(name), INT)
+    return vocabulary.feature_node(name, n_indices)
 
 
-class _SympyPrinter:
-    """sympy expression -> rule-language / formula text (``and``, ``min(...)``, ...)."""
+def _is_feature(name: str) -> bool:
+    return name not in ("True", "False") and not name.lstrip("-").isdigit()
 
-    def __init__(self, rename):
-        self.rename = rename
 
-    def __call__(self, e) -> str:
-        return self.p(e)[0]
+def _n_indices(tree) -> int:
+    """The smallest family size that a tree's per-index terminals fit (for printing a tree
+    without its primitive set)."""
+    n = 1
+    for node in tree:
+        if node.arity == 0 and _is_feature(node.name):
+            digits = "".join(ch for ch in node.name.replace("_target", "") if ch.isdigit())
+            if digits:
+                n = max(n, int(digits))
+    return n
 
-    def p(self, e):
-        import sympy as sp
-        if e is sp.true:
-            return "True", 9
-        if e is sp.false:
-            return "False", 9
-        if isinstance(e, sp.Symbol):
-            return self.rename(e.name), 9
-        if isinstance(e, sp.Integer):
-            v = int(e)
-            return str(v), (9 if v >= 0 else 7)
-        if isinstance(e, sp.Add):
-            terms = sorted(e.args, key=lambda x: (x.could_extract_minus_sign(), sp.default_sort_key(x)))
-            out = ""
-            for k, term in enumerate(terms):
-                neg = term.could_extract_minus_sign()
-                body = self.wrap(-term if neg else term, 7 if (neg or k) else 6)
-                out += (("- " if not k else " - ") if neg else ("" if not k else " + ")) + body
-            return out.strip(), 6
-        if isinstance(e, sp.Mul):
-            coeff, rest = e.as_coeff_Mul()
-            if coeff == -1:
-                return f"-{self.wrap(rest, 8)}", 7
-            if coeff.is_Integer:
-                return f"{int(coeff)} * {self.wrap(rest, 8)}", 7
-            raise ValueError(f"cannot print {e}")
-        if isinstance(e, (sp.Min, sp.Max, sp.Abs)):
-            name = {sp.Min: "min", sp.Max: "max", sp.Abs: "abs"}[type(e)]
-            return f"{name}({', '.join(self(a) for a in e.args)})", 9
-        if isinstance(e, sp.core.relational.Relational):
-            op = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">",
-                  sp.GreaterThan: ">=", sp.Equality: "==", sp.Unequality: "!="}[type(e)]
-            return f"{self.wrap(e.lhs, 5)} {op} {self.wrap(e.rhs, 5)}", 4
-        if isinstance(e, sp.And):
-            return " and ".join(self.wrap(a, 3) for a in self._ordered(e.args)), 2
-        if isinstance(e, sp.Or):
-            return " or ".join(self.wrap(a, 2) for a in self._ordered(e.args)), 1
-        if isinstance(e, sp.Not):
-            return f"not {self.wrap(e.args[0], 5)}", 3
-        if isinstance(e, sp.Piecewise):
-            *pieces, (last, cond) = e.args
-            text = self.wrap(last, 1) if cond is sp.true else None
-            if text is None:
-                raise ValueError("Piecewise without a default branch")
-            for value, c in reversed(pieces):
-                text = f"{self.wrap(value, 1)} if {self.wrap(c, 1)} else {text}"
-            return text, 0
-        raise ValueError(f"cannot print {type(e).__name__}: {e}")
 
-    @staticmethod
-    def _ordered(args):
-        import sympy as sp
-        return sorted(args, key=lambda a: (sp.count_ops(a), str(a)))
+def tree_to_formula(tree, pset: PrimitiveSet | None = None) -> str:
+    """The tree as a plain (unsimplified) formula: ``d <= d_target and s <= s_target -
+    missing``."""
+    return expression_text(tree_to_ir(tree, pset))
 
-    def wrap(self, e, min_prec) -> str:
-        text, prec = self.p(e)
-        return text if prec >= min_prec else f"({text})"
+
+def tree_to_source(tree, pset: PrimitiveSet | None = None) -> str:
+    """A rule file of the shared rule language (what ``ibp-evolve score`` reads)."""
+    return program_source(keep_program(tree_to_ir(tree, pset)))
 
 
 def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
-    """(formula, rule expression) of the tree simplified with sympy.
-
-    sympy folds what GP leaves behind (``min(s, s)``, ``x - x``, ``not not``, tautologies,
-    repeated clauses; boolean minimisation when there are at most 5 distinct comparisons).  When
-    ``features_list`` is given the simplified rule is checked to select exactly the same seeds
-    on every target; if it does not (or sympy fails), the unsimplified text is returned.
-    """
-    import sympy as sp
-    names = set(n.name for n in tree if n.arity == 0)
-    symbols = {n: sp.Symbol(n, integer=True) for n in names
-               if not n.lstrip("-").isdigit() and n not in ("True", "False")}
-    plain = (tree_to_formula(tree), tree_to_expression(tree))
-    if len(tree) > MAX_SIMPLIFY_SIZE:
-        return plain
-    try:
-        expr = _sympy_of(tree, symbols)
-        options = [expr]
-        atoms = expr.atoms(sp.core.relational.Relational)
-        # boolean minimisation is exponential in the number of comparisons: small rules only
-        if 0 < len(atoms) <= 5 and isinstance(expr, sp.logic.boolalg.Boolean):
-            options.append(sp.simplify_logic(expr, force=False, deep=False))
-        best = min(options, key=lambda e: (sp.count_ops(e), len(str(e))))
-        formula = _SympyPrinter(str)(best)
-        expression = _SympyPrinter(_source_name)(best)
-    except Exception:
-        return plain
-    if len(formula) >= len(plain[0]):
-        return plain
-    if features_list is not None and pset is not None:
-        from ibp_evolve.language.compile import compile_rule
-        from ibp_evolve.language.parse import RuleError, load_rule
-        try:
-            compiled = compile_rule(load_rule(rule_source(expression)))
-            same = all(np.array_equal(np.asarray(compiled(f), dtype=bool), pset.mask(tree, f))
-                       for f in features_list)
-        except (RuleError, ValueError):
-            same = False
-        if not same:
-            return plain
-    return formula, expression
+    """(formula, rule source) of the tree simplified by the printer; given ``features_list``
+    the simplified rule is checked to keep the same seeds on every target."""
+    expression = simplify(tree_to_ir(tree, pset), check=features_list)
+    return expression_text(expression), program_source(keep_program(expression))
 
 
 # ----------------------------------------------------------------------------- start rules
@@ -383,122 +231,92 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
 def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     """A GP tree (list of DEAP nodes) for a rule that the primitive set can express.
 
-    The rule must be ``def keep(seed, target): return EXPR`` with EXPR built from the GP's
-    features and operations (comparisons may be chained and use ``> >= !=``; ``and``/``or``
-    with any number of operands; ``min``/``max`` with two or more; integer constants outside
-    the constant set are built from sums).
+    The rule must be a ``keep`` rule that is one expression (local variables and ``if`` are
+    inlined) built from the primitive set's features and operations (comparisons may be
+    chained and use ``> >= !=``; ``and``/``or`` with any number of operands; ``min``/``max``
+    with two or more; integer constants outside the constant set are built from sums).
     """
-    import ast
-
-    from ibp_evolve.language.parse import load_rule
-    rule = load_rule(source)
-    if rule.kind != "keep":
+    try:
+        program = parse_rule(source)
+    except RuleError as exc:
+        raise GPSourceError(str(exc)) from None
+    if program.kind != "keep":
         raise GPSourceError("only keep rules can start a GP run")
-    fn = ast.parse(rule.source).body
-    fn = [s for s in fn if isinstance(s, ast.FunctionDef)][0]
-    body = [s for s in fn.body if not (isinstance(s, ast.Expr)
-                                       and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return):
+    if len(program.body) != 1:
         raise GPSourceError("a start rule must be a single 'return EXPR'")
+    expression = inline(program)
     m = pset.pset.mapping
+    by_node = {node: name for name, node in pset.terminal_nodes.items()}
 
-    def fail(node, what):
-        raise GPSourceError(f"line {getattr(node, 'lineno', '?')}: {what} is not in the GP "
-                            f"primitive set")
+    def fail(what):
+        raise GPSourceError(f"{what} is not in the GP primitive set")
 
-    def const(v: int) -> list:
+    def const_(v: int) -> list:
         if str(v) in m:
             return [m[str(v)]]
         big, small = max(pset.constants), min(pset.constants)
         if v > 0 and big > 1:
-            return [m["add"]] + const(big) + const(v - big)
+            return [m["add"]] + const_(big) + const_(v - big)
         if v < 0 and small < -1:
-            return [m["add"]] + const(small) + const(v - small)
+            return [m["add"]] + const_(small) + const_(v - small)
         if v < 0 and big > 0:
-            return [m["sub"]] + const(v + big) + const(big)
+            return [m["sub"]] + const_(v + big) + const_(big)
         raise GPSourceError(f"constant {v} cannot be built from the constants {pset.constants}")
 
     def integer(node) -> list:
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            return const(node.value)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            if isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
-                return const(-node.operand.value)
-            return [m["sub"]] + const(0) + integer(node.operand)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            owner, attr = node.value.id, node.attr
-            if owner == "seed" and attr in SEED_FEATURES:
-                return [m[attr]]
-            if owner == "target" and attr in TARGET_FEATURES:
-                return [m[f"{attr}_target"]]
-            fail(node, f"{owner}.{attr}")
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
-                and isinstance(node.value.value, ast.Name) and node.value.value.id == "seed"
-                and node.value.attr == "a"):
-            idx = node.slice
-            sign = 1
-            if isinstance(idx, ast.UnaryOp) and isinstance(idx.op, ast.USub):
-                idx, sign = idx.operand, -1
-            if isinstance(idx, ast.Constant) and type(idx.value) is int:
-                i = sign * idx.value
-                i = i + pset.n_indices if i < 0 else i
-                if 0 <= i < pset.n_indices:
-                    return [m[f"a{i + 1}"]]
-            fail(node, "this index expression")
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-            name = "add" if isinstance(node.op, ast.Add) else "sub"
-            return [m[name]] + integer(node.left) + integer(node.right)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            f, args = node.func.id, node.args
-            if f == "abs" and len(args) == 1:
-                return [m["abs"]] + integer(args[0])
-            if f in ("min", "max") and len(args) >= 2:
-                out = integer(args[-1])
-                for a in reversed(args[:-1]):
-                    out = [m[f]] + integer(a) + out
-                return out
-        if isinstance(node, ast.IfExp):
-            return [m["if_then_else"]] + boolean(node.test) + integer(node.body) + integer(
+        if isinstance(node, Const) and type(node.value) is int:
+            return const_(node.value)
+        if isinstance(node, IndexCall) and isinstance(node.index, Const) \
+                and type(node.index.value) is int and -pset.n_indices <= node.index.value < 0:
+            node = IndexCall(node.owner, node.method, Const(node.index.value + pset.n_indices,
+                                                            INT))
+        if isinstance(node, (Feature, IndexCall, FamilySize)):
+            if node in by_node:
+                return [m[by_node[node]]]
+            fail(expression_text(node, board=False))
+        if isinstance(node, Unary) and node.op == "neg" and node.type == INT:
+            return [m["sub"]] + const_(0) + integer(node.operand)
+        if isinstance(node, Binary) and node.op in ("add", "sub") and node.type == INT:
+            return [m[node.op]] + integer(node.left) + integer(node.right)
+        if isinstance(node, Builtin) and node.type == INT:
+            if node.func == "abs":
+                return [m["abs"]] + integer(node.args[0])
+            out = integer(node.args[-1])
+            for a in reversed(node.args[:-1]):
+                out = [m[node.func]] + integer(a) + out
+            return out
+        if isinstance(node, IfElse) and node.type == INT:
+            return [m["if_then_else"]] + boolean(node.cond) + integer(node.then) + integer(
                 node.orelse)
-        fail(node, ast.unparse(node))
+        fail(expression_text(node, board=False))
 
-    def compare(op, left, right) -> list:
-        if isinstance(op, ast.Lt):
-            return [m["lt"]] + left + right
-        if isinstance(op, ast.LtE):
-            return [m["le"]] + left + right
-        if isinstance(op, ast.Gt):
-            return [m["lt"]] + right + left
-        if isinstance(op, ast.GtE):
-            return [m["le"]] + right + left
-        if isinstance(op, ast.Eq):
-            return [m["eq"]] + left + right
-        if isinstance(op, ast.NotEq):
-            return [m["not"], m["eq"]] + left + right
-        raise GPSourceError(f"comparison {type(op).__name__} is not in the GP primitive set")
+    def comparison(op, left, right) -> list:
+        if op in ("lt", "le", "eq"):
+            return [m[op]] + left + right
+        if op in ("gt", "ge"):
+            return [m["lt" if op == "gt" else "le"]] + right + left
+        return [m["not"], m["eq"]] + left + right
 
     def boolean(node) -> list:
-        if isinstance(node, ast.Constant) and type(node.value) is bool:
+        if isinstance(node, Const) and type(node.value) is bool:
             return [m[str(node.value)]]
-        if isinstance(node, ast.BoolOp):
-            name = "and" if isinstance(node.op, ast.And) else "or"
+        if isinstance(node, Logic):
             out = boolean(node.values[-1])
             for v in reversed(node.values[:-1]):
-                out = [m[name]] + boolean(v) + out
+                out = [m[node.op]] + boolean(v) + out
             return out
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        if isinstance(node, Unary) and node.op == "not":
             return [m["not"]] + boolean(node.operand)
-        if isinstance(node, ast.Compare):
-            operands = [node.left] + node.comparators
-            parts = [compare(op, integer(a), integer(b))
-                     for op, a, b in zip(node.ops, operands[:-1], operands[1:])]
+        if isinstance(node, Compare):
+            parts = [comparison(op, integer(a), integer(b)) for op, a, b in
+                     zip(node.ops, node.operands[:-1], node.operands[1:])]
             out = parts[-1]
             for p in reversed(parts[:-1]):
                 out = [m["and"]] + p + out
             return out
-        fail(node, ast.unparse(node))
+        fail(expression_text(node, board=False))
 
-    return boolean(body[0].value)
+    return boolean(expression)
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -526,11 +344,14 @@ class GPConfig:
     start_rules: tuple = ()              # rule sources injected into the first generation
     n_best: int = 5                      # best rules kept in RUN/best/
     time_limit: float | None = None      # seconds (hard deadline), per invocation
+    features: tuple = ()                 # terminal features by display name; () = the classic
+                                         # set, default_features(N)
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["constants"] = list(self.constants)
         d["start_rules"] = list(self.start_rules)
+        d["features"] = list(self.features)
         return d
 
     @classmethod
@@ -541,6 +362,8 @@ class GPConfig:
             d["constants"] = tuple(d["constants"])
         if "start_rules" in d:
             d["start_rules"] = tuple(d["start_rules"])
+        if "features" in d:
+            d["features"] = tuple(d["features"])
         return cls(**d)
 
 
@@ -621,7 +444,7 @@ class DeapEngine:
         self.spec = spec
         self.suite = spec.load()
         self.features = suite_features(self.suite)
-        self.primitives = PrimitiveSet(self.suite.family.n, cfg.constants)
+        self.primitives = PrimitiveSet(self.suite.family.n, cfg.constants, cfg.features)
         pset = self.primitives.pset
         tb = base.Toolbox()
         tb.register("expr_init", gp.genHalfAndHalf, pset=pset, min_=cfg.init_min_height,
@@ -700,8 +523,8 @@ class DeapEngine:
         cfg = self.config
         rec = CandidateRecord(
             id=ind.cid, engine=ENGINE, operation=ind.operation, parents=list(ind.parents),
-            generation=generation, eval_index=index, source=tree_to_source(ind),
-            formula=tree_to_formula(ind), size=len(ind), mask_hash=ind.digest,
+            generation=generation, eval_index=index, source=tree_to_source(ind, self.primitives),
+            formula=tree_to_formula(ind, self.primitives), size=len(ind), mask_hash=ind.digest,
             objective=cfg.objective, cached=cached)
         if ev is None:
             rec.status, rec.reject_reason, rec.fitness = "rejected", reason, FAILED_FITNESS
@@ -962,10 +785,10 @@ class DeapEngine:
         """Simplify the best rules' formulas, set ``best_`` and write ``RUN/best``."""
         self.best_rules_ = []
         for ind in self.hall_of_fame_:
-            formula, expression = simplify_tree(ind, self.primitives, self.features)
+            formula, source = simplify_tree(ind, self.primitives, self.features)
             ev = ind.evaluation
             self.best_rules_.append(BestRule(
-                rule_source(expression), formula, ev.fitness, ev.complete, ev.seeds, len(ind),
+                source, formula, ev.fitness, ev.complete, ev.seeds, len(ind),
                 ind.cid, ind.generation, ev.targets))
         self.best_ = self.best_rules_[0] if self.best_rules_ else None
         if run is None:
@@ -976,11 +799,11 @@ class DeapEngine:
             rule = simplified.get(rec.id)
             if rule is None:
                 tree = self.primitives.from_names(_names_of_source(rec, self.primitives))
-                formula, expression = simplify_tree(tree, self.primitives, self.features)
+                formula, source = simplify_tree(tree, self.primitives, self.features)
             else:
-                formula, expression = rule.formula, rule.source.split("return ", 1)[1].strip()
+                formula, source = rule.formula, rule.source
             rec.formula = formula
-            rec.source = rule_source(expression)
+            rec.source = source
             run.db.set_formula(rec.id, formula)
         run.write_best(records, self.suite.name)
         run.db.set_meta(status="finished" if self.stopped_ == "generations" else "stopped",

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from ibp_evolve.language.parse import (
     BOOL, FLOAT, INT, INT64_MIN, MAX_EXPONENT, MAX_RANGE_BOUND, Assign, Binary,
     Builtin, Compare, Const, Feature, FamilySize, ForClause, Generator, If, IfClause, IfElse,
-    IndexCall, IsIsp, Logic, RangeSource, Reduce, Return, Rule, RuleError, Sequence, Unary, Var,
+    IndexCall, IsIsp, Logic, RangeSource, Reduce, Return, Rule, RuleError, RuleProgram, Sequence,
+    Unary, Var,
     join_types, load_rule,
+)
+from ibp_evolve.language.features import (  # noqa: F401  (SeedFeatures is re-exported)
+    MAX_INDEX_MAGNITUDE, MAX_INDICES, SeedFeatures, _check_integral, _check_seeds,
+    features_from_indices,
 )
 
 __all__ = [
@@ -36,8 +40,6 @@ __all__ = [
 ]
 
 _DTYPE = {BOOL: np.bool_, INT: np.int64, FLOAT: np.float64}
-MAX_INDEX_MAGNITUDE = 2**31      # keeps r, s and friends far from int64 overflow
-MAX_INDICES = 62                 # the sector bitmask is an int64
 
 
 def _as_rule(rule) -> Rule:
@@ -46,90 +48,6 @@ def _as_rule(rule) -> Rule:
     if isinstance(rule, (str, os.PathLike)):
         return load_rule(rule)
     raise TypeError(f"expected a Rule, rule source or path, got {type(rule).__name__}")
-
-
-# ----------------------------------------------------------------------------- features
-
-def _integral_features(indices: tuple[int, ...], target_sector: int) -> dict[str, int]:
-    """r, s, t, d, sector, missing of one integral, in plain Python (the reference definition)."""
-    r = sum(x for x in indices if x > 0)
-    s = -sum(x for x in indices if x < 0)
-    t = sum(1 for x in indices if x > 0)
-    sector = sum(1 << i for i, x in enumerate(indices) if x > 0)
-    missing = bin(target_sector & ~sector).count("1")
-    return {"r": r, "s": s, "t": t, "d": r - t, "sector": sector, "missing": missing}
-
-
-@dataclass(frozen=True, eq=False)
-class SeedFeatures:
-    """Candidate seeds and their features, as arrays over the seeds.
-
-    ``a`` has shape (n_seeds, N); ``r``, ``s``, ``t``, ``d``, ``sector``, ``missing`` shape
-    (n_seeds,); ``target`` and ``isps`` are tuples; ``target_features`` holds the target's
-    r, s, t, d, sector and missing (= 0).
-    """
-    a: np.ndarray
-    target: tuple[int, ...]
-    isps: tuple[int, ...]
-    r: np.ndarray
-    s: np.ndarray
-    t: np.ndarray
-    d: np.ndarray
-    sector: np.ndarray
-    missing: np.ndarray
-    target_features: dict
-
-    @property
-    def n_seeds(self) -> int:
-        return self.a.shape[0]
-
-    @property
-    def n_indices(self) -> int:
-        return self.a.shape[1]
-
-
-def _check_integral(target, isps, n_indices=None):
-    target = tuple(int(x) for x in target)
-    isps = tuple(int(p) for p in isps)
-    n = len(target)
-    if not 1 <= n <= MAX_INDICES:
-        raise ValueError(f"a family needs between 1 and {MAX_INDICES} indices, got {n}")
-    if n_indices is not None and n_indices != n:
-        raise ValueError(f"seeds have {n_indices} indices but the target has {n}")
-    if any(abs(x) > MAX_INDEX_MAGNITUDE for x in target):
-        raise ValueError(f"target indices must be at most {MAX_INDEX_MAGNITUDE} in magnitude")
-    if any(not 0 <= p < n for p in isps):
-        raise ValueError(f"ISP positions {isps} must lie in [0, {n})")
-    return target, isps
-
-
-def _check_seeds(seeds, target, isps):
-    a = np.asarray(seeds)
-    if a.ndim != 2:
-        raise ValueError(f"seeds must have shape (n_seeds, N), got {a.shape}")
-    if a.size and not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"seed indices must be integers, got dtype {a.dtype}")
-    a = np.ascontiguousarray(a, dtype=np.int64)
-    target, isps = _check_integral(target, isps, a.shape[1])
-    if a.size and np.abs(a).max() > MAX_INDEX_MAGNITUDE:
-        raise ValueError(f"seed indices must be at most {MAX_INDEX_MAGNITUDE} in magnitude")
-    return a, target, isps
-
-
-def features_from_indices(seeds, target, isps) -> SeedFeatures:
-    """Features of candidate seeds ``seeds`` (int array, shape (n_seeds, N)) for ``target``."""
-    a, target, isps = _check_seeds(seeds, target, isps)
-    n = len(target)
-    positive = a > 0
-    r = np.where(positive, a, 0).sum(axis=1)
-    s = -np.where(a < 0, a, 0).sum(axis=1)
-    t = positive.sum(axis=1, dtype=np.int64)
-    sector = (positive.astype(np.int64) << np.arange(n, dtype=np.int64)).sum(axis=1)
-    target_lines = np.array([x > 0 for x in target])
-    missing = (target_lines & ~positive).sum(axis=1, dtype=np.int64)
-    target_features = _integral_features(target, 0)
-    target_features["missing"] = 0
-    return SeedFeatures(a, target, isps, r, s, t, r - t, sector, missing, target_features)
 
 
 # ----------------------------------------------------------------------------- vectorised compiler
@@ -294,10 +212,10 @@ class _Compiler:
         return lambda frame: _cast(frame.env[name], typ)
 
     def e_Feature(self, node):
-        name = node.name
+        name, dtype = node.name, _DTYPE[node.type]
         if node.owner == "seed":
-            return lambda frame: getattr(frame.f, name)
-        return lambda frame: np.full(frame.n, frame.f.target_features[name], dtype=np.int64)
+            return lambda frame: frame.f.measure(name)
+        return lambda frame: np.full(frame.n, frame.f.target_measure(name), dtype=dtype)
 
     def e_FamilySize(self, node):
         return lambda frame: np.full(frame.n, frame.f.n_indices, dtype=np.int64)
@@ -316,31 +234,34 @@ class _Compiler:
 
     def e_IndexCall(self, node):
         method, owner = node.method, node.owner
+        if isinstance(node.index, Const):
+            # the common case, a literal position: one column for every seed
+            i = int(node.index.value)
+
+            def column(frame):
+                n_idx = frame.f.n_indices
+                if not -n_idx <= i < n_idx:
+                    return np.zeros(frame.n, dtype=np.int64)
+                if owner == "seed":
+                    return frame.f.per_index(method)[:, i]
+                return np.full(frame.n, frame.f.target_per_index(method)[i], dtype=np.int64)
+            return column
         position = self._position(node.index)
 
         def index_call(frame):
             j, inside = position(frame)
             if frame.n and (j == j[0]).all() and (inside == inside[0]).all():
-                # the common case (a literal or a loop variable): one column for every seed
+                # a loop variable: still one column for every seed
                 if not inside[0]:
-                    values = np.zeros(frame.n, dtype=np.int64)
-                elif owner == "seed":
-                    values = frame.f.a[:, j[0]]
-                else:
-                    values = np.full(frame.n, frame.f.target[j[0]], dtype=np.int64)
-            else:
+                    return np.zeros(frame.n, dtype=np.int64)
                 if owner == "seed":
-                    values = frame.f.a[np.arange(frame.n), j]
-                else:
-                    values = np.asarray(frame.f.target, dtype=np.int64)[j]
-                values = np.where(inside, values, 0)
-            if method == "a":
-                return values
-            if method == "lines":
-                return (values > 0).astype(np.int64)
-            if method == "numerators":
-                return np.maximum(np.negative(values), 0)
-            return np.maximum(values - 1, 0)
+                    return frame.f.per_index(method)[:, j[0]]
+                return np.full(frame.n, frame.f.target_per_index(method)[j[0]], dtype=np.int64)
+            if owner == "seed":
+                values = frame.f.per_index(method)[np.arange(frame.n), j]
+            else:
+                values = frame.f.target_per_index(method)[j]
+            return np.where(inside, values, 0)
         return index_call
 
     def e_IsIsp(self, node):
@@ -558,10 +479,12 @@ class CompiledRule:
     seeds, ``compiled.values(features)`` the returned values (bool for keep rules, float64
     priorities for priority rules)."""
 
-    def __init__(self, rule: Rule):
+    def __init__(self, rule: Rule | RuleProgram):
+        # a RuleProgram (IR built by an engine, e.g. a GP tree) compiles without a source text
         self.rule = rule
         self.kind = rule.kind
-        self._body = _Compiler(rule.kind).block(rule.program.body)
+        program = rule if isinstance(rule, RuleProgram) else rule.program
+        self._body = _Compiler(rule.kind).block(program.body)
 
     def values(self, features: SeedFeatures) -> np.ndarray:
         result = np.zeros(features.n_seeds, dtype=bool if self.kind == "keep" else np.float64)
@@ -578,12 +501,13 @@ class CompiledRule:
             return np.isfinite(values) & (values > 0)
 
     def __repr__(self) -> str:
-        return f"CompiledRule({self.rule.name!r}, kind={self.kind!r})"
+        return f"CompiledRule({getattr(self.rule, 'name', '<ir>')!r}, kind={self.kind!r})"
 
 
 def compile_rule(rule) -> CompiledRule:
-    """Compile a :class:`Rule` (or rule source / path) for vectorised evaluation."""
-    return CompiledRule(_as_rule(rule))
+    """Compile a :class:`Rule`, a :class:`RuleProgram` (or rule source / path) for vectorised
+    evaluation."""
+    return CompiledRule(rule if isinstance(rule, RuleProgram) else _as_rule(rule))
 
 
 def keep_mask(rule, seeds, target, isps) -> np.ndarray:
@@ -631,11 +555,9 @@ class _Reference:
         self.kind = kind
         self.seed, self.target, self.isps = seed, target, isps
         self.n = len(target)
-        target_features = _integral_features(target, 0)
-        target_sector = target_features["sector"]
-        target_features["missing"] = 0
-        self.features = {"seed": _integral_features(seed, target_sector),
-                         "target": target_features}
+        # the features come from the one vocabulary, evaluated on this single seed: the
+        # interpreter pins down the language's control flow and arithmetic, not the features
+        self.features = SeedFeatures(np.asarray([seed], dtype=np.int64), target, isps)
 
     # statements: a block returns the value of its return statement or None (fell through)
 
@@ -670,19 +592,18 @@ class _Reference:
         if kind is Var:
             return _ref_cast(env[node.name], node.type)
         if kind is Feature:
-            return self.features[node.owner][node.name]
+            if node.owner == "seed":
+                return _ref_cast(self.features.measure(node.name)[0].item(), node.type)
+            return self.features.target_measure(node.name)
         if kind is FamilySize:
             return self.n
         if kind is IndexCall:
-            value = self.lookup(self.seed if node.owner == "seed" else self.target,
-                                self.ev(node.index, env))
-            if node.method == "a":
-                return value
-            if node.method == "lines":
-                return 1 if value > 0 else 0
-            if node.method == "numerators":
-                return max(_wrap(-value), 0)
-            return max(_wrap(value - 1), 0)
+            j = self.position(self.ev(node.index, env))
+            if j is None:
+                return 0
+            if node.owner == "seed":
+                return int(self.features.per_index(node.method)[0, j])
+            return int(self.features.target_per_index(node.method)[j])
         if kind is IsIsp:
             j = self.position(self.ev(node.index, env))
             return j is not None and j in self.isps
@@ -721,10 +642,6 @@ class _Reference:
         if -self.n <= i < 0:
             return i + self.n
         return None
-
-    def lookup(self, indices, i):
-        j = self.position(i)
-        return 0 if j is None else indices[j]
 
     def binary(self, node, env):
         op, typ = node.op, node.type

@@ -21,23 +21,29 @@ Annotations, if present, may only be ``bool``, ``int`` or ``float``.
 
 What a rule can see
 -------------------
-``seed`` (the candidate) and ``target`` (the integral to reduce) both offer
+``seed`` (the candidate) and ``target`` (the integral to reduce) both offer the features of
+the one vocabulary, :mod:`ibp_evolve.language.features` (where each is defined):
 
 =====================  ===================================================================
 ``x.a[i]``             the index a_i (0-based; ``-N <= i < 0`` counts from the end as in
-                       Python; any other position reads as 0)
+                       Python; any other position reads as 0, as for every ``x.f(i)``)
 ``x.r``                sum of the positive indices
 ``x.s``                minus the sum of the negative indices (numerator powers)
 ``x.t``                number of positive indices (lines)
 ``x.d``                ``r - t`` (dots)
 ``x.sector``           bitmask, bit i set when ``a[i] > 0``
-``x.missing``          for the seed: lines of the target's sector absent from the seed's
-                       sector; 0 for the target
+``x.missing``          lines of the target's sector absent from x's sector (0 for the target)
+``x.distance``         L1 distance to the target
+``x.tube``             L1 distance to the straight path from the corner of the target's
+                       sector to the target (a float)
 ``x.lines(i)``         1 if ``a[i] > 0`` else 0
 ``x.numerators(i)``    ``max(-a[i], 0)``
 ``x.dots(i)``          ``max(a[i] - 1, 0)``
+``x.offset(i)``        ``a[i] - target.a[i]``
+``x.removed(i)``       1 when line i of the target's sector is absent from x's sector
 =====================  ===================================================================
 
+A misspelt feature is rejected with the closest name (``seed.dot`` -> ``seed.dots``).
 and ``family`` offers ``family.n`` (number of indices N), ``family.isps`` (the 0-based ISP
 positions; iterable only) and ``family.is_isp(i)`` (bool; positions count as for ``a[i]``, and a
 position outside the family is no ISP).
@@ -87,6 +93,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ibp_evolve.language.features import METHOD_NAMES, MEASURE_NAMES, measure_type, suggest
+from ibp_evolve.language.ir import (  # noqa: F401  (the IR is re-exported from here)
+    BOOL, FLOAT, INT, Assign, Binary, Builtin, Compare, Const, FamilySize, Feature, ForClause,
+    Generator, If, IfClause, IfElse, IndexCall, IsIsp, Logic, RangeSource, Reduce, Return,
+    RuleProgram, Sequence, Unary, Var, binary_type, join_types, numeric,
+)
+
 __all__ = [
     "RuleError", "Rule", "RuleProgram", "parse_rule", "load_rule",
     "BOOL", "INT", "FLOAT", "join_types",
@@ -109,8 +122,8 @@ INT64_MAX = 2**63 - 1
 
 RULE_KINDS = ("keep", "priority")
 RULE_PARAMS = ("seed", "target")
-SEED_FEATURES = ("r", "s", "t", "d", "sector", "missing")
-SEED_METHODS = ("lines", "numerators", "dots")
+SEED_FEATURES = MEASURE_NAMES            # the one vocabulary (language/features.py)
+SEED_METHODS = METHOD_NAMES
 SEED_ATTRIBUTES = ("a",) + SEED_FEATURES + SEED_METHODS
 FAMILY_ATTRIBUTES = ("n", "isps", "is_isp")
 MULTI_ARG_BUILTINS = ("abs", "min", "max")
@@ -121,10 +134,10 @@ RESERVED_NAMES = RULE_PARAMS + ("family",) + ALLOWED_BUILTINS + RULE_KINDS + (
 
 _ALLOWED_HELP = (
     "the only functions are abs, min, max, sum, len, all, any, range, "
-    "seed/target.lines(i), .numerators(i), .dots(i) and family.is_isp(i)")
+    + ", ".join(f"seed/target.{m}(i)" for m in SEED_METHODS) + " and family.is_isp(i)")
 _ATTRIBUTE_HELP = (
-    "seed and target offer a, r, s, t, d, sector, missing, lines(i), numerators(i), dots(i); "
-    "family offers n, isps, is_isp(i)")
+    "seed and target offer a, " + ", ".join(SEED_FEATURES) + ", "
+    + ", ".join(f"{m}(i)" for m in SEED_METHODS) + "; family offers n, isps, is_isp(i)")
 _LOOP_HELP = "use a generator expression, e.g. sum(1 for x in seed.a if x < 0)"
 
 
@@ -140,178 +153,6 @@ class RuleError(ValueError):
             where = f"{filename}, {where}"
         super().__init__(f"{where}: {message}")
 
-
-# ----------------------------------------------------------------------------- types
-
-BOOL, INT, FLOAT = "bool", "int", "float"
-_TYPE_ORDER = {BOOL: 0, INT: 1, FLOAT: 2}
-
-
-def join_types(*types: str) -> str:
-    """The widest of the given static types (bool < int < float)."""
-    return max(types, key=_TYPE_ORDER.__getitem__)
-
-
-def _numeric(t: str) -> str:
-    """Arithmetic treats booleans as the integers 0/1."""
-    return INT if t == BOOL else t
-
-
-# ----------------------------------------------------------------------------- IR
-# Every expression node carries its static ``type``; the evaluators cast to it.
-
-@dataclass(frozen=True)
-class Const:
-    value: bool | int | float
-    type: str
-
-
-@dataclass(frozen=True)
-class Var:
-    name: str
-    type: str
-
-
-@dataclass(frozen=True)
-class Feature:
-    """``seed.r`` etc.: owner is 'seed' or 'target', name one of SEED_FEATURES."""
-    owner: str
-    name: str
-    type: str = INT
-
-
-@dataclass(frozen=True)
-class FamilySize:
-    """``family.n``."""
-    type: str = INT
-
-
-@dataclass(frozen=True)
-class IndexCall:
-    """``seed.a[i]`` (method 'a') or ``seed.lines(i)``/``numerators(i)``/``dots(i)``."""
-    owner: str
-    method: str
-    index: object
-    type: str = INT
-
-
-@dataclass(frozen=True)
-class IsIsp:
-    """``family.is_isp(i)``."""
-    index: object
-    type: str = BOOL
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str            # 'neg', 'pos', 'not'
-    operand: object
-    type: str
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str            # 'add', 'sub', 'mul', 'truediv', 'floordiv', 'mod', 'pow'
-    left: object
-    right: object
-    type: str
-
-
-@dataclass(frozen=True)
-class Compare:
-    ops: tuple         # of 'eq', 'ne', 'lt', 'le', 'gt', 'ge'
-    operands: tuple
-    type: str = BOOL
-
-
-@dataclass(frozen=True)
-class Logic:
-    op: str            # 'and', 'or'
-    values: tuple
-    type: str = BOOL
-
-
-@dataclass(frozen=True)
-class IfElse:
-    cond: object
-    then: object
-    orelse: object
-    type: str
-
-
-@dataclass(frozen=True)
-class Builtin:
-    """``abs(x)``, ``min(x, y, ...)``, ``max(x, y, ...)``."""
-    func: str
-    args: tuple
-    type: str
-
-
-@dataclass(frozen=True)
-class Sequence:
-    """Iterating ``seed.a`` / ``target.a`` (owner 'seed'/'target') or ``family.isps`` ('isps')."""
-    owner: str
-    type: str = INT
-
-
-@dataclass(frozen=True)
-class RangeSource:
-    start: object
-    stop: object
-    step: object
-    type: str = INT
-
-
-@dataclass(frozen=True)
-class ForClause:
-    var: str
-    source: object     # Sequence | RangeSource
-
-
-@dataclass(frozen=True)
-class IfClause:
-    cond: object
-
-
-@dataclass(frozen=True)
-class Generator:
-    elt: object
-    clauses: tuple     # ForClause | IfClause, the first is a ForClause
-    type: str
-
-
-@dataclass(frozen=True)
-class Reduce:
-    """``sum``/``min``/``max``/``all``/``any``/``len`` over an iterable."""
-    func: str
-    source: object     # Sequence | RangeSource | Generator
-    type: str
-
-
-@dataclass(frozen=True)
-class Assign:
-    name: str
-    value: object
-
-
-@dataclass(frozen=True)
-class If:
-    cond: object
-    body: tuple
-    orelse: tuple
-
-
-@dataclass(frozen=True)
-class Return:
-    value: object
-
-
-@dataclass(frozen=True)
-class RuleProgram:
-    """The validated rule: ``kind`` is 'keep' or 'priority'; ``body`` a tuple of statements."""
-    kind: str
-    body: tuple
-    docstring: str | None = None
 
 
 @dataclass(frozen=True)
@@ -567,12 +408,14 @@ class _Whitelist:
         owner = node.value
         if isinstance(owner, ast.Name) and owner.id in RULE_PARAMS:
             if node.attr not in SEED_ATTRIBUTES:
-                self.fail(node, f"attribute '{owner.id}.{node.attr}' is not available: "
-                                f"{_ATTRIBUTE_HELP}")
+                self.fail(node, f"unknown feature '{owner.id}.{node.attr}'"
+                                f"{suggest(node.attr, SEED_ATTRIBUTES, owner.id + '.')} "
+                                f"({_ATTRIBUTE_HELP})")
         elif isinstance(owner, ast.Name) and owner.id == "family":
             if node.attr not in FAMILY_ATTRIBUTES:
-                self.fail(node, f"attribute 'family.{node.attr}' is not available: "
-                                f"{_ATTRIBUTE_HELP}")
+                self.fail(node, f"unknown attribute 'family.{node.attr}'"
+                                f"{suggest(node.attr, FAMILY_ATTRIBUTES, 'family.')} "
+                                f"({_ATTRIBUTE_HELP})")
         else:
             self.expr(owner)
             self.fail(node, f"attribute access '.{node.attr}' is not allowed here: "
@@ -682,7 +525,7 @@ class _Builder:
                 if operand.type == INT and -operand.value < INT64_MIN:
                     self.fail(node, "integer constant is outside the int64 range")
                 return Const(-operand.value, operand.type)   # a negative literal stays literal
-            return Unary(op, operand, _numeric(operand.type))
+            return Unary(op, operand, numeric(operand.type))
         if isinstance(node, ast.BinOp):
             left = self.expr(node.left, env, depth)
             return self.binary(node, _BINOPS[type(node.op)], left, node.right, env, depth)
@@ -730,7 +573,7 @@ class _Builder:
                                 "expression or sum/min/max/len/any/all)")
             self.fail(node, "family.is_isp is a method: call it as family.is_isp(i)")
         if attr in SEED_FEATURES:
-            return Feature(owner, attr)
+            return Feature(owner, attr, measure_type(attr))
         if attr == "a":
             self.fail(node, f"{owner}.a can only be indexed ({owner}.a[i]) or iterated over")
         self.fail(node, f"{owner}.{attr} is a method: call it as {owner}.{attr}(i)")
@@ -743,19 +586,10 @@ class _Builder:
 
     def binary(self, node, op, left, right_node, env, depth=0):
         right = self.expr(right_node, env, depth)
-        if op == "truediv":
-            typ = FLOAT
-        elif op == "pow":
-            literal = right.value if isinstance(right, Const) else None
-            if literal is not None and abs(literal) > MAX_EXPONENT:
-                self.fail(node, f"exponent {literal} exceeds the limit {MAX_EXPONENT} "
-                                f"(exponents are capped to [-{MAX_EXPONENT}, {MAX_EXPONENT}])")
-            int_power = (_numeric(left.type) == INT and literal is not None
-                         and right.type != FLOAT and literal >= 0)
-            typ = INT if int_power else FLOAT
-        else:
-            typ = join_types(_numeric(left.type), _numeric(right.type))
-        return Binary(op, left, right, typ)
+        if op == "pow" and isinstance(right, Const) and abs(right.value) > MAX_EXPONENT:
+            self.fail(node, f"exponent {right.value} exceeds the limit {MAX_EXPONENT} "
+                            f"(exponents are capped to [-{MAX_EXPONENT}, {MAX_EXPONENT}])")
+        return Binary(op, left, right, binary_type(op, left, right))
 
     def call(self, node: ast.Call, env, depth):
         func, args = node.func, node.args
@@ -776,10 +610,10 @@ class _Builder:
             if len(args) != 1:
                 self.fail(node, "abs() takes exactly one argument")
             value = self.expr(args[0], env, depth)
-            return Builtin("abs", (value,), _numeric(value.type))
+            return Builtin("abs", (value,), numeric(value.type))
         if name in ("min", "max") and len(args) >= 2:
             values = tuple(self.expr(a, env, depth) for a in args)
-            return Builtin(name, values, _numeric(join_types(*(v.type for v in values))))
+            return Builtin(name, values, numeric(join_types(*(v.type for v in values))))
         if len(args) != 1:
             if name in ("min", "max"):
                 self.fail(node, f"{name}() needs two or more arguments or one iterable")
@@ -787,7 +621,7 @@ class _Builder:
         source = self.iterable(args[0], env, depth, reducer=name)
         if name == "len" and isinstance(source, Generator):
             self.fail(node, "len() of a generator expression is not allowed: use sum(1 for ...)")
-        typ = {"all": BOOL, "any": BOOL, "len": INT}.get(name, _numeric(source.type))
+        typ = {"all": BOOL, "any": BOOL, "len": INT}.get(name, numeric(source.type))
         return Reduce(name, source, typ)
 
     def iterable(self, node, env, depth, reducer=None):

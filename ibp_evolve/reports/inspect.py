@@ -22,7 +22,6 @@ this works headless, in worker processes and in notebooks alike.
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import sys
@@ -31,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ibp_evolve.language.parse import Rule, load_rule
+from ibp_evolve.language.parse import Rule, RuleError, load_rule
+from ibp_evolve.language.printer import formula
 from ibp_evolve.judge.score import Judge, ScoreReport
 from ibp_evolve.reducer.sectors import measures
 
@@ -126,67 +126,15 @@ def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None,
     return _JUDGES[key]
 
 
-class _Plain(ast.NodeTransformer):
-    """``seed.s`` -> ``s``, ``target.s`` -> ``s_target``, ``seed.a[0]`` -> ``a1``."""
-
-    def visit_Attribute(self, node):
-        owner = node.value.id if isinstance(node.value, ast.Name) else None
-        if owner == "family":
-            return ast.copy_location(ast.Name("N" if node.attr == "n" else node.attr,
-                                              ast.Load()), node)
-        if owner in ("seed", "target"):
-            name = node.attr + ("_target" if owner == "target" else "")
-            return ast.copy_location(ast.Name(name, ast.Load()), node)
-        return self.generic_visit(node)
-
-    def visit_Subscript(self, node):
-        base = node.value
-        if (isinstance(base, ast.Attribute) and base.attr == "a"
-                and isinstance(base.value, ast.Name) and base.value.id in ("seed", "target")
-                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
-                and node.slice.value >= 0):
-            suffix = "_target" if base.value.id == "target" else ""
-            return ast.copy_location(ast.Name(f"a{node.slice.value + 1}{suffix}", ast.Load()),
-                                     node)
-        return self.generic_visit(node)
-
-
-def _plain_formula(rule: Rule) -> str | None:
-    """The returned expression of a one-line rule with ``seed.``/``target.`` spelled as a
-    physicist would (``d <= d_target and s <= s_target - missing``); None for longer rules."""
-    try:
-        module = ast.parse(rule.source)
-    except SyntaxError:
-        return None
-    functions = [s for s in module.body if isinstance(s, ast.FunctionDef)]
-    if len(functions) != 1:
-        return None
-    body = [s for s in functions[0].body
-            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return None
-    text = ast.unparse(_Plain().visit(body[0].value))
-    return text if rule.kind == "keep" else f"{text} > 0"
-
-
 def rule_formula(rule: Rule, judge: Judge | None = None) -> str | None:
-    """The rule as a simplified formula.
-
-    A rule the GP primitive set can express is simplified with sympy (and, given a judge,
-    checked to select exactly the same seeds); any other one-expression rule is printed as its
-    expression with the ``seed.``/``target.`` prefixes dropped; a longer rule has no formula
-    (its source is the formula)."""
-    plain = _plain_formula(rule)
-    if judge is None:
-        return plain
+    """The rule as a simplified board formula, by the one printer
+    (:func:`ibp_evolve.language.printer.formula`); given a judge, the simplification is checked
+    to select exactly the same seeds on the judge's candidate seeds.  None when the rule has no
+    readable one-line form (then its source is the formula)."""
     try:
-        from ibp_evolve.engines.gp import PrimitiveSet, simplify_tree, tree_from_source
-        pset = PrimitiveSet(judge.family.n)
-        tree = tree_from_source(rule.source, pset)
-        formula, _ = simplify_tree(tree, pset, judge.features)
-        return plain if plain is not None and len(plain) <= len(formula) else formula
-    except Exception:  # not GP-expressible (or the engine is unavailable): the plain form
-        return plain
+        return formula(rule, check=judge.features if judge is not None else None)
+    except (RuleError, ValueError):
+        return None
 
 
 # ----------------------------------------------------------------------------- seed maps

@@ -1,10 +1,11 @@
-"""Formulas to rule files: a sympy expression over the label-table features becomes a
-``def priority(seed, target)`` of the shared rule language (kept when > 0).
+"""Formulas to rule files: a sympy expression over the label-table columns becomes the rule IR
+of a ``def priority(seed, target)`` (kept when > 0), printed by the one printer
+(:mod:`ibp_evolve.language.printer`).
 
-Only constructs the rule language has are printed: ``+ - * /``, integer powers, ``min``,
-``max``, ``abs``, numeric constants and the features (``seed.r``, ``seed.a[3]``,
-``target.s`` ...).  Features that need a generator expression (numerator powers on ISPs) become a
-local variable at the top of the function, so that the returned line reads like a formula.
+Only constructs the rule language has are accepted: ``+ - * /``, powers, ``min``, ``max``,
+``abs``, numeric constants and the columns (``r``, ``a4`` = ``seed.a[3]``, ``s_target`` ...).
+Columns that need a generator expression (numerator powers on ISPs) become a local variable at
+the top of the function, so that the returned line reads like a formula.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import math
 
 import sympy
 
-from ibp_evolve.engines.symbolic.labels import ISP_NUMERATORS, feature_source
+from ibp_evolve.engines.symbolic.labels import feature_node
+from ibp_evolve.language.features import MAX_INDICES
+from ibp_evolve.language.ir import INT, Assign, Feature, Return, RuleProgram, Var, binary
+from ibp_evolve.language.printer import expression_text, from_sympy, program_source
 
-__all__ = ["FormulaError", "tidy", "round_constants", "to_rule_expression", "rule_source",
-           "simplest_between"]
+__all__ = ["FormulaError", "tidy", "round_constants", "to_rule_expression", "rule_program",
+           "rule_source", "simplest_between"]
 
 
 class FormulaError(ValueError):
@@ -59,106 +63,57 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
     return expr
 
 
-class _Printer:
-    def __init__(self):
-        self.uses = set()
+def _rounded(expr: sympy.Expr) -> sympy.Expr:
+    """Float constants as a rule file shows them: 6 significant digits, whole numbers as
+    integers; a non-finite constant is refused."""
+    def show(f):
+        text = _number(f)
+        return sympy.Integer(int(text)) if text.lstrip("-").isdigit() else sympy.Float(text, 15)
+    return expr.xreplace({f: show(f) for f in expr.atoms(sympy.Float)})
 
-    def __call__(self, e) -> str:
-        return self.p(e)
 
-    def p(self, e) -> str:
-        if isinstance(e, sympy.Symbol):
-            self.uses.add(e.name)
-            return {"s_isp": "s_isp", "s_lines": "s_lines"}.get(e.name) or feature_source(e.name)
-        if e.is_Integer:
-            return str(int(e))
-        if e.is_Rational:
-            return f"({int(e.p)} / {int(e.q)})"
-        if e.is_Float:
-            return _number(e)
-        if e in (sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.NaN, sympy.zoo):
-            raise FormulaError(f"non-finite value {e}")
-        if isinstance(e, sympy.Add):
-            terms = list(e.as_ordered_terms())
-            out = self.p(terms[0])
-            for t in terms[1:]:
-                coeff, rest = t.as_coeff_Mul()
-                if coeff.is_number and coeff < 0:
-                    out += " - " + self.wrap(-t, "add")
-                else:
-                    out += " + " + self.wrap(t, "add")
-            return out
-        if isinstance(e, sympy.Mul):
-            coeff, rest = e.as_coeff_Mul()
-            if coeff.is_number and coeff < 0:
-                return "-" + self.wrap(-e, "unary")
-            num, den = [], []
-            if coeff.is_Rational and not coeff.is_Integer:  # p/q: p on top, q below
-                if coeff.p != 1:
-                    num.append(sympy.Integer(coeff.p))
-                den.append(sympy.Integer(coeff.q))
-                e = rest
-            for f in (e.as_ordered_factors() if isinstance(e, sympy.Mul) else [e]):
-                base, ex = f.as_base_exp()
-                if ex.is_number and ex < 0:
-                    den.append(base if ex == -1 else sympy.Pow(base, -ex, evaluate=False))
-                else:
-                    num.append(f)
-            top = " * ".join(self.wrap(f, "mul") for f in num) if num else "1"
-            if not den:
-                return top
-            bottom = " * ".join(self.wrap(f, "mul") for f in den)
-            return f"{top} / " + (f"({bottom})" if len(den) > 1 else self.wrap(den[0], "pow"))
-        if isinstance(e, sympy.Pow):
-            base, ex = e.args
-            if ex.is_Integer and ex < 0:
-                return f"1 / {self.wrap(sympy.Pow(base, -ex, evaluate=False), 'pow')}"
-            if ex.is_Integer and abs(int(ex)) <= 8:
-                return f"{self.wrap(base, 'pow')} ** {int(ex)}"
-            if ex.is_number:
-                return f"{self.wrap(base, 'pow')} ** {_number(float(ex))}"
-            return f"{self.wrap(base, 'pow')} ** {self.wrap(ex, 'pow')}"
-        if isinstance(e, (sympy.Min, sympy.Max)):
-            name = "min" if isinstance(e, sympy.Min) else "max"
-            return f"{name}(" + ", ".join(self.p(a) for a in e.args) + ")"
-        if isinstance(e, sympy.Abs):
-            return f"abs({self.p(e.args[0])})"
-        raise FormulaError(f"'{type(e).__name__}' has no rule-language counterpart ({e})")
-
-    def wrap(self, e, context: str) -> str:
-        """``e`` as an operand: parenthesised unless Python's precedence makes that redundant."""
-        text = self.p(e)
-        if isinstance(e, sympy.Add):
-            return text if context == "add" else f"({text})"
-        if e.is_number:
-            return text if not text.startswith("-") and "/" not in text else f"({text})"
-        if context in ("add", "unary"):
-            return text
-        if isinstance(e, (sympy.Min, sympy.Max, sympy.Abs, sympy.Symbol)):
-            return text
-        if context == "mul":
-            return f"({text})" if text.startswith("-") or " / " in text else text
-        atomic = isinstance(e, (sympy.Symbol, sympy.Min, sympy.Max, sympy.Abs))
-        return text if atomic and " " not in text else f"({text})"
+def rule_program(expr: sympy.Expr, n_indices: int = MAX_INDICES) -> RuleProgram:
+    """``def priority(seed, target): return <expr>`` as rule IR.  The columns that need a
+    generator expression (numerator powers on ISPs) become local variables at the top, so that
+    the returned line reads like the formula."""
+    expr = _rounded(sympy.sympify(expr))
+    uses = {s.name for s in expr.free_symbols}
+    s_isp, s_lines = Var("s_isp", INT), Var("s_lines", INT)
+    symbols = {}
+    for name in uses:
+        if name == "s_isp":
+            symbols[name] = s_isp
+        elif name == "s_lines":
+            symbols[name] = s_lines
+        else:
+            try:
+                symbols[name] = feature_node(name, n_indices)
+            except KeyError as exc:
+                raise FormulaError(str(exc.args[0])) from None
+    try:
+        body = from_sympy(expr, symbols)
+    except ValueError as exc:
+        raise FormulaError(f"{exc} (in {expr})") from None
+    statements = []
+    if uses & {"s_isp", "s_lines"}:
+        statements.append(Assign("s_isp", feature_node("s_isp", n_indices)))
+    if "s_lines" in uses:
+        statements.append(Assign("s_lines", binary("sub", Feature("seed", "s"), s_isp)))
+    return RuleProgram("priority", tuple(statements) + (Return(body),))
 
 
 def to_rule_expression(expr: sympy.Expr) -> tuple[str, set]:
-    """Python text of ``expr`` in the rule language, and the feature names it uses."""
-    printer = _Printer()
-    return printer(sympy.sympify(expr)), printer.uses
+    """Rule-language text of the returned expression of :func:`rule_program`, and the column
+    names it uses."""
+    program = rule_program(expr)
+    return (expression_text(program.body[-1].value, board=False),
+            {s.name for s in sympy.sympify(expr).free_symbols})
 
 
 def rule_source(expr: sympy.Expr, header: list[str] | None = None) -> str:
-    """A complete rule file ``def priority(seed, target): return <expr>``."""
-    body, uses = to_rule_expression(expr)
-    lines = [f"# {h}" if h else "#" for h in (header or [])]
-    lines.append("def priority(seed, target):")
-    if "s_isp" in uses or "s_lines" in uses:
-        lines.append(f"    s_isp = {ISP_NUMERATORS}  # numerator powers on ISPs")
-    if "s_lines" in uses:
-        lines.append("    s_lines = seed.s - s_isp  # numerator powers on absent lines")
-    lines.append(f"    return {body}")
-    return "\n".join(lines) + "\n"
+    """A complete rule file ``def priority(seed, target): return <expr>``, printed by the one
+    printer."""
+    return program_source(rule_program(expr), header)
 
 
 def simplest_between(lo: float, hi: float) -> float:

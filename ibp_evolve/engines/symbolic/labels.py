@@ -1,7 +1,9 @@
 """A table of candidate-seed features labelled by the solver, for symbolic regression.
 
-Every row is one candidate seed of one target of a suite.  Its columns are rule-language features
-(so that a fitted formula translates straight back into a rule), and its label says how often the
+Every row is one candidate seed of one target of a suite.  Its columns are features of the one
+vocabulary under their display names (``a3`` is ``seed.a[2]``, ``s_target`` is ``target.s``) and
+a few composites written in the rule language, so that a fitted formula translates straight back
+into a rule; its label says how often the
 seed was kept over several randomised minimisations (:func:`ibp_evolve.judge.minimize.minimize_suite`):
 minimal complete sets are not unique, so a frequency is more honest than a 0/1 from one run.
 
@@ -16,62 +18,71 @@ hard negatives by getting the easy far ones right.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from ibp_evolve.judge.minimize import minimize_suite, neighbour_pool
+from ibp_evolve.language.compile import compile_rule
+from ibp_evolve.language.features import MAX_INDICES, display_name
+from ibp_evolve.language.features import feature_node as vocabulary_node
+from ibp_evolve.language.parse import parse_rule
+from ibp_evolve.language.printer import expression_text, keep_program
 
-__all__ = ["FEATURE_SOURCE", "LabelTable", "feature_matrix", "feature_names", "label_table"]
+__all__ = ["FEATURE_SOURCE", "LabelTable", "feature_matrix", "feature_names", "feature_node",
+           "feature_source", "label_table"]
 
 ISP_NUMERATORS = "sum(seed.numerators(i) for i in family.isps)"
 
-# feature name -> rule-language expression (a(i) features are added per family below)
+# Composite columns, written in the rule language; every other column is a feature of the one
+# vocabulary under its display name (language/features.py), e.g. a3 = seed.a[2], s_target.
 FEATURE_SOURCE = {
-    "r": "seed.r",
-    "s": "seed.s",
-    "t": "seed.t",
-    "d": "seed.d",
-    "missing": "seed.missing",
     "s_isp": ISP_NUMERATORS,
-    "s_lines": f"(seed.s - {ISP_NUMERATORS})",
+    "s_lines": f"seed.s - {ISP_NUMERATORS}",
     # the two quantities of improved seeding (Kira 3): numerator powers left in the budget
     # target.s - missing lines, and dots beyond the target's
-    "s_budget": "(target.s - seed.missing - seed.s)",
-    "d_excess": "(seed.d - target.d)",
-    "T_r": "target.r",
-    "T_s": "target.s",
-    "T_t": "target.t",
-    "T_d": "target.d",
+    "s_budget": "target.s - seed.missing - seed.s",
+    "d_excess": "seed.d - target.d",
 }
 
 
 def feature_names(n_indices: int) -> list[str]:
-    """Column names: seed measures, per-index a_i, then the target's measures."""
+    """Column names: seed measures, composites, the indices a1..aN, the target's measures."""
     return (["r", "s", "t", "d", "missing", "s_isp", "s_lines", "s_budget", "d_excess"]
-            + [f"a{i}" for i in range(n_indices)] + ["T_r", "T_s", "T_t", "T_d"])
+            + [display_name("seed", "a", i) for i in range(n_indices)]
+            + [display_name("target", m) for m in ("r", "s", "t", "d")])
 
 
-def feature_source(name: str) -> str:
-    """The rule-language expression of a feature column."""
+@lru_cache(maxsize=None)
+def _composite(name: str):
+    return parse_rule(f"def priority(seed, target):\n    return {FEATURE_SOURCE[name]}\n"
+                      ).body[0].value
+
+
+def feature_node(name: str, n_indices: int):
+    """The rule IR of a column."""
     if name in FEATURE_SOURCE:
-        return FEATURE_SOURCE[name]
-    if name.startswith("a") and name[1:].isdigit():
-        return f"seed.a[{int(name[1:])}]"
-    raise KeyError(f"unknown feature '{name}'")
+        return _composite(name)
+    try:
+        return vocabulary_node(name, n_indices)
+    except ValueError:
+        raise KeyError(f"unknown feature '{name}'") from None
+
+
+def feature_source(name: str, n_indices: int = MAX_INDICES) -> str:
+    """The rule-language expression of a column."""
+    return expression_text(feature_node(name, n_indices), board=False)
 
 
 def feature_matrix(features) -> np.ndarray:
-    """The feature columns of :func:`feature_names` for one target's SeedFeatures, as floats."""
-    a = np.asarray(features.a, dtype=np.int64)
-    isps = list(features.isps)
-    s_isp = np.maximum(-a[:, isps], 0).sum(axis=1) if isps else np.zeros(len(a), np.int64)
-    tf = features.target_features
-    n = len(a)
-    cols = [features.r, features.s, features.t, features.d, features.missing, s_isp,
-            features.s - s_isp, tf["s"] - features.missing - features.s,
-            features.d - tf["d"]] + [a[:, i] for i in range(a.shape[1])] + [
-        np.full(n, tf[k]) for k in ("r", "s", "t", "d")]
-    return np.column_stack(cols).astype(np.float64) if n else np.zeros((0, len(cols)))
+    """The columns of :func:`feature_names` for one target's SeedFeatures, as floats, each
+    evaluated by the one rule compiler."""
+    names = feature_names(features.n_indices)
+    if not features.n_seeds:
+        return np.zeros((0, len(names)))
+    cols = [compile_rule(keep_program(feature_node(n, features.n_indices), "priority")
+                         ).values(features) for n in names]
+    return np.column_stack(cols).astype(np.float64)
 
 
 @dataclass
