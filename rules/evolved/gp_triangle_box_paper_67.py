@@ -1,7 +1,7 @@
 # Evolved seeding rule: strongly typed GP from a random start (`ibp-evolve evolve --seed 0
 # --time-limit 120`, engine deap, candidate 12036, generation 40); fits the paper target only
 # (not complete on triangle_box_train).
-# formula: d == 0 and d == min(a3, d_target) and missing + s <= 3 and min(3, a7 - a5) < a3 and a7 - d_target <= min(a3, a6) and missing + s <= 3 + a6 and min(a6, a7 - a5) < a4 + a6
+# formula: d == 0 and min(a3, d_target) == 0 and missing + s <= 3 and min(3, a7 - a5) < a3 and a7 - d_target <= min(a3, a6) and missing + s <= a6 + 3 and min(a6, a7 - a5) < a4 + a6
 # (judge: fixed point, prime 2^31-1; figures summed over the suite's targets; `ibp-evolve score RULE --suite SUITE`)
 # Measured on triangle_box_paper: complete (1 target), 67 seeds, 603 equations, 342 trimmed, 13,270 mult-adds
 #   I(1,1,1,1,1,1,-3): reduced, 67 seeds, 603 equations, 342 trimmed, 13,270 mult-adds
