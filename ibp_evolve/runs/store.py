@@ -36,20 +36,24 @@ is lost.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import io
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["SCHEMA_VERSION", "CHECKPOINT_VERSION", "BestRule", "CandidateRecord", "RunDatabase",
            "RunFolder", "RunError", "RunLocked", "atomic_write_bytes", "score_header",
-           "random_state_to_json", "random_state_from_json", "pack_masks", "unpack_masks"]
+           "random_state_to_json", "random_state_from_json", "pack_masks", "unpack_masks",
+           "interrupts_deferred"]
 
 SCHEMA_VERSION = 1
 CHECKPOINT_FORMAT = "ibp-evolve checkpoint"
@@ -381,6 +385,24 @@ def _fmt_fitness(f) -> str:
     return str(int(f)) if float(f).is_integer() else f"{f:.6g}"
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) until the block is done, then deliver it: a generation's rows and
+    its checkpoint are written together or not at all.  Only the main thread can do this;
+    elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, caught[0])
+
+
 def _plain(value):
     """JSON for the numpy scalars and arrays that engine states may hold."""
     import numpy as np
@@ -575,9 +597,10 @@ class RunFolder:
     def commit_generation(self, records: list, stats: dict, state: dict) -> None:
         """Record a finished generation in the durable order: its rows and statistics in one
         transaction, then the checkpoint of that generation, then the statistics table."""
-        self.db.add_candidates(records, generation_stats=stats)
-        self.save_checkpoint(state)
-        self.write_stats()
+        with interrupts_deferred():
+            self.db.add_candidates(records, generation_stats=stats)
+            self.save_checkpoint(state)
+            self.write_stats()
 
     # -- checkpoint ------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:

@@ -22,9 +22,12 @@ from ibp_evolve.runs.evaluation import EvalJob, LocalEvaluator, SuiteSpec, mask_
 from ibp_evolve.language.parse import load_rule
 from ibp_evolve.runs.store import CandidateRecord, RunFolder, pack_masks, unpack_masks
 from ibp_evolve.judge.score import Judge
+from ibp_evolve.engines.symbolic.backends import make_backend
 from ibp_evolve.engines.symbolic.distill import Distiller, start_masks
 
 __all__ = ["SymbolicConfig", "OperonConfig", "PySRConfig", "SymbolicEngine", "engine_entries"]
+
+START_RULE_TIME_LIMIT = 10.0   # seconds for a start rule's masks in the sandbox, per target
 
 
 @dataclass
@@ -79,13 +82,18 @@ class SymbolicEngine:
         config = config or SymbolicConfig()
         if overrides:
             config = SymbolicConfig(**{**asdict(config), **overrides})
+        # fail at once (e.g. pysr without Julia), before a run folder or a judge exists
+        make_backend(config.sr_engine, seconds=max(1.0, config.seconds), seed=config.seed)
         self.config = config
         self.name = config.sr_engine
 
     def _start(self, judge: Judge):
+        """Masks of the best complete start rule.  Start rules come from files (``--start``)
+        or a run's config.json: they are evaluated in the rule sandbox only."""
         best = None
         for source in self.config.start_rules:
-            masks = judge.masks(load_rule(source))
+            masks = judge.masks(load_rule(source), sandbox=True,
+                                time_limit=START_RULE_TIME_LIMIT)
             report = judge.score_masks(masks)
             total = sum(t.seeds for t in report.targets)
             if report.complete and (best is None or total < best[0]):
