@@ -271,6 +271,7 @@ def _resumed_config(run, args, config_cls, SuiteSpec):
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RunError(f"{run.path / run.CONFIG}: not a complete run configuration "
                        f"({type(exc).__name__}: {exc})") from None
+    run.load_checkpoint()   # a broken checkpoint is refused before anything is changed
     if args.generations is not None and args.generations != config.generations:
         config.generations = args.generations
         run.update_config(engine_config=config.to_json())

@@ -870,14 +870,15 @@ class DeapEngine:
         if run is not None:
             run.lock()   # one writer per run folder
         state = run.load_checkpoint() if (run is not None and resume) else None
-        if run is not None:
-            # rows of the generation that was in progress when the run stopped are redone
-            run.db.truncate_after(state["generation"] if state else -1)
         if state:
             try:
                 self._restore(state)
             except (KeyError, TypeError, ValueError, IndexError, GPSourceError) as exc:
                 raise run.checkpoint_error(exc) from None
+        if run is not None:
+            # rows of the generation that was in progress when the run stopped are redone
+            run.db.truncate_after(state["generation"] if state else -1)
+        if state:
             self._rebuild_cache(run)
         else:
             random.seed(cfg.seed)

@@ -458,7 +458,7 @@ class RunFolder:
         self.db = db
         self.config = config
         self._lock_fd: int | None = None
-        self._made_folder = False   # set by create: the folder did not exist before
+        self._made_folders: list[Path] = []   # set by create: folders that did not exist
 
     @property
     def name(self) -> str:
@@ -480,13 +480,13 @@ class RunFolder:
         """Make a new run folder and hold its writer lock."""
         path = Path(path)
         cls.check_new(path)
-        made = not path.exists()
+        made = [p for p in [path, *path.parents] if not p.exists()]
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunError(f"cannot create run folder '{path}': {exc.strerror}") from None
         run = cls(path, None, config)
-        run._made_folder = made
+        run._made_folders = made
         try:
             run.lock()
             atomic_write_bytes(path / cls.CONFIG,
@@ -587,11 +587,11 @@ class RunFolder:
         for folder in (self.BEST, "sandbox"):
             shutil.rmtree(self.path / folder, ignore_errors=True)
         self.unlock()
-        if self._made_folder:
+        for folder in self._made_folders:   # the run folder first, then e.g. a new runs/
             try:
-                self.path.rmdir()   # only when empty: never anything we did not write
+                folder.rmdir()   # only when empty: never anything we did not write
             except OSError:
-                pass
+                break
 
     # -- one finished generation -------------------------------------------------------------
     def commit_generation(self, records: list, stats: dict, state: dict) -> None:

@@ -113,14 +113,14 @@ class SymbolicEngine:
         if run is not None:
             run.lock()   # one writer per run folder
         state = run.load_checkpoint() if (run is not None and resume) else None
-        if run is not None:
-            run.db.truncate_after(state["generation"] if state else -1)
         if state:
             try:
                 self._restore(state)
             except (KeyError, TypeError, ValueError) as exc:
                 raise run.checkpoint_error(exc) from None
-        else:
+        if run is not None:
+            run.db.truncate_after(state["generation"] if state else -1)
+        if not state:
             self.generation_ = -1
             self.n_candidates_ = self.n_evaluations_ = 0
             self.elapsed_ = 0.0
