@@ -196,6 +196,12 @@ def test_refused_configurations_leave_no_run_folder_and_the_corrected_command_wo
         (["--engine", "llm", "--backend", "transformers"], 2, "--model"),
         (["--engine", "pysr"], 3, "Julia"),
         (["--workers", "100000"], 2, "--force-workers"),
+        (["--dask-local", "100000"], 2, "--force-workers"),
+        (["--seed", "-5"], 2, "--seed must be non-negative"),
+        (["--time-limit", "0"], 2, "--time-limit"),
+        (["--time-limit", "nan"], 2, "--time-limit"),
+        (["--time-limit", "inf"], 2, "--time-limit"),
+        (["--candidate-timeout", "0"], 2, "--candidate-timeout"),
         # found only once the engine starts: the folder it had made is removed again
         (["--start", str(not_gp)], 2, ""),
     ]
@@ -208,7 +214,23 @@ def test_refused_configurations_leave_no_run_folder_and_the_corrected_command_wo
     assert (out / "best" / "rank01.py").is_file()
 
 
+def test_an_unreachable_dask_scheduler_is_exit_3_and_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["evolve", "--dask", "tcp://127.0.0.1:9", "--out", str(out), "--quiet"]) == 3
+    one_line_error(capsys.readouterr().err, "cannot reach the Dask scheduler")
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------- the sandbox
+
+def test_a_rule_sent_to_an_evaluator_as_text_runs_in_the_sandbox(monkeypatch):
+    import ibp_evolve.runs.evaluation as evaluation
+    monkeypatch.setattr(evaluation, "SOURCE_TIME_LIMIT", 1.0)
+    evaluator = evaluation.LocalEvaluator(evaluation.SuiteSpec("triangle_box_paper",
+                                                               max_seeds=2000))
+    (slow,) = evaluator.evaluate([evaluation.EvalJob(0, source=SLOW_RULE)])
+    assert slow.status == "rejected" and "time limit" in slow.reason
+
 
 def test_minimize_stops_a_slow_rule_in_the_sandbox_with_a_one_line_error(tmp_path, capsys):
     rule = tmp_path / "slow.py"

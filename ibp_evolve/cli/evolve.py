@@ -17,6 +17,7 @@ kept, and the message says how to continue).
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ def add_parser(subparsers) -> None:
                    help="worker processes (default: the number of cores; 0: score in this "
                         "process)")
     p.add_argument("--force-workers", action="store_true",
-                   help="allow --workers above the number of cores")
+                   help="allow --workers or --dask-local above the number of cores")
     p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
     p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
@@ -119,23 +120,27 @@ def cmd_evolve(args) -> int:
         print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
         return status
 
+    non_negative = ("workers", "generations", "seed")
     for name in ("population", "generations", "workers", "max_height", "max_seeds",
-                 "dask_local"):
+                 "dask_local", "seed"):
         value = getattr(args, name)
-        if value is not None and value < (0 if name in ("workers", "generations") else 1):
+        if value is not None and value < (0 if name in non_negative else 1):
             return fail(f"--{name.replace('_', '-')} must be "
-                        f"{'non-negative' if name in ('workers', 'generations') else 'positive'}")
+                        f"{'non-negative' if name in non_negative else 'positive'}")
     if args.time_limit is not None and not (0 < args.time_limit < float("inf")):
         return fail("--time-limit must be a positive number of seconds")
     if args.dask and args.dask_local:
         return fail("--dask and --dask-local exclude each other")
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
+    if not 0 < args.candidate_timeout < float("inf"):
+        return fail("--candidate-timeout must be a positive number of seconds")
     cores = available_cores()
-    if args.workers is not None and args.workers > cores and not args.force_workers:
-        return fail(f"--workers {args.workers} is more than the {cores} cores of this machine "
-                    f"(each worker holds a judge in memory); add --force-workers to start "
-                    f"them anyway")
+    for option, count in (("--workers", args.workers), ("--dask-local", args.dask_local)):
+        if count is not None and count > cores and not args.force_workers:
+            return fail(f"{option} {count} is more than the {cores} cores of this machine "
+                        f"(each worker holds a judge in memory); add --force-workers to "
+                        f"start them anyway")
 
     # The whole configuration is checked before a run folder exists: a refused command leaves
     # nothing behind, and the corrected command finds the folder free.
@@ -224,6 +229,9 @@ def cmd_evolve(args) -> int:
                           resume=bool(args.resume))
         except (GPSourceError, RuleError, RuleSandboxError, EvaluationError, RunError) as exc:
             status = fail(str(exc))
+            return status
+        except (OSError, sqlite3.Error) as exc:   # e.g. a full or read-only disk
+            status = fail(f"{run.path}: cannot write the run: {exc}")
             return status
         except BackendUnavailable as exc:
             status = fail(str(exc), 3)

@@ -2,7 +2,7 @@
 
 Every engine hands the evaluator a list of :class:`EvalJob` — a rule's seed masks (already
 computed, e.g. by the GP's vectorised tree evaluator) or its source (then the worker computes
-the masks) — and gets back one :class:`Evaluation` per job, in the same order.
+the masks in the rule sandbox) — and gets back one :class:`Evaluation` per job, in the same order.
 
 * :class:`LocalEvaluator` scores in the calling process (tests, notebooks, one core).
 * :class:`PoolEvaluator` keeps ``workers`` processes of the ``multiprocess`` package alive for
@@ -19,6 +19,9 @@ the masks) — and gets back one :class:`Evaluation` per job, in the same order.
 
 All evaluators honour a ``deadline`` (``time.monotonic()`` value): jobs not finished by then come
 back with status ``stopped``, and running work is abandoned (pool workers are killed).
+
+Pool workers never outlive the process that started them (Linux ``PR_SET_PDEATHSIG``: a
+SIGKILL of the parent kills them too) and ignore Ctrl-C, which the parent handles alone.
 
 Identical masks are identical for the judge: :class:`MaskCache` keys evaluations by a hash of the
 packed masks, so an engine scores each distinct seed selection once.
@@ -48,6 +51,8 @@ __all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
 
 # Worse than any fitness the judge gives (an incomplete rule costs at most a few 10^15).
 FAILED_FITNESS = 1e18
+# Seconds a rule sent as source text may take to select its seeds (per target, in the sandbox).
+SOURCE_TIME_LIMIT = 10.0
 
 
 class EvaluationError(RuntimeError):
@@ -203,11 +208,14 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
         if job.masks is not None:
             masks = job.masks.unpack() if isinstance(job.masks, _Packed) else job.masks
         else:
-            masks = judge.masks(job.source)
+            # a rule given as text is untrusted: its masks come from the rule sandbox
+            masks = judge.masks(job.source, sandbox=True, time_limit=SOURCE_TIME_LIMIT)
         report = judge.score_masks(masks, objective)
     except Exception as exc:  # a bad rule, or a rule the evaluator cannot handle
         from ibp_evolve.language.parse import RuleError
-        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError)) else "crashed"
+        from ibp_evolve.language.sandbox import RuleSandboxError
+        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError,
+                                                RuleSandboxError)) else "crashed"
         return Evaluation(job.key, status, reason=f"{type(exc).__name__}: {exc}"[:500],
                           wall_time=time.perf_counter() - start)
     targets = [_target_summary(t) for t in report.targets]

@@ -487,13 +487,23 @@ class RunFolder:
             raise RunError(f"cannot create run folder '{path}': {exc.strerror}") from None
         run = cls(path, None, config)
         run._made_folders = made
+        run.lock()   # a concurrent create of the same folder is refused here, untouched
         try:
-            run.lock()
+            if (path / cls.CONFIG).exists():
+                raise RunError(f"run folder '{path}' already holds a run: continue it with "
+                               f"--resume {path}, or choose another --out")
             atomic_write_bytes(path / cls.CONFIG,
                                (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
             run.db = RunDatabase(path / cls.DATABASE)
             run.db.set_meta(engine=config.get("engine", ""), created_at=str(time.time()),
                             status="running")
+        except RunError:
+            run._made_folders = []
+            run.unlock()
+            raise
+        except (OSError, sqlite3.Error) as exc:   # a read-only or full disk
+            run.discard()
+            raise RunError(f"cannot write run folder '{path}': {exc}") from None
         except BaseException:
             run.discard()
             raise
