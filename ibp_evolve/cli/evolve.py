@@ -105,6 +105,14 @@ def _parse_ranks(text: str) -> list[int]:
 
 
 def cmd_evolve(args) -> int:
+    try:
+        return _evolve(args)
+    except KeyboardInterrupt:   # before the run started: there is nothing to keep
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _evolve(args) -> int:
     from ibp_evolve.engines import engines
     from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, SuiteSpec, \
         available_cores, make_evaluator
@@ -142,6 +150,15 @@ def cmd_evolve(args) -> int:
                         f"(each worker holds a judge in memory); add --force-workers to "
                         f"start them anyway")
 
+    def build_engine():
+        """(engine, None), or (None, exit status) when the engine refuses the configuration."""
+        try:
+            return engine_cls(config), None
+        except BackendUnavailable as exc:
+            return None, fail(str(exc), 3)
+        except ValueError as exc:
+            return None, fail(str(exc))
+
     # The whole configuration is checked before a run folder exists: a refused command leaves
     # nothing behind, and the corrected command finds the folder free.
     try:
@@ -178,12 +195,9 @@ def cmd_evolve(args) -> int:
                 f"{time.strftime('%Y%m%d-%H%M%S')}")
             RunFolder.check_new(out)
             config.time_limit = args.time_limit
-            try:
-                engine_cls(config)   # the engine's own checks, before the folder exists
-            except BackendUnavailable as exc:
-                return fail(str(exc), 3)
-            except ValueError as exc:
-                return fail(str(exc))
+            engine, status = build_engine()   # the engine's own checks, before the folder
+            if engine is None:
+                return status
             run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
                                          "suite_spec": {"suite": suite_spec.suite,
                                                         "ordering": suite_spec.ordering,
@@ -192,13 +206,13 @@ def cmd_evolve(args) -> int:
                                          "seed": args.seed})
     except RunError as exc:
         return fail(str(exc))
-    config.time_limit = args.time_limit
     new_run = not args.resume
-    try:
-        engine = engine_cls(config)
-    except (ValueError, BackendUnavailable) as exc:
-        run.close()
-        return fail(str(exc), 3 if isinstance(exc, BackendUnavailable) else 2)
+    if not new_run:
+        config.time_limit = args.time_limit
+        engine, status = build_engine()
+        if engine is None:
+            run.close()
+            return status
 
     workers = cores if args.workers is None else args.workers
     deadline_start = time.monotonic()

@@ -437,9 +437,16 @@ def pack_masks(masks) -> list:
 
 
 def unpack_masks(data) -> list:
+    """The inverse of :func:`pack_masks`; a length that disagrees with the bits is refused
+    (``ValueError``) rather than padded, so a crafted file cannot ask for a huge array."""
     import numpy as np
-    return [np.unpackbits(np.frombuffer(bytes.fromhex(d["bits"]), dtype=np.uint8),
-                          count=int(d["n"])).astype(bool) for d in data]
+    out = []
+    for d in data:
+        bits, n = bytes.fromhex(d["bits"]), int(d["n"])
+        if not 0 <= n <= 8 * len(bits) < n + 8:
+            raise ValueError(f"a mask of {n} seeds cannot have {len(bits)} bytes")
+        out.append(np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n).astype(bool))
+    return out
 
 
 class RunFolder:
