@@ -406,6 +406,7 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert f"interrupted — continue with: ibp-evolve evolve --resume {out}" in err
     assert (out / "best" / "rank01.py").is_file()
+    assert not (out / "run.sqlite-wal").exists(), "the database was not closed cleanly"
     done = _generations_done(out / "run.sqlite")
     state = json.loads((out / "checkpoint.json").read_text())["state"]
     assert done >= 1 and state["generation"] == done

@@ -16,6 +16,7 @@ kept, and the message says how to continue).
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import sys
@@ -264,6 +265,10 @@ def _evolve(args) -> int:
     except KeyboardInterrupt:
         status = _interrupted(engine, run, new_run)
     finally:
+        if status == 130:
+            # the interrupted frames form reference cycles that hold open database cursors;
+            # freed now, closing the database checkpoints its WAL and removes -wal/-shm
+            gc.collect()
         if status != 0 and status != 130 and new_run:
             run.discard()    # a refusal before the first generation leaves no folder
         else:
