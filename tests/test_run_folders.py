@@ -415,7 +415,18 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
         == "interrupted"
     assert db.execute("SELECT MAX(generation) FROM candidates").fetchone()[0] == done
     db.close()
-    # the interrupted run continues where it stopped
+    # the interrupted run continues where it stopped, exactly as if never interrupted
     assert main(["evolve", "--resume", str(out), "--generations", str(done + 1),
                  "--workers", "0", "--quiet"]) == 0
-    assert _generations_done(out / "run.sqlite") == done + 1
+    whole = tmp_path / "whole"
+    assert main(["evolve", "--population", "30", "--generations", str(done + 1), "--seed", "2",
+                 "--workers", "0", "--out", str(whole), "--quiet"]) == 0
+
+    def rows(folder):
+        db = sqlite3.connect(folder / "run.sqlite")
+        try:
+            return db.execute("SELECT id, generation, operation, parents, source, fitness "
+                              "FROM candidates ORDER BY id").fetchall()
+        finally:
+            db.close()
+    assert rows(out) == rows(whole)
