@@ -127,7 +127,15 @@ def _foreign_database(path: Path) -> None:
     db.close()
 
 
+def _newer_database(path: Path) -> None:
+    from ibp_evolve.runs.store import RunDatabase
+    db = RunDatabase(path)
+    db.set_meta(schema_version="99")
+    db.close()
+
+
 DATABASES = {
+    "newer": (_newer_database, "schema version 99"),
     "garbage": (lambda p: p.write_bytes(b"this is not a database" * 100), "not a readable"),
     "empty": (lambda p: p.write_bytes(b""), "is empty"),
     "missing": (lambda p: None, "no run database"),

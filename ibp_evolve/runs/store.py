@@ -234,13 +234,18 @@ class RunDatabase:
 
     def _prepare(self, create: bool) -> None:
         if not create:
-            # look before writing anything: a foreign database stays untouched
+            # An existing run is only read here (no write lock, nothing written): a foreign
+            # database stays untouched, and a reader never waits for a running writer.
             tables = {r[0] for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
             if not {"meta", "candidates", "generations"} <= tables:
                 raise RunError(f"{self.path}: not an ibp-evolve run database (tables "
                                f"{', '.join(sorted(tables)) or 'none'})")
-        self.conn.execute("PRAGMA journal_mode=WAL")
+            self._check_version(self.get_meta("schema_version"))
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            return
+        self.conn.execute("PRAGMA journal_mode=WAL")   # persistent: stored in the file
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)  # idempotent (IF NOT EXISTS)
@@ -248,9 +253,13 @@ class RunDatabase:
             version = self.get_meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", str(SCHEMA_VERSION))
-            elif version != str(SCHEMA_VERSION):
-                raise RunError(f"{self.path}: schema version {version}, this ibp-evolve "
-                               f"reads version {SCHEMA_VERSION}")
+            else:
+                self._check_version(version)
+
+    def _check_version(self, version) -> None:
+        if version != str(SCHEMA_VERSION):
+            raise RunError(f"{self.path}: schema version {version}, this ibp-evolve "
+                           f"reads version {SCHEMA_VERSION}")
 
     # -- transactions ----------------------------------------------------------------------
     class _Transaction:
