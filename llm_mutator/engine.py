@@ -41,7 +41,7 @@ from pathlib import Path
 from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, EvaluationError, LocalEvaluator,
                                    MaskCache, SuiteSpec, mask_hash, suite_features)
 from ibp_evolve.language.parse import RuleError, load_rule
-from ibp_evolve.runs.store import BestRule, CandidateRecord, RunFolder
+from ibp_evolve.runs.store import BestRule, CandidateRecord, RunError, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
 from .prompt import (CompletionError, as_priority_body, build_prompt,
@@ -208,8 +208,11 @@ class LLMEngine:
         self.database = ProgramDatabase(cfg.database_config(), cfg.seed)
         if run is not None:
             ProgramDatabase.create_tables(run.db.conn)   # idempotent
+        if run is not None:
+            run.lock()   # one writer per run folder
         try:
-            elapsed_before = self._restore(run) if (run is not None and resume) else 0.0
+            elapsed_before = self._restore_checked(run) if (run is not None and resume) \
+                else 0.0
             if run is not None and not resume:
                 run.db.truncate_after(-1)
             if own_backend:
@@ -241,6 +244,16 @@ class LLMEngine:
         return self
 
     # -- resume ----------------------------------------------------------------------------
+    def _restore_checked(self, run: RunFolder) -> float:
+        """:meth:`_restore`, with malformed saved state as a one-line error naming the file."""
+        try:
+            return self._restore(run)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            if isinstance(exc, RunError):
+                raise
+            raise RunError(f"{run.db.path}: malformed LLM engine state "
+                           f"({type(exc).__name__}: {exc})") from None
+
     def _restore(self, run: RunFolder) -> float:
         from ibp_evolve.runs.evaluation import Evaluation
         row = run.db.conn.execute("SELECT value FROM llm_state WHERE key = 'engine'").fetchone()

@@ -238,7 +238,7 @@ def test_evolve_command_end_to_end(tmp_path, capsys, monkeypatch):
     assert code == 0
     assert "generation budget spent" in printed and "rank" in printed
     best = sorted((out / "best").glob("rank*.py"))
-    assert best and (out / "checkpoint.pkl").is_file() and (out / "generations.csv").is_file()
+    assert best and (out / "checkpoint.json").is_file() and (out / "generations.csv").is_file()
     assert json.loads((out / "config.json").read_text())["engine"] == "deap"
     # the best rule is an ordinary rule: `ibp-evolve score` reads it, with the header's scores
     header = best[0].read_text()

@@ -64,6 +64,17 @@ def test_deterministic_runs_repeat_exactly(tmp_path):
     assert 0 < engine.logbook_[-1]["valid_share"] < 1
 
 
+@pytest.mark.parametrize("key", ["engine", "database"])
+def test_a_corrupt_saved_state_is_a_one_line_error_naming_the_database(tmp_path, key):
+    from ibp_evolve.runs.store import RunError
+    evolve(tmp_path / "run", generations=1)
+    run = RunFolder.open(tmp_path / "run")
+    run.db.conn.execute("UPDATE llm_state SET value = '{\"round\": [' WHERE key = ?", (key,))
+    run.close()
+    with pytest.raises(RunError, match=r"run\.sqlite: malformed LLM engine state"):
+        evolve(tmp_path / "run", resume=True, generations=2)
+
+
 def test_resume_rewinds_the_round_in_progress_and_continues(tmp_path):
     full = evolve(tmp_path / "full", generations=3)
     evolve(tmp_path / "part", generations=1)

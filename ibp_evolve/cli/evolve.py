@@ -8,12 +8,17 @@
 Prints live progress on stderr and, at the end, a table of the best rules as formulas and the
 best rule file on stdout.  Exit status 0 whenever the run ended normally — the generation
 budget spent or the time limit reached (then in-flight evaluations are stopped and the best
-rules found so far are exported); 2 for bad input.
+rules found so far are exported); 2 for bad input or a refused job (nothing is left behind: a
+new run's folder is only kept once it holds a generation); 3 for a missing optional dependency
+or an unreachable service; 130 for Ctrl-C (the last complete generation and ``best/`` are
+kept, and the message says how to continue).
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -33,7 +38,8 @@ def add_parser(subparsers) -> None:
         description="Evolve seeding rules on a suite. A run lives in a folder (config, SQLite "
                     "database of every candidate, checkpoints, best rules in RUN/best/) and can "
                     "be resumed after any interruption with --resume.")
-    p.add_argument("--engine", default="deap", choices=ENGINE_NAMES)
+    p.add_argument("--engine", choices=ENGINE_NAMES,
+                   help="rule generator (default deap; with --resume: the run's own)")
     p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
@@ -47,6 +53,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: the number of cores; 0: score in this "
                         "process)")
+    p.add_argument("--force-workers", action="store_true",
+                   help="allow --workers or --dask-local above the number of cores")
     p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
     p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
@@ -98,44 +106,75 @@ def _parse_ranks(text: str) -> list[int]:
 
 
 def cmd_evolve(args) -> int:
+    try:
+        return _evolve(args)
+    except KeyboardInterrupt:   # before the run started: there is nothing to keep
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _evolve(args) -> int:
     from ibp_evolve.engines import engines
-    from ibp_evolve.runs.evaluation import EvaluationError, SuiteSpec, make_evaluator
+    from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, SuiteSpec, \
+        available_cores, make_evaluator
     from ibp_evolve.engines.gp import GPSourceError
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
     from ibp_evolve.language.library import library_dir
+    from ibp_evolve.language.sandbox import RuleSandboxError
     from ibp_evolve.runs.progress import Progress, summary_table
     from ibp_evolve.language.parse import RuleError
     from ibp_evolve.runs.store import RunError, RunFolder
 
-    def fail(message: str) -> int:
+    def fail(message: str, status: int = 2) -> int:
         print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
-        return 2
+        return status
 
+    non_negative = ("workers", "generations", "seed")
     for name in ("population", "generations", "workers", "max_height", "max_seeds",
-                 "dask_local"):
+                 "dask_local", "seed"):
         value = getattr(args, name)
-        if value is not None and value < (0 if name in ("workers", "generations") else 1):
+        if value is not None and value < (0 if name in non_negative else 1):
             return fail(f"--{name.replace('_', '-')} must be "
-                        f"{'non-negative' if name in ('workers', 'generations') else 'positive'}")
-    if args.time_limit is not None and args.time_limit <= 0:
-        return fail("--time-limit must be positive")
+                        f"{'non-negative' if name in non_negative else 'positive'}")
+    if args.time_limit is not None and not (0 < args.time_limit < float("inf")):
+        return fail("--time-limit must be a positive number of seconds")
     if args.dask and args.dask_local:
         return fail("--dask and --dask-local exclude each other")
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
+    if not 0 < args.candidate_timeout < float("inf"):
+        return fail("--candidate-timeout must be a positive number of seconds")
+    cores = available_cores()
+    for option, count in (("--workers", args.workers), ("--dask-local", args.dask_local)):
+        if count is not None and count > cores and not args.force_workers:
+            return fail(f"{option} {count} is more than the {cores} cores of this machine "
+                        f"(each worker holds a judge in memory); add --force-workers to "
+                        f"start them anyway")
 
-    engine_cls, config_cls = engines()[args.engine]
+    def build_engine():
+        """(engine, None), or (None, exit status) when the engine refuses the configuration."""
+        try:
+            return engine_cls(config), None
+        except BackendUnavailable as exc:
+            return None, fail(str(exc), 3)
+        except ValueError as exc:
+            return None, fail(str(exc))
+
+    # The whole configuration is checked before a run folder exists: a refused command leaves
+    # nothing behind, and the corrected command finds the folder free.
     try:
         if args.resume:
-            run = RunFolder.open(args.resume)
-            if run.config.get("engine") != args.engine:
-                return fail(f"run {args.resume} was made by engine {run.config.get('engine')}")
-            config = config_cls.from_json(run.config["engine_config"])
-            suite_spec = SuiteSpec(**run.config["suite_spec"])
-            if args.generations is not None and args.generations != config.generations:
-                config.generations = args.generations
-                run.update_config(engine_config=config.to_json())
+            run = RunFolder.open(args.resume, writer=True)
+            try:
+                args.engine = _resumed_engine(run, args.engine)
+                engine_cls, config_cls = engines()[args.engine]
+                config, suite_spec = _resumed_config(run, args, config_cls, SuiteSpec)
+            except BaseException:
+                run.close()
+                raise
         else:
+            args.engine = args.engine or "deap"
+            engine_cls, config_cls = engines()[args.engine]
             try:
                 starts = _start_sources(args.start)
             except (RuleError, FileNotFoundError) as exc:
@@ -155,6 +194,11 @@ def cmd_evolve(args) -> int:
             out = args.out or os.path.join(
                 DEFAULT_RUNS_DIR, f"{suite.name}-{args.engine}-s{args.seed}-"
                 f"{time.strftime('%Y%m%d-%H%M%S')}")
+            RunFolder.check_new(out)
+            config.time_limit = args.time_limit
+            engine, status = build_engine()   # the engine's own checks, before the folder
+            if engine is None:
+                return status
             run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
                                          "suite_spec": {"suite": suite_spec.suite,
                                                         "ordering": suite_spec.ordering,
@@ -163,28 +207,32 @@ def cmd_evolve(args) -> int:
                                          "seed": args.seed})
     except RunError as exc:
         return fail(str(exc))
-    config.time_limit = args.time_limit
-    try:
-        engine = engine_cls(config)
-    except (ValueError, BackendUnavailable) as exc:
-        return fail(str(exc))
+    new_run = not args.resume
+    if not new_run:
+        config.time_limit = args.time_limit
+        engine, status = build_engine()
+        if engine is None:
+            run.close()
+            return status
 
-    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    workers = cores if args.workers is None else args.workers
     deadline_start = time.monotonic()
     progress = Progress(quiet=args.quiet)
-    if not args.quiet:
-        print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, objective "
-              f"{config.objective}, seed {config.seed}, population {config.population}, "
-              f"generations {config.generations}"
-              + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
-              file=sys.stderr)
+    status = None
     try:
+        if not args.quiet:
+            print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, "
+                  f"objective {config.objective}, seed {config.seed}, population "
+                  f"{config.population}, generations {config.generations}"
+                  + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
+                  file=sys.stderr)
         try:
             evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
                                        dask=args.dask, dask_local=args.dask_local,
                                        candidate_timeout=args.candidate_timeout)
         except EvaluationError as exc:
-            return fail(str(exc))
+            status = fail(str(exc), 3 if isinstance(exc, EvaluatorUnavailable) else 2)
+            return status
         try:
             if not args.quiet:
                 print(f"evaluating on {evaluator.description}", file=sys.stderr)
@@ -194,8 +242,15 @@ def cmd_evolve(args) -> int:
                                         - (time.monotonic() - deadline_start))
             engine.evolve(suite_spec, evaluator=evaluator, run=run, progress=progress,
                           resume=bool(args.resume))
-        except (GPSourceError, EvaluationError, BackendUnavailable) as exc:
-            return fail(str(exc))
+        except (GPSourceError, RuleError, RuleSandboxError, EvaluationError, RunError) as exc:
+            status = fail(str(exc))
+            return status
+        except (OSError, sqlite3.Error) as exc:   # e.g. a full or read-only disk
+            status = fail(f"{run.path}: cannot write the run: {exc}")
+            return status
+        except BackendUnavailable as exc:
+            status = fail(str(exc), 3)
+            return status
         finally:
             evaluator.close()
         _report(engine, run, summary_table)
@@ -206,9 +261,79 @@ def cmd_evolve(args) -> int:
                 return fail(str(exc))
             for path in copied:
                 print(f"exported {path}")
+        status = 0
+    except KeyboardInterrupt:
+        status = _interrupted(engine, run, new_run)
     finally:
-        run.close()
-    return 0
+        if status == 130:
+            # the interrupted frames form reference cycles that hold open database cursors;
+            # freed now, closing the database checkpoints its WAL and removes -wal/-shm
+            gc.collect()
+        if status != 0 and status != 130 and new_run:
+            run.discard()    # a refusal before the first generation leaves no folder
+        else:
+            run.close()
+    return status
+
+
+def _resumed_engine(run, asked: str | None) -> str:
+    """The engine of a run to resume: its own (``--engine``, when given, must agree)."""
+    from ibp_evolve.engines import ENGINE_NAMES
+    from ibp_evolve.runs.store import RunError
+    made_by = run.config.get("engine")
+    if made_by not in ENGINE_NAMES:
+        raise RunError(f"{run.path / run.CONFIG}: unknown engine {made_by!r}")
+    if asked is not None and asked != made_by:
+        raise RunError(f"run {run.path} was made by engine {made_by}, not {asked}")
+    return made_by
+
+
+def _resumed_config(run, args, config_cls, SuiteSpec):
+    """The engine configuration and suite of a run to resume (from its config.json)."""
+    from ibp_evolve.runs.store import RunError
+    try:
+        config = config_cls.from_json(run.config["engine_config"])
+        suite_spec = SuiteSpec(**run.config["suite_spec"])
+        run.config["suite"]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RunError(f"{run.path / run.CONFIG}: not a complete run configuration "
+                       f"({type(exc).__name__}: {exc})") from None
+    run.load_checkpoint()   # a broken checkpoint is refused before anything is changed
+    if args.generations is not None and args.generations != config.generations:
+        config.generations = args.generations
+        run.update_config(engine_config=config.to_json())
+    return config, suite_spec
+
+
+def _interrupted(engine, run, new_run: bool) -> int:
+    """Ctrl-C: keep the last complete generation, write ``best/``, say how to continue.
+
+    The generation in progress is dropped (its rows were never committed, and a resume redoes
+    it).  Writing the best rules is quick; a second Ctrl-C while it runs writes them
+    unsimplified instead."""
+    import signal
+    done = run.db.conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+    if done is None:
+        print("\ninterrupted before the first generation was complete"
+              + ("; nothing was kept" if new_run else ""), file=sys.stderr)
+        if new_run:
+            run.discard()
+        return 130
+    engine.stopped_ = "interrupted"
+    suite = run.config.get("suite", "")
+    try:
+        finish = getattr(engine, "_finish", None)
+        if finish is not None and hasattr(engine, "suite"):
+            finish(run)
+        else:
+            run.write_best(run.db.best(engine.config.n_best), suite)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        run.write_best(run.db.best(engine.config.n_best), suite)
+    run.db.set_meta(status="stopped", stopped="interrupted", generation=str(done))
+    print(f"\ninterrupted — continue with: ibp-evolve evolve --resume {run.path}",
+          file=sys.stderr)
+    return 130
 
 
 def _report(engine, run, summary_table) -> None:

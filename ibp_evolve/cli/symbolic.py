@@ -7,8 +7,11 @@
 
 ``minimize`` prints the minimal complete seed set found per target (and stores it as JSON);
 ``distill`` prints the engine's Pareto front as calibrated rules, scored by the solver, and
-writes them as rule files.  Both exit 0 when they ran, 2 on bad input, 3 when the chosen engine
-cannot run here (e.g. PySR without Julia) or the start rule does not reduce the suite.
+writes them as rule files.  A rule read from a file, the library or a run folder selects its
+seeds in the rule sandbox (``--time-limit``), never in this process.  Exit status: 0 done;
+1 ``minimize`` ran but the rule does not reduce every target; 2 bad input (a rule refused by
+the validator or stopped by the sandbox included); 3 the chosen engine cannot run here (e.g.
+PySR without Julia).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from ibp_evolve.runs.store import atomic_write_bytes
 
 DEFAULT_RUNS_DIR = "runs"
 
@@ -29,7 +34,8 @@ def add_parser(subparsers) -> None:
         description="Start from RULE's seeds, drop every seed whose equations mark and sweep "
                     "did not need, remove seeds greedily (blocks, then bisection) while every "
                     "target stays reduced, then try random swaps under a budget.")
-    p.add_argument("rule", help="rule file (.py) or library rule name, e.g. improved_seeding")
+    p.add_argument("rule", help="rule file (.py), library rule name (e.g. improved_seeding) "
+                                "or run folder (its best complete rule)")
     p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
     p.add_argument("--swaps", type=int, default=1000,
                    help="swap attempts per target (default 1000)")
@@ -40,6 +46,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="JSON file for the minimal sets (default "
                                  "runs/minimize/SUITE-RULE-sSEED.json)")
+    p.add_argument("--time-limit", type=float, default=10.0,
+                   help="seconds the rule may take to select its seeds, per target, in the "
+                        "rule sandbox (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_minimize)
 
@@ -66,6 +75,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="folder for the rule files (default runs/distill/SUITE-ENGINE-"
                                  "TIME)")
+    p.add_argument("--time-limit", type=float, default=10.0,
+                   help="seconds the start rule may take to select its seeds, per target, in "
+                        "the rule sandbox (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_distill)
 
@@ -80,44 +92,52 @@ def _slug(text: str) -> str:
 
 
 def cmd_minimize(args) -> int:
-    from ibp_evolve.language.library import resolve_rule
     from ibp_evolve.judge.minimize import minimize_suite
     from ibp_evolve.language.parse import RuleError
+    from ibp_evolve.language.sandbox import RuleSandboxError
     from ibp_evolve.judge.score import Judge
     from ibp_evolve.judge.suites import load_suite
+    from ibp_evolve.engines.symbolic.distill import rule_masks
+    from ibp_evolve.runs.store import RunError
 
     if args.swaps < 0 or args.seconds < 0:
         return _fail("minimize", "--swaps and --seconds must be non-negative")
+    if not 0 < args.time_limit < float("inf"):
+        return _fail("minimize", "--time-limit must be a positive number of seconds")
     suite = load_suite(args.suite)
-    try:
-        rule = resolve_rule(args.rule)
-    except RuleError as exc:
-        return _fail("minimize", f"rule rejected: {exc}", 3)
     judge = Judge(suite)
-    masks = judge.masks(rule)
+    try:
+        rule_file, name = _rule_or_run(args.rule, judge, args.time_limit)
+        masks = rule_masks(judge, rule_file, args.time_limit)
+    except RuleError as exc:
+        return _fail("minimize", f"rule rejected: {exc}")
+    except RuleSandboxError as exc:
+        return _fail("minimize", f"rule {args.rule} stopped by the sandbox: {exc}")
+    except RunError as exc:
+        return _fail("minimize", str(exc))
     report = minimize_suite(judge, masks, rng=args.seed, swaps=args.swaps,
                             seconds=args.seconds, restarts=max(args.restarts, 1),
-                            rule=rule.name)
+                            rule=name)
     data = report.to_json()
     data["minimal_sets"] = [judge.universes[i][m].tolist() for i, m in enumerate(report.masks)]
     data["targets"] = [list(t) for t in suite.targets]
     out = Path(args.out or os.path.join(DEFAULT_RUNS_DIR, "minimize",
-                                        f"{suite.name}-{_slug(rule.name)}-s{args.seed}.json"))
+                                        f"{suite.name}-{_slug(name)}-s{args.seed}.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n")
+    atomic_write_bytes(out, (json.dumps(data, indent=1) + "\n").encode())
     data["file"] = str(out)
     if args.json:
         print(json.dumps(data))
-        return 0 if report.complete else 3
+        return 0 if report.complete else 1
     if not report.complete:
-        print(f"rule {rule.name} does not reduce every target of {suite.name}: nothing to "
+        print(f"rule {name} does not reduce every target of {suite.name}: nothing to "
               f"minimise (start from a complete rule, e.g. improved_seeding_dots or laporta)")
-        return 3
-    print(f"rule {rule.name} on suite {suite.name}: minimal complete seed sets")
+        return 1
+    print(f"rule {name} on suite {suite.name}: minimal complete seed sets")
     rows = [("targets", "start", "pruned", "greedy", "minimal", "solves", "swaps", "seconds")]
     for r in report.results:
-        name = " ".join("I(" + ",".join(map(str, t)) + ")" for t in r.targets)
-        rows.append((name, str(r.start_size), str(r.pruned_size), str(r.greedy_size),
+        name_ = " ".join("I(" + ",".join(map(str, t)) + ")" for t in r.targets)
+        rows.append((name_, str(r.start_size), str(r.pruned_size), str(r.greedy_size),
                      str(r.size), str(r.solves), f"{r.swaps_accepted}/{r.swaps_tried}",
                      f"{r.seconds:.2f}"))
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
@@ -130,34 +150,49 @@ def cmd_minimize(args) -> int:
     return 0
 
 
-def _start_rule(start: str, judge):
-    """The start rule: a rule (file or library name), or the best complete rule of a run."""
+def _rule_or_run(start: str, judge, time_limit: float):
+    """(rule file or library name, display name) for a rule, or for a run folder its best
+    complete rule.  Nothing from a run folder runs outside the rule sandbox."""
     from ibp_evolve.language.library import resolve_rule
+    from ibp_evolve.language.sandbox import RuleSandboxError
+    from ibp_evolve.engines.symbolic.distill import rule_masks
     path = Path(start)
     if path.is_dir():
-        from ibp_evolve.runs.store import RunFolder
+        from ibp_evolve.runs.store import RunError, RunFolder
         run = RunFolder.open(path)
         try:
             for candidate in run.best_files():
-                if judge.score(resolve_rule(str(candidate))).complete:
-                    return str(candidate)
+                try:
+                    if judge.score_masks(rule_masks(judge, str(candidate),
+                                                    time_limit)).complete:
+                        return str(candidate), f"{run.name}-{candidate.stem}"
+                except RuleSandboxError:
+                    continue
         finally:
             run.close()
-        raise FileNotFoundError(f"run {path} has no best rule that reduces suite "
-                                f"{judge.suite.name}")
-    resolve_rule(start)  # a readable error now rather than deep inside
-    return start
+        raise RunError(f"run {path} has no best rule that reduces suite {judge.suite.name}")
+    rule = resolve_rule(start)  # a readable error now rather than deep inside
+    return start, rule.name
+
+
+def _start_rule(start: str, judge, time_limit: float = 10.0):
+    """The start rule: a rule (file or library name), or the best complete rule of a run."""
+    return _rule_or_run(start, judge, time_limit)[0]
 
 
 def cmd_distill(args) -> int:
     from ibp_evolve.language.parse import RuleError
+    from ibp_evolve.language.sandbox import RuleSandboxError
     from ibp_evolve.judge.score import Judge
     from ibp_evolve.judge.suites import load_suite
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable, make_backend
     from ibp_evolve.engines.symbolic.distill import Distiller
+    from ibp_evolve.runs.store import RunError
 
     if args.runs < 1 or args.seconds <= 0 or args.fits < 1:
         return _fail("distill", "--runs, --fits and --seconds must be positive")
+    if not 0 < args.time_limit < float("inf"):
+        return _fail("distill", "--time-limit must be a positive number of seconds")
     try:
         make_backend(args.engine, seconds=args.seconds, seed=args.seed)  # fail fast
     except BackendUnavailable as exc:
@@ -165,17 +200,22 @@ def cmd_distill(args) -> int:
     suite = load_suite(args.suite)
     judge = Judge(suite)
     try:
-        start = _start_rule(args.start, judge)
+        start = _start_rule(args.start, judge, args.time_limit)
     except RuleError as exc:
         return _fail("distill", f"--from: rule rejected: {exc}")
+    except RunError as exc:
+        return _fail("distill", f"--from: {exc}")
     distiller = Distiller(suite, args.engine, start=start, runs=args.runs, seed=args.seed,
-                          seconds=args.seconds, fits=args.fits, judge=judge)
+                          seconds=args.seconds, fits=args.fits, judge=judge,
+                          rule_time_limit=args.time_limit)
     try:
         distiller.fit()
     except BackendUnavailable as exc:
         return _fail("distill", str(exc), 3)
-    except ValueError as exc:
-        return _fail("distill", str(exc), 3)
+    except RuleSandboxError as exc:
+        return _fail("distill", f"--from {args.start}: stopped by the sandbox: {exc}")
+    except (RuleError, ValueError) as exc:
+        return _fail("distill", str(exc))
     out = Path(args.out or os.path.join(DEFAULT_RUNS_DIR, "distill",
                                         f"{suite.name}-{args.engine}-s{args.seed}-"
                                         f"{time.strftime('%Y%m%d-%H%M%S')}"))

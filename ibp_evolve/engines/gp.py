@@ -59,7 +59,8 @@ from ibp_evolve.language.printer import (expression_text, inline, keep_program, 
                                          simplify)
 from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, LocalEvaluator, MaskCache, SuiteSpec,
                           mask_hash, suite_features)
-from ibp_evolve.runs.store import BestRule, CandidateRecord, RunFolder
+from ibp_evolve.runs.store import (BestRule, CandidateRecord, RunFolder, random_state_from_json,
+                                   random_state_to_json)
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
            "tree_to_ir", "tree_to_source", "tree_to_formula", "simplify_tree",
@@ -628,12 +629,18 @@ class DeapEngine:
         return {"engine": ENGINE, "generation": self.generation_,
                 "population": [pack(i) for i in self.population_],
                 "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
-                "random_state": random.getstate(), "n_candidates": self.n_candidates_,
+                "random_state": random_state_to_json(random.getstate()),
+                "n_candidates": self.n_candidates_,
                 "n_evaluations": self.n_evaluations_, "elapsed": self.elapsed_,
                 "logbook": self.logbook_, "config": self.config.to_json()}
 
     def _restore(self, state: dict) -> None:
+        """Continue from a checkpoint's plain data: trees from their node names (looked up in
+        the primitive set, nothing evaluated), the random state from its integers."""
         from ibp_evolve.runs.evaluation import Evaluation
+
+        if state.get("engine") != ENGINE:
+            raise ValueError(f"the checkpoint is of engine {state.get('engine')!r}")
 
         def unpack(d):
             ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"],
@@ -645,7 +652,7 @@ class DeapEngine:
         self.generation_ = state["generation"]
         self.population_ = [unpack(d) for d in state["population"]]
         self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
-        random.setstate(state["random_state"])
+        random.setstate(random_state_from_json(state["random_state"]))
         self.n_candidates_ = state["n_candidates"]
         self.n_evaluations_ = state["n_evaluations"]
         self.elapsed_ = state["elapsed"]
@@ -683,12 +690,18 @@ class DeapEngine:
         self.run_ = run
         started = time.monotonic()
         deadline = None if cfg.time_limit is None else started + cfg.time_limit
+        if run is not None:
+            run.lock()   # one writer per run folder
         state = run.load_checkpoint() if (run is not None and resume) else None
+        if state:
+            try:
+                self._restore(state)
+            except (KeyError, TypeError, ValueError, IndexError, GPSourceError) as exc:
+                raise run.checkpoint_error(exc) from None
         if run is not None:
             # rows of the generation that was in progress when the run stopped are redone
             run.db.truncate_after(state["generation"] if state else -1)
         if state:
-            self._restore(state)
             self._rebuild_cache(run)
         else:
             random.seed(cfg.seed)

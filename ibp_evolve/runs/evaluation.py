@@ -2,7 +2,7 @@
 
 Every engine hands the evaluator a list of :class:`EvalJob` — a rule's seed masks (already
 computed, e.g. by the GP's vectorised tree evaluator) or its source (then the worker computes
-the masks) — and gets back one :class:`Evaluation` per job, in the same order.
+the masks in the rule sandbox) — and gets back one :class:`Evaluation` per job, in the same order.
 
 * :class:`LocalEvaluator` scores in the calling process (tests, notebooks, one core).
 * :class:`PoolEvaluator` keeps ``workers`` processes of the ``multiprocess`` package alive for
@@ -20,6 +20,9 @@ the masks) — and gets back one :class:`Evaluation` per job, in the same order.
 All evaluators honour a ``deadline`` (``time.monotonic()`` value): jobs not finished by then come
 back with status ``stopped``, and running work is abandoned (pool workers are killed).
 
+Pool workers never outlive the process that started them (Linux ``PR_SET_PDEATHSIG``: a
+SIGKILL of the parent kills them too) and ignore Ctrl-C, which the parent handles alone.
+
 Identical masks are identical for the judge: :class:`MaskCache` keys evaluations by a hash of the
 packed masks, so an engine scores each distinct seed selection once.
 """
@@ -28,6 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -40,14 +46,21 @@ from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
 
 __all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
            "PoolEvaluator", "DaskEvaluator", "make_evaluator", "mask_hash", "score_job",
-           "EvaluationError", "FAILED_FITNESS", "suite_features"]
+           "EvaluationError", "EvaluatorUnavailable", "FAILED_FITNESS", "suite_features",
+           "available_cores", "die_with_parent"]
 
 # Worse than any fitness the judge gives (an incomplete rule costs at most a few 10^15).
 FAILED_FITNESS = 1e18
+# Seconds a rule sent as source text may take to select its seeds (per target, in the sandbox).
+SOURCE_TIME_LIMIT = 10.0
 
 
 class EvaluationError(RuntimeError):
     """The evaluator itself cannot work (e.g. a worker cannot build its judge)."""
+
+
+class EvaluatorUnavailable(EvaluationError):
+    """A service the evaluator needs cannot be reached (e.g. a Dask scheduler)."""
 
 
 # ----------------------------------------------------------------------------- what to judge
@@ -195,11 +208,14 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
         if job.masks is not None:
             masks = job.masks.unpack() if isinstance(job.masks, _Packed) else job.masks
         else:
-            masks = judge.masks(job.source)
+            # a rule given as text is untrusted: its masks come from the rule sandbox
+            masks = judge.masks(job.source, sandbox=True, time_limit=SOURCE_TIME_LIMIT)
         report = judge.score_masks(masks, objective)
     except Exception as exc:  # a bad rule, or a rule the evaluator cannot handle
         from ibp_evolve.language.parse import RuleError
-        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError)) else "crashed"
+        from ibp_evolve.language.sandbox import RuleSandboxError
+        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError,
+                                                RuleSandboxError)) else "crashed"
         return Evaluation(job.key, status, reason=f"{type(exc).__name__}: {exc}"[:500],
                           wall_time=time.perf_counter() - start)
     targets = [_target_summary(t) for t in report.targets]
@@ -289,32 +305,89 @@ class LocalEvaluator(Evaluator):
         return out
 
 
-def _pool_worker(conn, spec, objective):
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+_PR_SET_PDEATHSIG = 1   # from <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker die with the process that started it, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL when the parent goes (``PR_SET_PDEATHSIG``); a parent
+    that died before the call is caught by comparing the parent's PID.  Elsewhere an idle
+    worker still sees its pipe close, and a busy one fails on its next send.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _pool_worker(conn, spec, objective, parent_pid=None, deathsig=True):
     """Body of a pool worker: build the judge once, then score batches until told to stop."""
+    # Ctrl-C reaches the whole process group: the parent alone decides what stops, and a
+    # worker never prints a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None and deathsig:
+        die_with_parent(parent_pid)
     # One solver thread per worker: the pool is the parallelism.
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     try:
-        judge = spec.judge()
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-        return
-    conn.send(("ready", os.getpid()))
-    while True:
         try:
-            batch = conn.recv()
-        except (EOFError, OSError):
+            judge = spec.judge()
+        except BaseException:
+            conn.send(("error", traceback.format_exc()))
             return
-        if batch is None:
-            return
-        for job in batch:
-            conn.send(("result", score_job(judge, job, objective)))
+        conn.send(("ready", os.getpid()))
+        while True:
+            try:
+                batch = conn.recv()
+            except (EOFError, OSError):
+                return
+            if batch is None:
+                return
+            for job in batch:
+                conn.send(("result", score_job(judge, job, objective)))
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        return   # the parent is gone or gave up on this worker: nothing left to do
+
+
+def _start_quietly(proc) -> None:
+    """Start a worker process with SIGINT ignored from its first instruction.
+
+    The disposition is inherited across exec and Python keeps an ignored SIGINT ignored, so
+    Ctrl-C while a worker is still importing cannot print a traceback either.  Only the main
+    thread may change signal handlers; elsewhere the worker ignores SIGINT itself."""
+    if threading.current_thread() is not threading.main_thread():
+        proc.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Worker:
     def __init__(self, ctx, spec, objective):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_pool_worker, args=(child, spec, objective), daemon=True)
-        self.proc.start()
+        # PR_SET_PDEATHSIG fires when the *thread* that started the worker ends: only a worker
+        # started by the main thread may use it (the others rely on their pipe).
+        main_thread = threading.current_thread() is threading.main_thread()
+        self.proc = ctx.Process(target=_pool_worker, args=(child, spec, objective, os.getpid(),
+                                                           main_thread), daemon=True)
+        _start_quietly(self.proc)
         child.close()
         self.ready = False
         self.inflight: deque = deque()   # jobs sent, results not yet back
@@ -500,7 +573,7 @@ class DaskEvaluator(Evaluator):
 
     def __init__(self, spec: SuiteSpec, objective: str = "seeds", address: str | None = None,
                  local_workers: int | None = None, candidate_timeout: float = 60.0,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, connect_timeout: float = 10.0):
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - depends on the installation
@@ -511,7 +584,12 @@ class DaskEvaluator(Evaluator):
         self.batch_size = batch_size
         self.cluster = None
         if address:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout=connect_timeout)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise EvaluatorUnavailable(f"--dask {address}: cannot reach the Dask "
+                                           f"scheduler ({type(exc).__name__}: {exc})"[:300]) \
+                    from None
             self.description = f"Dask cluster at {address}"
         else:
             n = max(1, int(local_workers or 1))

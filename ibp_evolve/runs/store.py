@@ -5,8 +5,19 @@ A run is a folder (by default under ``runs/``)::
     RUN/config.json        the run's configuration (engine, suite, objective, seed, budgets...)
     RUN/run.sqlite         every evaluated candidate and the per-generation statistics
     RUN/generations.csv    the same statistics as a table (rewritten each generation)
-    RUN/checkpoint.pkl     the engine's state after the last finished generation
+    RUN/checkpoint.json    the engine's state after the last finished generation (JSON)
+    RUN/writer.lock        the advisory lock of the process writing the run (holds its PID)
     RUN/best/rank01.py ... the best rules, valid rule files with their scores in a header
+
+A run folder is data.  Opening one (report, inspect, resume, compare, distill --from) executes
+nothing from it: the checkpoint is JSON (populations as node names or rule sources, random
+states as lists of integers), never a pickle, and the rules in it are only ever evaluated by
+the rule sandbox or converted into GP trees.  A corrupt, empty or foreign checkpoint or
+database is refused with a one-line :class:`RunError` naming the file.
+
+One writer at a time.  A process that writes a run (a new run, or ``--resume``) holds an
+advisory ``flock`` on ``RUN/writer.lock`` for as long as the folder is open; a second writer
+is refused with the holder's PID.  Readers take no lock.
 
 The database schema is engine-neutral: the DEAP GP, the symbolic-regression engines and the
 FunSearch-style LLM engine all write ``candidates`` rows (who made the rule and how, from which
@@ -25,21 +36,28 @@ is lost.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
-import pickle
 import shutil
+import signal
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "BestRule", "CandidateRecord", "RunDatabase", "RunFolder", "RunError",
-           "atomic_write_bytes", "score_header"]
+__all__ = ["SCHEMA_VERSION", "CHECKPOINT_VERSION", "BestRule", "CandidateRecord", "RunDatabase",
+           "RunFolder", "RunError", "RunLocked", "atomic_write_bytes", "score_header",
+           "random_state_to_json", "random_state_from_json", "pack_masks", "unpack_masks",
+           "interrupts_deferred"]
 
 SCHEMA_VERSION = 1
+CHECKPOINT_FORMAT = "ibp-evolve checkpoint"
+CHECKPOINT_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -106,6 +124,9 @@ GENERATION_COLUMNS = ("generation", "candidates", "evaluations", "cache_hits", "
 class RunError(RuntimeError):
     """A run folder that cannot be created, resumed or read."""
 
+
+class RunLocked(RunError):
+    """Another process is writing the run."""
 
 
 @dataclass
@@ -188,11 +209,43 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 class RunDatabase:
     """The run's SQLite database (WAL mode; every write is one transaction)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, create: bool = True):
+        """Open (``create``: or make) the database; a file that is not one of our run
+        databases is refused with a :class:`RunError` naming it, and never modified."""
         self.path = Path(path)
-        self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        if not create:
+            if not self.path.is_file():
+                raise RunError(f"{self.path}: no run database (the run folder is incomplete)")
+            if self.path.stat().st_size == 0:
+                raise RunError(f"{self.path}: the run database is empty")
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise RunError(f"{self.path}: cannot open the run database: {exc}") from None
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._prepare(create)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise RunError(f"{self.path}: not a readable run database: {exc}") from None
+        except RunError:
+            self.conn.close()
+            raise
+
+    def _prepare(self, create: bool) -> None:
+        if not create:
+            # An existing run is only read here (no write lock, nothing written): a foreign
+            # database stays untouched, and a reader never waits for a running writer.
+            tables = {r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+            if not {"meta", "candidates", "generations"} <= tables:
+                raise RunError(f"{self.path}: not an ibp-evolve run database (tables "
+                               f"{', '.join(sorted(tables)) or 'none'})")
+            self._check_version(self.get_meta("schema_version"))
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            return
+        self.conn.execute("PRAGMA journal_mode=WAL")   # persistent: stored in the file
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)  # idempotent (IF NOT EXISTS)
@@ -200,9 +253,13 @@ class RunDatabase:
             version = self.get_meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", str(SCHEMA_VERSION))
-            elif int(version) != SCHEMA_VERSION:
-                raise RunError(f"{self.path}: schema version {version}, this ibp-evolve "
-                               f"reads version {SCHEMA_VERSION}")
+            else:
+                self._check_version(version)
+
+    def _check_version(self, version) -> None:
+        if version != str(SCHEMA_VERSION):
+            raise RunError(f"{self.path}: schema version {version}, this ibp-evolve "
+                           f"reads version {SCHEMA_VERSION}")
 
     # -- transactions ----------------------------------------------------------------------
     class _Transaction:
@@ -337,12 +394,78 @@ def _fmt_fitness(f) -> str:
     return str(int(f)) if float(f).is_integer() else f"{f:.6g}"
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) until the block is done, then deliver it: a generation's rows and
+    its checkpoint are written together or not at all.  Only the main thread can do this;
+    elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, caught[0])
+
+
+def _plain(value):
+    """JSON for the numpy scalars and arrays that engine states may hold."""
+    import numpy as np
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a checkpoint holds plain data only, not {type(value).__name__}")
+
+
+def random_state_to_json(state) -> list:
+    """:func:`random.getstate` as plain lists (version, 625 words, cached gauss)."""
+    version, words, gauss = state
+    return [version, list(words), gauss]
+
+
+def random_state_from_json(data) -> tuple:
+    """The inverse of :func:`random_state_to_json`, for :func:`random.setstate`."""
+    version, words, gauss = data
+    return (int(version), tuple(int(w) for w in words), None if gauss is None else float(gauss))
+
+
+def pack_masks(masks) -> list:
+    """Seed masks as JSON: per mask its length and its bits packed and hex-encoded."""
+    import numpy as np
+    return [{"n": int(len(m)), "bits": np.packbits(np.asarray(m, dtype=bool)).tobytes().hex()}
+            for m in masks]
+
+
+def unpack_masks(data) -> list:
+    """The inverse of :func:`pack_masks`; a length that disagrees with the bits is refused
+    (``ValueError``) rather than padded, so a crafted file cannot ask for a huge array."""
+    import numpy as np
+    out = []
+    for d in data:
+        bits, n = bytes.fromhex(d["bits"]), int(d["n"])
+        if not 0 <= n <= 8 * len(bits) < n + 8:
+            raise ValueError(f"a mask of {n} seeds cannot have {len(bits)} bytes")
+        out.append(np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n).astype(bool))
+    return out
+
+
 class RunFolder:
     """A run's folder: config, database, checkpoint, statistics and best rules."""
 
     CONFIG = "config.json"
     DATABASE = "run.sqlite"
-    CHECKPOINT = "checkpoint.pkl"
+    CHECKPOINT = "checkpoint.json"
+    LEGACY_CHECKPOINT = "checkpoint.pkl"   # written by ibp-evolve before JSON checkpoints
+    LOCK = "writer.lock"
     STATS = "generations.csv"
     BEST = "best"
 
@@ -350,6 +473,8 @@ class RunFolder:
         self.path = Path(path)
         self.db = db
         self.config = config
+        self._lock_fd: int | None = None
+        self._made_folders: list[Path] = []   # set by create: folders that did not exist
 
     @property
     def name(self) -> str:
@@ -357,29 +482,107 @@ class RunFolder:
 
     # -- create / open ---------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, config: dict) -> "RunFolder":
+    def check_new(cls, path: str | Path) -> None:
+        """Refuse a folder that already holds a run (before any work is started)."""
         path = Path(path)
         if (path / cls.CONFIG).exists() or (path / cls.DATABASE).exists():
             raise RunError(f"run folder '{path}' already holds a run: continue it with "
                            f"--resume {path}, or choose another --out")
-        path.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path / cls.CONFIG,
-                           (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
-        db = RunDatabase(path / cls.DATABASE)
-        db.set_meta(engine=config.get("engine", ""), created_at=str(time.time()),
-                    status="running")
-        return cls(path, db, config)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"--out '{path}' is a file, not a folder")
 
     @classmethod
-    def open(cls, path: str | Path) -> "RunFolder":
+    def create(cls, path: str | Path, config: dict) -> "RunFolder":
+        """Make a new run folder and hold its writer lock."""
+        path = Path(path)
+        cls.check_new(path)
+        made = [p for p in [path, *path.parents] if not p.exists()]
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run folder '{path}': {exc.strerror}") from None
+        run = cls(path, None, config)
+        run._made_folders = made
+        run.lock()   # a concurrent create of the same folder is refused here, untouched
+        try:
+            if (path / cls.CONFIG).exists():
+                raise RunError(f"run folder '{path}' already holds a run: continue it with "
+                               f"--resume {path}, or choose another --out")
+            atomic_write_bytes(path / cls.CONFIG,
+                               (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+            run.db = RunDatabase(path / cls.DATABASE)
+            run.db.set_meta(engine=config.get("engine", ""), created_at=str(time.time()),
+                            status="running")
+        except RunError:
+            run._made_folders = []
+            run.unlock()
+            raise
+        except (OSError, sqlite3.Error) as exc:   # a read-only or full disk
+            run.discard()
+            raise RunError(f"cannot write run folder '{path}': {exc}") from None
+        except BaseException:
+            run.discard()
+            raise
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path, writer: bool = False) -> "RunFolder":
+        """Open an existing run; ``writer``: take its writer lock first (``--resume``)."""
         path = Path(path)
         if not (path / cls.CONFIG).is_file():
             raise RunError(f"'{path}' is not a run folder (no {cls.CONFIG})")
+        run = cls(path, None, {})
         try:
-            config = json.loads((path / cls.CONFIG).read_text())
-        except json.JSONDecodeError as exc:
-            raise RunError(f"{path / cls.CONFIG}: not valid JSON: {exc}") from None
-        return cls(path, RunDatabase(path / cls.DATABASE), config)
+            if writer:
+                run.lock()
+            try:
+                config = json.loads((path / cls.CONFIG).read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise RunError(f"{path / cls.CONFIG}: not valid JSON: {exc}") from None
+            if not isinstance(config, dict):
+                raise RunError(f"{path / cls.CONFIG}: expected a JSON object, got "
+                               f"{type(config).__name__}")
+            run.config = config
+            run.db = RunDatabase(path / cls.DATABASE, create=False)
+        except BaseException:
+            run.close()
+            raise
+        return run
+
+    # -- the writer lock ---------------------------------------------------------------------
+    def lock(self) -> None:
+        """Hold the run's writer lock (idempotent); :class:`RunLocked` names the holder.
+
+        ``flock`` locks belong to the open file, so the kernel releases the lock when the
+        writer exits in any way (SIGKILL included): a stale lock file never blocks a resume.
+        """
+        if self._lock_fd is not None:
+            return
+        path = self.path / self.LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise RunError(f"{path}: cannot open the writer lock: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLocked(f"run {self.path} is being written by process {holder} "
+                            f"(lock {path}); wait for it to finish or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is None:
+            return
+        try:
+            os.ftruncate(self._lock_fd, 0)
+        except OSError:
+            pass
+        os.close(self._lock_fd)   # closing the file releases the flock
+        self._lock_fd = None
 
     def update_config(self, **changes) -> None:
         self.config.update(changes)
@@ -387,27 +590,85 @@ class RunFolder:
                            (json.dumps(self.config, indent=2, sort_keys=True) + "\n").encode())
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
+        self.unlock()
+
+    def discard(self) -> None:
+        """Remove a run that a refused configuration left without any generation: the
+        corrected command must find the folder free.  A run with generations is kept."""
+        if self.db is not None:
+            if self.db.generations():
+                self.close()
+                return
+            self.db.close()
+            self.db = None
+        names = (self.CONFIG, self.DATABASE, self.DATABASE + "-wal", self.DATABASE + "-shm",
+                 self.CHECKPOINT, self.STATS, self.LOCK)
+        for name in names:
+            try:
+                (self.path / name).unlink()
+            except FileNotFoundError:
+                pass
+        for folder in (self.BEST, "sandbox"):
+            shutil.rmtree(self.path / folder, ignore_errors=True)
+        self.unlock()
+        for folder in self._made_folders:   # the run folder first, then e.g. a new runs/
+            try:
+                folder.rmdir()   # only when empty: never anything we did not write
+            except OSError:
+                break
 
     # -- one finished generation -------------------------------------------------------------
     def commit_generation(self, records: list, stats: dict, state: dict) -> None:
         """Record a finished generation in the durable order: its rows and statistics in one
         transaction, then the checkpoint of that generation, then the statistics table."""
-        self.db.add_candidates(records, generation_stats=stats)
-        self.save_checkpoint(state)
-        self.write_stats()
+        with interrupts_deferred():
+            self.db.add_candidates(records, generation_stats=stats)
+            self.save_checkpoint(state)
+            self.write_stats()
 
     # -- checkpoint ------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:
+        """Write the engine's state as JSON (plain data only), atomically."""
+        document = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                    "state": state}
         atomic_write_bytes(self.path / self.CHECKPOINT,
-                           pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+                           json.dumps(document, default=_plain).encode())
 
     def load_checkpoint(self) -> dict | None:
+        """The engine's state after the last finished generation, or None before the first.
+
+        Python's ``json`` writes and reads ``Infinity``/``NaN``; nothing else but plain
+        data can come out of the file."""
         path = self.path / self.CHECKPOINT
         if not path.is_file():
+            legacy = self.path / self.LEGACY_CHECKPOINT
+            if legacy.is_file():
+                raise RunError(f"{legacy}: a pickled checkpoint of an older ibp-evolve; it is "
+                               f"not read (a pickle can run code): start a new run")
             return None
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
+        data = path.read_bytes()
+        if not data.strip():
+            raise RunError(f"{path}: the checkpoint is empty")
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{path}: not a valid checkpoint ({exc})") from None
+        if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+            raise RunError(f"{path}: not an ibp-evolve checkpoint")
+        if document.get("version") != CHECKPOINT_VERSION:
+            raise RunError(f"{path}: checkpoint version {document.get('version')!r}, this "
+                           f"ibp-evolve reads version {CHECKPOINT_VERSION}")
+        state = document.get("state")
+        if not isinstance(state, dict) or not isinstance(state.get("generation"), int):
+            raise RunError(f"{path}: the checkpoint has no engine state")
+        return state
+
+    def checkpoint_error(self, exc: BaseException) -> RunError:
+        """A one-line error for a checkpoint whose state an engine cannot restore."""
+        return RunError(f"{self.path / self.CHECKPOINT}: malformed engine state "
+                        f"({type(exc).__name__}: {exc})")
 
     # -- statistics ------------------------------------------------------------------------
     def write_stats(self) -> None:

@@ -35,7 +35,7 @@ from ibp_evolve.engines.symbolic.export import (FormulaError, positive_part_equi
                      simplest_between, tidy)
 from ibp_evolve.engines.symbolic.labels import LabelTable, label_table
 
-__all__ = ["DistilledRule", "Distiller", "start_masks", "calibrate"]
+__all__ = ["DistilledRule", "Distiller", "start_masks", "rule_masks", "calibrate"]
 
 
 @dataclass
@@ -61,19 +61,30 @@ class DistilledRule:
                 "seeds_per_target": [t.seeds for t in self.report.targets] if self.report else []}
 
 
-def start_masks(judge: Judge, start: str = "improved_seeding_dots", fallback: str = "laporta"):
+RULE_TIME_LIMIT = 10.0   # seconds for a rule read from a file to give its masks, per target
+
+
+def rule_masks(judge: Judge, rule: str, time_limit: float = RULE_TIME_LIMIT) -> list:
+    """Keep-masks of a rule read from a file, the library or a run folder.  Such a rule is
+    evaluated in the rule sandbox only (a legal rule can still be slow); raises
+    :class:`~ibp_evolve.language.sandbox.RuleSandboxError` when the sandbox stops it."""
+    return judge.masks(resolve_rule(rule), sandbox=True, time_limit=time_limit)
+
+
+def start_masks(judge: Judge, start: str = "improved_seeding_dots", fallback: str = "laporta",
+                time_limit: float = RULE_TIME_LIMIT):
     """Complete keep-masks per target: ``start``'s where it reduces the target, else the
     ``fallback`` rule's, else the whole candidate universe."""
-    masks = judge.masks(resolve_rule(start))
+    masks = rule_masks(judge, start, time_limit)
     report = judge.score_masks(masks)
     if report.complete:
         return masks
     if judge.suite.joint:  # one system: widen every target together
-        masks = [m | f for m, f in zip(masks, judge.masks(resolve_rule(fallback)))]
+        masks = [m | f for m, f in zip(masks, rule_masks(judge, fallback, time_limit))]
         if judge.score_masks(masks).complete:
             return masks
         return [np.ones(len(u), dtype=bool) for u in judge.universes]
-    back = judge.masks(resolve_rule(fallback))
+    back = rule_masks(judge, fallback, time_limit)
     out = [m if t.reduced else b for m, b, t in zip(masks, back, report.targets)]
     for i, t in enumerate(judge.score_masks(out).targets):
         if not t.reduced:  # the whole candidate universe as the last resort
@@ -138,7 +149,8 @@ class Distiller:
     def __init__(self, suite, engine: str = "operon", *, start: str = "improved_seeding_dots",
                  runs: int = 8, seed: int = 0, seconds: float = 30.0, swaps: int = 100,
                  minimize_seconds: float = 30.0, judge: Judge | None = None,
-                 digits: int = 3, fits: int = 1, masks=None, **engine_options):
+                 digits: int = 3, fits: int = 1, masks=None,
+                 rule_time_limit: float = RULE_TIME_LIMIT, **engine_options):
         self.suite = suite
         self.engine = engine
         self.start = start
@@ -151,6 +163,7 @@ class Distiller:
         self.digits = digits
         self.fits = fits
         self.masks = masks  # complete start masks per target; None: from ``start``
+        self.rule_time_limit = rule_time_limit
         self.engine_options = engine_options
 
     def fit(self) -> "Distiller":
@@ -160,7 +173,8 @@ class Distiller:
                                  **self.engine_options) for k in range(max(self.fits, 1))]
         judge = self.judge or Judge(self.suite)
         self.judge = judge
-        masks = self.masks if self.masks is not None else start_masks(judge, self.start)
+        masks = self.masks if self.masks is not None else start_masks(
+            judge, self.start, time_limit=self.rule_time_limit)
         t1 = time.perf_counter()
         self.labels_: LabelTable = label_table(judge, masks, runs=self.runs, seed=self.seed,
                                                swaps=self.swaps, seconds=self.minimize_seconds)

@@ -20,11 +20,14 @@ import numpy as np
 
 from ibp_evolve.runs.evaluation import EvalJob, LocalEvaluator, SuiteSpec, mask_hash
 from ibp_evolve.language.parse import load_rule
-from ibp_evolve.runs.store import CandidateRecord, RunFolder
+from ibp_evolve.runs.store import CandidateRecord, RunFolder, pack_masks, unpack_masks
 from ibp_evolve.judge.score import Judge
+from ibp_evolve.engines.symbolic.backends import make_backend
 from ibp_evolve.engines.symbolic.distill import Distiller, start_masks
 
 __all__ = ["SymbolicConfig", "OperonConfig", "PySRConfig", "SymbolicEngine", "engine_entries"]
+
+START_RULE_TIME_LIMIT = 10.0   # seconds for a start rule's masks in the sandbox, per target
 
 
 @dataclass
@@ -79,13 +82,18 @@ class SymbolicEngine:
         config = config or SymbolicConfig()
         if overrides:
             config = SymbolicConfig(**{**asdict(config), **overrides})
+        # fail at once (e.g. pysr without Julia), before a run folder or a judge exists
+        make_backend(config.sr_engine, seconds=max(1.0, config.seconds), seed=config.seed)
         self.config = config
         self.name = config.sr_engine
 
     def _start(self, judge: Judge):
+        """Masks of the best complete start rule.  Start rules come from files (``--start``)
+        or a run's config.json: they are evaluated in the rule sandbox only."""
         best = None
         for source in self.config.start_rules:
-            masks = judge.masks(load_rule(source))
+            masks = judge.masks(load_rule(source), sandbox=True,
+                                time_limit=START_RULE_TIME_LIMIT)
             report = judge.score_masks(masks)
             total = sum(t.seeds for t in report.targets)
             if report.complete and (best is None or total < best[0]):
@@ -102,19 +110,17 @@ class SymbolicEngine:
         started = time.monotonic()
         deadline = None if cfg.time_limit is None else started + cfg.time_limit
         judge = Judge(self.suite)
+        if run is not None:
+            run.lock()   # one writer per run folder
         state = run.load_checkpoint() if (run is not None and resume) else None
+        if state:
+            try:
+                self._restore(state)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise run.checkpoint_error(exc) from None
         if run is not None:
             run.db.truncate_after(state["generation"] if state else -1)
-        if state:
-            self.generation_ = state["generation"]
-            self.n_candidates_, self.n_evaluations_ = state["n_candidates"], \
-                state["n_evaluations"]
-            self.elapsed_ = state["elapsed"]
-            b = state["best"]
-            self.best_ = _Best(b["cid"], b["fitness"], b["seeds"], b["complete"],
-                               [np.asarray(m, dtype=bool) for m in b["masks"]])
-            self.best_source_ = state["best_source"]
-        else:
+        if not state:
             self.generation_ = -1
             self.n_candidates_ = self.n_evaluations_ = 0
             self.elapsed_ = 0.0
@@ -210,8 +216,21 @@ class SymbolicEngine:
                 "n_candidates": self.n_candidates_, "n_evaluations": self.n_evaluations_,
                 "elapsed": self.elapsed_, "best_source": self.best_source_,
                 "best": {"cid": b.cid, "fitness": b.fitness, "seeds": b.seeds,
-                         "complete": b.complete, "masks": [m.tolist() for m in b.masks]},
+                         "complete": b.complete, "masks": pack_masks(b.masks)},
                 "config": self.config.to_json()}
+
+    def _restore(self, state: dict) -> None:
+        """Continue from a checkpoint's plain data (the best masks as packed bits)."""
+        if state.get("engine") != self.name:
+            raise ValueError(f"the checkpoint is of engine {state.get('engine')!r}")
+        self.generation_ = int(state["generation"])
+        self.n_candidates_ = int(state["n_candidates"])
+        self.n_evaluations_ = int(state["n_evaluations"])
+        self.elapsed_ = float(state["elapsed"])
+        b = state["best"]
+        self.best_ = _Best(int(b["cid"]), float(b["fitness"]), int(b["seeds"]),
+                           bool(b["complete"]), unpack_masks(b["masks"]))
+        self.best_source_ = state["best_source"]
 
 
 @dataclass
