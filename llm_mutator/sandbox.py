@@ -32,7 +32,8 @@ import time
 
 import numpy as np
 
-from ibp_evolve.language.sandbox import _Late, _read_exact as read_exact
+from ibp_evolve.language.sandbox import (_ERROR, _MEMORY, _OK, _READY, _Late, encode_masks,
+                                         receive_reply, write_reply)
 
 __all__ = ["MaskSandbox", "SandboxResult"]
 
@@ -42,12 +43,6 @@ STARTUP_TIMEOUT = 120.0
 
 
 # ----------------------------------------------------------------------------- child side
-
-def _write(stream, message) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEADER, "little") + data)
-    stream.flush()
-
 
 def _read(stream):
     header = stream.read(_HEADER)
@@ -79,7 +74,7 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process
     except (ValueError, OSError):
         pass    # no RLIMIT_AS on this platform: the parent's clock remains
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-    _write(channel_out, ("ready", os.getpid()))
+    write_reply(channel_out, _READY, os.getpid().to_bytes(8, "little"))
     while True:
         try:
             source = _read(channel_in)
@@ -96,13 +91,13 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process
         try:
             compiled = compile_rule(load_rule(source))
             masks = [np.asarray(compiled(f), dtype=bool) for f in features]
-            reply = ("ok", [(np.packbits(m), len(m)) for m in masks])
+            reply = (_OK, encode_masks(masks))
         except MemoryError:
-            _write(channel_out, ("memory", None))
+            write_reply(channel_out, _MEMORY)
             return          # a fresh child for the next rule
         except BaseException as exc:
-            reply = ("error", f"{type(exc).__name__}: {exc}"[:500])
-        _write(channel_out, reply)
+            reply = (_ERROR, f"{type(exc).__name__}: {exc}"[:500].encode(errors="replace"))
+        write_reply(channel_out, *reply)
 
 
 # ----------------------------------------------------------------------------- parent side
@@ -135,6 +130,7 @@ class MaskSandbox:
         if not (time_limit > 0 and memory_limit_mb > 0):
             raise ValueError("time_limit and memory_limit_mb must be positive")
         self.features = list(features)
+        self._lengths = [f.n_seeds for f in self.features]
         self.time_limit = float(time_limit)
         self.memory_limit_mb = float(memory_limit_mb)
         self._payload = pickle.dumps(self.features, protocol=pickle.HIGHEST_PROTOCOL)
@@ -210,13 +206,12 @@ class MaskSandbox:
         while view:
             view = view[os.write(fd, view):]
 
-    def _read_exact(self, size: int, deadline: float) -> bytes:
-        return read_exact(self.proc.stdout.fileno(), size, deadline)
-
     def _receive(self, timeout: float):
-        deadline = time.monotonic() + timeout
-        size = int.from_bytes(self._read_exact(_HEADER, deadline), "little")
-        return pickle.loads(self._read_exact(size, deadline))
+        """The child's reply, decoded without unpickling (the child ran untrusted code)."""
+        status, payload = receive_reply(self.proc.stdout.fileno(), timeout, self._lengths)
+        if status == "died":
+            raise EOFError
+        return status, payload
 
     # -- the one verb ----------------------------------------------------------------------
     def masks(self, source: str) -> SandboxResult:
@@ -244,8 +239,7 @@ class MaskSandbox:
                                  f"most likely past the memory limit of "
                                  f"{self.memory_limit_mb:g} MB")
         if status == "ok":
-            return SandboxResult("ok", [np.unpackbits(bits, count=n).astype(bool)
-                                        for bits, n in payload])
+            return SandboxResult("ok", payload)
         if status == "memory":
             self._kill()
             return SandboxResult("crashed", reason=f"rule evaluation exceeded the memory limit "

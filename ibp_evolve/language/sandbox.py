@@ -11,8 +11,9 @@ still be slow (nested generator expressions over large ranges) or need much memo
 * gets ``time_limit`` seconds of wall-clock time from the parent, counted from the moment it is
   ready (the start-up of a fresh interpreter is not charged to the rule); then the parent kills it.
 
-The child is a plain ``sys.executable`` subprocess talking length-prefixed pickles over its
-stdin/stdout, rather than a :mod:`multiprocessing` process: it then works from daemonic pool
+The child is a plain ``sys.executable`` subprocess talking length-prefixed messages over its
+stdin/stdout (the parent's job as a pickle — the child trusts its parent —, the child's replies
+in a fixed binary format the parent decodes without unpickling: the child ran untrusted code), rather than a :mod:`multiprocessing` process: it then works from daemonic pool
 workers (which may not have multiprocessing children), never re-imports the caller's
 ``__main__`` script, and leaves no resource-tracker process behind. Only the child is limited;
 the calling process is never touched.
@@ -91,13 +92,6 @@ def _limit_self(time_limit: float, memory_limit_mb: float) -> None:
     set_limit(resource.RLIMIT_CPU, cpu, cpu + 2)
 
 
-def _write_message(stream, message) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEADER, "little"))
-    stream.write(data)
-    stream.flush()
-
-
 def _read_message(stream):
     header = stream.read(_HEADER)
     if len(header) != _HEADER:
@@ -113,19 +107,74 @@ def _child_main() -> None:
     time_limit, memory_limit_mb = float(sys.argv[1]), float(sys.argv[2])
     try:
         _limit_self(time_limit, memory_limit_mb)
-        _write_message(channel_out, ("ready", os.getpid()))
+        write_reply(channel_out, _READY, os.getpid().to_bytes(8, "little"))
         source, seeds, target, isps = _read_message(channel_in)
         mask = compile_rule(load_rule(source))(features_from_indices(seeds, target, isps))
-        _write_message(channel_out, ("ok", np.ascontiguousarray(mask, dtype=bool)))
+        write_reply(channel_out, _OK, encode_masks([mask]))
     except MemoryError:
-        _try_write(channel_out, ("memory", None))
+        _try_reply(channel_out, _MEMORY)
     except BaseException as exc:       # report anything else, then exit
-        _try_write(channel_out, ("error", f"{type(exc).__name__}: {exc}"))
+        _try_reply(channel_out, _ERROR,
+                   f"{type(exc).__name__}: {exc}".encode(errors="replace")[:_MAX_TEXT])
 
 
-def _try_write(stream, message) -> None:
+# Replies of a sandbox child (this one and the LLM engine's): one status byte, then its payload.
+# The parent decodes them by hand — never with pickle, whose loads would run code for a child
+# that escaped the rule language.
+_READY, _OK, _MEMORY, _ERROR = b"R", b"K", b"M", b"E"
+_MAX_TEXT = 4000                      # bytes of an error message
+
+
+def encode_masks(masks) -> bytes:
+    """Keep-masks as the concatenation of their packed bits (the parent knows their lengths)."""
+    return b"".join(np.packbits(np.asarray(m, dtype=bool)).tobytes() for m in masks)
+
+
+def decode_masks(payload: bytes, lengths) -> list[np.ndarray] | None:
+    """The masks of :func:`encode_masks`, or None when ``payload`` does not fit ``lengths``."""
+    sizes = [(n + 7) // 8 for n in lengths]
+    if len(payload) != sum(sizes):
+        return None
+    out, start = [], 0
+    for n, size in zip(lengths, sizes):
+        bits = np.frombuffer(payload, dtype=np.uint8, count=size, offset=start)
+        out.append(np.unpackbits(bits, count=n).astype(bool))
+        start += size
+    return out
+
+
+def reply_limit(lengths) -> int:
+    """The largest reply an honest child writes for masks of ``lengths``."""
+    return 1 + max(sum((n + 7) // 8 for n in lengths), _MAX_TEXT, 8)
+
+
+def decode_reply(data: bytes, lengths):
+    """A child's reply as (status, payload): ("ready", pid), ("ok", masks), ("memory", None),
+    ("error", text); anything malformed is ("died", None)."""
+    status, payload = data[:1], data[1:]
+    if status == _READY and len(payload) == 8:
+        return "ready", int.from_bytes(payload, "little")
+    if status == _OK:
+        masks = decode_masks(payload, lengths)
+        if masks is not None:
+            return "ok", masks
+    if status == _MEMORY and not payload:
+        return "memory", None
+    if status == _ERROR:
+        return "error", payload.decode(errors="replace")
+    return "died", None
+
+
+def write_reply(stream, status: bytes, payload: bytes = b"") -> None:
+    stream.write((len(payload) + 1).to_bytes(_HEADER, "little") + status + payload)
+    stream.flush()
+
+
+
+
+def _try_reply(stream, status: bytes, payload: bytes = b"") -> None:
     try:
-        _write_message(stream, message)
+        write_reply(stream, status, payload)
     except BaseException:
         pass
 
@@ -150,10 +199,13 @@ def _read_exact(fd: int, size: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _receive(fd: int, timeout: float):
+def receive_reply(fd: int, timeout: float, lengths):
+    """The child's next reply (see :func:`decode_reply`) within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     size = int.from_bytes(_read_exact(fd, _HEADER, deadline), "little")
-    return pickle.loads(_read_exact(fd, size, deadline))
+    if not 1 <= size <= reply_limit(lengths):
+        return "died", None           # a reply no honest child writes: never read it
+    return decode_reply(_read_exact(fd, size, deadline), lengths)
 
 
 def _send(fd: int, message) -> None:
@@ -225,8 +277,9 @@ def evaluate_mask(rule_source: str, seeds, target, isps, time_limit: float = 5.0
 
 def _run_job(worker, job, time_limit, memory_limit_mb, stderr) -> np.ndarray:
     out_fd = worker.stdout.fileno()
+    n_seeds = len(job[1])
     try:
-        reply = _receive(out_fd, STARTUP_TIMEOUT)
+        reply = receive_reply(out_fd, STARTUP_TIMEOUT, [n_seeds])
     except _Late:
         raise RuleResourceError(
             f"the sandbox worker did not start within {STARTUP_TIMEOUT:.0f} s") from None
@@ -241,7 +294,7 @@ def _run_job(worker, job, time_limit, memory_limit_mb, stderr) -> np.ndarray:
         except OSError:
             pass   # the child died while receiving; its reply or exit status says why
         try:
-            reply = _receive(out_fd, time_limit)
+            reply = receive_reply(out_fd, time_limit, [n_seeds])
         except _Late:
             raise RuleTimeout(f"rule evaluation exceeded the time limit of {time_limit:g} s "
                               f"(wall clock) and was killed") from None
@@ -249,7 +302,7 @@ def _run_job(worker, job, time_limit, memory_limit_mb, stderr) -> np.ndarray:
             reply = ("died", None)
     status, payload = reply
     if status == "ok":
-        return payload
+        return payload[0]
     if status == "memory":
         raise RuleResourceError(f"rule evaluation exceeded the memory limit of "
                                 f"{memory_limit_mb:g} MB and was stopped")
