@@ -95,7 +95,8 @@ def test_run_folder_checkpoint_best_files_and_export(tmp_path):
     files = run.write_best(run.db.best(5), "triangle_box_paper")
     assert [f.name for f in files] == ["rank01.py", "rank02.py"]
     text = files[0].read_text()
-    assert "complete, fitness 88, 88 seeds" in text and "I(1,1,1,1,1,1,-3): reduced" in text
+    assert "Measured on triangle_box_paper: complete (1 target), 88 seeds" in text
+    assert "I(1,1,1,1,1,1,-3): reduced" in text
     assert load_rule(files[0]).kind == "keep"          # a valid rule file
     assert description(files[0]).startswith("Evolved seeding rule, rank 1 of run run-1")
     copied = run.export([2], tmp_path / "library" / "evolved")

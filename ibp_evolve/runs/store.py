@@ -47,8 +47,11 @@ import signal
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from ibp_evolve.judge.measured import measured_lines
+from ibp_evolve.judge.score import ScoreReport, TargetScore
 
 __all__ = ["SCHEMA_VERSION", "CHECKPOINT_VERSION", "BestRule", "CandidateRecord", "RunDatabase",
            "RunFolder", "RunError", "RunLocked", "atomic_write_bytes", "score_header",
@@ -363,35 +366,21 @@ class RunDatabase:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def _thousands(x) -> str:
-    return f"{x:,}" if isinstance(x, int) else str(x)
-
-
 def score_header(record: CandidateRecord, suite: str, run_name: str, rank: int) -> str:
-    """The comment block of an exported best rule: what it is, where from, its scores."""
-    state = "complete" if record.complete else "INCOMPLETE"
-    lines = [f"Evolved seeding rule, rank {rank} of run {run_name} (engine {record.engine}, "
-             f"candidate {record.id}, generation {record.generation}).",
-             f"formula: {record.formula or '-'}",
-             f"Measured on suite {suite} (objective {record.objective}; fixed judge point, "
-             f"prime 2^31-1): {state}, fitness {_fmt_fitness(record.fitness)}, "
-             f"{record.seeds} seeds, size {record.size}"]
-    for t in record.scores or []:
-        name = "I(" + ",".join(map(str, t["target"])) + ")"
-        if t.get("reduced"):
-            lines.append(f"  {name}: reduced, {t['seeds']} seeds, {t['equations']} equations, "
-                         f"{t['trimmed_equations']} trimmed, {_thousands(t['multiply_adds'])} "
-                         f"mult-adds")
-        else:
-            why = t.get("reason") or f"{t.get('n_survivors', '?')} survivors"
-            lines.append(f"  {name}: NOT reduced ({why}), {t['seeds']} seeds")
-    return "".join(f"# {line}\n" for line in lines)
-
-
-def _fmt_fitness(f) -> str:
-    if f is None:
-        return "-"
-    return str(int(f)) if float(f).is_integer() else f"{f:.6g}"
+    """The comment block of an exported best rule: what it is, where from, its scores (in the
+    library's one "Measured on SUITE" format, which ``tests/test_rule_headers.py`` re-checks)."""
+    lines = [f"# Evolved seeding rule, rank {rank} of run {run_name} (engine {record.engine}, "
+             f"candidate {record.id}, generation {record.generation}, size {record.size}, "
+             f"objective {record.objective}).",
+             f"# formula: {record.formula or '-'}"]
+    if record.scores:
+        known = {f.name for f in fields(TargetScore)}
+        report = ScoreReport(rule="", suite=suite, objective=record.objective or "seeds",
+                             fitness=record.fitness, complete=bool(record.complete),
+                             targets=[TargetScore(**{k: v for k, v in t.items() if k in known})
+                                      for t in record.scores])
+        lines += measured_lines(report, per_target=True)
+    return "".join(f"{line}\n" for line in lines)
 
 
 @contextlib.contextmanager
