@@ -165,7 +165,7 @@ def test_negative_and_unreduced_values_are_taken_mod_p():
 
 
 def test_mod_inverse_kernel():
-    from ibp_evolve.reducer.solver import _inv_mod
+    from ibp_evolve.reducer.kernels import _inv_mod
 
     for p in (2147483647, 10007, 101, 2):
         for a in {1, 2 % p or 1, p - 1, 12345 % p or 1, 999999 % p or 1}:

@@ -63,7 +63,8 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         if max_equations is not None and system.n_equations > max_equations:
             raise SeedCapError(f"{len(seeds)} seeds ({label}) give {system.n_equations} "
                                f"equations: more than the cap {max_equations}")
-        reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters)
+        reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
+                                    engine="auto")
         if reduction.complete:
             return seeds, label, system, reduction
         step += 1

@@ -42,11 +42,15 @@ def _fmt(integral) -> str:
 
 
 def merge_seeds(*parts: np.ndarray) -> np.ndarray:
-    """The union of seed arrays, each seed once (sorted rows)."""
+    """The union of seed arrays, each seed once, in order of first appearance: the solver
+    breaks ties by equation id, i.e. by seed position, so the order keeps a rule's reduction
+    identical to the judge's."""
     parts = [p for p in parts if len(p)]
     if not parts:
         return np.zeros((0, 0), dtype=np.int64)
-    return np.unique(np.vstack(parts), axis=0)
+    stacked = np.vstack(parts)
+    _, first = np.unique(stacked, axis=0, return_index=True)
+    return stacked[np.sort(first)]
 
 
 def shell_seeds(family: Family, target, k: int) -> np.ndarray:

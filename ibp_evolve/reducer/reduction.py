@@ -51,8 +51,10 @@ class NumericReduction:
                 "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
 
 
-def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters) -> NumericReduction:
-    """Solve the equations of the chosen seeds and express each target through ``masters``."""
+def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
+                    engine: str = "numba") -> NumericReduction:
+    """Solve the equations of the chosen seeds and express each target through ``masters``.
+    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`."""
     masters = set(map(tuple, masters))
     seed_ids = np.asarray(seed_ids, dtype=np.int64)
     zeros = zero_sectors(system.family)
@@ -61,7 +63,7 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters) -> Numer
     solvable = columns >= 0
     selected = system.equations_of(seed_ids)
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
-                     system.n_columns, columns[solvable], system.prime)
+                     system.n_columns, columns[solvable], system.prime, engine=engine)
     row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
     results = []
     for i, (target, col) in enumerate(zip(targets, columns)):

@@ -168,7 +168,7 @@ class TrimmedSystem:
         ptr, cols, vals = self.csr(params, prime)
         solvable = self.target_cols[self.target_cols >= 0]
         return solve(ptr, cols, vals, np.arange(self.n_equations), self.n_columns, solvable,
-                     prime)
+                     prime, engine="auto")
 
     def sample(self, params: np.ndarray, prime: int) -> list | None:
         """Each target's row ``{integral: residue}`` at ``params`` mod ``prime``, or None when
