@@ -151,7 +151,8 @@ def cmd_reduce(args) -> int:
                          max_shells=args.max_shells, max_seeds=args.max_seeds,
                          notify=_shell_notice)
     result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
-                          rng_seed=args.seed, keep_model=bool(args.export_system))
+                          rng_seed=args.seed, max_memory_gib=args.max_memory,
+                          keep_model=bool(args.export_system))
     seeds_used = result.pop("seeds_used")
     result.pop("timing")
     model = result.pop("model", None)
@@ -264,6 +265,9 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
                    help="shells a rule may get per unreduced target (default 4)")
     p.add_argument("--max-seeds", type=int, default=400_000,
                    help="cap on the seeds of the reduction (default 400000)")
+    p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
+                   help="refuse a seed set whose system needs more memory (estimated; "
+                        "default 8 GiB)")
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds a rule from a file may take per chunk of candidates")
     p.add_argument("--export-system", metavar="FILE",

@@ -32,9 +32,13 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.replay import TrimmedSystem
 from ibp_evolve.reducer.sectors import sector_of
 from ibp_evolve.reducer.system import build_system, parameter_residues
+from ibp_evolve.reducer.templates import templates
 from ibp_evolve.reducer.thiele import GenuinePoleError, NotConvergedError, values_at_zero
 
 MAX_D_SAMPLES = 80  # samples in d per prime when the point itself breaks the elimination
+# Bytes per (seed, template term) while a system is built and solved: measured on the SAILIR
+# integral I(2,3,1,1,2,1,-7) (79,688 seeds x 109 terms, 0.47 GiB above the process baseline).
+BYTES_PER_SEED_TERM = 64
 
 
 class DegeneratePointError(ValueError):
@@ -49,20 +53,33 @@ def _point_text(point: dict) -> str:
     return ", ".join(f"{k}={format_fraction(v)}" for k, v in point.items())
 
 
+def estimated_bytes(family: Family, n_seeds: int) -> int:
+    """Memory a system of ``n_seeds`` seeds needs while it is built and solved (estimate)."""
+    return n_seeds * templates(family).n_terms * BYTES_PER_SEED_TERM
+
+
+def _fmt_targets(targets) -> str:
+    names = ["I(" + ",".join(map(str, t)) + ")" for t in targets]
+    return ("target " if len(names) == 1 else "targets ") + ", ".join(names[:3]) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_point: dict,
-          max_equations: int | None = None):
+          max_memory_gib: float | None = None):
     """Solve the plan's seeds at ``learn_point`` (first prime), growing them while a target is
     unreduced.  Returns (seeds, label, system, reduction)."""
     seeds, label = plan.first(family, targets)
-    step = 0
+    step, unreduced = 0, list(targets)
     while True:
         if len(seeds) == 0:
             seeds = np.zeros((0, family.n), dtype=np.int64)
+        need = estimated_bytes(family, len(seeds)) / 2 ** 30
+        if max_memory_gib is not None and need > max_memory_gib:
+            raise SeedCapError(f"{_fmt_targets(unreduced)}: {len(seeds)} seeds ({label}) need "
+                               f"about {need:.2g} GiB, more than the cap --max-memory "
+                               f"{max_memory_gib:g}")
         system = build_system(family, seeds, learn_point, PRIMES[0], ordering,
                               extra_integrals=targets)
-        if max_equations is not None and system.n_equations > max_equations:
-            raise SeedCapError(f"{len(seeds)} seeds ({label}) give {system.n_equations} "
-                               f"equations: more than the cap {max_equations}")
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
                                     engine="auto")
         if reduction.complete:
@@ -86,11 +103,12 @@ def _residue_vector(rows: list, layout: list) -> list[int]:
 
 def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
                  ordering: Ordering | None = None, rng_seed: int = 0, max_primes: int = 30,
-                 max_equations: int | None = None, keep_model: bool = False) -> dict:
+                 max_memory_gib: float | None = None, keep_model: bool = False) -> dict:
     """Reduce ``targets`` exactly at ``point`` (random when None); returns the JSON shape.
 
     ``plan`` chooses the seeds (:mod:`ibp_evolve.reducer.plans`; default: a widening Laporta
-    box).  With ``keep_model`` the learned :class:`TrimmedSystem` is returned under "model".
+    box); ``max_memory_gib`` refuses a seed set whose system would need more memory (estimate).
+    With ``keep_model`` the learned :class:`TrimmedSystem` is returned under "model".
     """
     start = time.perf_counter()
     ordering = ordering or Ordering.parse()
@@ -108,7 +126,7 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
 
     t_learn = time.perf_counter()
     seeds, label, system, learned = learn(family, targets, plan, ordering, masters,
-                                          learn_point, max_equations)
+                                          learn_point, max_memory_gib)
     model = TrimmedSystem.learn(system, learned, learn_point)
     seconds_learn = time.perf_counter() - t_learn
 
