@@ -307,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
-        print(f"ibp-evolve {args.command}: error: {exc}", file=sys.stderr)
+        from ibp_evolve.language.parse import RuleError
+        from ibp_evolve.language.sandbox import RuleSandboxError
+        what = ("rule rejected" if isinstance(exc, RuleError) else "rule stopped"
+                if isinstance(exc, RuleSandboxError) else "error")
+        print(f"ibp-evolve {args.command}: {what}: {exc}", file=sys.stderr)
         return 2
 
 

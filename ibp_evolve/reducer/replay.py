@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from ibp_evolve.reducer.family import Family
-from ibp_evolve.reducer.reduction import NumericReduction
+from ibp_evolve.reducer.reduction import NumericReduction, columns_of
 from ibp_evolve.reducer.sectors import zero_sectors
 from ibp_evolve.reducer.solver import solve
 from ibp_evolve.reducer.system import EquationSystem, parameter_residues, term_coefficients
@@ -107,7 +107,7 @@ class TrimmedSystem:
             keep = alive & (coeffs != 0)
             flat = np.flatnonzero(keep.ravel())
             integrals = shifted.reshape(-1, family.n)[flat]
-            cols = np.array([system.column_of(x) for x in integrals.tolist()], dtype=np.int64)
+            cols = columns_of(system, integrals)
             if (cols < 0).any():
                 raise AssertionError("a trimmed equation refers to an integral outside its system")
             pending.append((t, sub, seeds, flat, local_eq[rows][flat // sub.n_terms], cols))
@@ -115,8 +115,8 @@ class TrimmedSystem:
 
         targets = [tuple(int(x) for x in t.target) for t in reduction.targets]
         constant_rows, target_system_cols = [], []
-        for tr in reduction.targets:
-            col = system.column_of(tr.target)
+        target_cols = columns_of(system, np.array(targets, dtype=np.int64).reshape(-1, family.n))
+        for tr, col in zip(reduction.targets, target_cols.tolist()):
             owns_pivot = col >= 0 and bool(solution.pivot_mask[col])
             if owns_pivot:
                 constant_rows.append(None)
