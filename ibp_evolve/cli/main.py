@@ -140,7 +140,8 @@ def cmd_reduce(args) -> int:
         targets += _read_targets(args.targets, family)
     if not targets:
         raise FamilyError("give the integrals to reduce with --target or --targets FILE")
-    point = parse_point(args.at, family.parameters) if args.at else None
+    # With --analytic, --at holds only the symbols kept numeric (reduce_output.partial_point).
+    point = parse_point(args.at, family.parameters) if args.at and not args.analytic else None
     if args.seeds:
         plan = LaportaBox.parse(args.seeds)
     else:
@@ -150,6 +151,9 @@ def cmd_reduce(args) -> int:
                          sandbox=sandbox, time_limit=args.time_limit,
                          max_shells=args.max_shells, max_seeds=args.max_seeds,
                          notify=_shell_notice)
+    if args.analytic:
+        from ibp_evolve.cli.reduce_output import run_analytic
+        return run_analytic(args, family, targets, plan)
     result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
                           rng_seed=args.seed, max_memory_gib=args.max_memory,
                           keep_model=bool(args.export_system))
@@ -160,8 +164,12 @@ def cmd_reduce(args) -> int:
         from ibp_evolve.reducer.export import write_system
         write_system(model, args.export_system, args.export_format, result["point"])
     complete = all(t["reduced"] for t in result["targets"])
-    if args.json:
+    if args.format == "json":
         print(json.dumps(result))
+        return 0 if complete else 1
+    if args.format == "mathematica":
+        from ibp_evolve.cli.reduce_output import mathematica
+        print(mathematica(result))
         return 0 if complete else 1
     print(f"family {result['family']} at " + ", ".join(f"{k}={v}" for k, v in
                                                       result["point"].items()))
@@ -276,7 +284,18 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
                    help="format of --export-system (default jsonl)")
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--seed", type=int, default=0, help="random seed for random points")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--analytic", metavar="SYMBOLS",
+                   help="coefficients as rational functions of these symbols: d, d,s, ... or "
+                        "all (the others stay at their --at values, random when absent)")
+    p.add_argument("--max-primes", type=int, default=12,
+                   help="--analytic: primes allowed for the rational numbers (default 12)")
+    p.add_argument("--max-samples", type=int, default=50_000,
+                   help="--analytic: samples allowed per prime (default 50000)")
+    p.add_argument("--format", choices=("text", "json", "mathematica"), default="text",
+                   help="output: text, JSON (values are sympy-readable strings) or a "
+                        "Mathematica replacement list (default text)")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   default=argparse.SUPPRESS, help="print JSON (same as --format json)")
     p.set_defaults(func=cmd_reduce)
 
     p = sub.add_parser("score", help="score a seeding rule on a suite")

@@ -69,12 +69,14 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     max_primes: int = DEFAULT_MAX_PRIMES,
                     max_samples: int = DEFAULT_MAX_SAMPLES, check_points: int = 2,
                     max_memory_gib: float | None = None,
-                    progress: Callable[[str], None] | None = None, model=None) -> dict:
+                    progress: Callable[[str], None] | None = None, model=None,
+                    keep_model: bool = False) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
     parameters take their values in ``point`` (random when absent).  Returns the JSON shape of
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
     ``analytic_in``; the functions themselves are under "functions" (popped by the CLI).
-    ``model`` (a learned (TrimmedSystem, NumericReduction, label, seeds)) skips learning."""
+    ``model`` (a learned (TrimmedSystem, NumericReduction, label, seeds)) skips learning;
+    with ``keep_model`` the TrimmedSystem is returned under "model"."""
     start = time.perf_counter()
     say = progress or (lambda message: None)
     ordering = ordering or Ordering.parse()
@@ -114,7 +116,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         if not t.reduced:
             entry["survivors"] = [list(s) for s in t.survivors]
         out_targets.append(entry)
-    return {
+    result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in fixed.items()},
         "analytic_in": list(symbols),
@@ -129,6 +131,9 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         "seeds_used": label,
         "functions": [(layout[k], f) for k, f in enumerate(functions)],
     }
+    if keep_model:
+        result["model"] = trimmed
+    return result
 
 
 def _coefficient(layout, trimmed, k) -> str:

@@ -11,6 +11,8 @@ import re
 from fractions import Fraction
 from math import gcd, lcm
 
+from ibp_evolve.reducer.export import polynomial_text
+
 
 def tidy(num: dict, den: dict) -> tuple[dict, dict]:
     """(num, den) scaled by one rational factor: den primitive over the integers, leading
@@ -28,22 +30,9 @@ def tidy(num: dict, den: dict) -> tuple[dict, dict]:
 
 
 def polynomial(poly: dict, names: list[str], power: str = "**") -> str:
-    """Terms from the highest degree down, e.g. ``-d**2*s + 3/2*d - 1``."""
-    if not poly:
-        return "0"
-    out = []
-    for exps in sorted(poly, key=lambda e: (-sum(e), [-x for x in e])):
-        c = Fraction(poly[exps])
-        factors = [n if e == 1 else f"{n}{power}{e}" for n, e in zip(names, exps) if e]
-        magnitude = abs(c)
-        text = "*".join(([] if magnitude == 1 and factors else [str(magnitude)]) + factors)
-        sign = "-" if c < 0 else "+"
-        out.append((sign, text))
-    first_sign, first = out[0]
-    text = ("-" if first_sign == "-" else "") + first
-    for sign, term in out[1:]:
-        text += f" {sign} {term}"
-    return text
+    """Terms from the highest degree down, e.g. ``-d**2*s + 3/2*d - 1`` (the export's printer,
+    with Python's power sign unless ``power`` says otherwise)."""
+    return polynomial_text(poly, names).replace("^", power)
 
 
 def rational_function(num: dict, den: dict, names: list[str], power: str = "**") -> str:
