@@ -173,7 +173,7 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
                     "(special kinematics); choose other --at values") from None
             except SampleBudgetError as exc:
                 raise NotStableError(
-                    f"{_coefficient(layout, trimmed, exc.pending[0])} did not stabilise "
+                    f"{_coefficient(layout, trimmed, (exc.pending or [0])[0])} did not stabilise "
                     f"within {max_samples} samples at one prime; raise --max-samples") from None
         else:
             continue  # unlucky every time: this prime is skipped
@@ -187,7 +187,8 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
                             "checked_points": check_points}
     k = combiner.pending[0] if combiner.pending else 0
     raise NotStableError(f"{_coefficient(layout, trimmed, k)} did not stabilise within "
-                         f"{max_primes} primes (or failed its check); raise --max-primes")
+                         f"{max_primes} prime{'s' if max_primes != 1 else ''} (or failed its check at fresh "
+                         "points); raise --max-primes")
 
 
 def exact_at(trimmed: TrimmedSystem, layout, point: dict, primes=CHECK_PRIMES):

@@ -1,8 +1,8 @@
 """Rational functions as strings: sympy-readable (``**``) or Mathematica/FORM (``^``).
 
-Before printing, numerator and denominator are scaled together so that the denominator has
-integer coefficients without a common factor and a positive leading term: (3 - d)/s, not
-(-1/2 d + 3/2)/(1/2 s).
+Before printing, numerator and denominator are scaled together to integer coefficients without
+a common factor and a denominator with a positive leading term: (d^2 - 6 d + 8)/(8 msq^2), not
+(1/8 d^2 - 3/4 d + 1)/msq^2.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from ibp_evolve.reducer.export import polynomial_text
 
 
 def tidy(num: dict, den: dict) -> tuple[dict, dict]:
-    """(num, den) scaled by one rational factor: den primitive over the integers, leading
-    (highest-degree, then highest-exponent) coefficient positive."""
-    scale = Fraction(lcm(*(Fraction(c).denominator for c in den.values())))
+    """(num, den) scaled by one rational factor: integer coefficients without a factor common
+    to all of them, the denominator's leading (highest-degree) coefficient positive."""
+    values = [Fraction(c) for c in (*num.values(), *den.values())]
+    scale = Fraction(lcm(*(v.denominator for v in values)))
     content = 0
-    for c in den.values():
-        content = gcd(content, int(Fraction(c) * scale))
-    scale /= content
+    for v in values:
+        content = gcd(content, int(v * scale))
+    scale /= content or 1
     lead = max(den, key=lambda e: (sum(e), e))
     if den[lead] * scale < 0:
         scale = -scale
