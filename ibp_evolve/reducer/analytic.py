@@ -28,15 +28,21 @@ from ibp_evolve.reducer.reconstruct.expressions import evaluate_function, ration
 from ibp_evolve.reducer.reconstruct.multivariate import (AllDegenerate, Sampler,
                                                         reconstruct_mod_p)
 from ibp_evolve.reducer.reconstruct.rationals import PrimeCombiner
+from ibp_evolve.reducer.reconstruct.rows import CompiledRows
 from ibp_evolve.reducer.reconstruct.sampling import sampler_or_none
 from ibp_evolve.reducer.reconstruct.univariate import SampleBudgetError, Unlucky
 from ibp_evolve.reducer.replay import TrimmedSystem
 from ibp_evolve.reducer.sectors import sector_of
+from ibp_evolve.reducer.solver import _kernels_loaded as kernels_loaded
+from ibp_evolve.reducer.solver import warmup
 
 DEFAULT_MAX_PRIMES = 12
 DEFAULT_MAX_SAMPLES = 50_000  # per prime
 CHECK_PRIMES = PRIMES[-12:]  # the exact checks use primes from the other end of the list
 RETRIES = 3  # fresh random numbers per prime after an unlucky draw
+# A prime whose samples took longer than this (the plain-Python solver) makes loading the
+# numba kernels (about 1-3 s from their cache) worth it: a sample then costs ~10x less.
+NUMBA_AFTER_S = 2.0
 
 
 class AnalyticSpecError(FamilyError):
@@ -147,10 +153,12 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
     n = len(symbols)
     combiner = PrimeCombiner()
     samples = 0
+    rows = CompiledRows(trimmed)
     for prime in PRIMES[1:]:
         if combiner.n_primes >= max_primes:
             break
-        f = sampler_or_none(trimmed, layout, symbols, fixed, prime)
+        t_prime = time.perf_counter()
+        f = sampler_or_none(trimmed, layout, symbols, fixed, prime, rows)
         if f is None:
             continue  # a fixed value has a pole mod this prime
         for attempt in range(RETRIES):
@@ -178,6 +186,9 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
         else:
             continue  # unlucky every time: this prime is skipped
         combiner.add(prime, functions)
+        if time.perf_counter() - t_prime > NUMBA_AFTER_S and not kernels_loaded():
+            say("many samples: loading the compiled solver")
+            warmup()  # from now on the solver's "auto" engine is numba
         result = combiner.result()
         say(f"prime {combiner.n_primes}: {samples} samples so far, "
             f"{len(combiner.pending)} of {len(layout)} coefficients still changing")

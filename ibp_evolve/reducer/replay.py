@@ -164,16 +164,18 @@ class TrimmedSystem:
             np.zeros(0, np.int64), np.zeros(0, np.int64))
         return ptr, cat[0], cat[1]
 
-    def solve(self, params: np.ndarray, prime: int):
-        ptr, cols, vals = self.csr(params, prime)
+    def solve(self, params: np.ndarray, prime: int, csr=None):
+        """Solve the trimmed rows at ``params``; ``csr`` (ptr, cols, vals), when given, are
+        those rows already instantiated (e.g. by the analytic sampler's compiled rows)."""
+        ptr, cols, vals = csr if csr is not None else self.csr(params, prime)
         solvable = self.target_cols[self.target_cols >= 0]
         return solve(ptr, cols, vals, np.arange(self.n_equations), self.n_columns, solvable,
                      prime, engine="auto")
 
-    def sample(self, params: np.ndarray, prime: int) -> list | None:
+    def sample(self, params: np.ndarray, prime: int, csr=None) -> list | None:
         """Each target's row ``{integral: residue}`` at ``params`` mod ``prime``, or None when
         the learned structure (the pivot columns) does not hold there."""
-        solution = self.solve(params, prime)
+        solution = self.solve(params, prime, csr)
         if frozenset(solution.pivot_columns.tolist()) != self.structure:
             return None
         return self._rows(solution, prime)
