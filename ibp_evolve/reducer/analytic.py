@@ -40,7 +40,7 @@ DEFAULT_MAX_PRIMES = 12
 DEFAULT_MAX_SAMPLES = 50_000  # per prime
 CHECK_PRIMES = PRIMES[-12:]  # the exact checks use primes from the other end of the list
 RETRIES = 3  # fresh random numbers per prime after an unlucky draw
-# A prime whose samples took longer than this (the plain-Python solver) makes loading the
+# Sampling that has taken longer than this (with the plain-Python solver) makes loading the
 # numba kernels (about 1-3 s from their cache) worth it: a sample then costs ~10x less.
 NUMBA_AFTER_S = 2.0
 
@@ -154,13 +154,14 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
     combiner = PrimeCombiner()
     samples = 0
     rows = CompiledRows(trimmed)
+    t_start = time.perf_counter()
     for prime in PRIMES[1:]:
         if combiner.n_primes >= max_primes:
             break
-        t_prime = time.perf_counter()
         f = sampler_or_none(trimmed, layout, symbols, fixed, prime, rows)
         if f is None:
             continue  # a fixed value has a pole mod this prime
+        f = _switching_to_numba(f, t_start, say)
         for attempt in range(RETRIES):
             sampler = Sampler(f, prime, rng, max_samples,
                               progress=lambda m, k=combiner.n_primes + 1: say(f"prime {k}: {m}"))
@@ -186,9 +187,6 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
         else:
             continue  # unlucky every time: this prime is skipped
         combiner.add(prime, functions)
-        if time.perf_counter() - t_prime > NUMBA_AFTER_S and not kernels_loaded():
-            say("many samples: loading the compiled solver")
-            warmup()  # from now on the solver's "auto" engine is numba
         result = combiner.result()
         say(f"prime {combiner.n_primes}: {samples} samples so far, "
             f"{len(combiner.pending)} of {len(layout)} coefficients still changing")
@@ -200,6 +198,19 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
     raise NotStableError(f"{_coefficient(layout, trimmed, k)} did not stabilise within "
                          f"{max_primes} prime{'s' if max_primes != 1 else ''} (or failed its check at fresh "
                          "points); raise --max-primes")
+
+
+def _switching_to_numba(f, t_start, say):
+    """``f``, which loads the numba kernels once sampling has taken NUMBA_AFTER_S."""
+    if kernels_loaded():
+        return f
+
+    def sample(x):
+        if not kernels_loaded() and time.perf_counter() - t_start > NUMBA_AFTER_S:
+            say("many samples: loading the compiled solver")
+            warmup()  # from now on the solver's "auto" engine is numba
+        return f(x)
+    return sample
 
 
 def exact_at(trimmed: TrimmedSystem, layout, point: dict, primes=CHECK_PRIMES):
