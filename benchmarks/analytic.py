@@ -8,13 +8,14 @@ in a real reduction.
   improved seeding and by the library's rules.  The coefficients do not depend on the rule, so
   every rule needs the same samples; what a rule changes is the learning solve and the time of
   one sample of the trimmed system it selects.  Total = learn + samples x time per sample.
-* ``--full``: the triangle-box target fully analytic in d, m1sq, m2sq, m3sq (goal <= 10 min).
+* The triangle-box target fully analytic in d, m1sq, m2sq, m3sq (goal <= 10 min), once; its
+  sample count prices every rule fully analytic in the rule table.
 
 Times are wall-clock medians of ``--repeats`` runs in one process (templates cached, interpreter
 start excluded), on whatever the machine shares with others; the first two sections run before
-the numba kernels are loaded (as a short ``reduce --analytic`` does), the rule table after.
+the numba kernels are loaded (as a short ``reduce --analytic`` does), the rest after.
 
-Run:  python benchmarks/analytic.py [--repeats 3] [--full] [--out benchmarks/results/analytic.json]
+Run:  python benchmarks/analytic.py [--repeats 3] [--out benchmarks/results/analytic.json]
 """
 
 from __future__ import annotations
@@ -94,16 +95,19 @@ def per_sample_seconds(model, layout, symbols, fixed, n=30):
     return statistics.median(times)
 
 
-def rule_table(repeats):
+def rule_table(repeats, samples_all):
+    """Per rule: learning, one sample's time and the total, analytic in d (measured end to
+    end too) and fully analytic (``samples_all`` samples, measured once with one rule)."""
     family = load_family("triangle_box")
     ordering = Ordering.parse()
     masters = masters_in_sectors(family, {sector_of(TRIANGLE_BOX)}, ordering)
     symbols = ["d"]
     rows = []
-    print(f"\nrule table: {TRIANGLE_BOX} analytic in d at m1sq=1, m2sq=2, m3sq=5 "
-          "(numba solver loaded)")
-    print(f"{'seeds from':36s} {'seeds':>6s} {'eqs':>7s} {'trimmed':>7s} {'learn s':>8s} "
-          f"{'samples':>7s} {'ms/sample':>9s} {'total s':>8s} {'measured s':>10s}")
+    print(f"\nrule table: {_name(TRIANGLE_BOX)}, analytic in d at m1sq=1, m2sq=2, m3sq=5, and "
+          f"fully analytic ({samples_all} samples); numba solver loaded")
+    print(f"{'seeds from':34s} {'seeds':>6s} {'eqs':>6s} {'trim':>5s} {'learn s':>8s} "
+          f"{'samples':>7s} {'ms/sample':>9s} {'total s':>8s} {'measured s':>10s} "
+          f"{'all: ms/sample':>14s} {'all: total s':>12s}")
     for name in ("laporta:r=6,s=3",) + RULES:
         learn_point = random_point(family.parameters, np.random.default_rng(1))
 
@@ -118,23 +122,29 @@ def rule_table(repeats):
             family, [TRIANGLE_BOX], symbols, MASSES,
             model=(model, learned, name, seeds)))
         samples = result["stats"]["samples"]
+        t_sample_all = per_sample_seconds(model, layout, list(family.parameters), {})
         row = {"seeds_from": name, "seeds": int(len(seeds)), "equations": learned.equations,
                "trimmed_equations": learned.trimmed_equations, "learn_s": t_learn,
                "samples": samples, "sample_s": t_sample,
                "total_s": t_learn + samples * t_sample,
-               "measured_s": t_learn + measured}
+               "measured_s": t_learn + measured,
+               "all_samples": samples_all, "all_sample_s": t_sample_all,
+               "all_total_s": t_learn + samples_all * t_sample_all}
         rows.append(row)
-        print(f"{name:36s} {row['seeds']:6d} {row['equations']:7d} "
-              f"{row['trimmed_equations']:7d} {t_learn:8.3f} {samples:7d} "
-              f"{t_sample * 1e3:9.2f} {row['total_s']:8.3f} {row['measured_s']:10.3f}")
+        print(f"{name:34s} {row['seeds']:6d} {row['equations']:6d} "
+              f"{row['trimmed_equations']:5d} {t_learn:8.3f} {samples:7d} "
+              f"{t_sample * 1e3:9.2f} {row['total_s']:8.3f} {row['measured_s']:10.3f} "
+              f"{t_sample_all * 1e3:14.2f} {row['all_total_s']:12.2f}")
     return rows
+
+
+def _name(integral) -> str:
+    return "I(" + ",".join(map(str, integral)) + ")"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--full", action="store_true",
-                        help="also the triangle-box target fully analytic (minutes)")
     parser.add_argument("--out", default="benchmarks/results/analytic.json")
     args = parser.parse_args()
 
@@ -147,12 +157,11 @@ def main() -> None:
                       [(2, 1, 1, 1), (1, 2, 1, 2)], ["d", "s", "t"], {}, args.repeats, 2),
     ]
     warmup()
-    table = rule_table(args.repeats)
-    result = {"cases": cases, "rule_table": table, "repeats": args.repeats}
-    if args.full:
-        result["full"] = analytic_case(
-            "triangle_box I(1,1,1,1,1,1,-3) in d, m1sq, m2sq, m3sq", "triangle_box",
-            [TRIANGLE_BOX], ["d", "m1sq", "m2sq", "m3sq"], {}, 1, 600)
+    full = analytic_case("triangle_box I(1,1,1,1,1,1,-3) in d, m1sq, m2sq, m3sq",
+                         "triangle_box", [TRIANGLE_BOX], ["d", "m1sq", "m2sq", "m3sq"], {}, 1,
+                         600)
+    table = rule_table(args.repeats, full["samples"])
+    result = {"cases": cases, "full": full, "rule_table": table, "repeats": args.repeats}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
