@@ -228,17 +228,23 @@ def test_reduce_analytic_mathematica_is_a_replacement_list(capsys):
                        "--format", "mathematica")
     assert code == 0
     rule = out.strip().splitlines()[-1]
-    assert rule.startswith("{tadpole[3] -> (") and rule.endswith("*tadpole[1]}")
+    assert rule.startswith("{j[tadpole,3] -> (") and rule.endswith("*j[tadpole,1]}")
     assert "^" in rule and "**" not in rule
     lhs, rhs = rule[1:-1].split(" -> ")
-    value = sympy.sympify(rhs.replace("tadpole[1]", "1").replace("^", "**"))
+    value = sympy.sympify(rhs.replace("j[tadpole,1]", "1").replace("^", "**"))
     assert same(value, (d - 2) * (d - 4) / (8 * msq ** 2))
 
 
 def test_reduce_at_a_point_prints_mathematica_too(capsys):
     code, out, _ = run(capsys, "reduce", "bubble", "--target", "2,1", "--at", "d=5,s=2",
                        "--format", "mathematica")
-    assert code == 0 and "{bubble[2,1] -> (-1)*bubble[1,1]}" in out
+    assert code == 0 and "{j[bubble,2,1] -> (-1)*j[bubble,1,1]}" in out
+
+
+def test_mathematica_names_are_symbols_without_underscores():
+    from ibp_evolve.cli.reduce_output import mathematica_name
+    assert mathematica_name("triangle_box") == "triangleBox"  # x_y would be a pattern
+    assert mathematica_name("2loop-box") == "j2loopBox"
 
 
 def test_reduce_analytic_keeps_at_values_of_the_other_symbols(capsys):

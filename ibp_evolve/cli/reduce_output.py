@@ -47,9 +47,13 @@ def mathematica_name(family: str) -> str:
 
 
 def mathematica(result: dict) -> str:
-    """A replacement list ``{fam[2,1] -> ((3 - d)/s)*fam[1,1], ...}``; unreduced targets are
-    left out with a comment."""
+    """A replacement list ``{j[bubble,2,1] -> ((3 - d)/s)*j[bubble,1,1], ...}`` (integrals as
+    ``j[family, a1, ..., aN]``, like ``--export-system``); unreduced targets are left out with a
+    comment."""
     fam = mathematica_name(result["family"])
+
+    def j(indices) -> str:
+        return f"j[{fam},{','.join(map(str, indices))}]"
     head = f"(* family {result['family']}"
     if result.get("analytic_in"):
         head += ", analytic in " + ", ".join(result["analytic_in"])
@@ -58,12 +62,11 @@ def mathematica(result: dict) -> str:
     lines = [head + " *)"]
     rules = []
     for t in result["targets"]:
-        integral = f"{fam}[{','.join(map(str, t['target']))}]"
+        integral = j(t["target"])
         if not t["reduced"]:
             lines.append(f"(* {integral} is not reduced *)")
             continue
-        terms = [f"({c['value'].replace('**', '^')})*{fam}[{','.join(map(str, c['master']))}]"
-                 for c in t["coefficients"]]
+        terms = [f"({c['value'].replace('**', '^')})*{j(c['master'])}" for c in t["coefficients"]]
         rules.append(f"{integral} -> " + (" + ".join(terms) if terms else "0"))
     lines.append("{" + ",\n ".join(rules) + "}")
     return "\n".join(lines)
