@@ -279,3 +279,32 @@ def test_triangle_box_target_analytic_in_d_agrees_with_exact_reductions():
                 for c in exact["targets"][0]["coefficients"]}
         assert {m: got[m].subs(d, dv) for m in want} == {
             m: sympy.Rational(v.numerator, v.denominator) for m, v in want.items()}
+
+
+# -- one scale set to 1, restored by mass dimension ---------------------------------------
+
+def test_restoring_s_by_mass_dimension_turns_3_minus_d_back_into_3_minus_d_over_s():
+    from ibp_evolve.reducer.reconstruct.scaling import restore
+    # sampled at s = 1: (3 - d); I(2,1) on I(1,1) has mass dimension 2 * (2 - 3)
+    num, den = restore({(0,): 3, (1,): -1}, {(0,): 1}, ["d"], "s", "d", -1, ["d", "s"])
+    assert num == {(0, 0): 3, (1, 0): -1} and den == {(0, 1): 1}
+
+
+def test_box_with_s_replaced_by_one_needs_fewer_samples_and_gives_the_same_functions():
+    family = load_family("box")
+    targets = [(2, 1, 1, 1), (1, 2, 1, 2)]
+    plain = reduce_analytic(family, targets, ["d", "s", "t"])
+    scaled = reduce_analytic(family, targets, ["d", "s", "t"], replace_by_one="s")
+    assert scaled["stats"]["samples"] < plain["stats"]["samples"]
+    for target in targets:
+        a, b = coefficients(plain, target), coefficients(scaled, target)
+        assert set(a) == set(b) and all(same(a[m], b[m]) for m in a)
+
+
+def test_replace_by_one_is_refused_for_a_numeric_symbol_or_the_dimension(capsys):
+    from ibp_evolve.reducer.reconstruct.scaling import ScaleError
+    with pytest.raises(ScaleError, match="t would stay numeric"):
+        reduce_analytic(load_family("box"), [(2, 1, 1, 1)], ["d", "s"], replace_by_one="s")
+    code, _, err = run(capsys, "reduce", "box", "--target", "2,1,1,1", "--analytic", "all",
+                       "--replace-by-one", "d")
+    assert code == 2 and "not a kinematic symbol" in err and len(err.strip().splitlines()) == 1

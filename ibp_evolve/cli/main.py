@@ -151,7 +151,7 @@ def cmd_reduce(args) -> int:
                          sandbox=sandbox, time_limit=args.time_limit,
                          max_shells=args.max_shells, max_seeds=args.max_seeds,
                          notify=_shell_notice)
-    if args.analytic:
+    if args.analytic or args.replace_by_one:
         from ibp_evolve.cli.reduce_output import run_analytic
         return run_analytic(args, family, targets, plan)
     result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
@@ -287,6 +287,9 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--analytic", metavar="SYMBOLS",
                    help="coefficients as rational functions of these symbols: d, d,s, ... or "
                         "all (the others stay at their --at values, random when absent)")
+    p.add_argument("--replace-by-one", metavar="SYMBOL",
+                   help="--analytic: sample with this kinematic symbol set to 1 and restore it "
+                        "by mass dimension (one variable fewer; every kinematic symbol analytic)")
     p.add_argument("--max-primes", type=int, default=12,
                    help="--analytic: primes allowed for the rational numbers (default 12)")
     p.add_argument("--max-samples", type=int, default=50_000,

@@ -95,7 +95,10 @@ def run_analytic(args, family, targets, plan) -> int:
     """``reduce --analytic``: exit 0 when every target is reduced, 1 when one is not or the
     reconstruction did not stabilise within its budget."""
     from ibp_evolve.reducer.analytic import NotStableError, parse_analytic, reduce_analytic
+    from ibp_evolve.reducer.family import FamilyError
     from ibp_evolve.reducer.ordering import Ordering
+    if args.replace_by_one and not args.analytic:
+        raise FamilyError("--replace-by-one needs --analytic (it rescales rational functions)")
     symbols = parse_analytic(args.analytic, family)
     point = partial_point(args.at, family, symbols)
     try:
@@ -103,7 +106,8 @@ def run_analytic(args, family, targets, plan) -> int:
                                  Ordering.parse(args.ordering), rng_seed=args.seed,
                                  max_primes=args.max_primes, max_samples=args.max_samples,
                                  max_memory_gib=args.max_memory, progress=Progress(),
-                                 keep_model=bool(args.export_system))
+                                 keep_model=bool(args.export_system),
+                                 replace_by_one=args.replace_by_one)
     except NotStableError as exc:
         print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ from ibp_evolve.reducer.reconstruct.multivariate import (AllDegenerate, Sampler,
                                                         reconstruct_mod_p)
 from ibp_evolve.reducer.reconstruct.rationals import PrimeCombiner
 from ibp_evolve.reducer.reconstruct.rows import CompiledRows
+from ibp_evolve.reducer.reconstruct.scaling import check_homogeneous, restore
 from ibp_evolve.reducer.reconstruct.sampling import sampler_or_none
 from ibp_evolve.reducer.reconstruct.univariate import SampleBudgetError, Unlucky
 from ibp_evolve.reducer.replay import TrimmedSystem
@@ -76,13 +77,15 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     max_samples: int = DEFAULT_MAX_SAMPLES, check_points: int = 2,
                     max_memory_gib: float | None = None,
                     progress: Callable[[str], None] | None = None, model=None,
-                    keep_model: bool = False) -> dict:
+                    keep_model: bool = False, replace_by_one: str | None = None) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
     parameters take their values in ``point`` (random when absent).  Returns the JSON shape of
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
     ``analytic_in``; the functions themselves are under "functions" (popped by the CLI).
     ``model`` (a learned (TrimmedSystem, NumericReduction, label, seeds)) skips learning;
-    with ``keep_model`` the TrimmedSystem is returned under "model"."""
+    with ``keep_model`` the TrimmedSystem is returned under "model".  ``replace_by_one`` (a
+    kinematic symbol) is set to 1 while sampling and restored by mass dimension
+    (:mod:`.reconstruct.scaling`)."""
     start = time.perf_counter()
     say = progress or (lambda message: None)
     ordering = ordering or Ordering.parse()
@@ -108,9 +111,20 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     layout = [(i, m) for i, t in enumerate(learned.targets) if t.reduced
               for m in sorted(t.coefficients)]
 
+    sampled, sample_fixed, rescale = symbols, fixed, None
+    if replace_by_one:
+        check_homogeneous(family, replace_by_one, symbols)
+        sampled = [s for s in symbols if s != replace_by_one]
+        sample_fixed = fixed | {replace_by_one: Fraction(1)}
+        dims = [sum(m) - sum(learned.targets[i].target) for i, m in layout]
+
+        def rescale(functions):
+            return [restore(num, den, sampled, replace_by_one, family.dimension, k, symbols)
+                    for (num, den), k in zip(functions, dims)]
+
     t0 = time.perf_counter()
-    functions, stats = (reconstruct(trimmed, layout, symbols, fixed, rng, max_primes,
-                                    max_samples, check_points, say)
+    functions, stats = (reconstruct(trimmed, layout, sampled, sample_fixed, rng, max_primes,
+                                    max_samples, check_points, say, rescale, (symbols, fixed))
                         if layout else ([], {"samples": 0, "primes": 0, "checked_points": 0}))
     seconds_reconstruct = time.perf_counter() - t0
 
@@ -148,8 +162,11 @@ def _coefficient(layout, trimmed, k) -> str:
 
 
 def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes, max_samples,
-                check_points, say):
-    """The layout's entries as (numerator, denominator) with rational coefficients."""
+                check_points, say, rescale=None, check=None):
+    """The layout's entries as (numerator, denominator) with rational coefficients, sampled in
+    ``symbols`` (the others at ``fixed``); ``rescale`` maps them to the functions that are
+    checked, in ``check`` = (symbols, fixed) (default: the sampled ones)."""
+    check_symbols, check_fixed = check or (symbols, fixed)
     n = len(symbols)
     combiner = PrimeCombiner()
     samples = 0
@@ -190,8 +207,10 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
         result = combiner.result()
         say(f"prime {combiner.n_primes}: {samples} samples so far, "
             f"{len(combiner.pending)} of {len(layout)} coefficients still changing")
-        if result is not None and _check(trimmed, layout, symbols, fixed, result, rng,
-                                         check_points, say):
+        if result is not None and rescale is not None:
+            result = rescale(result)
+        if result is not None and _check(trimmed, layout, check_symbols, check_fixed, result,
+                                         rng, check_points, say):
             return result, {"samples": samples, "primes": combiner.n_primes,
                             "checked_points": check_points}
     k = combiner.pending[0] if combiner.pending else 0

@@ -22,7 +22,7 @@ from typing import Callable
 
 from ibp_evolve.reducer.reconstruct.newton import grid_points, interpolate_grid
 from ibp_evolve.reducer.reconstruct.polynomials import canonical_monomial, scale_mod, shift_mod
-from ibp_evolve.reducer.reconstruct.univariate import Unlucky, interpolate
+from ibp_evolve.reducer.reconstruct.univariate import SampleBudgetError, Unlucky, interpolate
 
 Fraction_ = tuple[dict, dict]  # (numerator, denominator) polynomials
 
@@ -75,6 +75,12 @@ def reconstruct_mod_p(sampler: Sampler, n: int, on_degrees: Callable | None = No
     """Every entry of ``sampler``'s vector as (numerator, denominator) mod p, in n variables,
     normalised so that the denominator's canonical (lowest-degree) monomial is 1."""
     p = sampler.p
+    if n == 0:  # every symbol fixed (e.g. the only one replaced by 1): constants
+        for _ in sampler.points():
+            values = sampler([])
+            if values is not None:
+                return [({(): v % p}, {(): 1}) if v % p else ({}, {(): 1}) for v in values]
+        raise SampleBudgetError("the sample budget ran out on degenerate samples", [])
     if n == 1:
         found = interpolate(lambda t: sampler([t]), p, sampler.points())
         return [(_as_dict(num, 1), _as_dict(den, 1)) for num, den in found]
