@@ -27,7 +27,7 @@ from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.modular import PRIMES, PoleError, Reconstructor, format_fraction, random_point
 from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.plans import (LaportaBox, SeedCapError, SeedSpecError,  # noqa: F401
-                                      WideningBox, merge_seeds)
+                                      WideningBox)
 from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.replay import TrimmedSystem
 from ibp_evolve.reducer.sectors import sector_of
@@ -236,4 +236,4 @@ def _reconstruct_in_d(family, model, layout, point, rng, max_primes, samples):
 
 
 __all__ = ["DegeneratePointError", "LaportaBox", "ReconstructionError", "SeedCapError",
-           "SeedSpecError", "WideningBox", "learn", "merge_seeds", "reduce_exact"]
+           "SeedSpecError", "WideningBox", "learn", "reduce_exact"]
