@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ibp_evolve.judge.bounds import CapError
 from ibp_evolve.language.compile import compile_rule, features_from_indices
 from ibp_evolve.language.parse import Rule, load_rule
 from ibp_evolve.language.sandbox import evaluate_mask
@@ -29,7 +30,7 @@ SANDBOX_CHUNK_SEEDS = 1 << 19    # the sandbox starts a process per chunk: fewer
 DEFAULT_MAX_CANDIDATES = 20_000_000  # about a minute of rule evaluation per target
 
 
-class SelectionError(ValueError):
+class SelectionError(CapError):
     """A selection refused before or during its work (too many candidates or seeds)."""
 
 

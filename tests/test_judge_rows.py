@@ -1,0 +1,119 @@
+"""The judge builds equation rows only for the seeds a rule keeps, with the same verdicts.
+
+tests/data/judge_before_row_cache.json holds the judge's full results (seeds, equations, trimmed
+equations, multiply-adds, reduced, survivors, fitness) for every library rule on the built-in
+suites and on a joint suite, computed by the judge that instantiated the whole candidate
+universe (commit 24c2e4b); the row-cache judge must reproduce them exactly.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ibp_evolve.judge.bounds import CapError
+from ibp_evolve.judge.score import Judge
+from ibp_evolve.judge.suites import load_suite, parse_suite
+from ibp_evolve.language.library import resolve_rule
+from ibp_evolve.reducer.modular import PRIMES, random_point
+from ibp_evolve.reducer.rowcache import RowCache
+from ibp_evolve.reducer.seeding import laporta_seeds
+from ibp_evolve.reducer.system import build_system
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = json.loads((ROOT / "tests" / "data" / "judge_before_row_cache.json").read_text())
+JOINT_PAIR = """
+name = "joint_pair"
+family = "triangle_box"
+targets = [[1, 1, 1, 1, 1, 1, -1], [1, 1, 1, 1, 1, 1, -2]]
+joint = true
+max_seeds = 3000
+"""
+_JUDGES = {}
+
+
+def judge_of(suite: str) -> Judge:
+    if suite not in _JUDGES:
+        _JUDGES[suite] = Judge(parse_suite(JOINT_PAIR) if suite == "joint_pair"
+                               else load_suite(suite))
+    return _JUDGES[suite]
+
+
+def _without_seconds(report) -> dict:
+    data = report.to_json()
+    for t in data["targets"]:
+        t.pop("seconds")
+    return data
+
+
+@pytest.mark.parametrize("case", sorted(BEFORE))
+def test_every_library_rule_scores_exactly_as_with_the_whole_universe_built(case):
+    suite, rule_path, objective = case.split("|")
+    report = judge_of(suite).score((ROOT / rule_path).read_text(), objective=objective)
+    assert _without_seconds(report) == BEFORE[case]
+
+
+def test_the_mask_api_and_the_chunked_rule_path_agree_on_the_training_suite():
+    judge = judge_of("triangle_box_train")
+    rule = resolve_rule("improved_seeding_dots")
+    by_masks = judge.score_masks(judge.masks(rule))
+    by_rule = judge.score(rule)
+    by_masks.rule = by_rule.rule
+    assert _without_seconds(by_masks) == _without_seconds(by_rule)
+    assert by_rule.complete and sum(t.seeds for t in by_rule.targets) == 1217
+
+
+def test_scoring_a_rule_builds_neither_the_universes_nor_their_equations():
+    judge = Judge(load_suite("triangle_box_paper"))
+    report = judge.score(resolve_rule("improved_seeding"))
+    assert report.complete and report.fitness == 92
+    assert "universes" not in judge.__dict__ and "systems" not in judge.__dict__
+    # the rows of the 92 kept seeds are all the judge instantiated
+    assert judge.rows.stats.misses == 92 and len(judge.rows) == 92
+
+
+def test_a_second_rule_reuses_the_cached_rows_of_the_seeds_both_keep():
+    judge = Judge(load_suite("triangle_box_paper"))
+    judge.score(resolve_rule("improved_seeding"))
+    judge.score(resolve_rule("improved_seeding_dots"))  # the same 92 seeds on this target
+    assert judge.rows.stats.hits == 92 and judge.rows.stats.misses == 92
+
+
+def test_the_row_cache_assembles_the_same_system_as_building_it_and_stays_within_its_bound(
+        triangle_box):
+    target = (1, 1, 1, 1, 1, 1, -3)
+    box = laporta_seeds(triangle_box, [target], 7, 4)
+    point = random_point(triangle_box.parameters, np.random.default_rng(7))
+    cache = RowCache(triangle_box, point, PRIMES[0], (-4, 7), max_bytes=1 << 20)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        seeds = box[np.sort(rng.choice(len(box), 1500, replace=False))]
+        built = build_system(triangle_box, seeds, point, PRIMES[0], extra_integrals=[target])
+        cached = cache.system(seeds, extra_integrals=[target])
+        for name in ("seeds", "integrals", "eq_ptr", "eq_cols", "eq_vals"):
+            assert np.array_equal(getattr(built, name), getattr(cached, name)), name
+        assert cache.stats.bytes <= 1 << 20
+    assert cache.stats.evicted > 0
+
+
+@pytest.mark.parametrize("change, named", [
+    ('targets = [[50, 1, 1, 1, 1, 1, 0]]', "[50, 1, 1, 1, 1, 1, 0]"),
+    ('targets = [[1, 1, 1, 1, 1, 1, -3]]\ndelta_r = 50', "delta_r = 50"),
+])
+def test_a_huge_universe_is_refused_before_anything_is_built(change, named):
+    suite = parse_suite(f'name = "huge"\nfamily = "triangle_box"\n{change}\n')
+    with pytest.raises(CapError) as info:
+        Judge(suite)
+    message = str(info.value)
+    assert named in message and "--max-candidates" in message and "\n" not in message
+
+
+def test_a_job_over_the_memory_cap_is_refused_with_the_estimate_and_the_option():
+    with pytest.raises(CapError) as info:
+        Judge(load_suite("triangle_box_train"), max_memory=64 << 20)
+    message = str(info.value)
+    assert "triangle_box_train" in message and "--max-memory 64.0 MiB" in message
+    judge = Judge(load_suite("triangle_box_train"), max_memory=400 << 20)
+    with pytest.raises(CapError, match="equations of 115,905 candidate seeds"):
+        judge.systems  # the whole universes' equations would not fit in 400 MiB
