@@ -17,10 +17,13 @@ from ibp_evolve.reducer.family import FamilyError, builtin_names, load_family
 from ibp_evolve.reducer.modular import PointParseError, PoleError, parse_point
 from ibp_evolve.reducer.ordering import DEFAULT_ORDERING, Ordering, OrderingError
 from ibp_evolve.reducer.system import PointError
+from ibp_evolve.judge.bounds import CapError
 from ibp_evolve.judge.suites import SuiteError
+from ibp_evolve.cli.limits import LimitOptionError, add_judge_limits, judge_limits
 
 USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecError,
-               DegeneratePointError, OrderingError, SuiteError, FileNotFoundError)
+               DegeneratePointError, OrderingError, SuiteError, FileNotFoundError, CapError,
+               LimitOptionError)
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",
@@ -96,7 +99,7 @@ def cmd_score(args) -> int:
     suite = load_suite(args.suite)
     try:
         rule = resolve_rule(args.rule)
-        report = Judge(suite, Ordering.parse(args.ordering)).score(
+        report = Judge(suite, Ordering.parse(args.ordering), **judge_limits(args)).score(
             rule, args.objective, sandbox=True, time_limit=args.time_limit)
     except RuleError as exc:
         print(f"ibp-evolve score: rule rejected: {exc}", file=sys.stderr)
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds allowed to evaluate the rule (default 10)")
+    add_judge_limits(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_score)
 

@@ -167,6 +167,11 @@ class Judge:
                 for u, t in zip(self.universes, self.suite.targets)]
 
     @cached_property
+    def joint_universe(self) -> np.ndarray:
+        """Joint suites: the union of the universes, sorted (the joint system's seed order)."""
+        return np.unique(np.vstack(self.universes), axis=0)
+
+    @cached_property
     def joint_index(self) -> list[np.ndarray]:
         """Joint suites: each target's universe rows as indices into the joint system's seeds."""
         _, inverse = np.unique(np.vstack(self.universes), axis=0, return_inverse=True)
@@ -180,7 +185,7 @@ class Judge:
         neighbourhood of any seed (``minimize``, ``inspect``); checked against max_memory."""
         self._check_universe_memory("the equations", rows_bytes(1, self.n_terms))
         if self.suite.joint:
-            return [self._build(np.unique(np.vstack(self.universes), axis=0))]
+            return [self._build(self.joint_universe)]
         return [self._build(u) for u in self.universes]
 
     def _build(self, seeds):
