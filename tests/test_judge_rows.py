@@ -117,3 +117,41 @@ def test_a_job_over_the_memory_cap_is_refused_with_the_estimate_and_the_option()
     judge = Judge(load_suite("triangle_box_train"), max_memory=400 << 20)
     with pytest.raises(CapError, match="equations of 115,905 candidate seeds"):
         judge.systems  # the whole universes' equations would not fit in 400 MiB
+
+
+def _score_cli(capsys, *argv):
+    from ibp_evolve.cli.main import main
+    code = main(["score", "improved_seeding", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_refuses_a_huge_suite_target_in_one_line_with_exit_status_2(capsys, tmp_path):
+    suite = tmp_path / "huge.toml"
+    suite.write_text('family = "triangle_box"\ntargets = [[50, 1, 1, 1, 1, 1, 0]]\n')
+    code, out, err = _score_cli(capsys, "--suite", str(suite))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "[50, 1, 1, 1, 1, 1, 0]" in err and "--max-candidates" in err
+    code, _, err = _score_cli(capsys, "--suite", str(suite), "--max-candidates", "10")
+    assert code == 2 and "cap of 10 candidates" in err
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--max-memory", "1M", "more than --max-memory 1.0 MiB"),
+    ("--max-memory", "lots", "--max-memory: memory size 'lots'"),
+    ("--max-candidates", "-3", "--max-candidates '-3'"),
+])
+def test_score_names_the_size_option_at_fault(capsys, option, value, words):
+    code, out, err = _score_cli(capsys, option, value)
+    assert code == 2 and out == "" and words in err and err.count("\n") == 1
+
+
+def test_minimize_works_on_the_neighbourhood_of_the_rule_seeds_only():
+    from ibp_evolve.judge.minimize import minimize_suite
+    judge = Judge(load_suite("triangle_box_paper"))
+    masks = judge.masks(resolve_rule("improved_seeding"))
+    report = minimize_suite(judge, masks, rng=1, swaps=5, seconds=60.0, restarts=1)
+    assert report.complete and 0 < int(report.masks[0].sum()) <= 92
+    assert judge.score_masks(report.masks).complete
+    assert "systems" not in judge.__dict__  # the universe's equations were never built
+    assert len(judge.rows) < judge.universe_sizes[0] // 10
