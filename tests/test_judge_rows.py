@@ -65,10 +65,12 @@ def test_the_mask_api_and_the_chunked_rule_path_agree_on_the_training_suite():
 
 
 def test_scoring_a_rule_builds_neither_the_universes_nor_their_equations():
-    judge = Judge(load_suite("triangle_box_paper"))
+    # no room to keep features between rules: the universe is visited chunk by chunk
+    judge = Judge(load_suite("triangle_box_paper"), feature_bytes=0)
     report = judge.score(resolve_rule("improved_seeding"))
     assert report.complete and report.fitness == 92
-    assert "universes" not in judge.__dict__ and "systems" not in judge.__dict__
+    assert judge.resident == set() and judge._universes == {}
+    assert "systems" not in judge.__dict__
     # the rows of the 92 kept seeds are all the judge instantiated
     assert judge.rows.stats.misses == 92 and len(judge.rows) == 92
 
@@ -155,3 +157,10 @@ def test_minimize_works_on_the_neighbourhood_of_the_rule_seeds_only():
     assert judge.score_masks(report.masks).complete
     assert "systems" not in judge.__dict__  # the universe's equations were never built
     assert len(judge.rows) < judge.universe_sizes[0] // 10
+
+
+@pytest.mark.parametrize("rule", ["improved_seeding_dots", "laporta"])
+def test_chunk_by_chunk_selection_scores_the_training_suite_as_before(rule):
+    judge = Judge(load_suite("triangle_box_train"), feature_bytes=0)
+    report = judge.score((ROOT / "rules" / f"{rule}.py").read_text(), objective="trimmed")
+    assert _without_seconds(report) == BEFORE[f"triangle_box_train|rules/{rule}.py|trimmed"]

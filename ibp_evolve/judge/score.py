@@ -48,6 +48,7 @@ OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds")
 PENALTY = 10 ** 15
 SURVIVOR_WEIGHT = 10 ** 9
 JUDGE_POINT_SEED = 2502  # the fixed numeric point of every judge
+DEFAULT_FEATURE_BYTES = 256 << 20  # universes' features kept between rules, at most
 
 
 @dataclass
@@ -101,7 +102,8 @@ class Judge:
 
     ``max_memory`` (bytes; default a share of the machine's RAM) and ``max_candidates`` (seeds
     per target universe) are checked here, from counts, before anything is built; ``cache_bytes``
-    bounds the row cache.  The universes, their features and the full equation systems of the
+    bounds the row cache; ``feature_bytes`` the universes whose features are kept between
+    rules (the smallest first; the rest are enumerated chunk by chunk for every rule).  The universes, their features and the full equation systems of the
     universes are built only when asked for (``universes``, ``features``, ``systems``: the
     mask-based API of the engines, ``minimize`` and ``inspect``), each checked against
     ``max_memory`` first.
@@ -110,7 +112,7 @@ class Judge:
     def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0],
                  *, max_memory: int | None = None,
                  max_candidates: int = DEFAULT_MAX_CANDIDATES,
-                 cache_bytes: int | None = None):
+                 cache_bytes: int | None = None, feature_bytes: int | None = None):
         self.suite = suite
         self.family = family = suite.family
         self.ordering = ordering or Ordering.parse()
@@ -135,6 +137,18 @@ class Judge:
         hi = max([r_max for r_max, _ in limits] + [max(t) for t in suite.targets])
         self.rows = RowCache(family, self.point, prime, (lo, hi), self.ordering,
                              max_bytes=self.cache_bytes)
+        # Universes small enough keep their features between rules (the engines score
+        # thousands of rules on them); the others are enumerated chunk by chunk per rule.
+        self.feature_bytes = (int(feature_bytes) if feature_bytes is not None
+                              else min(DEFAULT_FEATURE_BYTES, self.max_memory // 4))
+        self.resident, used = set(), 0
+        for i in sorted(range(len(suite.targets)), key=lambda k: self.universe_sizes[k]):
+            size = candidate_bytes(self.universe_sizes[i], family.n)
+            if used + size <= self.feature_bytes:
+                self.resident.add(i)
+                used += size
+        self._universes: dict[int, np.ndarray] = {}
+        self._features: dict = {}
 
     def _largest_solve(self) -> int:
         """The most seeds one solve may get: max_seeds per target (joint: for the union)."""
@@ -150,21 +164,32 @@ class Judge:
                      f"suite '{self.suite.name}', {what} of {total:,} candidate seeds",
                      "lower delta_r/delta_s")
 
+    def universe(self, i: int) -> np.ndarray:
+        """Target ``i``'s candidate universe as index rows (built on first use, then kept)."""
+        if i not in self._universes:
+            t = self.suite.targets[i]
+            r_max, s_max = box_limits(t, self.suite.delta_r, self.suite.delta_s)
+            self._universes[i] = laporta_seeds(self.family, [t], r_max, s_max)
+        return self._universes[i]
+
+    def target_features(self, i: int):
+        """The features of target ``i``'s universe (built on first use, then kept)."""
+        if i not in self._features:
+            self._features[i] = features_from_indices(self.universe(i), self.suite.targets[i],
+                                                      self.family.isps)
+        return self._features[i]
+
     @cached_property
     def universes(self) -> list[np.ndarray]:
-        """Each target's candidate universe, as index rows (materialised on first use)."""
+        """Every target's candidate universe, as index rows (the mask API)."""
         self._check_universe_memory("the universes and their features",
                                     candidate_bytes(1, self.family.n))
-        out = []
-        for t in self.suite.targets:
-            r_max, s_max = box_limits(t, self.suite.delta_r, self.suite.delta_s)
-            out.append(laporta_seeds(self.family, [t], r_max, s_max))
-        return out
+        return [self.universe(i) for i in range(len(self.suite.targets))]
 
     @cached_property
     def features(self):
-        return [features_from_indices(u, t, self.family.isps)
-                for u, t in zip(self.universes, self.suite.targets)]
+        """Every target's universe features (the mask API)."""
+        return [self.target_features(i) for i in range(len(self.universes))]
 
     @cached_property
     def joint_universe(self) -> np.ndarray:
@@ -207,8 +232,18 @@ class Judge:
         chunk; past max_seeds (non-joint suites) only the count is kept exact."""
         rule = rule if isinstance(rule, Rule) else load_rule(rule)
         cap = None if self.suite.joint else self.suite.max_seeds
+        compiled = None if sandbox else compile_rule(rule)
         out = []
-        for t in self.suite.targets:
+        for i, t in enumerate(self.suite.targets):
+            if i in self.resident:  # features kept: a rule costs one vectorised pass
+                if sandbox:
+                    mask = evaluate_mask(rule, self.universe(i), t, self.family.isps,
+                                         time_limit=time_limit)
+                else:
+                    mask = compiled(self.target_features(i))
+                seeds = self.universe(i)[np.asarray(mask, dtype=bool)]
+                out.append((seeds, len(seeds)))
+                continue
             keep = mask_function(rule, self.family, t, sandbox=sandbox, time_limit=time_limit)
             out.append(select_from_box(keep, self.family, t, delta_r=self.suite.delta_r,
                                        delta_s=self.suite.delta_s, max_seeds=cap))

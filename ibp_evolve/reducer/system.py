@@ -163,6 +163,7 @@ def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates:
         n_templates=n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
         eq_cols=rank[inverse], eq_vals=vals,
         seconds=seconds_before + time.perf_counter() - start,
+        _code=code, _sorted_keys=unique_keys, _key_columns=rank,
     )
 
 
@@ -181,6 +182,10 @@ class EquationSystem:
     eq_vals: np.ndarray
     seconds: float = 0.0
     _lookup: dict = field(default_factory=dict, repr=False)
+    # set by assemble(): the integrals' keys sorted, and the column of each, for column_of
+    _code: IndexCode | None = field(default=None, repr=False)
+    _sorted_keys: np.ndarray | None = field(default=None, repr=False)
+    _key_columns: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_columns(self) -> int:
@@ -201,6 +206,17 @@ class EquationSystem:
 
     def column_of(self, integral) -> int:
         """Column id of an integral, or -1 when it appears in no equation of the box."""
+        if self._code is not None:  # a binary search: no dict over every column per system
+            row = np.asarray([int(x) for x in integral], dtype=np.int64)
+            code = self._code
+            if len(row) != self.family.n or row.min() < code.lo \
+                    or row.max() >= code.lo + code.radix:
+                return -1
+            key = int(code.encode(row))
+            pos = int(np.searchsorted(self._sorted_keys, key))
+            if pos < len(self._sorted_keys) and self._sorted_keys[pos] == key:
+                return int(self._key_columns[pos])
+            return -1
         if not self._lookup:
             self._lookup = {tuple(row): c for c, row in enumerate(self.integrals.tolist())}
         return self._lookup.get(tuple(int(x) for x in integral), -1)
