@@ -82,12 +82,15 @@ def test_a_second_rule_reuses_the_cached_rows_of_the_seeds_both_keep():
     assert judge.rows.stats.hits == 92 and judge.rows.stats.misses == 92
 
 
+@pytest.mark.parametrize("index_range, sorted_keys", [((-4, 7), True), ((-40, 60), False)])
 def test_the_row_cache_assembles_the_same_system_as_building_it_and_stays_within_its_bound(
-        triangle_box):
+        triangle_box, index_range, sorted_keys):
     target = (1, 1, 1, 1, 1, 1, -3)
     box = laporta_seeds(triangle_box, [target], 7, 4)
     point = random_point(triangle_box.parameters, np.random.default_rng(7))
-    cache = RowCache(triangle_box, point, PRIMES[0], (-4, 7), max_bytes=1 << 20)
+    cache = RowCache(triangle_box, point, PRIMES[0], index_range, max_bytes=1 << 20)
+    # keys that sort like the ordering when they fit in 62 bits, plain index keys otherwise
+    assert cache.code.sorts_by_ordering == sorted_keys
     rng = np.random.default_rng(3)
     for _ in range(3):
         seeds = box[np.sort(rng.choice(len(box), 1500, replace=False))]

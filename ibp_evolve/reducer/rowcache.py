@@ -21,7 +21,8 @@ import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.ordering import Ordering
-from ibp_evolve.reducer.system import EquationSystem, IndexCode, Instantiator, assemble
+from ibp_evolve.reducer.system import (EquationSystem, IndexCode, Instantiator, OrderCode,
+                                       assemble)
 
 DEFAULT_CACHE_BYTES = 512 << 20
 _ENTRY_OVERHEAD = 3 * 112 + 100  # three small ndarrays and their OrderedDict slot, measured order
@@ -53,8 +54,11 @@ class RowCache:
         self.n_templates = self.instantiator.ts.n_templates
         lo, hi = index_range
         self.index_range = (int(lo), int(hi))
-        self.code = IndexCode.for_range(family, lo + self.instantiator.shift_lo,
-                                        hi + self.instantiator.shift_hi)
+        lo, hi = lo + self.instantiator.shift_lo, hi + self.instantiator.shift_hi
+        # keys that sort like the ordering when they fit: no per-system sort over criteria
+        self.code = (OrderCode.for_range(family, self.ordering, lo, hi)
+                     or IndexCode.for_range(family, lo, hi))
+        self.seed_code = IndexCode.for_range(family, *self.index_range)  # the cache's keys
         self.max_bytes = int(max_bytes)
         self.stats = CacheStats()
         self._rows: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
@@ -72,7 +76,7 @@ class RowCache:
         extra = np.asarray(list(extra_integrals), dtype=np.int64).reshape(-1, n)
         self._check_range(seeds, "seed")
         self._check_range(extra, "extra integral")
-        seed_keys = self.code.encode(seeds).tolist()
+        seed_keys = self.seed_code.encode(seeds).tolist()
         rows = self._rows
         parts: list = [None] * len(seed_keys)
         missing = []

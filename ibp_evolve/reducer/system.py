@@ -21,7 +21,7 @@ from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.templates import TemplateSet, templates
 from ibp_evolve.reducer.modular import to_mod
 from ibp_evolve.reducer.ordering import Ordering
-from ibp_evolve.reducer.sectors import zero_sectors
+from ibp_evolve.reducer.sectors import measures, zero_sectors
 
 
 class PointError(ValueError):
@@ -90,7 +90,7 @@ class Instantiator:
             out = (out + basis[:, None] * self.weights[u][None, :] % prime) % prime
         return out
 
-    def rows(self, seeds: np.ndarray, code: "IndexCode"):
+    def rows(self, seeds: np.ndarray, code: "IndexCode | OrderCode"):
         """The equations of ``seeds`` as flat entries grouped by equation.
 
         Returns (keys, vals, counts): ``keys``/``vals`` the integral key and coefficient of each
@@ -110,7 +110,7 @@ class Instantiator:
         else:
             alive = ~np.isin(sector, self.zero_list)
         keep = ((coeffs != 0) & alive).ravel()
-        keys = (code.encode(seeds)[:, None] + (shifts @ code.place)[None, :]).ravel()[keep]
+        keys = code.entry_keys(seeds, shifts, keep)
         eq_of_entry = (np.arange(n_seeds, dtype=np.int64)[:, None] * ts.n_templates
                        + ts.term_template[None, :]).ravel()[keep]
         counts = np.bincount(eq_of_entry, minlength=n_seeds * ts.n_templates)
@@ -140,9 +140,95 @@ class IndexCode:
     def decode(self, keys: np.ndarray) -> np.ndarray:
         return (np.asarray(keys)[:, None] // self.place[None, :]) % self.radix + self.lo
 
+    sorts_by_ordering = False
+
+    def entry_keys(self, seeds: np.ndarray, shifts: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Keys of seed + shift for every (seed, term) pair where ``keep`` (flat) holds."""
+        return (self.encode(seeds)[:, None] + (shifts @ self.place)[None, :]).ravel()[keep]
+
+    def contains(self, row: np.ndarray) -> bool:
+        return bool(row.min() >= self.lo and row.max() < self.lo + self.radix)
+
+
+@dataclass(frozen=True)
+class OrderCode:
+    """Integrals as int64 keys that sort like an ordering: sorting keys sorts by complexity.
+
+    The key is a mixed-radix number whose digits are, most significant first, "not a preferred
+    master" (when the family has any), each criterion of the ordering (t, sector, r, s, d), then
+    the indices a_1..a_N.  Numbering the columns of a system is then one sort of integers
+    instead of a lexicographic sort over all criteria per system.  Only for index ranges whose
+    digits fit in 62 bits (:meth:`for_range` returns None otherwise).
+    """
+
+    index: IndexCode
+    criteria: tuple[str, ...]
+    spans: tuple[int, ...]
+    lex_place: np.ndarray           # radix**(N-1-i): a_1 is the most significant index
+    index_span: int                 # radix**N
+    preferred: np.ndarray | None    # sorted IndexCode keys of the preferred masters
+
+    sorts_by_ordering = True
+
+    @classmethod
+    def for_range(cls, family: Family, ordering: Ordering, lo: int, hi: int):
+        index = IndexCode.for_range(family, lo, hi)
+        n = family.n
+        criteria = []
+        for crit in ordering.criteria:
+            if crit == "indices":
+                break  # the indices make the order total: later criteria never decide
+            criteria.append(crit)
+        r_span = n * max(hi, 0) + 1
+        span_of = {"t": n + 1, "sector": 1 << n, "r": r_span, "s": n * max(-lo, 0) + 1,
+                   "d": r_span}
+        spans = tuple(span_of[c] for c in criteria)
+        preferred = None
+        if family.preferred_masters:
+            rows = np.array(sorted(family.preferred_masters), dtype=np.int64).reshape(-1, n)
+            inside = [r for r in rows if index.contains(r)]
+            preferred = np.sort(index.encode(np.array(inside).reshape(-1, n)))
+        total = (2 if preferred is not None else 1) * index.radix ** n
+        for span in spans:
+            total *= span
+        if total >= 2 ** 62:
+            return None
+        lex_place = index.radix ** np.arange(n - 1, -1, -1, dtype=np.int64)
+        return cls(index, tuple(criteria), spans, lex_place, int(index.radix ** n), preferred)
+
+    @property
+    def lo(self) -> int:
+        return self.index.lo
+
+    @property
+    def radix(self) -> int:
+        return self.index.radix
+
+    def encode(self, integrals: np.ndarray) -> np.ndarray:
+        a = np.asarray(integrals, dtype=np.int64).reshape(-1, len(self.lex_place))
+        key = np.zeros(len(a), dtype=np.int64)
+        if self.preferred is not None:
+            key += ~np.isin(self.index.encode(a), self.preferred)
+        if self.criteria:
+            m = measures(a)
+            for crit, span in zip(self.criteria, self.spans):
+                key = key * span + m[crit]
+        return key * self.index_span + (a - self.index.lo) @ self.lex_place
+
+    def decode(self, keys: np.ndarray) -> np.ndarray:
+        low = np.asarray(keys, dtype=np.int64) % self.index_span
+        return (low[:, None] // self.lex_place[None, :]) % self.index.radix + self.index.lo
+
+    def entry_keys(self, seeds: np.ndarray, shifts: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        n = seeds.shape[1]
+        return self.encode((seeds[:, None, :] + shifts[None, :, :]).reshape(-1, n)[keep])
+
+    def contains(self, row: np.ndarray) -> bool:
+        return self.index.contains(row)
+
 
 def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates: int,
-             prime: int, code: IndexCode, keys: np.ndarray, vals: np.ndarray,
+             prime: int, code: IndexCode | OrderCode, keys: np.ndarray, vals: np.ndarray,
              counts: np.ndarray, extra_integrals=(), seconds_before: float = 0.0,
              start: float | None = None) -> "EquationSystem":
     """An EquationSystem from entries grouped by equation (see :meth:`Instantiator.rows`):
@@ -153,9 +239,13 @@ def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates:
                                      return_inverse=True)
     inverse = inverse.ravel()[: len(keys)]
     integrals = code.decode(unique_keys)
-    rank = ordering.ranks(integrals, frozenset(family.preferred_masters))
-    col_integrals = np.empty_like(integrals)
-    col_integrals[rank] = integrals
+    if code.sorts_by_ordering:  # the keys sorted are the integrals ordered
+        rank = np.arange(len(unique_keys), dtype=np.int64)
+        col_integrals = integrals
+    else:
+        rank = ordering.ranks(integrals, frozenset(family.preferred_masters))
+        col_integrals = np.empty_like(integrals)
+        col_integrals[rank] = integrals
     eq_ptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=eq_ptr[1:])
     return EquationSystem(
@@ -183,7 +273,7 @@ class EquationSystem:
     seconds: float = 0.0
     _lookup: dict = field(default_factory=dict, repr=False)
     # set by assemble(): the integrals' keys sorted, and the column of each, for column_of
-    _code: IndexCode | None = field(default=None, repr=False)
+    _code: IndexCode | OrderCode | None = field(default=None, repr=False)
     _sorted_keys: np.ndarray | None = field(default=None, repr=False)
     _key_columns: np.ndarray | None = field(default=None, repr=False)
 
@@ -209,10 +299,9 @@ class EquationSystem:
         if self._code is not None:  # a binary search: no dict over every column per system
             row = np.asarray([int(x) for x in integral], dtype=np.int64)
             code = self._code
-            if len(row) != self.family.n or row.min() < code.lo \
-                    or row.max() >= code.lo + code.radix:
+            if len(row) != self.family.n or not code.contains(row):
                 return -1
-            key = int(code.encode(row))
+            key = int(code.encode(row[None, :])[0])
             pos = int(np.searchsorted(self._sorted_keys, key))
             if pos < len(self._sorted_keys) and self._sorted_keys[pos] == key:
                 return int(self._key_columns[pos])
