@@ -101,12 +101,13 @@ class Judge:
     """Caches what a suite needs (masters, point, a row cache), then scores rules or seed masks.
 
     ``max_memory`` (bytes; default a share of the machine's RAM) and ``max_candidates`` (seeds
-    per target universe) are checked here, from counts, before anything is built; ``cache_bytes``
-    bounds the row cache; ``feature_bytes`` the universes whose features are kept between
-    rules (the smallest first; the rest are enumerated chunk by chunk for every rule).  The universes, their features and the full equation systems of the
-    universes are built only when asked for (``universes``, ``features``, ``systems``: the
-    mask-based API of the engines, ``minimize`` and ``inspect``), each checked against
-    ``max_memory`` first.
+    per target universe) are checked here, from counts, before anything is built.
+    ``cache_bytes`` bounds the row cache; ``feature_bytes`` the features kept between rules
+    (smallest universes first; the others are enumerated chunk by chunk for every rule).
+
+    The universes, their features and the equations of whole universes are built only when
+    asked for (``universes``, ``features``, ``systems``: the mask API of the engines and of
+    ``inspect``), each checked against ``max_memory`` first.
     """
 
     def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0],
