@@ -17,6 +17,7 @@ from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite, parse_suite
 from ibp_evolve.language.library import resolve_rule
 from ibp_evolve.reducer.modular import PRIMES, random_point
+from ibp_evolve.reducer import rowcache
 from ibp_evolve.reducer.rowcache import RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.system import build_system
@@ -84,7 +85,8 @@ def test_a_second_rule_reuses_the_cached_rows_of_the_seeds_both_keep():
 
 @pytest.mark.parametrize("index_range, sorted_keys", [((-4, 7), True), ((-40, 60), False)])
 def test_the_row_cache_assembles_the_same_system_as_building_it_and_stays_within_its_bound(
-        triangle_box, index_range, sorted_keys):
+        triangle_box, index_range, sorted_keys, monkeypatch):
+    monkeypatch.setattr(rowcache, "INSTANTIATE_BATCH", 100)  # rows made in many batches
     target = (1, 1, 1, 1, 1, 1, -3)
     box = laporta_seeds(triangle_box, [target], 7, 4)
     point = random_point(triangle_box.parameters, np.random.default_rng(7))

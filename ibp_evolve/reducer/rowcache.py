@@ -25,6 +25,7 @@ from ibp_evolve.reducer.system import (EquationSystem, IndexCode, Instantiator, 
                                        assemble)
 
 DEFAULT_CACHE_BYTES = 512 << 20
+INSTANTIATE_BATCH = 4096
 _ENTRY_OVERHEAD = 3 * 112 + 100  # three small ndarrays and their OrderedDict slot, measured order
 
 
@@ -102,6 +103,14 @@ class RowCache:
                         self.code, keys, vals, counts, extra, start=start)
 
     def _instantiate(self, seeds: np.ndarray, keys: list, parts: list, positions: list) -> None:
+        # in batches: instantiating works on (seeds x terms x indices) arrays, 6 KB a seed
+        for start in range(0, len(seeds), INSTANTIATE_BATCH):
+            stop = start + INSTANTIATE_BATCH
+            self._instantiate_batch(seeds[start:stop], keys[start:stop], parts,
+                                    positions[start:stop])
+
+    def _instantiate_batch(self, seeds: np.ndarray, keys: list, parts: list,
+                           positions: list) -> None:
         all_keys, all_vals, counts = self.instantiator.rows(seeds, self.code)
         counts = counts.reshape(len(seeds), self.n_templates)
         ends = np.cumsum(counts.sum(axis=1)).tolist()

@@ -239,8 +239,8 @@ def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates:
                                      return_inverse=True)
     inverse = inverse.ravel()[: len(keys)]
     integrals = code.decode(unique_keys)
-    if code.sorts_by_ordering:  # the keys sorted are the integrals ordered
-        rank = np.arange(len(unique_keys), dtype=np.int64)
+    if code.sorts_by_ordering:  # the keys sorted are the integrals ordered: no renumbering
+        rank = None
         col_integrals = integrals
     else:
         rank = ordering.ranks(integrals, frozenset(family.preferred_masters))
@@ -251,9 +251,10 @@ def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates:
     return EquationSystem(
         family=family, seeds=seeds, prime=prime, ordering=ordering,
         n_templates=n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
-        eq_cols=rank[inverse], eq_vals=vals,
+        eq_cols=inverse if rank is None else rank[inverse], eq_vals=vals,
         seconds=seconds_before + time.perf_counter() - start,
-        _code=code, _sorted_keys=unique_keys, _key_columns=rank,
+        _code=code, _sorted_keys=unique_keys,
+        _key_columns=np.arange(len(unique_keys), dtype=np.int64) if rank is None else rank,
     )
 
 
