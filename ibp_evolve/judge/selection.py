@@ -47,6 +47,11 @@ class TooManyCandidates(SelectionError):
     """The candidate universe is larger than the cap on candidates (checked before any work)."""
 
 
+def _count_text(n: int) -> str:
+    """1,234,567 for counts a person reads; 'about 10^66' for absurd ones."""
+    return f"{n:,}" if n < 10 ** 12 else f"about 10^{len(str(n)) - 1}"
+
+
 def box_limits(target, delta_r: int, delta_s: int) -> tuple[int, int]:
     """(r_max, s_max) of a target's candidate universe."""
     r = sum(x for x in target if x > 0)
@@ -67,7 +72,8 @@ def check_candidates(family: Family, target, delta_r: int, delta_s: int,
     if count > max_candidates:
         r_max, s_max = box_limits(target, delta_r, delta_s)
         raise TooManyCandidates(
-            f"{where}target {list(target)}: candidate universe of {count:,} seeds (r <= {r_max}, "
+            f"{where}target {list(target)}: candidate universe of {_count_text(count)} seeds "
+            f"(r <= {r_max}, "
             f"s <= {s_max}; delta_r = {delta_r}, delta_s = {delta_s}) exceeds the cap of "
             f"{max_candidates:,} candidates; lower delta_r/delta_s or raise --max-candidates")
     return count
