@@ -169,3 +169,11 @@ def test_chunk_by_chunk_selection_scores_the_training_suite_as_before(rule):
     judge = Judge(load_suite("triangle_box_train"), feature_bytes=0)
     report = judge.score((ROOT / "rules" / f"{rule}.py").read_text(), objective="trimmed")
     assert _without_seconds(report) == BEFORE[f"triangle_box_train|rules/{rule}.py|trimmed"]
+
+
+def test_the_engines_refuse_a_huge_universe_before_computing_its_features():
+    from ibp_evolve.runs.evaluation import suite_features
+    suite = parse_suite('name = "huge"\nfamily = "triangle_box"\n'
+                        'targets = [[50, 1, 1, 1, 1, 1, 0]]\n')
+    with pytest.raises(CapError, match=r"151,877,880 seeds"):
+        suite_features(suite)
