@@ -1,7 +1,11 @@
 """Numeric IBP systems: the templates instantiated for a box of seeds at a point in GF(p).
 
-Build once per (family, seed box, point, prime, ordering); afterwards choosing a subset of seeds
-is a slice of equation ids, never a rebuild ("learn once, evaluate many").
+Build once per (family, seed set, point, prime, ordering); afterwards choosing a subset of seeds
+is a slice of equation ids, never a rebuild ("learn once, evaluate many").  Building is three
+steps, each reusable: an :class:`Instantiator` turns seeds into entries keyed by integral, an
+:class:`IndexCode` or :class:`OrderCode` maps integrals to int64 keys and back, and
+:func:`assemble` numbers the columns; :mod:`ibp_evolve.reducer.rowcache` keeps the entries of
+single seeds so that many seed sets share them.
 
 Equation ``seed_id * n_templates + template_id`` is template ``template_id`` applied to seed
 ``seed_id``; an equation whose coefficients all vanish at this point is simply empty.  Columns
