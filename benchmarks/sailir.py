@@ -101,6 +101,12 @@ def main() -> None:
             sys.stdout.flush()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # keep the rows of cases not run this time
+        fresh = {(tuple(r["target"]), r["seeding_kind"]) for r in rows}
+        rows = [r for r in json.loads(out.read_text()).get("rows", [])
+                if (tuple(r["target"]), r["seeding_kind"]) not in fresh] + rows
+        rows.sort(key=lambda r: ([c[0] for c in CASES].index(tuple(r["target"])),
+                                 r["seeding_kind"] != "rule"))
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps({"point": {k: str(v) for k, v in POINT.items()}, "rule": RULE,
                                "cores": os.cpu_count(), "rows": rows}, indent=2) + "\n")

@@ -16,6 +16,8 @@ import sys
 def user_errors() -> tuple:
     """Exceptions that mean bad input or a job refused by a cap: one line on stderr, exit 2.
     Imported only once a command has failed, so that starting the CLI stays cheap."""
+    from ibp_evolve.cli.limits import LimitOptionError
+    from ibp_evolve.judge.bounds import CapError
     from ibp_evolve.judge.rule_plan import EmptySelectionError
     from ibp_evolve.judge.selection import SelectionError
     from ibp_evolve.judge.suites import SuiteError
@@ -29,7 +31,7 @@ def user_errors() -> tuple:
     from ibp_evolve.reducer.system import PointError
     return (FamilyError, PointParseError, PoleError, PointError, SeedSpecError, SeedCapError,
             DegeneratePointError, OrderingError, SuiteError, FileNotFoundError, RuleError,
-            RuleSandboxError, SelectionError, EmptySelectionError)
+            RuleSandboxError, SelectionError, EmptySelectionError, CapError, LimitOptionError)
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",
@@ -142,6 +144,9 @@ def cmd_reduce(args) -> int:
         raise FamilyError("give the integrals to reduce with --target or --targets FILE")
     # With --analytic, --at holds only the symbols kept numeric (reduce_output.partial_point).
     point = parse_point(args.at, family.parameters) if args.at and not args.analytic else None
+    from ibp_evolve.cli.limits import judge_limits
+    from ibp_evolve.judge.bounds import default_max_memory
+    limits = {"max_memory": default_max_memory()} | judge_limits(args)
     if args.seeds:
         plan = LaportaBox.parse(args.seeds)
     else:
@@ -150,12 +155,13 @@ def cmd_reduce(args) -> int:
         plan = rule_plan(rule, family, delta_r=args.delta_r, delta_s=args.delta_s,
                          sandbox=sandbox, time_limit=args.time_limit,
                          max_shells=args.max_shells, max_seeds=args.max_seeds,
-                         notify=_shell_notice)
+                         notify=_shell_notice, **({"max_candidates": limits["max_candidates"]}
+                                                  if "max_candidates" in limits else {}))
     if args.analytic or args.replace_by_one:
         from ibp_evolve.cli.reduce_output import run_analytic
-        return run_analytic(args, family, targets, plan)
+        return run_analytic(args, family, targets, plan, limits["max_memory"])
     result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
-                          rng_seed=args.seed, max_memory_gib=args.max_memory,
+                          rng_seed=args.seed, max_memory=limits["max_memory"],
                           keep_model=bool(args.export_system))
     seeds_used = result.pop("seeds_used")
     result.pop("timing")
@@ -191,12 +197,13 @@ def cmd_reduce(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.judge.score import Judge
     from ibp_evolve.judge.suites import load_suite
     from ibp_evolve.reducer.ordering import Ordering
     suite = load_suite(args.suite)
     rule, _ = _resolve_rule(args.rule)
-    report = Judge(suite, Ordering.parse(args.ordering)).score(
+    report = Judge(suite, Ordering.parse(args.ordering), **judge_limits(args)).score(
         rule, args.objective, sandbox=True, time_limit=args.time_limit)
     if args.json:
         print(json.dumps(report.to_json()))
@@ -240,6 +247,7 @@ OWN_COMMANDS = ("families", "reduce", "score", "rules")
 def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
+    from ibp_evolve.cli.limits import add_judge_limits
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -273,9 +281,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
                    help="shells a rule may get per unreduced target (default 4)")
     p.add_argument("--max-seeds", type=int, default=400_000,
                    help="cap on the seeds of the reduction (default 400000)")
-    p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
-                   help="refuse a seed set whose system needs more memory (estimated; "
-                        "default 8 GiB)")
+    add_judge_limits(p)
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds a rule from a file may take per chunk of candidates")
     p.add_argument("--export-system", metavar="FILE",
@@ -309,6 +315,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds allowed to evaluate the rule (default 10)")
+    add_judge_limits(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_score)
 

@@ -91,7 +91,7 @@ def print_text(result: dict, seeds_used: str) -> None:
           f"fresh points, {s['seconds']} s")
 
 
-def run_analytic(args, family, targets, plan) -> int:
+def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> int:
     """``reduce --analytic``: exit 0 when every target is reduced, 1 when one is not or the
     reconstruction did not stabilise within its budget."""
     from ibp_evolve.reducer.analytic import NotStableError, parse_analytic, reduce_analytic
@@ -105,7 +105,7 @@ def run_analytic(args, family, targets, plan) -> int:
         result = reduce_analytic(family, targets, symbols, point, plan,
                                  Ordering.parse(args.ordering), rng_seed=args.seed,
                                  max_primes=args.max_primes, max_samples=args.max_samples,
-                                 max_memory_gib=args.max_memory, progress=Progress(),
+                                 max_memory=max_memory, progress=Progress(),
                                  keep_model=bool(args.export_system),
                                  replace_by_one=args.replace_by_one)
     except NotStableError as exc:

@@ -23,6 +23,7 @@ DEFAULT_RUNS_DIR = "runs"
 
 
 def add_parser(subparsers) -> None:
+    from ibp_evolve.cli.limits import add_judge_limits
     from ibp_evolve.engines.symbolic.backends import ENGINES
     p = subparsers.add_parser(
         "minimize", help="shrink a rule's seeds to a minimal complete set per target",
@@ -41,6 +42,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="JSON file for the minimal sets (default "
                                  "runs/minimize/SUITE-RULE-sSEED.json)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_judge_limits(p)
     p.set_defaults(func=cmd_minimize)
 
     p = subparsers.add_parser(
@@ -80,6 +82,7 @@ def _slug(text: str) -> str:
 
 
 def cmd_minimize(args) -> int:
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.language.library import resolve_rule
     from ibp_evolve.judge.minimize import minimize_suite
     from ibp_evolve.language.parse import RuleError
@@ -93,7 +96,7 @@ def cmd_minimize(args) -> int:
         rule = resolve_rule(args.rule)
     except RuleError as exc:
         return _fail("minimize", f"rule rejected: {exc}", 3)
-    judge = Judge(suite)
+    judge = Judge(suite, **judge_limits(args))
     masks = judge.masks(rule)
     report = minimize_suite(judge, masks, rng=args.seed, swaps=args.swaps,
                             seconds=args.seconds, restarts=max(args.restarts, 1),

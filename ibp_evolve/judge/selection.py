@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ibp_evolve.judge.bounds import CapError
 from ibp_evolve.language.compile import compile_rule, features_from_indices
 from ibp_evolve.language.parse import Rule, load_rule
 from ibp_evolve.language.sandbox import evaluate_mask
@@ -29,7 +30,7 @@ SANDBOX_CHUNK_SEEDS = 1 << 19    # the sandbox starts a process per chunk: fewer
 DEFAULT_MAX_CANDIDATES = 20_000_000  # about a minute of rule evaluation per target
 
 
-class SelectionError(ValueError):
+class SelectionError(CapError):
     """A selection refused before or during its work (too many candidates or seeds)."""
 
 
@@ -44,6 +45,11 @@ class TooManySeeds(SelectionError):
 
 class TooManyCandidates(SelectionError):
     """The candidate universe is larger than the cap on candidates (checked before any work)."""
+
+
+def _count_text(n: int) -> str:
+    """1,234,567 for counts a person reads; 'about 10^66' for absurd ones."""
+    return f"{n:,}" if n < 10 ** 12 else f"about 10^{len(str(n)) - 1}"
 
 
 def box_limits(target, delta_r: int, delta_s: int) -> tuple[int, int]:
@@ -66,7 +72,8 @@ def check_candidates(family: Family, target, delta_r: int, delta_s: int,
     if count > max_candidates:
         r_max, s_max = box_limits(target, delta_r, delta_s)
         raise TooManyCandidates(
-            f"{where}target {list(target)}: candidate universe of {count:,} seeds (r <= {r_max}, "
+            f"{where}target {list(target)}: candidate universe of {_count_text(count)} seeds "
+            f"(r <= {r_max}, "
             f"s <= {s_max}; delta_r = {delta_r}, delta_s = {delta_s}) exceeds the cap of "
             f"{max_candidates:,} candidates; lower delta_r/delta_s or raise --max-candidates")
     return count

@@ -75,7 +75,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     plan=None, ordering: Ordering | None = None, rng_seed: int = 0,
                     max_primes: int = DEFAULT_MAX_PRIMES,
                     max_samples: int = DEFAULT_MAX_SAMPLES, check_points: int = 2,
-                    max_memory_gib: float | None = None,
+                    max_memory: int | None = None,
                     progress: Callable[[str], None] | None = None, model=None,
                     keep_model: bool = False, replace_by_one: str | None = None) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
@@ -83,7 +83,8 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
     ``analytic_in``; the functions themselves are under "functions" (popped by the CLI).
     ``model`` (a learned (TrimmedSystem, NumericReduction, label, seeds)) skips learning;
-    with ``keep_model`` the TrimmedSystem is returned under "model".  ``replace_by_one`` (a
+    with ``keep_model`` the TrimmedSystem is returned under "model"; ``max_memory`` (bytes)
+    refuses a seed set whose system would need more (estimated, as for exact reductions).  ``replace_by_one`` (a
     kinematic symbol) is set to 1 while sampling and restored by mass dimension
     (:mod:`.reconstruct.scaling`)."""
     start = time.perf_counter()
@@ -103,7 +104,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     if model is None:
         learn_point = random_point(family.parameters, rng)
         seeds, label, system, learned = learn(family, targets, plan or WideningBox(), ordering,
-                                              masters, learn_point, max_memory_gib)
+                                              masters, learn_point, max_memory)
         trimmed = TrimmedSystem.learn(system, learned, learn_point)
     else:
         trimmed, learned, label, seeds = model

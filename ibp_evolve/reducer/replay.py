@@ -24,40 +24,8 @@ from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.reduction import NumericReduction, columns_of
 from ibp_evolve.reducer.sectors import zero_sectors
 from ibp_evolve.reducer.solver import solve
-from ibp_evolve.reducer.system import EquationSystem, parameter_residues, term_coefficients
+from ibp_evolve.reducer.system import EquationSystem, Instantiator, parameter_residues
 from ibp_evolve.reducer.templates import TemplateSet, templates
-
-
-def template_slice(ts: TemplateSet, template_id: int) -> TemplateSet:
-    """The one template ``template_id`` of ``ts`` as a template set of its own."""
-    terms = np.flatnonzero(ts.term_template == template_id)
-    new_index = np.full(ts.n_terms, -1, dtype=np.int64)
-    new_index[terms] = np.arange(len(terms))
-    monos = np.flatnonzero(np.isin(ts.mono_term, terms))
-    return TemplateSet(names=(ts.names[template_id],),
-                       term_template=np.zeros(len(terms), dtype=np.int64),
-                       term_shift=ts.term_shift[terms], mono_term=new_index[ts.mono_term[monos]],
-                       mono_aexp=ts.mono_aexp[monos], mono_pexp=ts.mono_pexp[monos],
-                       mono_coeff=tuple(ts.mono_coeff[m] for m in monos.tolist()))
-
-
-@dataclass
-class _TemplateRows:
-    """The trimmed rows that apply one template: their seeds and surviving terms."""
-
-    template_id: int
-    template_set: TemplateSet  # the one template (template_slice)
-    seeds: np.ndarray  # (k, N) the seed of each row
-    entry_flat: np.ndarray  # surviving (row, term) pairs as flat indices into (k, n_terms)
-    entry_row: np.ndarray  # local equation id of each entry
-    entry_col: np.ndarray  # local column of each entry
-
-
-@dataclass
-class TargetSample:
-    """One target's reduction at one sample: residues of its row's integrals."""
-
-    values: dict  # integral -> residue (masters and survivors; zero entries included)
 
 
 @dataclass
@@ -67,7 +35,11 @@ class TrimmedSystem:
     family: Family
     template_set: TemplateSet
     integrals: np.ndarray  # (n_cols, N) local columns, least complex first
-    groups: list
+    seeds: np.ndarray  # (k, N) the distinct seeds of the trimmed equations
+    entry_seed: np.ndarray  # per stored term, grouped by equation: its seed (row of seeds),
+    entry_term: np.ndarray  # its template term,
+    entry_col: np.ndarray  # and its local column
+    eq_ptr: np.ndarray  # CSR pointers of the trimmed equations over the entries
     n_equations: int
     row_seed: np.ndarray  # (n_equations, N) seed of each trimmed equation
     row_template: np.ndarray  # (n_equations,) template id of each trimmed equation
@@ -88,30 +60,31 @@ class TrimmedSystem:
         trimmed = np.asarray(solution.trimmed_equations, dtype=np.int64)
         seed_of = trimmed // system.n_templates
         template_of = trimmed % system.n_templates
-        params = parameter_residues(family, learn_point, system.prime)
-        zeros = zero_sectors(family)
-        weights = np.int64(1) << np.arange(family.n, dtype=np.int64)
+        useeds, seed_index = np.unique(seed_of, return_inverse=True)
+        seeds = system.seeds[useeds]
+        seed_index = seed_index.ravel()
 
-        groups, used_cols, pending = [], [], []
-        local_eq = np.arange(len(trimmed), dtype=np.int64)
-        for t in np.unique(template_of).tolist():
-            sub = template_slice(ts, t)
-            rows = np.flatnonzero(template_of == t)
-            seeds = system.seeds[seed_of[rows]]
-            coeffs = term_coefficients(sub, seeds, params, system.prime)
-            shifted = seeds[:, None, :] + sub.term_shift[None, :, :]
-            sectors = ((shifted > 0) * weights).sum(axis=2)
-            alive = ~np.isin(sectors, np.fromiter(zeros, dtype=np.int64, count=len(zeros)))
-            # Exactly the entries build_system kept: a coefficient that vanishes at a random
-            # point of a large prime field vanishes identically (e.g. a_j = 0 times I(a+e_j)).
-            keep = alive & (coeffs != 0)
-            flat = np.flatnonzero(keep.ravel())
-            integrals = shifted.reshape(-1, family.n)[flat]
-            cols = columns_of(system, integrals)
-            if (cols < 0).any():
-                raise AssertionError("a trimmed equation refers to an integral outside its system")
-            pending.append((t, sub, seeds, flat, local_eq[rows][flat // sub.n_terms], cols))
-            used_cols.append(cols)
+        # Every (equation, term of its template) pair, grouped by equation ...
+        terms_of = [np.flatnonzero(ts.term_template == t) for t in range(ts.n_templates)]
+        counts = np.array([len(terms_of[t]) for t in template_of.tolist()], dtype=np.int64)
+        entry_eq = np.repeat(np.arange(len(trimmed), dtype=np.int64), counts)
+        entry_seed = seed_index[entry_eq]
+        entry_term = (np.concatenate([terms_of[t] for t in template_of.tolist()])
+                      if len(trimmed) else np.zeros(0, dtype=np.int64))
+        # ... keeping exactly the entries build_system kept: a coefficient that vanishes at a
+        # random point of a large prime field vanishes identically (e.g. a_j = 0 times
+        # I(a+e_j)), and integrals of zero sectors are dropped.
+        learned_coeffs = Instantiator(family, learn_point, system.prime, ts).coefficients(seeds)
+        integrals = seeds[entry_seed] + ts.term_shift[entry_term]
+        weights = np.int64(1) << np.arange(family.n, dtype=np.int64)
+        sectors = ((integrals > 0) * weights).sum(axis=1)
+        zeros = zero_sectors(family)
+        alive = ~np.isin(sectors, np.fromiter(zeros, dtype=np.int64, count=len(zeros)))
+        keep = alive & (learned_coeffs[entry_seed, entry_term] != 0)
+        entry_eq, entry_seed, entry_term = entry_eq[keep], entry_seed[keep], entry_term[keep]
+        cols = columns_of(system, integrals[keep])
+        if (cols < 0).any():
+            raise AssertionError("a trimmed equation refers to an integral outside its system")
 
         targets = [tuple(int(x) for x in t.target) for t in reduction.targets]
         constant_rows, target_system_cols = [], []
@@ -124,20 +97,20 @@ class TrimmedSystem:
             else:  # zero sector (no row), or an integral without a pivot: its own row
                 constant_rows.append(dict(tr.coefficients) | dict(tr.survivor_coefficients))
                 target_system_cols.append(-1)
-        all_cols = np.unique(np.concatenate(used_cols + [np.array(
+        all_cols = np.unique(np.concatenate([cols, np.array(
             [c for c in target_system_cols if c >= 0], dtype=np.int64)]))
-        local = {c: i for i, c in enumerate(all_cols.tolist())}
-        for t, sub, seeds, flat, eq, cols in pending:
-            groups.append(_TemplateRows(t, sub, seeds, flat, eq,
-                                        np.array([local[c] for c in cols.tolist()],
-                                                 dtype=np.int64)))
+        local = np.searchsorted(all_cols, cols)
+        eq_ptr = np.zeros(len(trimmed) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(entry_eq, minlength=len(trimmed)), out=eq_ptr[1:])
         model = cls(family=family, template_set=ts, integrals=system.integrals[all_cols],
-                    groups=groups, n_equations=len(trimmed),
+                    seeds=seeds, entry_seed=entry_seed, entry_term=entry_term,
+                    entry_col=local.astype(np.int64), eq_ptr=eq_ptr, n_equations=len(trimmed),
                     row_seed=system.seeds[seed_of], row_template=template_of,
                     targets=targets,
-                    target_cols=np.array([local[c] if c >= 0 else -1
+                    target_cols=np.array([int(np.searchsorted(all_cols, c)) if c >= 0 else -1
                                           for c in target_system_cols], dtype=np.int64),
                     constant_rows=constant_rows)
+        params = parameter_residues(family, learn_point, system.prime)
         learned = model.solve(params, system.prime)
         model.structure = frozenset(learned.pivot_columns.tolist())
         model.reference = model._rows(learned, system.prime)
@@ -150,19 +123,11 @@ class TrimmedSystem:
 
     def csr(self, params: np.ndarray, prime: int):
         """The trimmed equations at parameter residues ``params`` mod ``prime`` (CSR)."""
-        rows, cols, vals = [], [], []
-        for g in self.groups:
-            coeffs = term_coefficients(g.template_set, g.seeds, params, prime)
-            rows.append(g.entry_row)
-            cols.append(g.entry_col)
-            vals.append(coeffs.ravel()[g.entry_flat])
-        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        order = np.argsort(rows, kind="stable")
-        ptr = np.zeros(self.n_equations + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=self.n_equations), out=ptr[1:])
-        cat = (np.concatenate(cols)[order], np.concatenate(vals)[order]) if cols else (
-            np.zeros(0, np.int64), np.zeros(0, np.int64))
-        return ptr, cat[0], cat[1]
+        # Residues are integers, and an integer's residue is itself: a valid point mod prime.
+        point = dict(zip(self.family.parameters, (int(x) for x in params)))
+        coeffs = Instantiator(self.family, point, prime, self.template_set).coefficients(
+            self.seeds)
+        return self.eq_ptr, self.entry_col, coeffs[self.entry_seed, self.entry_term]
 
     def solve(self, params: np.ndarray, prime: int, csr=None):
         """Solve the trimmed rows at ``params``; ``csr`` (ptr, cols, vals), when given, are

@@ -42,8 +42,12 @@ def sector_box(n: int, sector: int, max_dots: int, max_numerators: int,
     lines = lines_of(sector)
     others = [i for i in range(n) if i not in lines] if numerator_positions is None else [
         i for i in numerator_positions if i not in lines]
-    dots = compositions_upto(len(lines), max_dots)
-    nums = compositions_upto(len(others), max_numerators)
+    return _box_rows(n, lines, others, compositions_upto(len(lines), max_dots),
+                     compositions_upto(len(others), max_numerators))
+
+
+def _box_rows(n: int, lines, others, dots: np.ndarray, nums: np.ndarray) -> np.ndarray:
+    """Every dot pattern (outer) times every numerator pattern (inner), as index rows."""
     out = np.zeros((len(dots) * len(nums), n), dtype=np.int64)
     if lines:
         out[:, lines] = 1 + np.repeat(dots, len(nums), axis=0)
@@ -70,7 +74,8 @@ def count_laporta_seeds(family: Family, targets, r_max: int, s_max: int) -> int:
     total = 0
     for sec in box_sectors(family, targets, r_max):
         t = bin(sec).count("1")
-        total += comb((r_max - t) + t, t) * comb(s_max + family.n - t, family.n - t)
+        max_dots, slots = r_max - t, family.n - t
+        total += comb(max_dots + t, t) * comb(s_max + slots, slots)
     return total
 
 
@@ -92,13 +97,7 @@ def iter_laporta_seeds(family: Family, targets, r_max: int, s_max: int,
             continue
         per_chunk = max(1, chunk_size // len(nums))
         for start in range(0, len(dots), per_chunk):
-            block = dots[start:start + per_chunk]
-            out = np.zeros((len(block) * len(nums), n), dtype=np.int64)
-            if lines:
-                out[:, lines] = 1 + np.repeat(block, len(nums), axis=0)
-            if others:
-                out[:, others] = -np.tile(nums, (len(block), 1))
-            yield out
+            yield _box_rows(n, lines, others, dots[start:start + per_chunk], nums)
 
 
 def laporta_seeds(family: Family, targets, r_max: int, s_max: int) -> np.ndarray:

@@ -4,7 +4,9 @@ The solver takes a cached IBP equation system in CSR form (``eq_ptr``, ``eq_cols
 ``eq_vals``), a subset of equation ids (``selected``) and a list of target columns, and
 reports how the targets reduce together with the cost of the reduction.  A plain-Python,
 dict-based :func:`reference_solve` implements exactly the same rules; it is the oracle of
-the tests and the baseline of ``benchmarks/solver_kernel.py``.
+the tests, the baseline of ``benchmarks/solver_kernel.py`` and, through ``engine="auto"``, the
+solver of small systems in a process that has not loaded numba (the compiled kernels live in
+:mod:`ibp_evolve.reducer.kernels` and are imported on first use).
 
 Conventions
 -----------

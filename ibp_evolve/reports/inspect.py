@@ -99,30 +99,32 @@ def rule_masks(judge: Judge, rule: Rule) -> list:
 
 
 def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None,
-              progress=None) -> Judge:
-    """A judge for ``suite`` (a name, a path or a Suite), cached for the life of the process:
-    building one instantiates every candidate seed's equations, scoring against it is cheap."""
+              progress=None, limits: dict | None = None) -> Judge:
+    """A judge for ``suite`` (a name, a path or a Suite), cached for the life of the process
+    (its row cache is shared by every rule scored against it).  ``limits``: the Judge's
+    max_memory / max_candidates."""
     from dataclasses import replace
 
     from ibp_evolve.reducer.ordering import DEFAULT_ORDERING, Ordering
     from ibp_evolve.judge.suites import Suite, load_suite
     ordering = ordering or DEFAULT_ORDERING
+    limits = dict(limits or {})
+    limit_key = tuple(sorted(limits.items()))
     if isinstance(suite, Suite):
-        key = ("object", id(suite), ordering, max_seeds)
+        key = ("object", id(suite), ordering, max_seeds, limit_key)
         loaded = suite
     else:
         path = Path(str(suite))
         name = str(path.resolve()) if (path.suffix == ".toml" or path.exists()) else str(suite)
-        key = (name, ordering, max_seeds)
+        key = (name, ordering, max_seeds, limit_key)
         loaded = None
     if key not in _JUDGES:
         if progress:
-            progress(f"building the judge for suite {suite} (instantiating the candidate "
-                     f"seeds' equations once)")
+            progress(f"building the judge for suite {suite}")
         loaded = loaded or load_suite(suite)
         if max_seeds is not None:
             loaded = replace(loaded, max_seeds=int(max_seeds))
-        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering))
+        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering), **limits)
     return _JUDGES[key]
 
 
@@ -458,11 +460,12 @@ def _strip_xml_prolog(svg: str) -> str:
 
 
 def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
-                 judge: Judge | None = None, progress=None) -> Inspection:
+                 judge: Judge | None = None, progress=None,
+                 limits: dict | None = None) -> Inspection:
     """Score ``rule`` on ``suite`` and compute its seed maps (no drawing yet)."""
     rule = as_rule(rule)
     if judge is None:
-        judge = judge_for(suite, progress=progress)
+        judge = judge_for(suite, progress=progress, limits=limits)
     if progress:
         progress(f"scoring rule {rule.name}")
     masks = rule_masks(judge, rule)
