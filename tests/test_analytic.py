@@ -308,3 +308,28 @@ def test_replace_by_one_is_refused_for_a_numeric_symbol_or_the_dimension(capsys)
     code, _, err = run(capsys, "reduce", "box", "--target", "2,1,1,1", "--analytic", "all",
                        "--replace-by-one", "d")
     assert code == 2 and "not a kinematic symbol" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_unreduced_target_gets_no_function_and_the_command_exits_1(capsys):
+    code, out, _ = run(capsys, "reduce", "bubble", "--target", "3,2", "--target", "2,1",
+                       "--seeds", "laporta:r=3,s=0", "--analytic", "d", "--json")
+    result = json.loads(out)
+    assert code == 1
+    unreduced, reduced = result["targets"]
+    assert not unreduced["reduced"] and unreduced["coefficients"] == []
+    assert unreduced["survivors"] == [[3, 2]]
+    assert reduced["reduced"] and len(reduced["coefficients"]) == 1
+
+
+def test_masters_and_zero_sectors_are_analytic_too():
+    result = reduce_analytic(load_family("bubble"), [(1, 1), (1, 0)], ["d", "s"])
+    assert coefficients(result, (1, 1)) == {(1, 1): 1}
+    assert coefficients(result, (1, 0)) == {}
+
+
+def test_progress_lines_go_to_stderr_once_a_reconstruction_runs_long(capsys):
+    from ibp_evolve.cli.reduce_output import Progress
+    Progress(quiet_for=0, every=0)("prime 1: 200 samples")
+    Progress(quiet_for=1e9)("never shown")
+    out, err = capsys.readouterr()
+    assert out == "" and err == "ibp-evolve reduce: prime 1: 200 samples\n"

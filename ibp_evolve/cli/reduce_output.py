@@ -124,4 +124,6 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
         print(mathematica(result))
     else:
         print_text(result, seeds_used)
+        if args.export_system:
+            print(f"trimmed system written to {args.export_system} ({args.export_format})")
     return 0 if complete else 1
