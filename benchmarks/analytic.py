@@ -10,7 +10,8 @@ in a real reduction.
   one sample of the trimmed system it selects.  Total = learn + samples x time per sample.
 * The triangle-box target fully analytic in d, m1sq, m2sq, m3sq (goal <= 10 min), once; its
   sample count prices every rule fully analytic in the rule table; and the same with m3sq
-  replaced by one and restored by mass dimension (one variable fewer).
+  replaced by one and restored by mass dimension (one variable fewer), and on two worker
+  processes (the grid's rays in parallel; the load average says what the machine had free).
 
 Times are wall-clock medians of ``--repeats`` runs in one process (templates cached, interpreter
 start excluded), on whatever the machine shares with others; the first two sections run before
@@ -67,13 +68,15 @@ def timed(repeats, fn):
     return statistics.median(times), out
 
 
-def analytic_case(label, family_name, targets, symbols, fixed, repeats, goal, one=None):
+def analytic_case(label, family_name, targets, symbols, fixed, repeats, goal, one=None,
+                  workers=1):
     family = load_family(family_name)
     plan_name = "improved_seeding_dots"
     seconds, result = timed(repeats, lambda: reduce_analytic(
-        family, targets, symbols, fixed, _plan(family, plan_name), replace_by_one=one))
+        family, targets, symbols, fixed, _plan(family, plan_name), replace_by_one=one,
+        workers=workers))
     s = result["stats"]
-    row = {"case": label, "analytic_in": symbols, "replace_by_one": one,
+    row = {"case": label, "analytic_in": symbols, "replace_by_one": one, "workers": workers,
            "seconds": seconds, "goal_s": goal,
            "samples": s["samples"], "primes": s["primes"], "seeds": s["seeds"],
            "trimmed_equations": s["trimmed_equations"], "rule": plan_name}
@@ -165,9 +168,13 @@ def main() -> None:
     full_scaled = analytic_case("  the same with m3sq replaced by one (restored)",
                                 "triangle_box", [TRIANGLE_BOX],
                                 ["d", "m1sq", "m2sq", "m3sq"], {}, 1, 600, one="m3sq")
+    full_pooled = analytic_case("  the same on 2 worker processes (load average "
+                                f"{os.getloadavg()[0]:.1f})", "triangle_box", [TRIANGLE_BOX],
+                                ["d", "m1sq", "m2sq", "m3sq"], {}, 1, 600, workers=2)
     table = rule_table(args.repeats, full["samples"])
     result = {"cases": cases, "full": full, "full_replace_by_one": full_scaled,
-              "rule_table": table, "repeats": args.repeats}
+              "full_two_workers": full_pooled, "rule_table": table, "repeats": args.repeats,
+              "load_average": os.getloadavg()[0]}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -333,3 +333,17 @@ def test_progress_lines_go_to_stderr_once_a_reconstruction_runs_long(capsys):
     Progress(quiet_for=1e9)("never shown")
     out, err = capsys.readouterr()
     assert out == "" and err == "ibp-evolve reduce: prime 1: 200 samples\n"
+
+
+def test_rays_traced_by_two_worker_processes_give_the_same_functions():
+    family = load_family("box")
+    alone = reduce_analytic(family, [(2, 1, 1, 1)], ["d", "s", "t"], rng_seed=2)
+    pooled = reduce_analytic(family, [(2, 1, 1, 1)], ["d", "s", "t"], rng_seed=2, workers=2)
+    a, b = coefficients(alone, (2, 1, 1, 1)), coefficients(pooled, (2, 1, 1, 1))
+    assert set(a) == set(b) and all(same(a[m], b[m]) for m in a)
+
+
+def test_budgets_and_workers_must_be_positive(capsys):
+    code, _, err = run(capsys, "reduce", "bubble", "--target", "2,1", "--analytic", "d",
+                       "--workers", "0")
+    assert code == 2 and "--workers 0" in err

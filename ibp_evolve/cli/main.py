@@ -296,6 +296,8 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--replace-by-one", metavar="SYMBOL",
                    help="--analytic: sample with this kinematic symbol set to 1 and restore it "
                         "by mass dimension (one variable fewer; every kinematic symbol analytic)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="--analytic: processes that trace the sample grid's rays (default 1)")
     p.add_argument("--max-primes", type=int, default=12,
                    help="--analytic: primes allowed for the rational numbers (default 12)")
     p.add_argument("--max-samples", type=int, default=50_000,

@@ -100,6 +100,10 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
     if args.replace_by_one and not args.analytic:
         raise FamilyError("--replace-by-one needs --analytic (it rescales rational functions)")
     symbols = parse_analytic(args.analytic, family)
+    for option, value in (("--workers", args.workers), ("--max-primes", args.max_primes),
+                          ("--max-samples", args.max_samples)):
+        if value < 1:
+            raise FamilyError(f"{option} {value}: expected a positive integer")
     point = partial_point(args.at, family, symbols)
     try:
         result = reduce_analytic(family, targets, symbols, point, plan,
@@ -107,7 +111,8 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
                                  max_primes=args.max_primes, max_samples=args.max_samples,
                                  max_memory=max_memory, progress=Progress(),
                                  keep_model=bool(args.export_system),
-                                 replace_by_one=args.replace_by_one)
+                                 replace_by_one=args.replace_by_one,
+                                 workers=args.workers)
     except NotStableError as exc:
         print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
         return 1

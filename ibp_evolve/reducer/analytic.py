@@ -77,7 +77,8 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     max_samples: int = DEFAULT_MAX_SAMPLES, check_points: int = 2,
                     max_memory: int | None = None,
                     progress: Callable[[str], None] | None = None, model=None,
-                    keep_model: bool = False, replace_by_one: str | None = None) -> dict:
+                    keep_model: bool = False, replace_by_one: str | None = None,
+                    workers: int = 1) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
     parameters take their values in ``point`` (random when absent).  Returns the JSON shape of
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
@@ -86,7 +87,8 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     with ``keep_model`` the TrimmedSystem is returned under "model"; ``max_memory`` (bytes)
     refuses a seed set whose system would need more (estimated, as for exact reductions).  ``replace_by_one`` (a
     kinematic symbol) is set to 1 while sampling and restored by mass dimension
-    (:mod:`.reconstruct.scaling`)."""
+    (:mod:`.reconstruct.scaling`).  ``workers`` > 1 traces the rays of each grid on a process
+    pool (:mod:`.reconstruct.parallel`)."""
     start = time.perf_counter()
     say = progress or (lambda message: None)
     ordering = ordering or Ordering.parse()
@@ -125,7 +127,8 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
 
     t0 = time.perf_counter()
     functions, stats = (reconstruct(trimmed, layout, sampled, sample_fixed, rng, max_primes,
-                                    max_samples, check_points, say, rescale, (symbols, fixed))
+                                    max_samples, check_points, say, rescale, (symbols, fixed),
+                                    workers)
                         if layout else ([], {"samples": 0, "primes": 0, "checked_points": 0}))
     seconds_reconstruct = time.perf_counter() - t0
 
@@ -163,15 +166,29 @@ def _coefficient(layout, trimmed, k) -> str:
 
 
 def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes, max_samples,
-                check_points, say, rescale=None, check=None):
+                check_points, say, rescale=None, check=None, workers: int = 1):
     """The layout's entries as (numerator, denominator) with rational coefficients, sampled in
     ``symbols`` (the others at ``fixed``); ``rescale`` maps them to the functions that are
     checked, in ``check`` = (symbols, fixed) (default: the sampled ones)."""
     check_symbols, check_fixed = check or (symbols, fixed)
+    rows = CompiledRows(trimmed)
+    if workers > 1 and len(symbols) > 1:  # only grids of rays are worth a pool
+        if not kernels_loaded():
+            warmup()  # before the fork: every worker inherits the compiled solver
+        from ibp_evolve.reducer.reconstruct.parallel import RayPool
+        with RayPool(workers, trimmed, layout, symbols, fixed, rows) as pool:
+            return _reconstruct(trimmed, layout, symbols, fixed, rng, max_primes, max_samples,
+                                check_points, say, rescale, check_symbols, check_fixed, rows,
+                                pool)
+    return _reconstruct(trimmed, layout, symbols, fixed, rng, max_primes, max_samples,
+                        check_points, say, rescale, check_symbols, check_fixed, rows, None)
+
+
+def _reconstruct(trimmed, layout, symbols, fixed, rng, max_primes, max_samples, check_points,
+                 say, rescale, check_symbols, check_fixed, rows, pool):
     n = len(symbols)
     combiner = PrimeCombiner()
     samples = 0
-    rows = CompiledRows(trimmed)
     t_start = time.perf_counter()
     for prime in PRIMES[1:]:
         if combiner.n_primes >= max_primes:
@@ -186,7 +203,8 @@ def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes,
             try:
                 functions = reconstruct_mod_p(sampler, n, on_degrees=lambda total, bounds: say(
                     f"total degree {total}" + "".join(
-                        f", degree in {s} <= {b}" for s, b in zip(symbols[1:], bounds))))
+                        f", degree in {s} <= {b}" for s, b in zip(symbols[1:], bounds))),
+                    rays=pool.rays_for(sampler) if pool is not None else None)
                 samples += sampler.samples
                 break
             except Unlucky:

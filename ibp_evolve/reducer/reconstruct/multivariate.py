@@ -70,10 +70,23 @@ def _as_dict(coeffs: list[int], n: int, var: int = 0) -> dict:
     return {tuple(k if i == var else 0 for i in range(n)): c for k, c in enumerate(coeffs) if c}
 
 
-def reconstruct_mod_p(sampler: Sampler, n: int, on_degrees: Callable | None = None
-                      ) -> list[Fraction_]:
+def trace_ray(sampler: Sampler, z: list[int], shift: list[int], confirmations: int):
+    """f(t z + shift) as (numerator, denominator) in t per entry, denominator 1 at t = 0."""
+    p = sampler.p
+    found = interpolate(lambda t: sampler([t * zi + si for zi, si in zip(z, shift)]), p,
+                        sampler.points(), confirmations=confirmations)
+    if any(len(den) == 0 or den[0] != 1 for _, den in found):
+        raise Unlucky("the shift hit a zero of a denominator")
+    return found
+
+
+def reconstruct_mod_p(sampler: Sampler, n: int, on_degrees: Callable | None = None,
+                      rays: Callable | None = None) -> list[Fraction_]:
     """Every entry of ``sampler``'s vector as (numerator, denominator) mod p, in n variables,
-    normalised so that the denominator's canonical (lowest-degree) monomial is 1."""
+    normalised so that the denominator's canonical (lowest-degree) monomial is 1.
+
+    ``rays(directions, shift)`` traces the grid's rays (confirmations 1), e.g. on a process
+    pool (:mod:`.parallel`); by default one after the other with ``sampler``."""
     p = sampler.p
     if n == 0:  # every symbol fixed (e.g. the only one replaced by 1): constants
         for _ in sampler.points():
@@ -87,14 +100,7 @@ def reconstruct_mod_p(sampler: Sampler, n: int, on_degrees: Callable | None = No
 
     shift = [sampler.random() for _ in range(n)]
 
-    def ray(z: list[int], confirmations: int):
-        found = interpolate(lambda t: sampler([t * zi + si for zi, si in zip(z, shift)]), p,
-                            sampler.points(), confirmations=confirmations)
-        if any(len(den) == 0 or den[0] != 1 for _, den in found):
-            raise Unlucky("the shift hit a zero of a denominator")
-        return found
-
-    first = ray([1] + [sampler.random() for _ in range(n - 1)], 2)
+    first = trace_ray(sampler, [1] + [sampler.random() for _ in range(n - 1)], shift, 2)
     total = max(max(len(num), len(den)) - 1 for num, den in first)
     bounds = []
     for var in range(1, n):  # degree scan: x_var on a line, the others fixed
@@ -117,8 +123,11 @@ def reconstruct_mod_p(sampler: Sampler, n: int, on_degrees: Callable | None = No
         axes.append(axis)
     # values[(entry, part, k)][grid index] = coefficient of t^k at that ray
     values: dict = {}
-    for index, z_rest in grid_points(axes):
-        found = ray([1] + z_rest, 1)
+    grid = list(grid_points(axes))
+    directions = [[1] + z_rest for _, z_rest in grid]
+    traced = (rays(directions, shift) if rays is not None else
+              [trace_ray(sampler, z, shift, 1) for z in directions])
+    for (index, _), found in zip(grid, traced):
         for e, ((num, den), (num0, den0)) in enumerate(zip(found, first)):
             if len(num) > max(len(num0), 1) or len(den) > len(den0):
                 raise Unlucky("a ray found higher degrees than the first one")

@@ -19,9 +19,12 @@ class Unlucky(ArithmeticError):
 class SampleBudgetError(RuntimeError):
     """The samples allowed ran out before the entries ``pending`` were confirmed."""
 
-    def __init__(self, message: str, pending: list[int]):
+    def __init__(self, message: str, pending: list[int] = ()):
         super().__init__(message)
-        self.pending = pending
+        self.pending = list(pending)
+
+    def __reduce__(self):  # keeps ``pending`` when a worker process sends it back
+        return (SampleBudgetError, (str(self), self.pending))
 
 
 class Thiele:
