@@ -12,6 +12,7 @@ from fractions import Fraction
 from math import gcd, lcm
 
 from ibp_evolve.reducer.export import polynomial_text
+from ibp_evolve.reducer.reconstruct.polynomials import evaluate
 
 
 def tidy(num: dict, den: dict) -> tuple[dict, dict]:
@@ -51,7 +52,6 @@ def rational_function(num: dict, den: dict, names: list[str], power: str = "**")
 
 
 def evaluate_function(num: dict, den: dict, x) -> Fraction:
-    from ibp_evolve.reducer.reconstruct.polynomials import evaluate
     d = evaluate(den, x)
     if d == 0:
         raise ZeroDivisionError("the point is a pole of the function")

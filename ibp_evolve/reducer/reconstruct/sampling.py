@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+
 from ibp_evolve.reducer.modular import PoleError, to_mod
 from ibp_evolve.reducer.reconstruct.rows import CompiledRows
 from ibp_evolve.reducer.replay import TrimmedSystem
@@ -30,7 +32,6 @@ class ReductionSampler:
                      for s in family.parameters]
 
     def __call__(self, x: list[int]) -> list[int] | None:
-        import numpy as np
         params = list(self.base)
         for i, v in zip(self.where, x):
             params[i] = v % self.prime
