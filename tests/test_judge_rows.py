@@ -177,3 +177,12 @@ def test_the_engines_refuse_a_huge_universe_before_computing_its_features():
                         'targets = [[50, 1, 1, 1, 1, 1, 0]]\n')
     with pytest.raises(CapError, match=r"151,877,880 seeds"):
         suite_features(suite)
+
+
+def test_inspecting_a_rule_solves_on_its_seeds_rows_only():
+    from ibp_evolve.reports.inspect import inspect_rule
+    judge = Judge(load_suite("triangle_box_paper"))
+    inspection = inspect_rule(resolve_rule("improved_seeding"), judge=judge)
+    (seed_map,) = inspection.seed_maps
+    assert seed_map.solved and 0 < int(seed_map.needed.sum()) < int(seed_map.kept.sum()) == 92
+    assert "systems" not in judge.__dict__

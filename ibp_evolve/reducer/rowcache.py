@@ -98,6 +98,7 @@ class RowCache:
             counts = np.concatenate([p[2] for p in parts])
         else:
             keys = vals = counts = np.zeros(0, dtype=np.int64)
+        del parts  # the rows the cache does not keep are freed before the assembly
         self._evict()
         return assemble(self.family, seeds, self.ordering, self.n_templates, self.prime,
                         self.code, keys, vals, counts, extra, start=start)

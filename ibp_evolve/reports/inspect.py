@@ -249,10 +249,11 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
         solved = len(union) <= suite.max_seeds * len(masks)
         needed_joint = np.zeros(0, np.int64)
-        if solved:
-            system = judge.systems[0]
-            red = reduce_on_seeds(system, union, suite.targets, judge.masters)
-            needed_joint = np.unique(system.seed_of_equation(red.solution.trimmed_equations))
+        if solved:  # rows of the chosen seeds only (the judge's row cache)
+            system = judge.rows.system(judge.joint_universe[union], suite.targets)
+            red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters)
+            needed_joint = union[np.unique(
+                system.seed_of_equation(red.solution.trimmed_equations))]
         return [SeedMap(tuple(t), u, m, np.isin(judge.joint_index[i], needed_joint) & m,
                         solved)
                 for i, (t, u, m) in enumerate(zip(suite.targets, judge.universes, masks))]
@@ -261,11 +262,12 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         seed_ids = np.flatnonzero(mask)
         needed = np.zeros(len(universe), dtype=bool)
         solved = len(seed_ids) <= suite.max_seeds
-        if solved:
-            system = judge.systems[i]
-            red = reduce_on_seeds(system, seed_ids, [target], judge.masters)
-            # the system's seeds are the universe, row for row
-            needed[np.unique(system.seed_of_equation(red.solution.trimmed_equations))] = True
+        if solved:  # rows of the chosen seeds only (the judge's row cache)
+            system = judge.rows.system(universe[seed_ids], suite.targets)
+            red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters)
+            # system seed k is universe row seed_ids[k]
+            needed[seed_ids[np.unique(
+                system.seed_of_equation(red.solution.trimmed_equations))]] = True
         out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved))
     return out
 
