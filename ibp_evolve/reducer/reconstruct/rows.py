@@ -60,6 +60,6 @@ class CompiledRows:
                 if e:
                     v = v * pow(int(x), e, prime) % prime
             mono[j] = v
-        # each product < 2^62; a row of at most a few dozen reduced terms stays below 2^63
+        # each reduced product is below 2^31, so the sum over the monomials stays far below 2^63
         vals = (k * mono[None, :] % prime).sum(axis=1) % prime
         return self.ptr, self.cols, vals
