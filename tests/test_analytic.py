@@ -104,6 +104,28 @@ def test_primes_combine_to_rationals_larger_than_one_prime_and_stop_when_a_prime
     assert combiner.n_primes == 4
 
 
+def test_compiled_rows_give_the_same_samples_as_the_learned_rows():
+    from ibp_evolve.reducer.exact import learn
+    from ibp_evolve.reducer.masters import masters_in_sectors
+    from ibp_evolve.reducer.modular import random_point
+    from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.reducer.reconstruct.rows import CompiledRows
+    from ibp_evolve.reducer.replay import TrimmedSystem
+    from ibp_evolve.reducer.sectors import sector_of
+    from ibp_evolve.reducer.system import parameter_residues
+    family, target = load_family("kite"), (1, 1, 1, 1, 1)
+    masters = masters_in_sectors(family, {sector_of(target)}, Ordering.parse())
+    learn_point = random_point(family.parameters, 4)
+    _, _, system, learned = learn(family, [target], LaportaBox(6, 1), Ordering.parse(),
+                                  masters, learn_point)
+    model = TrimmedSystem.learn(system, learned, learn_point)
+    rows = CompiledRows(model)
+    for k, prime in enumerate(PRIMES[1:4]):
+        params = parameter_residues(family, random_point(family.parameters, 10 + k), prime)
+        direct = model.sample(params, prime)
+        assert direct is not None and model.sample(params, prime, rows.csr(params, prime)) == direct
+
+
 # -- closed forms -------------------------------------------------------------------------
 
 def G(a, b):

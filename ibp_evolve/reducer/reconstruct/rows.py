@@ -3,9 +3,9 @@ monomials.
 
 An analytic reduction instantiates the same few hundred rows thousands of times.  Each entry of
 a row is an exact polynomial in (d, kinematic symbols) (``TrimmedSystem.exact_equations``), so
-it is ``sum_j K[entry, j] * monomial_j(params)`` with a few distinct monomials.  ``K`` is
-reduced mod p once per prime; a sample then costs the monomials and one small dense product,
-instead of re-deriving every template coefficient from the seeds.
+it is ``sum_j K[entry, j] * monomial_j(params)`` with a few distinct monomials.  The non-zero
+``K`` are reduced mod p once per prime; a sample then costs the monomials and one sparse
+product, instead of re-deriving every template coefficient from the seeds.
 """
 
 from __future__ import annotations
@@ -31,28 +31,34 @@ class CompiledRows:
             # learning point (a measure-zero accident the learned rows already left out).
             for col, poly in entries:
                 for exps, c in poly.items():
-                    terms.append((len(cols), monomials.setdefault(exps, len(monomials)),
-                                  Fraction(c)))
+                    if c:
+                        terms.append((len(cols), monomials.setdefault(exps, len(monomials)),
+                                      Fraction(c)))
                 cols.append(col)
             ptr.append(len(cols))
         self.ptr = np.array(ptr, dtype=np.int64)
         self.cols = np.array(cols, dtype=np.int64)
         self.exponents = np.array(list(monomials), dtype=np.int64).reshape(
             len(monomials), len(model.family.parameters))
-        self.terms = terms
-        self._k: dict = {}
+        # terms sorted by entry (they are built in entry order): the sum of each entry's terms
+        # is one np.add.reduceat over its run
+        self.term_entry = np.array([e for e, _, _ in terms], dtype=np.int64)
+        self.term_mono = np.array([m for _, m, _ in terms], dtype=np.int64)
+        self.term_coeff = [c for _, _, c in terms]
+        self.starts = np.flatnonzero(np.r_[True, self.term_entry[1:] != self.term_entry[:-1]]
+                                     ) if terms else np.zeros(0, dtype=np.int64)
+        if len(self.starts) != len(self.cols):
+            raise AssertionError("an entry of the trimmed rows has no terms")
+        self._prime, self._coeffs = None, None
 
-    def _matrix(self, prime: int) -> np.ndarray:
-        k = self._k.get(prime)
-        if k is None:
-            k = np.zeros((len(self.cols), len(self.exponents)), dtype=np.int64)
-            for entry, mono, c in self.terms:
-                k[entry, mono] = (k[entry, mono] + to_mod(c, prime)) % prime
-            self._k = {prime: k}  # one prime at a time: the samples of a prime come together
-        return k
+    def _residues(self, prime: int) -> np.ndarray:
+        if self._prime != prime:  # one prime at a time: the samples of a prime come together
+            self._coeffs = np.array([to_mod(c, prime) for c in self.term_coeff], dtype=np.int64)
+            self._prime = prime
+        return self._coeffs
 
     def csr(self, params, prime: int):
-        k = self._matrix(prime)
+        coeffs = self._residues(prime)
         mono = np.ones(len(self.exponents), dtype=np.int64)
         for j, exps in enumerate(self.exponents.tolist()):
             v = 1
@@ -60,6 +66,8 @@ class CompiledRows:
                 if e:
                     v = v * pow(int(x), e, prime) % prime
             mono[j] = v
-        # each reduced product is below 2^31, so the sum over the monomials stays far below 2^63
-        vals = (k * mono[None, :] % prime).sum(axis=1) % prime
+        # each reduced product is below 2^31, so an entry's sum stays far below 2^63
+        if not len(self.cols):
+            return self.ptr, self.cols, np.zeros(0, dtype=np.int64)
+        vals = np.add.reduceat(coeffs * mono[self.term_mono] % prime, self.starts) % prime
         return self.ptr, self.cols, vals

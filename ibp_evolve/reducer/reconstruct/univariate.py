@@ -42,16 +42,17 @@ class Thiele:
         return self.agreed >= self.confirmations
 
     def value(self, t: int) -> int | None:
-        """f(t) from the current fraction; None on an accidental division by zero."""
+        """f(t) from the current fraction; None when t is a pole of it.  The fraction is
+        folded as one numerator/denominator pair, so a single inversion per call."""
         p = self.p
         if not self.coeffs:
             return None
-        acc = self.coeffs[-1]
+        num, den = self.coeffs[-1], 1
         for a, ti in zip(reversed(self.coeffs[:-1]), reversed(self.points[:-1])):
-            if acc == 0:
-                return None
-            acc = (a + (t - ti) * pow(acc, -1, p)) % p
-        return acc
+            num, den = (a * num + (t - ti) * den) % p, num
+        if den == 0:
+            return None
+        return num * pow(den, -1, p) % p
 
     def add(self, t: int, f: int) -> None:
         p = self.p
@@ -60,13 +61,14 @@ class Thiele:
             self.agreed += 1
             return
         self.agreed = 0
-        r = f
+        # the inverse differences r_{k+1} = (t - t_k)/(r_k - a_k), kept as num/den
+        num, den = f, 1
         for a, ti in zip(self.coeffs, self.points):
-            diff = (r - a) % p
+            diff = (num - a * den) % p
             if diff == 0:
                 return  # the inverse difference is infinite here: this t carries no news
-            r = (t - ti) * pow(diff, -1, p) % p
-        self.coeffs.append(r)
+            num, den = (t - ti) * den % p, diff
+        self.coeffs.append(num * pow(den, -1, p) % p)
         self.points.append(t)
 
     def to_fraction(self) -> tuple[list[int], list[int]]:
