@@ -179,6 +179,21 @@ def test_the_kite_fully_analytic_matches_its_closed_form():
     assert same(got[(0, 1, 1, 0, 1)], sun) and same(got[(1, 0, 0, 1, 1)], sun)
 
 
+def test_equal_mass_sunrise_coefficients_are_singular_only_at_threshold_and_pseudo_threshold():
+    result = reduce_analytic(load_family("sunrise"), [(2, 1, 1, 0, 0)], ["d", "s", "msq"],
+                             replace_by_one="msq")
+    allowed = {s - msq, s - 9 * msq, msq, s}  # pseudo-threshold, threshold, scales
+    seen = set()
+    for value in coefficients(result, (2, 1, 1, 0, 0)).values():
+        _, factors = sympy.factor_list(sympy.denom(sympy.together(value)))
+        kinematic = {sympy.expand(f) for f, _ in factors if f.free_symbols & {s, msq}}
+        kinematic = {f if sympy.Poly(f, s, msq, d).LC() > 0 else sympy.expand(-f)
+                     for f in kinematic}
+        assert kinematic <= allowed, kinematic
+        seen |= kinematic
+    assert {s - msq, s - 9 * msq} <= seen
+
+
 def test_box_targets_fully_analytic_agree_with_exact_reductions_at_random_points():
     family = load_family("box")
     targets = [(2, 1, 1, 1), (1, 2, 1, 2)]
