@@ -59,8 +59,12 @@ def estimated_bytes(family: Family, n_seeds: int) -> int:
     return n_seeds * templates(family).n_terms * BYTES_PER_SEED_TERM
 
 
+def _fmt(integral) -> str:
+    return "I(" + ",".join(map(str, integral)) + ")"
+
+
 def _fmt_targets(targets) -> str:
-    names = ["I(" + ",".join(map(str, t)) + ")" for t in targets]
+    names = [_fmt(t) for t in targets]
     return ("target " if len(names) == 1 else "targets ") + ", ".join(names[:3]) + (
         f" and {len(names) - 3} more" if len(names) > 3 else "")
 
@@ -221,9 +225,11 @@ def _reconstruct_in_d(family, model, layout, point, rng, max_primes, samples):
 
         try:
             residues = values_at_zero(sample, prime, shifts)
-        except GenuinePoleError:
+        except GenuinePoleError as exc:
+            target, integral = layout[exc.entry]
             raise DegeneratePointError(
-                f"degenerate point {_point_text(point)}: the reduction has a pole in d at "
+                f"degenerate point {_point_text(point)}: the coefficient of "
+                f"{_fmt(integral)} in {_fmt(model.targets[target])} has a pole in d at "
                 f"d={format_fraction(point['d'])}; choose another point") from None
         except NotConvergedError:
             raise ReconstructionError(f"the coefficients near {_point_text(point)} need more "

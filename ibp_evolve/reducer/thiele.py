@@ -14,7 +14,12 @@ from typing import Callable, Sequence
 
 
 class GenuinePoleError(ZeroDivisionError):
-    """The interpolated rational function has a pole at t = 0 (its denominator vanishes)."""
+    """The interpolated rational function has a pole at t = 0 (its denominator vanishes);
+    ``entry`` is its position in the sampled vector (None for a single function)."""
+
+    def __init__(self, message: str, entry: int | None = None):
+        super().__init__(message)
+        self.entry = entry
 
 
 class NotConvergedError(RuntimeError):
@@ -114,5 +119,11 @@ def values_at_zero(sample: Callable[[int], Sequence[int]], p: int, points: Seque
             if e.confirmations < confirmations:
                 e.add(t, f)
         if all(e.confirmations >= confirmations for e in entries):
-            return [e.at_zero() for e in entries]
+            values = []
+            for i, e in enumerate(entries):
+                try:
+                    values.append(e.at_zero())
+                except GenuinePoleError as exc:
+                    raise GenuinePoleError(str(exc), entry=i) from None
+            return values
     raise NotConvergedError(f"no stable rational function after {len(points)} samples")
