@@ -103,12 +103,10 @@ def _suite_of(rule, suite):
 def score(rule, suite=None, objective: str = "seeds"):
     """Score a rule on a suite: the :class:`~ibp_evolve.judge.score.ScoreReport` whose
     ``to_json()`` is what ``ibp-evolve score --json`` prints."""
-    from ibp_evolve.reports.inspect import rule_masks
+    from ibp_evolve.reports.inspect import needs_sandbox
     r = load_rule(rule)
     j = judge(_suite_of(rule, suite))
-    report = j.score_masks(rule_masks(j, r), objective)
-    report.rule = r.name
-    return report
+    return j.score(r, objective, sandbox=needs_sandbox(r))
 
 
 def inspect(rule, suite=None, objective: str = "seeds", progress=None):

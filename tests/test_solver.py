@@ -165,7 +165,7 @@ def test_negative_and_unreduced_values_are_taken_mod_p():
 
 
 def test_mod_inverse_kernel():
-    from ibp_evolve.reducer.solver import _inv_mod
+    from ibp_evolve.reducer.kernels import _inv_mod
 
     for p in (2147483647, 10007, 101, 2):
         for a in {1, 2 % p or 1, p - 1, 12345 % p or 1, 999999 % p or 1}:
@@ -440,3 +440,16 @@ def test_wide_sparse_columns_match_reference(seed, prime):
     # dependency lists point to older rows only
     for r in range(fw.n_rows):
         assert np.all(fw.dep_list[fw.dep_ptr[r]:fw.dep_ptr[r + 1]] < r)
+
+
+@pytest.mark.parametrize("engine", ["python", "auto"])
+def test_every_engine_gives_the_numba_solution(engine):
+    prime = PRIMES[0]
+    ptr, cols, vals, eqs = random_system(3, prime)
+    rng = np.random.default_rng(7)
+    sel = rng.permutation(len(eqs)).astype(np.int64)
+    targets = pick_targets(rng, 40)
+    assert_same(solve(ptr, cols, vals, sel, 40, targets, prime, engine=engine),
+                solve(ptr, cols, vals, sel, 40, targets, prime, engine="numba"))
+    with pytest.raises(ValueError, match="unknown solver engine"):
+        solve(ptr, cols, vals, sel, 40, targets, prime, engine="gpu")

@@ -12,15 +12,26 @@ import json
 import re
 import sys
 
-from ibp_evolve.reducer.exact import DegeneratePointError, LaportaBox, SeedSpecError, reduce_exact
-from ibp_evolve.reducer.family import FamilyError, builtin_names, load_family
-from ibp_evolve.reducer.modular import PointParseError, PoleError, parse_point
-from ibp_evolve.reducer.ordering import DEFAULT_ORDERING, Ordering, OrderingError
-from ibp_evolve.reducer.system import PointError
-from ibp_evolve.judge.suites import SuiteError
 
-USER_ERRORS = (FamilyError, PointParseError, PoleError, PointError, SeedSpecError,
-               DegeneratePointError, OrderingError, SuiteError, FileNotFoundError)
+def user_errors() -> tuple:
+    """Exceptions that mean bad input or a job refused by a cap: one line on stderr, exit 2.
+    Imported only once a command has failed, so that starting the CLI stays cheap."""
+    from ibp_evolve.cli.limits import LimitOptionError
+    from ibp_evolve.judge.bounds import CapError
+    from ibp_evolve.judge.rule_plan import EmptySelectionError
+    from ibp_evolve.judge.selection import SelectionError
+    from ibp_evolve.judge.suites import SuiteError
+    from ibp_evolve.language.parse import RuleError
+    from ibp_evolve.language.sandbox import RuleSandboxError
+    from ibp_evolve.reducer.exact import DegeneratePointError
+    from ibp_evolve.reducer.family import FamilyError
+    from ibp_evolve.reducer.modular import PointParseError, PoleError
+    from ibp_evolve.reducer.ordering import OrderingError
+    from ibp_evolve.reducer.plans import SeedCapError, SeedSpecError
+    from ibp_evolve.reducer.system import PointError
+    return (FamilyError, PointParseError, PoleError, PointError, SeedSpecError, SeedCapError,
+            DegeneratePointError, OrderingError, SuiteError, FileNotFoundError, RuleError,
+            RuleSandboxError, SelectionError, EmptySelectionError, CapError, LimitOptionError)
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",
@@ -29,6 +40,7 @@ COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evol
 
 def _parse_target(text: str) -> list[str]:
     """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
+    from ibp_evolve.reducer.family import FamilyError
     parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
     if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
         shown = text if len(text) <= 40 else text[:37] + "..."
@@ -50,6 +62,7 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 
 def cmd_families(args) -> int:
+    from ibp_evolve.reducer.family import builtin_names, load_family
     rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
     for name in builtin_names():
         fam = load_family(name)
@@ -61,57 +74,145 @@ def cmd_families(args) -> int:
     return 0
 
 
+def _read_targets(path: str, family) -> list[tuple[int, ...]]:
+    """Targets from a file: one integral per line (``1,1,2,1`` or ``I(1,1,2,1)``, ``#``
+    comments), or a suite file (.toml) of the same family."""
+    from pathlib import Path
+    from ibp_evolve.reducer.family import FamilyError
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--targets file '{path}' does not exist")
+    if file.suffix == ".toml":
+        from ibp_evolve.judge.suites import load_suite
+        suite = load_suite(file)
+        if suite.family.name != family.name:
+            raise FamilyError(f"--targets '{path}': a suite of family '{suite.family.name}', "
+                              f"not '{family.name}'")
+        return [tuple(t) for t in suite.targets]
+    targets = []
+    for number, line in enumerate(file.read_text().splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        if text[:1] in "Ij" and "(" in text:
+            text = text[text.index("("):]
+        try:
+            targets.append(family.check_integral(_parse_target(text),
+                                                 f"--targets '{path}' line {number}"))
+        except FamilyError as exc:
+            raise FamilyError(f"--targets '{path}' line {number}: {exc}") from None
+    if not targets:
+        raise FamilyError(f"--targets '{path}': no integrals in the file")
+    return targets
+
+
+def _resolve_rule(text: str):
+    """(rule, sandboxed?) for a library name, a rule file or a run folder (its best rule).
+    Library rules ship with the package and run in process; any other file goes through the
+    sandbox, since someone else may have written it."""
+    from pathlib import Path
+    from ibp_evolve.language.library import library_dir, resolve_rule
+    path = Path(text)
+    if path.is_dir():
+        best = sorted((path / "best").glob("rank*.py"))
+        if not best:
+            raise FileNotFoundError(f"run folder '{text}' has no best rule (no best/rank01.py)")
+        path, text = best[0], str(best[0])
+    rule = resolve_rule(text)
+    shipped = rule.path is not None and Path(rule.path).resolve().is_relative_to(
+        library_dir().resolve())
+    return rule, not shipped
+
+
+def _shell_notice(message: str) -> None:
+    print(f"ibp-evolve reduce: {message}", file=sys.stderr)
+
+
+def _name(integral) -> str:
+    return "I(" + ",".join(map(str, integral)) + ")"
+
+
 def cmd_reduce(args) -> int:
+    from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.family import FamilyError, load_family
+    from ibp_evolve.reducer.modular import parse_point
+    from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.reducer.plans import LaportaBox
     family = load_family(args.family)
-    targets = [family.check_integral(_parse_target(t), "--target") for t in args.target]
-    point = parse_point(args.at, family.parameters) if args.at else None
-    box = LaportaBox.parse(args.seeds) if args.seeds else None
-    result = reduce_exact(family, targets, point, box, Ordering.parse(args.ordering),
-                          rng_seed=args.seed)
+    targets = [family.check_integral(_parse_target(t), "--target") for t in args.target or []]
+    if args.targets:
+        targets += _read_targets(args.targets, family)
+    if not targets:
+        raise FamilyError("give the integrals to reduce with --target or --targets FILE")
+    # With --analytic, --at holds only the symbols kept numeric (reduce_output.partial_point).
+    point = parse_point(args.at, family.parameters) if args.at and not args.analytic else None
+    from ibp_evolve.cli.limits import judge_limits
+    from ibp_evolve.judge.bounds import default_max_memory
+    limits = {"max_memory": default_max_memory()} | judge_limits(args)
+    if args.seeds:
+        plan = LaportaBox.parse(args.seeds)
+    else:
+        from ibp_evolve.judge.rule_plan import DEFAULT_RULE, rule_plan
+        rule, sandbox = _resolve_rule(args.rule or DEFAULT_RULE)
+        plan = rule_plan(rule, family, delta_r=args.delta_r, delta_s=args.delta_s,
+                         sandbox=sandbox, time_limit=args.time_limit,
+                         max_shells=args.max_shells, max_seeds=args.max_seeds,
+                         notify=_shell_notice, **({"max_candidates": limits["max_candidates"]}
+                                                  if "max_candidates" in limits else {}))
+    if args.analytic or args.replace_by_one:
+        from ibp_evolve.cli.reduce_output import run_analytic
+        return run_analytic(args, family, targets, plan, limits["max_memory"])
+    result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
+                          rng_seed=args.seed, max_memory=limits["max_memory"],
+                          keep_model=bool(args.export_system))
     seeds_used = result.pop("seeds_used")
-    if args.json:
+    result.pop("timing")
+    model = result.pop("model", None)
+    if args.export_system:
+        from ibp_evolve.reducer.export import write_system
+        write_system(model, args.export_system, args.export_format, result["point"])
+    complete = all(t["reduced"] for t in result["targets"])
+    if args.format == "json":
         print(json.dumps(result))
-        return 0
+        return 0 if complete else 1
+    if args.format == "mathematica":
+        from ibp_evolve.cli.reduce_output import mathematica
+        print(mathematica(result))
+        return 0 if complete else 1
     print(f"family {result['family']} at " + ", ".join(f"{k}={v}" for k, v in
                                                       result["point"].items()))
     print(f"masters ({len(result['masters'])}): "
-          + " ".join("I(" + ",".join(map(str, m)) + ")" for m in result["masters"]))
+          + " ".join(_name(m) for m in result["masters"]))
     for t in result["targets"]:
-        name = "I(" + ",".join(map(str, t["target"])) + ")"
-        terms = [f"({c['value']}) I(" + ",".join(map(str, c["master"])) + ")"
-                 for c in t["coefficients"]]
-        status = "" if t["reduced"] else "   [NOT REDUCED, survivors: " + " ".join(
-            "I(" + ",".join(map(str, s)) + ")" for s in t["survivors"]) + "]"
-        print(f"{name} = " + (" + ".join(terms) if terms else "0") + status)
+        if not t["reduced"]:  # no value: a row with survivors is not a result
+            print(f"{_name(t['target'])}  NOT REDUCED (survivors: "
+                  + " ".join(_name(s) for s in t["survivors"]) + ")")
+            continue
+        terms = [f"({c['value']}) {_name(c['master'])}" for c in t["coefficients"]]
+        print(f"{_name(t['target'])} = " + (" + ".join(terms) if terms else "0"))
     s = result["stats"]
     print(f"seeds {s['seeds']} ({seeds_used}), equations {s['equations']}, trimmed "
           f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
-    return 0 if all(t["reduced"] for t in result["targets"]) else 1
+    if args.export_system:
+        print(f"trimmed system written to {args.export_system} ({args.export_format})")
+    return 0 if complete else 1
 
 
 def cmd_score(args) -> int:
-    from ibp_evolve.language.library import resolve_rule
-    from ibp_evolve.language.parse import RuleError
-    from ibp_evolve.language.sandbox import RuleSandboxError
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.judge.score import Judge
     from ibp_evolve.judge.suites import load_suite
+    from ibp_evolve.reducer.ordering import Ordering
     suite = load_suite(args.suite)
-    try:
-        rule = resolve_rule(args.rule)
-        report = Judge(suite, Ordering.parse(args.ordering)).score(
-            rule, args.objective, sandbox=True, time_limit=args.time_limit)
-    except RuleError as exc:
-        print(f"ibp-evolve score: rule rejected: {exc}", file=sys.stderr)
-        return 3
-    except RuleSandboxError as exc:
-        print(f"ibp-evolve score: rule stopped: {exc}", file=sys.stderr)
-        return 3
+    rule, _ = _resolve_rule(args.rule)
+    report = Judge(suite, Ordering.parse(args.ordering), **judge_limits(args)).score(
+        rule, args.objective, sandbox=True, time_limit=args.time_limit)
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
     print(f"rule {report.rule} on suite {report.suite} (objective {report.objective})")
     header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
-    rows = [header] + [("I(" + ",".join(map(str, t.target)) + ")", str(t.seeds),
+    rows = [header] + [(_name(t.target), str(t.seeds),
                         str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
                         f"{t.seconds:.4f}", "yes" if t.reduced else
                         f"NO ({t.reason or f'{t.n_survivors} survivors'})")
@@ -136,50 +237,114 @@ def cmd_rules(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Kept here (not imported from the judge and the reducer) so that building the parser imports
+# nothing heavy; tests/test_cli.py checks they match.
+OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds")
+DEFAULT_ORDERING = "t,sector,r,s,indices"
+
+
+OWN_COMMANDS = ("families", "reduce", "score", "rules")
+
+
+def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
+    """The full parser; ``only_own`` skips the other command modules (whose parsers import
+    the judge and the engines), which ``reduce`` and friends do not need to start."""
+    from ibp_evolve.cli.limits import add_judge_limits
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("families", help="list the built-in integral families")
     p.set_defaults(func=cmd_families)
 
-    p = sub.add_parser("reduce", help="reduce target integrals exactly at a rational point")
+    p = sub.add_parser(
+        "reduce", help="reduce target integrals exactly at a rational point",
+        description="Reduce target integrals exactly at a rational point (learn the trimmed "
+                    "system once, then several primes, CRT and rational reconstruction). "
+                    "Seeds: the library rule improved_seeding_dots by default (complete on "
+                    "the shipped suites' targets), any rule with --rule, or a Laporta box "
+                    "with --seeds; a target a rule leaves unreduced gets shells k = 1, 2, ... "
+                    "(d <= d_target + k, s <= s_target + k), announced on stderr.")
     p.add_argument("family", help="built-in family name or path to a family .toml file")
-    p.add_argument("--target", action="append", required=True,
+    p.add_argument("--target", action="append",
                    help="target indices, e.g. 2,1 (repeatable)")
+    p.add_argument("--targets", metavar="FILE",
+                   help="file of targets, one integral per line (1,1,2 or I(1,1,2)), or a suite "
+                        ".toml; all targets are reduced in one joint system")
     p.add_argument("--at", help="rational point, e.g. d=17/3,s=5/7 (random when absent)")
-    p.add_argument("--seeds", help="seed box laporta:r=R,s=S (default: widened until reduced)")
+    seeding = p.add_mutually_exclusive_group()
+    seeding.add_argument("--rule", help="seeding rule: library name, rule file or run folder "
+                                        "(its best rule) (default: improved_seeding_dots)")
+    seeding.add_argument("--seeds", help="a fixed Laporta seed box laporta:r=R,s=S")
+    p.add_argument("--delta-r", type=int, default=1,
+                   help="a rule chooses from r <= r_target + delta_r (default 1)")
+    p.add_argument("--delta-s", type=int, default=1,
+                   help="a rule chooses from s <= s_target + delta_s (default 1)")
+    p.add_argument("--max-shells", type=int, default=4,
+                   help="shells a rule may get per unreduced target (default 4)")
+    p.add_argument("--max-seeds", type=int, default=400_000,
+                   help="cap on the seeds of the reduction (default 400000)")
+    add_judge_limits(p)
+    p.add_argument("--time-limit", type=float, default=10.0,
+                   help="seconds a rule from a file may take per chunk of candidates")
+    p.add_argument("--export-system", metavar="FILE",
+                   help="write the trimmed IBP system (exact polynomial coefficients)")
+    p.add_argument("--export-format", choices=("jsonl", "mathematica"), default="jsonl",
+                   help="format of --export-system (default jsonl)")
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--seed", type=int, default=0, help="random seed for random points")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--analytic", metavar="SYMBOLS",
+                   help="coefficients as rational functions of these symbols: d, d,s, ... or "
+                        "all (the others stay at their --at values, random when absent)")
+    p.add_argument("--replace-by-one", metavar="SYMBOL",
+                   help="--analytic: sample with this kinematic symbol set to 1 and restore it "
+                        "by mass dimension (one variable fewer; every kinematic symbol analytic)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="--analytic: processes that trace the sample grid's rays (default 1)")
+    p.add_argument("--max-primes", type=int, default=12,
+                   help="--analytic: primes allowed for the rational numbers (default 12)")
+    p.add_argument("--max-samples", type=int, default=50_000,
+                   help="--analytic: samples allowed per prime (default 50000)")
+    p.add_argument("--format", choices=("text", "json", "mathematica"), default="text",
+                   help="output: text, JSON (values are sympy-readable strings) or a "
+                        "Mathematica replacement list (default text)")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   default=argparse.SUPPRESS, help="print JSON (same as --format json)")
     p.set_defaults(func=cmd_reduce)
 
-    from ibp_evolve.judge.score import OBJECTIVES
     p = sub.add_parser("score", help="score a seeding rule on a suite")
-    p.add_argument("rule", help="rule file (.py) or the name of a library rule")
+    p.add_argument("rule", help="rule file (.py), the name of a library rule, or a run folder "
+                                "(its best rule)")
     p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--time-limit", type=float, default=10.0,
                    help="seconds allowed to evaluate the rule (default 10)")
+    add_judge_limits(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("rules", help="list the rule library")
     p.set_defaults(func=cmd_rules)
     # Each family of commands registers itself; imports stay light until a command runs.
-    for module in COMMAND_MODULES:
+    for module in () if only_own else COMMAND_MODULES:
         importlib.import_module(module).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(only_own=command in OWN_COMMANDS).parse_args(argv)
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
-        print(f"ibp-evolve {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        from ibp_evolve.language.parse import RuleError
+        from ibp_evolve.language.sandbox import RuleSandboxError
+        what = ("rule rejected" if isinstance(exc, RuleError) else "rule stopped"
+                if isinstance(exc, RuleSandboxError) else "error")
+        print(f"ibp-evolve {args.command}: {what}: {exc}", file=sys.stderr)
         return 2
 
 

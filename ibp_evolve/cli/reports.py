@@ -22,6 +22,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    from ibp_evolve.cli.limits import add_judge_limits
     from ibp_evolve.judge.score import OBJECTIVES
     p = subparsers.add_parser(
         "inspect", help="a rule's formula, scores and seed maps (PNG/SVG)",
@@ -37,6 +38,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="folder for the seed maps (default RUN/inspect for a run's "
                                  "rule, else inspect-RULE)")
     p.add_argument("--formats", default="png,svg", help="image formats (default png,svg)")
+    add_judge_limits(p)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_inspect)
 
@@ -77,6 +79,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--chart", help="also save the bar chart (.png or .svg)")
     p.add_argument("--no-baselines", action="store_true",
                    help="no baseline rows and no ratios")
+    add_judge_limits(p)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_compare)
 
@@ -122,6 +125,7 @@ def _rule_errors():
 
 
 def cmd_inspect(args) -> int:
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.reports.inspect import inspect_rule
     RuleError, RuleSandboxError, RunError = _rule_errors()
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
@@ -133,7 +137,8 @@ def cmd_inspect(args) -> int:
         rule, run_dir, run = _load(args.rule, args.rank)
         suite = args.suite or ((run.config.get("suite_spec") or {}).get("suite", run.suite)
                                if run else "triangle_box_paper")
-        inspection = inspect_rule(rule, suite, args.objective, progress=_progress(args))
+        inspection = inspect_rule(rule, suite, args.objective, progress=_progress(args),
+                                  limits=judge_limits(args))
     except RunError as exc:
         return _fail("inspect", str(exc))
     except RuleError as exc:
@@ -166,13 +171,15 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.reports.compare import BASELINES, RATIO_METRICS, compare_rules
     RuleError, RuleSandboxError, RunError = _rule_errors()
     try:
         rules = [_load(r)[0] for r in args.rules]
         comparison = compare_rules(rules, args.suite or ["triangle_box_paper"], args.objective,
                                    () if args.no_baselines else BASELINES,
-                                   tuple(args.ratio or RATIO_METRICS), _progress(args))
+                                   tuple(args.ratio or RATIO_METRICS), _progress(args),
+                                   limits=judge_limits(args))
     except RunError as exc:
         return _fail("compare", str(exc))
     except RuleError as exc:

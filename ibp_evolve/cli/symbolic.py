@@ -28,6 +28,7 @@ DEFAULT_RUNS_DIR = "runs"
 
 
 def add_parser(subparsers) -> None:
+    from ibp_evolve.cli.limits import add_judge_limits
     from ibp_evolve.engines.symbolic.backends import ENGINES
     p = subparsers.add_parser(
         "minimize", help="shrink a rule's seeds to a minimal complete set per target",
@@ -50,6 +51,7 @@ def add_parser(subparsers) -> None:
                    help="seconds the rule may take to select its seeds, per target, in the "
                         "rule sandbox (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_judge_limits(p)
     p.set_defaults(func=cmd_minimize)
 
     p = subparsers.add_parser(
@@ -92,6 +94,7 @@ def _slug(text: str) -> str:
 
 
 def cmd_minimize(args) -> int:
+    from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.judge.minimize import minimize_suite
     from ibp_evolve.language.parse import RuleError
     from ibp_evolve.language.sandbox import RuleSandboxError
@@ -105,7 +108,7 @@ def cmd_minimize(args) -> int:
     if not 0 < args.time_limit < float("inf"):
         return _fail("minimize", "--time-limit must be a positive number of seconds")
     suite = load_suite(args.suite)
-    judge = Judge(suite)
+    judge = Judge(suite, **judge_limits(args))
     try:
         rule_file, name = _rule_or_run(args.rule, judge, args.time_limit)
         masks = rule_masks(judge, rule_file, args.time_limit)

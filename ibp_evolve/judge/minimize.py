@@ -21,7 +21,7 @@ Minimal sets are not unique; different random orders give different ones, which 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -239,25 +239,44 @@ class MinimizeReport:
                 "seeds_per_target": [int(m.sum()) for m in self.masks]}
 
 
+def _local_system(judge, universe: np.ndarray, seed_ids: np.ndarray):
+    """(ids, system): the universe rows ``seed_ids`` and their one-step neighbours (everything
+    :func:`minimize_seeds` may try), in universe order, with rows from the judge's row cache.
+    The order is the universe's, so every solve and every random choice is the one the
+    whole universe's system would give."""
+    local = np.union1d(seed_ids, neighbour_pool(universe, seed_ids)) if len(seed_ids) \
+        else np.zeros(0, dtype=np.int64)
+    return local, judge.rows.system(universe[local], extra_integrals=judge.suite.targets)
+
+
+def _minimize_in(judge, universe, seed_ids, targets, **options) -> MinimalSeedSet:
+    """minimize_seeds on the neighbourhood of ``seed_ids``; seed ids are universe ids."""
+    local, system = _local_system(judge, universe, seed_ids)
+    result = minimize_seeds(system, np.searchsorted(local, seed_ids), targets, judge.masters,
+                            **options)
+    return replace(result, seed_ids=local[result.seed_ids])
+
+
 def minimize_suite(judge, masks, *, rng=0, swaps: int = 1000, seconds: float = 5.0,
                    restarts: int = 4, randomise: bool = True, rule: str = "") -> MinimizeReport:
-    """Minimise the seed masks of every target of ``judge``'s suite (jointly for joint suites)."""
+    """Minimise the seed masks of every target of ``judge``'s suite (jointly for joint suites).
+
+    Only the chosen seeds and their neighbours get equation rows (the judge's row cache)."""
     rng = np.random.default_rng(rng)
     suite = judge.suite
+    options = dict(rng=rng, swaps=swaps, seconds=seconds, restarts=restarts,
+                   randomise=randomise)
     if suite.joint:
         chosen = [judge.joint_index[i][np.flatnonzero(m)] for i, m in enumerate(masks)]
         union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
-        result = minimize_seeds(judge.systems[0], union, suite.targets, judge.masters, rng=rng,
-                                swaps=swaps, seconds=seconds, restarts=restarts,
-                                randomise=randomise)
+        result = _minimize_in(judge, judge.joint_universe, union, suite.targets, **options)
         out_masks = [np.isin(judge.joint_index[i], result.seed_ids)
                      for i in range(len(suite.targets))]
         return MinimizeReport(suite.name, rule, [result], out_masks)
     results, out_masks = [], []
     for i, mask in enumerate(masks):
-        result = minimize_seeds(judge.systems[i], np.flatnonzero(mask), [suite.targets[i]],
-                                judge.masters, rng=rng, swaps=swaps, seconds=seconds,
-                                restarts=restarts, randomise=randomise)
+        result = _minimize_in(judge, judge.universes[i], np.flatnonzero(mask),
+                              [suite.targets[i]], **options)
         results.append(result)
         out = np.zeros(len(judge.universes[i]), dtype=bool)
         out[result.seed_ids] = True

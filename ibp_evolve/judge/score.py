@@ -2,8 +2,11 @@
 
 For every target the *candidate universe* is the Laporta box r <= r_target + delta_r,
 s <= s_target + delta_s over the non-zero subsectors of the target's sector; a rule chooses seeds
-inside it.  The equation system of each universe is instantiated once (fixed point, fixed prime:
-the judge is deterministic) and every rule afterwards only selects rows and solves.
+inside it.  The judge never instantiates the universe: a rule is evaluated over it chunk by
+chunk (:mod:`ibp_evolve.judge.selection`), and equation rows are instantiated only for the seeds
+it keeps, through a :class:`~ibp_evolve.reducer.rowcache.RowCache` shared by every rule the judge
+scores (fixed point, fixed prime: the judge is deterministic).  Memory follows what a rule keeps.
+Sizes are checked before any work (:mod:`ibp_evolve.judge.bounds`).
 
 Fitness (lower is better) is lexicographic in effect, (unreduced targets, survivors, objective):
 
@@ -19,25 +22,33 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 
+from ibp_evolve.judge.bounds import (candidate_bytes, check_memory, default_max_memory,
+                                     rows_bytes)
+from ibp_evolve.judge.selection import (DEFAULT_MAX_CANDIDATES, box_limits, check_candidates,
+                                        mask_function, select_from_box)
+from ibp_evolve.judge.suites import Suite
+from ibp_evolve.language.compile import compile_rule, features_from_indices
+from ibp_evolve.language.parse import Rule, load_rule
+from ibp_evolve.language.sandbox import evaluate_mask
 from ibp_evolve.reducer.masters import family_masters
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.reduction import reduce_on_seeds
-from ibp_evolve.language.compile import compile_rule, features_from_indices
-from ibp_evolve.language.parse import Rule, load_rule
-from ibp_evolve.language.sandbox import evaluate_mask
+from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
-from ibp_evolve.judge.suites import Suite
 from ibp_evolve.reducer.solver import warmup
 from ibp_evolve.reducer.system import build_system
+from ibp_evolve.reducer.templates import templates
 
 OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds")
 PENALTY = 10 ** 15
 SURVIVOR_WEIGHT = 10 ** 9
 JUDGE_POINT_SEED = 2502  # the fixed numeric point of every judge
+DEFAULT_FEATURE_BYTES = 256 << 20  # universes' features kept between rules, at most
 
 
 @dataclass
@@ -74,6 +85,11 @@ class ScoreReport:
                 "targets": [asdict(t) for t in self.targets]}
 
 
+def _check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective '{objective}' (choose from {', '.join(OBJECTIVES)})")
+
+
 def fitness_of(objective_total, n_unreduced: int, n_survivors: int):
     if n_unreduced == 0:
         return objective_total
@@ -82,38 +98,125 @@ def fitness_of(objective_total, n_unreduced: int, n_survivors: int):
 
 
 class Judge:
-    """Caches everything a suite needs, then scores rules (or seed masks) against it."""
+    """Caches what a suite needs (masters, point, a row cache), then scores rules or seed masks.
 
-    def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0]):
+    ``max_memory`` (bytes; default a share of the machine's RAM) and ``max_candidates`` (seeds
+    per target universe) are checked here, from counts, before anything is built.
+    ``cache_bytes`` bounds the row cache; ``feature_bytes`` the features kept between rules
+    (smallest universes first; the others are enumerated chunk by chunk for every rule).
+
+    The universes, their features and the equations of whole universes are built only when
+    asked for (``universes``, ``features``, ``systems``: the mask API of the engines and of
+    ``inspect``), each checked against ``max_memory`` first.
+    """
+
+    def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0],
+                 *, max_memory: int | None = None,
+                 max_candidates: int = DEFAULT_MAX_CANDIDATES,
+                 cache_bytes: int | None = None, feature_bytes: int | None = None):
         self.suite = suite
-        self.family = suite.family
+        self.family = family = suite.family
         self.ordering = ordering or Ordering.parse()
         self.prime = prime
-        self.masters = family_masters(self.family, self.ordering)
+        self.max_memory = int(max_memory) if max_memory is not None else default_max_memory()
+        where = f"suite '{suite.name}', "
+        self.universe_sizes = [check_candidates(family, t, suite.delta_r, suite.delta_s,
+                                                max_candidates, where) for t in suite.targets]
+        self.n_terms = templates(family).n_terms
+        self.cache_bytes = (int(cache_bytes) if cache_bytes is not None
+                            else min(DEFAULT_CACHE_BYTES, self.max_memory // 4))
+        solved = self._largest_solve()
+        check_memory(self.cache_bytes + rows_bytes(solved, self.n_terms), self.max_memory,
+                     f"{where}scoring (equations of up to {solved:,} seeds, "
+                     f"{self.n_terms} terms each, and a {self.cache_bytes >> 20} MiB row cache)",
+                     "lower max_seeds")
+        self.masters = family_masters(family, self.ordering)
         warmup()  # load the compiled solver now, not inside the first rule's timing
-        self.point = random_point(self.family.parameters,
-                                  np.random.default_rng(JUDGE_POINT_SEED))
-        self.universes = [laporta_seeds(self.family, [t], sum(x for x in t if x > 0)
-                                        + suite.delta_r, -sum(x for x in t if x < 0)
-                                        + suite.delta_s) for t in suite.targets]
-        self.features = [features_from_indices(u, t, self.family.isps)
-                         for u, t in zip(self.universes, suite.targets)]
-        if suite.joint:
-            joint, inverse = np.unique(np.vstack(self.universes), axis=0, return_inverse=True)
-            inverse = inverse.ravel()
-            bounds = np.cumsum([0] + [len(u) for u in self.universes])
-            self.joint_index = [inverse[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-            self.systems = [self._build(joint)]
-        else:
-            self.systems = [self._build(u) for u in self.universes]
+        self.point = random_point(family.parameters, np.random.default_rng(JUDGE_POINT_SEED))
+        limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
+        lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])
+        hi = max([r_max for r_max, _ in limits] + [max(t) for t in suite.targets])
+        self.rows = RowCache(family, self.point, prime, (lo, hi), self.ordering,
+                             max_bytes=self.cache_bytes)
+        # Universes small enough keep their features between rules (the engines score
+        # thousands of rules on them); the others are enumerated chunk by chunk per rule.
+        self.feature_bytes = (int(feature_bytes) if feature_bytes is not None
+                              else min(DEFAULT_FEATURE_BYTES, self.max_memory // 4))
+        self.resident, used = set(), 0
+        for i in sorted(range(len(suite.targets)), key=lambda k: self.universe_sizes[k]):
+            size = candidate_bytes(self.universe_sizes[i], family.n)
+            if used + size <= self.feature_bytes:
+                self.resident.add(i)
+                used += size
+        self._universes: dict[int, np.ndarray] = {}
+        self._features: dict = {}
+
+    def _largest_solve(self) -> int:
+        """The most seeds one solve may get: max_seeds per target (joint: for the union)."""
+        cap = self.suite.max_seeds
+        if self.suite.joint:
+            return min(cap * len(self.universe_sizes), sum(self.universe_sizes))
+        return min(cap, max(self.universe_sizes))
+
+    # -- the universes, on demand (the mask API) --------------------------------------------
+    def _check_universe_memory(self, what: str, per_seed_bytes: float) -> None:
+        total = sum(self.universe_sizes)
+        check_memory(int(total * per_seed_bytes), self.max_memory,
+                     f"suite '{self.suite.name}', {what} of {total:,} candidate seeds",
+                     "lower delta_r/delta_s")
+
+    def universe(self, i: int) -> np.ndarray:
+        """Target ``i``'s candidate universe as index rows (built on first use, then kept)."""
+        if i not in self._universes:
+            t = self.suite.targets[i]
+            r_max, s_max = box_limits(t, self.suite.delta_r, self.suite.delta_s)
+            self._universes[i] = laporta_seeds(self.family, [t], r_max, s_max)
+        return self._universes[i]
+
+    def target_features(self, i: int):
+        """The features of target ``i``'s universe (built on first use, then kept)."""
+        if i not in self._features:
+            self._features[i] = features_from_indices(self.universe(i), self.suite.targets[i],
+                                                      self.family.isps)
+        return self._features[i]
+
+    @cached_property
+    def universes(self) -> list[np.ndarray]:
+        """Every target's candidate universe, as index rows (the mask API)."""
+        self._check_universe_memory("the universes and their features",
+                                    candidate_bytes(1, self.family.n))
+        return [self.universe(i) for i in range(len(self.suite.targets))]
+
+    @cached_property
+    def features(self):
+        """Every target's universe features (the mask API)."""
+        return [self.target_features(i) for i in range(len(self.universes))]
+
+    @cached_property
+    def joint_universe(self) -> np.ndarray:
+        """Joint suites: the union of the universes, sorted (the joint system's seed order)."""
+        return np.unique(np.vstack(self.universes), axis=0)
+
+    @cached_property
+    def joint_index(self) -> list[np.ndarray]:
+        """Joint suites: each target's universe rows as indices into the joint system's seeds."""
+        _, inverse = np.unique(np.vstack(self.universes), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        bounds = np.cumsum([0] + [len(u) for u in self.universes])
+        return [inverse[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @cached_property
+    def systems(self):
+        """The equations of the whole universes (joint: of their union), for code that needs a
+        neighbourhood of any seed (``minimize``, ``inspect``); checked against max_memory."""
+        self._check_universe_memory("the equations", rows_bytes(1, self.n_terms))
+        if self.suite.joint:
+            return [self._build(self.joint_universe)]
+        return [self._build(u) for u in self.universes]
 
     def _build(self, seeds):
         return build_system(self.family, seeds, self.point, self.prime, self.ordering,
                             extra_integrals=self.suite.targets)
-
-    @property
-    def universe_sizes(self) -> list[int]:
-        return [len(u) for u in self.universes]
 
     # -- rule -> masks ---------------------------------------------------------------------
     def masks(self, rule: Rule | str, sandbox: bool = False, time_limit: float = 10.0):
@@ -125,47 +228,83 @@ class Judge:
         compiled = compile_rule(rule)
         return [np.asarray(compiled(f), dtype=bool) for f in self.features]
 
+    def select(self, rule: Rule | str, sandbox: bool = False, time_limit: float = 10.0):
+        """(seeds, count) per target: the rule's kept seeds in box order, evaluated chunk by
+        chunk; past max_seeds (non-joint suites) only the count is kept exact."""
+        rule = rule if isinstance(rule, Rule) else load_rule(rule)
+        cap = None if self.suite.joint else self.suite.max_seeds
+        compiled = None if sandbox else compile_rule(rule)
+        out = []
+        for i, t in enumerate(self.suite.targets):
+            if i in self.resident:  # features kept: a rule costs one vectorised pass
+                if sandbox:
+                    mask = evaluate_mask(rule, self.universe(i), t, self.family.isps,
+                                         time_limit=time_limit)
+                else:
+                    mask = compiled(self.target_features(i))
+                seeds = self.universe(i)[np.asarray(mask, dtype=bool)]
+                out.append((seeds, len(seeds)))
+                continue
+            keep = mask_function(rule, self.family, t, sandbox=sandbox, time_limit=time_limit)
+            out.append(select_from_box(keep, self.family, t, delta_r=self.suite.delta_r,
+                                       delta_s=self.suite.delta_s, max_seeds=cap))
+        return out
+
     def score(self, rule: Rule | str, objective: str = "seeds", sandbox: bool = False,
               time_limit: float = 10.0) -> ScoreReport:
         rule = rule if isinstance(rule, Rule) else load_rule(rule)
-        report = self.score_masks(self.masks(rule, sandbox, time_limit), objective)
+        _check_objective(objective)
+        report = self.score_seeds(self.select(rule, sandbox, time_limit), objective)
         report.rule = rule.name
         return report
 
-    # -- masks -> scores -------------------------------------------------------------------
+    # -- masks / seeds -> scores ---------------------------------------------------------------
     def score_masks(self, masks, objective: str = "seeds") -> ScoreReport:
-        if objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective '{objective}' (choose from "
-                             f"{', '.join(OBJECTIVES)})")
+        _check_objective(objective)
+        chosen = []
+        for universe, mask in zip(self.universes, masks):
+            seeds = universe[np.asarray(mask, dtype=bool)]
+            chosen.append((seeds, len(seeds)))
+        return self.score_seeds(chosen, objective)
+
+    def score_seeds(self, chosen, objective: str = "seeds") -> ScoreReport:
+        """Score per-target (seeds in box order, number kept) pairs, as :meth:`select` gives."""
+        _check_objective(objective)
         if self.suite.joint:
-            return self._score_joint(masks, objective)
-        scores = [self._score_target(i, np.flatnonzero(m)) for i, m in enumerate(masks)]
+            return self._score_joint([seeds for seeds, _ in chosen], objective)
+        scores = [self._score_target(i, seeds, count)
+                  for i, (seeds, count) in enumerate(chosen)]
         total = sum(s.objective(objective) for s in scores)
         return self._report(scores, objective, total)
 
-    def _score_target(self, i: int, seed_ids: np.ndarray) -> TargetScore:
+    def _score_target(self, i: int, seeds: np.ndarray, count: int) -> TargetScore:
         target = self.suite.targets[i]
-        if len(seed_ids) > self.suite.max_seeds:
-            excess = len(seed_ids) - self.suite.max_seeds
-            return TargetScore(list(target), len(seed_ids), 0, 0, 0, 0.0, False, [], excess,
-                               f"max_seeds exceeded ({len(seed_ids)} > {self.suite.max_seeds})")
-        red = reduce_on_seeds(self.systems[i], seed_ids, [target], self.masters)
+        if count > self.suite.max_seeds:
+            excess = count - self.suite.max_seeds
+            return TargetScore(list(target), count, 0, 0, 0, 0.0, False, [], excess,
+                               f"max_seeds exceeded ({count} > {self.suite.max_seeds})")
+        system = self.rows.system(seeds, extra_integrals=self.suite.targets)
+        red = reduce_on_seeds(system, np.arange(len(seeds)), [target], self.masters)
         t = red.targets[0]
         return TargetScore(list(target), red.seeds, red.equations, red.trimmed_equations,
                            red.multiply_adds, red.seconds, t.reduced,
                            [list(s) for s in t.survivors], len(t.survivors))
 
-    def _score_joint(self, masks, objective: str) -> ScoreReport:
+    def _score_joint(self, chosen, objective: str) -> ScoreReport:
         start = time.perf_counter()
-        chosen = [self.joint_index[i][np.flatnonzero(m)] for i, m in enumerate(masks)]
-        union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
-        if len(union) > self.suite.max_seeds * len(masks):
-            excess = len(union) - self.suite.max_seeds * len(masks)
+        nonempty = [c for c in chosen if len(c)]
+        # np.unique sorts the rows: the joint system's seed order, whatever chose them
+        union = (np.unique(np.vstack(nonempty), axis=0) if nonempty
+                 else np.zeros((0, self.family.n), dtype=np.int64))
+        cap = self.suite.max_seeds * len(chosen)
+        if len(union) > cap:
+            excess = len(union) - cap
             scores = [TargetScore(list(t), len(c), 0, 0, 0, 0.0, False, [], excess,
                                   "max_seeds exceeded (joint)")
                       for t, c in zip(self.suite.targets, chosen)]
             return self._report(scores, objective, len(union), joint=True)
-        red = reduce_on_seeds(self.systems[0], union, self.suite.targets, self.masters)
+        system = self.rows.system(union, extra_integrals=self.suite.targets)
+        red = reduce_on_seeds(system, np.arange(len(union)), self.suite.targets, self.masters)
         scores = [TargetScore(list(t.target), len(c), red.equations, red.trimmed_equations,
                               red.multiply_adds, red.seconds, t.reduced,
                               [list(s) for s in t.survivors], len(t.survivors))

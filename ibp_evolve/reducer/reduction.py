@@ -51,17 +51,36 @@ class NumericReduction:
                 "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
 
 
-def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters) -> NumericReduction:
-    """Solve the equations of the chosen seeds and express each target through ``masters``."""
+def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
+    """Column of each integral in ``system`` (-1 when absent), vectorised: a Python dict over
+    the hundreds of thousands of columns of a large system would cost seconds."""
+    table = system.integrals
+    if len(integrals) == 0 or len(table) == 0:
+        return np.full(len(integrals), -1, dtype=np.int64)
+    lo = int(min(table.min(), integrals.min()))
+    radix = int(max(table.max(), integrals.max())) - lo + 1
+    place = radix ** np.arange(table.shape[1], dtype=np.int64)  # build_system checked the range
+    keys = (table - lo) @ place
+    order = np.argsort(keys)
+    wanted = (integrals - lo) @ place
+    pos = np.clip(np.searchsorted(keys[order], wanted), 0, len(keys) - 1)
+    found = keys[order][pos] == wanted
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
+                    engine: str = "numba") -> NumericReduction:
+    """Solve the equations of the chosen seeds and express each target through ``masters``.
+    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`."""
     masters = set(map(tuple, masters))
     seed_ids = np.asarray(seed_ids, dtype=np.int64)
     zeros = zero_sectors(system.family)
     targets = [tuple(int(x) for x in t) for t in targets]
-    columns = np.array([system.column_of(t) for t in targets], dtype=np.int64)
+    columns = columns_of(system, np.array(targets, dtype=np.int64).reshape(-1, system.family.n))
     solvable = columns >= 0
     selected = system.equations_of(seed_ids)
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
-                     system.n_columns, columns[solvable], system.prime)
+                     system.n_columns, columns[solvable], system.prime, engine=engine)
     row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
     results = []
     for i, (target, col) in enumerate(zip(targets, columns)):

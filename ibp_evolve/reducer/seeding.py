@@ -6,7 +6,9 @@ target's sector and in each of its non-zero subsectors.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
+from math import comb
 
 import numpy as np
 
@@ -40,8 +42,12 @@ def sector_box(n: int, sector: int, max_dots: int, max_numerators: int,
     lines = lines_of(sector)
     others = [i for i in range(n) if i not in lines] if numerator_positions is None else [
         i for i in numerator_positions if i not in lines]
-    dots = compositions_upto(len(lines), max_dots)
-    nums = compositions_upto(len(others), max_numerators)
+    return _box_rows(n, lines, others, compositions_upto(len(lines), max_dots),
+                     compositions_upto(len(others), max_numerators))
+
+
+def _box_rows(n: int, lines, others, dots: np.ndarray, nums: np.ndarray) -> np.ndarray:
+    """Every dot pattern (outer) times every numerator pattern (inner), as index rows."""
     out = np.zeros((len(dots) * len(nums), n), dtype=np.int64)
     if lines:
         out[:, lines] = 1 + np.repeat(dots, len(nums), axis=0)
@@ -50,13 +56,54 @@ def sector_box(n: int, sector: int, max_dots: int, max_numerators: int,
     return out
 
 
-def laporta_seeds(family: Family, targets, r_max: int, s_max: int) -> np.ndarray:
-    """Seeds with r <= r_max, s <= s_max in the non-zero subsectors of the targets' sectors."""
+def box_sectors(family: Family, targets, r_max: int) -> list[int]:
+    """The sectors of a Laporta box, ascending: non-zero subsectors of the targets' sectors
+    with no more lines than ``r_max`` (a line carries index >= 1)."""
     sectors = set()
     for target in targets:
         sectors.update(nonzero_subsectors(family, sector_of(target)))
+    return [sec for sec in sorted(sectors) if r_max >= bin(sec).count("1")]
+
+
+def count_laporta_seeds(family: Family, targets, r_max: int, s_max: int) -> int:
+    """len(laporta_seeds(...)) without enumerating anything: per sector, the number of ways to
+    spread at most max_dots dots over t lines times at most s_max numerator powers over the
+    other n - t positions (C(k + slots, slots) vectors of ``slots`` naturals sum to <= k)."""
+    if s_max < 0:
+        return 0
+    total = 0
+    for sec in box_sectors(family, targets, r_max):
+        t = bin(sec).count("1")
+        max_dots, slots = r_max - t, family.n - t
+        total += comb(max_dots + t, t) * comb(s_max + slots, slots)
+    return total
+
+
+def iter_laporta_seeds(family: Family, targets, r_max: int, s_max: int,
+                       chunk_size: int = 1 << 16) -> Iterator[np.ndarray]:
+    """laporta_seeds(...) in consecutive chunks of about ``chunk_size`` rows, same order.
+
+    A chunk never mixes sectors; within a sector it is a run of dot patterns times every
+    numerator pattern (at least one dot pattern, so a chunk can exceed ``chunk_size`` when one
+    dot pattern alone has more numerator patterns).
+    """
+    n = family.n
+    for sec in box_sectors(family, targets, r_max):
+        lines = lines_of(sec)
+        others = [i for i in range(n) if i not in lines]
+        dots = compositions_upto(len(lines), r_max - len(lines))
+        nums = compositions_upto(len(others), s_max)
+        if not len(nums):
+            continue
+        per_chunk = max(1, chunk_size // len(nums))
+        for start in range(0, len(dots), per_chunk):
+            yield _box_rows(n, lines, others, dots[start:start + per_chunk], nums)
+
+
+def laporta_seeds(family: Family, targets, r_max: int, s_max: int) -> np.ndarray:
+    """Seeds with r <= r_max, s <= s_max in the non-zero subsectors of the targets' sectors."""
     boxes = [sector_box(family.n, sec, r_max - bin(sec).count("1"), s_max)
-             for sec in sorted(sectors) if r_max >= bin(sec).count("1")]
+             for sec in box_sectors(family, targets, r_max)]
     if not boxes:
         return np.zeros((0, family.n), dtype=np.int64)
     return np.vstack(boxes)

@@ -22,7 +22,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ibp_evolve.reports.inspect import as_rule, figure_bytes, integral_name, judge_for, rule_masks
+from ibp_evolve.reports.inspect import as_rule, figure_bytes, integral_name, judge_for, needs_sandbox
 
 __all__ = ["BASELINES", "METRICS", "RATIO_METRICS", "ComparisonRow", "Comparison",
            "compare_rules", "rule_label"]
@@ -232,7 +232,7 @@ def _number(x) -> str:
 
 def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds",
                   baselines=BASELINES, ratio_metrics=RATIO_METRICS, progress=None,
-                  sandbox: bool = True) -> Comparison:
+                  sandbox: bool = True, limits: dict | None = None) -> Comparison:
     """Score every rule (and the baselines) on every suite; see :class:`Comparison`.
 
     ``rules`` are library names, rule files, rule source texts or loaded rules; baselines that
@@ -259,15 +259,14 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
     total = len(loaded) * len(suites)
     done = 0
     for suite in suites:
-        judge = judge_for(suite, progress=progress)
+        judge = judge_for(suite, progress=progress, limits=limits)
         suite_names.append(judge.suite.name)
         for label, rule in loaded:
             done += 1
             if progress:
                 progress(f"scoring {label} on {judge.suite.name} ({done}/{total})")
-            masks = rule_masks(judge, rule) if sandbox else judge.masks(rule)
-            report = judge.score_masks(masks, objective)
-            report.rule = rule.name
+            # chunk by chunk over the universes, rows only for the kept seeds
+            report = judge.score(rule, objective, sandbox=sandbox and needs_sandbox(rule))
             reports[(label, judge.suite.name)] = report
             for t in report.targets:
                 rows.append(ComparisonRow(label, judge.suite.name, tuple(t.target), t.seeds,

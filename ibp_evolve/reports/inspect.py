@@ -99,30 +99,32 @@ def rule_masks(judge: Judge, rule: Rule) -> list:
 
 
 def judge_for(suite, ordering: str | None = None, max_seeds: int | None = None,
-              progress=None) -> Judge:
-    """A judge for ``suite`` (a name, a path or a Suite), cached for the life of the process:
-    building one instantiates every candidate seed's equations, scoring against it is cheap."""
+              progress=None, limits: dict | None = None) -> Judge:
+    """A judge for ``suite`` (a name, a path or a Suite), cached for the life of the process
+    (its row cache is shared by every rule scored against it).  ``limits``: the Judge's
+    max_memory / max_candidates."""
     from dataclasses import replace
 
     from ibp_evolve.reducer.ordering import DEFAULT_ORDERING, Ordering
     from ibp_evolve.judge.suites import Suite, load_suite
     ordering = ordering or DEFAULT_ORDERING
+    limits = dict(limits or {})
+    limit_key = tuple(sorted(limits.items()))
     if isinstance(suite, Suite):
-        key = ("object", id(suite), ordering, max_seeds)
+        key = ("object", id(suite), ordering, max_seeds, limit_key)
         loaded = suite
     else:
         path = Path(str(suite))
         name = str(path.resolve()) if (path.suffix == ".toml" or path.exists()) else str(suite)
-        key = (name, ordering, max_seeds)
+        key = (name, ordering, max_seeds, limit_key)
         loaded = None
     if key not in _JUDGES:
         if progress:
-            progress(f"building the judge for suite {suite} (instantiating the candidate "
-                     f"seeds' equations once)")
+            progress(f"building the judge for suite {suite}")
         loaded = loaded or load_suite(suite)
         if max_seeds is not None:
             loaded = replace(loaded, max_seeds=int(max_seeds))
-        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering))
+        _JUDGES[key] = Judge(loaded, Ordering.parse(ordering), **limits)
     return _JUDGES[key]
 
 
@@ -195,10 +197,11 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
         solved = len(union) <= suite.max_seeds * len(masks)
         needed_joint = np.zeros(0, np.int64)
-        if solved:
-            system = judge.systems[0]
-            red = reduce_on_seeds(system, union, suite.targets, judge.masters)
-            needed_joint = np.unique(system.seed_of_equation(red.solution.trimmed_equations))
+        if solved:  # rows of the chosen seeds only (the judge's row cache)
+            system = judge.rows.system(judge.joint_universe[union], suite.targets)
+            red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters)
+            needed_joint = union[np.unique(
+                system.seed_of_equation(red.solution.trimmed_equations))]
         return [SeedMap(tuple(t), u, m, np.isin(judge.joint_index[i], needed_joint) & m,
                         solved)
                 for i, (t, u, m) in enumerate(zip(suite.targets, judge.universes, masks))]
@@ -207,11 +210,12 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         seed_ids = np.flatnonzero(mask)
         needed = np.zeros(len(universe), dtype=bool)
         solved = len(seed_ids) <= suite.max_seeds
-        if solved:
-            system = judge.systems[i]
-            red = reduce_on_seeds(system, seed_ids, [target], judge.masters)
-            # the system's seeds are the universe, row for row
-            needed[np.unique(system.seed_of_equation(red.solution.trimmed_equations))] = True
+        if solved:  # rows of the chosen seeds only (the judge's row cache)
+            system = judge.rows.system(universe[seed_ids], suite.targets)
+            red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters)
+            # system seed k is universe row seed_ids[k]
+            needed[seed_ids[np.unique(
+                system.seed_of_equation(red.solution.trimmed_equations))]] = True
         out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved))
     return out
 
@@ -406,11 +410,12 @@ def _strip_xml_prolog(svg: str) -> str:
 
 
 def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
-                 judge: Judge | None = None, progress=None) -> Inspection:
+                 judge: Judge | None = None, progress=None,
+                 limits: dict | None = None) -> Inspection:
     """Score ``rule`` on ``suite`` and compute its seed maps (no drawing yet)."""
     rule = as_rule(rule)
     if judge is None:
-        judge = judge_for(suite, progress=progress)
+        judge = judge_for(suite, progress=progress, limits=limits)
     if progress:
         progress(f"scoring rule {rule.name}")
     masks = rule_masks(judge, rule)

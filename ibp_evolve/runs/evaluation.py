@@ -112,8 +112,16 @@ def suite_features(suite):
     Same universes as :class:`~ibp_evolve.judge.score.Judge` (tested), so that a parent process can
     compute seed masks while the workers solve.
     """
+    from ibp_evolve.judge.bounds import candidate_bytes, check_memory, default_max_memory
+    from ibp_evolve.judge.selection import check_candidates
     from ibp_evolve.language.compile import features_from_indices
     from ibp_evolve.reducer.seeding import laporta_seeds
+    # sizes from counts first: a huge universe is refused here, not by the OOM killer
+    where = f"suite '{suite.name}', "
+    total = sum(check_candidates(suite.family, t, suite.delta_r, suite.delta_s, where=where)
+                for t in suite.targets)
+    check_memory(candidate_bytes(total, suite.family.n), default_max_memory(),
+                 f"{where}the features of {total:,} candidate seeds", "lower delta_r/delta_s")
     out = []
     for t in suite.targets:
         r_max = sum(x for x in t if x > 0) + suite.delta_r
@@ -207,10 +215,12 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
     try:
         if job.masks is not None:
             masks = job.masks.unpack() if isinstance(job.masks, _Packed) else job.masks
+            report = judge.score_masks(masks, objective)
         else:
-            # a rule given as text is untrusted: its masks come from the rule sandbox
-            masks = judge.masks(job.source, sandbox=True, time_limit=SOURCE_TIME_LIMIT)
-        report = judge.score_masks(masks, objective)
+            # a rule given as text is untrusted: the sandbox selects its seeds, chunk by chunk
+            # over the universes (rows only for the kept seeds)
+            report = judge.score(job.source, objective, sandbox=True,
+                                 time_limit=SOURCE_TIME_LIMIT)
     except Exception as exc:  # a bad rule, or a rule the evaluator cannot handle
         from ibp_evolve.language.parse import RuleError
         from ibp_evolve.language.sandbox import RuleSandboxError

@@ -1,0 +1,118 @@
+"""The SAILIR triangle-box integrals (arXiv:2604.05034), reduced exactly at one rational point.
+
+For each integral and each seeding -- the best complete library rule (improved_seeding_dots,
+complete on both shipped suites) and the classic Laporta box around the target -- one exact
+reduction (learn once, then primes, CRT, rational reconstruction) runs in its own process:
+seeds, equations, trimmed equations, peak resident memory, wall time (learning and evaluation
+apart).  Kira's published equation counts stand beside them as context only: its kinematic
+setting and its measure (equations generated) differ from ours.
+
+Goals (issue 12): all four reduced exactly; peak < 4 GiB; I(1,1,2,1,1,1,-4) <= 2 s and each
+of the others <= 120 s for the whole exact reduction.
+
+Run:  python benchmarks/sailir.py [--cases 0,1] [--seedings rule,laporta] [--timeout 900]
+                                  [--out benchmarks/results/sailir.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+CASES = [  # (integral, Kira equations, Kira seconds, Kira GB) from SAILIR's benchmark CSV
+    ((1, 1, 2, 1, 1, 1, -4), 1_756, 2.3, 0.041),
+    ((2, 3, 1, 1, 2, 1, -7), 35_814, 1_040, 4.6),
+    ((3, 1, 1, 1, 1, 5, -7), 86_843, 2_086, 7.0),
+    ((2, 2, 3, 3, 1, 2, -7), 67_363, 3_087, 8.7),
+]
+RULE = "improved_seeding_dots"
+POINT = {"d": Fraction(-851, 637), "m1sq": Fraction(135, 154), "m2sq": Fraction(76, 17),
+         "m3sq": Fraction(-407, 325)}
+
+
+def run_case(index: int, seeding: str) -> dict:
+    """One exact reduction in this process; returns its figures (called in a child)."""
+    from ibp_evolve.judge.rule_plan import rule_plan
+    from ibp_evolve.language.library import resolve_rule
+    from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.family import load_family
+    from ibp_evolve.reducer.plans import WideningBox
+    family = load_family("triangle_box")
+    target = CASES[index][0]
+    if seeding == "rule":
+        plan = rule_plan(resolve_rule(RULE), family, max_seeds=2_000_000,
+                         notify=lambda m: print(m, file=sys.stderr))
+    else:
+        plan = WideningBox()
+    start = time.perf_counter()
+    result = reduce_exact(family, [target], POINT, plan)
+    seconds = time.perf_counter() - start
+    return {"target": list(target), "seeding": result["seeds_used"],
+            "reduced": result["targets"][0]["reduced"], **result["stats"],
+            "seconds": seconds, "seconds_learn": result["timing"]["learn"],
+            "seconds_evaluate": result["timing"]["evaluate"],
+            "samples": result["timing"]["samples"],
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="0,1,2,3", help="indices into the four integrals")
+    parser.add_argument("--seedings", default="rule,laporta")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per reduction")
+    parser.add_argument("--out", default="benchmarks/results/sailir.json")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_case(int(args.child[0]), args.child[1])))
+        return
+
+    rows = []
+    for index in map(int, args.cases.split(",")):
+        target, kira_eqs, kira_s, kira_gb = CASES[index]
+        for seeding in args.seedings.split(","):
+            name = "I(" + ",".join(map(str, target)) + ")"
+            try:
+                proc = subprocess.run([sys.executable, __file__, "--child", str(index), seeding],
+                                      capture_output=True, text=True, timeout=args.timeout)
+                row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+                    else {"target": list(target), "error": proc.stderr.strip()[-300:]}
+            except subprocess.TimeoutExpired:
+                row = {"target": list(target), "error": f"not finished in {args.timeout:.0f} s"}
+            row.update(seeding_kind=seeding, kira_equations=kira_eqs, kira_seconds=kira_s,
+                       kira_gb=kira_gb)
+            rows.append(row)
+            if "error" in row:
+                print(f"{name:22s} {seeding:8s} {row['error']}")
+            else:
+                print(f"{name:22s} {seeding:8s} seeds {row['seeds']:>9,}  equations "
+                      f"{row['equations']:>10,}  trimmed {row['trimmed_equations']:>7,}  "
+                      f"peak {row['peak_rss_gib']:.2f} GiB  {row['seconds']:8.2f} s (learn "
+                      f"{row['seconds_learn']:.2f}, {row['samples']} samples "
+                      f"{row['seconds_evaluate']:.2f})  reduced {row['reduced']}  | Kira "
+                      f"{kira_eqs:,} eqs, {kira_s:,} s, {kira_gb} GB")
+            sys.stdout.flush()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # keep the rows of cases not run this time
+        fresh = {(tuple(r["target"]), r["seeding_kind"]) for r in rows}
+        rows = [r for r in json.loads(out.read_text()).get("rows", [])
+                if (tuple(r["target"]), r["seeding_kind"]) not in fresh] + rows
+        rows.sort(key=lambda r: ([c[0] for c in CASES].index(tuple(r["target"])),
+                                 r["seeding_kind"] != "rule"))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps({"point": {k: str(v) for k, v in POINT.items()}, "rule": RULE,
+                               "cores": os.cpu_count(), "rows": rows}, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

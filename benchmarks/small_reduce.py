@@ -1,0 +1,83 @@
+"""Start-up bound: `ibp-evolve reduce` of a small family, whole command, warm caches (issue 12).
+
+Each case runs the command line in a fresh process (templates, zero sectors and masters already
+cached on disk by a first, untimed run): wall time from process start to exit, median of
+several runs, and the in-process import time of the command module.  Goal: <= 0.5 s wall.
+
+Run:  python benchmarks/small_reduce.py [--repeats 5] [--out benchmarks/results/small_reduce.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = [("bubble", "3,2"), ("box", "2,1,1,1"), ("kite", "1,1,1,1,1")]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wall(argv: list[str]) -> tuple[float, int]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
+    return time.perf_counter() - start, proc.returncode
+
+
+def in_process(argv: list[str]) -> float:
+    """Seconds from the first import of the CLI to the end of the command (no interpreter
+    start-up), measured inside a fresh process."""
+    code = ("import time; t = time.perf_counter(); from ibp_evolve.cli.main import main; "
+            f"main({argv!r}); print('SECONDS', time.perf_counter() - t)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=ROOT).stdout
+    return float(out.rsplit("SECONDS", 1)[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default="benchmarks/results/small_reduce.json")
+    args = parser.parse_args()
+    python = [sys.executable, "-m", "ibp_evolve.cli.main"]
+    bare, _ = zip(*(wall([sys.executable, "-c", "pass"]) for _ in range(args.repeats)))
+    imports, _ = zip(*(wall([sys.executable, "-c", "import ibp_evolve.cli.main"])
+                       for _ in range(args.repeats)))
+    rows = []
+    print(f"python start-up alone {statistics.median(bare):.3f} s; + import of the CLI "
+          f"{statistics.median(imports):.3f} s (medians of {args.repeats})")
+    for family, target in CASES:
+        argv = python + ["reduce", family, "--target", target, "--at", _point(family)]
+        _, code = wall(argv)  # warm the caches (templates, zero sectors, masters)
+        times = [wall(argv)[0] for _ in range(args.repeats)]
+        inside = [in_process(argv[3:]) for _ in range(args.repeats)]
+        row = {"family": family, "target": target, "exit_code": code,
+               "wall_median_s": statistics.median(times), "wall_min_s": min(times),
+               "after_interpreter_start_median_s": statistics.median(inside), "goal_s": 0.5}
+        rows.append(row)
+        print(f"reduce {family:7s} --target {target:10s} wall {row['wall_median_s']:.3f} s "
+              f"(min {row['wall_min_s']:.3f}; goal <= 0.5 s), imports + work after the "
+              f"interpreter started {row['after_interpreter_start_median_s']:.3f} s, exit {code}")
+    out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps({"python_startup_s": statistics.median(bare),
+                               "import_cli_s": statistics.median(imports),
+                               "cases": rows, "cpu_load": os.getloadavg()}, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out} (load average {os.getloadavg()[0]:.1f})")
+
+
+def _point(family: str) -> str:
+    return {"bubble": "d=17/3,s=5/7", "box": "d=17/3,s=5/7,t=-3/11",
+            "kite": "d=17/3,s=5/7"}[family]
+
+
+if __name__ == "__main__":
+    main()

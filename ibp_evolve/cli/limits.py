@@ -1,0 +1,34 @@
+"""The size options every verb that builds a judge shares: --max-memory and --max-candidates."""
+
+from __future__ import annotations
+
+
+class LimitOptionError(ValueError):
+    """A malformed --max-memory or --max-candidates value (exit status 2)."""
+
+
+def add_judge_limits(parser) -> None:
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help="refuse jobs estimated to need more memory than this, e.g. 8G "
+                             "(default: half of this machine's RAM)")
+    parser.add_argument("--max-candidates", metavar="N",
+                        help="refuse targets whose candidate universe holds more seeds than "
+                             "this (default 20,000,000: about a minute of rule evaluation)")
+
+
+def judge_limits(args) -> dict:
+    """Keyword arguments for Judge(...) from the parsed options."""
+    from ibp_evolve.judge.bounds import parse_bytes
+    out = {}
+    if getattr(args, "max_memory", None) is not None:
+        try:
+            out["max_memory"] = parse_bytes(args.max_memory)
+        except ValueError as exc:
+            raise LimitOptionError(f"--max-memory: {exc}") from None
+    if getattr(args, "max_candidates", None) is not None:
+        text = str(args.max_candidates).replace(",", "").replace("_", "")
+        if not text.isdigit() or int(text) < 1:
+            raise LimitOptionError(f"--max-candidates '{args.max_candidates}': expected a "
+                                   f"positive integer")
+        out["max_candidates"] = int(text)
+    return out

@@ -1,0 +1,134 @@
+"""``reduce --analytic`` and ``reduce --format``: running an analytic reduction from the command
+line and printing a result as text, JSON or a Mathematica replacement list."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+
+def _name(integral) -> str:
+    return "I(" + ",".join(map(str, integral)) + ")"
+
+
+def partial_point(text: str | None, family, analytic: list[str]) -> dict | None:
+    """--at values of the symbols that are not analytic (entries for analytic ones dropped)."""
+    from ibp_evolve.reducer.modular import parse_point
+    if not text:
+        return None
+    kept = [e for e in text.split(",") if e.partition("=")[0].strip() not in analytic]
+    others = [s for s in family.parameters if s not in analytic]
+    return parse_point(",".join(kept), others)
+
+
+class Progress:
+    """Progress lines on stderr, only once a reconstruction has run a while (at most two a
+    second), so that quick reductions stay quiet."""
+
+    def __init__(self, quiet_for: float = 1.0, every: float = 0.5):
+        self.start = time.monotonic()
+        self.quiet_for, self.every, self.last = quiet_for, every, 0.0
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self.start >= self.quiet_for and now - self.last >= self.every:
+            self.last = now
+            print(f"ibp-evolve reduce: {message}", file=sys.stderr)
+
+
+def mathematica_name(family: str) -> str:
+    """A Mathematica symbol for the family: letters and digits only, triangle_box ->
+    triangleBox (an underscore would make a pattern)."""
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", family) if p]
+    name = parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+    return name if name[:1].isalpha() else "j" + name
+
+
+def mathematica(result: dict) -> str:
+    """A replacement list ``{j[bubble,2,1] -> ((3 - d)/s)*j[bubble,1,1], ...}`` (integrals as
+    ``j[family, a1, ..., aN]``, like ``--export-system``); unreduced targets are left out with a
+    comment."""
+    fam = mathematica_name(result["family"])
+
+    def j(indices) -> str:
+        return f"j[{fam},{','.join(map(str, indices))}]"
+    head = f"(* family {result['family']}"
+    if result.get("analytic_in"):
+        head += ", analytic in " + ", ".join(result["analytic_in"])
+    if result["point"]:
+        head += ", at " + ", ".join(f"{k} = {v}" for k, v in result["point"].items())
+    lines = [head + " *)"]
+    rules = []
+    for t in result["targets"]:
+        integral = j(t["target"])
+        if not t["reduced"]:
+            lines.append(f"(* {integral} is not reduced *)")
+            continue
+        terms = [f"({c['value'].replace('**', '^')})*{j(c['master'])}" for c in t["coefficients"]]
+        rules.append(f"{integral} -> " + (" + ".join(terms) if terms else "0"))
+    lines.append("{" + ",\n ".join(rules) + "}")
+    return "\n".join(lines)
+
+
+def print_text(result: dict, seeds_used: str) -> None:
+    where = ", ".join(f"{k}={v}" for k, v in result["point"].items())
+    print(f"family {result['family']}, analytic in {', '.join(result['analytic_in'])}"
+          + (f", at {where}" if where else ""))
+    print(f"masters ({len(result['masters'])}): "
+          + " ".join(_name(m) for m in result["masters"]))
+    for t in result["targets"]:
+        if not t["reduced"]:
+            print(f"{_name(t['target'])}  NOT REDUCED (survivors: "
+                  + " ".join(_name(s) for s in t["survivors"]) + ")")
+            continue
+        terms = [f"({c['value']}) {_name(c['master'])}" for c in t["coefficients"]]
+        print(f"{_name(t['target'])} = " + ("\n    + ".join(terms) if terms else "0"))
+    s = result["stats"]
+    print(f"seeds {s['seeds']} ({seeds_used}), trimmed {s['trimmed_equations']} equations, "
+          f"{s['samples']} samples, {s['primes']} primes, checked at {s['checked_points']} "
+          f"fresh points, {s['seconds']} s")
+
+
+def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> int:
+    """``reduce --analytic``: exit 0 when every target is reduced, 1 when one is not or the
+    reconstruction did not stabilise within its budget."""
+    from ibp_evolve.reducer.analytic import NotStableError, parse_analytic, reduce_analytic
+    from ibp_evolve.reducer.family import FamilyError
+    from ibp_evolve.reducer.ordering import Ordering
+    if args.replace_by_one and not args.analytic:
+        raise FamilyError("--replace-by-one needs --analytic (it rescales rational functions)")
+    symbols = parse_analytic(args.analytic, family)
+    for option, value in (("--workers", args.workers), ("--max-primes", args.max_primes),
+                          ("--max-samples", args.max_samples)):
+        if value < 1:
+            raise FamilyError(f"{option} {value}: expected a positive integer")
+    point = partial_point(args.at, family, symbols)
+    try:
+        result = reduce_analytic(family, targets, symbols, point, plan,
+                                 Ordering.parse(args.ordering), rng_seed=args.seed,
+                                 max_primes=args.max_primes, max_samples=args.max_samples,
+                                 max_memory=max_memory, progress=Progress(),
+                                 keep_model=bool(args.export_system),
+                                 replace_by_one=args.replace_by_one,
+                                 workers=args.workers)
+    except NotStableError as exc:
+        print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
+        return 1
+    seeds_used = result.pop("seeds_used")
+    result.pop("functions")
+    model = result.pop("model", None)
+    if args.export_system:
+        from ibp_evolve.reducer.export import write_system
+        write_system(model, args.export_system, args.export_format, result["point"])
+    complete = all(t["reduced"] for t in result["targets"])
+    if args.format == "json":
+        print(json.dumps(result))
+    elif args.format == "mathematica":
+        print(mathematica(result))
+    else:
+        print_text(result, seeds_used)
+        if args.export_system:
+            print(f"trimmed system written to {args.export_system} ({args.export_format})")
+    return 0 if complete else 1
