@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
@@ -44,7 +45,11 @@ from ibp_evolve.reducer.solver import warmup
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
-OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds")
+OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds",
+              "relative_trimmed")
+# relative_trimmed: per target, the rule's trimmed equations over this reference rule's (an
+# exact Fraction), so that over a suite of many targets one large target cannot dominate.
+REFERENCE_RULE = "improved_seeding_dots"
 PENALTY = 10 ** 15
 SURVIVOR_WEIGHT = 10 ** 9
 JUDGE_POINT_SEED = 2502  # the fixed numeric point of every judge
@@ -63,8 +68,12 @@ class TargetScore:
     survivors: list = field(default_factory=list)
     n_survivors: int = 0
     reason: str = ""  # why it was not solved (e.g. max_seeds exceeded)
+    reference_trimmed: int | None = None  # the reference rule's, for relative_trimmed
 
     def objective(self, name: str):
+        if name == "relative_trimmed":
+            # a reference that keeps no equation (the target is a master) counts as one
+            return Fraction(self.trimmed_equations, max(1, self.reference_trimmed or 0))
         key = {"trimmed": "trimmed_equations"}.get(name, name)
         return getattr(self, key)
 
@@ -78,10 +87,12 @@ class ScoreReport:
     complete: bool
     targets: list
     joint: bool = False
+    total: object = None   # the objective summed over targets, exact (int or Fraction)
 
     def to_json(self) -> dict:
         return {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": self.fitness, "complete": self.complete, "joint": self.joint,
+                "total": None if self.total is None else str(self.total),
                 "targets": [asdict(t) for t in self.targets]}
 
 
@@ -274,6 +285,9 @@ class Judge:
             return self._score_joint([seeds for seeds, _ in chosen], objective)
         scores = [self._score_target(i, seeds, count)
                   for i, (seeds, count) in enumerate(chosen)]
+        if objective == "relative_trimmed":
+            for score, reference in zip(scores, self.reference_trimmed):
+                score.reference_trimmed = reference
         total = sum(s.objective(objective) for s in scores)
         return self._report(scores, objective, total)
 
@@ -312,10 +326,28 @@ class Judge:
         totals = {"seeds": red.seeds, "equations": red.equations,
                   "trimmed": red.trimmed_equations, "multiply_adds": red.multiply_adds,
                   "seconds": time.perf_counter() - start}
+        if objective == "relative_trimmed":
+            # one joint solve: the ratio of the joint trimmed systems
+            reference = self.reference_trimmed[0] if self.reference_trimmed else 0
+            for s in scores:
+                s.reference_trimmed = reference
+            totals[objective] = Fraction(red.trimmed_equations, max(1, reference))
         return self._report(scores, objective, totals[objective], joint=True)
+
+    @cached_property
+    def reference_trimmed(self) -> list[int]:
+        """The reference rule's trimmed equations per target (joint suites: one number, of the
+        joint solve), the denominators of ``relative_trimmed``; computed once per judge."""
+        from ibp_evolve.language.library import resolve_rule
+        chosen = self.select(resolve_rule(REFERENCE_RULE))
+        report = self.score_seeds(chosen, "trimmed")
+        if self.suite.joint:
+            return [report.targets[0].trimmed_equations] if report.targets else []
+        return [t.trimmed_equations for t in report.targets]
 
     def _report(self, scores, objective, total, joint=False) -> ScoreReport:
         unreduced = [s for s in scores if not s.reduced]
         fitness = fitness_of(total, len(unreduced), sum(s.n_survivors for s in unreduced))
         return ScoreReport(rule="", suite=self.suite.name, objective=objective,
-                           fitness=fitness, complete=not unreduced, targets=scores, joint=joint)
+                           fitness=float(fitness) if isinstance(fitness, Fraction) else fitness,
+                           complete=not unreduced, targets=scores, joint=joint, total=total)
