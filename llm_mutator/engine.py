@@ -503,6 +503,8 @@ class LLMEngine:
         if run is not None:
             with self._lock:
                 run.db.add_candidates(records, generation_stats=stats)
+                # before the round's state: a kill in between redoes the round, validation too
+                run.validate(g)
                 with run.db.transaction() as conn:
                     for s in samples:
                         if s.request is None:
@@ -563,7 +565,7 @@ class LLMEngine:
     def _finish(self, run: RunFolder | None) -> None:
         cfg = self.config
         if run is not None:
-            records = run.db.best(cfg.n_best)
+            records = run.best_records(cfg.n_best)   # by validation with --validate
             for rec in records:
                 rec.formula = program_formula(rec.source)
                 run.db.set_formula(rec.id, rec.formula)

@@ -43,6 +43,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
+    p.add_argument("--validate", metavar="SUITE",
+                   help="after each generation score the best rules on this suite (built-in "
+                        "name or .toml path) and export the rule that is best on it")
+    p.add_argument("--validate-rules", type=int, metavar="K",
+                   help="distinct best rules validated after each generation (default 3)")
+    p.add_argument("--features", metavar="NAMES",
+                   help="deap engine: vocabulary features added to the GP's terminals, comma "
+                        "separated; a per-index name alone means all its positions, e.g. "
+                        "offset,removed,tube,distance (see ibp-evolve features)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
                    help="generations after the initial one (default 40; with --resume: "
@@ -142,6 +151,10 @@ def _evolve(args) -> int:
         return fail("--dask and --dask-local exclude each other")
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
+    for option in ("validate", "validate_rules", "features"):
+        if args.resume and getattr(args, option) is not None:
+            return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see its "
+                        f"config.json)")
     if not 0 < args.candidate_timeout < float("inf"):
         return fail("--candidate-timeout must be a positive number of seconds")
     cores = available_cores()
@@ -181,12 +194,22 @@ def _evolve(args) -> int:
                 return fail(f"--start: {exc}")
             suite_spec = SuiteSpec.of(args.suite, args.ordering)
             suite = suite_spec.load()
+            validator = _validator(args, suite)
+            if args.features is not None:
+                if args.engine != "deap":
+                    return fail(f"--features is an option of the deap engine, not of "
+                                f"{args.engine}")
+                try:
+                    args.features = gp_features(args.features, suite.family.n)
+                except ValueError as exc:
+                    return fail(f"--features: {exc}")
             cap = args.max_seeds or min(suite.max_seeds, GP_MAX_SEEDS)
             suite_spec = SuiteSpec(suite_spec.suite, suite_spec.ordering, cap)
             overrides = {k: v for k, v in (("population", args.population),
                                            ("generations", args.generations),
                                            ("selection", args.selection),
-                                           ("max_height", args.max_height)) if v is not None}
+                                           ("max_height", args.max_height),
+                                           ("features", args.features)) if v is not None}
             # engine-specific options (e.g. the LLM engine's --backend, --model)
             overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
             config = config_cls(seed=args.seed, objective=args.objective,
@@ -204,10 +227,19 @@ def _evolve(args) -> int:
                                                         "ordering": suite_spec.ordering,
                                                         "max_seeds": suite_spec.max_seeds},
                                          "suite": suite.name, "objective": args.objective,
-                                         "seed": args.seed})
+                                         "seed": args.seed,
+                                         **({"validate": validator.to_json()}
+                                            if validator else {})})
+            run.validator = validator
     except RunError as exc:
         return fail(str(exc))
     new_run = not args.resume
+    if not new_run and run.config.get("validate"):
+        try:   # the run's own validation suite, as when it started
+            run.validator = _resumed_validator(run, config.objective)
+        except RunError as exc:
+            run.close()
+            return fail(str(exc))
     if not new_run:
         config.time_limit = args.time_limit
         engine, status = build_engine()
@@ -276,6 +308,53 @@ def _evolve(args) -> int:
     return status
 
 
+def _validator(args, suite):
+    """The validator of --validate (None without it); RunError for a suite that does not
+    load or a bad --validate-rules."""
+    from ibp_evolve.runs.store import RunError
+    from ibp_evolve.runs.validation import DEFAULT_VALIDATED, make_validator
+    if args.validate is None:
+        if args.validate_rules is not None:
+            raise RunError("--validate-rules needs --validate SUITE")
+        return None
+    n_rules = DEFAULT_VALIDATED if args.validate_rules is None else args.validate_rules
+    if n_rules < 1:
+        raise RunError("--validate-rules must be positive")
+    return make_validator(args.validate, args.ordering, args.objective, suite.family.name,
+                          n_rules)
+
+
+def _resumed_validator(run, objective: str):
+    from ibp_evolve.runs.store import RunError
+    from ibp_evolve.runs.validation import Validator
+    data = run.config["validate"]
+    try:
+        return Validator.from_json(data, objective)
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise RunError(f"{run.path / run.CONFIG}: validation suite "
+                       f"{data.get('suite') if isinstance(data, dict) else data!r} does not "
+                       f"load ({exc})") from None
+
+
+def gp_features(text: str, n_indices: int) -> tuple[str, ...]:
+    """The GP terminals for ``--features``: the classic ones, then the named features
+    (``offset`` alone: offset1..offsetN); an unknown name is a ValueError naming it."""
+    from ibp_evolve.engines.gp import default_features
+    from ibp_evolve.language import features as vocabulary
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"'{text}': expected feature names such as offset,tube")
+    out = list(default_features(n_indices))
+    for name in names:
+        if name in vocabulary.PER_INDEX_NAMES:
+            expanded = [vocabulary.display_name("seed", name, i) for i in range(n_indices)]
+        else:
+            vocabulary.parse_display_name(name, n_indices)   # ValueError: unknown, suggested
+            expanded = [name]
+        out += [n for n in expanded if n not in out]
+    return tuple(out)
+
+
 def _resumed_engine(run, asked: str | None) -> str:
     """The engine of a run to resume: its own (``--engine``, when given, must agree)."""
     from ibp_evolve.engines import ENGINE_NAMES
@@ -326,10 +405,10 @@ def _interrupted(engine, run, new_run: bool) -> int:
         if finish is not None and hasattr(engine, "suite"):
             finish(run)
         else:
-            run.write_best(run.db.best(engine.config.n_best), suite)
+            run.write_best(run.best_records(engine.config.n_best), suite)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        run.write_best(run.db.best(engine.config.n_best), suite)
+        run.write_best(run.best_records(engine.config.n_best), suite)
     run.db.set_meta(status="stopped", stopped="interrupted", generation=str(done))
     print(f"\ninterrupted — continue with: ibp-evolve evolve --resume {run.path}",
           file=sys.stderr)

@@ -806,7 +806,7 @@ class DeapEngine:
         self.best_ = self.best_rules_[0] if self.best_rules_ else None
         if run is None:
             return
-        records = run.db.best(self.config.n_best)
+        records = run.best_records(self.config.n_best)   # by validation with --validate
         simplified = {r.candidate: r for r in self.best_rules_}
         for rec in records:
             rule = simplified.get(rec.id)

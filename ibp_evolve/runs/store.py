@@ -114,6 +114,25 @@ CREATE TABLE IF NOT EXISTS generations (
 );
 """
 
+# evolve --validate (ibp_evolve/runs/validation.py); added later: runs without it lack the table
+VALIDATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS validations (
+    candidate         INTEGER PRIMARY KEY,  -- candidates.id of the validated rule
+    generation        INTEGER NOT NULL,     -- validated after this generation
+    suite             TEXT NOT NULL,        -- the validation suite
+    objective         TEXT NOT NULL,
+    status            TEXT NOT NULL,        -- ok, or rejected (failed on the validation suite)
+    fitness           REAL,                 -- the judge's fitness on the validation suite
+    complete          INTEGER,              -- 1 when every validation target reduced
+    seeds             INTEGER,
+    trimmed_equations INTEGER,
+    total             TEXT,                 -- exact objective total (integer or fraction p/q)
+    scores            TEXT,                 -- JSON list of per-target scores
+    wall_time         REAL,
+    reason            TEXT
+);
+"""
+
 CANDIDATE_COLUMNS = ("id", "engine", "operation", "parents", "generation", "island",
                      "eval_index", "source", "formula", "size", "mask_hash", "status",
                      "reject_reason", "fitness", "complete", "seeds", "objective",
@@ -170,6 +189,7 @@ class CandidateRecord:
     cached: bool = False
     wall_time: float | None = None
     created_at: float = field(default_factory=time.time)
+    validation: dict | None = None   # its row of ``validations``, when ranked by validation
 
     def row(self) -> tuple:
         values = dict(self.__dict__)
@@ -252,6 +272,7 @@ class RunDatabase:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)  # idempotent (IF NOT EXISTS)
+        self.conn.executescript(VALIDATION_SCHEMA)
         with self.transaction():
             version = self.get_meta("schema_version")
             if version is None:
@@ -331,7 +352,63 @@ class RunDatabase:
             n = conn.execute("DELETE FROM candidates WHERE generation > ?",
                              (generation,)).rowcount
             conn.execute("DELETE FROM generations WHERE generation > ?", (generation,))
+            if self.has_validations():
+                conn.execute("DELETE FROM validations WHERE generation > ?", (generation,))
         return n
+
+    # -- validation (evolve --validate) ------------------------------------------------------
+    def has_validations(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                 "name = 'validations'").fetchone() is not None
+
+    def add_validations(self, records) -> None:
+        from ibp_evolve.runs.validation import validation_json
+        with self.transaction() as conn:
+            conn.execute(VALIDATION_SCHEMA.strip().rstrip(";"))   # a run made before it
+            conn.executemany("INSERT OR REPLACE INTO validations VALUES "
+                             "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             [validation_json(r) for r in records])
+
+    def validated_ids(self) -> set[int]:
+        if not self.has_validations():
+            return set()
+        return {r[0] for r in self.conn.execute("SELECT candidate FROM validations")}
+
+    def validations(self) -> list[dict]:
+        """Every validation row (old runs: none), in the order they were made."""
+        if not self.has_validations():
+            return []
+        rows = self.conn.execute("SELECT * FROM validations ORDER BY generation, candidate")
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["scores"] = None if d["scores"] is None else json.loads(d["scores"])
+            d["complete"] = None if d["complete"] is None else bool(d["complete"])
+            out.append(d)
+        return out
+
+    def best_validated(self, n: int = 5) -> list[CandidateRecord]:
+        """The ``n`` best rules ranked by validation: validated ones first (complete on the
+        validation suite, then its fitness, then the training fitness, size, age), then the
+        best unvalidated ones by training fitness; one per distinct seed selection."""
+        validated = {v["candidate"]: v for v in self.validations() if v["status"] == "ok"}
+        ranked = sorted(
+            (rec for rec in self.candidates("WHERE status = 'ok' AND id IN (SELECT candidate "
+                                             "FROM validations WHERE status = 'ok')")
+             if rec.id in validated),
+            key=lambda rec: (not validated[rec.id]["complete"], validated[rec.id]["fitness"],
+                             rec.fitness, rec.size or 0, rec.id))
+        out, seen = [], set()
+        for rec in ranked + self.best(n + len(ranked)):
+            key = rec.mask_hash or f"id{rec.id}"
+            if key in seen:
+                continue
+            seen.add(key)
+            rec.validation = validated.get(rec.id)
+            out.append(rec)
+            if len(out) >= n:
+                break
+        return out
 
     # -- reads -----------------------------------------------------------------------------
     def count(self) -> int:
@@ -373,12 +450,23 @@ def score_header(record: CandidateRecord, suite: str, run_name: str, rank: int) 
              f"candidate {record.id}, generation {record.generation}, size {record.size}, "
              f"objective {record.objective}).",
              f"# formula: {record.formula or '-'}"]
+    known = {f.name for f in fields(TargetScore)} - {"seconds"}
     if record.scores:
-        known = {f.name for f in fields(TargetScore)}
         report = ScoreReport(rule="", suite=suite, objective=record.objective or "seeds",
                              fitness=record.fitness, complete=bool(record.complete),
-                             targets=[TargetScore(**{k: v for k, v in t.items() if k in known})
+                             targets=[TargetScore(**{k: v for k, v in t.items() if k in known},
+                                                  seconds=float(t.get("seconds", 0.0)))
                                       for t in record.scores])
+        lines += measured_lines(report, per_target=True)
+    validation = record.validation
+    if validation and validation.get("scores"):
+        lines.append(f"# Chosen by validation on {validation['suite']} (run with --validate):")
+        report = ScoreReport(rule="", suite=validation["suite"],
+                             objective=validation["objective"], fitness=validation["fitness"],
+                             complete=bool(validation["complete"]),
+                             targets=[TargetScore(**{k: v for k, v in t.items() if k in known},
+                                                  seconds=0.0)
+                                      for t in validation["scores"]])
         lines += measured_lines(report, per_target=True)
     return "".join(f"{line}\n" for line in lines)
 
@@ -464,6 +552,7 @@ class RunFolder:
         self.config = config
         self._lock_fd: int | None = None
         self._made_folders: list[Path] = []   # set by create: folders that did not exist
+        self.validator = None   # evolve --validate: a runs.validation.Validator
 
     @property
     def name(self) -> str:
@@ -614,8 +703,22 @@ class RunFolder:
         transaction, then the checkpoint of that generation, then the statistics table."""
         with interrupts_deferred():
             self.db.add_candidates(records, generation_stats=stats)
+            # before the checkpoint: a kill in between redoes the generation, validation too
+            self.validate(stats["generation"])
             self.save_checkpoint(state)
             self.write_stats()
+
+    def validate(self, generation: int) -> None:
+        """evolve --validate: score the best rules so far on the validation suite."""
+        if self.validator is not None:
+            self.validator.validate(self.db, generation)
+
+    def best_records(self, n: int) -> list[CandidateRecord]:
+        """The run's ``n`` best rules as exported to ``best/``: ranked by validation when the
+        run validates (or did), otherwise by training fitness."""
+        if self.validator is not None or self.db.validated_ids():
+            return self.db.best_validated(n)
+        return self.db.best(n)
 
     # -- checkpoint ------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:

@@ -175,7 +175,7 @@ class SymbolicEngine:
             if own_evaluator:
                 evaluator.close()
         if run is not None:
-            run.write_best(run.db.best(cfg.n_best), self.suite.name)
+            run.write_best(run.best_records(cfg.n_best), self.suite.name)
             run.db.set_meta(status="finished" if self.stopped_ == "generations" else "stopped",
                             stopped=self.stopped_ or "", generation=str(self.generation_))
         return self
