@@ -7,6 +7,8 @@ and SVG inline; no script, no stylesheet or font from elsewhere):
 ``progress``       fitness against judge evaluations and against wall time (every candidate,
                    the best so far, and the Laporta / improved-seeding baselines as lines)
 ``validity``       per generation, the share of candidates that were valid, and complete
+``validation``     with ``evolve --validate``: training against validation fitness of the rules
+                   validated after each generation (absent for runs without validation)
 ``pareto``         the Pareto front of seeds against rule size among complete rules
 ``best``           the best rules as formulas, their scores per target and their seed maps
 ``lineage``        the ancestry of the best rule: parents, generations, engine operations
@@ -35,7 +37,8 @@ from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
            "inline_svg", "png_img", "SECTIONS"]
 
-SECTIONS = ("configuration", "progress", "validity", "pareto", "best", "lineage")
+SECTIONS = ("configuration", "progress", "validity", "validation", "pareto", "best",
+            "lineage")
 FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
 
 CSS = """
@@ -129,6 +132,7 @@ class RunSnapshot:
     candidates: list
     generations: list
     taken_at: float = field(default_factory=time.time)
+    validations: list = field(default_factory=list)   # rows of ``validations`` (--validate)
 
     @property
     def name(self) -> str:
@@ -270,12 +274,16 @@ def read_run(path) -> RunSnapshot:
                       if "candidates" in tables else [])
         generations = ([dict(r) for r in conn.execute(
             "SELECT * FROM generations ORDER BY generation")] if "generations" in tables else [])
+        validations = ([dict(r) for r in conn.execute(
+            "SELECT * FROM validations ORDER BY generation, candidate")]
+            if "validations" in tables else [])
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise RunError(f"{db}: cannot read the run database: {exc}") from None
     finally:
         conn.close()
-    return RunSnapshot(path, config, meta, candidates, generations)
+    return RunSnapshot(path, config, meta, candidates, generations,
+                       validations=validations)
 
 
 # ----------------------------------------------------------------------------- charts
@@ -386,6 +394,77 @@ def _validity_figure(run: RunSnapshot):
     ax.grid(axis="y", alpha=0.3)
     fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.96)
     return fig
+
+
+def _validation_figure(run: RunSnapshot):
+    """Per generation, the validated rules' training fitness against their validation fitness,
+    and the best of each so far; incomplete rules share a band on top (as in progress)."""
+    fig = _figure(11, 3.6)
+    ax = fig.subplots()
+    by_id = {c.id: c for c in run.candidates}
+    rows = [(v, by_id[v["candidate"]]) for v in run.validations
+            if v["status"] == "ok" and v["candidate"] in by_id]
+    values = [float(c.fitness) for _, c in rows] + [float(v["fitness"]) for v, _ in rows]
+    band = max([y for y in values if y < PENALTY_FLOOR] + [1.0]) * 4.0
+
+    def shown(y):
+        return y if y < PENALTY_FLOOR else band
+    for k, (label, color, of) in enumerate((
+            ("training fitness", "#1f77b4", lambda v, c: float(c.fitness)),
+            ("validation fitness", "#ff7f0e", lambda v, c: float(v["fitness"])))):
+        xs = [v["generation"] + (0.12 if k else -0.12) for v, _ in rows]
+        ax.scatter(xs, [shown(of(v, c)) for v, c in rows], s=18, color=color, alpha=0.7,
+                   label=f"{label} of a validated rule")
+        best, gx, gy = None, [], []
+        for g in sorted({v["generation"] for v, _ in rows}):
+            here = [of(v, c) for v, c in rows if v["generation"] == g]
+            best = min(here + ([best] if best is not None else []))
+            gx.append(g)
+            gy.append(shown(best))
+        ax.step(gx, gy, where="post", color=color, linewidth=1.4, label=f"best {label} so far")
+    if not rows:
+        ax.text(0.5, 0.5, "no validated rule yet", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_yscale("log")
+    ax.axhspan(band / 1.6, band * 1.6, color="#f3f3f3", zorder=0)
+    ax.text(0.01, band * 1.25, "incomplete (fitness ≥ 10^15)", fontsize=7, color="#666",
+            transform=ax.get_yaxis_transform(), va="bottom")
+    ax.set_ylim(top=band * 3.0)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("generation (GP) or round")
+    ax.set_ylabel(f"fitness ({run.objective})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center right")
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15, top=0.96)
+    return fig
+
+
+def _validation_section(run: RunSnapshot) -> str:
+    if not run.validations:
+        return ""
+    svg = inline_svg(_validation_figure(run), "validation")
+    suite = run.validations[0]["suite"]
+    by_id = {c.id: c for c in run.candidates}
+    rows = []
+    for v in run.validations:
+        c = by_id.get(v["candidate"])
+        rows.append((str(v["generation"]), str(v["candidate"]),
+                     _fitness(None if c is None else c.fitness),
+                     "–" if c is None else ("yes" if c.complete else "no"),
+                     _fitness(v["fitness"]) if v["status"] == "ok" else _e(v["status"]),
+                     "yes" if v["complete"] else "no", _e(v["seeds"]),
+                     _e(v["trimmed_equations"]),
+                     f"<code>{_e(c.formula if c is not None else '')}</code>"))
+    table = _table(("generation", "candidate", "training fitness", "complete",
+                    "validation fitness", "complete", "seeds", "trimmed", "formula"), rows,
+                   text_columns=(8,))
+    return _section("validation", f"Training against validation ({suite})",
+                    f"<figure>{svg}<figcaption>After each generation the run's best rules "
+                    f"(distinct seed selections) are scored on the validation suite; the "
+                    f"exported rule is the one complete there with the lowest validation "
+                    f"fitness. Lower is better.</figcaption></figure><details><summary>"
+                    f"Validated rules</summary>{table}</details>")
 
 
 def _pareto_figure(run: RunSnapshot, front: list):
@@ -692,11 +771,12 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
         progress("drawing charts")
     sections = [_configuration_section(run),
                 _progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
-                _validity_section(run), _pareto_section(run),
+                _validity_section(run), _validation_section(run), _pareto_section(run),
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
                 _lineage_section(run, records, lineage_nodes)]
     return html_page(f"ibp-evolve run {run.name}", "".join(sections),
-                     subtitle=run.summary(), nav=SECTIONS)
+                     subtitle=run.summary(),
+                     nav=[s for s in SECTIONS if s != "validation" or run.validations])
 
 
 def write_report(run, out=None, progress=None, **options) -> Path:
