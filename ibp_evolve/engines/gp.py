@@ -57,6 +57,7 @@ from ibp_evolve.language.ir import (
 from ibp_evolve.language.parse import RuleError, parse_rule
 from ibp_evolve.language.printer import (expression_text, inline, keep_program, program_source,
                                          simplify)
+from ibp_evolve.language.printer import formula as printer_formula
 from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, LocalEvaluator, MaskCache, SuiteSpec,
                           mask_hash, suite_features)
 from ibp_evolve.runs.store import (BestRule, CandidateRecord, RunFolder, random_state_from_json,
@@ -810,9 +811,15 @@ class DeapEngine:
         simplified = {r.candidate: r for r in self.best_rules_}
         for rec in records:
             rule = simplified.get(rec.id)
-            if rule is None:
-                tree = self.primitives.from_names(_names_of_source(rec, self.primitives))
-                formula, source = simplify_tree(tree, self.primitives, self.features)
+            if rule is None:   # a rule out of the hall of fame (e.g. chosen by validation)
+                try:
+                    tree = self.primitives.from_names(_names_of_source(rec, self.primitives))
+                    formula, source = simplify_tree(tree, self.primitives, self.features)
+                except GPSourceError:
+                    # a float feature (tube) inside integer branches prints as a rule the
+                    # primitive set cannot read back: keep the source, print it as it is
+                    source = rec.source
+                    formula = printer_formula(source, check=self.features) or rec.formula
             else:
                 formula, source = rule.formula, rule.source
             rec.formula = formula
