@@ -4,6 +4,7 @@
                       [--generations G] [--time-limit T] [--workers W] [--seed S]
                       [--out runs/NAME | --resume runs/NAME] [--dask tcp://HOST:8786 |
                       --dask-local N] [--start RULE ...] [--export [K]]
+                      [--validate SUITE [--validate-rules K]] [--features NAMES]
 
 Prints live progress on stderr and, at the end, a table of the best rules as formulas and the
 best rule file on stdout.  Exit status 0 whenever the run ended normally — the generation

@@ -13,7 +13,11 @@ Fitness (lower is better) is lexicographic in effect, (unreduced targets, surviv
     complete rule:    sum of the objective over targets (joint suites: of the one joint solve)
     incomplete rule:  PENALTY * unreduced + SURVIVOR_WEIGHT * survivors + min(objective, SURVIVOR_WEIGHT - 1)
 
-so any complete rule beats any incomplete one whatever the objective's scale.  A target for
+so any complete rule beats any incomplete one whatever the objective's scale.  The objective
+``relative_trimmed`` normalises per target: the sum over targets of the rule's trimmed equations
+divided by those of the reference rule (improved_seeding_dots) on that target, an exact
+:class:`~fractions.Fraction` (``ScoreReport.total``), so that on a suite of many targets one
+large target cannot dominate; the reference scores exactly one per target.  A target for
 which the rule selects more than ``max_seeds`` seeds is failed without solving; its survivor
 count is the excess number of seeds, so the penalty still grades by size.
 """

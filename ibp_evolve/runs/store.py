@@ -8,6 +8,7 @@ A run is a folder (by default under ``runs/``)::
     RUN/checkpoint.json    the engine's state after the last finished generation (JSON)
     RUN/writer.lock        the advisory lock of the process writing the run (holds its PID)
     RUN/best/rank01.py ... the best rules, valid rule files with their scores in a header
+                           (with ``--validate``: ranked by validation, its scores added)
 
 A run folder is data.  Opening one (report, inspect, resume, compare, distill --from) executes
 nothing from it: the checkpoint is JSON (populations as node names or rule sources, random
@@ -23,6 +24,9 @@ The database schema is engine-neutral: the DEAP GP, the symbolic-regression engi
 FunSearch-style LLM engine all write ``candidates`` rows (who made the rule and how, from which
 parents, in which generation or island, the rule's source and formula, its per-target scores or
 why it was rejected, and how long the judge took), and the reports read them the same way.
+Runs made with ``evolve --validate`` add a ``validations`` table (the best rules' scores on the
+validation suite, :mod:`ibp_evolve.runs.validation`); runs made before it lack the table and
+read as runs without validation (same schema version: the table is only added).
 
 Durability.  The database runs in WAL mode and every batch of rows is one transaction, so a
 process killed at any moment (SIGKILL included) leaves it consistent; ``synchronous=NORMAL``
