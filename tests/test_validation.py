@@ -207,3 +207,41 @@ def test_features_add_whole_vocabulary_families_to_the_gp_terminals(tmp_path):
     assert [f for f in features if f.startswith("offset")] == [f"offset{i}"
                                                                 for i in range(1, 8)]
     assert features[-1] == "tube"
+
+
+# ----------------------------------------------------------------------------- other engines
+
+class _ReplayedModel:
+    """Completions chosen by the sampling seed only, like a model sampled with that seed."""
+    description = "replayed"
+    completions = ["    return seed.d <= target.d and seed.s <= target.s - seed.missing\n",
+                   "    return seed.s <= target.s - seed.missing and seed.d == 0\n",
+                   "    return seed.s <=\n"]
+
+    def generate(self, prompts, n=1, seed=None):
+        return [[self.completions[(seed + 5 * k + j) % 3] for j in range(n)]
+                for k in range(len(prompts))]
+
+    def close(self):
+        pass
+
+
+def test_the_llm_engine_validates_its_untrusted_rules_in_the_sandbox(tmp_path,
+                                                                    validation_suite):
+    from llm_mutator.engine import LLMConfig, LLMEngine
+    from ibp_evolve.runs.evaluation import SuiteSpec
+    from ibp_evolve.runs.validation import Validator
+    run = RunFolder.create(tmp_path / "llm", {"engine": "llm"})
+    run.validator = Validator(SuiteSpec.of(str(validation_suite)), "seeds", n_rules=2)
+    engine = LLMEngine(LLMConfig(population=4, generations=1, islands=2, samples_per_prompt=2,
+                                 prompts_per_batch=1, deterministic=True),
+                       backend=_ReplayedModel())
+    try:
+        engine.evolve(SuiteSpec.of("triangle_box_paper", max_seeds=2000), run=run)
+        validations = run.db.validations()
+    finally:
+        run.close()
+    assert {v["generation"] for v in validations} <= {0, 1} and validations
+    assert all(v["status"] == "ok" for v in validations)
+    header = (tmp_path / "llm" / "best" / "rank01.py").read_text()
+    assert "# Chosen by validation on small_validation" in header
