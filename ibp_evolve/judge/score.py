@@ -94,10 +94,15 @@ class ScoreReport:
     total: object = None   # the objective summed over targets, exact (int or Fraction)
 
     def to_json(self) -> dict:
-        return {"rule": self.rule, "suite": self.suite, "objective": self.objective,
+        data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": self.fitness, "complete": self.complete, "joint": self.joint,
-                "total": None if self.total is None else str(self.total),
                 "targets": [asdict(t) for t in self.targets]}
+        if self.objective == "relative_trimmed":   # the exact sum, and what it divides by
+            data["total"] = str(self.total)
+        else:
+            for t in data["targets"]:
+                t.pop("reference_trimmed")
+        return data
 
 
 def _check_objective(objective: str) -> None:
