@@ -71,3 +71,11 @@ def test_bad_command_line_input_is_a_clear_error(capsys, argv, words):
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert words in err
+
+
+def test_score_exits_0_for_a_complete_rule_and_1_for_an_incomplete_one(capsys):
+    # the README's exit-status table: 1 means "ran, but a target is not reduced"
+    assert main(["score", "improved_seeding_dots", "--suite", "box_train", "--json"]) == 0
+    assert main(["score", "improved_seeding", "--suite", "box_train", "--json"]) == 1
+    assert main(["score", "improved_seeding", "--suite", "box_train"]) == 1
+    assert "complete no" in capsys.readouterr().out

@@ -47,12 +47,12 @@ def test_a_huge_box_is_refused_from_its_count_before_any_candidate_is_enumerated
     def no_enumeration(*args, **kwargs):
         raise AssertionError("the box was enumerated")
     monkeypatch.setattr(selection, "iter_laporta_seeds", no_enumeration)
-    huge = (50, 1, 1, 1, 1, 1, 0)
-    assert count_candidates(triangle_box, huge, 1, 1) == 151_877_880
+    huge = (30, 30, 30, 1, 1, 1, 0)
+    assert count_candidates(triangle_box, huge, 1, 1) == 2_765_528_786
     with pytest.raises(TooManyCandidates) as info:
         select_seeds(resolve_rule("improved_seeding"), triangle_box, huge)
     message = str(info.value)
-    assert "[50, 1, 1, 1, 1, 1, 0]" in message and "20,000,000" in message
+    assert "[30, 30, 30, 1, 1, 1, 0]" in message and "20,000,000" in message
     assert "--max-candidates" in message and "\n" not in message
 
 

@@ -207,9 +207,10 @@ def cmd_score(args) -> int:
     rule, _ = _resolve_rule(args.rule)
     report = Judge(suite, Ordering.parse(args.ordering), **judge_limits(args)).score(
         rule, args.objective, sandbox=True, time_limit=args.time_limit)
+    status = 0 if report.complete else 1   # ran, but the rule leaves a target unreduced
     if args.json:
         print(json.dumps(report.to_json()))
-        return 0
+        return status
     print(f"rule {report.rule} on suite {report.suite} (objective {report.objective})")
     header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
     rows = [header] + [(_name(t.target), str(t.seeds),
@@ -222,7 +223,7 @@ def cmd_score(args) -> int:
         print("  ".join(c.rjust(w) if k else c.ljust(w)
                         for k, (c, w) in enumerate(zip(row, widths))))
     print(f"fitness {report.fitness}  complete {'yes' if report.complete else 'no'}")
-    return 0
+    return status
 
 
 def cmd_rules(args) -> int:
