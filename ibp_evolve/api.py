@@ -141,11 +141,12 @@ def report(run, out=None, seed_maps: int = 3, n_best: int = 5, progress=None) ->
 def evolve(suite: str = "triangle_box_paper", population: int | None = None,
            generations: int | None = None, seed: int = 0, out=None, workers: int = 0,
            objective: str = "seeds", start=(), time_limit: float | None = None,
-           quiet: bool = True):
+           quiet: bool = True, validate: str | None = None, features: str | None = None):
     """Run ``ibp-evolve evolve`` in this process and return the run (a snapshot).
 
     ``workers=0`` scores in this process (the right choice in a notebook); ``start`` names
-    rules injected into the first generation (library names or files)."""
+    rules injected into the first generation (library names or files); ``validate`` a
+    validation suite and ``features`` extra GP terminals, as ``--validate`` and ``--features``."""
     from ibp_evolve.cli.main import main
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -153,7 +154,8 @@ def evolve(suite: str = "triangle_box_paper", population: int | None = None,
     argv = ["evolve", "--suite", str(suite), "--seed", str(seed), "--out", str(out),
             "--workers", str(workers), "--objective", objective]
     for flag, value in (("--population", population), ("--generations", generations),
-                        ("--time-limit", time_limit)):
+                        ("--time-limit", time_limit), ("--validate", validate),
+                        ("--features", features)):
         if value is not None:
             argv += [flag, str(value)]
     for rule in start:
