@@ -145,13 +145,16 @@ def test_evolve_validate_records_plots_and_exports_by_validation(tmp_path, valid
     assert json.loads((out / "config.json").read_text())["validate"]["n_rules"] == 3
     page = build_report(out, seed_maps=0, baselines=())
     assert "id='validation'" in page and "Training against validation" in page
+    assert page.index("id='validity'") < page.index("id='validation'") < page.index(
+        "id='pareto'") and "aria-label='validation'" in page
 
 
 def test_a_run_without_validation_has_no_validation_section(tmp_path):
     out = tmp_path / "plain"
     assert main(["evolve", "--population", "6", "--generations", "0", "--workers", "0",
                  "--quiet", "--out", str(out)]) == 0
-    assert "id='validation'" not in build_report(out, seed_maps=0, baselines=())
+    page = build_report(out, seed_maps=0, baselines=())
+    assert "id='validation'" not in page and "href='#validation'" not in page
 
 
 def test_a_resumed_validated_run_matches_an_uninterrupted_one(tmp_path, validation_suite):

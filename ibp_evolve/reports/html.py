@@ -8,7 +8,7 @@ and SVG inline; no script, no stylesheet or font from elsewhere):
                    the best so far, and the Laporta / improved-seeding baselines as lines)
 ``validity``       per generation, the share of candidates that were valid, and complete
 ``validation``     with ``evolve --validate``: training against validation fitness of the rules
-                   validated after each generation (absent for runs without validation)
+                   validated after each generation (only in runs made with it)
 ``pareto``         the Pareto front of seeds against rule size among complete rules
 ``best``           the best rules as formulas, their scores per target and their seed maps
 ``lineage``        the ancestry of the best rule: parents, generations, engine operations
@@ -37,8 +37,9 @@ from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
            "inline_svg", "png_img", "SECTIONS"]
 
-SECTIONS = ("configuration", "progress", "validity", "validation", "pareto", "best",
-            "lineage")
+SECTIONS = ("configuration", "progress", "validity", "pareto", "best", "lineage")
+# sections only some runs have, and where they go: validation (evolve --validate) after validity
+OPTIONAL_SECTIONS = {"validation": "validity"}
 FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
 
 CSS = """
@@ -441,7 +442,7 @@ def _validation_figure(run: RunSnapshot):
 
 
 def _validation_section(run: RunSnapshot) -> str:
-    if not run.validations:
+    if not run.validations:   # a run made without --validate: no such section
         return ""
     svg = inline_svg(_validation_figure(run), "validation")
     suite = run.validations[0]["suite"]
@@ -775,8 +776,17 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
                 _lineage_section(run, records, lineage_nodes)]
     return html_page(f"ibp-evolve run {run.name}", "".join(sections),
-                     subtitle=run.summary(),
-                     nav=[s for s in SECTIONS if s != "validation" or run.validations])
+                     subtitle=run.summary(), nav=_sections(run))
+
+
+def _sections(run: RunSnapshot) -> list[str]:
+    """The report's sections in order: SECTIONS, with validation for validated runs."""
+    out = []
+    for name in SECTIONS:
+        out.append(name)
+        out += [extra for extra, after in OPTIONAL_SECTIONS.items()
+                if after == name and (extra != "validation" or run.validations)]
+    return out
 
 
 def write_report(run, out=None, progress=None, **options) -> Path:
