@@ -27,6 +27,7 @@ from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.sectors import measures, nonzero_subsectors, sector_of, top_sector
 from ibp_evolve.reducer.seeding import family_box
 from ibp_evolve.reducer.solver import solve
+from ibp_evolve.reducer.symmetries import add_symmetry_rows, family_symmetries
 from ibp_evolve.reducer.system import build_system
 
 MASTERS_FORMAT = 1
@@ -35,14 +36,22 @@ DISCOVERY_SEED = 20250207  # fixed point so that discovery is reproducible
 
 def discover_masters(family: Family, ordering: Ordering | None = None,
                      region_dots: int = 1, region_numerators: int = 2,
-                     max_widening: int = 3, sectors=None) -> list[tuple[int, ...]]:
-    """Find the masters in the given sectors (default: all non-zero sectors) by elimination."""
+                     max_widening: int = 3, sectors=None,
+                     symmetries: bool = False) -> list[tuple[int, ...]]:
+    """Find the masters in the given sectors (default: all non-zero sectors) by elimination.
+
+    With ``symmetries`` only unique sectors are seeded; every integral of the system gets its
+    sector-symmetry relations, so masters are counted once per unique sector.
+    """
     ordering = ordering or Ordering.parse()
+    sym = family_symmetries(family) if symmetries else None
     if family.preferred_masters:
         pm = measures(np.array(family.preferred_masters))
         region_dots = max(region_dots, int(pm["d"].max()))
         region_numerators = max(region_numerators, int(pm["s"].max()))
     chosen = nonzero_subsectors(family, top_sector(family)) if sectors is None else sectors
+    if sym is not None:
+        chosen = [s for s in chosen if s in set(sym.unique_sectors)]
     region = family_box(family, region_dots, region_numerators, chosen)
     point = random_point(family.parameters, np.random.default_rng(DISCOVERY_SEED))
     previous = None
@@ -50,6 +59,12 @@ def discover_masters(family: Family, ordering: Ordering | None = None,
         seeds = family_box(family, region_dots + widen, region_numerators + widen, chosen)
         system = build_system(family, seeds, point, PRIMES[0], ordering,
                               extra_integrals=region)
+        if sym is not None:
+            # relations for the integrals of the seed box: the columns beyond it are the
+            # box's edge, whose relations would only be needed one widening later
+            m = measures(system.integrals)
+            inside = (m["d"] <= region_dots + widen) & (m["s"] <= region_numerators + widen)
+            system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
         region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
         solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals,
                          np.arange(system.n_equations), system.n_columns,

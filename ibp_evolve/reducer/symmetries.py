@@ -1,0 +1,660 @@
+"""Sector symmetries: which sectors of a family are the same integrals in other momenta.
+
+A *sector mapping* S -> S' is a line bijection pi together with a linear change of the loop
+momenta k = A k' + B p' (|det A| = 1, so the measure d^dk is unchanged) and a map of the
+external momenta p = P p' that preserves every kinematic scalar product, such that each line of
+S becomes a line of S': D_l(k, p) = D_pi(l)(k', p').  Then every integral of S equals an
+integral of S' with its numerators rewritten: a numerator D_j (j not a line of S) becomes a
+quadratic form in (k', p'), which is a linear combination of the family's propagators plus a
+kinematic constant (the propagators span the loop-dependent scalar products).  Expanding the
+numerator powers gives an exact linear relation  I_S(a) = sum_b c_b I(b)  with b in S' and its
+subsectors.
+
+Search.  Lines are squares of a momentum, D_l = eps_l (c_l . v)^2 + m_l over v = (k, p), so a
+mapping must send the momentum vector c_l to +-c_pi(l), a condition *linear* in (A, B) once the
+signs are fixed.  Pick L lines of S whose loop parts are independent; their images and signs fix
+(A, B); every other line must then land on a line of S' with the same eps and mass.  Sectors are
+first grouped by a permutation-invariant fingerprint of the supports of their U and F polynomials
+(equal integrals have equal U and F up to a relabelling of the Feynman parameters), and only
+sectors with the same fingerprint are compared.  External maps are the permutations (times an
+overall sign) of the legs p_1..p_E, p_{E+1} = -sum p that preserve the kinematics exactly.
+
+Every mapping found is verified symbolically: the image of each line, expressed through the
+family's propagators, must be exactly the target line (no constant left over).  A failure raises
+SymmetryError naming the sector; ``symmetries=False`` everywhere proceeds without them.
+
+Unique sectors.  Non-zero sectors are visited by (t, sector id); a sector that maps onto an
+earlier unique sector is *non-unique* and keeps one mapping to it; otherwise it is unique and its
+non-trivial self-mappings (automorphisms) are kept: they relate integrals inside the sector
+(the equal-mass sunrise needs them: I(2,1,1) = I(1,2,1) = I(1,1,2)).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+from ibp_evolve.reducer.family import (Family, FamilyError, loop_scalar_product_basis,
+                                       loop_scalar_product_matrix)
+from ibp_evolve.reducer.modular import to_mod
+from ibp_evolve.reducer.sectors import (lines_of, nonzero_subsectors, sector_of,
+                                        symanzik_polynomials, top_sector, zero_sectors)
+from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
+
+SYMMETRY_FORMAT = 1
+
+
+class SymmetryError(FamilyError):
+    """A sector mapping could not be verified; the message names the sector."""
+
+
+@dataclass(frozen=True)
+class SectorMapping:
+    """One verified mapping of ``source`` onto ``target``.
+
+    ``images[j]`` is the image of propagator j under the momentum map, as
+    (coefficients over the N propagators, kinematic constant as a string): for a line l of
+    the source it is exactly D_pi(l); for any other position it is the rewritten numerator.
+    """
+
+    source: int
+    target: int
+    line_map: tuple[tuple[int, int], ...]  # (source line, target line)
+    images: tuple[tuple[tuple[Fraction, ...], str], ...]
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "target": self.target,
+                "line_map": [list(p) for p in self.line_map],
+                "images": [[[str(c) for c in coeffs], const] for coeffs, const in self.images]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SectorMapping":
+        return cls(int(data["source"]), int(data["target"]),
+                   tuple((int(a), int(b)) for a, b in data["line_map"]),
+                   tuple((tuple(Fraction(c) for c in coeffs), str(const))
+                         for coeffs, const in data["images"]))
+
+
+@dataclass(frozen=True)
+class Symmetries:
+    """The sector symmetries of a family."""
+
+    family_name: str
+    unique_sectors: tuple[int, ...]  # non-zero sectors that are kept
+    mappings: tuple[SectorMapping, ...]  # one per non-unique sector, onto a unique sector
+    automorphisms: tuple[SectorMapping, ...]  # non-trivial self-maps of unique sectors
+
+    @property
+    def representative(self) -> dict[int, int]:
+        """sector -> the unique sector it maps onto (unique sectors map to themselves)."""
+        out = {s: s for s in self.unique_sectors}
+        out.update({m.source: m.target for m in self.mappings})
+        return out
+
+    def mapping_of(self, sector: int) -> SectorMapping | None:
+        for m in self.mappings:
+            if m.source == sector:
+                return m
+        return None
+
+    def to_json(self) -> dict:
+        return {"family": self.family_name, "unique_sectors": list(self.unique_sectors),
+                "mappings": [m.to_json() for m in self.mappings],
+                "automorphisms": [m.to_json() for m in self.automorphisms]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Symmetries":
+        return cls(str(data["family"]), tuple(int(s) for s in data["unique_sectors"]),
+                   tuple(SectorMapping.from_json(m) for m in data["mappings"]),
+                   tuple(SectorMapping.from_json(m) for m in data["automorphisms"]))
+
+
+# -- line momenta and external maps ---------------------------------------------------------
+
+def _line_momentum(q: sympy.Matrix):
+    """(eps, c) with q = eps * c c^T and c rational, first non-zero entry positive; or None."""
+    n = q.shape[0]
+    diag = [u for u in range(n) if q[u, u] != 0]
+    if not diag:
+        return None
+    u = diag[0]
+    eps = 1 if q[u, u] > 0 else -1
+    root = sympy.sqrt(eps * q[u, u])
+    if not root.is_Rational:
+        return None
+    c = [eps * q[v, u] / root for v in range(n)]
+    if any(not x.is_Rational for x in c):
+        return None
+    if any(q[v, w] != eps * c[v] * c[w] for v in range(n) for w in range(n)):
+        return None
+    return eps, tuple(Fraction(int(x.p), int(x.q)) for x in c)
+
+
+def _normalised(vec):
+    """The vector and its sign, scaled so that its first non-zero entry is positive."""
+    for x in vec:
+        if x != 0:
+            sign = 1 if x > 0 else -1
+            return tuple(sign * y for y in vec), sign
+    return tuple(vec), 1
+
+
+def external_maps(family: Family) -> list[tuple[tuple[Fraction, ...], ...]]:
+    """Matrices P (rows: image of p_e over p'_1..p'_E) that preserve the kinematics.
+
+    Candidates are the permutations of the legs p_1..p_E, p_{E+1} = -sum p, times +-1; the
+    identity comes first.
+    """
+    e = family.n_external
+    unit = [tuple(Fraction(int(i == j)) for j in range(e)) for i in range(e)]
+    legs = unit + [tuple(Fraction(-1) for _ in range(e))]
+    out, seen = [], set()
+    for perm in itertools.permutations(range(e + 1)):
+        for sign in (1, -1):
+            rows = tuple(tuple(sign * x for x in legs[perm[i]]) for i in range(e))
+            if rows in seen:
+                continue
+            seen.add(rows)
+            if _preserves_kinematics(family, rows):
+                out.append(rows)
+    out.sort(key=lambda rows: rows != tuple(unit))
+    return out
+
+
+def _preserves_kinematics(family: Family, rows) -> bool:
+    e = family.n_external
+    for i in range(e):
+        for j in range(i, e):
+            image = sum((rows[i][a] * rows[j][b] * family.kinematic_product(a, b)
+                         for a in range(e) for b in range(e) if rows[i][a] and rows[j][b]),
+                        sympy.Integer(0))
+            if sympy.expand(sympy.nsimplify(image) - family.kinematic_product(i, j)) != 0:
+                return False
+    return True
+
+
+# -- sector fingerprints --------------------------------------------------------------------
+
+def _fingerprints(family: Family, sectors) -> dict[int, tuple]:
+    """A fingerprint invariant under relabelling the lines, from the supports of U and F."""
+    u, f_poly, xs = symanzik_polynomials(family)
+    u_terms = [m for m, c in sympy.Poly(u, *xs).terms() if c != 0] if u != 0 else []
+    f_terms = [m for m, c in sympy.Poly(f_poly, *xs).terms() if c != 0] if f_poly != 0 else []
+    out = {}
+    for sector in sectors:
+        lines = lines_of(sector)
+        outside = [i for i in range(family.n) if not sector >> i & 1]
+        us = [m for m in u_terms if all(m[i] == 0 for i in outside)]
+        fs = [m for m in f_terms if all(m[i] == 0 for i in outside)]
+        per_line = sorted((str(family.constants[j]),
+                           sorted(m[j] for m in us), sorted(m[j] for m in fs)) for j in lines)
+        out[sector] = (len(lines), len(us), len(fs), tuple(map(str, per_line)))
+    return out
+
+
+# -- the search -----------------------------------------------------------------------------
+
+class _Search:
+    def __init__(self, family: Family):
+        self.family = family
+        self.L, self.E = family.n_loops, family.n_external
+        self.line = {}  # position -> (eps, c, mass)
+        for j in family.line_positions:
+            lm = _line_momentum(family.quadratic_forms[j])
+            if lm is not None:
+                self.line[j] = (lm[0], lm[1], sympy.expand(family.constants[j]))
+        self.ext_maps = external_maps(family)
+        self.sp_matrix_inv = loop_scalar_product_matrix(
+            family.quadratic_forms, self.L, self.L + self.E).inv()
+        self.sp_basis = loop_scalar_product_basis(self.L, self.L + self.E)
+        # external part of every propagator: sum_{e,f} Q[e,f] p_e.p_f + constant
+        self.ext_part = [self._external_value(q) + c
+                         for q, c in zip(family.quadratic_forms, family.constants)]
+
+    def _external_value(self, q):
+        L, E = self.L, self.E
+        return sympy.expand(sum((q[L + e, L + f] * self.family.kinematic_product(e, f)
+                                 for e in range(E) for f in range(E)), sympy.Integer(0)))
+
+    def mappable(self, sector: int) -> bool:
+        return all(j in self.line for j in lines_of(sector))
+
+    def basis_lines(self, sector: int):
+        """L lines of the sector whose loop parts are linearly independent, or None."""
+        chosen, rows = [], []
+        for j in lines_of(sector):
+            trial = rows + [list(self.line[j][1][:self.L])]
+            if sympy.Matrix(trial).rank() == len(trial):
+                chosen.append(j)
+                rows = trial
+            if len(chosen) == self.L:
+                return chosen
+        return None
+
+    def find(self, source: int, target: int, first_only: bool):
+        """Momentum maps of ``source`` onto ``target``: list of (line map, M as sympy Matrix)."""
+        L, E = self.L, self.E
+        basis = self.basis_lines(source)
+        if basis is None:
+            return []
+        cl = sympy.Matrix([[sympy.Rational(x) for x in self.line[j][1][:L]] for j in basis])
+        cl_inv = cl.inv()
+        target_lines = lines_of(target)
+        lookup = {}
+        for m in target_lines:
+            eps, c, mass = self.line[m]
+            lookup[(eps, c, mass)] = m
+        found, seen = [], set()
+        for pmat in self.ext_maps:
+            p = sympy.Matrix([[sympy.Rational(x) for x in row] for row in pmat]) if E else None
+            for images in itertools.permutations(target_lines, L):
+                if any(self.line[i][0] != self.line[j][0] or self.line[i][2] != self.line[j][2]
+                       for i, j in zip(basis, images)):
+                    continue
+                for signs in itertools.product((1, -1), repeat=L):
+                    mapping = self._try(source, basis, images, signs, cl_inv, p, lookup)
+                    if mapping is None:
+                        continue
+                    key = (mapping[0], tuple(mapping[1]))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found.append(mapping)
+                    if first_only:
+                        return found
+        return found
+
+    def _try(self, source, basis, images, signs, cl_inv, p, lookup):
+        L, E = self.L, self.E
+        rhs_loop = sympy.Matrix([[s * sympy.Rational(x) for x in self.line[m][1][:L]]
+                                 for m, s in zip(images, signs)])
+        a = cl_inv * rhs_loop
+        if abs(a.det()) != 1:
+            return None
+        if E:
+            rhs_ext = sympy.Matrix([
+                [s * sympy.Rational(x) for x in self.line[m][1][L:]] for m, s in zip(images, signs)])
+            own_ext = sympy.Matrix([[sympy.Rational(x) for x in self.line[j][1][L:]]
+                                    for j in basis])
+            b = cl_inv * (rhs_ext - own_ext * p)
+            m_full = sympy.Matrix.vstack(sympy.Matrix.hstack(a, b),
+                                         sympy.Matrix.hstack(sympy.zeros(E, L), p))
+        else:
+            m_full = a
+        line_map = []
+        used = set()
+        for j in lines_of(source):
+            eps, c, mass = self.line[j]
+            w = (sympy.Matrix([[sympy.Rational(x) for x in c]]) * m_full)
+            vec, _ = _normalised(tuple(Fraction(int(x.p), int(x.q)) for x in w))
+            m = lookup.get((eps, vec, mass))
+            if m is None or m in used:
+                return None
+            used.add(m)
+            line_map.append((j, m))
+        return tuple(line_map), m_full
+
+    def images(self, m_full) -> list[tuple[tuple[Fraction, ...], sympy.Expr]]:
+        """Each propagator after the momentum map, as propagator coefficients + constant."""
+        out = []
+        for q, const in zip(self.family.quadratic_forms, self.family.constants):
+            qt = m_full.T * q * m_full
+            svec = sympy.Matrix([[qt[u, v] if u == v else qt[u, v] + qt[v, u]
+                                  for (u, v) in self.sp_basis]])
+            coeffs = svec * self.sp_matrix_inv
+            rest = self._external_value(qt) + const - sum(
+                (coeffs[m] * self.ext_part[m] for m in range(self.family.n)), sympy.Integer(0))
+            out.append((tuple(Fraction(int(x.p), int(x.q)) for x in coeffs),
+                        sympy.expand(rest)))
+        return out
+
+
+def _verified(search: _Search, source: int, target: int, line_map, m_full) -> SectorMapping:
+    images = search.images(m_full)
+    n = search.family.n
+    for j, m in line_map:
+        coeffs, rest = images[j]
+        if rest != 0 or any(coeffs[i] != (1 if i == m else 0) for i in range(n)):
+            raise SymmetryError(
+                f"family '{search.family.name}': the mapping of sector {source} "
+                f"{_sector_name(source, n)} onto sector {target} does not verify (line {j + 1} "
+                "is not carried onto a line); rerun with symmetries off to proceed")
+    return SectorMapping(source, target, tuple(line_map),
+                         tuple((c, str(r)) for c, r in images))
+
+
+def _sector_name(sector: int, n: int) -> str:
+    return "(" + ",".join("1" if sector >> i & 1 else "0" for i in range(n)) + ")"
+
+
+def _is_identity(line_map, m_full) -> bool:
+    return all(a == b for a, b in line_map) and m_full == sympy.eye(m_full.shape[0])
+
+
+def find_symmetries(family: Family) -> Symmetries:
+    """Unique sectors, mappings onto them and their automorphisms (uncached)."""
+    search = _Search(family)
+    sectors = sorted(nonzero_subsectors(family, top_sector(family)),
+                     key=lambda s: (bin(s).count("1"), s))
+    fingerprints = _fingerprints(family, sectors)
+    unique, mappings, automorphisms = [], [], []
+    for sector in sectors:
+        mapped = None
+        if search.mappable(sector):
+            for rep in unique:
+                if fingerprints[rep] != fingerprints[sector] or not search.mappable(rep):
+                    continue
+                found = search.find(sector, rep, first_only=True)
+                if found:
+                    mapped = _verified(search, sector, rep, *found[0])
+                    break
+        if mapped is not None:
+            mappings.append(mapped)
+            continue
+        unique.append(sector)
+        if search.mappable(sector):
+            for line_map, m_full in search.find(sector, sector, first_only=False):
+                if not _is_identity(line_map, m_full):
+                    automorphisms.append(_verified(search, sector, sector, line_map, m_full))
+    return Symmetries(family.name, tuple(sorted(unique)), tuple(mappings),
+                      tuple(_generators(family, _distinct_actions(automorphisms))))
+
+
+def _generators(family: Family, automorphisms) -> list[SectorMapping]:
+    """A generating set of each sector's automorphism group.
+
+    Relations from generators imply those of every product (apply one relation to the terms
+    of another), so the rest only add redundant rows.  Group elements are compared by their
+    action on the propagators, an affine map evaluated mod a prime at a fixed random point
+    (a false coincidence has probability ~ 1/p).
+    """
+    from ibp_evolve.reducer.modular import PRIMES, random_point
+
+    prime = PRIMES[-1]
+    point = random_point(family.parameters, np.random.default_rng(SYMMETRY_FORMAT))
+    values = {sympy.Symbol(k): sympy.Rational(Fraction(v).numerator, Fraction(v).denominator)
+              for k, v in point.items()}
+    n = family.n
+
+    def matrix(m: SectorMapping):
+        t = [[0] * (n + 1) for _ in range(n + 1)]
+        for j, (coeffs, const) in enumerate(m.images):
+            for k, c in enumerate(coeffs):
+                t[j][k] = to_mod(c, prime)
+            value = sympy.sympify(const).subs(values)
+            t[j][n] = to_mod(Fraction(int(value.p), int(value.q)), prime)
+        t[n][n] = 1
+        return tuple(map(tuple, t))
+
+    def product(x, y):
+        return tuple(tuple(sum(x[i][k] * y[k][j] for k in range(n + 1)) % prime
+                           for j in range(n + 1)) for i in range(n + 1))
+
+    out = []
+    by_sector: dict = {}
+    for m in automorphisms:
+        by_sector.setdefault(m.source, []).append(m)
+    for sector, members in by_sector.items():
+        identity = tuple(tuple(int(i == j) for j in range(n + 1)) for i in range(n + 1))
+        group, gens = {identity}, []
+        for m in members:
+            t = matrix(m)
+            if t in group:
+                continue
+            gens.append(t)
+            out.append(m)
+            frontier = list(group)
+            while frontier:  # closure of the group under the generators so far
+                new = []
+                for x in frontier:
+                    for g in gens:
+                        y = product(x, g)
+                        if y not in group:
+                            group.add(y)
+                            new.append(y)
+                frontier = new
+    return out
+
+
+def _distinct_actions(automorphisms):
+    """Drop self-maps that act identically on the propagators (e.g. k -> -k)."""
+    out, seen = [], set()
+    for m in automorphisms:
+        key = (m.source, m.images)
+        identity = all(
+            const == "0" and all(c == (1 if i == j else 0) for i, c in enumerate(coeffs))
+            for j, (coeffs, const) in enumerate(m.images))
+        if key in seen or identity:
+            continue
+        seen.add(key)
+        out.append(m)
+    return out
+
+
+_MEMORY: dict = {}
+
+
+def family_symmetries(family: Family, use_cache: bool = True) -> Symmetries:
+    """The family's sector symmetries, cached on disk per family content."""
+    key = family.digest
+    if use_cache and key in _MEMORY:
+        return _MEMORY[key]
+    path = cache_dir() / f"symmetries-{family.name}-{family.digest}-v{SYMMETRY_FORMAT}.json"
+    result = None
+    if use_cache and path.exists():
+        try:
+            result = Symmetries.from_json(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError):
+            result = None
+    if result is None:
+        result = find_symmetries(family)
+        if use_cache:
+            atomic_write_text(path, json.dumps(result.to_json()))
+    if use_cache:
+        _MEMORY[key] = result
+    return result
+
+
+# -- relations at a numeric point -----------------------------------------------------------
+
+class NumericMapping:
+    """A sector mapping evaluated at a point mod p: maps integrals of its source sector.
+
+    The image of I(a) factorises: the lines are relabelled, and the numerator
+    prod_j (image of D_j)^(-a_j) is a polynomial in the propagators that depends only on the
+    numerator powers.  It is expanded once per numerator pattern and reused for every dotted
+    variant, so mapping thousands of integrals is array arithmetic.
+    """
+
+    def __init__(self, mapping: SectorMapping, family: Family, values: dict, prime: int):
+        self.mapping, self.prime, self.n = mapping, prime, family.n
+        self.line_from = np.array([l for l, _ in mapping.line_map], dtype=np.int64)
+        self.line_to = np.array([m for _, m in mapping.line_map], dtype=np.int64)
+        self.numerator_positions = [j for j in range(self.n)
+                                    if not mapping.source >> j & 1]
+        self.linear = []  # per position: (exponent rows (k, N), coefficients (k,)) mod p
+        for coeffs, const in mapping.images:
+            exps, vals = [], []
+            for m, c in enumerate(coeffs):
+                if c != 0:
+                    exps.append(np.eye(self.n, dtype=np.int64)[m])
+                    vals.append(to_mod(c, prime))
+            value = sympy.sympify(const).subs(values) if const != "0" else sympy.Integer(0)
+            cval = to_mod(Fraction(int(value.p), int(value.q)), prime)
+            if cval:
+                exps.append(np.zeros(self.n, dtype=np.int64))
+                vals.append(cval)
+            self.linear.append((np.array(exps, dtype=np.int64).reshape(-1, self.n),
+                                np.array(vals, dtype=np.int64)))
+        self._numerators: dict = {}
+
+    def _multiply(self, left, right):
+        (e1, c1), (e2, c2) = left, right
+        exps = (e1[:, None, :] + e2[None, :, :]).reshape(-1, self.n)
+        vals = (c1[:, None] * c2[None, :] % self.prime).ravel()
+        uniq, inverse = _unique_rows(exps)
+        summed = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(summed, inverse.ravel(), vals)
+        summed %= self.prime
+        keep = summed != 0
+        return uniq[keep], summed[keep]
+
+    def numerator(self, powers: tuple[int, ...]):
+        """prod over numerator positions j of (image of D_j)^powers[j], as (exps, coeffs)."""
+        if powers not in self._numerators:
+            result = (np.zeros((1, self.n), dtype=np.int64), np.ones(1, dtype=np.int64))
+            for j, k in zip(self.numerator_positions, powers):
+                for _ in range(k):
+                    result = self._multiply(result, self.linear[j])
+            self._numerators[powers] = result
+        return self._numerators[powers]
+
+    def images(self, integrals: np.ndarray):
+        """For integrals (n, N) of the source sector: (row of each term, integral b, coeff)."""
+        base = np.zeros_like(integrals)
+        base[:, self.line_to] = integrals[:, self.line_from]
+        powers = -integrals[:, self.numerator_positions]
+        patterns, which = np.unique(powers, axis=0, return_inverse=True)
+        which = which.ravel()
+        rows, terms, coeffs = [], [], []
+        for k, pattern in enumerate(patterns):
+            members = np.flatnonzero(which == k)
+            exps, vals = self.numerator(tuple(int(x) for x in pattern))
+            b = base[members][:, None, :] - exps[None, :, :]
+            rows.append(np.repeat(members, len(exps)))
+            terms.append(b.reshape(-1, self.n))
+            coeffs.append(np.tile(vals, len(members)))
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, np.zeros((0, self.n), dtype=np.int64), empty
+        return np.concatenate(rows), np.vstack(terms), np.concatenate(coeffs)
+
+
+def numeric_mappings(symmetries: Symmetries, family: Family, point: dict, prime: int):
+    """{sector: [NumericMapping...]}: the one mapping of each non-unique sector, and the
+    automorphisms of each unique sector."""
+    values = {sympy.Symbol(s): sympy.Rational(Fraction(point[s]).numerator,
+                                              Fraction(point[s]).denominator)
+              for s in family.parameters if s in point}
+    out: dict = {}
+    for m in symmetries.mappings + symmetries.automorphisms:
+        out.setdefault(m.source, []).append(NumericMapping(m, family, values, prime))
+    return out
+
+
+def _unique_rows(rows: np.ndarray):
+    """np.unique(rows, axis=0, return_inverse=True), through one int64 key per row (the
+    axis=0 form sorts structured rows and is an order of magnitude slower)."""
+    if not len(rows):
+        return rows, np.zeros(0, dtype=np.int64)
+    lo = int(rows.min())
+    radix = int(rows.max()) - lo + 1
+    if radix ** rows.shape[1] >= 2 ** 62:
+        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return uniq, inverse.ravel()
+    place = radix ** np.arange(rows.shape[1], dtype=np.int64)
+    keys, inverse = np.unique((rows - lo) @ place, return_inverse=True)
+    uniq = (keys[:, None] // place[None, :]) % radix + lo
+    return uniq, inverse.ravel()
+
+
+def _sector_ids(integrals: np.ndarray) -> np.ndarray:
+    weights = np.int64(1) << np.arange(integrals.shape[1], dtype=np.int64)
+    return ((integrals > 0) * weights).sum(axis=1)
+
+
+def symmetry_relations(symmetries: Symmetries, family: Family, integrals, point: dict,
+                       prime: int):
+    """Exact relations I(a) - sum_b c_b I(b) = 0 mod ``prime`` for the given integrals.
+
+    Each integral of a non-unique sector gets one relation mapping it onto its unique sector;
+    each integral of a unique sector gets one per automorphism (relations that reduce to
+    I(a) = I(a) are dropped).  Terms in zero sectors are dropped (they vanish).
+    Returns (relation id of each term, integral of each term (m, N), coefficient (m,)),
+    relation ids numbered 0.. in order.
+    """
+    integrals = np.asarray(integrals, dtype=np.int64).reshape(-1, family.n)
+    by_sector = numeric_mappings(symmetries, family, point, prime)
+    zeros = zero_sectors(family)
+    zero_table = np.zeros(1 << family.n, dtype=bool)
+    zero_table[list(zeros)] = True
+    sectors = _sector_ids(integrals)
+    out_rows, out_terms, out_vals = [], [], []
+    n_relations = 0
+    for sector, mappings in by_sector.items():
+        members = integrals[sectors == sector]
+        if not len(members):
+            continue
+        for nm in mappings:
+            rows, terms, vals = nm.images(members)
+            alive = ~zero_table[_sector_ids(terms)]
+            rows, terms, vals = rows[alive], terms[alive], vals[alive]
+            # I(a) = 1 * I(a) and nothing else: the mapping fixes this integral
+            counts = np.bincount(rows, minlength=len(members))
+            single = counts[rows] == 1
+            trivial_term = single & (vals == 1) & (terms == members[rows]).all(axis=1)
+            trivial = np.zeros(len(members), dtype=bool)
+            trivial[rows[trivial_term]] = True
+            kept = np.flatnonzero(~trivial)
+            renumber = np.full(len(members), -1, dtype=np.int64)
+            renumber[kept] = n_relations + np.arange(len(kept))
+            take = ~trivial[rows]
+            out_rows += [renumber[kept], renumber[rows[take]]]
+            out_terms += [members[kept], terms[take]]
+            out_vals += [np.ones(len(kept), dtype=np.int64), (-vals[take]) % prime]
+            n_relations += len(kept)
+    if not out_rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros((0, family.n), dtype=np.int64), empty
+    rows = np.concatenate(out_rows)
+    order = np.argsort(rows, kind="stable")
+    return rows[order], np.vstack(out_terms)[order], np.concatenate(out_vals)[order]
+
+
+def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=None):
+    """The system with symmetry relations appended for ``integrals`` (default: every integral
+    the system contains).
+
+    Returns ``(new_system, symmetry_equation_ids)``.  The new system has the same seeds and
+    seed equations (ids ``0 .. n_seeds * n_templates - 1`` unchanged); the relations follow as
+    extra equations, and integrals that only the relations bring in get columns too.  Columns
+    are renumbered by the ordering, so column ids of the old system are not valid in the new
+    one (look integrals up with ``column_of``).  To solve a seed subset with symmetries, select
+    ``system.equations_of(seed_ids)`` plus ``symmetry_equation_ids``.
+    """
+    from ibp_evolve.reducer.system import EquationSystem
+
+    family, prime = system.family, system.prime
+    if integrals is None:
+        integrals = system.integrals
+    rel_rows, rel_terms, rel_vals = symmetry_relations(symmetries, family, integrals, point,
+                                                       prime)
+    n_relations = int(rel_rows.max()) + 1 if len(rel_rows) else 0
+    everything = np.vstack([system.integrals, rel_terms])
+    unique, inverse = _unique_rows(everything)
+    rank = system.ordering.ranks(unique, frozenset(family.preferred_masters))
+    col_integrals = np.empty_like(unique)
+    col_integrals[rank] = unique
+    new_col = rank[inverse]
+    old_cols = new_col[: system.n_columns][system.eq_cols]
+    rel_cols = new_col[system.n_columns:]
+    counts = np.bincount(rel_rows, minlength=n_relations)
+    eq_ptr = np.concatenate([system.eq_ptr, system.eq_ptr[-1] + np.cumsum(counts)])
+    new = EquationSystem(
+        family=family, seeds=system.seeds, prime=prime, ordering=system.ordering,
+        n_templates=system.n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
+        eq_cols=np.concatenate([old_cols, rel_cols]),
+        eq_vals=np.concatenate([system.eq_vals, rel_vals]), seconds=system.seconds)
+    first = system.n_equations
+    return new, np.arange(first, first + n_relations, dtype=np.int64)
+
+
+def non_unique(symmetries: Symmetries, integrals) -> list:
+    """The integrals that lie in non-unique sectors (reducible by a sector mapping)."""
+    rep = symmetries.representative
+    return [m for m in integrals if rep.get(sector_of(m), sector_of(m)) != sector_of(m)]
