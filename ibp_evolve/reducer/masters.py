@@ -1,22 +1,41 @@
-"""Master integrals of a family: found by the judge, cached per family and ordering.
+"""Master integrals of a family: found by elimination, verified, cached.
 
 Masters are the integrals that stay unreduced however far the seed box around them is enlarged.
-Discovery: take the *region* of every non-zero sector with at most ``region_dots`` dots and
-``region_numerators`` numerator powers, solve the system of all seeds in the region widened by
-``margin`` (one more dot and numerator), and keep the region's integrals that got no pivot.  The
-box is widened again until two consecutive boxes agree, so an integral that merely sits on the
-edge of a finite box is never taken for a master.  Masters outside the region (e.g. a master
-with two numerators) would be missed; the completeness checks in the tests (targets reduce onto
-this basis) guard against that, and the region grows to cover any ``preferred_masters``.
+Discovery takes the *region* of a sector (at most ``region_dots`` dots and ``region_numerators``
+numerator powers), solves the system of the seeds in the region widened by one more dot and
+numerator, and keeps the region's integrals that got no pivot; the box is widened again until two
+consecutive boxes agree, so an integral that merely sits on the edge of a finite box is never
+taken for a master.
+
+Per sector.  When the ordering ranks integrals by lines first (``t`` or ``sector`` leads), every
+integral of a sector S is more complex than every integral of its subsectors, and IBP identities
+seeded in a subsector never contain an integral of S (a term that would raise a zero index has
+the coefficient a_j = 0).  So the pivots on S's integrals are those of S's own seeds projected on
+S: each sector is discovered alone, with a small system, and only unique sectors are visited when
+symmetries are on.  Other orderings (or preferred masters, which are ranked below everything)
+fall back to one system over the whole family box.
+
+Verification.  After discovery, a probe shell one step beyond the region (one more dot, one more
+numerator) must reduce in the same seed box at a second point and prime.  A probe integral that
+stays unreduced is a master outside the region: the region of that sector grows and discovery
+reruns; if it still does not close, a FamilyError names the sector.
+
+Caches.  The on-disk list is keyed by the family's content, the ordering, the symmetries setting
+and a hash of the source of every module that produces masters (so fixing the derivation never
+leaves stale masters behind); it is validated when read (key, checksum, every master a valid
+integral of a non-zero, unique sector) and rebuilt when anything is off.
+``family_masters(use_cache=False)`` neither reads nor writes the disk or the in-memory memo.
 
 When the family gives ``preferred_masters`` they are ordered least complex, and the discovered
-masters must coincide with them, otherwise they do not form a basis and a FamilyError says which
-integrals are missing or superfluous.
+masters must coincide with them (with symmetries: those in unique sectors), otherwise they do not
+form a basis and a FamilyError says which integrals are missing or superfluous.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -24,24 +43,130 @@ from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.ordering import Ordering
-from ibp_evolve.reducer.sectors import measures, nonzero_subsectors, sector_of, top_sector
-from ibp_evolve.reducer.seeding import family_box
+from ibp_evolve.reducer.sectors import (measures, nonzero_subsectors, sector_of, top_sector,
+                                        zero_sectors)
+from ibp_evolve.reducer.seeding import family_box, sector_box
 from ibp_evolve.reducer.solver import solve
 from ibp_evolve.reducer.symmetries import add_symmetry_rows, family_symmetries
 from ibp_evolve.reducer.system import build_system
 
-MASTERS_FORMAT = 1
+MASTERS_FORMAT = 2
 DISCOVERY_SEED = 20250207  # fixed point so that discovery is reproducible
+PROBE_SEED = 20250208  # the second point of the completeness probe
+MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery gives up
+
+
+def _code_version() -> str:
+    """Hash of the source of every module whose behaviour decides the masters."""
+    from ibp_evolve.reducer import (family, masters, modular, ordering, sectors, seeding,
+                                    solver, symmetries, system, templates)
+    digest = hashlib.sha256()
+    for module in (family, templates, sectors, seeding, ordering, system, solver, modular,
+                   symmetries, masters):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _per_sector(ordering: Ordering, family: Family) -> bool:
+    return ordering.criteria[0] in ("t", "sector") and not family.preferred_masters
+
+
+def _unreduced(family, seeds, region, point, prime, ordering, sym) -> list[tuple[int, ...]]:
+    """The region's integrals that get no pivot in the system of ``seeds``."""
+    system = build_system(family, seeds, point, prime, ordering, extra_integrals=region)
+    if sym is not None:
+        # relations for the integrals of the seed box: the columns beyond it are the box's
+        # edge, whose relations would only matter one widening later
+        m, s = measures(system.integrals), measures(seeds)
+        inside = (m["d"] <= s["d"].max(initial=0)) & (m["s"] <= s["s"].max(initial=0))
+        system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
+    region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
+    solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals,
+                     np.arange(system.n_equations), system.n_columns,
+                     np.zeros(0, dtype=np.int64), system.prime)
+    return sorted(tuple(int(x) for x in region[i]) for i, c in enumerate(region_cols)
+                  if c < 0 or not solution.pivot_mask[c])
+
+
+def _boxes(family, sectors, dots, numerators):
+    if sectors is None:
+        return family_box(family, dots, numerators)
+    boxes = [sector_box(family.n, sec, dots, numerators) for sec in sectors]
+    return np.vstack(boxes) if boxes else np.zeros((0, family.n), dtype=np.int64)
+
+
+def _discover_region(family, sectors, ordering, dots, numerators, max_widening, sym):
+    """(masters in the region, the widening at which they stabilised)."""
+    region = _boxes(family, sectors, dots, numerators)
+    point = random_point(family.parameters, np.random.default_rng(DISCOVERY_SEED))
+    previous = None
+    for widen in range(1, max_widening + 2):
+        seeds = _boxes(family, sectors, dots + widen, numerators + widen)
+        unreduced = _unreduced(family, seeds, region, point, PRIMES[0], ordering, sym)
+        if unreduced == previous:
+            return unreduced, widen
+        previous = unreduced
+    where = f"sector {sectors[0]}" if sectors is not None and len(sectors) == 1 else "the family"
+    raise FamilyError(f"family '{family.name}', {where}: the unreduced integrals did not "
+                      f"stabilise when the seed box was widened {max_widening} times")
+
+
+def _probe(family, sectors, ordering, dots, numerators, widen, sym, masters):
+    """Integrals one shell beyond the region that do not reduce onto ``masters``.
+
+    The shell is first solved with one widening (the size of the last discovery box); only
+    when something stays unreduced is it confirmed in the wider box that discovery needed.
+    """
+    shell_region = _boxes(family, sectors, dots + 1, numerators + 1)
+    point = random_point(family.parameters, np.random.default_rng(PROBE_SEED))
+    for extra in sorted({1, widen}):
+        seeds = _boxes(family, sectors, dots + 1 + extra, numerators + 1 + extra)
+        unreduced = _unreduced(family, seeds, shell_region, point, PRIMES[1], ordering, sym)
+        reducible = sorted(set(masters) - set(unreduced))
+        if reducible:  # only a degenerate discovery point could make a master reducible here
+            raise FamilyError(f"family '{family.name}': masters {reducible[:3]} found at the "
+                              "discovery point reduce at the probe point; the basis is not "
+                              "minimal")
+        outside = sorted(set(unreduced) - set(masters))
+        if not outside:
+            return []
+    return outside
+
+
+def _discover_verified(family, sectors, ordering, dots, numerators, max_widening, sym,
+                       verify):
+    for _ in range(MAX_REGION_GROWTH + 1):
+        masters, widen = _discover_region(family, sectors, ordering, dots, numerators,
+                                          max_widening, sym)
+        if not verify:
+            return masters
+        outside = _probe(family, sectors, ordering, dots, numerators, widen, sym, masters)
+        if not outside:
+            return masters
+        m = measures(np.array(outside))
+        dots, numerators = max(dots, int(m["d"].max())), max(numerators, int(m["s"].max()))
+    where = (f"sector {sectors[0]} ({_sector_text(sectors[0], family.n)})"
+             if sectors is not None and len(sectors) == 1 else "the family")
+    raise FamilyError(
+        f"family '{family.name}', {where}: masters lie outside the discovery region even after "
+        f"growing it to {dots} dots and {numerators} numerators (still unreduced: "
+        f"{outside[:3]}); choose an ordering that ranks dots and numerators (e.g. "
+        "t,sector,r,s,indices)")
+
+
+def _sector_text(sector: int, n: int) -> str:
+    return ",".join("1" if sector >> i & 1 else "0" for i in range(n))
 
 
 def discover_masters(family: Family, ordering: Ordering | None = None,
                      region_dots: int = 1, region_numerators: int = 2,
-                     max_widening: int = 3, sectors=None,
-                     symmetries: bool = False) -> list[tuple[int, ...]]:
+                     max_widening: int = 3, sectors=None, symmetries: bool = False,
+                     verify: bool = True) -> list[tuple[int, ...]]:
     """Find the masters in the given sectors (default: all non-zero sectors) by elimination.
 
-    With ``symmetries`` only unique sectors are seeded; every integral of the system gets its
-    sector-symmetry relations, so masters are counted once per unique sector.
+    With ``symmetries`` only unique sectors are visited and every integral gets its
+    sector-symmetry relations, so masters are counted once per unique sector.  ``verify``
+    runs the completeness probe (see the module docstring).
     """
     ordering = ordering or Ordering.parse()
     sym = family_symmetries(family) if symmetries else None
@@ -49,33 +174,20 @@ def discover_masters(family: Family, ordering: Ordering | None = None,
         pm = measures(np.array(family.preferred_masters))
         region_dots = max(region_dots, int(pm["d"].max()))
         region_numerators = max(region_numerators, int(pm["s"].max()))
-    chosen = nonzero_subsectors(family, top_sector(family)) if sectors is None else sectors
+    chosen = nonzero_subsectors(family, top_sector(family)) if sectors is None else [
+        s for s in sectors if s not in zero_sectors(family)]
     if sym is not None:
-        chosen = [s for s in chosen if s in set(sym.unique_sectors)]
-    region = family_box(family, region_dots, region_numerators, chosen)
-    point = random_point(family.parameters, np.random.default_rng(DISCOVERY_SEED))
-    previous = None
-    for widen in range(1, max_widening + 2):
-        seeds = family_box(family, region_dots + widen, region_numerators + widen, chosen)
-        system = build_system(family, seeds, point, PRIMES[0], ordering,
-                              extra_integrals=region)
-        if sym is not None:
-            # relations for the integrals of the seed box: the columns beyond it are the
-            # box's edge, whose relations would only be needed one widening later
-            m = measures(system.integrals)
-            inside = (m["d"] <= region_dots + widen) & (m["s"] <= region_numerators + widen)
-            system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
-        region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
-        solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals,
-                         np.arange(system.n_equations), system.n_columns,
-                         np.zeros(0, dtype=np.int64), system.prime)
-        unreduced = sorted(tuple(int(x) for x in region[i]) for i, c in enumerate(region_cols)
-                           if c < 0 or not solution.pivot_mask[c])
-        if unreduced == previous:
-            return _sort_masters(unreduced, ordering, family)
-        previous = unreduced
-    raise FamilyError(f"family '{family.name}': the unreduced integrals did not stabilise "
-                      f"when the seed box was widened {max_widening} times")
+        unique = set(sym.unique_sectors)
+        chosen = [s for s in chosen if s in unique]
+    if _per_sector(ordering, family):
+        found = []
+        for sector in chosen:
+            found += _discover_verified(family, [sector], ordering, region_dots,
+                                        region_numerators, max_widening, sym, verify)
+    else:
+        found = _discover_verified(family, chosen, ordering, region_dots, region_numerators,
+                                   max_widening, sym, verify)
+    return _sort_masters(found, ordering, family)
 
 
 def _sort_masters(masters, ordering: Ordering, family: Family) -> list[tuple[int, ...]]:
@@ -88,36 +200,66 @@ def _sort_masters(masters, ordering: Ordering, family: Family) -> list[tuple[int
 _MEMORY: dict = {}
 
 
-def family_masters(family: Family, ordering: Ordering | None = None,
-                   use_cache: bool = True) -> list[tuple[int, ...]]:
-    """The family's masters (cached on disk per family content and ordering)."""
-    ordering = ordering or Ordering.parse()
-    key = (family.digest, ordering.name)
-    if key in _MEMORY:
-        return _MEMORY[key]
-    safe = ordering.name.replace(",", "-")
-    path = cache_dir() / f"masters-{family.name}-{family.digest}-{safe}-v{MASTERS_FORMAT}.json"
-    masters = None
-    if use_cache and path.exists():
-        try:
-            masters = [tuple(m) for m in json.loads(path.read_text())["masters"]]
-        except (ValueError, KeyError, TypeError):
-            masters = None
-    if masters is None:
-        masters = discover_masters(family, ordering)
-        check_preferred_basis(family, masters)
-        if use_cache:
-            atomic_write_text(path, json.dumps({"family": family.name,
-                                                "ordering": ordering.name,
-                                                "masters": [list(m) for m in masters]}))
-    _MEMORY[key] = masters
+def _checksum(key: dict, masters) -> str:
+    text = json.dumps({"key": key, "masters": [list(m) for m in masters]}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_cached(path: Path, key: dict, family: Family, allowed_sectors) -> list | None:
+    """The cached list when its key and checksum match and every entry is plausible."""
+    try:
+        data = json.loads(path.read_text())
+        masters = [family.check_integral(m, "cached master") for m in data["masters"]]
+        if data["key"] != key or data["checksum"] != _checksum(key, masters):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(set(masters)) != len(masters) or any(sector_of(m) not in allowed_sectors
+                                                 for m in masters):
+        return None
     return masters
 
 
-def check_preferred_basis(family: Family, masters) -> None:
+def family_masters(family: Family, ordering: Ordering | None = None,
+                   use_cache: bool = True, symmetries: bool = False) -> list[tuple[int, ...]]:
+    """The family's masters, verified, cached per family, ordering, symmetries and code.
+
+    ``symmetries=True`` counts masters per unique sector: the equation systems that reduce
+    onto this basis must then carry the symmetry rows too (see
+    :func:`ibp_evolve.reducer.symmetries.add_symmetry_rows`).
+    """
+    ordering = ordering or Ordering.parse()
+    key = {"family": family.name, "digest": family.digest, "ordering": ordering.name,
+           "symmetries": bool(symmetries), "code": _code_version(), "format": MASTERS_FORMAT}
+    memo_key = tuple(sorted(key.items()))
+    if use_cache and memo_key in _MEMORY:
+        return _MEMORY[memo_key]
+    allowed = set(nonzero_subsectors(family, top_sector(family)))
+    if symmetries:
+        allowed &= set(family_symmetries(family, use_cache).unique_sectors)
+    safe = ordering.name.replace(",", "-")
+    path = cache_dir() / (f"masters-{family.name}-{family.digest}-{safe}"
+                          f"-{'sym' if symmetries else 'nosym'}-{key['code']}.json")
+    masters = _read_cached(path, key, family, allowed) if use_cache and path.exists() else None
+    if masters is None:
+        masters = discover_masters(family, ordering, symmetries=symmetries)
+        check_preferred_basis(family, masters, symmetries)
+        if use_cache:
+            atomic_write_text(path, json.dumps({
+                "key": key, "checksum": _checksum(key, masters),
+                "masters": [list(m) for m in masters]}))
+    if use_cache:
+        _MEMORY[memo_key] = masters
+    return masters
+
+
+def check_preferred_basis(family: Family, masters, symmetries: bool = False) -> None:
     if not family.preferred_masters:
         return
     preferred, found = set(family.preferred_masters), set(masters)
+    if symmetries:  # a preferred master of a non-unique sector is reducible by a mapping
+        unique = set(family_symmetries(family).unique_sectors)
+        preferred = {m for m in preferred if sector_of(m) in unique}
     if preferred != found:
         extra = sorted(preferred - found)
         missing = sorted(found - preferred)
@@ -127,10 +269,22 @@ def check_preferred_basis(family: Family, masters) -> None:
             + (f"; further masters needed: {missing}" if missing else ""))
 
 
-def masters_in_sectors(family: Family, sectors, ordering: Ordering | None = None):
-    """The family's masters whose sector is one of (or below) the given sectors."""
+def masters_in_sectors(family: Family, sectors, ordering: Ordering | None = None,
+                       symmetries: bool = False):
+    """The family's masters whose sector is one of (or below) the given sectors.
+
+    With symmetries the sectors below are replaced by the unique sectors they map onto.
+    """
     allowed = set()
     for sec in sectors:
         allowed.update(nonzero_subsectors(family, sec))
-    return [m for m in family_masters(family, ordering) if sector_of(m) in allowed]
-
+    if symmetries:  # the unique sectors that these map onto, and everything below them
+        rep = family_symmetries(family).representative
+        todo, allowed = set(allowed), set()
+        while todo:
+            unique = rep.get(todo.pop(), None)
+            if unique is not None and unique not in allowed:
+                allowed.add(unique)
+                todo.update(nonzero_subsectors(family, unique))
+    return [m for m in family_masters(family, ordering, symmetries=symmetries)
+            if sector_of(m) in allowed]

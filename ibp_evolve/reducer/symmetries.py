@@ -535,9 +535,22 @@ class NumericMapping:
         return np.concatenate(rows), np.vstack(terms), np.concatenate(coeffs)
 
 
+_NUMERIC: dict = {}
+
+
 def numeric_mappings(symmetries: Symmetries, family: Family, point: dict, prime: int):
     """{sector: [NumericMapping...]}: the one mapping of each non-unique sector, and the
-    automorphisms of each unique sector."""
+    automorphisms of each unique sector (memoised per family, point and prime)."""
+    key = (family.digest, id(symmetries), tuple(sorted((k, str(v)) for k, v in point.items())),
+           prime)
+    if key not in _NUMERIC:
+        if len(_NUMERIC) > 64:
+            _NUMERIC.clear()
+        _NUMERIC[key] = (symmetries, _numeric_mappings(symmetries, family, point, prime))
+    return _NUMERIC[key][1]
+
+
+def _numeric_mappings(symmetries: Symmetries, family: Family, point: dict, prime: int):
     values = {sympy.Symbol(s): sympy.Rational(Fraction(point[s]).numerator,
                                               Fraction(point[s]).denominator)
               for s in family.parameters if s in point}
