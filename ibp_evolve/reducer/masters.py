@@ -71,8 +71,13 @@ def _per_sector(ordering: Ordering, family: Family) -> bool:
     return ordering.criteria[0] in ("t", "sector") and not family.preferred_masters
 
 
-def _unreduced(family, seeds, region, point, prime, ordering, sym) -> list[tuple[int, ...]]:
-    """The region's integrals that get no pivot in the system of ``seeds``."""
+def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=None):
+    """The region's integrals that get no pivot in the system of ``seeds``.
+
+    With ``survivors_of`` (a sector, or -1 for any), the region's integrals are also
+    back-substituted, and the second result lists the integrals of that sector left in their
+    rows: an integral reduces onto the basis only when those are all masters.
+    """
     system = build_system(family, seeds, point, prime, ordering, extra_integrals=region)
     if sym is not None:
         # relations for the integrals of the seed box: the columns beyond it are the box's
@@ -81,11 +86,20 @@ def _unreduced(family, seeds, region, point, prime, ordering, sym) -> list[tuple
         inside = (m["d"] <= s["d"].max(initial=0)) & (m["s"] <= s["s"].max(initial=0))
         system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
     region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
+    targets = region_cols[region_cols >= 0] if survivors_of is not None else np.zeros(0, np.int64)
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals,
-                     np.arange(system.n_equations), system.n_columns,
-                     np.zeros(0, dtype=np.int64), system.prime)
-    return sorted(tuple(int(x) for x in region[i]) for i, c in enumerate(region_cols)
-                  if c < 0 or not solution.pivot_mask[c])
+                     np.arange(system.n_equations), system.n_columns, targets, system.prime)
+    unreduced = sorted(tuple(int(x) for x in region[i]) for i, c in enumerate(region_cols)
+                       if c < 0 or not solution.pivot_mask[c])
+    if survivors_of is None:
+        return unreduced
+    left = set()
+    for cols, _ in solution.target_rows:
+        for c in cols.tolist():
+            integral = system.integral(c)
+            if survivors_of < 0 or sector_of(integral) == survivors_of:
+                left.add(integral)
+    return unreduced, sorted(left)
 
 
 def _boxes(family, sectors, dots, numerators):
@@ -112,22 +126,27 @@ def _discover_region(family, sectors, ordering, dots, numerators, max_widening, 
 
 
 def _probe(family, sectors, ordering, dots, numerators, widen, sym, masters):
-    """Integrals one shell beyond the region that do not reduce onto ``masters``.
+    """Integrals that the shell one step beyond the region needs besides ``masters``.
 
-    The shell is first solved with one widening (the size of the last discovery box); only
-    when something stays unreduced is it confirmed in the wider box that discovery needed.
+    Every integral of the shell (one more dot, one more numerator) must reduce onto the
+    masters at a second point and prime: after back-substitution its row may hold masters
+    only (per sector: masters of that sector, the lower sectors have their own probe).  The
+    shell is first solved with one widening (the size of the last discovery box); only when
+    something is left is it confirmed in the wider box that discovery needed.
     """
     shell_region = _boxes(family, sectors, dots + 1, numerators + 1)
     point = random_point(family.parameters, np.random.default_rng(PROBE_SEED))
+    own = sectors[0] if sectors is not None and len(sectors) == 1 else -1
     for extra in sorted({1, widen}):
         seeds = _boxes(family, sectors, dots + 1 + extra, numerators + 1 + extra)
-        unreduced = _unreduced(family, seeds, shell_region, point, PRIMES[1], ordering, sym)
+        unreduced, left = _unreduced(family, seeds, shell_region, point, PRIMES[1], ordering,
+                                     sym, survivors_of=own)
         reducible = sorted(set(masters) - set(unreduced))
         if reducible:  # only a degenerate discovery point could make a master reducible here
             raise FamilyError(f"family '{family.name}': masters {reducible[:3]} found at the "
                               "discovery point reduce at the probe point; the basis is not "
                               "minimal")
-        outside = sorted(set(unreduced) - set(masters))
+        outside = sorted((set(unreduced) | set(left)) - set(masters))
         if not outside:
             return []
     return outside
@@ -149,7 +168,7 @@ def _discover_verified(family, sectors, ordering, dots, numerators, max_widening
              if sectors is not None and len(sectors) == 1 else "the family")
     raise FamilyError(
         f"family '{family.name}', {where}: masters lie outside the discovery region even after "
-        f"growing it to {dots} dots and {numerators} numerators (still unreduced: "
+        f"growing it to d <= {dots}, s <= {numerators} (still unreduced: "
         f"{outside[:3]}); choose an ordering that ranks dots and numerators (e.g. "
         "t,sector,r,s,indices)")
 
