@@ -193,6 +193,14 @@ def read_kira(directory: str | Path, family_name: str | None = None) -> str:
             text = f"({_text(q)})^2"
         else:
             fail(fam_path, key, f"must be [momentum, mass] or {{bilinear: ...}}, got {entry!r}")
+        momentum_names = set(loops) | set(momenta)
+        used = {str(x) for x in (q1.free_symbols | q2.free_symbols if isinstance(entry, dict)
+                                 else q.free_symbols)}
+        if used - momentum_names:
+            fail(fam_path, key, f"unknown momentum {sorted(used - momentum_names)[0]!r} "
+                 f"(declared: {', '.join(loops + momenta)})")
+        if {str(x) for x in mass.free_symbols} & momentum_names:
+            fail(fam_path, key, "the mass may not contain momenta")
         if mass != 0:
             text += f" - ({_text(mass)})"
         propagators.append(text)
