@@ -194,3 +194,25 @@ def test_relation_coefficients_are_exact_rationals_mod_p():
     rows2, _ = relations(kite, [a], seed=3, prime=PRIMES[1])
     assert [set(r) for r in rows1] == [set(r) for r in rows2]
     assert Fraction(1) and all(len(r) >= 2 for r in rows1)
+
+
+def test_a_target_in_a_mirror_sector_reduces_onto_the_unique_masters():
+    """The recipe of the symmetries module docstring: seeds, relation rows, solve."""
+    from ibp_evolve.reducer.solver import solve
+    from ibp_evolve.reducer.symmetries import add_symmetry_rows
+    kite = load_family("kite")
+    target = (2, 0, -1, 1, 1)  # sector 25, the mirror of the sunset in sector 22
+    sym = family_symmetries(kite)
+    point = random_point(kite.parameters, np.random.default_rng(9))
+    unique = set(sym.unique_sectors)
+    seeds = laporta_seeds(kite, [(1, 1, 1, 1, 1)], 6, 2)
+    seeds = seeds[[sum(1 << i for i, x in enumerate(s) if x > 0) in unique for s in seeds]]
+    system = build_system(kite, seeds, point, PRIMES[0], extra_integrals=[target])
+    system, sym_eqs = add_symmetry_rows(system, sym, point)
+    selected = np.concatenate([system.equations_of(np.arange(len(seeds))), sym_eqs])
+    solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
+                     system.n_columns, np.array([system.column_of(target)]), system.prime)
+    cols, vals = solution.target_rows[0]
+    left = {system.integral(c) for c in cols.tolist()}
+    assert left and left <= set(family_masters(kite, symmetries=True)) == {
+        (0, 1, 1, 0, 1), (1, 1, 1, 1, 0)}

@@ -26,7 +26,23 @@ SymmetryError naming the sector; ``symmetries=False`` everywhere proceeds withou
 Unique sectors.  Non-zero sectors are visited by (t, sector id); a sector that maps onto an
 earlier unique sector is *non-unique* and keeps one mapping to it; otherwise it is unique and its
 non-trivial self-mappings (automorphisms) are kept: they relate integrals inside the sector
-(the equal-mass sunrise needs them: I(2,1,1) = I(1,2,1) = I(1,1,2)).
+(the equal-mass sunrise needs them: I(2,1,1) = I(1,2,1) = I(1,1,2)).  Only a generating set of
+each automorphism group is kept.
+
+Using symmetries in a reduction (reduce, the judge)::
+
+    sym = family_symmetries(family)                      # cached on disk per family
+    system = build_system(family, seeds, point, prime, ordering, extra_integrals=targets)
+    system, sym_eqs = add_symmetry_rows(system, sym, point)   # relations for every column
+    selected = np.concatenate([system.equations_of(seed_ids), sym_eqs])
+    masters = family_masters(family, ordering, symmetries=True)
+    # solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected, ...) as usual
+
+Seeds are best taken in unique sectors only (``sym.unique_sectors``); a target in a
+non-unique sector reduces through its relation row.  ``add_symmetry_rows`` renumbers the
+columns, so look integrals up with ``system.column_of`` afterwards; the relation rows are
+equations with ids from ``n_seeds * n_templates`` on, which no seed owns (count them apart when
+reporting seeds or trimmed equations per seed).
 """
 
 from __future__ import annotations
