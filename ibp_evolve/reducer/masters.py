@@ -71,7 +71,22 @@ def _per_sector(ordering: Ordering, family: Family) -> bool:
     return ordering.criteria[0] in ("t", "sector") and not family.preferred_masters
 
 
-def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=None):
+def _projected(system, sector: int):
+    """The system's rows with every integral outside ``sector`` dropped (see the module
+    docstring: under a lines-first ordering the pivots on the sector's own integrals, and their
+    back-substituted rows restricted to the sector, are those of this projection)."""
+    weights = np.int64(1) << np.arange(system.integrals.shape[1], dtype=np.int64)
+    col_sector = ((system.integrals > 0) * weights).sum(axis=1)
+    keep = col_sector[system.eq_cols] == sector
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    per_equation = kept_before[system.eq_ptr[1:]] - kept_before[system.eq_ptr[:-1]]
+    eq_ptr = np.zeros(system.n_equations + 1, dtype=np.int64)
+    np.cumsum(per_equation, out=eq_ptr[1:])
+    return eq_ptr, system.eq_cols[keep], system.eq_vals[keep]
+
+
+def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=None,
+               project_onto=None):
     """The region's integrals that get no pivot in the system of ``seeds``.
 
     With ``survivors_of`` (a sector, or -1 for any), the region's integrals are also
@@ -84,11 +99,16 @@ def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=
         # edge, whose relations would only matter one widening later
         m, s = measures(system.integrals), measures(seeds)
         inside = (m["d"] <= s["d"].max(initial=0)) & (m["s"] <= s["s"].max(initial=0))
+        if project_onto is not None:  # the other sectors' relations project to nothing
+            inside &= m["sector"] == project_onto
         system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
     region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
     targets = region_cols[region_cols >= 0] if survivors_of is not None else np.zeros(0, np.int64)
-    solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals,
-                     np.arange(system.n_equations), system.n_columns, targets, system.prime)
+    eq_ptr, eq_cols, eq_vals = system.eq_ptr, system.eq_cols, system.eq_vals
+    if project_onto is not None:
+        eq_ptr, eq_cols, eq_vals = _projected(system, project_onto)
+    solution = solve(eq_ptr, eq_cols, eq_vals, np.arange(system.n_equations),
+                     system.n_columns, targets, system.prime)
     unreduced = sorted(tuple(int(x) for x in region[i]) for i, c in enumerate(region_cols)
                        if c < 0 or not solution.pivot_mask[c])
     if survivors_of is None:
@@ -116,7 +136,9 @@ def _discover_region(family, sectors, ordering, dots, numerators, max_widening, 
     previous = None
     for widen in range(1, max_widening + 2):
         seeds = _boxes(family, sectors, dots + widen, numerators + widen)
-        unreduced = _unreduced(family, seeds, region, point, PRIMES[0], ordering, sym)
+        own = sectors[0] if sectors is not None and len(sectors) == 1 else None
+        unreduced = _unreduced(family, seeds, region, point, PRIMES[0], ordering, sym,
+                               project_onto=own)
         if unreduced == previous:
             return unreduced, widen
         previous = unreduced
@@ -140,7 +162,8 @@ def _probe(family, sectors, ordering, dots, numerators, widen, sym, masters):
     for extra in sorted({1, widen}):
         seeds = _boxes(family, sectors, dots + 1 + extra, numerators + 1 + extra)
         unreduced, left = _unreduced(family, seeds, shell_region, point, PRIMES[1], ordering,
-                                     sym, survivors_of=own)
+                                     sym, survivors_of=own,
+                                     project_onto=own if own >= 0 else None)
         reducible = sorted(set(masters) - set(unreduced))
         if reducible:  # only a degenerate discovery point could make a master reducible here
             raise FamilyError(f"family '{family.name}': masters {reducible[:3]} found at the "
