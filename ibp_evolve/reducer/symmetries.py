@@ -225,6 +225,9 @@ class _Search:
             if lm is not None:
                 self.line[j] = (lm[0], lm[1], sympy.expand(family.constants[j]))
         self.ext_maps = external_maps(family)
+        # integer momentum vectors of the lines (the search works on integers)
+        self.integral_vec = {j: [int(x) for x in c] for j, (eps, c, mass) in self.line.items()
+                             if all(x.denominator == 1 for x in c)}
         self.sp_matrix_inv = loop_scalar_product_matrix(
             family.quadratic_forms, self.L, self.L + self.E).inv()
         self.sp_basis = loop_scalar_product_basis(self.L, self.L + self.E)
@@ -253,67 +256,70 @@ class _Search:
         return None
 
     def find(self, source: int, target: int, first_only: bool):
-        """Momentum maps of ``source`` onto ``target``: list of (line map, M as sympy Matrix)."""
+        """Momentum maps of ``source`` onto ``target``: list of (line map, M as sympy Matrix).
+
+        The search runs on integer arrays (it tries thousands of candidate maps; a map with
+        fractional coefficients is not looked for); only the maps that carry every line onto
+        a line become sympy matrices, to be verified.
+        """
         L, E = self.L, self.E
         basis = self.basis_lines(source)
-        if basis is None:
+        if basis is None or not all(j in self.integral_vec for j in lines_of(source)) or \
+                not all(j in self.integral_vec for j in lines_of(target)):
             return []
-        cl = sympy.Matrix([[sympy.Rational(x) for x in self.line[j][1][:L]] for j in basis])
-        cl_inv = cl.inv()
+        cl = sympy.Matrix([[int(x) for x in self.integral_vec[j][:L]] for j in basis])
+        det = int(cl.det())
+        adj = np.array(cl.adjugate().tolist(), dtype=np.int64)  # cl^-1 = adj / det
+        own_ext = np.array([self.integral_vec[j][L:] for j in basis], dtype=np.int64)
         target_lines = lines_of(target)
-        lookup = {}
-        for m in target_lines:
-            eps, c, mass = self.line[m]
-            lookup[(eps, c, mass)] = m
+        lookup = {(self.line[m][0], tuple(self.integral_vec[m]), self.line[m][2]): m
+                  for m in target_lines}
+        source_vecs = np.array([self.integral_vec[j] for j in lines_of(source)], dtype=np.int64)
         found, seen = [], set()
         for pmat in self.ext_maps:
-            p = sympy.Matrix([[sympy.Rational(x) for x in row] for row in pmat]) if E else None
+            p = np.array([[int(x) for x in row] for row in pmat], dtype=np.int64).reshape(E, E)
+            shift = own_ext @ p
             for images in itertools.permutations(target_lines, L):
                 if any(self.line[i][0] != self.line[j][0] or self.line[i][2] != self.line[j][2]
                        for i, j in zip(basis, images)):
                     continue
+                image_vecs = np.array([self.integral_vec[m] for m in images], dtype=np.int64)
                 for signs in itertools.product((1, -1), repeat=L):
-                    mapping = self._try(source, basis, images, signs, cl_inv, p, lookup)
-                    if mapping is None:
+                    rhs = image_vecs * np.array(signs, dtype=np.int64)[:, None]
+                    rhs[:, L:] -= shift
+                    num = adj @ rhs
+                    if np.any(num % det):
                         continue
-                    key = (mapping[0], tuple(mapping[1]))
+                    ab = num // det  # rows: k_i = sum A k' + sum B p'
+                    if abs(round(np.linalg.det(ab[:, :L].astype(float)))) != 1:
+                        continue
+                    m_full = np.vstack([ab, np.hstack([np.zeros((E, L), np.int64), p])])
+                    line_map = self._line_map(source, source_vecs, m_full, lookup)
+                    if line_map is None:
+                        continue
+                    key = (line_map, m_full.tobytes())
                     if key in seen:
                         continue
                     seen.add(key)
-                    found.append(mapping)
+                    found.append((line_map, sympy.Matrix(m_full.tolist())))
                     if first_only:
                         return found
         return found
 
-    def _try(self, source, basis, images, signs, cl_inv, p, lookup):
-        L, E = self.L, self.E
-        rhs_loop = sympy.Matrix([[s * sympy.Rational(x) for x in self.line[m][1][:L]]
-                                 for m, s in zip(images, signs)])
-        a = cl_inv * rhs_loop
-        if abs(a.det()) != 1:
-            return None
-        if E:
-            rhs_ext = sympy.Matrix([
-                [s * sympy.Rational(x) for x in self.line[m][1][L:]] for m, s in zip(images, signs)])
-            own_ext = sympy.Matrix([[sympy.Rational(x) for x in self.line[j][1][L:]]
-                                    for j in basis])
-            b = cl_inv * (rhs_ext - own_ext * p)
-            m_full = sympy.Matrix.vstack(sympy.Matrix.hstack(a, b),
-                                         sympy.Matrix.hstack(sympy.zeros(E, L), p))
-        else:
-            m_full = a
-        line_map = []
-        used = set()
-        for j in lines_of(source):
-            eps, c, mass = self.line[j]
-            w = (sympy.Matrix([[sympy.Rational(x) for x in c]]) * m_full)
-            vec, _ = _normalised(tuple(Fraction(int(x.p), int(x.q)) for x in w))
-            m = lookup.get((eps, vec, mass))
+    def _line_map(self, source, source_vecs, m_full, lookup):
+        """Where each line of the source goes under the map, or None."""
+        images = source_vecs @ m_full
+        first = np.argmax(images != 0, axis=1)
+        signs = np.sign(images[np.arange(len(images)), first])
+        images = images * signs[:, None]
+        line_map, used = [], set()
+        for j, vec in zip(lines_of(source), images.tolist()):
+            m = lookup.get((self.line[j][0], tuple(vec), self.line[j][2]))
             if m is None or m in used:
                 return None
             used.add(m)
             line_map.append((j, m))
-        return tuple(line_map), m_full
+        return tuple(line_map)
 
     def images(self, m_full) -> list[tuple[tuple[Fraction, ...], sympy.Expr]]:
         """Each propagator after the momentum map, as propagator coefficients + constant."""
