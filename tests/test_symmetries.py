@@ -128,6 +128,7 @@ def test_masters_cache_is_bypassed_and_a_tampered_list_is_rebuilt(monkeypatch, t
     import json
     from ibp_evolve.reducer import masters as masters_module
     monkeypatch.setenv("IBP_EVOLVE_CACHE", str(tmp_path))
+    monkeypatch.setattr(masters_module, "_MEMORY", {})  # earlier tests may have filled it
     kite = load_family("kite")
     calls = []
     real = masters_module.discover_masters
@@ -137,7 +138,7 @@ def test_masters_cache_is_bypassed_and_a_tampered_list_is_rebuilt(monkeypatch, t
     assert family_masters(kite, symmetries=True) == first and len(calls) == 1  # memo
     assert family_masters(kite, symmetries=True, use_cache=False) == first
     assert len(calls) == 2  # use_cache=False skips the memo as well as the disk
-    masters_module._MEMORY.clear()
+    masters_module._MEMORY.clear()  # the memo would answer before the disk
     (path,) = tmp_path.glob("masters-kite-*-sym-*.json")
     data = json.loads(path.read_text())
     data["masters"] = data["masters"][:1]  # a wrong list under the right key
