@@ -15,10 +15,13 @@ S: each sector is discovered alone, with a small system, and only unique sectors
 symmetries are on.  Other orderings (or preferred masters, which are ranked below everything)
 fall back to one system over the whole family box.
 
-Verification.  After discovery, a probe shell one step beyond the region (one more dot, one more
-numerator) must reduce in the same seed box at a second point and prime.  A probe integral that
-stays unreduced is a master outside the region: the region of that sector grows and discovery
-reruns; if it still does not close, a FamilyError names the sector.
+Verification.  Each discovery box is checked by a probe: the shell one step beyond the region
+(one more dot, one more numerator), in the next wider box, at a second point and prime.  The
+region's unreduced integrals there must be the masters found (two consecutive boxes agree, at
+two points), and every shell integral must reduce onto them: its back-substituted row may hold
+masters only.  A probe integral left over (confirmed one widening further) is a master outside
+the region: the region of that sector grows and discovery reruns; if it still does not close,
+a FamilyError names the sector.
 
 Caches.  The on-disk list is keyed by the family's content, the ordering, the symmetries setting
 and a hash of the source of every module that produces masters (so fixing the derivation never
@@ -71,6 +74,21 @@ def _per_sector(ordering: Ordering, family: Family) -> bool:
     return ordering.criteria[0] in ("t", "sector") and not family.preferred_masters
 
 
+def _columns_of(integrals: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Column of each wanted integral (row c of ``integrals`` is column c), -1 when absent;
+    one int64 key per row instead of a dict of tuples (thousands of lookups per system)."""
+    wanted = np.asarray(wanted, dtype=np.int64).reshape(-1, integrals.shape[1])
+    if not len(wanted) or not len(integrals):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    lo = min(int(integrals.min()), int(wanted.min()))
+    radix = max(int(integrals.max()), int(wanted.max())) - lo + 1
+    place = radix ** np.arange(integrals.shape[1], dtype=np.int64)
+    keys, wanted_keys = (integrals - lo) @ place, (wanted - lo) @ place
+    order = np.argsort(keys)
+    at = np.clip(np.searchsorted(keys[order], wanted_keys), 0, len(keys) - 1)
+    return np.where(keys[order][at] == wanted_keys, order[at], -1)
+
+
 def _projected(system, sector: int):
     """The system's rows with every integral outside ``sector`` dropped (see the module
     docstring: under a lines-first ordering the pivots on the sector's own integrals, and their
@@ -102,7 +120,7 @@ def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=
         if project_onto is not None:  # the other sectors' relations project to nothing
             inside &= m["sector"] == project_onto
         system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
-    region_cols = np.array([system.column_of(r) for r in region], dtype=np.int64)
+    region_cols = _columns_of(system.integrals, region)
     targets = region_cols[region_cols >= 0] if survivors_of is not None else np.zeros(0, np.int64)
     eq_ptr, eq_cols, eq_vals = system.eq_ptr, system.eq_cols, system.eq_vals
     if project_onto is not None:
@@ -129,60 +147,53 @@ def _boxes(family, sectors, dots, numerators):
     return np.vstack(boxes) if boxes else np.zeros((0, family.n), dtype=np.int64)
 
 
-def _discover_region(family, sectors, ordering, dots, numerators, max_widening, sym):
-    """(masters in the region, the widening at which they stabilised)."""
+def _discover_region(family, sectors, ordering, dots, numerators, max_widening, sym,
+                     verify):
+    """(masters in the region, integrals beyond it that the probe could not reduce).
+
+    Without ``verify``: widen the seed box until two consecutive boxes agree.  With it, each
+    discovery box is checked by the probe (next box, second point and prime), which then is
+    the second box of the agreement test as well: one solve fewer per sector.
+    """
     region = _boxes(family, sectors, dots, numerators)
+    region_set = {tuple(int(x) for x in r) for r in region}
+    shell_region = _boxes(family, sectors, dots + 1, numerators + 1)
     point = random_point(family.parameters, np.random.default_rng(DISCOVERY_SEED))
-    previous = None
+    probe_point = random_point(family.parameters, np.random.default_rng(PROBE_SEED))
+    single = sectors is not None and len(sectors) == 1
+    own = sectors[0] if single else None
+    previous = previous_outside = None
     for widen in range(1, max_widening + 2):
         seeds = _boxes(family, sectors, dots + widen, numerators + widen)
-        own = sectors[0] if sectors is not None and len(sectors) == 1 else None
-        unreduced = _unreduced(family, seeds, region, point, PRIMES[0], ordering, sym,
-                               project_onto=own)
-        if unreduced == previous:
-            return unreduced, widen
-        previous = unreduced
-    where = f"sector {sectors[0]}" if sectors is not None and len(sectors) == 1 else "the family"
+        found = _unreduced(family, seeds, region, point, PRIMES[0], ordering, sym,
+                           project_onto=own)
+        if not verify:
+            if found == previous:
+                return found, []
+            previous = found
+            continue
+        # the probe: every shell integral must reduce onto ``found`` (per sector: its row,
+        # restricted to the sector, holds masters only; lower sectors have their own probe)
+        seeds = _boxes(family, sectors, dots + 1 + widen, numerators + 1 + widen)
+        unreduced, left = _unreduced(family, seeds, shell_region, probe_point, PRIMES[1],
+                                     ordering, sym, survivors_of=own if single else -1,
+                                     project_onto=own)
+        if sorted(x for x in unreduced if x in region_set) != found:
+            continue  # an integral on the edge of the smaller box: widen
+        outside = sorted((set(unreduced) | set(left)) - set(found))
+        if not outside or outside == previous_outside or widen > max_widening:
+            return found, outside
+        previous_outside = outside  # confirm one widening further before growing the region
+    where = f"sector {sectors[0]}" if single else "the family"
     raise FamilyError(f"family '{family.name}', {where}: the unreduced integrals did not "
                       f"stabilise when the seed box was widened {max_widening} times")
-
-
-def _probe(family, sectors, ordering, dots, numerators, widen, sym, masters):
-    """Integrals that the shell one step beyond the region needs besides ``masters``.
-
-    Every integral of the shell (one more dot, one more numerator) must reduce onto the
-    masters at a second point and prime: after back-substitution its row may hold masters
-    only (per sector: masters of that sector, the lower sectors have their own probe).  The
-    shell is first solved with one widening (the size of the last discovery box); only when
-    something is left is it confirmed in the wider box that discovery needed.
-    """
-    shell_region = _boxes(family, sectors, dots + 1, numerators + 1)
-    point = random_point(family.parameters, np.random.default_rng(PROBE_SEED))
-    own = sectors[0] if sectors is not None and len(sectors) == 1 else -1
-    for extra in sorted({1, widen}):
-        seeds = _boxes(family, sectors, dots + 1 + extra, numerators + 1 + extra)
-        unreduced, left = _unreduced(family, seeds, shell_region, point, PRIMES[1], ordering,
-                                     sym, survivors_of=own,
-                                     project_onto=own if own >= 0 else None)
-        reducible = sorted(set(masters) - set(unreduced))
-        if reducible:  # only a degenerate discovery point could make a master reducible here
-            raise FamilyError(f"family '{family.name}': masters {reducible[:3]} found at the "
-                              "discovery point reduce at the probe point; the basis is not "
-                              "minimal")
-        outside = sorted((set(unreduced) | set(left)) - set(masters))
-        if not outside:
-            return []
-    return outside
 
 
 def _discover_verified(family, sectors, ordering, dots, numerators, max_widening, sym,
                        verify):
     for _ in range(MAX_REGION_GROWTH + 1):
-        masters, widen = _discover_region(family, sectors, ordering, dots, numerators,
-                                          max_widening, sym)
-        if not verify:
-            return masters
-        outside = _probe(family, sectors, ordering, dots, numerators, widen, sym, masters)
+        masters, outside = _discover_region(family, sectors, ordering, dots, numerators,
+                                            max_widening, sym, verify)
         if not outside:
             return masters
         m = measures(np.array(outside))
