@@ -34,11 +34,11 @@ LITERATURE = {  # masters with sector symmetries; see tests/test_symmetries.py f
 def _fresh_cache() -> None:
     """Point every on-disk cache at an empty folder and drop the in-memory memos."""
     os.environ["IBP_EVOLVE_CACHE"] = tempfile.mkdtemp(prefix="ibp-evolve-bench-")
-    from ibp_evolve.reducer import masters, sectors, symmetries
+    from ibp_evolve.reducer import masters, sectors, symmetries, symmetry_rows
     masters._MEMORY.clear()
     sectors._ZERO_SECTORS.clear()
     symmetries._MEMORY.clear()
-    symmetries._NUMERIC.clear()
+    symmetry_rows._NUMERIC.clear()
 
 
 def measure(name: str, symmetric: bool, repeats: int) -> dict:

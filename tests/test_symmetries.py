@@ -13,8 +13,8 @@ from ibp_evolve.reducer.masters import discover_masters, family_masters
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.seeding import laporta_seeds
-from ibp_evolve.reducer.symmetries import (SymmetryError, family_symmetries, find_symmetries,
-                                           symmetry_relations)
+from ibp_evolve.reducer.symmetries import SymmetryError, family_symmetries, find_symmetries
+from ibp_evolve.reducer.symmetry_rows import symmetry_relations
 from ibp_evolve.reducer.system import build_system
 
 
@@ -203,7 +203,7 @@ def test_relation_coefficients_are_exact_rationals_mod_p():
 def test_a_target_in_a_mirror_sector_reduces_onto_the_unique_masters():
     """The recipe of the symmetries module docstring: seeds, relation rows, solve."""
     from ibp_evolve.reducer.solver import solve
-    from ibp_evolve.reducer.symmetries import add_symmetry_rows
+    from ibp_evolve.reducer.symmetry_rows import add_symmetry_rows
     kite = load_family("kite")
     target = (2, 0, -1, 1, 1)  # sector 25, the mirror of the sunset in sector 22
     sym = family_symmetries(kite)

@@ -50,7 +50,8 @@ from ibp_evolve.reducer.sectors import (measures, nonzero_subsectors, sector_of,
                                         zero_sectors)
 from ibp_evolve.reducer.seeding import family_box, sector_box
 from ibp_evolve.reducer.solver import solve
-from ibp_evolve.reducer.symmetries import add_symmetry_rows, family_symmetries
+from ibp_evolve.reducer.symmetries import family_symmetries
+from ibp_evolve.reducer.symmetry_rows import add_symmetry_rows
 from ibp_evolve.reducer.system import build_system
 
 MASTERS_FORMAT = 2
@@ -62,10 +63,10 @@ MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery g
 def _code_version() -> str:
     """Hash of the source of every module whose behaviour decides the masters."""
     from ibp_evolve.reducer import (family, masters, modular, ordering, sectors, seeding,
-                                    solver, symmetries, system, templates)
+                                    solver, symmetries, symmetry_rows, system, templates)
     digest = hashlib.sha256()
     for module in (family, templates, sectors, seeding, ordering, system, solver, modular,
-                   symmetries, masters):
+                   symmetries, symmetry_rows, masters):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
