@@ -63,6 +63,11 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def cmd_families(args) -> int:
     from ibp_evolve.reducer.family import builtin_names, load_family
+    action = getattr(args, "families_action", None)
+    if action == "show":
+        return _families_show(args)
+    if action == "import-kira":
+        return _families_import_kira(args)
     rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
     for name in builtin_names():
         fam = load_family(name)
@@ -130,6 +135,57 @@ def _shell_notice(message: str) -> None:
 
 def _name(integral) -> str:
     return "I(" + ",".join(map(str, integral)) + ")"
+
+
+def _families_show(args) -> int:
+    """Sectors, sector symmetries and masters of one family, with and without symmetries."""
+    from ibp_evolve.reducer.family import load_family
+    from ibp_evolve.reducer.masters import family_masters
+    from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.reducer.sectors import nonzero_subsectors, top_sector
+    from ibp_evolve.reducer.symmetries import family_symmetries
+    family = load_family(args.family)
+    ordering = Ordering.parse(args.ordering)
+    symmetric = args.symmetries == "on"
+    nonzero = nonzero_subsectors(family, top_sector(family))
+    bits = lambda s: "".join("1" if s >> i & 1 else "0" for i in range(family.n))  # noqa: E731
+    with_sym = family_masters(family, ordering, symmetries=True)
+    without = family_masters(family, ordering, symmetries=False)
+    sym = family_symmetries(family)
+    if args.json:
+        print(json.dumps({
+            "family": family.name, "nonzero_sectors": nonzero,
+            "unique_sectors": list(sym.unique_sectors),
+            "mappings": {str(m.source): m.target for m in sym.mappings},
+            "masters": {"symmetries": [list(m) for m in with_sym],
+                        "no_symmetries": [list(m) for m in without]}}))
+        return 0
+    print(f"family {family.name}: {family.n} indices, {len(nonzero)} non-zero sectors, "
+          f"{len(sym.unique_sectors)} unique under sector symmetries")
+    for m in sym.mappings:
+        pairs = " ".join(f"{a + 1}->{b + 1}" for a, b in m.line_map)
+        print(f"  sector {m.source} ({bits(m.source)}) = sector {m.target} "
+              f"({bits(m.target)})  lines {pairs}")
+    print(f"masters: {len(with_sym)} with symmetries, {len(without)} without "
+          f"(ordering {ordering.name})")
+    shown = with_sym if symmetric else without
+    print(f"masters ({'with' if symmetric else 'without'} symmetries): "
+          + " ".join(_name(m) for m in shown))
+    return 0
+
+
+def _families_import_kira(args) -> int:
+    from pathlib import Path
+
+    from ibp_evolve.reducer.kira import read_kira
+    from ibp_evolve.reducer.templates import atomic_write_text
+    text = read_kira(args.directory, args.name)
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        atomic_write_text(Path(args.output), text)
+        print(f"wrote {args.output}")
+    return 0
 
 
 def cmd_reduce(args) -> int:
@@ -254,8 +310,21 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("families", help="list the built-in integral families")
-    p.set_defaults(func=cmd_families)
+    p = sub.add_parser("families", help="list the built-in integral families; show one "
+                       "(sectors, symmetries, masters); import a Kira family")
+    p.set_defaults(func=cmd_families, families_action=None)
+    fam_sub = p.add_subparsers(dest="families_action")
+    q = fam_sub.add_parser("show", help="sectors, sector symmetries and masters of a family")
+    q.add_argument("family", help="built-in family name or path to a family .toml file")
+    q.add_argument("--symmetries", choices=("on", "off"), default="on",
+                   help="list the masters with or without sector symmetries (default on)")
+    q.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q = fam_sub.add_parser("import-kira", help="write our family file for a Kira config "
+                           "(config/integralfamilies.yaml and config/kinematics.yaml)")
+    q.add_argument("directory", help="Kira project folder (or its config/ folder)")
+    q.add_argument("--name", help="which family, when the file defines several")
+    q.add_argument("-o", "--output", help="family .toml to write (default: print it)")
 
     p = sub.add_parser(
         "reduce", help="reduce target integrals exactly at a rational point",
