@@ -123,7 +123,8 @@ def cmd_serve_llm(args) -> int:
 def cmd_train_mutator(args) -> int:
     from pathlib import Path
 
-    from llm_mutator.train import (ROOT, TrainConfig, _add, collect_corpus, random_rules,
+    from llm_mutator.train import (TrainConfig, _add, collect_corpus, default_corpus_dirs,
+                                   random_rules,
                                    train_mutator, variation_documents)
 
     def fail(message):
@@ -134,7 +135,7 @@ def cmd_train_mutator(args) -> int:
         import transformers  # noqa: F401
     except ImportError:
         return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'")
-    dirs = args.rules or [str(ROOT / "rules"), str(ROOT / "seeds")]
+    dirs = args.rules or [str(d) for d in default_corpus_dirs()]
     for d in dirs:
         if not Path(d).is_dir():
             return fail(f"--rules {d}: not a folder")

@@ -116,7 +116,7 @@ def _resolve_rule(text: str):
     Library rules ship with the package and run in process; any other file goes through the
     sandbox, since someone else may have written it."""
     from pathlib import Path
-    from ibp_evolve.language.library import library_dir, resolve_rule
+    from ibp_evolve.language.library import is_shipped, resolve_rule
     path = Path(text)
     if path.is_dir():
         best = sorted((path / "best").glob("rank*.py"))
@@ -124,9 +124,7 @@ def _resolve_rule(text: str):
             raise FileNotFoundError(f"run folder '{text}' has no best rule (no best/rank01.py)")
         path, text = best[0], str(best[0])
     rule = resolve_rule(text)
-    shipped = rule.path is not None and Path(rule.path).resolve().is_relative_to(
-        library_dir().resolve())
-    return rule, not shipped
+    return rule, not is_shipped(rule.path)
 
 
 def _shell_notice(message: str) -> None:
@@ -283,14 +281,14 @@ def cmd_score(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from ibp_evolve.language.library import description, library_dir, library_rules
+    from ibp_evolve.language.library import description, library_dirs, library_rules, rule_name
     paths = library_rules()
     if not paths:
-        print(f"no rules in {library_dir()}")
+        print(f"no rules in {', '.join(map(str, library_dirs())) or 'the rule library'}")
         return 0
-    width = max(len(str(p.relative_to(library_dir()))[:-3]) for p in paths)
+    width = max(len(rule_name(p)) for p in paths)
     for p in paths:
-        print(f"{str(p.relative_to(library_dir()))[:-3].ljust(width)}  {description(p)}")
+        print(f"{rule_name(p).ljust(width)}  {description(p)}")
     return 0
 
 
