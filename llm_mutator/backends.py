@@ -85,6 +85,7 @@ class TransformersBackend(Backend):
         self.max_batch = int(max_batch)
         self.grammar = bool(grammar)     # constrain prompts that open a rule function
         self._vocabulary = None          # token texts for the constraint, built on first use
+        self.last_processor = None       # the constraint of the last batch (its counters)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype is None:
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
@@ -171,7 +172,8 @@ class TransformersBackend(Backend):
             if use_grammar:
                 processor = self._grammar_processor(
                     chunk, n, length, temperature or self.temperature,
-                    None if prefixes is None else prefixes[start:start + per_call])
+                    None if prefixes is None else prefixes[start:start + per_call],
+                    chunk_budgets)
                 if processor is not None:
                     from transformers import LogitsProcessorList
                     extra["logits_processor"] = LogitsProcessorList([processor])
@@ -200,7 +202,7 @@ class TransformersBackend(Backend):
                 out.append(group)
         return out
 
-    def _grammar_processor(self, prompts, n, prompt_length, temperature, prefixes):
+    def _grammar_processor(self, prompts, n, prompt_length, temperature, prefixes, budgets):
         """The rule-language logits processor for the rows whose prompt opens a rule function
         (None when there is none)."""
         from .grammar import RuleLogitsProcessor, opens_rule
@@ -214,7 +216,10 @@ class TransformersBackend(Backend):
         if self._vocabulary is None:
             from .grammar import TokenVocabulary
             self._vocabulary = TokenVocabulary(self.tokenizer)
-        return RuleLogitsProcessor(self._vocabulary, starts, prompt_length, temperature)
+        self.last_processor = RuleLogitsProcessor(
+            self._vocabulary, starts, prompt_length, temperature,
+            budgets=[b for b in budgets for _ in range(n)])
+        return self.last_processor
 
     def generate(self, prompts, n=1, seed=None):
         return [[cut_function(text) for text, _, _ in group]

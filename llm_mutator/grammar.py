@@ -64,7 +64,7 @@ _VERSIONED = re.compile(r"priority_v\d+$")   # renamed to 'priority' by parse_co
 
 _LEX = re.compile(r"""
  (?P<ws>[ ]+)
-|(?P<comment>\#[^\n]*)
+|(?P<comment>\#[ -~]*)
 |(?P<nl>\n)
 |(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d*)?)
 |(?P<name>[A-Za-z_][A-Za-z_0-9]*)
@@ -822,3 +822,129 @@ class _NoScope:
 
 _NO_SCOPE = _NoScope()     # expect a block in unreachable code
 
+# ----------------------------------------------------------------------------- sampling
+
+class TokenVocabulary:
+    """The text each token id adds to a sequence (None: a special token, or one that does not
+    decode to text on its own), and the end-of-sequence ids."""
+
+    def __init__(self, tokenizer):
+        # decode after an anchor token, so that tokenizers which drop a leading space when a
+        # token stands alone (sentencepiece) still give the space
+        anchor = tokenizer.encode("x", add_special_tokens=False)[:1]
+        head = tokenizer.decode(anchor)
+        special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        size = len(tokenizer)
+        decoded = tokenizer.batch_decode([anchor + [i] for i in range(size)])
+        self.texts: list[str | None] = []
+        for i, text in enumerate(decoded):
+            ok = i not in special and text.startswith(head) and len(text) > len(head) \
+                and "\ufffd" not in text
+            self.texts.append(text[len(head):] if ok else None)
+        eos = tokenizer.eos_token_id
+        self.eos_ids = {eos} if eos is not None else set()
+        self.size = size
+
+
+class RuleLogitsProcessor:
+    """Masks every token after which a row's completion could no longer become a rule (module
+    docstring).  ``starts[r]``: the completion text row r begins with ("" for a fresh body), or
+    None for a row left unconstrained; ``budgets[r]``: the row's token budget — in its last
+    ``end_margin`` tokens a row that may end is ended (a rule cut by the budget is lost)."""
+
+    def __init__(self, vocabulary: TokenVocabulary, starts, prompt_length: int,
+                 temperature: float = 1.0, budgets=None, coverage: float = 0.995,
+                 max_checks: int = 64, end_margin: int = 4):
+        self.vocabulary, self.prompt_length = vocabulary, int(prompt_length)
+        self.temperature, self.coverage = float(temperature), float(coverage)
+        self.max_checks, self.end_margin = int(max_checks), int(end_margin)
+        self.budgets = list(budgets) if budgets is not None else None
+        self.checker = RuleChecker()
+        self.states = [None if s is None else self.checker.start(s) for s in starts]
+        self.seen: list[dict] = [{} for _ in starts]   # token -> state, from the last step
+        self.checks = 0          # candidate tokens checked (benchmarks read it)
+        self.released = 0        # rows left unconstrained: no likely token was valid
+
+    def _advance(self, input_ids) -> None:
+        if input_ids.shape[1] <= self.prompt_length:
+            return
+        last = input_ids[:, -1].tolist()
+        for r, token in enumerate(last):
+            state = self.states[r]
+            if state is None or state.ended:
+                continue
+            new = self.seen[r].get(token, False)
+            if new is False:
+                text = self._text(token)
+                new = None if text is None else self.checker.feed(state, text)
+            self.states[r] = new
+            self.seen[r] = {}
+
+    def _text(self, token):
+        return self.vocabulary.texts[token] if 0 <= token < self.vocabulary.size else None
+
+    def _allowed(self, r, token, state) -> bool:
+        if token in self.vocabulary.eos_ids:
+            return self.checker.can_end(state)
+        text = self._text(token)
+        if text is None:
+            return False
+        new = self.checker.feed(state, text)
+        self.seen[r][token] = new
+        return new is not None
+
+    def _choose(self, r, state, probs, ids, enough: int | None = None) -> list:
+        """Valid tokens among the likeliest, until they cover ``coverage`` of the mass (or
+        ``enough`` were found)."""
+        mass, allowed = 0.0, []
+        for p, token in zip(probs, ids):
+            self.checks += 1
+            if self._allowed(r, token, state):
+                allowed.append(token)
+                if enough is not None and len(allowed) >= enough:
+                    break
+            mass += p
+            if allowed and mass >= self.coverage:
+                break
+        return allowed
+
+    def __call__(self, input_ids, scores):
+        import torch
+        self._advance(input_ids)
+        rows = [r for r, s in enumerate(self.states) if s is not None and not s.ended]
+        if not rows:
+            return scores
+        step = input_ids.shape[1] - self.prompt_length
+        vocab = scores.shape[1]
+        logp = torch.log_softmax(scores[rows].float() / self.temperature, dim=-1)
+        k = min(self.max_checks, vocab)
+        top_logp, top_ids = torch.topk(logp, k, dim=-1)
+        top_p, top_ids = top_logp.exp().tolist(), top_ids.tolist()
+        out = scores.clone()
+        for j, r in enumerate(rows):
+            state = self.states[r]
+            ending = (self.budgets is not None and self.vocabulary.eos_ids
+                      and self.budgets[r] - step <= self.end_margin
+                      and self.checker.can_end(state))
+            if ending:
+                allowed = sorted(self.vocabulary.eos_ids)
+            else:
+                allowed = self._choose(r, state, top_p[j], top_ids[j])
+            if not allowed and k < vocab:
+                # nothing valid among the likeliest: look further down, once
+                wide_p, wide_ids = torch.topk(logp[j], min(vocab, 16 * k))
+                allowed = self._choose(r, state, wide_p.exp().tolist()[k:],
+                                       wide_ids.tolist()[k:], enough=8)
+            if not allowed:
+                allowed = [t for t in self.vocabulary.eos_ids if self.checker.can_end(state)]
+            if not allowed:
+                # leave this row to the model (the validator will reject it) rather than
+                # sample from an empty set
+                self.states[r] = None
+                self.released += 1
+                continue
+            index = torch.tensor(allowed, device=scores.device)
+            keep = scores[r, index]
+            out[r] = float("-inf")
+            out[r, index] = keep
+        return out

@@ -90,7 +90,8 @@ def _number(body: dict, key: str, default: float, low: float, high: float,
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RequestError(f"'{key}' must be a number, not {json.dumps(value)[:40]}")
     value = float(value)
-    if not (math.isfinite(value) and (low < value if open_low else low <= value) <= high):
+    above_low = low < value if open_low else low <= value
+    if not (math.isfinite(value) and above_low and value <= high):
         interval = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
         raise RequestError(f"'{key}' = {value} is outside {interval}")
     return value
@@ -414,8 +415,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code, message=None, explain=None):
         """The standard library's own errors (bad request line, unknown method, oversized
-        headers) as JSON too."""
+        headers) as JSON too, with a status line even for a garbled (HTTP/0.9-like) one."""
         self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
         self._error(code, message or self.responses.get(code, ("error",))[0])
 
     def do_GET(self):
