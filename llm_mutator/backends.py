@@ -171,7 +171,7 @@ class TransformersBackend(Backend):
             extra = {}
             if use_grammar:
                 processor = self._grammar_processor(
-                    chunk, n, length, temperature or self.temperature,
+                    chunk, n, length, temperature or self.temperature, top_p or self.top_p,
                     None if prefixes is None else prefixes[start:start + per_call],
                     chunk_budgets)
                 if processor is not None:
@@ -202,7 +202,8 @@ class TransformersBackend(Backend):
                 out.append(group)
         return out
 
-    def _grammar_processor(self, prompts, n, prompt_length, temperature, prefixes, budgets):
+    def _grammar_processor(self, prompts, n, prompt_length, temperature, top_p, prefixes,
+                           budgets):
         """The rule-language logits processor for the rows whose prompt opens a rule function
         (None when there is none)."""
         from .grammar import RuleLogitsProcessor, opens_rule
@@ -218,7 +219,7 @@ class TransformersBackend(Backend):
             self._vocabulary = TokenVocabulary(self.tokenizer)
         self.last_processor = RuleLogitsProcessor(
             self._vocabulary, starts, prompt_length, temperature,
-            budgets=[b for b in budgets for _ in range(n)])
+            budgets=[b for b in budgets for _ in range(n)], coverage=max(top_p, 0.9))
         return self.last_processor
 
     def generate(self, prompts, n=1, seed=None):

@@ -81,6 +81,12 @@ _OPEN, _CLOSE = "([", ")]"
 # a line indented by 1-3 spaces, or a continuation line in column 0: the prompt's cut
 # (a line in column 0 ends the function) and the dedent of the body would break the rule
 _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
+_SPACE_RUN = re.compile(r"   ")
+# what completes a line, likeliest first (see RuleChecker.closing)
+_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " in seed.a", " v in seed.a",
+            " for v in seed.a")
+MAX_BLANK_LINES = 2
+MAX_COMMENT_CHARS = 100
 
 
 class _Dead(Exception):
@@ -612,11 +618,11 @@ def _assign(env, name, type_):
 class CheckerState:
     """Where a sequence stands: the blocks of its completed lines, the current line, the whole
     text so far.  States are never changed: :meth:`RuleChecker.feed` returns new ones."""
-    __slots__ = ("frames", "expect_block", "line", "text", "ended", "_ends")
+    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends")
 
-    def __init__(self, frames, expect_block, line, text, ended=False):
+    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0):
         self.frames, self.expect_block, self.line = frames, expect_block, line
-        self.text, self.ended = text, ended
+        self.text, self.ended, self.blanks = text, ended, blanks
         self._ends = None
 
     def copy_frames(self):
@@ -643,26 +649,29 @@ class RuleChecker:
         if len(full) > MAX_COMPLETION_CHARS:
             return None
         try:
-            frames, expect_block = None, state.expect_block
+            frames, expect_block, blanks = None, state.expect_block, state.blanks
             line = state.line + text
             while True:
                 split = _line_end(line)
                 if split is None:
                     break
                 head, line = line[:split], line[split + 1:]
-                if _SHORT_INDENT.search(head):
-                    return None
                 if frames is None:
                     frames = state.copy_frames()
+                _layout(head, frames, expect_block)
+                blanks = blanks + 1 if not head.strip() else 0
+                if blanks > MAX_BLANK_LINES:
+                    return None
                 expect_block = self._complete_line(frames, expect_block, head)
             frames = frames if frames is not None else state.frames
-            if line[:1] == "#" or _SHORT_INDENT.search(line):
-                return None
+            if line[:1] == "#":
+                return None     # a comment in column 0 breaks the body's indentation
             if line[:1] not in ("", " ", "\n"):
                 # a line starting in column 0 ends the function
                 return self._end(CheckerState(frames, expect_block, "",
                                               full[:len(full) - len(line)]))
-            new = CheckerState(frames, expect_block, line, full)
+            _layout(line, frames, expect_block)
+            new = CheckerState(frames, expect_block, line, full, blanks=blanks)
             return new if self._viable(new) else None
         except (_Dead, RecursionError):
             return None
@@ -674,6 +683,64 @@ class RuleChecker:
         if state._ends is None:
             state._ends = self._end(state) is not None
         return state._ends
+
+    def closing(self, state: CheckerState, depth: int = 24, budget: int = 600) -> str | None:
+        """A short text after which the function may end (``""`` when it may end now), or
+        None when none is found: the current line completed (closing brackets, an ``else``
+        for an open conditional, ...), a body for an open ``if``, a final ``return``."""
+        if self.can_end(state):
+            return ""
+        suffix = self._close_line(state, depth, budget)
+        if suffix is None:
+            return None
+        after = self.feed(state, suffix)
+        for more in (f"{' ' * (after.frames[-1].indent + BODY_INDENT)}return 0\n"
+                     if after.expect_block is not None else "",
+                     f"{' ' * BODY_INDENT}return 0\n"):
+            if more:
+                nxt = self.feed(after, more)
+                if nxt is None:
+                    return None
+                suffix, after = suffix + more, nxt
+            if self.can_end(after):
+                return suffix
+        return None
+
+    def _close_line(self, state: CheckerState, depth: int, budget: int):
+        """Depth-first search for a text that completes the current line (ending in a
+        newline), trying the likeliest closers first; at most ``budget`` checks."""
+        if not state.line.strip():
+            return ""
+        atoms = list(_CLOSERS)
+        tokens, partial = [], False
+        try:
+            tokens, partial = _lex(state.line.lstrip(" "))
+        except _Dead:
+            return None
+        if partial and tokens[-1][0] == "name":
+            stem = tokens[-1][1]
+            atoms = [w[len(stem):] for w in sorted(_WORDS) if w.startswith(stem)
+                     and w != stem] + atoms
+
+        spent = [0]
+
+        def search(current, left):
+            if current.line == "" and current.text.endswith("\n"):
+                return ""
+            if left == 0:
+                return None
+            for atom in atoms:
+                spent[0] += 1
+                if spent[0] > budget:
+                    return None
+                nxt = self.feed(current, atom)
+                if nxt is None or nxt.ended:
+                    continue
+                rest = search(nxt, left - 1)
+                if rest is not None:
+                    return atom + rest
+            return None
+        return search(state, depth)
 
     # -- lines ----------------------------------------------------------------------------
 
@@ -793,6 +860,20 @@ class RuleChecker:
         return CheckerState(frames, None, "", state.text, True)
 
 
+def _layout(line: str, frames, expect_block) -> None:
+    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: a
+    break inside brackets, an indentation deeper than a block allows, runs of spaces, long
+    comments (the prompt's own cut and dedent also forbid 1-3 space indents)."""
+    if "\n" in line or _SHORT_INDENT.search(line):
+        raise _Dead()
+    code, _, comment = line.partition("#")
+    stripped = code.lstrip(" ")
+    deepest = frames[-1].indent + (BODY_INDENT if expect_block is not None else 0)
+    if len(code) - len(stripped) > deepest or _SPACE_RUN.search(stripped) \
+            or len(comment) > MAX_COMMENT_CHARS:
+        raise _Dead()
+
+
 def _line_end(text: str):
     """Index of the newline that ends the first logical line (outside brackets), or None."""
     depth, k, n = 0, 0, len(text)
@@ -844,26 +925,44 @@ class TokenVocabulary:
         eos = tokenizer.eos_token_id
         self.eos_ids = {eos} if eos is not None else set()
         self.size = size
+        self.by_text: dict[str, int] = {}
+        for i, text in enumerate(self.texts):
+            if text is not None:
+                self.by_text.setdefault(text, i)
+        self.longest = max((len(t) for t in self.by_text), default=1)
+
+    def longest_prefix(self, text: str):
+        """The token whose text is the longest prefix of ``text`` (None if none is)."""
+        for length in range(min(len(text), self.longest), 0, -1):
+            token = self.by_text.get(text[:length])
+            if token is not None:
+                return token
+        return None
 
 
 class RuleLogitsProcessor:
     """Masks every token after which a row's completion could no longer become a rule (module
     docstring).  ``starts[r]``: the completion text row r begins with ("" for a fresh body), or
-    None for a row left unconstrained; ``budgets[r]``: the row's token budget — in its last
-    ``end_margin`` tokens a row that may end is ended (a rule cut by the budget is lost)."""
+    None for a row left unconstrained.  ``budgets[r]``: the row's token budget; when what is
+    left of it comes close to what closing the function would take
+    (:meth:`RuleChecker.closing`), the row is closed along that text, token by token, and
+    ended — a rule cut by the budget would be lost."""
 
     def __init__(self, vocabulary: TokenVocabulary, starts, prompt_length: int,
-                 temperature: float = 1.0, budgets=None, coverage: float = 0.995,
-                 max_checks: int = 64, end_margin: int = 4):
+                 temperature: float = 1.0, budgets=None, coverage: float = 0.95,
+                 max_checks: int = 64, close_margin: int = 4):
         self.vocabulary, self.prompt_length = vocabulary, int(prompt_length)
         self.temperature, self.coverage = float(temperature), float(coverage)
-        self.max_checks, self.end_margin = int(max_checks), int(end_margin)
+        self.max_checks, self.close_margin = int(max_checks), int(close_margin)
         self.budgets = list(budgets) if budgets is not None else None
         self.checker = RuleChecker()
         self.states = [None if s is None else self.checker.start(s) for s in starts]
         self.seen: list[dict] = [{} for _ in starts]   # token -> state, from the last step
+        self.plans: list[str | None] = [None] * len(starts)   # closing text still to write
+        self.retry_at = [None] * len(starts)   # budget left when closing is tried again
         self.checks = 0          # candidate tokens checked (benchmarks read it)
         self.released = 0        # rows left unconstrained: no likely token was valid
+        self.closed = 0          # rows closed because their budget ran short
 
     def _advance(self, input_ids) -> None:
         if input_ids.shape[1] <= self.prompt_length:
@@ -874,9 +973,12 @@ class RuleLogitsProcessor:
             if state is None or state.ended:
                 continue
             new = self.seen[r].get(token, False)
+            text = self._text(token)
             if new is False:
-                text = self._text(token)
                 new = None if text is None else self.checker.feed(state, text)
+            plan = self.plans[r]
+            if plan and text is not None and plan.startswith(text):
+                self.plans[r] = plan[len(text):]
             self.states[r] = new
             self.seen[r] = {}
 
@@ -908,6 +1010,29 @@ class RuleLogitsProcessor:
                 break
         return allowed
 
+    def _closing(self, r, state, left: int):
+        """The token that follows the row's closing text once its budget runs short (None
+        while it need not close, or cannot)."""
+        if self.plans[r] is None:
+            if left > _closing_estimate(state) + self.close_margin or (
+                    self.retry_at[r] is not None and left > self.retry_at[r]):
+                return None
+            plan = self.checker.closing(state)
+            if plan is None:
+                self.retry_at[r] = left - 4   # the line may close more easily a bit later
+                return None
+            self.plans[r] = plan
+            self.closed += 1
+        plan = self.plans[r]
+        if plan == "":
+            eos = sorted(self.vocabulary.eos_ids)
+            return eos[0] if eos and self.checker.can_end(state) else None
+        token = self.vocabulary.longest_prefix(plan)
+        if token is None or not self._allowed(r, token, state):
+            self.plans[r], self.retry_at[r] = None, left - 4
+            return None
+        return token
+
     def __call__(self, input_ids, scores):
         import torch
         self._advance(input_ids)
@@ -923,11 +1048,11 @@ class RuleLogitsProcessor:
         out = scores.clone()
         for j, r in enumerate(rows):
             state = self.states[r]
-            ending = (self.budgets is not None and self.vocabulary.eos_ids
-                      and self.budgets[r] - step <= self.end_margin
-                      and self.checker.can_end(state))
-            if ending:
-                allowed = sorted(self.vocabulary.eos_ids)
+            forced = None
+            if self.budgets is not None:
+                forced = self._closing(r, state, self.budgets[r] - step)
+            if forced is not None:
+                allowed = [forced]
             else:
                 allowed = self._choose(r, state, top_p[j], top_ids[j])
             if not allowed and k < vocab:
@@ -948,3 +1073,12 @@ class RuleLogitsProcessor:
             out[r] = float("-inf")
             out[r, index] = keep
         return out
+
+
+def _closing_estimate(state: CheckerState) -> int:
+    """Tokens that closing the function may take, at most about (brackets of the current
+    line, open blocks, a final return): when the budget comes this close, close."""
+    depth = state.line.count("(") + state.line.count("[") - state.line.count(")") \
+        - state.line.count("]")
+    blocks = len(state.frames) - 1 + (state.expect_block is not None)
+    return 3 * max(depth, 0) + 6 * blocks + 8
