@@ -83,8 +83,8 @@ _OPEN, _CLOSE = "([", ")]"
 _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
 _SPACE_RUN = re.compile(r"   ")
 # what completes a line, likeliest first (see RuleChecker.closing)
-_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " in seed.a", " v in seed.a",
-            " for v in seed.a")
+_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", " in seed.a",
+            " v in seed.a", " for v in seed.a")
 MAX_BLANK_LINES = 2
 MAX_COMMENT_CHARS = 100
 
@@ -180,6 +180,7 @@ class _Line:
         self.env = env if env is not None else {}
         self.pending: list[set] = []     # open generator elements: names awaiting a for
         self.bound: list[str] = []       # generator loop variables in scope
+        self.iterable_at = -1            # the token where an iterable may stand
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -417,6 +418,7 @@ class _Line:
         if text in _REDUCERS:
             return self.reducer(text)
         if text == "range":
+            self.iterable_here()
             return self.range_args()
         if text in _KEYWORDS or text in ALLOWED_BUILTINS:
             raise _Dead()
@@ -434,9 +436,17 @@ class _Line:
                 (name.startswith("__") and name.endswith("__")):
             raise _Dead()
         self.pending[-1].add(name)
+        if sum(len(p) for p in self.pending) > MAX_GENERATOR_CLAUSES:
+            raise _Dead()   # more loop variables than generators may nest
         return _Value(INT)
 
+    def iterable_here(self) -> None:
+        """An iterable may only open a reducer's argument or a ``for`` clause's source."""
+        if self.pos - 1 != self.iterable_at:
+            raise _Dead()
+
     def seed_attribute(self) -> _Value:
+        start = self.pos - 1
         self.expect(".")
         kind, attr = self.take()
         if kind != "name":
@@ -448,6 +458,9 @@ class _Line:
                 self.integer(self.test())
                 self.expect("]")
                 return _Value(INT)
+            self.pos, at = start + 1, self.pos
+            self.iterable_here()
+            self.pos = at
             return _Value(SEQ)
         if attr in SEED_METHODS:
             self.expect("(")
@@ -457,6 +470,7 @@ class _Line:
         raise _Dead()
 
     def family_attribute(self) -> _Value:
+        start = self.pos - 1
         self.expect(".")
         kind, attr = self.take()
         if kind != "name":
@@ -464,6 +478,9 @@ class _Line:
         if attr == "n":
             return _Value(INT)
         if attr == "isps":
+            self.pos, at = start + 1, self.pos
+            self.iterable_here()
+            self.pos = at
             return _Value(SEQ)
         if attr == "is_isp":
             self.expect("(")
@@ -488,11 +505,13 @@ class _Line:
 
     def reducer(self, name: str) -> _Value:
         self.expect("(")
-        self.pending.append(set())
-        try:
-            first = self.test()
-        finally:
-            pending = self.pending.pop() if self.pending else set()
+        generator = name != "len"       # len() takes no generator: nothing is pending there
+        if generator:
+            self.pending.append(set())
+        self.iterable_at = self.pos
+        first = self.test()
+        # (kept on _More: RuleChecker._pending reads it)
+        pending = self.pending.pop() if generator else set()
         kind, word = self.take()
         if kind == "name" and word == "for":
             if name == "len":
@@ -537,6 +556,7 @@ class _Line:
                     raise _Dead()
                 var = self.new_name()
                 self.expect("in")
+                self.iterable_at = self.pos
                 source = self.or_test()
                 if source.type not in (SEQ, RANGE):
                     raise _Dead()
@@ -684,7 +704,7 @@ class RuleChecker:
             state._ends = self._end(state) is not None
         return state._ends
 
-    def closing(self, state: CheckerState, depth: int = 24, budget: int = 600) -> str | None:
+    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500) -> str | None:
         """A short text after which the function may end (``""`` when it may end now), or
         None when none is found: the current line completed (closing brackets, an ``else``
         for an open conditional, ...), a body for an open ``if``, a final ``return``."""
@@ -719,28 +739,54 @@ class RuleChecker:
             return None
         if partial and tokens[-1][0] == "name":
             stem = tokens[-1][1]
-            atoms = [w[len(stem):] for w in sorted(_WORDS) if w.startswith(stem)
-                     and w != stem] + atoms
+            atoms = [w[len(stem):] + " 0" for w in ("return",) if w.startswith(stem)] + [
+                w[len(stem):] for w in sorted(_WORDS) if w.startswith(stem) and w != stem] \
+                + [" = 0"] + atoms
+        binders = [f" for {name} in seed.a" for name in sorted(self._pending(state))]
+        atoms = binders + atoms
 
         spent = [0]
 
-        def search(current, left):
+        def search(current, left, used=()):
             if current.line == "" and current.text.endswith("\n"):
                 return ""
             if left == 0:
                 return None
             for atom in atoms:
+                if atom in used:
+                    continue    # each pending name is bound once
                 spent[0] += 1
                 if spent[0] > budget:
                     return None
                 nxt = self.feed(current, atom)
                 if nxt is None or nxt.ended:
                     continue
-                rest = search(nxt, left - 1)
+                rest = search(nxt, left - 1, used + (atom,) if atom in binders else used)
                 if rest is not None:
                     return atom + rest
             return None
         return search(state, depth)
+
+    def _pending(self, state: CheckerState) -> set:
+        """Names the current line's open generator elements wait to see bound."""
+        text = state.line
+        stripped = text.lstrip(" ")
+        try:
+            tokens, _ = _lex(stripped)
+            if not tokens:
+                return set()
+            line = None
+            frames = state.copy_frames()
+            keyword = tokens[0][1] if tokens[0][0] == "name" else None
+            frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
+            env = frame.chain.before if keyword in ("elif", "else") else frame.env
+            line = _Line(tokens, _readable(env), False)
+            line.statement()
+        except _More:
+            return set().union(*line.pending) if line is not None else set()
+        except _Dead:
+            pass
+        return set()
 
     # -- lines ----------------------------------------------------------------------------
 
@@ -823,6 +869,13 @@ class RuleChecker:
         if not tokens:
             return True
         indent = len(text) - len(stripped)
+        if "#" in stripped:
+            # a comment ends the line: the statement before it must be complete
+            try:
+                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
+                return True
+            except (_Dead, _More):
+                return False
         if partial:
             options = [tokens[:-1] + [c] for c in _candidates(tokens[-1], state.names())]
         else:
@@ -931,6 +984,17 @@ class TokenVocabulary:
                 self.by_text.setdefault(text, i)
         self.longest = max((len(t) for t in self.by_text), default=1)
 
+    def count(self, text: str) -> int:
+        """Tokens that writing ``text`` greedily (longest token first) takes."""
+        count, k = 0, 0
+        while k < len(text):
+            token = self.longest_prefix(text[k:])
+            if token is None:
+                return len(text) + 1
+            k += len(self.texts[token])
+            count += 1
+        return count
+
     def longest_prefix(self, text: str):
         """The token whose text is the longest prefix of ``text`` (None if none is)."""
         for length in range(min(len(text), self.longest), 0, -1):
@@ -950,10 +1014,11 @@ class RuleLogitsProcessor:
 
     def __init__(self, vocabulary: TokenVocabulary, starts, prompt_length: int,
                  temperature: float = 1.0, budgets=None, coverage: float = 0.95,
-                 max_checks: int = 64, close_margin: int = 4):
+                 max_checks: int = 64, close_margin: int = 2, close_window: int = 48):
         self.vocabulary, self.prompt_length = vocabulary, int(prompt_length)
         self.temperature, self.coverage = float(temperature), float(coverage)
         self.max_checks, self.close_margin = int(max_checks), int(close_margin)
+        self.close_window = int(close_window)
         self.budgets = list(budgets) if budgets is not None else None
         self.checker = RuleChecker()
         self.states = [None if s is None else self.checker.start(s) for s in starts]
@@ -1014,12 +1079,17 @@ class RuleLogitsProcessor:
         """The token that follows the row's closing text once its budget runs short (None
         while it need not close, or cannot)."""
         if self.plans[r] is None:
-            if left > _closing_estimate(state) + self.close_margin or (
+            if left > max(self.close_window, _closing_estimate(state)) or (
                     self.retry_at[r] is not None and left > self.retry_at[r]):
                 return None
             plan = self.checker.closing(state)
             if plan is None:
                 self.retry_at[r] = left - 4   # the line may close more easily a bit later
+                return None
+            cost = self.vocabulary.count(plan)
+            if left - cost > self.close_margin + cost // 2:
+                # not yet (the rest of the line may make closing dearer): look again soon
+                self.retry_at[r] = left - 3
                 return None
             self.plans[r] = plan
             self.closed += 1
@@ -1076,9 +1146,9 @@ class RuleLogitsProcessor:
 
 
 def _closing_estimate(state: CheckerState) -> int:
-    """Tokens that closing the function may take, at most about (brackets of the current
-    line, open blocks, a final return): when the budget comes this close, close."""
+    """Tokens that closing the function may take, roughly (brackets of the current line, open
+    blocks, a final return): from this close to the budget, closing is planned."""
     depth = state.line.count("(") + state.line.count("[") - state.line.count(")") \
         - state.line.count("]")
     blocks = len(state.frames) - 1 + (state.expect_block is not None)
-    return 3 * max(depth, 0) + 6 * blocks + 8
+    return 6 * max(depth, 0) + 8 * blocks + 16
