@@ -141,7 +141,8 @@ class TransformersBackend(Backend):
     def generate_raw(self, prompts: list[str], n: int = 1, seed: int | None = None,
                      temperature: float | None = None, top_p: float | None = None,
                      max_new_tokens=None, done=_function_done, stop_rows=None,
-                     grammar: bool | None = None, prefixes: list[str] | None = None) -> list:
+                     grammar: bool | None = None, prefixes: list[str] | None = None,
+                     remaining: list[int] | None = None) -> list:
         """``n`` completions per prompt, uncut, with the number of generated tokens:
         ``[[(text, n_tokens, finished), ...], ...]``.
 
@@ -149,7 +150,9 @@ class TransformersBackend(Backend):
         ``stop_rows(k)`` stops prompt k's sequences (a cancelled request).  ``grammar``: sample
         under the rule-language constraint (None: the backend's setting, for prompts that end
         in a rule header); ``prefixes[k]``: completion text prompt k already carries at its end
-        (a continued sequence), which the constraint starts from."""
+        (a continued sequence), which the constraint starts from; ``remaining[k]``: the tokens
+        prompt k's sequences may still write in all, later calls included (default: this
+        call's budget) — the constraint closes the rule within it."""
         torch = self.torch
         prompts = list(prompts)
         if max_new_tokens is None or isinstance(max_new_tokens, int):
@@ -173,7 +176,7 @@ class TransformersBackend(Backend):
                 processor = self._grammar_processor(
                     chunk, n, length, temperature or self.temperature, top_p or self.top_p,
                     None if prefixes is None else prefixes[start:start + per_call],
-                    chunk_budgets)
+                    chunk_budgets if remaining is None else remaining[start:start + per_call])
                 if processor is not None:
                     from transformers import LogitsProcessorList
                     extra["logits_processor"] = LogitsProcessorList([processor])

@@ -181,6 +181,8 @@ class _Line:
         self.pending: list[set] = []     # open generator elements: names awaiting a for
         self.bound: list[str] = []       # generator loop variables in scope
         self.iterable_at = -1            # the token where an iterable may stand
+        self.must_iterate_at = -1        # the token where only an iterable may stand
+        self.binding: list[set] = []     # element names that open for clauses may bind
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -402,6 +404,9 @@ class _Line:
             return v
         if kind == "fresh":
             return self.unknown(text + "_")
+        if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
+                "seed", "target", "family", "range")):
+            raise _Dead()
         if kind != "name":
             raise _Dead()
         if text in ("True", "False"):
@@ -449,7 +454,7 @@ class _Line:
         start = self.pos - 1
         self.expect(".")
         kind, attr = self.take()
-        if kind != "name":
+        if kind != "name" or (start == self.must_iterate_at and attr != "a"):
             raise _Dead()
         if attr in SEED_FEATURES:
             return _Value(INT)
@@ -473,7 +478,7 @@ class _Line:
         start = self.pos - 1
         self.expect(".")
         kind, attr = self.take()
-        if kind != "name":
+        if kind != "name" or (start == self.must_iterate_at and attr != "isps"):
             raise _Dead()
         if attr == "n":
             return _Value(INT)
@@ -517,7 +522,7 @@ class _Line:
             if name == "len":
                 raise _Dead()
             self.value(first)
-            bound = self.generator_clauses()
+            bound = self.generator_clauses(pending)
             self.hand_up(pending - set(bound))
             if name in ("all", "any"):
                 return _Value(BOOL)
@@ -546,18 +551,25 @@ class _Line:
             raise _Dead()
         self.pending[-1].update(names)
 
-    def generator_clauses(self) -> list:
-        """``for`` clauses (the first ``for`` is taken) with ``if`` filters, up to ')'."""
+    def generator_clauses(self, pending) -> list:
+        """``for`` clauses (the first ``for`` is taken) with ``if`` filters, up to ')'.  With
+        no enclosing generator, the element's pending names must all be bound here, within
+        the clauses the language allows."""
         bound = []
         mark = len(self.bound)
+        self.binding.append(pending)     # (kept on _More: RuleChecker._pending reads it)
         try:
             while True:
                 if len(bound) == MAX_GENERATOR_CLAUSES:
                     raise _Dead()
                 var = self.new_name()
+                unresolved = pending - set(bound)
+                if not self.pending and len(unresolved) >= MAX_GENERATOR_CLAUSES - len(bound) \
+                        and unresolved and var not in unresolved:
+                    raise _Dead()       # the last clauses must bind what is pending
                 self.expect("in")
-                self.iterable_at = self.pos
-                source = self.or_test()
+                self.iterable_at = self.must_iterate_at = self.pos
+                source = self.atom()     # the language iterates over these atoms only
                 if source.type not in (SEQ, RANGE):
                     raise _Dead()
                 bound.append(var)
@@ -565,6 +577,7 @@ class _Line:
                 while self.accept("if"):
                     self.value(self.or_test())
                 if self.accept(")"):
+                    self.binding.pop()
                     return bound
                 self.expect("for")
         finally:
@@ -767,12 +780,15 @@ class RuleChecker:
             return None
         return search(state, depth)
 
-    def _pending(self, state: CheckerState) -> set:
-        """Names the current line's open generator elements wait to see bound."""
+    def _pending(self, state: CheckerState, drop_last: bool = False) -> set:
+        """Names the current line's open generator elements wait to see bound (before its
+        last, partial token with ``drop_last``)."""
         text = state.line
         stripped = text.lstrip(" ")
         try:
             tokens, _ = _lex(stripped)
+            if drop_last:
+                tokens = tokens[:-1]
             if not tokens:
                 return set()
             line = None
@@ -783,7 +799,7 @@ class RuleChecker:
             line = _Line(tokens, _readable(env), False)
             line.statement()
         except _More:
-            return set().union(*line.pending) if line is not None else set()
+            return set().union(*line.pending, *line.binding) if line is not None else set()
         except _Dead:
             pass
         return set()
@@ -877,7 +893,10 @@ class RuleChecker:
             except (_Dead, _More):
                 return False
         if partial:
-            options = [tokens[:-1] + [c] for c in _candidates(tokens[-1], state.names())]
+            names = state.names()
+            if tokens[-1][0] == "name":
+                names |= self._pending(state, True)   # a loop variable may bind one of these
+            options = [tokens[:-1] + [c] for c in _candidates(tokens[-1], names)]
         else:
             options = [tokens]
         for option in options:
@@ -1089,7 +1108,7 @@ class RuleLogitsProcessor:
             cost = self.vocabulary.count(plan)
             if left - cost > self.close_margin + cost // 2:
                 # not yet (the rest of the line may make closing dearer): look again soon
-                self.retry_at[r] = left - 3
+                self.retry_at[r] = left - 1
                 return None
             self.plans[r] = plan
             self.closed += 1

@@ -322,6 +322,7 @@ class Scheduler:
         if getattr(self.backend, "supports_grammar", False):
             kwargs["grammar"] = {"auto": None, "rule": True, "none": False}[first.grammar]
             kwargs["prefixes"] = [seq.text for seq in batch]
+            kwargs["remaining"] = [seq.remaining for seq in batch]
         results = self.backend.generate_raw(
             rows, 1, temperature=first.temperature, top_p=first.top_p,
             max_new_tokens=budgets,

@@ -330,3 +330,18 @@ def test_many_concurrent_clients_are_all_answered():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_a_rule_sampled_over_several_slices_stays_under_the_grammar(tiny_backend):
+    from llm_mutator.prompt import parse_completion
+    srv = CompletionServer(tiny_backend, port=0, batch_wait=0.0, max_batch=4, slice_tokens=8)
+    srv.start_background()
+    try:
+        answer = OpenAIBackend(srv.url, retries=0)._post(
+            {"prompt": build_prompt(["return seed.d == 0\n"]), "n": 4, "max_tokens": 96})
+        assert get(srv.url + "/stats")["batches"] >= 2      # continued across slices
+        for choice in answer["choices"]:
+            parse_completion(choice["text"])                 # every one is a rule
+    finally:
+        srv.shutdown()
+        srv.server_close()
