@@ -83,7 +83,7 @@ _OPEN, _CLOSE = "([", ")]"
 _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
 _SPACE_RUN = re.compile(r"   ")
 # what completes a line, likeliest first (see RuleChecker.closing)
-_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", " in seed.a",
+_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
             " v in seed.a", " for v in seed.a")
 MAX_BLANK_LINES = 2
 MAX_COMMENT_CHARS = 100
@@ -387,6 +387,9 @@ class _Line:
 
     def atom(self) -> _Value:
         kind, text = self.take()
+        if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
+                "seed", "target", "family", "range")):
+            raise _Dead()
         if kind == "num":
             if text.isdigit():
                 if not _INT.match(text):
@@ -404,9 +407,6 @@ class _Line:
             return v
         if kind == "fresh":
             return self.unknown(text + "_")
-        if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
-                "seed", "target", "family", "range")):
-            raise _Dead()
         if kind != "name":
             raise _Dead()
         if text in ("True", "False"):
@@ -760,21 +760,21 @@ class RuleChecker:
 
         spent = [0]
 
-        def search(current, left, used=()):
+        def search(current, left, used=(), last=None):
             if current.line == "" and current.text.endswith("\n"):
                 return ""
             if left == 0:
                 return None
             for atom in atoms:
-                if atom in used:
-                    continue    # each pending name is bound once
+                if atom in used or (atom == last and atom not in (")", "]")):
+                    continue    # bind each pending name once; no chains like " > 0 > 0"
                 spent[0] += 1
                 if spent[0] > budget:
                     return None
                 nxt = self.feed(current, atom)
                 if nxt is None or nxt.ended:
                     continue
-                rest = search(nxt, left - 1, used + (atom,) if atom in binders else used)
+                rest = search(nxt, left - 1, used + (atom,) if atom in binders else used, atom)
                 if rest is not None:
                     return atom + rest
             return None
@@ -1106,7 +1106,7 @@ class RuleLogitsProcessor:
                 self.retry_at[r] = left - 4   # the line may close more easily a bit later
                 return None
             cost = self.vocabulary.count(plan)
-            if left - cost > self.close_margin + cost // 2:
+            if left - cost > self.close_margin + cost:
                 # not yet (the rest of the line may make closing dearer): look again soon
                 self.retry_at[r] = left - 1
                 return None

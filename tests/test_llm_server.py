@@ -333,15 +333,25 @@ def test_many_concurrent_clients_are_all_answered():
 
 
 def test_a_rule_sampled_over_several_slices_stays_under_the_grammar(tiny_backend):
-    from llm_mutator.prompt import parse_completion
+    """Each slice continues the constraint where the last one stopped: every choice is still
+    a prefix of some rule, and a finished one is a rule."""
+    from llm_mutator.grammar import RuleChecker
+    from llm_mutator.prompt import CompletionError, parse_completion
     srv = CompletionServer(tiny_backend, port=0, batch_wait=0.0, max_batch=4, slice_tokens=8)
     srv.start_background()
     try:
         answer = OpenAIBackend(srv.url, retries=0)._post(
             {"prompt": build_prompt(["return seed.d == 0\n"]), "n": 4, "max_tokens": 96})
         assert get(srv.url + "/stats")["batches"] >= 2      # continued across slices
+        rules = 0
         for choice in answer["choices"]:
-            parse_completion(choice["text"])                 # every one is a rule
+            assert RuleChecker().start(choice["text"]) is not None
+            try:
+                parse_completion(choice["text"])
+                rules += 1
+            except CompletionError:
+                assert choice["finish_reason"] == "length"  # only the budget cuts a rule
+        assert rules >= 1
     finally:
         srv.shutdown()
         srv.server_close()
