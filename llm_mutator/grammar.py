@@ -23,16 +23,21 @@ token that ends inside a name, number or operator is viable when some longer tok
 The function ends where a line starts in column 0 (the prompt's convention) or at the end of
 sequence; both are allowed only when every path has returned and the whole completion passes
 :func:`llm_mutator.prompt.parse_completion` — the same validator as before, kept as the final
-word.  The checker is deliberately stricter than the language in a few corners (4-space
-indentation, no docstring or trailing commas, decimal literals only), which a sampler does not
-miss.
+word.  The checker is deliberately stricter than the language in a few corners, which a sampler
+does not miss and in which it could otherwise wander without end: 4-space indentation, no line
+breaks inside brackets, no runs of three spaces, at most two blank lines in a row, comments of
+printable ASCII up to 100 characters, no docstring or trailing commas, decimal literals, an
+iterable written as such (``seed.a``, not ``(seed.a)``).
 
 Sampling (:class:`RuleLogitsProcessor`, a ``transformers`` logits processor that runs before
 temperature and top-p): per sequence and step, candidate tokens are checked in order of
-decreasing probability until the checked ones hold 99.5 % of the probability (or
+decreasing probability until the checked ones hold the top-p share of the probability (or
 ``max_checks`` were checked); the valid ones among them keep their logits, every other token
-is masked.  A trained model puts almost all its mass on a few tokens, so a step costs one to a
-few checks; each check re-parses one line.
+is masked.  A trained model puts almost all its mass on a few tokens, so a step costs a few
+checks; each check re-parses one line.  Near the end of a sequence's token budget,
+:meth:`RuleChecker.closing` searches a short text that completes the line (closing brackets, an
+``else`` for an open conditional, ``for`` clauses for pending names, ...) and returns on every
+path; once its token cost comes close to what is left, the sequence follows it and ends.
 """
 
 from __future__ import annotations

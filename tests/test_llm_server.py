@@ -355,3 +355,23 @@ def test_a_rule_sampled_over_several_slices_stays_under_the_grammar(tiny_backend
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--port", "99999"], "--port 99999"),
+    (["--max-n", "0"], "--max-n 0"),
+    (["--request-timeout", "nan"], "--request-timeout nan"),
+    (["--batch-wait", "-1"], "--batch-wait -1"),
+])
+def test_serve_llm_refuses_bad_options_with_one_line_and_exit_2(argv, message, capsys):
+    from ibp_evolve.cli.main import main
+    assert main(["serve-llm", "--model", "no-such-model"] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_serve_llm_with_a_model_that_cannot_be_loaded_exits_2(tmp_path, capsys):
+    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+    from ibp_evolve.cli.main import main
+    assert main(["serve-llm", "--model", str(tmp_path / "missing"), "--port", "0"]) == 2
+    assert "cannot load model" in capsys.readouterr().err

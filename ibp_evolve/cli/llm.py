@@ -3,7 +3,8 @@
 
     ibp-evolve evolve --engine llm --backend transformers --model DIR [--lora ADAPTER] ...
     ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
-    ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--batch-wait S]
+    ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--slice-tokens T]
+                         [--batch-wait S] [--no-grammar] [request limits: --max-n ... ]
     ibp-evolve train-mutator --out DIR [--runs RUN ...] [--random-rules N] [--minutes M]
                              [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
 """
