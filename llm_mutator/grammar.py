@@ -1139,7 +1139,10 @@ class RuleLogitsProcessor:
         k = min(self.max_checks, vocab)
         top_logp, top_ids = torch.topk(logp, k, dim=-1)
         top_p, top_ids = top_logp.exp().tolist(), top_ids.tolist()
-        out = scores.clone()
+        # one mask, filled on the CPU and applied in one go (a GPU sees three operations per
+        # step, not three per row)
+        free = [r for r in range(scores.shape[0]) if r not in set(rows)]
+        keep_rows, keep_cols = [], []
         for j, r in enumerate(rows):
             state = self.states[r]
             forced = None
@@ -1161,12 +1164,14 @@ class RuleLogitsProcessor:
                 # sample from an empty set
                 self.states[r] = None
                 self.released += 1
+                free.append(r)
                 continue
-            index = torch.tensor(allowed, device=scores.device)
-            keep = scores[r, index]
-            out[r] = float("-inf")
-            out[r, index] = keep
-        return out
+            keep_rows.extend([r] * len(allowed))
+            keep_cols.extend(allowed)
+        mask = torch.zeros(scores.shape, dtype=torch.bool)
+        mask[free] = True
+        mask[keep_rows, keep_cols] = True
+        return scores.masked_fill(~mask.to(scores.device), float("-inf"))
 
 
 def _closing_estimate(state: CheckerState) -> int:
