@@ -209,7 +209,8 @@ class TransformersBackend(Backend):
                            budgets):
         """The rule-language logits processor for the rows whose prompt opens a rule function
         (None when there is none)."""
-        from .grammar import RuleLogitsProcessor, opens_rule
+        from .constrained import RuleLogitsProcessor
+        from .grammar import opens_rule
         starts = []
         for k, prompt in enumerate(prompts):
             prefix = "" if prefixes is None else prefixes[k]
@@ -218,7 +219,7 @@ class TransformersBackend(Backend):
         if all(s is None for s in starts):
             return None
         if self._vocabulary is None:
-            from .grammar import TokenVocabulary
+            from .constrained import TokenVocabulary
             self._vocabulary = TokenVocabulary(self.tokenizer)
         self.last_processor = RuleLogitsProcessor(
             self._vocabulary, starts, prompt_length, temperature,
