@@ -123,6 +123,13 @@ def main() -> None:
                "heads": args.heads, "vocab": len(backend.tokenizer), "device": backend.device,
                "tokens": args.tokens, "max_batch": args.max_batch, "runs": [],
                "machine_threads": torch.get_num_threads()}
+    out = Path(args.out) if args.out else work / "serve_llm.json"
+
+    def save():   # after every round: a long benchmark keeps what it measured
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=2))
+        tmp.replace(out)    # atomic
+
     print(f"random model: {parameters / 1e6:.1f}M parameters on {backend.device} "
           f"({torch.get_num_threads()} torch threads)", flush=True)
     try:
@@ -131,6 +138,7 @@ def main() -> None:
                 rows = [one_round(server.url, prompt, clients, args.tokens, grammar)
                         for _ in range(args.repeats)]
                 results["runs"].extend(rows)
+                save()
                 med = {k: statistics.median(r[k] for r in rows)
                        for k in ("completions_per_s", "tokens_per_s", "seconds")}
                 print(f"grammar {'on ' if grammar else 'off'} clients {clients:3}: "
@@ -140,10 +148,7 @@ def main() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    out = Path(args.out) if args.out else work / "serve_llm.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    tmp.replace(out)    # atomic
+    save()
     print(out)
 
 
