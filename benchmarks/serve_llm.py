@@ -105,7 +105,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from llm_mutator.backends import TransformersBackend
     from llm_mutator.prompt import build_prompt
-    from llm_mutator.server import CompletionServer
+    from llm_mutator.server import CompletionServer, Limits
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -114,8 +114,9 @@ def main() -> None:
     parameters = random_model(tokenizer, model_dir, args.hidden, args.layers, args.heads)
     backend = TransformersBackend(str(model_dir), device=args.device,
                                   max_batch=args.max_batch)
+    # no request timeout to speak of: a slow machine measures slowly rather than not at all
     server = CompletionServer(backend, port=0, batch_wait=0.05, max_batch=args.max_batch,
-                              slice_tokens=args.tokens)
+                              slice_tokens=args.tokens, limits=Limits(request_timeout=86400.0))
     server.start_background()
     prompt = build_prompt(["return seed.d <= target.d\n",
                            "return seed.d <= target.d and seed.s <= target.s\n"])
