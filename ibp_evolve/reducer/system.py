@@ -211,8 +211,13 @@ class OrderCode:
     def encode(self, integrals: np.ndarray) -> np.ndarray:
         a = np.asarray(integrals, dtype=np.int64).reshape(-1, len(self.lex_place))
         key = np.zeros(len(a), dtype=np.int64)
-        if self.preferred is not None:
-            key += ~np.isin(self.index.encode(a), self.preferred)
+        if self.preferred is not None and len(self.preferred):
+            # a binary search in the few preferred masters (np.isin costs more on small input)
+            index_keys = self.index.encode(a)
+            at = np.minimum(np.searchsorted(self.preferred, index_keys), len(self.preferred) - 1)
+            key += self.preferred[at] != index_keys
+        elif self.preferred is not None:
+            key += 1
         if self.criteria:
             m = measures(a)
             for crit, span in zip(self.criteria, self.spans):
