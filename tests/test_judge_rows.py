@@ -198,3 +198,20 @@ def test_inspecting_a_rule_solves_on_its_seeds_rows_only():
     (seed_map,) = inspection.seed_maps
     assert seed_map.solved and 0 < int(seed_map.needed.sum()) < int(seed_map.kept.sum()) == 92
     assert judge._systems == {}
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_numbering_the_columns_agrees_with_numpy_unique_on_both_paths(lean, monkeypatch):
+    from ibp_evolve.reducer import system
+    if lean:
+        monkeypatch.setattr(system, "LEAN_UNIQUE_ENTRIES", 10)
+    rng = np.random.default_rng(4)
+    values = np.sort(rng.choice(10 ** 12, 300, replace=False))
+    for n in (0, 5, 2000):
+        keys = values[rng.integers(0, 300, n)]
+        for extra in (np.array([values[0], 7, 10 ** 13, 7]), np.zeros(0, np.int64)):
+            unique, inverse = system._unique_inverse(keys, extra)
+            expected, expected_inverse = np.unique(np.concatenate([keys, extra]),
+                                                   return_inverse=True)
+            assert np.array_equal(unique, expected)
+            assert np.array_equal(inverse, expected_inverse.ravel()[:n])
