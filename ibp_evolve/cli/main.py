@@ -130,11 +130,17 @@ def _name(integral) -> str:
     return "I(" + ",".join(map(str, integral)) + ")"
 
 
-def cmd_reduce(args) -> int:
+def _reduce(args, family, targets, point, plan, limits) -> dict:
     from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.ordering import Ordering
+    return reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
+                        rng_seed=args.seed, max_memory=limits["max_memory"],
+                        keep_model=bool(args.export_system))
+
+
+def cmd_reduce(args) -> int:
     from ibp_evolve.reducer.family import FamilyError, load_family
     from ibp_evolve.reducer.modular import parse_point
-    from ibp_evolve.reducer.ordering import Ordering
     from ibp_evolve.reducer.plans import LaportaBox
     family = load_family(args.family)
     targets = [family.check_integral(_parse_target(t), "--target") for t in args.target or []]
@@ -156,9 +162,12 @@ def cmd_reduce(args) -> int:
                          max_shells=args.max_shells, max_seeds=args.max_seeds,
                          notify=_shell_notice, **({"max_candidates": limits["max_candidates"]}
                                                   if "max_candidates" in limits else {}))
-    result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
-                          rng_seed=args.seed, max_memory=limits["max_memory"],
-                          keep_model=bool(args.export_system))
+    from ibp_evolve.reducer.exact import ReconstructionError
+    try:
+        result = _reduce(args, family, targets, point, plan, limits)
+    except ReconstructionError as exc:  # ran, but the exact values stayed out of reach
+        print(f"ibp-evolve reduce: not reconstructed: {exc}", file=sys.stderr)
+        return 1
     seeds_used = result.pop("seeds_used")
     result.pop("timing")
     model = result.pop("model", None)
