@@ -186,11 +186,17 @@ def _families_import_kira(args) -> int:
     return 0
 
 
-def cmd_reduce(args) -> int:
+def _reduce(args, family, targets, point, plan, limits) -> dict:
     from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.ordering import Ordering
+    return reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
+                        rng_seed=args.seed, max_memory=limits["max_memory"],
+                        keep_model=bool(args.export_system))
+
+
+def cmd_reduce(args) -> int:
     from ibp_evolve.reducer.family import FamilyError, load_family
     from ibp_evolve.reducer.modular import parse_point
-    from ibp_evolve.reducer.ordering import Ordering
     from ibp_evolve.reducer.plans import LaportaBox
     family = load_family(args.family)
     targets = [family.check_integral(_parse_target(t), "--target") for t in args.target or []]
@@ -216,9 +222,12 @@ def cmd_reduce(args) -> int:
     if args.analytic or args.replace_by_one:
         from ibp_evolve.cli.reduce_output import run_analytic
         return run_analytic(args, family, targets, plan, limits["max_memory"])
-    result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
-                          rng_seed=args.seed, max_memory=limits["max_memory"],
-                          keep_model=bool(args.export_system))
+    from ibp_evolve.reducer.exact import ReconstructionError
+    try:
+        result = _reduce(args, family, targets, point, plan, limits)
+    except ReconstructionError as exc:  # ran, but the exact values stayed out of reach
+        print(f"ibp-evolve reduce: not reconstructed: {exc}", file=sys.stderr)
+        return 1
     seeds_used = result.pop("seeds_used")
     result.pop("timing")
     model = result.pop("model", None)
