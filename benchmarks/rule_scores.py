@@ -20,7 +20,7 @@ from pathlib import Path
 from ibp_evolve.judge.measured import measurement_of, parse_measured, replace_measured
 from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
-from ibp_evolve.language.library import library_dir, library_rules
+from ibp_evolve.language.library import library_rules, rule_name
 from ibp_evolve.language.parse import load_rule
 
 DEFAULT_SUITES = ("triangle_box_paper", "triangle_box_train")
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
             report = judges[suite].score(rule, sandbox=True, time_limit=60.0)
             reports.append(report)
             m = measurement_of(report)
-            print(f"{path.relative_to(library_dir()) if path.is_relative_to(library_dir()) else path}"
+            print(f"{rule_name(path)}"
                   f" on {suite}: {'complete' if m.complete else 'incomplete'}, {m.seeds:,} seeds, "
                   f"{m.trimmed_equations:,} trimmed, {m.multiply_adds:,} mult-adds")
             results.append({"rule": str(path.name), "suite": suite, **m.__dict__})

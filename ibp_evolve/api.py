@@ -54,10 +54,8 @@ class RuleList(list):
 
 def rules() -> RuleList:
     """The rule library (``ibp-evolve rules``): baselines and exported evolved rules."""
-    from ibp_evolve.language.library import description, library_dir, library_rules
-    root = library_dir()
-    return RuleList(LibraryRule(str(p.relative_to(root))[:-3], p, description(p))
-                    for p in library_rules())
+    from ibp_evolve.language.library import description, library_rules, rule_name
+    return RuleList(LibraryRule(rule_name(p), p, description(p)) for p in library_rules())
 
 
 def load_rule(rule):

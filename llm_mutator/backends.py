@@ -64,10 +64,11 @@ def _function_done(text: str) -> bool:
 
 class TransformersBackend(Backend):
     """A causal LM loaded with ``transformers`` (see the module docstring)."""
+    supports_grammar = True
 
     def __init__(self, model: str, *, device: str | None = None, lora: str | None = None,
                  temperature: float = 1.0, top_p: float = 0.95, max_new_tokens: int = 160,
-                 dtype: str | None = None, max_batch: int = 64):
+                 dtype: str | None = None, max_batch: int = 64, grammar: bool = True):
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,6 +83,9 @@ class TransformersBackend(Backend):
         self.temperature, self.top_p = float(temperature), float(top_p)
         self.max_new_tokens = int(max_new_tokens)
         self.max_batch = int(max_batch)
+        self.grammar = bool(grammar)     # constrain prompts that open a rule function
+        self._vocabulary = None          # token texts for the constraint, built on first use
+        self.last_processor = None       # the constraint of the last batch (its counters)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype is None:
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
@@ -109,9 +113,12 @@ class TransformersBackend(Backend):
         self.description = (f"transformers model {model} on {self.device} ({dtype})"
                             + (f" + LoRA {lora}" if lora else ""))
 
-    def _stopping(self, prompt_length: int, done):
+    def _stopping(self, prompt_length: int, done, n: int, budgets, stop_rows):
+        """Stops a row at the end of its function (``done``), at its own token budget, or when
+        ``stop_rows(prompt)`` says its request was cancelled."""
         from transformers import StoppingCriteria, StoppingCriteriaList
         torch, tokenizer = self.torch, self.tokenizer
+        budgets = torch.tensor([b for b in budgets for _ in range(n)], dtype=torch.long)
 
         class FunctionEnd(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
@@ -123,33 +130,65 @@ class TransformersBackend(Backend):
                 else:
                     start = prompt_length
                 texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
-                return torch.tensor([done(t) for t in texts], dtype=torch.bool,
-                                    device=input_ids.device)
+                stop = [done(t) for t in texts]
+                if stop_rows is not None:
+                    stop = [s or stop_rows(k // n) for k, s in enumerate(stop)]
+                stop = torch.tensor(stop, dtype=torch.bool)
+                stop |= budgets <= input_ids.shape[1] - prompt_length
+                return stop.to(input_ids.device)
         return StoppingCriteriaList([FunctionEnd()])
 
     def generate_raw(self, prompts: list[str], n: int = 1, seed: int | None = None,
                      temperature: float | None = None, top_p: float | None = None,
-                     max_new_tokens: int | None = None, done=_function_done) -> list:
+                     max_new_tokens=None, done=_function_done, stop_rows=None,
+                     grammar: bool | None = None, prefixes: list[str] | None = None,
+                     remaining: list[int] | None = None) -> list:
         """``n`` completions per prompt, uncut, with the number of generated tokens:
-        ``[[(text, n_tokens, finished), ...], ...]``; ``done(text)`` stops a sequence."""
+        ``[[(text, n_tokens, finished), ...], ...]``.
+
+        ``max_new_tokens``: one budget, or one per prompt.  ``done(text)`` stops a sequence;
+        ``stop_rows(k)`` stops prompt k's sequences (a cancelled request).  ``grammar``: sample
+        under the rule-language constraint (None: the backend's setting, for prompts that end
+        in a rule header); ``prefixes[k]``: completion text prompt k already carries at its end
+        (a continued sequence), which the constraint starts from; ``remaining[k]``: the tokens
+        prompt k's sequences may still write in all, later calls included (default: this
+        call's budget) — the constraint closes the rule within it."""
         torch = self.torch
+        prompts = list(prompts)
+        if max_new_tokens is None or isinstance(max_new_tokens, int):
+            budgets = [int(max_new_tokens or self.max_new_tokens)] * len(prompts)
+        else:
+            budgets = [int(b) for b in max_new_tokens]
+        use_grammar = self.grammar if grammar is None else bool(grammar)
         out = []
         per_call = max(1, self.max_batch // max(1, n))
         for start in range(0, len(prompts), per_call):
             chunk = prompts[start:start + per_call]
+            chunk_budgets = budgets[start:start + per_call]
             enc = self.tokenizer(chunk, return_tensors="pt", padding=True)
             enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids",
                                                                          "attention_mask")}
             length = enc["input_ids"].shape[1]
+            rows = (None if stop_rows is None else
+                    (lambda k, s=start: stop_rows(s + k)))
+            extra = {}
+            if use_grammar:
+                processor = self._grammar_processor(
+                    chunk, n, length, temperature or self.temperature, top_p or self.top_p,
+                    None if prefixes is None else prefixes[start:start + per_call],
+                    chunk_budgets if remaining is None else remaining[start:start + per_call])
+                if processor is not None:
+                    from transformers import LogitsProcessorList
+                    extra["logits_processor"] = LogitsProcessorList([processor])
             if seed is not None:
                 torch.manual_seed(int(seed) + start)
             with torch.no_grad():
                 ids = self.model.generate(
                     **enc, do_sample=True, temperature=temperature or self.temperature,
-                    top_p=top_p or self.top_p,
-                    max_new_tokens=max_new_tokens or self.max_new_tokens,
+                    top_p=top_p or self.top_p, max_new_tokens=max(chunk_budgets),
                     num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id,
-                    stopping_criteria=self._stopping(length, done))
+                    stopping_criteria=self._stopping(length, done, n, chunk_budgets, rows),
+                    **extra)
             new = ids[:, length:]
             texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             pad = self.tokenizer.pad_token_id
@@ -159,11 +198,33 @@ class TransformersBackend(Backend):
                 for j in range(n):
                     row = new[k * n + j]
                     n_tokens = int((row != pad).sum()) if pad is not None else len(row)
+                    n_tokens = min(n_tokens, chunk_budgets[k])
                     text = texts[k * n + j]
                     finished = done(text) or (eos is not None and bool((row == eos).any()))
                     group.append((text, n_tokens, finished))
                 out.append(group)
         return out
+
+    def _grammar_processor(self, prompts, n, prompt_length, temperature, top_p, prefixes,
+                           budgets):
+        """The rule-language logits processor for the rows whose prompt opens a rule function
+        (None when there is none)."""
+        from .constrained import RuleLogitsProcessor
+        from .grammar import opens_rule
+        starts = []
+        for k, prompt in enumerate(prompts):
+            prefix = "" if prefixes is None else prefixes[k]
+            opened = opens_rule(prompt[:len(prompt) - len(prefix)] if prefix else prompt)
+            starts.extend([prefix if opened else None] * n)
+        if all(s is None for s in starts):
+            return None
+        if self._vocabulary is None:
+            from .constrained import TokenVocabulary
+            self._vocabulary = TokenVocabulary(self.tokenizer)
+        self.last_processor = RuleLogitsProcessor(
+            self._vocabulary, starts, prompt_length, temperature,
+            budgets=[b for b in budgets for _ in range(n)], coverage=max(top_p, 0.9))
+        return self.last_processor
 
     def generate(self, prompts, n=1, seed=None):
         return [[cut_function(text) for text, _, _ in group]

@@ -36,11 +36,11 @@ import queue
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, EvaluationError, LocalEvaluator,
                                    MaskCache, SuiteSpec, mask_hash, suite_features)
 from ibp_evolve.language.parse import RuleError, load_rule
+from ibp_evolve.resources import seeds_dir
 from ibp_evolve.runs.store import BestRule, CandidateRecord, RunError, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
@@ -55,13 +55,12 @@ ENGINE = "llm"
 LLM_OPTIONS = ("backend", "model", "url", "lora", "device", "temperature", "top_p",
                "max_new_tokens", "samples_per_prompt", "prompts_per_batch", "islands",
                "reset_period", "deterministic", "queue_size", "request_timeout")
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 _SKELETON = "def priority(seed, target):\n    return 1.0\n"
 
 
 def default_start_rules() -> tuple[str, ...]:
     """The FunSearch skeletons shipped in ``seeds/`` (``funsearch_*.py``)."""
-    files = sorted(SEEDS_DIR.glob("funsearch_*.py"))
+    files = sorted(seeds_dir().glob("funsearch_*.py"))
     return tuple(f.read_text() for f in files) or (_SKELETON,)
 
 

@@ -28,17 +28,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
+from ibp_evolve.resources import package_root
 from ibp_evolve.language.sandbox import (_ERROR, _MEMORY, _OK, _READY, _Late, encode_masks,
                                          receive_reply, write_reply)
 
 __all__ = ["MaskSandbox", "SandboxResult"]
 
 _HEADER = 8
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STARTUP_TIMEOUT = 120.0
 
 
@@ -143,7 +142,7 @@ class MaskSandbox:
     def _environment(self) -> dict:
         keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
         env = {k: os.environ[k] for k in keep if k in os.environ}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH"))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root()), os.environ.get("PYTHONPATH"))
                                             if p)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"

@@ -34,14 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ibp_evolve.language.parse import RuleError, load_rule
+from ibp_evolve.resources import seeds_dir, shipped_rules_dir
 
 from .prompt import PREAMBLE, as_priority_body, header, training_document
 
 __all__ = ["CorpusProgram", "TrainConfig", "collect_corpus", "random_rules", "variation_documents",
            "make_documents", "train_tokenizer", "train_mutator"]
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @dataclass(frozen=True)
 class CorpusProgram:
@@ -61,11 +59,17 @@ def _add(out: dict, source: str, fitness) -> None:
         out[body] = CorpusProgram(body, fitness)
 
 
-def collect_corpus(rule_dirs=(ROOT / "rules", ROOT / "seeds"), runs=(),
+def default_corpus_dirs() -> tuple[Path, Path]:
+    """The rule library and the start rules that ship with the package."""
+    return shipped_rules_dir(), seeds_dir()
+
+
+def collect_corpus(rule_dirs=None, runs=(),
                    max_per_run: int | None = None) -> list[CorpusProgram]:
-    """Distinct valid rule programs from rule folders and run databases (scored rows)."""
+    """Distinct valid rule programs from rule folders (default: the shipped rules and seeds)
+    and run databases (scored rows)."""
     out: dict[str, CorpusProgram] = {}
-    for folder in rule_dirs:
+    for folder in default_corpus_dirs() if rule_dirs is None else rule_dirs:
         for path in sorted(Path(folder).rglob("*.py")):
             _add(out, path.read_text(), None)
     for run in runs:

@@ -6,8 +6,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # Floors of the architecture, ground first.  A module may import its own floor and below.
-FLOOR = {"reducer": 0, "language": 1, "judge": 2, "runs": 3, "engines": 4, "llm_mutator": 4,
-         "reports": 5, "cli": 6, "api": 6}
+# ``resources`` (where shipped files live) is ground floor too.
+FLOOR = {"resources": 0, "reducer": 0, "language": 1, "judge": 2, "runs": 3, "engines": 4,
+         "llm_mutator": 4, "reports": 5, "cli": 6, "api": 6}
 
 
 def _package(module: str) -> str | None:

@@ -48,7 +48,7 @@ def test_hostile_completions_are_recorded_never_admitted_and_touch_nothing(tmp_p
     run = RunFolder.create(tmp_path / "run", {"engine": "llm"})
     engine = LLMEngine(LLMConfig(population=len(completions), generations=1, islands=2,
                                  samples_per_prompt=1, prompts_per_batch=len(completions),
-                                 deterministic=True, mask_time_limit=1.0),
+                                 deterministic=True, mask_time_limit=3.0),
                        backend=ReplayBackend(completions))
     engine.evolve(SuiteSpec.of("triangle_box_paper", max_seeds=2000), run=run)
     try:
@@ -91,7 +91,9 @@ def test_mask_sandbox_stops_a_rule_past_its_memory_limit():
 
 def test_a_killed_sandbox_is_replaced_and_the_next_rule_is_scored():
     features = suite_features(load_suite("triangle_box_paper"))
-    with MaskSandbox(features, time_limit=0.5) as sandbox:
+    # the limit must stop a rule that never ends, and leave a loaded machine ample time for the
+    # good rule (a restarted child masking 26,425 seeds)
+    with MaskSandbox(features, time_limit=3.0) as sandbox:
         slow = sandbox.masks("def priority(seed, target):\n    return sum(x for x in "
                              "range(10000) for y in range(10000) for z in range(10000))\n")
         assert slow.status == "timeout"

@@ -299,3 +299,11 @@ def test_format_fraction_and_roundtrip():
     assert format_fraction("0.25") == "1/4"
     pt = random_point(["d", "s"], np.random.default_rng(3))
     assert parse_point(format_point(pt), ["d", "s"]) == pt
+
+
+def test_primes_continue_the_table_downwards_with_true_primes():
+    from ibp_evolve.reducer.modular import primes
+    more = primes(120)
+    assert more[:len(PRIMES)] == PRIMES and len(set(more)) == 120
+    assert list(more) == sorted(more, reverse=True)
+    assert all(sympy.isprime(p) for p in more[len(PRIMES):])

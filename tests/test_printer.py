@@ -11,7 +11,8 @@ from deap import gp
 from ibp_evolve.engines.gp import PrimitiveSet, default_features, tree_to_ir
 from ibp_evolve.judge.suites import builtin_suites, load_suite
 from ibp_evolve.language.compile import compile_rule
-from ibp_evolve.language.library import library_dir
+from ibp_evolve.language.library import library_rules
+from ibp_evolve.resources import shipped_rules_dir
 from ibp_evolve.language.parse import load_rule, parse_rule
 from ibp_evolve.language.printer import (formula, keep_program, parse_formula, program_source,
                                          simplify_program)
@@ -19,7 +20,7 @@ from ibp_evolve.runs.evaluation import suite_features
 
 from test_rule_eval import RandomRules
 
-RULE_FILES = sorted(library_dir().rglob("*.py"))
+RULE_FILES = library_rules()
 
 
 def _rule(expression: str, kind: str = "keep"):
@@ -68,7 +69,7 @@ def test_formulas_read_like_a_board(expression, board):
 
 
 def test_the_evolved_rule_loses_its_redundant_equality():
-    rule = load_rule(library_dir() / "evolved" / "gp_triangle_box_paper_67.py")
+    rule = load_rule(shipped_rules_dir() / "evolved" / "gp_triangle_box_paper_67.py")
     text = formula(rule)
     assert text.startswith("d == 0 and min(a3, d_target) == 0 and ")
     assert "d == min" not in text and "3 + a6" not in text

@@ -282,12 +282,20 @@ def test_mathematica_export_is_a_list_of_equations(tmp_path, capsys):
 # -- start-up --------------------------------------------------------------------------------
 
 def test_reducing_a_small_family_never_loads_numba():
+    # The reduction itself, not a first discovery of the family's masters (which may use the
+    # compiled solver once, then caches its list): warm the session's cache and share it.
+    import os
+    from ibp_evolve.reducer.family import load_family
+    from ibp_evolve.reducer.masters import family_masters
+    from ibp_evolve.reducer.ordering import Ordering
+    family_masters(load_family("kite"), Ordering.parse())
     code = ("import sys; from ibp_evolve.cli.main import main; "
             "rc = main(['reduce', 'kite', '--target', '1,1,1,1,1', '--json']); "
             "print(rc, 'numba' in sys.modules, 'ibp_evolve.judge.score' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                                        "HOME": str(Path.home())})
+                                        "HOME": str(Path.home()),
+                                        "IBP_EVOLVE_CACHE": os.environ["IBP_EVOLVE_CACHE"]})
     assert out.stdout.split()[-3:] == ["0", "False", "False"], out.stderr[-2000:]
 
 

@@ -7,7 +7,7 @@ import pytest
 from ibp_evolve.judge.measured import measurement_of, parse_measured, replace_measured
 from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
-from ibp_evolve.language.library import library_dir, library_rules
+from ibp_evolve.language.library import library_dirs, library_rules
 from ibp_evolve.language.parse import load_rule
 
 RULES = library_rules()
@@ -19,7 +19,7 @@ def _judge(suite: str) -> Judge:
 
 
 def test_the_library_has_rules_and_each_states_its_measurements():
-    assert RULES, f"no rules under {library_dir()}"
+    assert RULES, f"no rules under {library_dirs()}"
     missing = [p.name for p in RULES if not parse_measured(p.read_text())]
     assert not missing, f"rule files without a 'Measured on SUITE:' line: {missing}"
 

@@ -138,7 +138,6 @@ def test_hand_made_chain():
         assert s.multiply_adds_forward == 0
         assert s.multiply_adds_back == 1
         assert s.multiply_adds == 1
-        assert s.seconds >= 0
 
 
 def test_hand_made_scaled_and_masters():
@@ -192,7 +191,9 @@ def test_duplicate_and_dependent_equations():
     rank = dense_rank(dense_rows(eqs, sel, 4), 4, p)
     assert s.n_independent == rank
     assert s.n_dependent == len(eqs) - rank
-    assert rank == 4 - 0 or rank <= 4
+    # eq0, eq2 and eq4 = x3 - x1 + x0 span the system (eq4 - (eq0 - 2 eq2) = x1, so eq5 =
+    # 3 eq0 + x1 depends on them): rank 3 of 4 unknowns
+    assert rank == 3
     # eq1 and eq3 are dependent: never producers of pivot rows
     assert 1 not in set(s.pivot_equations.tolist())
     assert 3 not in set(s.pivot_equations.tolist())

@@ -86,7 +86,8 @@ def add_parser(subparsers) -> None:
                    help="seconds one candidate may take before it is failed (default 60)")
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--export", nargs="?", const="1", metavar="RANKS",
-                   help="copy best rules into the rule library's evolved/ folder: a count K "
+                   help="copy best rules into this project's rules/evolved/ folder "
+                        "($IBP_EVOLVE_RULES/evolved/ when set): a count K "
                         "(ranks 1..K, default 1) or a comma list of ranks, e.g. 1,3")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_evolve)
@@ -94,11 +95,12 @@ def add_parser(subparsers) -> None:
 
 def _start_sources(names: list[str]) -> list[str]:
     from ibp_evolve.language.library import resolve_rule
+    from ibp_evolve.resources import seeds_dir
     out = []
     for name in names:
         path = Path(name)
         if not path.exists() and not name.endswith(".py"):
-            seed_file = Path(__file__).resolve().parents[2] / "seeds" / f"{name}.py"
+            seed_file = seeds_dir() / f"{name}.py"
             if seed_file.is_file():
                 path = seed_file
         out.append(resolve_rule(str(path) if path.exists() else name).source)
@@ -129,7 +131,7 @@ def _evolve(args) -> int:
         available_cores, make_evaluator
     from ibp_evolve.engines.gp import GPSourceError
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
-    from ibp_evolve.language.library import library_dir
+    from ibp_evolve.resources import export_dir
     from ibp_evolve.language.sandbox import RuleSandboxError
     from ibp_evolve.runs.progress import Progress, summary_table
     from ibp_evolve.language.parse import RuleError
@@ -289,7 +291,7 @@ def _evolve(args) -> int:
         _report(engine, run, summary_table)
         if args.export:
             try:
-                copied = run.export(_parse_ranks(args.export), library_dir() / "evolved")
+                copied = run.export(_parse_ranks(args.export), export_dir())
             except RunError as exc:
                 return fail(str(exc))
             for path in copied:

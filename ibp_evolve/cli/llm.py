@@ -3,7 +3,8 @@
 
     ibp-evolve evolve --engine llm --backend transformers --model DIR [--lora ADAPTER] ...
     ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
-    ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--batch-wait S]
+    ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--slice-tokens T]
+                         [--batch-wait S] [--no-grammar] [request limits: --max-n ... ]
     ibp-evolve train-mutator --out DIR [--runs RUN ...] [--random-rules N] [--minutes M]
                              [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from llm_mutator.server import Limits
 
 
 def add_parser(subparsers) -> None:
@@ -20,7 +22,12 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "serve-llm", help="serve a causal LM as an OpenAI-compatible completions server",
         description="Hold one model (on the GPU when present) and answer POST /v1/completions "
-                    "from many evolution workers, batching concurrent requests.")
+                    "from many evolution workers. Requests are split into sequences that "
+                    "share bounded batches round-robin, so one large request cannot starve "
+                    "the others; a request whose client disconnects or that runs past "
+                    "--request-timeout is cancelled; a malformed or oversized request gets a "
+                    "4xx JSON error. Prompts that end in a rule header are sampled under the "
+                    "rule-language grammar (--no-grammar turns it off).")
     p.add_argument("--model", required=True, help="model directory (or hub name)")
     p.add_argument("--lora", help="LoRA adapter directory applied on top of the model")
     p.add_argument("--host", default="127.0.0.1",
@@ -28,9 +35,40 @@ def add_parser(subparsers) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--max-batch", type=int, default=32,
-                   help="requests generated together at most (default 32)")
+                   help="sequences generated together at most (default 32)")
+    p.add_argument("--slice-tokens", type=int, default=256,
+                   help="tokens a batch generates before the next batch is formed; a long "
+                        "sequence continues in later batches (default 256)")
     p.add_argument("--batch-wait", type=float, default=0.02,
-                   help="seconds to wait for more requests after the first (default 0.02)")
+                   help="seconds an idle server waits for more requests after the first "
+                        "(default 0.02)")
+    p.add_argument("--no-grammar", action="store_true",
+                   help="sample without the rule-language constraint")
+    d = Limits()
+    g = p.add_argument_group("request limits (a request beyond them gets a 4xx error)")
+    g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help=f"request body size (default {d.max_body_bytes}: 1 MiB; 413 beyond)")
+    g.add_argument("--max-prompt-chars", type=int, default=d.max_prompt_chars,
+                   help=f"characters per prompt (default {d.max_prompt_chars})")
+    g.add_argument("--max-prompts", type=int, default=d.max_prompts,
+                   help=f"prompts per request (default {d.max_prompts})")
+    g.add_argument("--max-n", type=int, default=d.max_n,
+                   help=f"samples per prompt, n (default {d.max_n})")
+    g.add_argument("--max-tokens", type=int, default=d.max_tokens,
+                   help=f"new tokens per sample, max_tokens (default {d.max_tokens})")
+    g.add_argument("--max-sequences", type=int, default=d.max_sequences,
+                   help=f"prompts x n per request (default {d.max_sequences})")
+    g.add_argument("--max-waiting", type=int, default=d.max_waiting_sequences,
+                   help=f"sequences queued over all requests; 429 beyond "
+                        f"(default {d.max_waiting_sequences})")
+    g.add_argument("--request-timeout", type=float, default=d.request_timeout,
+                   help=f"seconds from a request's arrival to its answer; it is cancelled and "
+                        f"answered 504 beyond (default {d.request_timeout:g})")
+    g.add_argument("--read-timeout", type=float, default=d.read_timeout,
+                   help=f"seconds a client may take to send its request (default "
+                        f"{d.read_timeout:g})")
+    g.add_argument("--backlog", type=int, default=128,
+                   help="listen backlog: connections the kernel queues (default 128)")
     p.add_argument("--model-name", help="name reported by /v1/models (default: --model)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve_llm)
@@ -108,22 +146,48 @@ def _add_evolve_options(subparsers) -> None:
 
 
 def cmd_serve_llm(args) -> int:
+    import math
+
     from llm_mutator.backends import BackendError
-    from llm_mutator.server import serve
+    from llm_mutator.server import Limits, serve
+
+    def fail(message):
+        print(f"ibp-evolve serve-llm: error: {message}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        return fail(f"--port {args.port}: expected 0..65535")
+    for option in ("max_batch", "slice_tokens", "max_body_bytes", "max_prompt_chars",
+                   "max_prompts", "max_n", "max_tokens", "max_sequences", "max_waiting",
+                   "backlog"):
+        if getattr(args, option) < 1:
+            return fail(f"--{option.replace('_', '-')} {getattr(args, option)}: must be >= 1")
+    for option in ("request_timeout", "read_timeout", "batch_wait"):
+        value = getattr(args, option)
+        if not (math.isfinite(value) and value >= (0 if option == "batch_wait" else 1e-3)):
+            return fail(f"--{option.replace('_', '-')} {value}: must be a positive number")
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_prompt_chars=args.max_prompt_chars,
+                    max_prompts=args.max_prompts, max_n=args.max_n, max_tokens=args.max_tokens,
+                    max_sequences=args.max_sequences, max_waiting_sequences=args.max_waiting,
+                    request_timeout=args.request_timeout, read_timeout=args.read_timeout)
     try:
         serve(args.model, args.host, args.port, lora=args.lora, device=args.device,
               batch_wait=args.batch_wait, max_batch=args.max_batch, verbose=args.verbose,
-              model_name=args.model_name)
-    except (BackendError, OSError) as exc:
-        print(f"ibp-evolve serve-llm: error: {exc}", file=sys.stderr)
-        return 2
+              model_name=args.model_name, limits=limits, slice_tokens=args.slice_tokens,
+              backlog=args.backlog, grammar=not args.no_grammar)
+    except BackendError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
 def cmd_train_mutator(args) -> int:
     from pathlib import Path
 
-    from llm_mutator.train import (ROOT, TrainConfig, _add, collect_corpus, random_rules,
+    from llm_mutator.train import (TrainConfig, _add, collect_corpus, default_corpus_dirs,
+                                   random_rules,
                                    train_mutator, variation_documents)
 
     def fail(message):
@@ -134,7 +198,7 @@ def cmd_train_mutator(args) -> int:
         import transformers  # noqa: F401
     except ImportError:
         return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'")
-    dirs = args.rules or [str(ROOT / "rules"), str(ROOT / "seeds")]
+    dirs = args.rules or [str(d) for d in default_corpus_dirs()]
     for d in dirs:
         if not Path(d).is_dir():
             return fail(f"--rules {d}: not a folder")

@@ -63,6 +63,11 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def cmd_families(args) -> int:
     from ibp_evolve.reducer.family import builtin_names, load_family
+    action = getattr(args, "families_action", None)
+    if action == "show":
+        return _families_show(args)
+    if action == "import-kira":
+        return _families_import_kira(args)
     rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
     for name in builtin_names():
         fam = load_family(name)
@@ -111,7 +116,7 @@ def _resolve_rule(text: str):
     Library rules ship with the package and run in process; any other file goes through the
     sandbox, since someone else may have written it."""
     from pathlib import Path
-    from ibp_evolve.language.library import library_dir, resolve_rule
+    from ibp_evolve.language.library import is_shipped, resolve_rule
     path = Path(text)
     if path.is_dir():
         best = sorted((path / "best").glob("rank*.py"))
@@ -119,9 +124,7 @@ def _resolve_rule(text: str):
             raise FileNotFoundError(f"run folder '{text}' has no best rule (no best/rank01.py)")
         path, text = best[0], str(best[0])
     rule = resolve_rule(text)
-    shipped = rule.path is not None and Path(rule.path).resolve().is_relative_to(
-        library_dir().resolve())
-    return rule, not shipped
+    return rule, not is_shipped(rule.path)
 
 
 def _shell_notice(message: str) -> None:
@@ -132,11 +135,68 @@ def _name(integral) -> str:
     return "I(" + ",".join(map(str, integral)) + ")"
 
 
-def cmd_reduce(args) -> int:
+def _families_show(args) -> int:
+    """Sectors, sector symmetries and masters of one family, with and without symmetries."""
+    from ibp_evolve.reducer.family import load_family
+    from ibp_evolve.reducer.masters import family_masters
+    from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.reducer.sectors import nonzero_subsectors, top_sector
+    from ibp_evolve.reducer.symmetries import family_symmetries
+    family = load_family(args.family)
+    ordering = Ordering.parse(args.ordering)
+    symmetric = args.symmetries == "on"
+    nonzero = nonzero_subsectors(family, top_sector(family))
+    bits = lambda s: "".join("1" if s >> i & 1 else "0" for i in range(family.n))  # noqa: E731
+    with_sym = family_masters(family, ordering, symmetries=True)
+    without = family_masters(family, ordering, symmetries=False)
+    sym = family_symmetries(family)
+    if args.json:
+        print(json.dumps({
+            "family": family.name, "nonzero_sectors": nonzero,
+            "unique_sectors": list(sym.unique_sectors),
+            "mappings": {str(m.source): m.target for m in sym.mappings},
+            "masters": {"symmetries": [list(m) for m in with_sym],
+                        "no_symmetries": [list(m) for m in without]}}))
+        return 0
+    print(f"family {family.name}: {family.n} indices, {len(nonzero)} non-zero sectors, "
+          f"{len(sym.unique_sectors)} unique under sector symmetries")
+    for m in sym.mappings:
+        pairs = " ".join(f"{a + 1}->{b + 1}" for a, b in m.line_map)
+        print(f"  sector {m.source} ({bits(m.source)}) = sector {m.target} "
+              f"({bits(m.target)})  lines {pairs}")
+    print(f"masters: {len(with_sym)} with symmetries, {len(without)} without "
+          f"(ordering {ordering.name})")
+    shown = with_sym if symmetric else without
+    print(f"masters ({'with' if symmetric else 'without'} symmetries): "
+          + " ".join(_name(m) for m in shown))
+    return 0
+
+
+def _families_import_kira(args) -> int:
+    from pathlib import Path
+
+    from ibp_evolve.reducer.kira import read_kira
+    from ibp_evolve.reducer.templates import atomic_write_text
+    text = read_kira(args.directory, args.name)
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        atomic_write_text(Path(args.output), text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _reduce(args, family, targets, point, plan, limits) -> dict:
     from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.ordering import Ordering
+    return reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
+                        rng_seed=args.seed, max_memory=limits["max_memory"],
+                        keep_model=bool(args.export_system))
+
+
+def cmd_reduce(args) -> int:
     from ibp_evolve.reducer.family import FamilyError, load_family
     from ibp_evolve.reducer.modular import parse_point
-    from ibp_evolve.reducer.ordering import Ordering
     from ibp_evolve.reducer.plans import LaportaBox
     family = load_family(args.family)
     targets = [family.check_integral(_parse_target(t), "--target") for t in args.target or []]
@@ -162,9 +222,12 @@ def cmd_reduce(args) -> int:
     if args.analytic or args.replace_by_one:
         from ibp_evolve.cli.reduce_output import run_analytic
         return run_analytic(args, family, targets, plan, limits["max_memory"])
-    result = reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
-                          rng_seed=args.seed, max_memory=limits["max_memory"],
-                          keep_model=bool(args.export_system))
+    from ibp_evolve.reducer.exact import ReconstructionError
+    try:
+        result = _reduce(args, family, targets, point, plan, limits)
+    except ReconstructionError as exc:  # ran, but the exact values stayed out of reach
+        print(f"ibp-evolve reduce: not reconstructed: {exc}", file=sys.stderr)
+        return 1
     seeds_used = result.pop("seeds_used")
     result.pop("timing")
     model = result.pop("model", None)
@@ -227,20 +290,21 @@ def cmd_score(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from ibp_evolve.language.library import description, library_dir, library_rules
+    from ibp_evolve.language.library import description, library_dirs, library_rules, rule_name
     paths = library_rules()
     if not paths:
-        print(f"no rules in {library_dir()}")
+        print(f"no rules in {', '.join(map(str, library_dirs())) or 'the rule library'}")
         return 0
-    width = max(len(str(p.relative_to(library_dir()))[:-3]) for p in paths)
+    width = max(len(rule_name(p)) for p in paths)
     for p in paths:
-        print(f"{str(p.relative_to(library_dir()))[:-3].ljust(width)}  {description(p)}")
+        print(f"{rule_name(p).ljust(width)}  {description(p)}")
     return 0
 
 
 # Kept here (not imported from the judge and the reducer) so that building the parser imports
 # nothing heavy; tests/test_cli.py checks they match.
-OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds", "relative_trimmed")
+OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds",
+              "relative_trimmed")
 DEFAULT_ORDERING = "t,sector,r,s,indices"
 
 
@@ -254,8 +318,21 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("families", help="list the built-in integral families")
-    p.set_defaults(func=cmd_families)
+    p = sub.add_parser("families", help="list the built-in integral families; show one "
+                       "(sectors, symmetries, masters); import a Kira family")
+    p.set_defaults(func=cmd_families, families_action=None)
+    fam_sub = p.add_subparsers(dest="families_action")
+    q = fam_sub.add_parser("show", help="sectors, sector symmetries and masters of a family")
+    q.add_argument("family", help="built-in family name or path to a family .toml file")
+    q.add_argument("--symmetries", choices=("on", "off"), default="on",
+                   help="list the masters with or without sector symmetries (default on)")
+    q.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q = fam_sub.add_parser("import-kira", help="write our family file for a Kira config "
+                           "(config/integralfamilies.yaml and config/kinematics.yaml)")
+    q.add_argument("directory", help="Kira project folder (or its config/ folder)")
+    q.add_argument("--name", help="which family, when the file defines several")
+    q.add_argument("-o", "--output", help="family .toml to write (default: print it)")
 
     p = sub.add_parser(
         "reduce", help="reduce target integrals exactly at a rational point",

@@ -122,8 +122,10 @@ class Judge:
 
     ``max_memory`` (bytes; default a share of the machine's RAM) and ``max_candidates`` (seeds
     per target universe) are checked here, from counts, before anything is built.
-    ``cache_bytes`` bounds the row cache; ``feature_bytes`` the features kept between rules
-    (smallest universes first; the others are enumerated chunk by chunk for every rule).
+    ``cache_bytes`` bounds the row cache, and also the universes whose equations are built
+    whole and sliced (``sliced``: small universes, many rules); ``feature_bytes`` the features
+    kept between rules (``resident``, smallest universes first; the others are enumerated
+    chunk by chunk for every rule).
 
     The universes, their features and the equations of whole universes are built only when
     asked for (``universes``, ``features``, ``systems``: the mask API of the engines and of
@@ -146,10 +148,10 @@ class Judge:
         self.cache_bytes = (int(cache_bytes) if cache_bytes is not None
                             else min(DEFAULT_CACHE_BYTES, self.max_memory // 4))
         solved = self._largest_solve()
-        check_memory(self.cache_bytes + rows_bytes(solved, self.n_terms), self.max_memory,
+        check_memory(2 * self.cache_bytes + rows_bytes(solved, self.n_terms), self.max_memory,
                      f"{where}scoring (equations of up to {solved:,} seeds, "
-                     f"{self.n_terms} terms each, and a {self.cache_bytes >> 20} MiB row cache)",
-                     "lower max_seeds")
+                     f"{self.n_terms} terms each, and twice {self.cache_bytes >> 20} MiB of "
+                     f"cached rows)", "lower max_seeds")
         self.masters = family_masters(family, self.ordering)
         warmup()  # load the compiled solver now, not inside the first rule's timing
         self.point = random_point(family.parameters, np.random.default_rng(JUDGE_POINT_SEED))
@@ -168,8 +170,18 @@ class Judge:
             if used + size <= self.feature_bytes:
                 self.resident.add(i)
                 used += size
+        # Universes whose equations all fit in a second cache-sized budget are instantiated
+        # once and sliced, as rules on them are many and small (the engines' suites); the row
+        # cache serves the others.  Both give the same systems for the same seeds.
+        self.sliced, used = set(), 0
+        for i in sorted(self.resident, key=lambda k: self.universe_sizes[k]):
+            size = rows_bytes(self.universe_sizes[i], self.n_terms)
+            if not suite.joint and used + size <= self.cache_bytes:
+                self.sliced.add(i)
+                used += size
         self._universes: dict[int, np.ndarray] = {}
         self._features: dict = {}
+        self._systems: dict = {}
 
     def _largest_solve(self) -> int:
         """The most seeds one solve may get: max_seeds per target (joint: for the union)."""
@@ -232,7 +244,12 @@ class Judge:
         self._check_universe_memory("the equations", rows_bytes(1, self.n_terms))
         if self.suite.joint:
             return [self._build(self.joint_universe)]
-        return [self._build(u) for u in self.universes]
+        return [self._universe_system(i) for i in range(len(self.universes))]
+
+    def _universe_system(self, i: int):
+        if i not in self._systems:
+            self._systems[i] = self._build(self.universe(i))
+        return self._systems[i]
 
     def _build(self, seeds):
         return build_system(self.family, seeds, self.point, self.prime, self.ordering,
@@ -262,8 +279,8 @@ class Judge:
                                          time_limit=time_limit)
                 else:
                     mask = compiled(self.target_features(i))
-                seeds = self.universe(i)[np.asarray(mask, dtype=bool)]
-                out.append((seeds, len(seeds)))
+                ids = np.flatnonzero(mask)
+                out.append((self.universe(i)[ids], len(ids), ids))
                 continue
             keep = mask_function(rule, self.family, t, sandbox=sandbox, time_limit=time_limit)
             out.append(select_from_box(keep, self.family, t, delta_r=self.suite.delta_r,
@@ -283,31 +300,35 @@ class Judge:
         _check_objective(objective)
         chosen = []
         for universe, mask in zip(self.universes, masks):
-            seeds = universe[np.asarray(mask, dtype=bool)]
-            chosen.append((seeds, len(seeds)))
+            ids = np.flatnonzero(np.asarray(mask, dtype=bool))
+            chosen.append((universe[ids], len(ids), ids))
         return self.score_seeds(chosen, objective)
 
     def score_seeds(self, chosen, objective: str = "seeds") -> ScoreReport:
-        """Score per-target (seeds in box order, number kept) pairs, as :meth:`select` gives."""
+        """Score per target (seeds in box order, number kept[, their universe row ids]), as
+        :meth:`select` gives."""
         _check_objective(objective)
         if self.suite.joint:
-            return self._score_joint([seeds for seeds, _ in chosen], objective)
-        scores = [self._score_target(i, seeds, count)
-                  for i, (seeds, count) in enumerate(chosen)]
+            return self._score_joint([c[0] for c in chosen], objective)
+        scores = [self._score_target(i, c[0], c[1], c[2] if len(c) > 2 else None)
+                  for i, c in enumerate(chosen)]
         if objective == "relative_trimmed":
             for score, reference in zip(scores, self.reference_trimmed):
                 score.reference_trimmed = reference
         total = sum(s.objective(objective) for s in scores)
         return self._report(scores, objective, total)
 
-    def _score_target(self, i: int, seeds: np.ndarray, count: int) -> TargetScore:
+    def _score_target(self, i: int, seeds: np.ndarray, count: int, ids=None) -> TargetScore:
         target = self.suite.targets[i]
         if count > self.suite.max_seeds:
             excess = count - self.suite.max_seeds
             return TargetScore(list(target), count, 0, 0, 0, 0.0, False, [], excess,
                                f"max_seeds exceeded ({count} > {self.suite.max_seeds})")
-        system = self.rows.system(seeds, extra_integrals=self.suite.targets)
-        red = reduce_on_seeds(system, np.arange(len(seeds)), [target], self.masters)
+        if i in self.sliced and ids is not None:
+            red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
+        else:
+            system = self.rows.system(seeds, extra_integrals=self.suite.targets)
+            red = reduce_on_seeds(system, np.arange(len(seeds)), [target], self.masters)
         t = red.targets[0]
         return TargetScore(list(target), red.seeds, red.equations, red.trimmed_equations,
                            red.multiply_adds, red.seconds, t.reduced,

@@ -1,25 +1,57 @@
-"""The rule library: readable rule files under ``rules/`` (baselines and evolved rules).
+"""The rule library: readable rule files (baselines and evolved rules), found by name.
 
 Each file starts with a comment block saying what the rule is, where it comes from and its
-measured scores on the shipped suites.  ``IBP_EVOLVE_RULES`` points at another library folder.
+measured scores on the shipped suites.  A name is looked up, first match wins, in the user's
+folder ``$IBP_EVOLVE_RULES``, the current project's ``rules/`` and the rules that ship with the
+package (:mod:`ibp_evolve.resources`).  Only shipped rules are trusted to run in-process.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ibp_evolve.language.parse import Rule, load_rule
+from ibp_evolve.resources import project_rules_dir, shipped_rules_dir, user_rules_dir
 
 
-def library_dir() -> Path:
-    root = os.environ.get("IBP_EVOLVE_RULES")
-    return Path(root) if root else Path(__file__).resolve().parents[2] / "rules"
+def library_dirs() -> list[Path]:
+    """The library's folders in lookup order, each once (a checkout's ``rules/`` is both the
+    project's and the shipped one)."""
+    out, seen = [], set()
+    for folder in (user_rules_dir(), project_rules_dir(), shipped_rules_dir()):
+        if folder is not None and folder.is_dir() and folder.resolve() not in seen:
+            seen.add(folder.resolve())
+            out.append(folder)
+    return out
+
+
+def _named_rules() -> dict[str, Path]:
+    named: dict[str, Path] = {}
+    for folder in library_dirs():
+        for path in sorted(folder.rglob("*.py")):
+            named.setdefault(path.relative_to(folder).with_suffix("").as_posix(), path)
+    return named
 
 
 def library_rules() -> list[Path]:
-    folder = library_dir()
-    return sorted(folder.rglob("*.py")) if folder.is_dir() else []
+    """Every rule file of the library; a name in an earlier folder hides the same name later."""
+    return list(_named_rules().values())
+
+
+def rule_name(path: Path) -> str:
+    """A library rule's name: its path under its library folder without ``.py``
+    (``evolved/gp_triangle_box_paper_67``); any other file is named by its path."""
+    resolved = Path(path).resolve()
+    for folder in library_dirs():
+        if resolved.is_relative_to(folder.resolve()):
+            return resolved.relative_to(folder.resolve()).with_suffix("").as_posix()
+    return str(path)
+
+
+def is_shipped(path) -> bool:
+    """A rule file that ships with the package (part of the project: it runs in-process);
+    every other rule (a user's, a run's, an LLM's) computes its seed mask in the sandbox."""
+    return path is not None and Path(path).resolve().is_relative_to(shipped_rules_dir().resolve())
 
 
 def resolve_rule(name_or_path: str) -> Rule:
@@ -29,13 +61,15 @@ def resolve_rule(name_or_path: str) -> Rule:
         if not path.is_file():
             raise FileNotFoundError(f"rule file '{path}' does not exist")
         return load_rule(path)
-    for candidate in library_rules():
-        if candidate.stem == name_or_path or str(candidate.relative_to(library_dir()))[:-3] \
-                == name_or_path:
+    named = _named_rules()
+    if name_or_path in named:
+        return load_rule(named[name_or_path])
+    for name, candidate in named.items():      # a bare stem finds a rule in a subfolder
+        if candidate.stem == name_or_path:
             return load_rule(candidate)
-    names = ", ".join(p.stem for p in library_rules())
+    folders = ", ".join(str(f) for f in library_dirs())
     raise FileNotFoundError(f"unknown rule '{name_or_path}': not a file and not in the rule "
-                            f"library {library_dir()} ({names})")
+                            f"library ({folders}: {', '.join(p.stem for p in named.values())})")
 
 
 def description(path: Path) -> str:

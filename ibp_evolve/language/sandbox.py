@@ -38,12 +38,12 @@ import numpy as np
 
 from ibp_evolve.language.compile import _check_seeds, compile_rule, features_from_indices
 from ibp_evolve.language.parse import Rule, load_rule
+from ibp_evolve.resources import package_root
 
 __all__ = ["RuleSandboxError", "RuleTimeout", "RuleResourceError", "evaluate_mask"]
 
 STARTUP_TIMEOUT = 60.0   # seconds for a fresh interpreter to import numpy and report ready
 _HEADER = 8              # bytes of the little-endian length prefix of every message
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class RuleSandboxError(RuntimeError):
@@ -218,7 +218,7 @@ def _send(fd: int, message) -> None:
 def _child_environment() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        p for p in (str(package_root()), env.get("PYTHONPATH")) if p)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = "1"   # no thread pools: less address space, no CPU shared with the caller
     return env

@@ -24,7 +24,8 @@ import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
-from ibp_evolve.reducer.modular import PRIMES, PoleError, Reconstructor, format_fraction, random_point
+from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
+                                        primes, random_point)
 from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.plans import (LaportaBox, SeedCapError, SeedSpecError,  # noqa: F401
                                       WideningBox)
@@ -107,7 +108,7 @@ def _residue_vector(rows: list, layout: list) -> list[int]:
 
 
 def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
-                 ordering: Ordering | None = None, rng_seed: int = 0, max_primes: int = 30,
+                 ordering: Ordering | None = None, rng_seed: int = 0, max_primes: int = 400,
                  max_memory: int | None = None, keep_model: bool = False) -> dict:
     """Reduce ``targets`` exactly at ``point`` (random when None); returns the JSON shape.
 
@@ -175,7 +176,7 @@ def _reconstruct(family, model: TrimmedSystem, layout, point, rng, max_primes):
     """Rational values of the ``layout`` entries at ``point``; returns (values, samples, mode)."""
     reconstructor = Reconstructor(len(layout))
     samples, mismatches = 0, 0
-    for prime in PRIMES[1:max_primes + 1]:
+    for prime in primes(max_primes + 1)[1:]:
         try:
             params = parameter_residues(family, point, prime)
         except PoleError:
@@ -206,7 +207,7 @@ def _reconstruct_in_d(family, model, layout, point, rng, max_primes, samples):
     if where is None:
         raise degenerate
     reconstructor = Reconstructor(len(layout))
-    for prime in PRIMES[1:max_primes + 1]:
+    for prime in primes(max_primes + 1)[1:]:
         try:
             base = parameter_residues(family, point, prime)
         except PoleError:

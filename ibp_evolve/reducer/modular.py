@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "PRIMES",
+    "primes",
     "PoleError",
     "PointParseError",
     "to_mod",
@@ -64,6 +65,44 @@ PRIMES: tuple[int, ...] = (
     2147482819, 2147482817, 2147482811, 2147482801, 2147482763, 2147482739,
     2147482697, 2147482693, 2147482681, 2147482663, 2147482661, 2147482621,
 )
+
+
+def _is_prime_below_2_32(n: int) -> bool:
+    """Deterministic Miller-Rabin for n < 3,215,031,751 (bases 2, 3, 5, 7 suffice)."""
+    if n < 2:
+        return False
+    for q in (2, 3, 5, 7):
+        if n % q == 0:
+            return n == q
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+_MORE_PRIMES: list[int] = []
+
+
+def primes(count: int) -> tuple[int, ...]:
+    """The ``count`` largest primes below 2^31, largest first: :data:`PRIMES`, continued
+    downwards on demand.  Exact results with large numerators and denominators (the SAILIR
+    integrals at a point with three-digit denominators) need more than 48 primes."""
+    while len(PRIMES) + len(_MORE_PRIMES) < count:
+        n = (_MORE_PRIMES[-1] if _MORE_PRIMES else PRIMES[-1]) - 2
+        while not _is_prime_below_2_32(n):
+            n -= 2
+        _MORE_PRIMES.append(n)
+    return (PRIMES + tuple(_MORE_PRIMES))[:count]
 
 
 # ---------------------------------------------------------------------------

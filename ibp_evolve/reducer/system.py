@@ -211,8 +211,13 @@ class OrderCode:
     def encode(self, integrals: np.ndarray) -> np.ndarray:
         a = np.asarray(integrals, dtype=np.int64).reshape(-1, len(self.lex_place))
         key = np.zeros(len(a), dtype=np.int64)
-        if self.preferred is not None:
-            key += ~np.isin(self.index.encode(a), self.preferred)
+        if self.preferred is not None and len(self.preferred):
+            # a binary search in the few preferred masters (np.isin costs more on small input)
+            index_keys = self.index.encode(a)
+            at = np.minimum(np.searchsorted(self.preferred, index_keys), len(self.preferred) - 1)
+            key += self.preferred[at] != index_keys
+        elif self.preferred is not None:
+            key += 1
         if self.criteria:
             m = measures(a)
             for crit, span in zip(self.criteria, self.spans):
@@ -231,6 +236,36 @@ class OrderCode:
         return self.index.contains(row)
 
 
+LEAN_UNIQUE_ENTRIES = 1 << 22  # above this many entries, save memory rather than time
+
+
+def _unique_inverse(keys: np.ndarray, extra_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct keys of ``keys`` and ``extra_keys``, position of each of ``keys``).
+
+    The few extra keys (targets) are merged afterwards instead of concatenated first, which
+    would copy every entry once more.  Small inputs use np.unique(return_inverse), the fastest;
+    past LEAN_UNIQUE_ENTRIES a sorted copy and a binary search per entry hold about half as
+    many bytes per entry at once (the tens of millions of entries of a large seed set).
+    """
+    extra_keys = np.unique(np.asarray(extra_keys, dtype=np.int64))
+    if len(keys) > LEAN_UNIQUE_ENTRIES:
+        ordered = np.sort(keys)
+        starts = np.ones(len(ordered), dtype=bool)
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        unique_keys = np.union1d(ordered[starts], extra_keys)
+        del ordered, starts
+        return unique_keys, np.searchsorted(unique_keys, keys)
+    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(unique_keys):
+        at = np.minimum(np.searchsorted(unique_keys, extra_keys), len(unique_keys) - 1)
+        extra_keys = extra_keys[unique_keys[at] != extra_keys]
+    if len(extra_keys):  # shift each position by the number of new keys below it
+        inverse += np.searchsorted(extra_keys, unique_keys)[inverse]
+        unique_keys = np.sort(np.concatenate([unique_keys, extra_keys]))
+    return unique_keys, inverse
+
+
 def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates: int,
              prime: int, code: IndexCode | OrderCode, keys: np.ndarray, vals: np.ndarray,
              counts: np.ndarray, extra_integrals=(), seconds_before: float = 0.0,
@@ -239,10 +274,7 @@ def assemble(family: Family, seeds: np.ndarray, ordering: Ordering, n_templates:
     number the integrals that appear (and ``extra_integrals``) by the ordering."""
     start = time.perf_counter() if start is None else start
     extra = np.asarray(list(extra_integrals), dtype=np.int64).reshape(-1, family.n)
-    # sort-unique then binary search: a third less peak memory than np.unique(return_inverse)
-    # on the tens of millions of entries of a large seed set
-    unique_keys = np.union1d(np.unique(keys), code.encode(extra))
-    inverse = np.searchsorted(unique_keys, keys)
+    unique_keys, inverse = _unique_inverse(keys, code.encode(extra))
     integrals = code.decode(unique_keys)
     if code.sorts_by_ordering:  # the keys sorted are the integrals ordered: no renumbering
         rank = None

@@ -72,14 +72,8 @@ def as_rule(rule) -> Rule:
 def needs_sandbox(rule: Rule) -> bool:
     """Rules of the rule library are part of the project and run in-process; every other rule
     (a run's, a user's, an LLM's) computes its seed mask in the resource-limited sandbox."""
-    from ibp_evolve.language.library import library_dir
-    if not rule.path:
-        return True
-    try:
-        Path(rule.path).resolve().relative_to(library_dir().resolve())
-        return False
-    except ValueError:
-        return True
+    from ibp_evolve.language.library import is_shipped
+    return not is_shipped(rule.path)
 
 
 _JUDGES: dict = {}

@@ -1,0 +1,220 @@
+"""Grammar-constrained sampling: a ``transformers`` logits processor driven by
+:class:`llm_mutator.grammar.RuleChecker`.
+
+Sampling (:class:`RuleLogitsProcessor`, a ``transformers`` logits processor that runs before
+temperature and top-p): per sequence and step, candidate tokens are checked in order of
+decreasing probability until the checked ones hold the top-p share of the probability (or
+``max_checks`` were checked); the valid ones among them keep their logits, every other token
+is masked.  A trained model puts almost all its mass on a few tokens, so a step costs a few
+checks; each check re-parses one line.  Near the end of a sequence's token budget,
+:meth:`RuleChecker.closing` searches a short text that completes the line (closing brackets, an
+``else`` for an open conditional, ``for`` clauses for pending names, ...) and returns on every
+path; once its token cost comes close to what is left, the sequence follows it and ends.
+"""
+
+from __future__ import annotations
+
+from .grammar import CheckerState, RuleChecker
+
+__all__ = ["RuleLogitsProcessor", "TokenVocabulary"]
+
+
+class TokenVocabulary:
+    """The text each token id adds to a sequence (None: a special token, or one that does not
+    decode to text on its own), and the end-of-sequence ids."""
+
+    def __init__(self, tokenizer):
+        # decode after an anchor token, so that tokenizers which drop a leading space when a
+        # token stands alone (sentencepiece) still give the space
+        anchor = tokenizer.encode("x", add_special_tokens=False)[:1]
+        head = tokenizer.decode(anchor)
+        special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        size = len(tokenizer)
+        decoded = tokenizer.batch_decode([anchor + [i] for i in range(size)])
+        self.texts: list[str | None] = []
+        for i, text in enumerate(decoded):
+            ok = i not in special and text.startswith(head) and len(text) > len(head) \
+                and "\ufffd" not in text
+            self.texts.append(text[len(head):] if ok else None)
+        eos = tokenizer.eos_token_id
+        self.eos_ids = {eos} if eos is not None else set()
+        self.size = size
+        self.by_text: dict[str, int] = {}
+        for i, text in enumerate(self.texts):
+            if text is not None:
+                self.by_text.setdefault(text, i)
+        self.longest = max((len(t) for t in self.by_text), default=1)
+
+    def count(self, text: str) -> int:
+        """Tokens that writing ``text`` greedily (longest token first) takes."""
+        count, k = 0, 0
+        while k < len(text):
+            token = self.longest_prefix(text[k:])
+            if token is None:
+                return len(text) + 1
+            k += len(self.texts[token])
+            count += 1
+        return count
+
+    def longest_prefix(self, text: str):
+        """The token whose text is the longest prefix of ``text`` (None if none is)."""
+        for length in range(min(len(text), self.longest), 0, -1):
+            token = self.by_text.get(text[:length])
+            if token is not None:
+                return token
+        return None
+
+
+class RuleLogitsProcessor:
+    """Masks every token after which a row's completion could no longer become a rule (module
+    docstring).  ``starts[r]``: the completion text row r begins with ("" for a fresh body), or
+    None for a row left unconstrained.  ``budgets[r]``: the row's token budget; when what is
+    left of it comes close to what closing the function would take
+    (:meth:`RuleChecker.closing`), the row is closed along that text, token by token, and
+    ended — a rule cut by the budget would be lost."""
+
+    def __init__(self, vocabulary: TokenVocabulary, starts, prompt_length: int,
+                 temperature: float = 1.0, budgets=None, coverage: float = 0.95,
+                 max_checks: int = 64, close_margin: int = 2, close_window: int = 48):
+        self.vocabulary, self.prompt_length = vocabulary, int(prompt_length)
+        self.temperature, self.coverage = float(temperature), float(coverage)
+        self.max_checks, self.close_margin = int(max_checks), int(close_margin)
+        self.close_window = int(close_window)
+        self.budgets = list(budgets) if budgets is not None else None
+        self.checker = RuleChecker()
+        self.states = [None if s is None else self.checker.start(s) for s in starts]
+        self.seen: list[dict] = [{} for _ in starts]   # token -> state, from the last step
+        self.plans: list[str | None] = [None] * len(starts)   # closing text still to write
+        self.retry_at = [None] * len(starts)   # budget left when closing is tried again
+        self.checks = 0          # candidate tokens checked (benchmarks read it)
+        self.released = 0        # rows left unconstrained: no likely token was valid
+        self.closed = 0          # rows closed because their budget ran short
+
+    def _advance(self, input_ids) -> None:
+        if input_ids.shape[1] <= self.prompt_length:
+            return
+        last = input_ids[:, -1].tolist()
+        for r, token in enumerate(last):
+            state = self.states[r]
+            if state is None or state.ended:
+                continue
+            new = self.seen[r].get(token, False)
+            text = self._text(token)
+            if new is False:
+                new = None if text is None else self.checker.feed(state, text)
+            plan = self.plans[r]
+            if plan and text is not None and plan.startswith(text):
+                self.plans[r] = plan[len(text):]
+            self.states[r] = new
+            self.seen[r] = {}
+
+    def _text(self, token):
+        return self.vocabulary.texts[token] if 0 <= token < self.vocabulary.size else None
+
+    def _allowed(self, r, token, state) -> bool:
+        if token in self.vocabulary.eos_ids:
+            return self.checker.can_end(state)
+        text = self._text(token)
+        if text is None:
+            return False
+        new = self.checker.feed(state, text)
+        self.seen[r][token] = new
+        return new is not None
+
+    def _choose(self, r, state, probs, ids, enough: int | None = None) -> list:
+        """Valid tokens among the likeliest, until they cover ``coverage`` of the mass (or
+        ``enough`` were found)."""
+        mass, allowed = 0.0, []
+        for p, token in zip(probs, ids):
+            self.checks += 1
+            if self._allowed(r, token, state):
+                allowed.append(token)
+                if enough is not None and len(allowed) >= enough:
+                    break
+            mass += p
+            if allowed and mass >= self.coverage:
+                break
+        return allowed
+
+    def _closing(self, r, state, left: int):
+        """The token that follows the row's closing text once its budget runs short (None
+        while it need not close, or cannot)."""
+        if self.plans[r] is None:
+            if left > max(self.close_window, _closing_estimate(state)) or (
+                    self.retry_at[r] is not None and left > self.retry_at[r]):
+                return None
+            plan = self.checker.closing(state)
+            if plan is None:
+                self.retry_at[r] = left - 4   # the line may close more easily a bit later
+                return None
+            cost = self.vocabulary.count(plan)
+            if left - cost > self.close_margin + cost:
+                # not yet (the rest of the line may make closing dearer): look again soon
+                self.retry_at[r] = left - 1
+                return None
+            self.plans[r] = plan
+            self.closed += 1
+        plan = self.plans[r]
+        if plan == "":
+            eos = sorted(self.vocabulary.eos_ids)
+            return eos[0] if eos and self.checker.can_end(state) else None
+        token = self.vocabulary.longest_prefix(plan)
+        if token is None or not self._allowed(r, token, state):
+            self.plans[r], self.retry_at[r] = None, left - 4
+            return None
+        return token
+
+    def __call__(self, input_ids, scores):
+        import torch
+        self._advance(input_ids)
+        rows = [r for r, s in enumerate(self.states) if s is not None and not s.ended]
+        if not rows:
+            return scores
+        step = input_ids.shape[1] - self.prompt_length
+        vocab = scores.shape[1]
+        logp = torch.log_softmax(scores[rows].float() / self.temperature, dim=-1)
+        k = min(self.max_checks, vocab)
+        top_logp, top_ids = torch.topk(logp, k, dim=-1)
+        top_p, top_ids = top_logp.exp().tolist(), top_ids.tolist()
+        # one mask, filled on the CPU and applied in one go (a GPU sees three operations per
+        # step, not three per row)
+        free = [r for r in range(scores.shape[0]) if r not in set(rows)]
+        keep_rows, keep_cols = [], []
+        for j, r in enumerate(rows):
+            state = self.states[r]
+            forced = None
+            if self.budgets is not None:
+                forced = self._closing(r, state, self.budgets[r] - step)
+            if forced is not None:
+                allowed = [forced]
+            else:
+                allowed = self._choose(r, state, top_p[j], top_ids[j])
+            if not allowed and k < vocab:
+                # nothing valid among the likeliest: look further down, once
+                wide_p, wide_ids = torch.topk(logp[j], min(vocab, 16 * k))
+                allowed = self._choose(r, state, wide_p.exp().tolist()[k:],
+                                       wide_ids.tolist()[k:], enough=8)
+            if not allowed:
+                allowed = [t for t in self.vocabulary.eos_ids if self.checker.can_end(state)]
+            if not allowed:
+                # leave this row to the model (the validator will reject it) rather than
+                # sample from an empty set
+                self.states[r] = None
+                self.released += 1
+                free.append(r)
+                continue
+            keep_rows.extend([r] * len(allowed))
+            keep_cols.extend(allowed)
+        mask = torch.zeros(scores.shape, dtype=torch.bool)
+        mask[free] = True
+        mask[keep_rows, keep_cols] = True
+        return scores.masked_fill(~mask.to(scores.device), float("-inf"))
+
+
+def _closing_estimate(state: CheckerState) -> int:
+    """Tokens that closing the function may take, roughly (brackets of the current line, open
+    blocks, a final return): from this close to the budget, closing is planned."""
+    depth = state.line.count("(") + state.line.count("[") - state.line.count(")") \
+        - state.line.count("]")
+    blocks = len(state.frames) - 1 + (state.expect_block is not None)
+    return 6 * max(depth, 0) + 8 * blocks + 16

@@ -1,0 +1,972 @@
+"""The rule language as a model writes it: which prefixes can still become a valid rule.
+
+The LLM engine asks the model to complete the body of ``def priority_v2(seed, target):``.  An
+unconstrained sample is often not a rule at all (unbalanced brackets, an unknown attribute, a
+name never assigned), and the validator can only reject it afterwards.  Here an incremental
+checker of the rule language (:mod:`ibp_evolve.language.parse`) follows each sequence as it is
+sampled, and :class:`llm_mutator.constrained.RuleLogitsProcessor` lets the sampler choose only
+tokens after which the text can still complete to a program the validator accepts.
+
+The checker (:class:`RuleChecker`) works line by line.  Between lines its state is the block
+structure of the function body — the open ``if`` blocks with their indentation, the local
+variables definitely assigned so far with their static types, which paths have returned —
+updated exactly as the rule language's builder does (definite assignment through
+``if``/``elif``/``else``, the wider type where branches meet).  The current logical line
+(brackets may span lines) is re-parsed on every step by a small recursive-descent parser of the
+rule language's expressions: operators, ``seed``/``target``/``family`` attributes and methods,
+the builtins with their arities, generator expressions over the allowed iterables, integer-only
+positions, literal bounds (int64, ``**`` exponents, ``range`` bounds).  Names used in a
+generator's element before its ``for`` clause binds them are held *pending* until the
+generator closes.  A prefix is *viable* when this parser runs out of text without an error; a
+token that ends inside a name, number or operator is viable when some longer token would be.
+
+The function ends where a line starts in column 0 (the prompt's convention) or at the end of
+sequence; both are allowed only when every path has returned and the whole completion passes
+:func:`llm_mutator.prompt.parse_completion` — the same validator as before, kept as the final
+word.  The checker is deliberately stricter than the language in a few corners, which a sampler
+does not miss and in which it could otherwise wander without end: 4-space indentation, no line
+breaks inside brackets, no runs of three spaces, at most two blank lines in a row, comments of
+printable ASCII up to 100 characters, no docstring or trailing commas, decimal literals, an
+iterable written as such (``seed.a``, not ``(seed.a)``).
+
+Sampling under this checker is :mod:`llm_mutator.constrained`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ibp_evolve.language.parse import (ALLOWED_BUILTINS, BOOL, FLOAT, INT, INT64_MAX,
+                                       MAX_EXPONENT, MAX_RANGE_BOUND, RESERVED_NAMES,
+                                       SEED_FEATURES, SEED_METHODS, join_types)
+
+__all__ = ["RuleChecker", "CheckerState", "opens_rule", "BODY_INDENT"]
+
+BODY_INDENT = 4
+MAX_COMPLETION_CHARS = 3500     # below the prompt module's cut (4000): a longer one is dead
+MAX_BRACKET_DEPTH = 24
+MAX_GENERATOR_CLAUSES = 3
+
+SEQ, RANGE = "seq", "range"     # iterables: only valid where the language iterates
+_KEYWORDS = {"False", "None", "True", "and", "as", "assert", "async", "await", "break",
+             "class", "continue", "def", "del", "elif", "else", "except", "finally", "for",
+             "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
+             "pass", "raise", "return", "try", "while", "with", "yield"}
+_REDUCERS = ("sum", "min", "max", "all", "any", "len")
+_AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv",
+              "%=": "mod", "**=": "pow"}
+_COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+_VERSIONED = re.compile(r"priority_v\d+$")   # renamed to 'priority' by parse_completion
+
+_LEX = re.compile(r"""
+ (?P<ws>[ ]+)
+|(?P<comment>\#[ -~]*)
+|(?P<nl>\n)
+|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d*)?)
+|(?P<name>[A-Za-z_][A-Za-z_0-9]*)
+|(?P<op>\*\*=|//=|\*\*|//|==|!=|<=|>=|\+=|-=|\*=|/=|%=|[-+*/%<>=()\[\],:.!])
+""", re.X)
+_INT = re.compile(r"(?:0+|[1-9]\d*)$")
+_FLOAT = re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?$")
+# operators that a longer operator extends: their possible completions
+_OP_EXTENSIONS = {"*": ("*", "**", "*=", "**="), "**": ("**", "**="), "/": ("/", "//", "/=",
+                  "//="), "//": ("//", "//="), "<": ("<", "<="), ">": (">", ">="),
+                  "=": ("=", "=="), "!": ("!=",), "+": ("+", "+="), "-": ("-", "-="),
+                  "%": ("%", "%=")}
+_OPEN, _CLOSE = "([", ")]"
+# a line indented by 1-3 spaces, or a continuation line in column 0: the prompt's cut
+# (a line in column 0 ends the function) and the dedent of the body would break the rule
+_SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
+_SPACE_RUN = re.compile(r"   ")
+# what completes a line, likeliest first (see RuleChecker.closing)
+_CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
+            " v in seed.a", " for v in seed.a")
+MAX_BLANK_LINES = 2
+MAX_COMMENT_CHARS = 100
+
+
+class _Dead(Exception):
+    """The text cannot be completed to a valid rule."""
+
+
+class _More(Exception):
+    """The parser ran out of text without an error: the prefix is viable."""
+
+
+_END = ("end", None)   # what the parser sees past the last token of a complete line
+
+
+def opens_rule(prompt: str) -> bool:
+    """Whether ``prompt`` ends in a rule function's header (the LLM engine's prompts do), so
+    that its completion is a rule body."""
+    return re.search(r"(?:^|\n)def \w+\(seed, target\):\n(?: {4}\"\"\"[^\n]*\"\"\"\n)?\Z",
+                     prompt) is not None
+
+
+# ----------------------------------------------------------------------------- lexing
+
+def _lex(text: str):
+    """(tokens, partial): tokens as (kind, text) with comments and spaces dropped; raises _Dead
+    on a character the language cannot contain.  ``partial`` is True when the last token
+    touches the end of the text (a longer name, number or operator might still be meant)."""
+    tokens, pos, end, last = [], 0, len(text), None
+    while pos < end:
+        m = _LEX.match(text, pos)
+        if m is None:
+            raise _Dead()
+        kind = last = m.lastgroup
+        if kind == "num" and m.end() < end and (text[m.end()].isalnum() or text[m.end()] == "_"):
+            raise _Dead()     # 1x, 1if: not the language
+        if kind not in ("ws", "comment", "nl"):   # a newline here lies inside brackets
+            tokens.append((kind, m.group()))
+        pos = m.end()
+    return tokens, last in ("num", "name", "op")
+
+
+# words a partial name may grow into, besides the local variables
+_WORDS = tuple(sorted({"if", "elif", "else", "return", "pass", "and", "or", "not", "for", "in",
+                       "True", "False", "seed", "target", "family", "n", "isps", "is_isp", "a"}
+                      | set(ALLOWED_BUILTINS) | set(SEED_FEATURES) | set(SEED_METHODS)))
+
+
+def _candidates(token, names=()):
+    """The complete tokens a partial last token may still become."""
+    kind, text = token
+    if kind == "name":
+        words = {w for w in _WORDS + tuple(names) if w.startswith(text)}
+        words.add(text)
+        return [("name", w) for w in sorted(words, key=len)] + [("fresh", text)]
+    if kind == "num":
+        out = [token] if _INT.match(text) else []
+        grown = text + ("0" if text[-1] in "eE+-" else "")
+        if not ("." in grown or "e" in grown.lower()):
+            grown += ".0"
+        if _FLOAT.match(grown):
+            out.append(("num", grown))
+        return out
+    if kind == "op" and text in _OP_EXTENSIONS:
+        return [("op", t) for t in _OP_EXTENSIONS[text]]
+    if kind == "op" and text == ".":
+        return [("op", "."), ("num", "0.5")]
+    return [token]
+
+
+# ----------------------------------------------------------------------------- values
+
+class _Value:
+    __slots__ = ("type", "const")
+
+    def __init__(self, type_, const=None):
+        self.type, self.const = type_, const
+
+
+def _numeric(t: str) -> str:
+    return INT if t == BOOL else t
+
+
+# ----------------------------------------------------------------------------- line parser
+
+class _Line:
+    """Recursive descent over the tokens of one logical line (see the module docstring).
+    ``final``: the tokens are the whole line (past them is its end); otherwise running out of
+    tokens means the line may go on (:class:`_More`)."""
+
+    def __init__(self, tokens, env, final):
+        self.tokens, self.pos, self.final = tokens, 0, final
+        self.env = env if env is not None else {}
+        self.pending: list[set] = []     # open generator elements: names awaiting a for
+        self.bound: list[str] = []       # generator loop variables in scope
+        self.iterable_at = -1            # the token where an iterable may stand
+        self.must_iterate_at = -1        # the token where only an iterable may stand
+        self.binding: list[set] = []     # element names that open for clauses may bind
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def peek(self):
+        if self.pos < len(self.tokens):
+            return self.tokens[self.pos]
+        if self.final:
+            return _END
+        raise _More()
+
+    def take(self):
+        token = self.peek()
+        if token is _END:
+            raise _Dead()
+        self.pos += 1
+        return token
+
+    def at(self, text) -> bool:
+        kind, value = self.peek()
+        return kind in ("op", "name") and value == text
+
+    def expect(self, text) -> None:
+        kind, value = self.take()
+        if value != text or kind not in ("op", "name"):
+            raise _Dead()
+
+    def accept(self, text) -> bool:
+        if self.at(text):
+            self.pos += 1
+            return True
+        return False
+
+    def new_name(self) -> str:
+        kind, name = self.take()
+        if kind == "fresh":
+            return name + "_"    # some longer name of the model's choosing
+        if kind != "name" or name in _KEYWORDS or name in RESERVED_NAMES or \
+                (name.startswith("__") and name.endswith("__")) or _VERSIONED.match(name):
+            raise _Dead()
+        return name
+
+    # -- statements -----------------------------------------------------------------------
+
+    def statement(self):
+        """('if'|'elif'|'else', inline statement or None) | ('assign', name, type) |
+        ('return',) | ('pass',)."""
+        kind, word = self.peek()
+        if kind == "name" and word in ("if", "elif", "else"):
+            self.pos += 1
+            if word != "else":
+                self.value(self.test())
+            self.expect(":")
+            if self.peek() is _END:
+                return (word, None)
+            return (word, self.simple())
+        result = self.simple()
+        return result
+
+    def simple(self):
+        kind, word = self.peek()
+        if kind == "name" and word == "return":
+            self.pos += 1
+            self.value(self.test())
+            self.end()
+            return ("return",)
+        if kind == "name" and word == "pass":
+            self.pos += 1
+            self.end()
+            return ("pass",)
+        name = self.new_name()
+        kind, op = self.take()
+        if kind == "op" and op == "=":
+            value = self.value(self.test())
+            self.end()
+            return ("assign", name, value.type)
+        if kind == "op" and op in _AUGMENTED:
+            current = self.env.get(name)
+            if current is None:
+                raise _Dead()
+            value = self.binary(_AUGMENTED[op], _Value(current), self.value(self.test()))
+            self.end()
+            return ("assign", name, value.type)
+        raise _Dead()
+
+    def end(self) -> None:
+        if self.peek() is not _END:
+            raise _Dead()
+
+    # -- expressions ----------------------------------------------------------------------
+
+    @staticmethod
+    def value(v: _Value) -> _Value:
+        if v.type in (SEQ, RANGE):
+            raise _Dead()        # an iterable where a number is needed
+        return v
+
+    def integer(self, v: _Value) -> _Value:
+        if self.value(v).type == FLOAT:
+            raise _Dead()
+        return v
+
+    def test(self) -> _Value:
+        v = self.or_test()
+        if self.at("if"):
+            self.pos += 1
+            self.value(v)
+            self.value(self.or_test())
+            self.expect("else")
+            other = self.value(self.test())
+            return _Value(join_types(v.type, other.type))
+        return v
+
+    def or_test(self) -> _Value:
+        v = self.and_test()
+        while self.at("or"):
+            self.pos += 1
+            self.value(v)
+            self.value(self.and_test())
+            v = _Value(BOOL)
+        return v
+
+    def and_test(self) -> _Value:
+        v = self.not_test()
+        while self.at("and"):
+            self.pos += 1
+            self.value(v)
+            self.value(self.not_test())
+            v = _Value(BOOL)
+        return v
+
+    def not_test(self) -> _Value:
+        if self.accept("not"):
+            self.value(self.not_test())
+            return _Value(BOOL)
+        return self.comparison()
+
+    def comparison(self) -> _Value:
+        v = self.arith()
+        compared = False
+        while True:
+            kind, op = self.peek()
+            if kind == "op" and op in _COMPARE:
+                self.pos += 1
+                self.value(v)
+                v = self.value(self.arith())
+                compared = True
+            else:
+                break
+        return _Value(BOOL) if compared else v
+
+    def arith(self) -> _Value:
+        v = self.term()
+        while True:
+            kind, op = self.peek()
+            if kind == "op" and op in ("+", "-"):
+                self.pos += 1
+                v = self.binary("add" if op == "+" else "sub", self.value(v),
+                                self.value(self.term()))
+            else:
+                return v
+
+    def term(self) -> _Value:
+        v = self.factor()
+        names = {"*": "mul", "/": "truediv", "//": "floordiv", "%": "mod"}
+        while True:
+            kind, op = self.peek()
+            if kind == "op" and op in names:
+                self.pos += 1
+                v = self.binary(names[op], self.value(v), self.value(self.factor()))
+            else:
+                return v
+
+    def factor(self) -> _Value:
+        kind, op = self.peek()
+        if kind == "op" and op in ("-", "+"):
+            self.pos += 1
+            v = self.value(self.factor())
+            if op == "-" and v.const is not None and v.type != BOOL:
+                return _Value(v.type, -v.const)   # a negative literal stays a literal
+            return _Value(_numeric(v.type))
+        return self.power()
+
+    def power(self) -> _Value:
+        v = self.atom()
+        if self.at("**"):
+            self.pos += 1
+            return self.binary("pow", self.value(v), self.value(self.factor()))
+        return v
+
+    @staticmethod
+    def binary(op, left: _Value, right: _Value) -> _Value:
+        if op == "truediv":
+            return _Value(FLOAT)
+        if op == "pow":
+            literal = right.const
+            if literal is not None and abs(literal) > MAX_EXPONENT:
+                raise _Dead()
+            int_power = (_numeric(left.type) == INT and literal is not None
+                         and right.type != FLOAT and literal >= 0)
+            return _Value(INT if int_power else FLOAT)
+        return _Value(join_types(_numeric(left.type), _numeric(right.type)))
+
+    def atom(self) -> _Value:
+        kind, text = self.take()
+        if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
+                "seed", "target", "family", "range")):
+            raise _Dead()
+        if kind == "num":
+            if text.isdigit():
+                if not _INT.match(text):
+                    raise _Dead()        # 012: leading zeros
+                value = int(text)
+                if value > INT64_MAX:
+                    raise _Dead()
+                return _Value(INT, value)
+            if _FLOAT.match(text):
+                return _Value(FLOAT, float(text))
+            raise _Dead()
+        if kind == "op" and text == "(":
+            v = self.test()
+            self.expect(")")
+            return v
+        if kind == "fresh":
+            return self.unknown(text + "_")
+        if kind != "name":
+            raise _Dead()
+        if text in ("True", "False"):
+            return _Value(BOOL, text == "True")
+        if text in ("seed", "target"):
+            return self.seed_attribute()
+        if text == "family":
+            return self.family_attribute()
+        if text == "abs":
+            self.expect("(")
+            v = self.value(self.test())
+            self.expect(")")
+            return _Value(_numeric(v.type))
+        if text in _REDUCERS:
+            return self.reducer(text)
+        if text == "range":
+            self.iterable_here()
+            return self.range_args()
+        if text in _KEYWORDS or text in ALLOWED_BUILTINS:
+            raise _Dead()
+        if text in self.bound:
+            return _Value(INT)
+        known = self.env.get(text)
+        if known is not None:
+            return _Value(known)
+        return self.unknown(text)
+
+    def unknown(self, name: str) -> _Value:
+        """A name not (yet) defined: inside a generator's element it may be the loop variable
+        a later ``for`` binds; anywhere else the line is dead."""
+        if not self.pending or name in RESERVED_NAMES or name in _KEYWORDS or \
+                (name.startswith("__") and name.endswith("__")):
+            raise _Dead()
+        self.pending[-1].add(name)
+        if sum(len(p) for p in self.pending) > MAX_GENERATOR_CLAUSES:
+            raise _Dead()   # more loop variables than generators may nest
+        return _Value(INT)
+
+    def iterable_here(self) -> None:
+        """An iterable may only open a reducer's argument or a ``for`` clause's source."""
+        if self.pos - 1 != self.iterable_at:
+            raise _Dead()
+
+    def seed_attribute(self) -> _Value:
+        start = self.pos - 1
+        self.expect(".")
+        kind, attr = self.take()
+        if kind != "name" or (start == self.must_iterate_at and attr != "a"):
+            raise _Dead()
+        if attr in SEED_FEATURES:
+            return _Value(INT)
+        if attr == "a":
+            if self.accept("["):
+                self.integer(self.test())
+                self.expect("]")
+                return _Value(INT)
+            self.pos, at = start + 1, self.pos
+            self.iterable_here()
+            self.pos = at
+            return _Value(SEQ)
+        if attr in SEED_METHODS:
+            self.expect("(")
+            self.integer(self.test())
+            self.expect(")")
+            return _Value(INT)
+        raise _Dead()
+
+    def family_attribute(self) -> _Value:
+        start = self.pos - 1
+        self.expect(".")
+        kind, attr = self.take()
+        if kind != "name" or (start == self.must_iterate_at and attr != "isps"):
+            raise _Dead()
+        if attr == "n":
+            return _Value(INT)
+        if attr == "isps":
+            self.pos, at = start + 1, self.pos
+            self.iterable_here()
+            self.pos = at
+            return _Value(SEQ)
+        if attr == "is_isp":
+            self.expect("(")
+            self.integer(self.test())
+            self.expect(")")
+            return _Value(BOOL)
+        raise _Dead()
+
+    def range_args(self) -> _Value:
+        self.expect("(")
+        count = 0
+        while True:
+            v = self.integer(self.test())
+            if v.const is not None and abs(v.const) > MAX_RANGE_BOUND:
+                raise _Dead()
+            count += 1
+            if self.accept(")"):
+                return _Value(RANGE)
+            self.expect(",")
+            if count == 3:
+                raise _Dead()
+
+    def reducer(self, name: str) -> _Value:
+        self.expect("(")
+        generator = name != "len"       # len() takes no generator: nothing is pending there
+        if generator:
+            self.pending.append(set())
+        self.iterable_at = self.pos
+        first = self.test()
+        # (kept on _More: RuleChecker._pending reads it)
+        pending = self.pending.pop() if generator else set()
+        kind, word = self.take()
+        if kind == "name" and word == "for":
+            if name == "len":
+                raise _Dead()
+            self.value(first)
+            bound = self.generator_clauses(pending)
+            self.hand_up(pending - set(bound))
+            if name in ("all", "any"):
+                return _Value(BOOL)
+            return _Value(_numeric(first.type))
+        if kind == "op" and word == ")":
+            if first.type not in (SEQ, RANGE):
+                raise _Dead()    # one argument must be an iterable
+            self.hand_up(pending)
+            return _Value(BOOL if name in ("all", "any") else INT)
+        if kind == "op" and word == "," and name in ("min", "max"):
+            self.hand_up(pending)
+            types = [self.value(first).type]
+            while True:
+                types.append(self.value(self.test()).type)
+                if self.accept(")"):
+                    return _Value(_numeric(join_types(*types)))
+                self.expect(",")
+        raise _Dead()
+
+    def hand_up(self, names) -> None:
+        """Names still unbound when a generator closes: an enclosing generator's element may
+        yet bind them; otherwise they are undefined."""
+        if not names:
+            return
+        if not self.pending:
+            raise _Dead()
+        self.pending[-1].update(names)
+
+    def generator_clauses(self, pending) -> list:
+        """``for`` clauses (the first ``for`` is taken) with ``if`` filters, up to ')'.  With
+        no enclosing generator, the element's pending names must all be bound here, within
+        the clauses the language allows."""
+        bound = []
+        mark = len(self.bound)
+        self.binding.append(pending)     # (kept on _More: RuleChecker._pending reads it)
+        try:
+            while True:
+                if len(bound) == MAX_GENERATOR_CLAUSES:
+                    raise _Dead()
+                var = self.new_name()
+                unresolved = pending - set(bound)
+                if not self.pending and len(unresolved) >= MAX_GENERATOR_CLAUSES - len(bound) \
+                        and unresolved and var not in unresolved:
+                    raise _Dead()       # the last clauses must bind what is pending
+                self.expect("in")
+                self.iterable_at = self.must_iterate_at = self.pos
+                source = self.atom()     # the language iterates over these atoms only
+                if source.type not in (SEQ, RANGE):
+                    raise _Dead()
+                bound.append(var)
+                self.bound.append(var)
+                while self.accept("if"):
+                    self.value(self.or_test())
+                if self.accept(")"):
+                    self.binding.pop()
+                    return bound
+                self.expect("for")
+        finally:
+            del self.bound[mark:]
+
+
+# ----------------------------------------------------------------------------- block structure
+
+class _Frame:
+    """An open block: its indentation, the variables definitely assigned (None once every path
+    through it has returned) and the if-chain its last statement belongs to."""
+    __slots__ = ("indent", "env", "chain")
+
+    def __init__(self, indent, env, chain=None):
+        self.indent, self.env, self.chain = indent, env, chain
+
+    def copy(self):
+        return _Frame(self.indent, None if self.env is None else dict(self.env),
+                      None if self.chain is None else self.chain.copy())
+
+
+class _Chain:
+    """An if/elif/else chain being written: the scope before it and each branch's scope."""
+    __slots__ = ("before", "branches", "has_else")
+
+    def __init__(self, before, branches=(), has_else=False):
+        self.before, self.branches, self.has_else = before, list(branches), has_else
+
+    def copy(self):
+        return _Chain(self.before, self.branches, self.has_else)
+
+
+_UNASSIGNED = "unassigned"     # assigned on some paths only: may not be read
+
+
+def _merge(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = {}
+    for name in a.keys() | b.keys():
+        ta, tb = a.get(name, _UNASSIGNED), b.get(name, _UNASSIGNED)
+        out[name] = _UNASSIGNED if _UNASSIGNED in (ta, tb) else join_types(ta, tb)
+    return out
+
+
+def _close_chain(frame: _Frame) -> None:
+    chain, frame.chain = frame.chain, None
+    if chain is None:
+        return
+    envs = chain.branches + ([] if chain.has_else else [chain.before])
+    merged = envs[0]
+    for env in envs[1:]:
+        merged = _merge(merged, env)
+    frame.env = merged
+
+
+def _readable(env):
+    """The variables a line may read (unreachable code sees none)."""
+    if env is None:
+        return {}
+    return {k: v for k, v in env.items() if v != _UNASSIGNED}
+
+
+def _assign(env, name, type_):
+    if env is not None:
+        env[name] = type_
+
+
+class CheckerState:
+    """Where a sequence stands: the blocks of its completed lines, the current line, the whole
+    text so far.  States are never changed: :meth:`RuleChecker.feed` returns new ones."""
+    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends")
+
+    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0):
+        self.frames, self.expect_block, self.line = frames, expect_block, line
+        self.text, self.ended, self.blanks = text, ended, blanks
+        self._ends = None
+
+    def copy_frames(self):
+        return [f.copy() for f in self.frames]
+
+    def names(self):
+        """The local variables of the open blocks (what a partial name may grow into)."""
+        return {name for f in self.frames if f.env for name in f.env}
+
+
+class RuleChecker:
+    """Incremental check of a rule body as a model writes it (see the module docstring)."""
+
+    def start(self, prefix: str = "") -> CheckerState | None:
+        """The state at the start of a body, after ``prefix`` (text already generated)."""
+        state = CheckerState([_Frame(BODY_INDENT, {})], None, "", "")
+        return self.feed(state, prefix) if prefix else state
+
+    def feed(self, state: CheckerState, text: str) -> CheckerState | None:
+        """The state after ``text``, or None when the text can no longer become a rule."""
+        if state.ended or not text:
+            return state
+        full = state.text + text
+        if len(full) > MAX_COMPLETION_CHARS:
+            return None
+        try:
+            frames, expect_block, blanks = None, state.expect_block, state.blanks
+            line = state.line + text
+            while True:
+                split = _line_end(line)
+                if split is None:
+                    break
+                head, line = line[:split], line[split + 1:]
+                if frames is None:
+                    frames = state.copy_frames()
+                _layout(head, frames, expect_block)
+                blanks = blanks + 1 if not head.strip() else 0
+                if blanks > MAX_BLANK_LINES:
+                    return None
+                expect_block = self._complete_line(frames, expect_block, head)
+            frames = frames if frames is not None else state.frames
+            if line[:1] == "#":
+                return None     # a comment in column 0 breaks the body's indentation
+            if line[:1] not in ("", " ", "\n"):
+                # a line starting in column 0 ends the function
+                return self._end(CheckerState(frames, expect_block, "",
+                                              full[:len(full) - len(line)]))
+            _layout(line, frames, expect_block)
+            new = CheckerState(frames, expect_block, line, full, blanks=blanks)
+            return new if self._viable(new) else None
+        except (_Dead, RecursionError):
+            return None
+
+    def can_end(self, state: CheckerState) -> bool:
+        """Whether the completion may end here (end of sequence)."""
+        if state.ended:
+            return True
+        if state._ends is None:
+            state._ends = self._end(state) is not None
+        return state._ends
+
+    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500) -> str | None:
+        """A short text after which the function may end (``""`` when it may end now), or
+        None when none is found: the current line completed (closing brackets, an ``else``
+        for an open conditional, ...), a body for an open ``if``, a final ``return``."""
+        if self.can_end(state):
+            return ""
+        suffix = self._close_line(state, depth, budget)
+        if suffix is None:
+            return None
+        after = self.feed(state, suffix)
+        for more in (f"{' ' * (after.frames[-1].indent + BODY_INDENT)}return 0\n"
+                     if after.expect_block is not None else "",
+                     f"{' ' * BODY_INDENT}return 0\n"):
+            if more:
+                nxt = self.feed(after, more)
+                if nxt is None:
+                    return None
+                suffix, after = suffix + more, nxt
+            if self.can_end(after):
+                return suffix
+        return None
+
+    def _close_line(self, state: CheckerState, depth: int, budget: int):
+        """Depth-first search for a text that completes the current line (ending in a
+        newline), trying the likeliest closers first; at most ``budget`` checks."""
+        if not state.line.strip():
+            return ""
+        atoms = list(_CLOSERS)
+        tokens, partial = [], False
+        try:
+            tokens, partial = _lex(state.line.lstrip(" "))
+        except _Dead:
+            return None
+        if partial and tokens[-1][0] == "name":
+            stem = tokens[-1][1]
+            atoms = [w[len(stem):] + " 0" for w in ("return",) if w.startswith(stem)] + [
+                w[len(stem):] for w in sorted(_WORDS) if w.startswith(stem) and w != stem] \
+                + [" = 0"] + atoms
+        binders = [f" for {name} in seed.a" for name in sorted(self._pending(state))]
+        atoms = binders + atoms
+
+        spent = [0]
+
+        def search(current, left, used=(), last=None):
+            if current.line == "" and current.text.endswith("\n"):
+                return ""
+            if left == 0:
+                return None
+            for atom in atoms:
+                if atom in used or (atom == last and atom not in (")", "]")):
+                    continue    # bind each pending name once; no chains like " > 0 > 0"
+                spent[0] += 1
+                if spent[0] > budget:
+                    return None
+                nxt = self.feed(current, atom)
+                if nxt is None or nxt.ended:
+                    continue
+                rest = search(nxt, left - 1, used + (atom,) if atom in binders else used, atom)
+                if rest is not None:
+                    return atom + rest
+            return None
+        return search(state, depth)
+
+    def _pending(self, state: CheckerState, drop_last: bool = False) -> set:
+        """Names the current line's open generator elements wait to see bound (before its
+        last, partial token with ``drop_last``)."""
+        text = state.line
+        stripped = text.lstrip(" ")
+        try:
+            tokens, _ = _lex(stripped)
+            if drop_last:
+                tokens = tokens[:-1]
+            if not tokens:
+                return set()
+            line = None
+            frames = state.copy_frames()
+            keyword = tokens[0][1] if tokens[0][0] == "name" else None
+            frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
+            env = frame.chain.before if keyword in ("elif", "else") else frame.env
+            line = _Line(tokens, _readable(env), False)
+            line.statement()
+        except _More:
+            return set().union(*line.pending, *line.binding) if line is not None else set()
+        except _Dead:
+            pass
+        return set()
+
+    # -- lines ----------------------------------------------------------------------------
+
+    def _enter(self, frames, expect_block, indent: int, keyword):
+        """Close the blocks deeper than ``indent`` (a statement starts there) and return the
+        frame the statement belongs to."""
+        if expect_block is not None:
+            if indent <= frames[-1].indent or keyword in ("elif", "else"):
+                raise _Dead()           # an if without a body
+            frames.append(_Frame(indent, None if expect_block is _NO_SCOPE
+                                 else dict(expect_block)))
+            return frames[-1]
+        while frames[-1].indent > indent:
+            child = frames.pop()
+            _close_chain(child)
+            if not frames or frames[-1].chain is None:
+                raise _Dead()
+            frames[-1].chain.branches.append(child.env)
+        if frames[-1].indent != indent:
+            raise _Dead()               # an indentation no open block has
+        frame = frames[-1]
+        if keyword in ("elif", "else"):
+            if frame.chain is None or frame.chain.has_else:
+                raise _Dead()
+        else:
+            _close_chain(frame)
+        return frame
+
+    @staticmethod
+    def _apply(frame, statement):
+        """Update the blocks after a parsed statement; returns the new expect_block (the scope
+        a block that must follow starts from, or None)."""
+        kind = statement[0]
+        if kind == "assign":
+            _assign(frame.env, statement[1], statement[2])
+            return None
+        if kind == "return":
+            frame.env = None
+            return None
+        if kind == "pass":
+            return None
+        if kind == "if":
+            frame.chain = _Chain(frame.env)
+        elif kind == "else":
+            frame.chain.has_else = True
+        before = frame.chain.before
+        inline = statement[1]
+        if inline is None:
+            return before if before is not None else _NO_SCOPE
+        branch = None if before is None else dict(before)
+        if inline[0] == "assign":
+            _assign(branch, inline[1], inline[2])
+        elif inline[0] == "return":
+            branch = None
+        frame.chain.branches.append(branch)
+        return None
+
+    def _parse(self, frames, expect_block, indent, tokens, final):
+        keyword = tokens[0][1] if tokens[0][0] == "name" else None
+        frame = self._enter(frames, expect_block, indent, keyword)
+        env = frame.chain.before if keyword in ("elif", "else") else frame.env
+        return frame, _Line(tokens, _readable(env), final).statement()
+
+    def _complete_line(self, frames, expect_block, text: str):
+        """Process one complete logical line (changes ``frames``); returns expect_block."""
+        stripped = text.lstrip(" ")
+        tokens, _ = _lex(stripped)
+        if not tokens:
+            return expect_block          # a blank or comment line
+        frame, statement = self._parse(frames, expect_block, len(text) - len(stripped),
+                                       tokens, True)
+        return self._apply(frame, statement)
+
+    def _viable(self, state: CheckerState) -> bool:
+        text = state.line
+        stripped = text.lstrip(" ")
+        if not stripped:
+            return True
+        tokens, partial = _lex(stripped)
+        if not tokens:
+            return True
+        indent = len(text) - len(stripped)
+        if "#" in stripped:
+            # a comment ends the line: the statement before it must be complete
+            try:
+                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
+                return True
+            except (_Dead, _More):
+                return False
+        if partial:
+            names = state.names()
+            if tokens[-1][0] == "name":
+                names |= self._pending(state, True)   # a loop variable may bind one of these
+            options = [tokens[:-1] + [c] for c in _candidates(tokens[-1], names)]
+        else:
+            options = [tokens]
+        for option in options:
+            try:
+                self._parse(state.copy_frames(), state.expect_block, indent, option, False)
+                return True              # a whole statement with room to spare
+            except _More:
+                return True
+            except _Dead:
+                continue
+        return False
+
+    def _end(self, state: CheckerState):
+        """The ended state when the function may end here, else None.  The validator has the
+        last word (it also sees what this checker does not model, e.g. generator depth)."""
+        from .prompt import CompletionError, parse_completion
+        frames = state.copy_frames()
+        try:
+            expect_block = state.expect_block
+            if state.line.strip():
+                expect_block = self._complete_line(frames, expect_block, state.line)
+            if expect_block is not None:
+                return None
+            self._enter(frames, None, BODY_INDENT, None)
+        except (_Dead, RecursionError):
+            return None
+        if frames[0].env is not None:
+            return None                 # some path does not return
+        try:
+            parse_completion(state.text)
+        except CompletionError:
+            return None
+        return CheckerState(frames, None, "", state.text, True)
+
+
+def _layout(line: str, frames, expect_block) -> None:
+    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: a
+    break inside brackets, an indentation deeper than a block allows, runs of spaces, long
+    comments (the prompt's own cut and dedent also forbid 1-3 space indents)."""
+    if "\n" in line or _SHORT_INDENT.search(line):
+        raise _Dead()
+    code, _, comment = line.partition("#")
+    stripped = code.lstrip(" ")
+    deepest = frames[-1].indent + (BODY_INDENT if expect_block is not None else 0)
+    if len(code) - len(stripped) > deepest or _SPACE_RUN.search(stripped) \
+            or len(comment) > MAX_COMMENT_CHARS:
+        raise _Dead()
+
+
+def _line_end(text: str):
+    """Index of the newline that ends the first logical line (outside brackets), or None."""
+    depth, k, n = 0, 0, len(text)
+    while k < n:
+        c = text[k]
+        if c == "#":
+            j = text.find("\n", k)
+            if j < 0:
+                return None
+            k = j
+            continue
+        if c in _OPEN:
+            depth += 1
+            if depth > MAX_BRACKET_DEPTH:
+                raise _Dead()
+        elif c in _CLOSE:
+            depth -= 1
+        elif c == "\n" and depth <= 0:
+            return k
+        k += 1
+    return None
+
+
+class _NoScope:
+    pass
+
+
+_NO_SCOPE = _NoScope()     # expect a block in unreachable code

@@ -1,0 +1,182 @@
+"""Grammar-constrained sampling: the incremental checker follows the rule language as a model
+writes, refuses a prefix as soon as no continuation can be a rule, lets every rule of the
+library and of the GP's primitive set through character by character, and closes a sequence
+whose budget runs short; with it on, a tiny random model's completions all parse."""
+
+import random
+import textwrap
+
+import pytest
+
+from llm_mutator.grammar import RuleChecker, opens_rule
+from llm_mutator.prompt import CompletionError, as_priority_body, build_prompt, parse_completion
+
+CHECKER = RuleChecker()
+
+
+def walk(text):
+    """Feed ``text`` one character at a time: the state, or the prefix at which it died."""
+    state = CHECKER.start()
+    for k in range(len(text)):
+        state = CHECKER.feed(state, text[k])
+        if state is None:
+            return text[:k + 1]
+    return state
+
+
+def body(source):
+    return textwrap.indent(as_priority_body(source), "    ")
+
+
+def library_and_random_rules():
+    from llm_mutator.train import collect_corpus, random_rules
+    sources = [p.body for p in collect_corpus()]
+    for src in random_rules(150, seed=3):
+        try:
+            sources.append(as_priority_body(src))
+        except (ValueError, SyntaxError):
+            continue
+    return [textwrap.indent(s, "    ") for s in sources]
+
+
+def test_every_rule_of_the_library_and_of_the_gp_primitives_passes_character_by_character():
+    completions = library_and_random_rules()
+    assert len(completions) > 100
+    for text in completions:
+        state = walk(text + "\ndef priority_v3")
+        assert not isinstance(state, str), f"refused at {state!r}"
+        assert state.ended                    # the new top-level def ended the function
+
+
+def test_improved_seeding_is_accepted_and_may_end_at_any_of_its_returns():
+    text = ("    # Kira 3: no more dots than the target, one numerator fewer per missing line\n"
+            "    if seed.d > target.d:\n"
+            "        return 0\n"
+            "    return seed.s <= target.s - (target.t - seed.t)\n")
+    state = walk(text)
+    assert not isinstance(state, str) and CHECKER.can_end(state)
+    assert not CHECKER.can_end(walk(text[:text.index("    return seed.s")]))   # a path open
+
+
+DEAD = [
+    ("an unknown attribute", "    return seed.mass", "    return seed.ma"),
+    ("an attribute of a number", "    return (1).r", "    return (1)."),
+    ("an undefined name", "    return x + 1", "    return x"),
+    ("a name assigned on one path only",
+     "    if seed.r > 1:\n        x = 1\n    return x",
+     "    if seed.r > 1:\n        x = 1\n    return x"),
+    ("a float position", "    return seed.a[1.5]", "    return seed.a[1.5]"),
+    ("an exponent beyond 8", "    return seed.r ** 9\n", "    return seed.r ** 9\n"),
+    ("range as a value", "    x = range(3)", "    x = r"),
+    ("seed.a as a value", "    return seed.a + 1", "    return seed.a +"),
+    ("len of a generator", "    return len(v for v in seed.a)", "    return len(v"),
+    ("an import", "    import os", "    import "),
+    ("a string", "    return 'a'", "    return '"),
+    ("is", "    return seed.r is 1", "    return seed.r is"),
+    ("a lambda", "    f = lambda", "    f = la"),
+    ("a tuple", "    return 1, 2", "    return 1,"),
+    ("assigning to seed", "    seed = 1", "    seed "),
+    ("an elif without an if", "    elif seed.r:", "    elif "),
+    ("a bitwise operator", "    return seed.r & 1", "    return seed.r &"),
+    ("an expression statement", "    x.r\n", "    x."),
+    ("a leading zero", "    return 01\n", "    return 01\n"),
+    ("a three-space indent", "   return 1", "   r"),
+    ("a comment in column 0", "    x = 1\n# note\n", "    x = 1\n#"),
+    ("a line break inside brackets", "    return (1 +\n        2)", "    return (1 +\n"),
+    ("an if without a body", "    if seed.r:\n    return 1", "    if seed.r:\n    r"),
+    ("ending before every path returns", "    x = 1\ndef", "    x = 1\nd"),
+    ("the versioned name", "    priority_v3 = 1", "    priority_v3 "),
+]
+
+
+@pytest.mark.parametrize("what,text,dies_at", DEAD, ids=[d[0] for d in DEAD])
+def test_a_prefix_that_cannot_become_a_rule_is_refused_where_it_goes_wrong(what, text, dies_at):
+    assert walk(text) == dies_at
+
+
+def test_names_a_generator_binds_later_may_be_used_before_its_for_clause():
+    state = walk("    return sum(min(x, 3) + sum(1 for j in range(x)) for x in seed.a)\n")
+    assert CHECKER.can_end(state)
+    assert walk("    return sum(y for x in seed.a)") == "    return sum(y for x in seed.a)"
+
+
+def test_whatever_the_checker_lets_end_parses():
+    """Random edits of valid rules: every prefix the checker accepts and lets end is accepted
+    by the validator the engine uses."""
+    rng = random.Random(0)
+    alphabet = list("()[]+-*/<=>:. 0123456789\nabcdeirstxy") + [
+        " seed.", " target.", " if ", " else ", " and ", " return ", " for ", " in "]
+    ended = 0
+    for text in library_and_random_rules()[:60]:
+        chars = list(text)
+        for _ in range(3):
+            k = rng.randrange(len(chars))
+            chars[k:k + rng.randrange(3)] = [rng.choice(alphabet)]
+        state = CHECKER.start()
+        for c in "".join(chars):
+            nxt = CHECKER.feed(state, c)
+            if nxt is None:
+                break
+            state = nxt
+            if CHECKER.can_end(state):
+                ended += 1
+                parse_completion(state.text)    # raises CompletionError if not
+    assert ended > 0
+
+
+CLOSABLE = [
+    "    return (seed.r + min(seed.s, target.a[2",
+    "    return seed.d <= target.d if seed.t > 2",
+    "    x = any(ab + c",
+    "    if seed.r > 2:\n        x = seed.lines(abs(any(q",
+    "    r",
+]
+
+
+@pytest.mark.parametrize("prefix", CLOSABLE)
+def test_a_sequence_short_of_budget_can_be_closed_into_a_rule(prefix):
+    state = CHECKER.start(prefix)
+    assert state is not None
+    closing = CHECKER.closing(state)
+    assert closing is not None
+    parse_completion(prefix + closing)
+
+
+def test_only_prompts_that_open_a_rule_are_constrained():
+    assert opens_rule(build_prompt(["return 1\n"]))
+    assert opens_rule("def priority_v2(seed, target):\n")
+    assert not opens_rule("Write a poem about integrals.\n")
+    assert not opens_rule(build_prompt(["return 1\n"]) + "    return")
+
+
+# ----------------------------------------------------------------------------- with a model
+
+def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tmp_path_factory):
+    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
+    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+    from llm_mutator.backends import TransformersBackend
+    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
+    out = tmp_path_factory.mktemp("grammar") / "model"
+    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
+                                                hidden_size=32, layers=1, heads=2,
+                                                vocab_size=300, batch_size=4, threads=1),
+                  log=lambda *_: None)
+    backend = TransformersBackend(str(out), max_new_tokens=96)
+    prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"]),
+               build_prompt(["return seed.d == 0\n"])]
+
+    def share_valid(grammar):
+        groups = backend.generate_raw(prompts, 4, seed=11, grammar=grammar)
+        valid = 0
+        for group in groups:
+            for text, _, _ in group:
+                try:
+                    parse_completion(text)
+                    valid += 1
+                except CompletionError:
+                    pass
+        return valid / 8
+
+    assert share_valid(False) < 0.5          # an untrained model writes noise
+    assert share_valid(True) == 1.0
+    assert backend.last_processor.released == 0
