@@ -45,11 +45,13 @@ def add_parser(subparsers) -> None:
                    help="what the fitness of a complete rule counts (default seeds)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
-                   help="generations after the initial one (default 40; with --resume: "
-                        "extend the run to this many)")
+                   help="generations after the initial one (default 40, or until the time "
+                        "limit when only --time-limit is given; with --resume: extend the run "
+                        "to this many)")
     p.add_argument("--time-limit", type=float,
                    help="seconds; a hard deadline for this invocation: in-flight evaluations "
-                        "are stopped and the best rules exported")
+                        "are stopped and the best rules exported.  Alone (no --generations) "
+                        "the run evolves until this deadline")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: the number of cores; 0: score in this "
                         "process)")
@@ -78,6 +80,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--export", nargs="?", const="1", metavar="RANKS",
                    help="copy best rules into the rule library's evolved/ folder: a count K "
                         "(ranks 1..K, default 1) or a comma list of ranks, e.g. 1,3")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="end without scoring laporta and improved_seeding for comparison")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_evolve)
 
@@ -189,6 +193,9 @@ def _evolve(args) -> int:
                                            ("max_height", args.max_height)) if v is not None}
             # engine-specific options (e.g. the LLM engine's --backend, --model)
             overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
+            if args.time_limit is not None and args.generations is None \
+                    and args.engine == "deap":
+                overrides["generations"] = None   # a time limit alone: until the deadline
             config = config_cls(seed=args.seed, objective=args.objective,
                                 start_rules=tuple(starts), **overrides)
             out = args.out or os.path.join(
@@ -223,7 +230,8 @@ def _evolve(args) -> int:
         if not args.quiet:
             print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, "
                   f"objective {config.objective}, seed {config.seed}, population "
-                  f"{config.population}, generations {config.generations}"
+                  f"{config.population}, generations "
+                  f"{'until the deadline' if config.generations is None else config.generations}"
                   + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
                   file=sys.stderr)
         try:
@@ -234,8 +242,16 @@ def _evolve(args) -> int:
             status = fail(str(exc), 3 if isinstance(exc, EvaluatorUnavailable) else 2)
             return status
         try:
-            if not args.quiet:
+            wait_ready = getattr(evaluator, "wait_ready", None)
+            if not args.quiet and wait_ready is None:
                 print(f"evaluating on {evaluator.description}", file=sys.stderr)
+            if wait_ready is not None:
+                # the silent part of a cold start: each worker compiles the numba solver (once
+                # per machine: cached) and builds its judge for the suite
+                with progress.stage(f"starting a {evaluator.description} (each compiles the "
+                                    f"solver, cached after the first time, and builds its "
+                                    f"judge)"):
+                    wait_ready()
             if args.time_limit is not None:
                 # the evaluator's start-up (judges being built) counts against the deadline
                 config.time_limit = max(0.0, args.time_limit
@@ -253,7 +269,7 @@ def _evolve(args) -> int:
             return status
         finally:
             evaluator.close()
-        _report(engine, run, summary_table)
+        _report(engine, run, suite_spec, progress, baselines=not args.no_baselines)
         if args.export:
             try:
                 copied = run.export(_parse_ranks(args.export), library_dir() / "evolved")
@@ -299,6 +315,9 @@ def _resumed_config(run, args, config_cls, SuiteSpec):
         raise RunError(f"{run.path / run.CONFIG}: not a complete run configuration "
                        f"({type(exc).__name__}: {exc})") from None
     run.load_checkpoint()   # a broken checkpoint is refused before anything is changed
+    if config.generations is None and args.generations is None and args.time_limit is None:
+        raise RunError(f"run {run.path} evolves until a deadline (it has no generation "
+                       f"budget): give --time-limit SECONDS or --generations G")
     if args.generations is not None and args.generations != config.generations:
         config.generations = args.generations
         run.update_config(engine_config=config.to_json())
@@ -336,24 +355,29 @@ def _interrupted(engine, run, new_run: bool) -> int:
     return 130
 
 
-def _report(engine, run, summary_table) -> None:
+def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
+    """The end-of-run summary (stdout): why the run stopped, the best rules, the best rule's
+    formula beside the baselines, and the command to run next."""
+    from ibp_evolve.runs.progress import summary_table
     reason = {"generations": "generation budget spent",
               "time_limit": "time limit reached"}.get(engine.stopped_, engine.stopped_)
     print(f"run {run.path}: {reason} after generation {engine.generation_}, "
-          f"{engine.n_candidates_} candidates, {engine.n_evaluations_} distinct masks scored, "
-          f"{engine.elapsed_:.1f} s")
+          f"{engine.n_candidates_:,} candidates, {engine.n_evaluations_:,} distinct masks "
+          f"scored, {engine.elapsed_:.1f} s")
     records = run.db.best(engine.config.n_best)
     if not records:
         print("no rule was scored")
         return
-    summary_table(_as_rows(records))
+    suite = suite_spec.load()
+    print()
+    summary_table(records, objective=engine.config.objective, joint=suite.joint)
     best = run.best_files()
-    if best:
-        print(f"best rule ({best[0]}):")
-        print(best[0].read_text().rstrip())
-
-
-def _as_rows(records):
-    from types import SimpleNamespace
-    return [SimpleNamespace(fitness=r.fitness, complete=r.complete, seeds=r.seeds,
-                            size=r.size, formula=r.formula or "") for r in records]
+    print()
+    print(f"best rule ({best[0] if best else 'rank 1'}):")
+    print(f"    {records[0].formula or '(no one-line formula: see the rule file)'}")
+    print()
+    from ibp_evolve.cli.baselines import baseline_lines
+    for line in baseline_lines(records[0], suite, suite_spec, progress, baselines):
+        print(line)
+    print()
+    print(f"next: ibp-evolve report {run.path}      (HTML: progress, seed maps, lineage)")

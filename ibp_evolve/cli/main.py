@@ -221,7 +221,9 @@ def cmd_score(args) -> int:
     for row in rows:
         print("  ".join(c.rjust(w) if k else c.ljust(w)
                         for k, (c, w) in enumerate(zip(row, widths))))
-    print(f"fitness {report.fitness}  complete {'yes' if report.complete else 'no'}")
+    from ibp_evolve.runs.progress import verdict
+    print(verdict(report.fitness, report.complete, report.targets)
+          + (f"  fitness ({report.objective}) {report.fitness}" if report.complete else ""))
     return 0
 
 

@@ -110,11 +110,10 @@ class Comparison:
         for row in self.rows:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in
                                             self._cells(row, False)) + " |")
-        lines += ["", "| rule | suite | complete | fitness (" + self.objective + ") |",
+        lines += ["", "| rule | suite | status | fitness (" + self.objective + ") |",
                   "|---|---|---|---:|"]
         for (rule, suite), rep in self.reports.items():
-            lines.append(f"| {rule} | {suite} | {'yes' if rep.complete else 'no'} | "
-                         f"{_number(rep.fitness)} |")
+            lines.append(f"| {rule} | {suite} | {_status(rep)} | {_objective(rep)} |")
         return "\n".join(lines) + "\n"
 
     def to_csv(self) -> str:
@@ -140,12 +139,12 @@ class Comparison:
             body.append(f"<tr{cls}>" + "".join(
                 cell("td", k, c) for k, c in enumerate(self._cells(row, False))) + "</tr>")
         body.append("</tbody></table></div>")
-        summary = ["<table class='data'><thead><tr><th>rule</th><th>suite</th><th>complete"
+        summary = ["<table class='data'><thead><tr><th>rule</th><th>suite</th><th>status"
                    f"</th><th>fitness ({html.escape(self.objective)})</th></tr></thead><tbody>"]
         for (rule, suite), rep in self.reports.items():
             summary.append(f"<tr><td>{html.escape(rule)}</td><td>{html.escape(suite)}</td>"
-                           f"<td>{'yes' if rep.complete else 'no'}</td>"
-                           f"<td>{_number(rep.fitness)}</td></tr>")
+                           f"<td>{html.escape(_status(rep))}</td>"
+                           f"<td>{_objective(rep)}</td></tr>")
         summary.append("</tbody></table>")
         svg = inline_svg(self.chart(), "compare-chart")
         sections = (
@@ -223,6 +222,17 @@ class Comparison:
         fmt = path.suffix.lstrip(".").lower() or "svg"
         path.write_bytes(figure_bytes(self.chart(), fmt, salt=path.stem))
         return path
+
+
+def _status(rep) -> str:
+    from ibp_evolve.runs.progress import verdict
+    return verdict(rep.fitness, rep.complete, rep.targets)
+
+
+def _objective(rep) -> str:
+    """The fitness of a complete rule (its objective); an incomplete rule's is a penalty that
+    its status already explains."""
+    return _number(rep.fitness) if rep.complete else "–"
 
 
 def _number(x) -> str:

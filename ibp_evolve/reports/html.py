@@ -112,10 +112,20 @@ def _e(x) -> str:
 
 
 def _fitness(f) -> str:
+    """A fitness as a reader wants it: the objective's value for a complete rule, what is left
+    unreduced for an incomplete one (never the raw penalty)."""
+    from ibp_evolve.runs.progress import verdict
     if f is None:
         return "–"
     f = float(f)
-    return str(int(f)) if f.is_integer() and abs(f) < 1e12 else f"{f:.4g}"
+    if f >= PENALTY_FLOOR:
+        return verdict(f, False)
+    return str(int(f)) if f.is_integer() else f"{f:.4g}"
+
+
+def _status(rec) -> str:
+    from ibp_evolve.runs.progress import verdict
+    return verdict(rec.fitness, rec.complete, getattr(rec, "scores", None))
 
 
 # ----------------------------------------------------------------------------- reading a run
@@ -222,8 +232,7 @@ class RunSnapshot:
                 f"judge evaluations")
         if best:
             b = best[0]
-            head += (f"; best: fitness {_fitness(b.fitness)}, {b.seeds} seeds, "
-                     f"{'complete' if b.complete else 'incomplete'}, size {b.size}: "
+            head += (f"; best: {b.seeds} seeds, {_status(b)}, size {b.size}: "
                      f"{b.formula or '-'}")
         return head
 
@@ -234,12 +243,11 @@ class RunSnapshot:
         return f"<RunSnapshot {self.summary()}>"
 
     def _repr_html_(self) -> str:
-        rows = [(str(k), _fitness(c.fitness), "yes" if c.complete else "no", _e(c.seeds),
-                 _e(c.size), f"<code>{_e(c.formula)}</code>")
-                for k, c in enumerate(self.best(5), 1)]
+        rows = [(str(k), _e(_status(c)), _e(c.seeds), _e(c.size),
+                 f"<code>{_e(c.formula)}</code>") for k, c in enumerate(self.best(5), 1)]
         return (f"<p>{_e(self.summary())}</p>"
-                + _table(("rank", "fitness", "complete", "seeds", "size", "formula"), rows,
-                         text_columns=(5,)))
+                + _table(("rank", "status", "seeds", "size", "formula"), rows,
+                         text_columns=(1, 4)))
 
 
 def read_run(path) -> RunSnapshot:
@@ -517,13 +525,14 @@ def _configuration_section(run: RunSnapshot) -> str:
 
 def _progress_section(run: RunSnapshot, baselines: dict) -> str:
     svg = inline_svg(_progress_figure(run, baselines), "progress")
-    gens = [(str(g["generation"]), _fitness(g.get("best_fitness")), _e(g.get("best_seeds")),
-             "yes" if g.get("best_complete") else "no", _e(g.get("best_size")),
+    gens = [(str(g["generation"]), _e(g.get("best_seeds")),
+             "complete" if g.get("best_complete") else _fitness(g.get("best_fitness")),
+             _e(g.get("best_size")),
              f"{100 * (g.get('share_complete') or 0):.0f}%", _e(g.get("evaluations")),
              _e(g.get("cache_hits")), f"{g.get('evals_per_second') or 0:.0f}",
              "–" if g.get("elapsed") is None else f"{g['elapsed']:.1f}")
             for g in run.generations]
-    table = _table(("generation", "best fitness", "best seeds", "complete", "size",
+    table = _table(("generation", "best seeds", "best rule", "size",
                     "complete share", "evaluations", "cache hits", "evals/s", "elapsed s"),
                    gens) if gens else "<p class='note'>No generation committed yet.</p>"
     return _section("progress", "Fitness against evaluations and wall time",
@@ -573,13 +582,14 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
     from ibp_evolve.language.parse import RuleError, load_rule
     parts = []
     if baseline_reports:
-        rows = [(_e(name), "yes" if rep.complete else "no", _fitness(rep.fitness),
+        from ibp_evolve.runs.progress import verdict
+        rows = [(_e(name), _e(verdict(rep.fitness, rep.complete, rep.targets)),
                  str(sum(t.seeds for t in rep.targets)),
                  str(sum(t.trimmed_equations for t in rep.targets)),
                  str(sum(t.multiply_adds for t in rep.targets)))
                 for name, rep in baseline_reports.items()]
         parts.append("<h3>Baselines on the same suite</h3>" + _table(
-            ("baseline", "complete", "fitness", "seeds", "trimmed equations", "mult-adds"),
+            ("baseline", "status", "seeds", "trimmed equations", "mult-adds"),
             rows))
     if not records:
         parts.append("<p class='note'>No scored rule yet.</p>")
@@ -596,9 +606,7 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
             pass
         body = [f"<h3>{html.escape(title)}</h3>",
                 f"<p><span class='formula'>{_e(formula or '(see the source)')}</span></p>",
-                f"<p>fitness {_fitness(rec.fitness)}, "
-                f"{'complete' if rec.complete else 'incomplete'}"
-                f", {_e(rec.seeds)} seeds, size {_e(rec.size)}</p>"]
+                f"<p>{_e(_status(rec))}, {_e(rec.seeds)} seeds, size {_e(rec.size)}</p>"]
         scores = rec.scores or []
         if scores:
             body.append(_table(
@@ -631,7 +639,20 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
     return _section("best", "Best rules", "".join(parts))
 
 
-def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
+def _lineage_formula(c, judge) -> str:
+    """A lineage node's formula by the one printer, simplified and checked on the judge's
+    candidate seeds when a judge is at hand (the stored formula is the raw tree)."""
+    if judge is None:
+        return c.formula or ""
+    from ibp_evolve.language.parse import RuleError, load_rule
+    from ibp_evolve.reports.inspect import rule_formula
+    try:
+        return rule_formula(load_rule(c.source, name=f"c{c.id}"), judge) or c.formula or ""
+    except (RuleError, ValueError):
+        return c.formula or ""
+
+
+def _lineage_section(run: RunSnapshot, records: list, max_nodes: int, judge=None) -> str:
     if not records:
         svg = inline_svg(_lineage_figure([]), "lineage")
         return _section("lineage", "Lineage of the best rule",
@@ -639,8 +660,8 @@ def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
     nodes = run.lineage(records[0].id, max_nodes=max_nodes)
     svg = inline_svg(_lineage_figure(nodes), "lineage")
     rows = [(str(c.id), _e(c.generation), _e(c.operation),
-             ", ".join(f"#{p}" for p in c.parents) or "–", _fitness(c.fitness),
-             _e(c.seeds), "yes" if c.complete else "no", f"<code>{_e(c.formula)}</code>")
+             ", ".join(f"#{p}" for p in c.parents) or "–", _e(_status(c)),
+             _e(c.seeds), f"<code>{_e(_lineage_formula(c, judge))}</code>")
             for c in nodes]
     more = (f"<p class='note'>Showing the nearest {max_nodes} ancestors.</p>"
             if len(nodes) >= max_nodes else "")
@@ -649,8 +670,8 @@ def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
                     f"came from and by which engine operation.</p><figure>{svg}<figcaption>"
                     f"Ancestry by generation (circled: the best rule; lines join parent and "
                     f"child).</figcaption></figure>{more}"
-                    + _table(("candidate", "generation", "operation", "parents", "fitness",
-                              "seeds", "complete", "formula"), rows, text_columns=(2, 3, 7)))
+                    + _table(("candidate", "generation", "operation", "parents", "status",
+                              "seeds", "formula"), rows, text_columns=(2, 3, 4, 6)))
 
 
 # ----------------------------------------------------------------------------- the report
@@ -694,7 +715,7 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
                 _progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
                 _validity_section(run), _pareto_section(run),
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
-                _lineage_section(run, records, lineage_nodes)]
+                _lineage_section(run, records, lineage_nodes, judge)]
     return html_page(f"ibp-evolve run {run.name}", "".join(sections),
                      subtitle=run.summary(), nav=SECTIONS)
 

@@ -385,8 +385,10 @@ class Inspection:
         for row in rows:
             lines.append("  ".join(c.ljust(w) if k == 0 else c.rjust(w)
                                    for k, (c, w) in enumerate(zip(row, widths))).rstrip())
-        lines.append(f"fitness ({self.report.objective}) {self.report.fitness:g}  complete "
-                     f"{'yes' if self.report.complete else 'no'}")
+        from ibp_evolve.runs.progress import verdict
+        r = self.report
+        lines.append(verdict(r.fitness, r.complete, r.targets)
+                     + (f"  fitness ({r.objective}) {r.fitness:g}" if r.complete else ""))
         return "\n".join(lines)
 
     def __str__(self) -> str:
