@@ -121,3 +121,10 @@ def test_a_stagnant_population_restarts_from_fresh_trees_and_the_start_rules():
     assert "start" in ops or "restart" in ops
     # the best rule survives the restart in the hall of fame
     assert engine.best_.complete
+
+
+def test_compare_refuses_a_suite_typo_before_building_anything(capsys):
+    assert main(["compare", "improved_seeding", "--suite", "typo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown suite 'typo'" in err
+    assert "judge" not in err

@@ -184,6 +184,9 @@ def cmd_compare(args) -> int:
     from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.reports.compare import BASELINES, RATIO_METRICS, compare_rules
     RuleError, RuleSandboxError, RunError = _rule_errors()
+    from ibp_evolve.judge.suites import load_suite
+    for suite in args.suite or ():
+        load_suite(suite)   # a typo in a suite name is refused before any judge is built
     try:
         rules = [_load(r)[0] for r in args.rules]
         comparison = compare_rules(rules, args.suite or ["triangle_box_paper"], args.objective,
