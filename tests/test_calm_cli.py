@@ -82,6 +82,10 @@ def test_evolve_ends_with_the_best_rule_beside_the_baselines(tmp_path, capsys):
     assert f"next: ibp-evolve report {run}" in out
     best = next(line for line in lines if line.startswith("this run's best rule"))
     assert best.split()[4] == "complete"
+    # reading the finished run (as `report` does) leaves no -wal/-shm files beside it
+    from ibp_evolve.reports.html import read_run
+    assert read_run(run).best(1)
+    assert not [p.name for p in run.iterdir() if p.name.endswith(("-wal", "-shm"))]
 
 
 def test_a_time_limit_alone_evolves_until_the_deadline(tmp_path, capsys):

@@ -263,7 +263,13 @@ def read_run(path) -> RunSnapshot:
     db = path / RunFolder.DATABASE
     if not db.is_file():
         return RunSnapshot(path, config, {"status": "starting"}, [], [])
-    uri = f"file:{quote(str(db.resolve()))}?mode=ro"
+    # A finished run has no -wal file (its writer checkpointed it on close).  A read-only
+    # connection would create -wal and -shm beside it and could not remove them again, so such
+    # a run is read as an immutable file: no locks, no side files.  A run whose -wal exists is
+    # being written (or was killed): read it as a WAL reader, which never blocks the writer.
+    wal = db.with_name(db.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    uri = f"file:{quote(str(db.resolve()))}?{mode}"
     conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
