@@ -3,13 +3,14 @@
 Sections (each an ``<section id=...>`` with its pictures embedded, PNG as base64 ``data:`` URIs
 and SVG inline; no script, no stylesheet or font from elsewhere):
 
-``configuration``  the run's config.json and state (running, finished, stopped), its size
 ``progress``       fitness against judge evaluations and against wall time (every candidate,
                    the best so far, and the Laporta / improved-seeding baselines as lines)
 ``validity``       per generation, the share of candidates that were valid, and complete
 ``pareto``         the Pareto front of seeds against rule size among complete rules
 ``best``           the best rules as formulas, their scores per target and their seed maps
 ``lineage``        the ancestry of the best rule: parents, generations, engine operations
+``configuration``  the run's state (running, finished, stopped), its size, and its
+                   config.json (folded)
 
 Reading a run never blocks its writer: :class:`RunSnapshot` opens the SQLite database
 read-only (``mode=ro`` URI) in one short read transaction; the database is in WAL mode, where
@@ -35,7 +36,8 @@ from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
            "inline_svg", "png_img", "SECTIONS"]
 
-SECTIONS = ("configuration", "progress", "validity", "pareto", "best", "lineage")
+# what a reader came for first; the run's settings (tens of rows) last, folded
+SECTIONS = ("progress", "validity", "pareto", "best", "lineage", "configuration")
 FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
 
 CSS = """
@@ -523,10 +525,12 @@ def _configuration_section(run: RunSnapshot) -> str:
               if k not in ("status",)]
     note = ("<p class='note'>The run is still in progress: this report is a snapshot of the "
             "generations committed so far.</p>" if run.status == "running" else "")
-    return _section("configuration", "Configuration", note + _table(
-        ("setting", "value"), [(_e(k), _e(v)) for k, v in _flatten(run.config)],
-        text_columns=(0, 1)) + "<h3>State</h3>" + _table(
-        ("", "value"), [(_e(k), _e(v)) for k, v in state], text_columns=(0, 1)))
+    settings = _table(("setting", "value"), [(_e(k), _e(v)) for k, v in _flatten(run.config)],
+                      text_columns=(0, 1))
+    return _section("configuration", "Run state and configuration", note + _table(
+        ("", "value"), [(_e(k), _e(v)) for k, v in state], text_columns=(0, 1))
+        + f"<details><summary>Engine configuration ({len(_flatten(run.config))} settings)"
+        f"</summary>{settings}</details>")
 
 
 def _progress_section(run: RunSnapshot, baselines: dict) -> str:
@@ -717,11 +721,11 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
                 continue
     if progress:
         progress("drawing charts")
-    sections = [_configuration_section(run),
-                _progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
+    sections = [_progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
                 _validity_section(run), _pareto_section(run),
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
-                _lineage_section(run, records, lineage_nodes, judge)]
+                _lineage_section(run, records, lineage_nodes, judge),
+                _configuration_section(run)]
     return html_page(f"ibp-evolve run {run.name}", "".join(sections),
                      subtitle=run.summary(), nav=SECTIONS)
 
