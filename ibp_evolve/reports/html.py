@@ -43,13 +43,13 @@ FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
 color:#222;background:#fff;line-height:1.45}
-header,main{max-width:1200px;margin:0 auto;padding:0 1.2rem}
+header,main{max-width:1320px;margin:0 auto;padding:0 1.2rem}
 header{border-bottom:1px solid #ddd;padding-top:1rem}
 nav a{margin-right:1rem}
 h1{font-size:1.5rem;margin:.2rem 0}
 h2{font-size:1.2rem;border-bottom:1px solid #eee;padding-bottom:.2rem;margin-top:2rem}
 h3{font-size:1rem;margin-bottom:.3rem}
-table.data{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+table.data{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
 table.data th,table.data td{border:1px solid #ddd;padding:.15rem .5rem;text-align:right;
 vertical-align:top}
 table.data th{background:#f4f4f4}

@@ -201,6 +201,8 @@ def verdict(fitness, complete, targets=None) -> str:
     text = f"incomplete: {n_unreduced} target{'' if n_unreduced == 1 else 's'} not reduced"
     if over_cap:
         text += f" ({over_cap} over max_seeds)"
+        if over_cap == n_unreduced:   # none was solved: there are no survivors to count
+            return text
     return text + f", {survivors} survivor{'' if survivors == 1 else 's'}"
 
 
