@@ -572,13 +572,18 @@ def _validity_section(run: RunSnapshot) -> str:
                     f"</figcaption></figure>")
 
 
-def _pareto_section(run: RunSnapshot) -> str:
+def _pareto_section(run: RunSnapshot, judge=None) -> str:
     front = run.pareto_front()
     svg = inline_svg(_pareto_figure(run, front), "pareto")
-    rows = [(_e(c.size), _e(c.seeds), _fitness(c.fitness), str(c.id), _e(c.generation),
-             f"<code>{_e(c.formula)}</code>") for c in front]
-    table = (_table(("size", "seeds", "fitness", "candidate", "generation", "formula"), rows,
-                    text_columns=(5,)) if rows else
+    # complete rules only: their fitness is the objective, a column of its own only when the
+    # objective is not the seed count
+    extra = run.objective != "seeds"
+    rows = [(_e(c.size), _e(c.seeds)) + ((_fitness(c.fitness),) if extra else ())
+            + (str(c.id), _e(c.generation), f"<code>{_e(_lineage_formula(c, judge))}</code>")
+            for c in front]
+    header = (("size", "seeds") + ((f"{run.objective}",) if extra else ())
+              + ("candidate", "generation", "formula"))
+    table = (_table(header, rows, text_columns=(len(header) - 1,)) if rows else
              "<p class='note'>No complete rule yet, so no front.</p>")
     return _section("pareto", "Pareto front: seeds against rule size",
                     f"<figure>{svg}<figcaption>Complete rules (grey) and the front of rules "
@@ -722,7 +727,7 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
     if progress:
         progress("drawing charts")
     sections = [_progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
-                _validity_section(run), _pareto_section(run),
+                _validity_section(run), _pareto_section(run, judge),
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
                 _lineage_section(run, records, lineage_nodes, judge),
                 _configuration_section(run)]

@@ -227,8 +227,10 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
     return out
 
 
-def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int = 8):
-    """A matplotlib Figure of one seed map (see the module docstring for how to read it)."""
+def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int = 4):
+    """A matplotlib Figure of one seed map (see the module docstring for how to read it).
+    ``max_columns`` panels per row keep the figure about 11 in wide: a report page shows it
+    at its own size, so that the 7.5 pt tick labels stay 7.5 pt."""
     from matplotlib.collections import PatchCollection
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
