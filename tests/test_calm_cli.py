@@ -132,3 +132,24 @@ def test_compare_refuses_a_suite_typo_before_building_anything(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown suite 'typo'" in err
     assert "judge" not in err
+
+
+def test_the_eta_comes_from_measured_generations_not_the_cold_start():
+    import io
+
+    from ibp_evolve.runs.progress import Progress
+    out = io.StringIO()
+    progress = Progress(stream=out, live=False)
+    progress.begin(None, done_generations=0, total_generations=41, time_limit=None)
+
+    def stats(g, seconds):
+        return {"generation": g, "seconds": seconds, "best_fitness": 92, "best_seeds": 92,
+                "best_complete": 1, "best_size": 9, "share_complete": 0.5,
+                "evals_per_second": 10, "evaluations": 5, "cache_hits": 0}
+    progress.generation(stats(0, 50.0))     # compilation and judges: no estimate from this
+    progress.generation(stats(1, 2.0))
+    first, second = out.getvalue().splitlines()
+    assert "ETA" not in first
+    assert second.endswith("ETA 1m18s")     # 39 generations left at 2 s each
+    # the best of a seeds run is its seed count, said once
+    assert "best 92 seeds, size 9" in second and second.count("92") == 1

@@ -234,10 +234,17 @@ def _evolve(args) -> int:
                   f"{'until the deadline' if config.generations is None else config.generations}"
                   + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
                   file=sys.stderr)
+        from contextlib import nullcontext
+        in_process = not (args.dask or args.dask_local or workers >= 1)
         try:
-            evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
-                                       dask=args.dask, dask_local=args.dask_local,
-                                       candidate_timeout=args.candidate_timeout)
+            # in this process the judge is built right here (a pool's workers build theirs
+            # below): the cold start gets its line either way
+            with (progress.stage(f"building the judge for suite {run.config['suite']} in this "
+                                 f"process (the solver compiles the first time)")
+                  if in_process else nullcontext()):
+                evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
+                                           dask=args.dask, dask_local=args.dask_local,
+                                           candidate_timeout=args.candidate_timeout)
         except EvaluationError as exc:
             status = fail(str(exc), 3 if isinstance(exc, EvaluatorUnavailable) else 2)
             return status

@@ -91,9 +91,9 @@ class Progress:
 
     def generation(self, stats: dict) -> None:
         self.done_generations = stats["generation"] + 1
-        if stats["generation"] > 0 or not self._gen_seconds:
-            # generation 0 carries the cold start (compilation, judges, a larger population of
-            # fresh trees): it is no measure of the generations to come
+        if stats["generation"] > 0:
+            # generation 0 carries the cold start (compilation, judges, a population of fresh
+            # trees, every mask new): it is no measure of the generations to come
             self._gen_seconds.append(stats["seconds"])
         eta = self.eta(measured_from=stats["generation"])
         best = stats.get("best_fitness")
@@ -122,7 +122,7 @@ class Progress:
         left = None
         if self.time_limit is not None:
             left = self.time_limit - (time.monotonic() - self.started)
-        if self.total_generations is None or measured_from == 0:
+        if self.total_generations is None or not self._gen_seconds:
             return left
         recent = sorted(self._gen_seconds[-5:])
         per_generation = recent[len(recent) // 2]   # median: one slow generation is no trend
