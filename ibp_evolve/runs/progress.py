@@ -95,7 +95,7 @@ class Progress:
             # generation 0 carries the cold start (compilation, judges, a population of fresh
             # trees, every mask new): it is no measure of the generations to come
             self._gen_seconds.append(stats["seconds"])
-        eta = self.eta(measured_from=stats["generation"])
+        eta = self.eta()
         best = stats.get("best_fitness")
         seeds = stats.get("best_seeds")
         if best is None:
@@ -115,7 +115,7 @@ class Progress:
             f"{stats['cache_hits']} cached)"
             + (f"  ETA {_fmt_seconds(eta)}" if eta is not None else ""))
 
-    def eta(self, measured_from: int = 0) -> float | None:
+    def eta(self) -> float | None:
         """Seconds left, from measured generation times only: none before a generation after
         the initial one has been timed; the time limit caps it (and alone gives it when the
         run has no generation budget)."""
