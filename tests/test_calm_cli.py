@@ -153,3 +153,22 @@ def test_the_eta_comes_from_measured_generations_not_the_cold_start():
     assert second.endswith("ETA 1m18s")     # 39 generations left at 2 s each
     # the best of a seeds run is its seed count, said once
     assert "best 92 seeds, size 9" in second and second.count("92") == 1
+
+
+def test_a_restart_is_recorded_in_the_run_folder(tmp_path, capsys):
+    import sqlite3
+
+    from tests.test_inspect import SUITE
+    suite = tmp_path / "box_small.toml"
+    suite.write_text(SUITE)
+    run = tmp_path / "run"
+    assert main(["evolve", "--suite", str(suite), "--population", "6", "--generations", "3",
+                 "--workers", "0", "--start", "improved_seeding_dots", "--stagnation", "1",
+                 "--out", str(run), "--quiet", "--no-baselines"]) == 0
+    db = sqlite3.connect(run / "run.sqlite")
+    try:
+        ops = {row[0] for row in db.execute("SELECT operation FROM candidates "
+                                            "WHERE generation = 2")}
+    finally:
+        db.close()
+    assert ops <= {"restart", "start"} and "start" in ops

@@ -71,6 +71,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--selection", choices=("lexicographic", "nsga2"),
                    help="rank by (fitness, size) lexicographically (default) or NSGA-II")
     p.add_argument("--max-height", type=int, help="tree height limit (default 8)")
+    p.add_argument("--stagnation", type=int, metavar="K",
+                   help="deap: restart the population from fresh random trees and the start "
+                        "rules after K generations without a better best rule (default 8; "
+                        "0: never)")
     p.add_argument("--max-seeds", type=int,
                    help="evolution's cap on seeds per target: larger selections are failed "
                         "without solving (default: the smaller of the suite's and 2000)")
@@ -133,9 +137,9 @@ def _evolve(args) -> int:
         print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
         return status
 
-    non_negative = ("workers", "generations", "seed")
+    non_negative = ("workers", "generations", "seed", "stagnation")
     for name in ("population", "generations", "workers", "max_height", "max_seeds",
-                 "dask_local", "seed"):
+                 "dask_local", "seed", "stagnation"):
         value = getattr(args, name)
         if value is not None and value < (0 if name in non_negative else 1):
             return fail(f"--{name.replace('_', '-')} must be "
@@ -190,7 +194,8 @@ def _evolve(args) -> int:
             overrides = {k: v for k, v in (("population", args.population),
                                            ("generations", args.generations),
                                            ("selection", args.selection),
-                                           ("max_height", args.max_height)) if v is not None}
+                                           ("max_height", args.max_height),
+                                           ("stagnation", args.stagnation)) if v is not None}
             # engine-specific options (e.g. the LLM engine's --backend, --model)
             overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
             if args.time_limit is not None and args.generations is None \
