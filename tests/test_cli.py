@@ -78,4 +78,4 @@ def test_score_exits_0_for_a_complete_rule_and_1_for_an_incomplete_one(capsys):
     assert main(["score", "improved_seeding_dots", "--suite", "box_train", "--json"]) == 0
     assert main(["score", "improved_seeding", "--suite", "box_train", "--json"]) == 1
     assert main(["score", "improved_seeding", "--suite", "box_train"]) == 1
-    assert "complete no" in capsys.readouterr().out
+    assert "incomplete: " in capsys.readouterr().out

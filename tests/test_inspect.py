@@ -145,15 +145,23 @@ def test_seed_map_files_are_valid_png_and_svg(box_suite, tmp_path):
 
 
 def test_inspect_command_on_a_library_rule(box_suite, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    import tempfile
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     code = main(["inspect", "improved_seeding_dots", "--suite", str(box_suite), "--quiet"])
     out, err = capsys.readouterr()
     assert code == 0 and err == ""
     assert "formula: d <= d_target and s <= max(s_target - missing, d_target)" in out
-    assert "I(2,1,1,1)" in out and "complete yes" in out
+    assert "I(2,1,1,1)" in out and "\ncomplete  fitness (seeds)" in out
     paths = [Path(line[len("wrote "):]) for line in out.splitlines() if line.startswith("wrote ")]
     assert len(paths) == 5 and all(p.is_file() for p in paths)
-    assert all(p.parent == Path("inspect-improved_seeding_dots") for p in paths)
+    # nothing lands in the folder the user stands in: a fresh temporary folder, named
+    assert list((tmp_path / "cwd").iterdir()) == []
+    folder = paths[0].parent
+    assert all(p.parent == folder for p in paths) and folder.is_absolute()
+    assert folder.name.startswith("ibp-evolve-inspect-improved_seeding_dots-")
 
 
 def test_inspect_command_on_a_run_writes_into_the_run(box_suite, tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_score_exits_one_for_an_incomplete_rule(tmp_path, capsys):
     path = tmp_path / "drop_t4.py"
     path.write_text(DROP_T4)
     code, out, _ = run(capsys, "score", str(path), "--objective", "trimmed")
-    assert code == 1 and "complete no" in out
+    assert code == 1 and "\nincomplete: 1 target not reduced, " in out   # not a raw penalty
 
 
 def test_score_rejects_a_forbidden_rule_with_a_message(tmp_path, capsys):

@@ -55,11 +55,13 @@ def add_parser(subparsers) -> None:
                         "offset,removed,tube,distance (see ibp-evolve features)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
-                   help="generations after the initial one (default 40; with --resume: "
-                        "extend the run to this many)")
+                   help="generations after the initial one (default 40, or until the time "
+                        "limit when only --time-limit is given; with --resume: extend the run "
+                        "to this many)")
     p.add_argument("--time-limit", type=float,
                    help="seconds; a hard deadline for this invocation: in-flight evaluations "
-                        "are stopped and the best rules exported")
+                        "are stopped and the best rules exported.  Alone (no --generations) "
+                        "the run evolves until this deadline")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: the number of cores; 0: score in this "
                         "process)")
@@ -79,6 +81,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--selection", choices=("lexicographic", "nsga2"),
                    help="rank by (fitness, size) lexicographically (default) or NSGA-II")
     p.add_argument("--max-height", type=int, help="tree height limit (default 8)")
+    p.add_argument("--stagnation", type=int, metavar="K",
+                   help="deap: restart the population from fresh random trees and the start "
+                        "rules after K generations without a better best rule (default 8; "
+                        "0: never)")
     p.add_argument("--max-seeds", type=int,
                    help="evolution's cap on seeds per target: larger selections are failed "
                         "without solving (default: the smaller of the suite's and 2000)")
@@ -89,6 +95,8 @@ def add_parser(subparsers) -> None:
                    help="copy best rules into this project's rules/evolved/ folder "
                         "($IBP_EVOLVE_RULES/evolved/ when set): a count K "
                         "(ranks 1..K, default 1) or a comma list of ranks, e.g. 1,3")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="end without scoring laporta and improved_seeding for comparison")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_evolve)
 
@@ -133,7 +141,7 @@ def _evolve(args) -> int:
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
     from ibp_evolve.resources import export_dir
     from ibp_evolve.language.sandbox import RuleSandboxError
-    from ibp_evolve.runs.progress import Progress, summary_table
+    from ibp_evolve.runs.progress import Progress
     from ibp_evolve.language.parse import RuleError
     from ibp_evolve.runs.store import RunError, RunFolder
 
@@ -141,9 +149,9 @@ def _evolve(args) -> int:
         print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
         return status
 
-    non_negative = ("workers", "generations", "seed")
+    non_negative = ("workers", "generations", "seed", "stagnation")
     for name in ("population", "generations", "workers", "max_height", "max_seeds",
-                 "dask_local", "seed"):
+                 "dask_local", "seed", "stagnation"):
         value = getattr(args, name)
         if value is not None and value < (0 if name in non_negative else 1):
             return fail(f"--{name.replace('_', '-')} must be "
@@ -212,9 +220,13 @@ def _evolve(args) -> int:
                                            ("generations", args.generations),
                                            ("selection", args.selection),
                                            ("max_height", args.max_height),
-                                           ("features", args.features)) if v is not None}
+                                           ("features", args.features),
+                                           ("stagnation", args.stagnation)) if v is not None}
             # engine-specific options (e.g. the LLM engine's --backend, --model)
             overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
+            if args.time_limit is not None and args.generations is None \
+                    and args.engine == "deap":
+                overrides["generations"] = None   # a time limit alone: until the deadline
             config = config_cls(seed=args.seed, objective=args.objective,
                                 start_rules=tuple(starts), **overrides)
             out = args.out or os.path.join(
@@ -258,19 +270,35 @@ def _evolve(args) -> int:
         if not args.quiet:
             print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, "
                   f"objective {config.objective}, seed {config.seed}, population "
-                  f"{config.population}, generations {config.generations}"
+                  f"{config.population}, generations "
+                  f"{'until the deadline' if config.generations is None else config.generations}"
                   + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
                   file=sys.stderr)
+        from contextlib import nullcontext
+        in_process = not (args.dask or args.dask_local or workers >= 1)
         try:
-            evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
-                                       dask=args.dask, dask_local=args.dask_local,
-                                       candidate_timeout=args.candidate_timeout)
+            # in this process the judge is built right here (a pool's workers build theirs
+            # below): the cold start gets its line either way
+            with (progress.stage(f"building the judge for suite {run.config['suite']} in this "
+                                 f"process (the solver compiles the first time)")
+                  if in_process else nullcontext()):
+                evaluator = make_evaluator(suite_spec, config.objective, workers=workers,
+                                           dask=args.dask, dask_local=args.dask_local,
+                                           candidate_timeout=args.candidate_timeout)
         except EvaluationError as exc:
             status = fail(str(exc), 3 if isinstance(exc, EvaluatorUnavailable) else 2)
             return status
         try:
-            if not args.quiet:
+            wait_ready = getattr(evaluator, "wait_ready", None)
+            if not args.quiet and wait_ready is None:
                 print(f"evaluating on {evaluator.description}", file=sys.stderr)
+            if wait_ready is not None:
+                # the silent part of a cold start: each worker compiles the numba solver (once
+                # per machine: cached) and builds its judge for the suite
+                with progress.stage(f"starting a {evaluator.description} (each compiles the "
+                                    f"solver, cached after the first time, and builds its "
+                                    f"judge)"):
+                    wait_ready()
             if args.time_limit is not None:
                 # the evaluator's start-up (judges being built) counts against the deadline
                 config.time_limit = max(0.0, args.time_limit
@@ -288,7 +316,7 @@ def _evolve(args) -> int:
             return status
         finally:
             evaluator.close()
-        _report(engine, run, summary_table)
+        _report(engine, run, suite_spec, progress, baselines=not args.no_baselines)
         if args.export:
             try:
                 copied = run.export(_parse_ranks(args.export), export_dir())
@@ -381,6 +409,9 @@ def _resumed_config(run, args, config_cls, SuiteSpec):
         raise RunError(f"{run.path / run.CONFIG}: not a complete run configuration "
                        f"({type(exc).__name__}: {exc})") from None
     run.load_checkpoint()   # a broken checkpoint is refused before anything is changed
+    if config.generations is None and args.generations is None and args.time_limit is None:
+        raise RunError(f"run {run.path} evolves until a deadline (it has no generation "
+                       f"budget): give --time-limit SECONDS or --generations G")
     if args.generations is not None and args.generations != config.generations:
         config.generations = args.generations
         run.update_config(engine_config=config.to_json())
@@ -418,24 +449,29 @@ def _interrupted(engine, run, new_run: bool) -> int:
     return 130
 
 
-def _report(engine, run, summary_table) -> None:
+def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
+    """The end-of-run summary (stdout): why the run stopped, the best rules, the best rule's
+    formula beside the baselines, and the command to run next."""
+    from ibp_evolve.runs.progress import summary_table
     reason = {"generations": "generation budget spent",
               "time_limit": "time limit reached"}.get(engine.stopped_, engine.stopped_)
     print(f"run {run.path}: {reason} after generation {engine.generation_}, "
-          f"{engine.n_candidates_} candidates, {engine.n_evaluations_} distinct masks scored, "
-          f"{engine.elapsed_:.1f} s")
+          f"{engine.n_candidates_:,} candidates, {engine.n_evaluations_:,} distinct masks "
+          f"scored, {engine.elapsed_:.1f} s")
     records = run.db.best(engine.config.n_best)
     if not records:
         print("no rule was scored")
         return
-    summary_table(_as_rows(records))
+    suite = suite_spec.load()
+    print()
+    summary_table(records, objective=engine.config.objective, joint=suite.joint)
     best = run.best_files()
-    if best:
-        print(f"best rule ({best[0]}):")
-        print(best[0].read_text().rstrip())
-
-
-def _as_rows(records):
-    from types import SimpleNamespace
-    return [SimpleNamespace(fitness=r.fitness, complete=r.complete, seeds=r.seeds,
-                            size=r.size, formula=r.formula or "") for r in records]
+    print()
+    print(f"best rule ({best[0] if best else 'rank 1'}):")
+    print(f"    {records[0].formula or '(no one-line formula: see the rule file)'}")
+    print()
+    from ibp_evolve.cli.baselines import baseline_lines
+    for line in baseline_lines(records[0], suite, suite_spec, progress, baselines):
+        print(line)
+    print()
+    print(f"next: ibp-evolve report {run.path}      (HTML: progress, seed maps, lineage)")

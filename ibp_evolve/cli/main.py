@@ -285,7 +285,9 @@ def cmd_score(args) -> int:
     for row in rows:
         print("  ".join(c.rjust(w) if k else c.ljust(w)
                         for k, (c, w) in enumerate(zip(row, widths))))
-    print(f"fitness {report.fitness}  complete {'yes' if report.complete else 'no'}")
+    from ibp_evolve.runs.progress import verdict
+    print(verdict(report.fitness, report.complete, report.targets)
+          + (f"  fitness ({report.objective}) {report.fitness}" if report.complete else ""))
     return status
 
 
@@ -310,12 +312,27 @@ DEFAULT_ORDERING = "t,sector,r,s,indices"
 
 OWN_COMMANDS = ("families", "reduce", "score", "rules")
 
+DESCRIPTION = """\
+Evolve and judge seeding rules for the IBP reduction of Feynman integrals.
+
+A rule chooses the seed integrals of a Laporta reduction; the judge scores it by solving the
+system over a prime field (seeds, trimmed equations, multiply-adds, targets reduced).
+
+  ibp-evolve evolve                     evolve rules on the paper's triangle-box suite
+  ibp-evolve report runs/RUN            an HTML report of a run
+  ibp-evolve score improved_seeding     a rule's scores (a library rule, a file or a run)
+  ibp-evolve reduce triangle_box --target 1,1,1,1,1,1,-3
+
+Exit status: 0 done; 1 ran but incomplete; 2 bad input or a job refused by a cap; 3 a missing
+optional dependency or an unreachable service; 130 interrupted."""
+
 
 def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
     from ibp_evolve.cli.limits import add_judge_limits
-    parser = argparse.ArgumentParser(prog="ibp-evolve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("families", help="list the built-in integral families; show one "
@@ -414,7 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(only_own=command in OWN_COMMANDS).parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except KeyboardInterrupt:
+        print(f"\nibp-evolve {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
@@ -424,6 +448,19 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(exc, RuleSandboxError) else "error")
         print(f"ibp-evolve {args.command}: {what}: {exc}", file=sys.stderr)
         return 2
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``ibp-evolve score ... --json | head``): that is the reader's
+    choice, not an error.  Standard output is pointed at /dev/null so that the interpreter's
+    final flush does not raise again; the status is the shell's for SIGPIPE."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 if __name__ == "__main__":

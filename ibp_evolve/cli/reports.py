@@ -8,7 +8,7 @@
 RULE is a library rule name, a rule file, or a run folder (its best rule; ``--rank`` picks
 another).  ``inspect`` prints the rule, its formula and its scores, writes the seed maps (PNG
 and SVG, one per target) and a JSON summary into ``RUN/inspect/`` for a run's rule or
-``--out`` (default ``inspect-RULE/``), and prints the paths.  ``report`` writes
+``--out`` (default: a fresh temporary folder, never the current one), and prints the paths.  ``report`` writes
 ``RUN/report.html`` (or ``--out``) and prints its path.  ``compare`` prints the table on stdout
 or writes it to ``--out``.  Progress goes to stderr (``--quiet`` silences it).  All three read
 runs read-only and work while the run is still being written.  Exit status: 0 done, 2 bad
@@ -36,7 +36,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--rank", type=int, default=1, help="which best rule of a run (default 1)")
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
     p.add_argument("--out", help="folder for the seed maps (default RUN/inspect for a run's "
-                                 "rule, else inspect-RULE)")
+                                 "rule, else a new temporary folder: never the current "
+                                 "one)")
     p.add_argument("--formats", default="png,svg", help="image formats (default png,svg)")
     add_judge_limits(p)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -145,8 +146,17 @@ def cmd_inspect(args) -> int:
         return _fail("inspect", f"rule rejected: {exc}", 3)
     except RuleSandboxError as exc:
         return _fail("inspect", f"rule stopped: {exc}", 3)
-    out = Path(args.out) if args.out else (run_dir / "inspect" if run_dir
-                                            else Path(f"inspect-{rule.name}"))
+    if args.out:
+        out = Path(args.out)
+    elif run_dir:
+        out = run_dir / "inspect"
+    else:
+        # a library rule or a loose file: nothing is written where the user stands (a
+        # repository checkout, say); the maps go to a fresh temporary folder, named below
+        import re
+        import tempfile
+        safe = re.sub(r"[^\w.-]+", "_", rule.name)
+        out = Path(tempfile.mkdtemp(prefix=f"ibp-evolve-inspect-{safe}-"))
     print(inspection.summary())
     print()
     for path in inspection.save(out, formats, progress=_progress(args)):
@@ -174,6 +184,9 @@ def cmd_compare(args) -> int:
     from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.reports.compare import BASELINES, RATIO_METRICS, compare_rules
     RuleError, RuleSandboxError, RunError = _rule_errors()
+    from ibp_evolve.judge.suites import load_suite
+    for suite in args.suite or ():
+        load_suite(suite)   # a typo in a suite name is refused before any judge is built
     try:
         rules = [_load(r)[0] for r in args.rules]
         comparison = compare_rules(rules, args.suite or ["triangle_box_paper"], args.objective,

@@ -327,7 +327,7 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
 class GPConfig:
     """Settings of a GP run (all have defaults that finish in minutes on a laptop)."""
     population: int = 300
-    generations: int = 40
+    generations: int | None = 40         # None: until the time limit
     seed: int = 0
     objective: str = "seeds"
     selection: str = "lexicographic"     # or "nsga2"
@@ -348,6 +348,10 @@ class GPConfig:
     time_limit: float | None = None      # seconds (hard deadline), per invocation
     features: tuple = ()                 # terminal features by display name; () = the classic
                                          # set, default_features(N)
+    stagnation: int = 8                  # generations without a better best rule before the
+                                         # population restarts from fresh random trees and the
+                                         # start rules (the best rules stay in the hall of
+                                         # fame); 0: never restart
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -438,6 +442,10 @@ class DeapEngine:
                              f"{config.selection!r}")
         if config.population < 2:
             raise ValueError("population must be at least 2")
+        if config.generations is None and config.time_limit is None:
+            raise ValueError("generations=None (run until the deadline) needs a time_limit")
+        if config.stagnation < 0:
+            raise ValueError("stagnation must be a non-negative number of generations")
         self.config = config
 
     # -- set-up ----------------------------------------------------------------------------
@@ -709,16 +717,24 @@ class DeapEngine:
         elapsed_before = self.elapsed_
         if progress:
             progress.begin(self, done_generations=self.generation_ + 1,
-                           total_generations=cfg.generations + 1, time_limit=cfg.time_limit)
+                           total_generations=None if cfg.generations is None
+                           else cfg.generations + 1, time_limit=cfg.time_limit)
         try:
-            while self.generation_ < cfg.generations:
+            while cfg.generations is None or self.generation_ < cfg.generations:
                 if deadline is not None and time.monotonic() >= deadline:
                     self.stopped_ = "time_limit"
                     break
                 g = self.generation_ + 1
                 gen_start = time.monotonic()
-                if g == 0:
+                restarted = g > 0 and self._stagnant()
+                if g == 0 or restarted:
+                    # a restart leaves the basin the population has settled in: a fresh start,
+                    # while the hall of fame (and the run's database) keep the best rules
                     candidates = self._initial_population()
+                    self._elites = []
+                    if restarted:
+                        for ind in candidates:
+                            ind.operation = "restart" if ind.operation == "random" else "start"
                 else:
                     keep = [] if cfg.selection == "nsga2" else self._distinct_best(
                         self.population_, min(cfg.elite, cfg.population - 1))
@@ -735,7 +751,7 @@ class DeapEngine:
                     self._update_hall_of_fame(candidates)
                     self.stopped_ = "time_limit"
                     break
-                if g == 0:
+                if g == 0 or restarted:
                     self.population_ = candidates
                     if cfg.selection == "nsga2":
                         self.population_ = tools.selNSGA2(candidates, cfg.population)
@@ -746,6 +762,8 @@ class DeapEngine:
                 stats = self._statistics(g, candidates, records, time.monotonic() - gen_start,
                                          self.n_evaluations_ - evals_before,
                                          self.cache.hits - hits_before)
+                if restarted:
+                    stats["restarted"] = 1
                 self.logbook_.append(stats)
                 self.generation_ = g
                 if run is not None:
@@ -769,6 +787,23 @@ class DeapEngine:
         while len(out) < cfg.population:
             out.append(self._new(self.toolbox.expr_init(), "random"))
         return out[:max(cfg.population, len(cfg.start_rules))]
+
+    def _stagnant(self) -> bool:
+        """Whether the best rule has not improved for ``stagnation`` generations since the
+        last improvement or restart.  Read from the logbook alone, so that a resumed run
+        restarts exactly where the uninterrupted one would."""
+        if not self.config.stagnation:
+            return False
+        best, since = float("inf"), 0
+        for stats in self.logbook_:
+            fitness = stats.get("best_fitness")
+            if fitness is not None and fitness < best:
+                best, since = fitness, 0
+            elif stats.get("restarted"):
+                since = 0
+            else:
+                since += 1
+        return since >= self.config.stagnation
 
     def _update_hall_of_fame(self, candidates) -> None:
         pool = self.hall_of_fame_ + [c for c in candidates if c.evaluation is not None

@@ -83,7 +83,9 @@ class Comparison:
                 if any(b == r for r in self.rules)]
 
     def _header(self, machine: bool) -> list:
-        ratio = [f"{m}_vs_{b}" if machine else f"{_SHORT[m]} ÷ {b}"
+        # on screen a ratio header names its baseline briefly (improved_seeding -> improved):
+        # a 1400 px window holds the whole table
+        ratio = [f"{m}_vs_{b}" if machine else f"{_SHORT[m]} ÷ {b.split('_')[0]}"
                  for m, b in self._ratio_columns()]
         if machine:
             return (["suite", "target", "rule", "reduced", "n_survivors"] + list(METRICS)
@@ -110,11 +112,10 @@ class Comparison:
         for row in self.rows:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in
                                             self._cells(row, False)) + " |")
-        lines += ["", "| rule | suite | complete | fitness (" + self.objective + ") |",
+        lines += ["", "| rule | suite | status | fitness (" + self.objective + ") |",
                   "|---|---|---|---:|"]
         for (rule, suite), rep in self.reports.items():
-            lines.append(f"| {rule} | {suite} | {'yes' if rep.complete else 'no'} | "
-                         f"{_number(rep.fitness)} |")
+            lines.append(f"| {rule} | {suite} | {_status(rep)} | {_objective(rep)} |")
         return "\n".join(lines) + "\n"
 
     def to_csv(self) -> str:
@@ -140,12 +141,12 @@ class Comparison:
             body.append(f"<tr{cls}>" + "".join(
                 cell("td", k, c) for k, c in enumerate(self._cells(row, False))) + "</tr>")
         body.append("</tbody></table></div>")
-        summary = ["<table class='data'><thead><tr><th>rule</th><th>suite</th><th>complete"
+        summary = ["<table class='data'><thead><tr><th>rule</th><th>suite</th><th class='text'>status"
                    f"</th><th>fitness ({html.escape(self.objective)})</th></tr></thead><tbody>"]
         for (rule, suite), rep in self.reports.items():
             summary.append(f"<tr><td>{html.escape(rule)}</td><td>{html.escape(suite)}</td>"
-                           f"<td>{'yes' if rep.complete else 'no'}</td>"
-                           f"<td>{_number(rep.fitness)}</td></tr>")
+                           f"<td class='text'>{html.escape(_status(rep))}</td>"
+                           f"<td>{_objective(rep)}</td></tr>")
         summary.append("</tbody></table>")
         svg = inline_svg(self.chart(), "compare-chart")
         sections = (
@@ -184,8 +185,10 @@ class Comparison:
             if key not in targets:
                 targets.append(key)
         by_key = {(r.rule, r.suite, r.target): r for r in self.rows}
-        fig = Figure(figsize=(max(6.5, 1.2 + 0.55 * len(targets) * max(1, len(self.rules))
-                                  / 2), 2.3 * len(metrics) + 0.8))
+        # about 1.5 in per target group, so that its two-line tick label does not run into
+        # its neighbours'
+        fig = Figure(figsize=(max(6.5, 1.2 + len(targets) * max(1.5, 0.4 * len(self.rules))),
+                              2.3 * len(metrics) + 0.8))
         axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
         width = 0.8 / max(1, len(self.rules))
         colors = [f"C{k % 10}" for k in range(len(self.rules))]
@@ -213,8 +216,14 @@ class Comparison:
             ax.set_xticklabels([integral_name(t) + (f"\n{s}" if len(self.suites) > 1 else "")
                                 for s, t in targets], fontsize=7)
             ax.grid(axis="y", alpha=0.3)
-        fig.legend(loc="upper center", ncol=min(4, len(self.rules)), fontsize=8,
-                   frameon=False)
+        from matplotlib.patches import Patch
+        handles, labels = axes[0].get_legend_handles_labels()
+        if any(not r.reduced for r in self.rows):
+            # the hatching has to be read somewhere: its own legend entry
+            handles.append(Patch(facecolor="white", edgecolor="#555", hatch="///"))
+            labels.append("target not reduced")
+        fig.legend(handles, labels, loc="upper center", ncol=min(5, len(handles)),
+                   fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         return fig
 
@@ -223,6 +232,17 @@ class Comparison:
         fmt = path.suffix.lstrip(".").lower() or "svg"
         path.write_bytes(figure_bytes(self.chart(), fmt, salt=path.stem))
         return path
+
+
+def _status(rep) -> str:
+    from ibp_evolve.runs.progress import verdict
+    return verdict(rep.fitness, rep.complete, rep.targets)
+
+
+def _objective(rep) -> str:
+    """The fitness of a complete rule (its objective); an incomplete rule's is a penalty that
+    its status already explains."""
+    return _number(rep.fitness) if rep.complete else "–"
 
 
 def _number(x) -> str:

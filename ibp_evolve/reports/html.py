@@ -3,7 +3,6 @@
 Sections (each an ``<section id=...>`` with its pictures embedded, PNG as base64 ``data:`` URIs
 and SVG inline; no script, no stylesheet or font from elsewhere):
 
-``configuration``  the run's config.json and state (running, finished, stopped), its size
 ``progress``       fitness against judge evaluations and against wall time (every candidate,
                    the best so far, and the Laporta / improved-seeding baselines as lines)
 ``validity``       per generation, the share of candidates that were valid, and complete
@@ -12,6 +11,8 @@ and SVG inline; no script, no stylesheet or font from elsewhere):
 ``pareto``         the Pareto front of seeds against rule size among complete rules
 ``best``           the best rules as formulas, their scores per target and their seed maps
 ``lineage``        the ancestry of the best rule: parents, generations, engine operations
+``configuration``  the run's state (running, finished, stopped), its size, and its
+                   config.json (folded)
 
 Reading a run never blocks its writer: :class:`RunSnapshot` opens the SQLite database
 read-only (``mode=ro`` URI) in one short read transaction; the database is in WAL mode, where
@@ -37,7 +38,8 @@ from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
            "inline_svg", "png_img", "SECTIONS"]
 
-SECTIONS = ("configuration", "progress", "validity", "pareto", "best", "lineage")
+# what a reader came for first; the run's settings (tens of rows) last, folded
+SECTIONS = ("progress", "validity", "pareto", "best", "lineage", "configuration")
 # sections only some runs have, and where they go: validation (evolve --validate) after validity
 OPTIONAL_SECTIONS = {"validation": "validity"}
 FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
@@ -45,13 +47,13 @@ FAILED_STATUSES = ("rejected", "crashed", "timeout", "stopped")
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
 color:#222;background:#fff;line-height:1.45}
-header,main{max-width:1200px;margin:0 auto;padding:0 1.2rem}
+header,main{max-width:1320px;margin:0 auto;padding:0 1.2rem}
 header{border-bottom:1px solid #ddd;padding-top:1rem}
 nav a{margin-right:1rem}
 h1{font-size:1.5rem;margin:.2rem 0}
 h2{font-size:1.2rem;border-bottom:1px solid #eee;padding-bottom:.2rem;margin-top:2rem}
 h3{font-size:1rem;margin-bottom:.3rem}
-table.data{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+table.data{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
 table.data th,table.data td{border:1px solid #ddd;padding:.15rem .5rem;text-align:right;
 vertical-align:top}
 table.data th{background:#f4f4f4}
@@ -116,10 +118,20 @@ def _e(x) -> str:
 
 
 def _fitness(f) -> str:
+    """A fitness as a reader wants it: the objective's value for a complete rule, what is left
+    unreduced for an incomplete one (never the raw penalty)."""
+    from ibp_evolve.runs.progress import verdict
     if f is None:
         return "–"
     f = float(f)
-    return str(int(f)) if f.is_integer() and abs(f) < 1e12 else f"{f:.4g}"
+    if f >= PENALTY_FLOOR:
+        return verdict(f, False)
+    return str(int(f)) if f.is_integer() else f"{f:.4g}"
+
+
+def _status(rec) -> str:
+    from ibp_evolve.runs.progress import verdict
+    return verdict(rec.fitness, rec.complete, getattr(rec, "scores", None))
 
 
 # ----------------------------------------------------------------------------- reading a run
@@ -227,8 +239,7 @@ class RunSnapshot:
                 f"judge evaluations")
         if best:
             b = best[0]
-            head += (f"; best: fitness {_fitness(b.fitness)}, {b.seeds} seeds, "
-                     f"{'complete' if b.complete else 'incomplete'}, size {b.size}: "
+            head += (f"; best: {b.seeds} seeds, {_status(b)}, size {b.size}: "
                      f"{b.formula or '-'}")
         return head
 
@@ -239,12 +250,11 @@ class RunSnapshot:
         return f"<RunSnapshot {self.summary()}>"
 
     def _repr_html_(self) -> str:
-        rows = [(str(k), _fitness(c.fitness), "yes" if c.complete else "no", _e(c.seeds),
-                 _e(c.size), f"<code>{_e(c.formula)}</code>")
-                for k, c in enumerate(self.best(5), 1)]
+        rows = [(str(k), _e(_status(c)), _e(c.seeds), _e(c.size),
+                 f"<code>{_e(c.formula)}</code>") for k, c in enumerate(self.best(5), 1)]
         return (f"<p>{_e(self.summary())}</p>"
-                + _table(("rank", "fitness", "complete", "seeds", "size", "formula"), rows,
-                         text_columns=(5,)))
+                + _table(("rank", "status", "seeds", "size", "formula"), rows,
+                         text_columns=(1, 4)))
 
 
 def read_run(path) -> RunSnapshot:
@@ -260,7 +270,13 @@ def read_run(path) -> RunSnapshot:
     db = path / RunFolder.DATABASE
     if not db.is_file():
         return RunSnapshot(path, config, {"status": "starting"}, [], [])
-    uri = f"file:{quote(str(db.resolve()))}?mode=ro"
+    # A finished run has no -wal file (its writer checkpointed it on close).  A read-only
+    # connection would create -wal and -shm beside it and could not remove them again, so such
+    # a run is read as an immutable file: no locks, no side files.  A run whose -wal exists is
+    # being written (or was killed): read it as a WAL reader, which never blocks the writer.
+    wal = db.with_name(db.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    uri = f"file:{quote(str(db.resolve()))}?{mode}"
     conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
@@ -589,21 +605,24 @@ def _configuration_section(run: RunSnapshot) -> str:
               if k not in ("status",)]
     note = ("<p class='note'>The run is still in progress: this report is a snapshot of the "
             "generations committed so far.</p>" if run.status == "running" else "")
-    return _section("configuration", "Configuration", note + _table(
-        ("setting", "value"), [(_e(k), _e(v)) for k, v in _flatten(run.config)],
-        text_columns=(0, 1)) + "<h3>State</h3>" + _table(
-        ("", "value"), [(_e(k), _e(v)) for k, v in state], text_columns=(0, 1)))
+    settings = _table(("setting", "value"), [(_e(k), _e(v)) for k, v in _flatten(run.config)],
+                      text_columns=(0, 1))
+    return _section("configuration", "Run state and configuration", note + _table(
+        ("", "value"), [(_e(k), _e(v)) for k, v in state], text_columns=(0, 1))
+        + f"<details><summary>Engine configuration ({len(_flatten(run.config))} settings)"
+        f"</summary>{settings}</details>")
 
 
 def _progress_section(run: RunSnapshot, baselines: dict) -> str:
     svg = inline_svg(_progress_figure(run, baselines), "progress")
-    gens = [(str(g["generation"]), _fitness(g.get("best_fitness")), _e(g.get("best_seeds")),
-             "yes" if g.get("best_complete") else "no", _e(g.get("best_size")),
+    gens = [(str(g["generation"]), _e(g.get("best_seeds")),
+             "complete" if g.get("best_complete") else _fitness(g.get("best_fitness")),
+             _e(g.get("best_size")),
              f"{100 * (g.get('share_complete') or 0):.0f}%", _e(g.get("evaluations")),
              _e(g.get("cache_hits")), f"{g.get('evals_per_second') or 0:.0f}",
              "–" if g.get("elapsed") is None else f"{g['elapsed']:.1f}")
             for g in run.generations]
-    table = _table(("generation", "best fitness", "best seeds", "complete", "size",
+    table = _table(("generation", "best seeds", "best rule", "size",
                     "complete share", "evaluations", "cache hits", "evals/s", "elapsed s"),
                    gens) if gens else "<p class='note'>No generation committed yet.</p>"
     return _section("progress", "Fitness against evaluations and wall time",
@@ -633,13 +652,18 @@ def _validity_section(run: RunSnapshot) -> str:
                     f"</figcaption></figure>")
 
 
-def _pareto_section(run: RunSnapshot) -> str:
+def _pareto_section(run: RunSnapshot, judge=None) -> str:
     front = run.pareto_front()
     svg = inline_svg(_pareto_figure(run, front), "pareto")
-    rows = [(_e(c.size), _e(c.seeds), _fitness(c.fitness), str(c.id), _e(c.generation),
-             f"<code>{_e(c.formula)}</code>") for c in front]
-    table = (_table(("size", "seeds", "fitness", "candidate", "generation", "formula"), rows,
-                    text_columns=(5,)) if rows else
+    # complete rules only: their fitness is the objective, a column of its own only when the
+    # objective is not the seed count
+    extra = run.objective != "seeds"
+    rows = [(_e(c.size), _e(c.seeds)) + ((_fitness(c.fitness),) if extra else ())
+            + (str(c.id), _e(c.generation), f"<code>{_e(_lineage_formula(c, judge))}</code>")
+            for c in front]
+    header = (("size", "seeds") + ((f"{run.objective}",) if extra else ())
+              + ("candidate", "generation", "formula"))
+    table = (_table(header, rows, text_columns=(len(header) - 1,)) if rows else
              "<p class='note'>No complete rule yet, so no front.</p>")
     return _section("pareto", "Pareto front: seeds against rule size",
                     f"<figure>{svg}<figcaption>Complete rules (grey) and the front of rules "
@@ -653,13 +677,14 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
     from ibp_evolve.language.parse import RuleError, load_rule
     parts = []
     if baseline_reports:
-        rows = [(_e(name), "yes" if rep.complete else "no", _fitness(rep.fitness),
+        from ibp_evolve.runs.progress import verdict
+        rows = [(_e(name), _e(verdict(rep.fitness, rep.complete, rep.targets)),
                  str(sum(t.seeds for t in rep.targets)),
                  str(sum(t.trimmed_equations for t in rep.targets)),
                  str(sum(t.multiply_adds for t in rep.targets)))
                 for name, rep in baseline_reports.items()]
         parts.append("<h3>Baselines on the same suite</h3>" + _table(
-            ("baseline", "complete", "fitness", "seeds", "trimmed equations", "mult-adds"),
+            ("baseline", "status", "seeds", "trimmed equations", "mult-adds"),
             rows))
     if not records:
         parts.append("<p class='note'>No scored rule yet.</p>")
@@ -676,9 +701,7 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
             pass
         body = [f"<h3>{html.escape(title)}</h3>",
                 f"<p><span class='formula'>{_e(formula or '(see the source)')}</span></p>",
-                f"<p>fitness {_fitness(rec.fitness)}, "
-                f"{'complete' if rec.complete else 'incomplete'}"
-                f", {_e(rec.seeds)} seeds, size {_e(rec.size)}</p>"]
+                f"<p>{_e(_status(rec))}, {_e(rec.seeds)} seeds, size {_e(rec.size)}</p>"]
         scores = rec.scores or []
         if scores:
             body.append(_table(
@@ -711,7 +734,20 @@ def _best_section(run: RunSnapshot, records: list, judge, baseline_reports: dict
     return _section("best", "Best rules", "".join(parts))
 
 
-def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
+def _lineage_formula(c, judge) -> str:
+    """A lineage node's formula by the one printer, simplified and checked on the judge's
+    candidate seeds when a judge is at hand (the stored formula is the raw tree)."""
+    if judge is None:
+        return c.formula or ""
+    from ibp_evolve.language.parse import RuleError, load_rule
+    from ibp_evolve.reports.inspect import rule_formula
+    try:
+        return rule_formula(load_rule(c.source, name=f"c{c.id}"), judge) or c.formula or ""
+    except (RuleError, ValueError):
+        return c.formula or ""
+
+
+def _lineage_section(run: RunSnapshot, records: list, max_nodes: int, judge=None) -> str:
     if not records:
         svg = inline_svg(_lineage_figure([]), "lineage")
         return _section("lineage", "Lineage of the best rule",
@@ -719,8 +755,8 @@ def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
     nodes = run.lineage(records[0].id, max_nodes=max_nodes)
     svg = inline_svg(_lineage_figure(nodes), "lineage")
     rows = [(str(c.id), _e(c.generation), _e(c.operation),
-             ", ".join(f"#{p}" for p in c.parents) or "–", _fitness(c.fitness),
-             _e(c.seeds), "yes" if c.complete else "no", f"<code>{_e(c.formula)}</code>")
+             ", ".join(f"#{p}" for p in c.parents) or "–", _e(_status(c)),
+             _e(c.seeds), f"<code>{_e(_lineage_formula(c, judge))}</code>")
             for c in nodes]
     more = (f"<p class='note'>Showing the nearest {max_nodes} ancestors.</p>"
             if len(nodes) >= max_nodes else "")
@@ -729,8 +765,8 @@ def _lineage_section(run: RunSnapshot, records: list, max_nodes: int) -> str:
                     f"came from and by which engine operation.</p><figure>{svg}<figcaption>"
                     f"Ancestry by generation (circled: the best rule; lines join parent and "
                     f"child).</figcaption></figure>{more}"
-                    + _table(("candidate", "generation", "operation", "parents", "fitness",
-                              "seeds", "complete", "formula"), rows, text_columns=(2, 3, 7)))
+                    + _table(("candidate", "generation", "operation", "parents", "status",
+                              "seeds", "formula"), rows, text_columns=(2, 3, 4, 6)))
 
 
 # ----------------------------------------------------------------------------- the report
@@ -770,11 +806,11 @@ def build_report(run, n_best: int = 5, seed_maps: int = 3, baselines=("laporta",
                 continue
     if progress:
         progress("drawing charts")
-    sections = [_configuration_section(run),
-                _progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
-                _validity_section(run), _validation_section(run), _pareto_section(run),
+    sections = [_progress_section(run, {k: r.fitness for k, r in baseline_reports.items()}),
+                _validity_section(run), _validation_section(run), _pareto_section(run, judge),
                 _best_section(run, records, judge, baseline_reports, seed_maps, progress),
-                _lineage_section(run, records, lineage_nodes)]
+                _lineage_section(run, records, lineage_nodes, judge),
+                _configuration_section(run)]
     return html_page(f"ibp-evolve run {run.name}", "".join(sections),
                      subtitle=run.summary(), nav=_sections(run))
 

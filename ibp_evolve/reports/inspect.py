@@ -43,6 +43,7 @@ __all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "ru
 UNIVERSE_COLOR = "#cfcfcf"
 KEPT_COLOR = "#1f77b4"
 NEEDED_COLOR = "#ff7f0e"
+UNREDUCED_COLOR = "#c00000"
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -148,6 +149,7 @@ class SeedMap:
     kept: np.ndarray
     needed: np.ndarray
     solved: bool = True
+    reduced: bool = True    # the target came out in masters alone (False when not solved)
 
     @property
     def n_universe(self) -> int:
@@ -178,6 +180,7 @@ class SeedMap:
     def to_json(self) -> dict:
         return {"target": [int(x) for x in self.target], "universe": self.n_universe,
                 "kept": self.n_kept, "needed": self.n_needed, "solved": self.solved,
+                "reduced": self.reduced,
                 "cells": self.cells()}
 
 
@@ -191,31 +194,37 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
         solved = len(union) <= suite.max_seeds * len(masks)
         needed_joint = np.zeros(0, np.int64)
+        reduced = [False] * len(masks)
         if solved:  # rows of the chosen seeds only (the judge's row cache)
             system = judge.rows.system(judge.joint_universe[union], suite.targets)
             red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters)
             needed_joint = union[np.unique(
                 system.seed_of_equation(red.solution.trimmed_equations))]
+            reduced = [t.reduced for t in red.targets]
         return [SeedMap(tuple(t), u, m, np.isin(judge.joint_index[i], needed_joint) & m,
-                        solved)
+                        solved, reduced[i])
                 for i, (t, u, m) in enumerate(zip(suite.targets, judge.universes, masks))]
     out = []
     for i, (target, universe, mask) in enumerate(zip(suite.targets, judge.universes, masks)):
         seed_ids = np.flatnonzero(mask)
         needed = np.zeros(len(universe), dtype=bool)
         solved = len(seed_ids) <= suite.max_seeds
+        reduced = False
         if solved:  # rows of the chosen seeds only (the judge's row cache)
             system = judge.rows.system(universe[seed_ids], suite.targets)
             red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters)
             # system seed k is universe row seed_ids[k]
             needed[seed_ids[np.unique(
                 system.seed_of_equation(red.solution.trimmed_equations))]] = True
-        out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved))
+            reduced = red.complete
+        out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved, reduced))
     return out
 
 
-def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int = 8):
-    """A matplotlib Figure of one seed map (see the module docstring for how to read it)."""
+def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int = 4):
+    """A matplotlib Figure of one seed map (see the module docstring for how to read it).
+    ``max_columns`` panels per row keep the figure about 11 in wide: a report page shows it
+    at its own size, so that the 7.5 pt tick labels stay 7.5 pt."""
     from matplotlib.collections import PatchCollection
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
@@ -228,7 +237,7 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
     d_max = max((c["d"] for c in cells), default=0)
     s_max = max((c["s"] for c in cells), default=0)
     width, height = d_max + 1, s_max + 1
-    gap_x, gap_y, header = 1.6, 0.6, 1.3
+    gap_x, gap_y, header = 1.6, 0.8, 1.9
     by_t = {}
     for sector, cs in sectors.items():
         by_t.setdefault(cs[0]["t"], []).append(sector)
@@ -236,6 +245,11 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
 
     rects = {"universe": [], "kept": [], "needed": []}
     texts = []  # (x, y, text, kwargs)
+    # the target's own cell: ringed, in red when the rule's seeds left it unreduced
+    tm = measures(np.asarray([seed_map.target]))
+    target_sector, target_d, target_s = (int(tm["sector"][0]), int(tm["d"][0]),
+                                         int(tm["s"][0]))
+    target_cell = None
     y = 0.0
     for t in sorted(by_t, reverse=True):
         group = sorted(by_t[t], reverse=True)
@@ -243,7 +257,7 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
         kept_t = sum(c["kept"] for s in group for c in sectors[s])
         texts.append((0.3, y + 0.35, f"t = {t}   ({len(group)} sector"
                       f"{'s' if len(group) != 1 else ''}, {kept_t} seeds kept)",
-                      dict(fontsize=8, fontweight="bold", ha="left", va="bottom")))
+                      dict(fontsize=10, fontweight="bold", ha="left", va="bottom")))
         for row_start in range(0, len(group), columns):
             y -= header + height
             for k, sector in enumerate(group[row_start:row_start + columns]):
@@ -252,10 +266,16 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
                 kept = sum(c["kept"] for c in cs)
                 needed = sum(c["needed"] for c in cs)
                 universe = sum(c["universe"] for c in cs)
+                own = sector == target_sector
                 texts.append((x0, y + height + 0.15,
                               f"{sector_label(sector, n)}\n{kept} kept, {needed} needed / "
-                              f"{universe}", dict(fontsize=5.5, ha="left", va="bottom")))
+                              f"{universe}" + ("\n(the target's sector)" if own else ""),
+                              dict(fontsize=8, ha="left", va="bottom",
+                                   color=UNREDUCED_COLOR if own and not seed_map.reduced
+                                   else "black")))
                 rects["universe"].append(Rectangle((x0, y), width, height, fill=False))
+                if own:
+                    target_cell = (x0 + target_d, y + target_s)
                 for c in cs:
                     cx, cy = x0 + c["d"], y + c["s"]
                     full = 0.86
@@ -268,15 +288,16 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
                         rects["needed"].append(Rectangle((cx + 0.66, cy + 0.07), 0.28, h))
                 for d in range(width):
                     texts.append((x0 + d + 0.5, y - 0.1, str(d),
-                                  dict(fontsize=4.5, ha="center", va="top", color="#555")))
+                                  dict(fontsize=7.5, ha="center", va="top", color="#333")))
                 for s in range(height):
                     texts.append((x0 - 0.12, y + s + 0.5, str(s),
-                                  dict(fontsize=4.5, ha="right", va="center", color="#555")))
+                                  dict(fontsize=7.5, ha="right", va="center", color="#333")))
             y -= gap_y
     total_width = columns * (width + gap_x) + gap_x
     total_height = -y + 0.3
-    unit, top = 0.24, 0.75  # inches per cell; inches above the panels for title and legend
-    fig_w, fig_h = max(7.0, total_width * unit), total_height * unit + top
+    # inches per cell (tick labels of 7.5 pt need about 0.4 in); inches above the panels
+    unit, top = 0.42, 1.0
+    fig_w, fig_h = max(10.0, total_width * unit), total_height * unit + top
     fig = Figure(figsize=(fig_w, fig_h))
     ax = fig.add_axes((0.0, 0.0, total_width * unit / fig_w, total_height * unit / fig_h))
     frames = [r for r in rects["universe"] if not r.get_fill()]
@@ -287,22 +308,29 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
     ax.add_collection(PatchCollection(rects["kept"], facecolor=KEPT_COLOR, edgecolor="none"))
     ax.add_collection(PatchCollection(rects["needed"], facecolor=NEEDED_COLOR,
                                       edgecolor="none"))
+    if target_cell is not None:
+        color = UNREDUCED_COLOR if not seed_map.reduced else "black"
+        ax.add_patch(Rectangle(target_cell, 1.0, 1.0, fill=False, edgecolor=color,
+                               linewidth=2.0 if not seed_map.reduced else 1.2))
     for x, yy, text, kw in texts:
         ax.text(x, yy, text, **kw)
     ax.set_xlim(0.0, total_width)
     ax.set_ylim(-total_height, 0.0)
     ax.set_axis_off()
     state = ("not solved (more than max_seeds)" if not seed_map.solved else
-             f"{seed_map.n_needed} needed (mark and sweep)")
+             f"{seed_map.n_needed} needed (mark and sweep)"
+             + ("" if seed_map.reduced else "; the target is NOT REDUCED (ringed in red)"))
     fig.text(0.1 / fig_w, 1 - 0.08 / fig_h, (title + "\n" if title else "") +
              f"target {integral_name(seed_map.target)}: {seed_map.n_kept} seeds kept of "
              f"{seed_map.n_universe} candidates, {state}.\n"
              "One panel per sector (indices 1..N: 1 = line); in a panel, x = dots d, "
-             "y = numerator power s", fontsize=8, ha="left", va="top")
+             "y = numerator power s; the target's own cell is ringed", fontsize=9,
+             ha="left", va="top",
+             color="black" if seed_map.reduced else UNREDUCED_COLOR)
     fig.legend(handles=[Patch(color=UNIVERSE_COLOR, label="candidate universe"),
                         Patch(color=KEPT_COLOR, label="kept by the rule (share of the cell)"),
                         Patch(color=NEEDED_COLOR, label="needed by the reduction (share)")],
-               loc="upper right", ncol=3, fontsize=7, frameon=False,
+               loc="upper right", ncol=3, fontsize=8.5, frameon=False,
                bbox_to_anchor=(1.0, 1 - 0.5 / fig_h))
     return fig
 
@@ -379,8 +407,10 @@ class Inspection:
         for row in rows:
             lines.append("  ".join(c.ljust(w) if k == 0 else c.rjust(w)
                                    for k, (c, w) in enumerate(zip(row, widths))).rstrip())
-        lines.append(f"fitness ({self.report.objective}) {self.report.fitness:g}  complete "
-                     f"{'yes' if self.report.complete else 'no'}")
+        from ibp_evolve.runs.progress import verdict
+        r = self.report
+        lines.append(verdict(r.fitness, r.complete, r.targets)
+                     + (f"  fitness ({r.objective}) {r.fitness:g}" if r.complete else ""))
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -1,0 +1,116 @@
+"""The default main job over many random seeds: is ``ibp-evolve evolve`` reliable? (issue 16)
+
+For each seed: ``ibp-evolve evolve --seed S`` with every other option at its default
+(triangle_box_paper, population 300, 40 generations, stagnation restarts), run as the user runs
+it, in a fresh process, into a temporary run folder.  Reported per seed: the best rule's seeds
+and completeness, wall time, restarts; overall: how many runs end at <= 92 seeds (improved
+seeding) and the median.  Goal (issue 16): all <= 92, median <= 70.
+
+Run:  python benchmarks/evolve_seeds.py [--seed 0..19 | --seed 0 5 479] [--workers W]
+                                        [--extra "--time-limit 600"]
+Writes benchmarks/results/evolve_seeds.json (or --json PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPROVED_SEEDING = 92
+
+
+def seeds_arg(values: list[str]) -> list[int]:
+    """``0..19`` ranges and plain integers."""
+    out = []
+    for v in values:
+        if ".." in v:
+            a, b = v.split("..")
+            out += list(range(int(a), int(b) + 1))
+        else:
+            out.append(int(v))
+    return out
+
+
+def run_one(seed: int, workers: int | None, extra: list[str], folder: Path) -> dict:
+    out = folder / f"s{seed}"
+    cmd = [sys.executable, "-m", "ibp_evolve.cli.main", "evolve", "--seed", str(seed),
+           "--out", str(out), "--quiet", "--no-baselines"] + extra
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        return {"seed": seed, "exit": proc.returncode, "error": proc.stderr[-500:],
+                "wall_seconds": round(wall, 1)}
+    db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
+    try:
+        best = db.execute("SELECT seeds, complete, formula, size FROM candidates WHERE "
+                          "status = 'ok' ORDER BY fitness, COALESCE(size, 0), id "
+                          "LIMIT 1").fetchone()
+        gens = db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+    finally:
+        db.close()
+    state = json.loads((out / "checkpoint.json").read_text()).get("state", {})
+    restarts = sum(1 for s in state.get("logbook", []) if s.get("restarted"))
+    return {"seed": seed, "exit": 0, "best_seeds": best[0], "complete": bool(best[1]),
+            "formula": best[2], "size": best[3], "generations": gens, "restarts": restarts,
+            "wall_seconds": round(wall, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", nargs="+", default=["0..19"], help="seeds, e.g. 0..19 479")
+    parser.add_argument("--workers", type=int, help="pool size (default: the CLI's)")
+    parser.add_argument("--extra", default="", help="more evolve options, e.g. '--time-limit 600'")
+    parser.add_argument("--json", default=str(ROOT / "benchmarks/results/evolve_seeds.json"))
+    args = parser.parse_args()
+    seeds = seeds_arg(args.seed)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="evolve-seeds-") as folder:
+        for seed in seeds:
+            r = run_one(seed, args.workers, shlex.split(args.extra), Path(folder))
+            results.append(r)
+            if r["exit"]:
+                print(f"seed {seed:>4}: exit {r['exit']}: {r['error'].strip()[-200:]}")
+            else:
+                print(f"seed {seed:>4}: {r['best_seeds']:>5} seeds "
+                      f"({'complete' if r['complete'] else 'INCOMPLETE'}), "
+                      f"{r['generations']} generations, {r['restarts']} restarts, "
+                      f"{r['wall_seconds']:.0f} s   {r['formula']}", flush=True)
+    ok = [r for r in results if not r["exit"] and r["complete"]]
+    counts = [r["best_seeds"] for r in ok]
+    summary = {
+        "command": "ibp-evolve evolve --seed S " + args.extra
+                   + (f" --workers {args.workers}" if args.workers else ""),
+        "seeds": seeds, "runs": len(results), "complete": len(ok),
+        "at_most_92": sum(1 for c in counts if c <= IMPROVED_SEEDING),
+        "median_seeds": statistics.median(counts) if counts else None,
+        "max_seeds": max(counts) if counts else None,
+        "median_wall_seconds": statistics.median(r["wall_seconds"] for r in results),
+        "goal": "all <= 92 seeds, median <= 70", "results": results}
+    print(f"{summary['at_most_92']}/{len(results)} runs at <= 92 seeds; median "
+          f"{summary['median_seeds']}, max {summary['max_seeds']}; median wall "
+          f"{summary['median_wall_seconds']:.0f} s per run")
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, path)   # atomic: a killed benchmark leaves the previous figures intact
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

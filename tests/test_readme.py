@@ -1,0 +1,25 @@
+"""The README's examples are what the commands print (issue 16: README drift)."""
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from ibp_evolve.cli.main import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_json_example_is_what_reduce_prints(capsys):
+    text = README.read_text()
+    found = re.search(r"`(ibp-evolve reduce [^`]*--json)` prints.*?```json\n(.*?)```", text,
+                      re.S)
+    assert found, "the README's reduce --json example (command and block) is missing"
+    command, block = found.groups()
+    assert main(shlex.split(command)[1:]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    shown = json.loads(block)
+    # wall time is the one figure that may differ
+    printed["stats"].pop("seconds")
+    shown["stats"].pop("seconds")
+    assert printed == shown
