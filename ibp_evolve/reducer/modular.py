@@ -67,7 +67,7 @@ PRIMES: tuple[int, ...] = (
 )
 
 
-def _is_prime_below_2_32(n: int) -> bool:
+def is_prime(n: int) -> bool:
     """Deterministic Miller-Rabin for n < 3,215,031,751 (bases 2, 3, 5, 7 suffice)."""
     if n < 2:
         return False
@@ -99,7 +99,7 @@ def primes(count: int) -> tuple[int, ...]:
     integrals at a point with three-digit denominators) need more than 48 primes."""
     while len(PRIMES) + len(_MORE_PRIMES) < count:
         n = (_MORE_PRIMES[-1] if _MORE_PRIMES else PRIMES[-1]) - 2
-        while not _is_prime_below_2_32(n):
+        while not is_prime(n):
             n -= 2
         _MORE_PRIMES.append(n)
     return (PRIMES + tuple(_MORE_PRIMES))[:count]

@@ -71,6 +71,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ibp_evolve.reducer.modular import is_prime
+
 __all__ = [
     "Solution",
     "solve",
@@ -190,29 +192,8 @@ _INPUT_ERRORS = {
 }
 
 
-@functools.lru_cache(maxsize=64)
-def _is_prime(n: int) -> bool:
-    """Deterministic Miller-Rabin for n < 3,215,031,751 (bases 2, 3, 5, 7)."""
-    if n < 2:
-        return False
-    for q in (2, 3, 5, 7):
-        if n % q == 0:
-            return n == q
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for a in (2, 3, 5, 7):
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
+# the solver checks every prime it is given; one Miller-Rabin for the whole reducer
+_is_prime = functools.lru_cache(maxsize=64)(is_prime)
 
 
 def mod_inverse(a: int, p: int) -> int:
