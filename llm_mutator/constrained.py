@@ -9,7 +9,9 @@ is masked.  A trained model puts almost all its mass on a few tokens, so a step 
 checks; each check re-parses one line.  Near the end of a sequence's token budget,
 :meth:`RuleChecker.closing` searches a short text that completes the line (closing brackets, an
 ``else`` for an open conditional, ``for`` clauses for pending names, ...) and returns on every
-path; once its token cost comes close to what is left, the sequence follows it and ends.
+path; once its token cost comes close to what is left, the sequence follows it and ends.  In
+the few steps before that, each likely token is kept only if closing after it still fits what
+is left (a token can make closing much dearer: the start of a long name, another generator).
 """
 
 from __future__ import annotations
@@ -75,17 +77,20 @@ class RuleLogitsProcessor:
 
     def __init__(self, vocabulary: TokenVocabulary, starts, prompt_length: int,
                  temperature: float = 1.0, budgets=None, coverage: float = 0.95,
-                 max_checks: int = 64, close_margin: int = 2, close_window: int = 48):
+                 max_checks: int = 64, close_margin: int = 2, close_window: int = 48,
+                 lookahead: int = 12):
         self.vocabulary, self.prompt_length = vocabulary, int(prompt_length)
         self.temperature, self.coverage = float(temperature), float(coverage)
         self.max_checks, self.close_margin = int(max_checks), int(close_margin)
         self.close_window = int(close_window)
+        self.lookahead = int(lookahead)   # steps before closing is due that check each token
         self.budgets = list(budgets) if budgets is not None else None
         self.checker = RuleChecker()
         self.states = [None if s is None else self.checker.start(s) for s in starts]
         self.seen: list[dict] = [{} for _ in starts]   # token -> state, from the last step
         self.plans: list[str | None] = [None] * len(starts)   # closing text still to write
         self.retry_at = [None] * len(starts)   # budget left when closing is tried again
+        self.deferred = [None] * len(starts)   # cost of the last closing found, not yet due
         self.checks = 0          # candidate tokens checked (benchmarks read it)
         self.released = 0        # rows left unconstrained: no likely token was valid
         self.closed = 0          # rows closed because their budget ran short
@@ -136,11 +141,31 @@ class RuleLogitsProcessor:
                 break
         return allowed
 
+    def _affordable(self, r, allowed, left: int) -> list:
+        """Near the end of the budget, the likeliest allowed tokens after which the function
+        can still be closed in ``left`` tokens (a token may make closing much dearer: the
+        start of a long name, another generator); all of ``allowed`` if none is checked."""
+        out = []
+        for token in allowed[:8]:
+            if token in self.vocabulary.eos_ids:
+                out.append(token)
+            else:
+                new = self.seen[r].get(token)
+                if new is None:
+                    continue
+                plan = "" if new.ended else self.checker.closing(new, budget=300)
+                if plan is None or self.vocabulary.count(plan) + self.close_margin > left:
+                    continue
+                out.append(token)
+            if len(out) >= 3:
+                break
+        return out or allowed
+
     def _closing(self, r, state, left: int):
         """The token that follows the row's closing text once its budget runs short (None
         while it need not close, or cannot)."""
         if self.plans[r] is None:
-            if left > max(self.close_window, _closing_estimate(state)) or (
+            if left > max(self.close_window, self._estimate(state)) or (
                     self.retry_at[r] is not None and left > self.retry_at[r]):
                 return None
             plan = self.checker.closing(state)
@@ -150,7 +175,7 @@ class RuleLogitsProcessor:
             cost = self.vocabulary.count(plan)
             if left - cost > self.close_margin + cost:
                 # not yet (the rest of the line may make closing dearer): look again soon
-                self.retry_at[r] = left - 1
+                self.retry_at[r], self.deferred[r] = left - 1, cost
                 return None
             self.plans[r] = plan
             self.closed += 1
@@ -163,6 +188,15 @@ class RuleLogitsProcessor:
             self.plans[r], self.retry_at[r] = None, left - 4
             return None
         return token
+
+    def _estimate(self, state) -> int:
+        """Tokens that closing the function may take, roughly (:func:`_closing_estimate`),
+        plus twice a ``for`` clause for each name the line's generators wait to see bound (a
+        model's own names may take many tokens: closing is then planned early enough to be
+        put off while its cost is under half what is left)."""
+        binders = sum(self.vocabulary.count(f" for {name} in seed.a")
+                      for name in self.checker.unbound(state))
+        return _closing_estimate(state) + 2 * binders
 
     def __call__(self, input_ids, scores):
         import torch
@@ -189,6 +223,10 @@ class RuleLogitsProcessor:
                 allowed = [forced]
             else:
                 allowed = self._choose(r, state, top_p[j], top_ids[j])
+                if self.budgets is not None and self.deferred[r] is not None and allowed:
+                    left = self.budgets[r] - step - 1
+                    if left <= 2 * self.deferred[r] + self.close_margin + self.lookahead:
+                        allowed = self._affordable(r, allowed, left)
             if not allowed and k < vocab:
                 # nothing valid among the likeliest: look further down, once
                 wide_p, wide_ids = torch.topk(logp[j], min(vocab, 16 * k))

@@ -34,10 +34,14 @@ Sampling under this checker is :mod:`llm_mutator.constrained`.
 
 from __future__ import annotations
 
+import heapq
 import re
 
+from ibp_evolve.language.features import measure_type as feature_type
+
 from ibp_evolve.language.parse import (ALLOWED_BUILTINS, BOOL, FLOAT, INT, INT64_MAX,
-                                       MAX_EXPONENT, MAX_RANGE_BOUND, RESERVED_NAMES,
+                                       MAX_EXPONENT, MAX_GENERATOR_DEPTH, MAX_RANGE_BOUND,
+                                       RESERVED_NAMES,
                                        SEED_FEATURES, SEED_METHODS, join_types)
 
 __all__ = ["RuleChecker", "CheckerState", "opens_rule", "BODY_INDENT"]
@@ -45,7 +49,6 @@ __all__ = ["RuleChecker", "CheckerState", "opens_rule", "BODY_INDENT"]
 BODY_INDENT = 4
 MAX_COMPLETION_CHARS = 3500     # below the prompt module's cut (4000): a longer one is dead
 MAX_BRACKET_DEPTH = 24
-MAX_GENERATOR_CLAUSES = 3
 
 SEQ, RANGE = "seq", "range"     # iterables: only valid where the language iterates
 _KEYWORDS = {"False", "None", "True", "and", "as", "assert", "async", "await", "break",
@@ -80,8 +83,11 @@ _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
 _SPACE_RUN = re.compile(r"   ")
 # what completes a line, likeliest first (see RuleChecker.closing)
 _CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
-            " v in seed.a", " for v in seed.a")
+            " v in seed.a", " for v in seed.a", " seed.a", "0", ".0", "= 0", ".n", "(seed.a)",
+            ".a", ".isps", "(", "r", "n", "a)", "isps)", "a", "isps", "[0]", "=")
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
 MAX_BLANK_LINES = 2
+_GREED = 4          # closing search: weight of the estimate of what is left
 MAX_COMMENT_CHARS = 100
 
 
@@ -153,6 +159,24 @@ def _candidates(token, names=()):
 
 # ----------------------------------------------------------------------------- values
 
+class _Gen:
+    """An open reducer call (a generator expression once its ``for`` comes): ``base``, the
+    clauses around it for certain; ``pending``, its element's names awaiting a ``for``;
+    ``inner``, how deep the generators closed in its element reach below it; ``clauses``,
+    its own ``for`` clauses so far; ``reached``, the depth its clauses' sources and filters
+    reach."""
+    __slots__ = ("base", "pending", "inner", "clauses", "reached", "name", "least")
+
+    def __init__(self, base, name):
+        self.base, self.pending, self.inner, self.clauses, self.reached = base, set(), 0, 0, 0
+        self.name, self.least = name, 0     # least: 1 once the element needs a 'for'
+
+    def needs_for(self) -> None:
+        """The element is no iterable: a sum/all/any call must become a generator."""
+        if self.name in ("sum", "all", "any") and not self.clauses:
+            self.least = 1
+
+
 class _Value:
     __slots__ = ("type", "const")
 
@@ -179,6 +203,7 @@ class _Line:
         self.iterable_at = -1            # the token where an iterable may stand
         self.must_iterate_at = -1        # the token where only an iterable may stand
         self.binding: list[set] = []     # element names that open for clauses may bind
+        self.gens: list[_Gen] = []       # the open reducer calls, outermost first
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -280,14 +305,18 @@ class _Line:
             raise _Dead()
         return v
 
-    def test(self) -> _Value:
+    def test(self, integer: bool = False) -> _Value:
+        """``integer``: the expression stands where an integer is needed (an index, a
+        method's argument, a range bound)."""
         v = self.or_test()
         if self.at("if"):
+            if integer and v.type == FLOAT:
+                raise _Dead()    # the conditional would be a float whatever follows
             self.pos += 1
             self.value(v)
             self.value(self.or_test())
             self.expect("else")
-            other = self.value(self.test())
+            other = self.value(self.test(integer))
             return _Value(join_types(v.type, other.type))
         return v
 
@@ -310,6 +339,8 @@ class _Line:
         return v
 
     def not_test(self) -> _Value:
+        if self.pos == self.must_iterate_at and self.at("not"):
+            raise _Dead()
         if self.accept("not"):
             self.value(self.not_test())
             return _Value(BOOL)
@@ -354,6 +385,8 @@ class _Line:
     def factor(self) -> _Value:
         kind, op = self.peek()
         if kind == "op" and op in ("-", "+"):
+            if self.pos == self.must_iterate_at:
+                raise _Dead()        # only an iterable may stand here
             self.pos += 1
             v = self.value(self.factor())
             if op == "-" and v.const is not None and v.type != BOOL:
@@ -365,8 +398,23 @@ class _Line:
         v = self.atom()
         if self.at("**"):
             self.pos += 1
+            self.small_exponent()
             return self.binary("pow", self.value(v), self.value(self.factor()))
         return v
+
+    def small_exponent(self) -> None:
+        """A literal exponent (after any signs) beyond :data:`MAX_EXPONENT` is dead at once
+        (stricter than the language, where ``2**87**0`` would pass: a sampler that wrote
+        ``2**87`` could otherwise not end the line)."""
+        k = self.pos
+        while k < len(self.tokens) and self.tokens[k] in (("op", "-"), ("op", "+")):
+            k += 1
+        if k < len(self.tokens) and self.tokens[k][0] == "num":
+            try:
+                if abs(float(self.tokens[k][1])) > MAX_EXPONENT:
+                    raise _Dead()
+            except ValueError:
+                pass
 
     @staticmethod
     def binary(op, left: _Value, right: _Value) -> _Value:
@@ -437,9 +485,48 @@ class _Line:
                 (name.startswith("__") and name.endswith("__")):
             raise _Dead()
         self.pending[-1].add(name)
-        if sum(len(p) for p in self.pending) > MAX_GENERATOR_CLAUSES:
-            raise _Dead()   # more loop variables than generators may nest
+        self.check_depth()      # more loop variables than generators may nest?
         return _Value(INT)
+
+    def depth_here(self) -> int:
+        """The 'for' clauses the current point lies under for certain (in an element, its
+        generator's own clauses are not counted: they are not written yet)."""
+        if not self.gens:
+            return 0
+        top = self.gens[-1]
+        return top.base + top.clauses if top.clauses else top.base
+
+    def check_depth(self) -> None:
+        """Raise _Dead when the open generators cannot stay within the language's nesting
+        depth (:data:`MAX_GENERATOR_DEPTH` 'for' clauses, counted across nested generator
+        expressions): every name pending in an element needs a clause of its own above it,
+        and a generator closed inside an element lies below that element's clauses."""
+        need, names = 0, set()
+        for g in self.gens:
+            if g.clauses:
+                need = max(need, g.base) + g.clauses
+                continue
+            new = g.pending - names
+            names |= g.pending
+            need = max(need, g.base) + max(len(new), g.least)
+            if need + g.inner > MAX_GENERATOR_DEPTH:
+                raise _Dead()
+        if need > MAX_GENERATOR_DEPTH:
+            raise _Dead()
+
+    def close_gen(self, gen) -> None:
+        """A reducer call ends: its depth counts in the context around it."""
+        self.gens.pop()
+        reached = max(gen.reached, gen.base + gen.clauses + gen.inner)
+        if reached > MAX_GENERATOR_DEPTH:
+            raise _Dead()
+        if self.gens:
+            parent = self.gens[-1]
+            if parent.clauses:
+                parent.reached = max(parent.reached, reached)
+            else:
+                parent.inner = max(parent.inner, reached - parent.base)
+        self.check_depth()
 
     def iterable_here(self) -> None:
         """An iterable may only open a reducer's argument or a ``for`` clause's source."""
@@ -452,11 +539,14 @@ class _Line:
         kind, attr = self.take()
         if kind != "name" or (start == self.must_iterate_at and attr != "a"):
             raise _Dead()
+        if start == self.iterable_at and not (attr == "a" and not self.at("[")) and self.gens:
+            self.gens[-1].needs_for()     # a number, not an iterable: a 'for' must follow
+            self.check_depth()
         if attr in SEED_FEATURES:
-            return _Value(INT)
+            return _Value(feature_type(attr))
         if attr == "a":
-            if self.accept("["):
-                self.integer(self.test())
+            if start != self.must_iterate_at and self.accept("["):
+                self.integer(self.test(integer=True))
                 self.expect("]")
                 return _Value(INT)
             self.pos, at = start + 1, self.pos
@@ -465,7 +555,7 @@ class _Line:
             return _Value(SEQ)
         if attr in SEED_METHODS:
             self.expect("(")
-            self.integer(self.test())
+            self.integer(self.test(integer=True))
             self.expect(")")
             return _Value(INT)
         raise _Dead()
@@ -476,6 +566,9 @@ class _Line:
         kind, attr = self.take()
         if kind != "name" or (start == self.must_iterate_at and attr != "isps"):
             raise _Dead()
+        if start == self.iterable_at and attr != "isps" and self.gens:
+            self.gens[-1].needs_for()     # a number, not an iterable: a 'for' must follow
+            self.check_depth()
         if attr == "n":
             return _Value(INT)
         if attr == "isps":
@@ -485,7 +578,7 @@ class _Line:
             return _Value(SEQ)
         if attr == "is_isp":
             self.expect("(")
-            self.integer(self.test())
+            self.integer(self.test(integer=True))
             self.expect(")")
             return _Value(BOOL)
         raise _Dead()
@@ -494,7 +587,7 @@ class _Line:
         self.expect("(")
         count = 0
         while True:
-            v = self.integer(self.test())
+            v = self.integer(self.test(integer=True))
             if v.const is not None and abs(v.const) > MAX_RANGE_BOUND:
                 raise _Dead()
             count += 1
@@ -507,22 +600,33 @@ class _Line:
     def reducer(self, name: str) -> _Value:
         self.expect("(")
         generator = name != "len"       # len() takes no generator: nothing is pending there
+        gen = _Gen(self.depth_here(), name)
+        self.gens.append(gen)
         if generator:
-            self.pending.append(set())
+            self.pending.append(gen.pending)
         self.iterable_at = self.pos
+        kind, word = self.peek()
+        if kind != "name" or word not in ("seed", "target", "family", "range"):
+            gen.needs_for()
+            self.check_depth()
+        if not generator:
+            self.must_iterate_at = self.pos   # len(): an iterable itself, nothing else
         first = self.test()
         # (kept on _More: RuleChecker._pending reads it)
         pending = self.pending.pop() if generator else set()
+        gen.pending = set()
         kind, word = self.take()
         if kind == "name" and word == "for":
             if name == "len":
                 raise _Dead()
             self.value(first)
-            bound = self.generator_clauses(pending)
+            bound = self.generator_clauses(pending, gen)
+            self.close_gen(gen)
             self.hand_up(pending - set(bound))
             if name in ("all", "any"):
                 return _Value(BOOL)
             return _Value(_numeric(first.type))
+        self.close_gen(gen)
         if kind == "op" and word == ")":
             if first.type not in (SEQ, RANGE):
                 raise _Dead()    # one argument must be an iterable
@@ -546,8 +650,9 @@ class _Line:
         if not self.pending:
             raise _Dead()
         self.pending[-1].update(names)
+        self.check_depth()
 
-    def generator_clauses(self, pending) -> list:
+    def generator_clauses(self, pending, gen) -> list:
         """``for`` clauses (the first ``for`` is taken) with ``if`` filters, up to ')'.  With
         no enclosing generator, the element's pending names must all be bound here, within
         the clauses the language allows."""
@@ -556,12 +661,14 @@ class _Line:
         self.binding.append(pending)     # (kept on _More: RuleChecker._pending reads it)
         try:
             while True:
-                if len(bound) == MAX_GENERATOR_CLAUSES:
-                    raise _Dead()
+                gen.clauses += 1
+                room = MAX_GENERATOR_DEPTH - gen.base - gen.inner - gen.clauses
+                if room < 0:
+                    raise _Dead()       # deeper than generators may nest
+                self.check_depth()
                 var = self.new_name()
-                unresolved = pending - set(bound)
-                if not self.pending and len(unresolved) >= MAX_GENERATOR_CLAUSES - len(bound) \
-                        and unresolved and var not in unresolved:
+                unresolved = pending - set(bound) - {var}
+                if not self.pending and len(unresolved) > room:
                     raise _Dead()       # the last clauses must bind what is pending
                 self.expect("in")
                 self.iterable_at = self.must_iterate_at = self.pos
@@ -570,6 +677,7 @@ class _Line:
                     raise _Dead()
                 bound.append(var)
                 self.bound.append(var)
+                self.binding[-1] = pending - set(bound)   # what is still to bind
                 while self.accept("if"):
                     self.value(self.or_test())
                 if self.accept(")"):
@@ -727,6 +835,8 @@ class RuleChecker:
                      if after.expect_block is not None else "",
                      f"{' ' * BODY_INDENT}return 0\n"):
             if more:
+                if after.line and not after.line.strip(" ") and more.startswith(after.line):
+                    more = more[len(after.line):]   # the indentation already begun
                 nxt = self.feed(after, more)
                 if nxt is None:
                     return None
@@ -735,46 +845,87 @@ class RuleChecker:
                 return suffix
         return None
 
+    def unbound(self, state: CheckerState) -> set:
+        """The names the current line's generator elements wait to see bound by a ``for``."""
+        return self._pending(state) | self._pending(state, True)
+
     def _close_line(self, state: CheckerState, depth: int, budget: int):
-        """Depth-first search for a text that completes the current line (ending in a
-        newline), trying the likeliest closers first; at most ``budget`` checks."""
+        """Best-first search for a text that completes the current line (ending in a
+        newline), at most ``depth`` atoms long and at most ``budget`` checks.  A state's
+        priority is the atoms written so far plus :data:`_GREED` times an estimate of what is
+        left (open brackets, names awaiting a ``for``, a trailing operator); the atoms tried
+        at a state are a ``for`` clause for each name the line's generators wait to see bound,
+        the words a partial name may become, then :data:`_CLOSERS`, likeliest first.  Two
+        atoms in a row may not both go on a name or number (no ``x0r0r...``), and a line is
+        searched once."""
         if not state.line.strip():
             return ""
-        atoms = list(_CLOSERS)
-        tokens, partial = [], False
         try:
-            tokens, partial = _lex(state.line.lstrip(" "))
+            _lex(state.line.lstrip(" "))
         except _Dead:
             return None
-        if partial and tokens[-1][0] == "name":
-            stem = tokens[-1][1]
-            atoms = [w[len(stem):] + " 0" for w in ("return",) if w.startswith(stem)] + [
-                w[len(stem):] for w in sorted(_WORDS) if w.startswith(stem) and w != stem] \
-                + [" = 0"] + atoms
-        binders = [f" for {name} in seed.a" for name in sorted(self._pending(state))]
-        atoms = binders + atoms
+        spent, seen, order = 0, {state.line}, 0
 
-        spent = [0]
+        def expand(current):
+            """(estimate of the atoms left, atoms to try) at ``current``."""
+            try:
+                tokens, partial = _lex(current.line.lstrip(" "))
+            except _Dead:
+                return 0, []
+            pending = self._pending(current)
+            if partial:
+                pending |= self._pending(current, True)  # the partial token may not go on
+            out = [f" for {name} in seed.a" for name in sorted(pending)]
+            if tokens and tokens[-1] == ("name", "for"):
+                space = "" if current.line.endswith(" ") else " "
+                out = [f"{space}{name} in seed.a" for name in sorted(pending)] + out
+            if partial and tokens and tokens[-1][0] == "name":
+                stem = tokens[-1][1]
+                out += [w[len(stem):] + " 0" for w in ("return",) if w.startswith(stem)]
+                words = set(_WORDS) | pending | set(_readable(current.frames[-1].env))
+                out += [w[len(stem):] for w in sorted(words) if w.startswith(stem)
+                        and w != stem]
+                out.append(" = 0")
+            opened = sum(1 if t[1] in _OPEN else -1 if t[1] in _CLOSE else 0
+                         for t in tokens if t[0] == "op")
+            last = tokens[-1] if tokens else None
+            dangling = last is not None and (
+                (last[0] == "op" and last[1] not in _CLOSE)
+                or (last[0] == "name" and last[1] in _KEYWORDS and last[1] not in
+                    ("True", "False", "None")))
+            estimate = max(opened, 0) + len(pending) + dangling + 1
+            out += _CLOSERS
+            if current.line.endswith(" "):
+                out = [a[1:] if a[:1] == " " else a for a in out]   # no runs of spaces
+            return estimate, list(dict.fromkeys(out))
 
-        def search(current, left, used=(), last=None):
-            if current.line == "" and current.text.endswith("\n"):
-                return ""
-            if left == 0:
-                return None
+        estimate, atoms = expand(state)
+        heap = [(_GREED * estimate, 0, order, state, "", None, False, atoms)]
+        while heap:
+            _, steps, _, current, text, last, grew, atoms = heapq.heappop(heap)
+            word_end = _WORD_CHAR.match(current.line[-1:]) is not None
             for atom in atoms:
-                if atom in used or (atom == last and atom not in (")", "]")):
-                    continue    # bind each pending name once; no chains like " > 0 > 0"
-                spent[0] += 1
-                if spent[0] > budget:
+                if atom == last and atom not in (")", "]"):
+                    continue    # no chains like " > 0 > 0"
+                grows = word_end and _WORD_CHAR.match(atom) is not None
+                if grows and grew:
+                    continue    # no names grown without end
+                spent += 1
+                if spent > budget:
                     return None
                 nxt = self.feed(current, atom)
                 if nxt is None or nxt.ended:
                     continue
-                rest = search(nxt, left - 1, used + (atom,) if atom in binders else used, atom)
-                if rest is not None:
-                    return atom + rest
-            return None
-        return search(state, depth)
+                if nxt.line == "" and nxt.text.endswith("\n"):
+                    return text + atom
+                if nxt.line in seen or steps + 1 >= depth:
+                    continue
+                seen.add(nxt.line)
+                estimate, more = expand(nxt)
+                order += 1
+                heapq.heappush(heap, (steps + 1 + _GREED * estimate, steps + 1, order, nxt,
+                                      text + atom, atom, grows, more))
+        return None
 
     def _pending(self, state: CheckerState, drop_last: bool = False) -> set:
         """Names the current line's open generator elements wait to see bound (before its
@@ -907,7 +1058,7 @@ class RuleChecker:
 
     def _end(self, state: CheckerState):
         """The ended state when the function may end here, else None.  The validator has the
-        last word (it also sees what this checker does not model, e.g. generator depth)."""
+        last word (it also sees what this checker does not model)."""
         from .prompt import CompletionError, parse_completion
         frames = state.copy_frames()
         try:
