@@ -168,6 +168,7 @@ METHOD_NAMES = tuple(n for n in PER_INDEX_NAMES if n != "a")
 
 
 def measure_type(name: str) -> str:
+    """The type (``INT`` or ``FLOAT``) of the seed or target measure ``name`` (``r``, ``tube``)."""
     return _MEASURE[name].type
 
 
@@ -348,8 +349,3 @@ def vocabulary_text() -> str:
     lines.append("x.a[i]: the index a[i] (0-based positions)")
     lines += [f"x.{p.name}(i): {p.description}" for p in PER_INDEX if p.name != "a"]
     return "\n".join(lines)
-
-
-def measure_type(name: str) -> str:
-    """The type (``INT`` or ``FLOAT``) of the seed or target measure ``name`` (``r``, ``tube``)."""
-    return _MEASURE[name].type
