@@ -126,6 +126,12 @@ def _parse_ranks(text: str) -> list[int]:
 
 
 def cmd_evolve(args) -> int:
+    from ibp_evolve.reducer.templates import CacheDirError, cache_dir
+    try:
+        cache_dir()   # every worker needs it: refuse now, not from inside the pool
+    except CacheDirError as exc:
+        print(f"ibp-evolve evolve: error: {exc}", file=sys.stderr)
+        return 2
     try:
         return _evolve(args)
     except KeyboardInterrupt:   # before the run started: there is nothing to keep

@@ -190,14 +190,23 @@ def cmd_train_mutator(args) -> int:
                                    random_rules,
                                    train_mutator, variation_documents)
 
-    def fail(message):
+    def fail(message, status=2):
         print(f"ibp-evolve train-mutator: error: {message}", file=sys.stderr)
-        return 2
+        return status
+    for option in ("documents", "steps", "vocab_size", "hidden_size", "layers", "heads",
+                   "max_length", "batch_size", "lora_rank", "threads"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            return fail(f"--{option.replace('_', '-')} {value}: must be at least 1")
+    for option in ("minutes", "epochs"):
+        value = getattr(args, option, None)
+        if value is not None and not 0 < value < float("inf"):
+            return fail(f"--{option} {value}: must be a positive number")
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
-    except ImportError:
-        return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'")
+    except ImportError:   # a missing optional dependency: exit status 3
+        return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'", 3)
     dirs = args.rules or [str(d) for d in default_corpus_dirs()]
     for d in dirs:
         if not Path(d).is_dir():

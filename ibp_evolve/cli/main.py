@@ -29,9 +29,11 @@ def user_errors() -> tuple:
     from ibp_evolve.reducer.ordering import OrderingError
     from ibp_evolve.reducer.plans import SeedCapError, SeedSpecError
     from ibp_evolve.reducer.system import PointError
+    from ibp_evolve.reducer.templates import CacheDirError
     return (FamilyError, PointParseError, PoleError, PointError, SeedSpecError, SeedCapError,
             DegeneratePointError, OrderingError, SuiteError, FileNotFoundError, RuleError,
-            RuleSandboxError, SelectionError, EmptySelectionError, CapError, LimitOptionError)
+            RuleSandboxError, SelectionError, EmptySelectionError, CapError, LimitOptionError,
+            CacheDirError)
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",

@@ -734,9 +734,12 @@ def load_rule(path_or_source: str | os.PathLike, name: str | None = None) -> Rul
             isinstance(path_or_source, str) and _looks_like_path(path_or_source)):
         path = Path(path_or_source)
         try:
-            source = path.read_text()
+            source = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RuleError(f"cannot read rule file: {exc}", None, str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise RuleError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                            f"{exc.start})", None, str(path)) from None
     else:
         source = path_or_source
     program = parse_rule(source, filename=str(path) if path is not None else None)

@@ -34,11 +34,24 @@ from ibp_evolve.reducer.family import Family, loop_scalar_product_basis, loop_sc
 TEMPLATE_FORMAT = 1
 
 
+class CacheDirError(OSError):
+    """The folder for derived data cannot be used (a file, unwritable): bad input, exit 2."""
+
+
 def cache_dir() -> Path:
     """Where derived data (templates, masters) is cached; IBP_EVOLVE_CACHE overrides."""
     root = os.environ.get("IBP_EVOLVE_CACHE")
     path = Path(root) if root else Path.home() / ".cache" / "ibp-evolve"
-    path.mkdir(parents=True, exist_ok=True)
+    where = f"IBP_EVOLVE_CACHE={root}" if root else str(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CacheDirError(f"the cache folder {where} is a file, not a folder") from None
+    except OSError as exc:
+        raise CacheDirError(f"cannot create the cache folder {where}: "
+                            f"{exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise CacheDirError(f"the cache folder {where} is not writable")
     return path
 
 

@@ -1,0 +1,45 @@
+"""Bad input found by the adversarial sweep ends in one line and exit status 2, not a traceback."""
+
+import pytest
+
+from ibp_evolve.cli.main import main
+
+
+@pytest.fixture
+def cache_is_a_file(tmp_path, monkeypatch):
+    path = tmp_path / "not-a-folder"
+    path.write_text("")
+    monkeypatch.setenv("IBP_EVOLVE_CACHE", str(path))
+    return path
+
+
+def _one_line_error(capsys, argv, *expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, err
+
+
+def test_a_rule_file_that_is_not_utf8_is_refused_in_one_line(tmp_path, capsys):
+    rule = tmp_path / "latin1.py"
+    rule.write_bytes(b"def keep(seed, target):\n    return seed.d == 0  # \xff\xfe\n")
+    _one_line_error(capsys, ["score", str(rule)], "latin1.py", "not UTF-8")
+
+
+@pytest.mark.parametrize("argv", [["reduce", "bubble", "--target", "2,1"],
+                                  ["score", "improved_seeding"],
+                                  ["evolve", "--generations", "1", "--population", "20"]])
+def test_a_cache_folder_that_is_a_file_is_refused_in_one_line(cache_is_a_file, capsys, argv,
+                                                               tmp_path):
+    if argv[0] == "evolve":
+        argv = argv + ["--out", str(tmp_path / "run")]
+    _one_line_error(capsys, argv, str(cache_is_a_file), "is a file, not a folder")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--documents", "0"), ("--steps", "-3"),
+                                           ("--minutes", "nan"), ("--heads", "0")])
+def test_train_mutator_refuses_empty_budgets_in_one_line(tmp_path, capsys, option, value):
+    _one_line_error(capsys, ["train-mutator", "--out", str(tmp_path / "m"), option, value],
+                    option)
