@@ -43,3 +43,16 @@ def test_a_cache_folder_that_is_a_file_is_refused_in_one_line(cache_is_a_file, c
 def test_train_mutator_refuses_empty_budgets_in_one_line(tmp_path, capsys, option, value):
     _one_line_error(capsys, ["train-mutator", "--out", str(tmp_path / "m"), option, value],
                     option)
+
+
+def test_a_suite_over_the_candidate_cap_stops_evolve_in_one_line_from_a_pool_worker(
+        tmp_path, capsys):
+    suite = tmp_path / "huge.toml"
+    suite.write_text('name = "huge"\nfamily = "triangle_box"\n'
+                     'targets = [[30, 30, 30, 1, 1, 1, 0]]\n')
+    code = main(["evolve", "--suite", str(suite), "--generations", "1", "--population", "20",
+                 "--workers", "1", "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "could not build its judge: suite 'huge', target [30, 30, 30, 1, 1, 1, 0]" in err
+    assert not (tmp_path / "run").exists()

@@ -356,6 +356,10 @@ def _pool_worker(conn, spec, objective, parent_pid=None, deathsig=True):
     try:
         try:
             judge = spec.judge()
+        except ValueError as exc:
+            # bad input (a suite, a family, a size cap): its own one-line message is the news
+            conn.send(("error", str(exc)))
+            return
         except BaseException:
             conn.send(("error", traceback.format_exc()))
             return
@@ -456,7 +460,9 @@ class PoolEvaluator(Evaluator):
             return self._lost(worker, results, on_result, "crashed",
                               f"the worker died ({_exit_text(worker.proc)})")
         if kind == "error":
-            raise EvaluationError(f"a pool worker could not build its judge:\n{payload}")
+            separator = "\n" if "\n" in payload.strip() else " "   # a traceback, or one line
+            raise EvaluationError(f"a pool worker could not build its judge:{separator}"
+                                  f"{payload.strip()}")
         if kind == "ready":
             worker.ready = True
             worker.started = time.monotonic()
