@@ -56,3 +56,18 @@ def test_a_suite_over_the_candidate_cap_stops_evolve_in_one_line_from_a_pool_wor
     assert code == 2 and "Traceback" not in err
     assert "could not build its judge: suite 'huge', target [30, 30, 30, 1, 1, 1, 0]" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_evolve_takes_the_judges_size_options_to_its_workers(tmp_path, capsys):
+    # the candidate cap named in the refusal above can be raised on evolve's command line;
+    # the worker then applies the memory cap it was given
+    suite = tmp_path / "huge.toml"
+    suite.write_text('name = "huge"\nfamily = "triangle_box"\n'
+                     'targets = [[30, 30, 30, 1, 1, 1, 0]]\n')
+    code = main(["evolve", "--suite", str(suite), "--generations", "1", "--population", "20",
+                 "--workers", "1", "--max-candidates", "3000000000", "--max-memory", "1K",
+                 "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "more than --max-memory 1.0 KiB" in err
+    assert main(["evolve", "--max-candidates", "x", "--out", str(tmp_path / "r2")]) == 2
+    assert "--max-candidates 'x'" in capsys.readouterr().err

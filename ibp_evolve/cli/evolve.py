@@ -88,6 +88,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-seeds", type=int,
                    help="evolution's cap on seeds per target: larger selections are failed "
                         "without solving (default: the smaller of the suite's and 2000)")
+    from ibp_evolve.cli.limits import add_judge_limits
+    add_judge_limits(p)
     p.add_argument("--candidate-timeout", type=float, default=60.0,
                    help="seconds one candidate may take before it is failed (default 60)")
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
@@ -221,7 +223,12 @@ def _evolve(args) -> int:
                 except ValueError as exc:
                     return fail(f"--features: {exc}")
             cap = args.max_seeds or min(suite.max_seeds, GP_MAX_SEEDS)
-            suite_spec = SuiteSpec(suite_spec.suite, suite_spec.ordering, cap)
+            from ibp_evolve.cli.limits import judge_limits
+            try:
+                limits = judge_limits(args)
+            except ValueError as exc:
+                return fail(str(exc))
+            suite_spec = SuiteSpec(suite_spec.suite, suite_spec.ordering, cap, **limits)
             overrides = {k: v for k, v in (("population", args.population),
                                            ("generations", args.generations),
                                            ("selection", args.selection),

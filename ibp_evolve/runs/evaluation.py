@@ -75,6 +75,8 @@ class SuiteSpec:
     suite: str
     ordering: str = DEFAULT_ORDERING
     max_seeds: int | None = None
+    max_candidates: int | None = None   # the judge's size caps (None: the judge's defaults)
+    max_memory: int | None = None
 
     @classmethod
     def of(cls, suite: str, ordering: str = DEFAULT_ORDERING, max_seeds: int | None = None):
@@ -98,7 +100,9 @@ class SuiteSpec:
         if judge is None:
             from ibp_evolve.reducer.ordering import Ordering
             from ibp_evolve.judge.score import Judge
-            judge = Judge(self.load(), Ordering.parse(self.ordering))
+            limits = {k: v for k, v in (("max_candidates", self.max_candidates),
+                                        ("max_memory", self.max_memory)) if v is not None}
+            judge = Judge(self.load(), Ordering.parse(self.ordering), **limits)
             _JUDGES[self] = judge
         return judge
 
