@@ -230,37 +230,20 @@ def cmd_reduce(args) -> int:
     except ReconstructionError as exc:  # ran, but the exact values stayed out of reach
         print(f"ibp-evolve reduce: not reconstructed: {exc}", file=sys.stderr)
         return 1
-    seeds_used = result.pop("seeds_used")
     result.pop("timing")
-    model = result.pop("model", None)
-    if args.export_system:
-        from ibp_evolve.reducer.export import write_system
-        write_system(model, args.export_system, args.export_format, result["point"])
-    complete = all(t["reduced"] for t in result["targets"])
-    if args.format == "json":
-        print(json.dumps(result))
-        return 0 if complete else 1
-    if args.format == "mathematica":
-        from ibp_evolve.cli.reduce_output import mathematica
-        print(mathematica(result))
-        return 0 if complete else 1
+    from ibp_evolve.cli.reduce_output import emit
+    return emit(args, result, _print_point_result)
+
+
+def _print_point_result(result: dict, seeds_used: str) -> None:
+    """A reduction at a rational point as text."""
+    from ibp_evolve.cli.reduce_output import print_reductions
     print(f"family {result['family']} at " + ", ".join(f"{k}={v}" for k, v in
                                                       result["point"].items()))
-    print(f"masters ({len(result['masters'])}): "
-          + " ".join(_name(m) for m in result["masters"]))
-    for t in result["targets"]:
-        if not t["reduced"]:  # no value: a row with survivors is not a result
-            print(f"{_name(t['target'])}  NOT REDUCED (survivors: "
-                  + " ".join(_name(s) for s in t["survivors"]) + ")")
-            continue
-        terms = [f"({c['value']}) {_name(c['master'])}" for c in t["coefficients"]]
-        print(f"{_name(t['target'])} = " + (" + ".join(terms) if terms else "0"))
+    print_reductions(result)
     s = result["stats"]
     print(f"seeds {s['seeds']} ({seeds_used}), equations {s['equations']}, trimmed "
           f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
-    if args.export_system:
-        print(f"trimmed system written to {args.export_system} ({args.export_format})")
-    return 0 if complete else 1
 
 
 def cmd_score(args) -> int:

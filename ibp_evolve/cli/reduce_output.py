@@ -72,10 +72,9 @@ def mathematica(result: dict) -> str:
     return "\n".join(lines)
 
 
-def print_text(result: dict, seeds_used: str) -> None:
-    where = ", ".join(f"{k}={v}" for k, v in result["point"].items())
-    print(f"family {result['family']}, analytic in {', '.join(result['analytic_in'])}"
-          + (f", at {where}" if where else ""))
+def print_reductions(result: dict, joiner: str = " + ") -> None:
+    """The masters, then each target as a sum over masters (no value for an unreduced target:
+    a row with survivors is not a result)."""
     print(f"masters ({len(result['masters'])}): "
           + " ".join(_name(m) for m in result["masters"]))
     for t in result["targets"]:
@@ -84,7 +83,34 @@ def print_text(result: dict, seeds_used: str) -> None:
                   + " ".join(_name(s) for s in t["survivors"]) + ")")
             continue
         terms = [f"({c['value']}) {_name(c['master'])}" for c in t["coefficients"]]
-        print(f"{_name(t['target'])} = " + ("\n    + ".join(terms) if terms else "0"))
+        print(f"{_name(t['target'])} = " + (joiner.join(terms) if terms else "0"))
+
+
+def emit(args, result: dict, print_text) -> int:
+    """Write the exported system, print ``result`` in ``--format`` (text via ``print_text(result,
+    seeds_used)``) and return the exit status: 0 when every target is reduced, else 1."""
+    seeds_used = result.pop("seeds_used")
+    model = result.pop("model", None)
+    if args.export_system:
+        from ibp_evolve.reducer.export import write_system
+        write_system(model, args.export_system, args.export_format, result["point"])
+    if args.format == "json":
+        print(json.dumps(result))
+    elif args.format == "mathematica":
+        print(mathematica(result))
+    else:
+        print_text(result, seeds_used)
+        if args.export_system:
+            print(f"trimmed system written to {args.export_system} ({args.export_format})")
+    return 0 if all(t["reduced"] for t in result["targets"]) else 1
+
+
+def print_text(result: dict, seeds_used: str) -> None:
+    """An analytic reduction as text."""
+    where = ", ".join(f"{k}={v}" for k, v in result["point"].items())
+    print(f"family {result['family']}, analytic in {', '.join(result['analytic_in'])}"
+          + (f", at {where}" if where else ""))
+    print_reductions(result, joiner="\n    + ")
     s = result["stats"]
     print(f"seeds {s['seeds']} ({seeds_used}), trimmed {s['trimmed_equations']} equations, "
           f"{s['samples']} samples, {s['primes']} primes, checked at {s['checked_points']} "
@@ -116,19 +142,5 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
     except NotStableError as exc:
         print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
         return 1
-    seeds_used = result.pop("seeds_used")
     result.pop("functions")
-    model = result.pop("model", None)
-    if args.export_system:
-        from ibp_evolve.reducer.export import write_system
-        write_system(model, args.export_system, args.export_format, result["point"])
-    complete = all(t["reduced"] for t in result["targets"])
-    if args.format == "json":
-        print(json.dumps(result))
-    elif args.format == "mathematica":
-        print(mathematica(result))
-    else:
-        print_text(result, seeds_used)
-        if args.export_system:
-            print(f"trimmed system written to {args.export_system} ({args.export_format})")
-    return 0 if complete else 1
+    return emit(args, result, print_text)
