@@ -340,6 +340,16 @@ def warmup() -> None:
 # ---------------------------------------------------------------------------
 
 
+def _subtract_row(work: dict, heap: list, f: int, row, p: int) -> None:
+    """work -= f * row (mod p) on a sparse row; columns new to ``work`` join the max-heap."""
+    for cc, v in row:
+        if cc in work:
+            work[cc] = (work[cc] - f * v) % p
+        else:
+            work[cc] = (-f * v) % p
+            heapq.heappush(heap, -cc)
+
+
 def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) -> Solution:
     """Dict-based pure-Python implementation of :func:`solve` (same rules and counters)."""
     t0 = time.perf_counter()
@@ -388,12 +398,7 @@ def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) 
             if r is None:
                 piv = c
                 break
-            for cc, v in rows[r][1]:
-                if cc in work:
-                    work[cc] = (work[cc] - f * v) % p
-                else:
-                    work[cc] = (-f * v) % p
-                    heapq.heappush(heap, -cc)
+            _subtract_row(work, heap, f, rows[r][1], p)
             madd_f += len(rows[r][1])
             used.append(r)
         if piv is None:
@@ -428,12 +433,7 @@ def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) 
             if r is None:
                 out[c] = f
                 continue
-            for cc, v in rows[r][1]:
-                if cc in work:
-                    work[cc] = (work[cc] - f * v) % p
-                else:
-                    work[cc] = (-f * v) % p
-                    heapq.heappush(heap, -cc)
+            _subtract_row(work, heap, f, rows[r][1], p)
             madd_b += len(rows[r][1])
             marked.add(r)
         oc = sorted(out)
