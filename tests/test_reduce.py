@@ -161,7 +161,8 @@ def test_default_rule_adds_a_shell_for_the_kite_and_says_so(capsys):
                          "d=6,s=4/5")
     assert code == 0
     assert "(125/4) I(0,1,1,0,1)" in out and "(-15/4) I(1,1,1,1,0)" in out
-    assert "rule improved_seeding_dots" in out and "adding shell 1" in err
+    from ibp_evolve.judge.rule_plan import DEFAULT_RULE
+    assert f"rule {DEFAULT_RULE}" in out and "adding shell 1" in err
 
 
 def test_reduce_with_a_library_rule_matches_the_closed_form_bubble(capsys):

@@ -340,8 +340,8 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
         "reduce", help="reduce target integrals exactly at a rational point",
         description="Reduce target integrals exactly at a rational point (learn the trimmed "
                     "system once, then several primes, CRT and rational reconstruction). "
-                    "Seeds: the library rule improved_seeding_dots by default (complete on "
-                    "the shipped suites' targets), any rule with --rule, or a Laporta box "
+                    "Seeds: the library rule tube_seeding by default (complete on the "
+                    "shipped suites' targets), any rule with --rule, or a Laporta box "
                     "with --seeds; a target a rule leaves unreduced gets shells k = 1, 2, ... "
                     "(d <= d_target + k, s <= s_target + k), announced on stderr.")
     p.add_argument("family", help="built-in family name or path to a family .toml file")
@@ -353,7 +353,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--at", help="rational point, e.g. d=17/3,s=5/7 (random when absent)")
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument("--rule", help="seeding rule: library name, rule file or run folder "
-                                        "(its best rule) (default: improved_seeding_dots)")
+                                        "(its best rule) (default: tube_seeding)")
     seeding.add_argument("--seeds", help="a fixed Laporta seed box laporta:r=R,s=S")
     p.add_argument("--delta-r", type=int, default=1,
                    help="a rule chooses from r <= r_target + delta_r (default 1)")
