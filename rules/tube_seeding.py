@@ -25,5 +25,5 @@
 def keep(seed, target):
     if any(seed.dots(i) > target.dots(i) for i in range(family.n)):
         return False
-    return (seed.tube <= 1 + min(seed.missing, 2) + min(target.d, 2)
-            and seed.s <= max(target.s - seed.missing, target.d))
+    near_path = seed.tube <= 1 + min(seed.missing, 2) + min(target.d, 2)
+    return near_path and seed.s <= max(target.s - seed.missing, target.d)
