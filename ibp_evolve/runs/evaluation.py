@@ -621,7 +621,6 @@ class DaskEvaluator(Evaluator):
 
     def evaluate(self, jobs, deadline=None, on_result=None):
         from distributed import as_completed
-        from distributed.client import FutureCancelledError  # noqa: F401  (documented error)
         jobs = [j.packed() for j in jobs]
         batches = _batches(jobs, self.n_workers, self.batch_size)
         futures = {self.client.submit(_dask_score_batch, self.spec, self.objective, b,
