@@ -26,7 +26,7 @@ from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.memory import rows_bytes
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
-                                        primes, random_point)
+                                        primes_from, random_point)
 from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.plans import (LaportaBox, SeedCapError, SeedSpecError,  # noqa: F401
                                       WideningBox)
@@ -173,7 +173,7 @@ def _reconstruct(family, model: TrimmedSystem, layout, point, rng, max_primes):
     """Rational values of the ``layout`` entries at ``point``; returns (values, samples, mode)."""
     reconstructor = Reconstructor(len(layout))
     samples, mismatches = 0, 0
-    for prime in primes(max_primes + 1)[1:]:
+    for prime in primes_from(1, max_primes + 1):
         try:
             params = parameter_residues(family, point, prime)
         except PoleError:
@@ -204,7 +204,7 @@ def _reconstruct_in_d(family, model, layout, point, rng, max_primes, samples):
     if where is None:
         raise degenerate
     reconstructor = Reconstructor(len(layout))
-    for prime in primes(max_primes + 1)[1:]:
+    for prime in primes_from(1, max_primes + 1):
         try:
             base = parameter_residues(family, point, prime)
         except PoleError:
