@@ -31,6 +31,7 @@ GP_MAX_SEEDS = 2000
 
 
 def add_parser(subparsers) -> None:
+    from ibp_evolve.cli.dask_options import add_dask_options
     from ibp_evolve.engines import ENGINE_NAMES
     from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
     from ibp_evolve.judge.score import OBJECTIVES
@@ -70,10 +71,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
     p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
-    p.add_argument("--dask", metavar="ADDRESS",
-                   help="evaluate on a Dask distributed cluster, e.g. tcp://host:8786")
-    p.add_argument("--dask-local", type=int, metavar="N",
-                   help="start a local Dask cluster of N workers and evaluate on it")
+    add_dask_options(p, "evaluate")
     p.add_argument("--start", action="append", default=[], metavar="RULE",
                    help="start rule injected into the first generation: a file (e.g. "
                         "seeds/improved_seeding_start.py) or a library rule name (repeatable; "
@@ -142,6 +140,7 @@ def cmd_evolve(args) -> int:
 
 
 def _evolve(args) -> int:
+    from ibp_evolve.cli.dask_options import DaskOptionError, check_dask_options
     from ibp_evolve.engines import engines
     from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, SuiteSpec, \
         available_cores, make_evaluator
@@ -166,8 +165,10 @@ def _evolve(args) -> int:
                         f"{'non-negative' if name in non_negative else 'positive'}")
     if args.time_limit is not None and not (0 < args.time_limit < float("inf")):
         return fail("--time-limit must be a positive number of seconds")
-    if args.dask and args.dask_local:
-        return fail("--dask and --dask-local exclude each other")
+    try:
+        check_dask_options(args)
+    except DaskOptionError as exc:
+        return fail(str(exc))
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
     for option in ("validate", "validate_rules", "features"):
