@@ -594,30 +594,16 @@ class DaskEvaluator(Evaluator):
     def __init__(self, spec: SuiteSpec, objective: str = "seeds", address: str | None = None,
                  local_workers: int | None = None, candidate_timeout: float = 60.0,
                  batch_size: int | None = None, connect_timeout: float = 10.0):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover - depends on the installation
-            raise EvaluationError("the Dask backend needs dask[distributed]: "
-                                  "pip install 'dask[distributed]'") from None
+        from ibp_evolve.runs.dask_cluster import DaskCluster, DaskUnavailable
         self.spec, self.objective = spec, objective
         self.candidate_timeout = candidate_timeout
         self.batch_size = batch_size
-        self.cluster = None
-        if address:
-            try:
-                self.client = Client(address, timeout=connect_timeout)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise EvaluatorUnavailable(f"--dask {address}: cannot reach the Dask "
-                                           f"scheduler ({type(exc).__name__}: {exc})"[:300]) \
-                    from None
-            self.description = f"Dask cluster at {address}"
-        else:
-            n = max(1, int(local_workers or 1))
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
-            self.client = Client(self.cluster)
-            self.description = f"local Dask cluster of {n} workers"
-        self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or 1)
+        try:
+            self.dask = DaskCluster(address, local_workers, connect_timeout)
+        except DaskUnavailable as exc:  # not installed, or no scheduler there: exit 3
+            raise EvaluatorUnavailable(str(exc)) from None
+        self.client, self.description = self.dask.client, self.dask.description
+        self.n_workers = self.dask.n_workers
 
     def evaluate(self, jobs, deadline=None, on_result=None):
         from distributed import as_completed
@@ -663,11 +649,7 @@ class DaskEvaluator(Evaluator):
         return out
 
     def close(self) -> None:
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
+        self.dask.close()
 
 
 def make_evaluator(spec: SuiteSpec, objective: str = "seeds", workers: int = 0,
