@@ -164,6 +164,8 @@ def small_reduce() -> str:
     if d is None:
         return _missing("small_reduce")
     cases = ", ".join(f"{c['family']} I({c['target']}) {_n(c['wall_median_s'])} s"
+                      + (f" ({_n(c['baseline']['wall_median_s'])} s before, same load)"
+                         if c.get("baseline") else "")
                       for c in d["cases"])
     load = d.get("cpu_load")
     return (f"`ibp-evolve reduce` wall time with warm caches (median): {cases}; goal "
