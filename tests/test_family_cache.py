@@ -68,3 +68,21 @@ def test_a_family_loads_when_the_cache_folder_is_a_file(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("IBP_EVOLVE_CACHE", str(blocker))
     assert load_family("box").name == "box"
+
+
+def test_changed_validation_code_never_reuses_an_old_entry(cache, tmp_path, monkeypatch):
+    """The cache key holds a hash of the validating code, not a hand-bumped format number."""
+    path = tmp_path / "box.toml"
+    path.write_text(BOX)
+    load_family(path)
+    monkeypatch.setattr(family_module, "_code_version", lambda: "changedcode0")
+    calls = []
+    real_parse = family_module.parse_family
+
+    def parse_family(*args, **kwargs):
+        calls.append(1)
+        return real_parse(*args, **kwargs)
+    monkeypatch.setattr(family_module, "parse_family", parse_family)
+    load_family(path)
+    assert calls, "an entry written by other validation code was reused"
+    assert len(list(cache.glob("family-*.json"))) == 2

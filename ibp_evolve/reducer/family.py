@@ -57,8 +57,13 @@ _KNOWN_KEYS = {
 }
 
 
-# Bump when validation or the stored fields change: it is part of the validated-family cache key.
-FAMILY_FORMAT = 1
+def _code_version() -> str:
+    """Hash of the code that validates a family (this module and the expression grammar): part of
+    the validated-family cache key, so a changed validation never reuses an old entry."""
+    from ibp_evolve.reducer import expressions
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(expressions.__file__).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 class FamilyError(ValueError):
@@ -284,7 +289,7 @@ def _validated_path(text: str) -> Path | None:
     except CacheDirError:
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return folder / f"family-{digest[:32]}-v{FAMILY_FORMAT}.json"
+    return folder / f"family-{digest[:32]}-{_code_version()}.json"
 
 
 def _restore(path: Path, text: str, origin: str) -> Family | None:
