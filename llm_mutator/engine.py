@@ -218,7 +218,10 @@ class LLMEngine(LoopEngine):
             return c
         c.source, c.formula, c.size = s.source, program_formula(s.source), \
             program_size(s.source)
-        result = self.sandbox.masks(s.source)
+        try:
+            result = self.sandbox.masks(s.source)
+        except RuntimeError as exc:   # the sandbox did not start: no rule's fault
+            raise EvaluationError(str(exc)) from None
         if result.ok:
             c.masks = result.masks
         else:

@@ -23,7 +23,7 @@ from ibp_evolve.runs.evaluation import (EvalJob, Evaluation, JudgeError, LocalEv
 from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 from ibp_evolve.runs.loop import Candidate, LoopEngine
 from ibp_evolve.runs.progress import verdict
-from ibp_evolve.runs.store import RunDatabase, RunError, RunFolder
+from ibp_evolve.runs.store import RunError, RunFolder
 
 PAPER = SuiteSpec("triangle_box_paper", max_seeds=2000)
 # An incomplete rule's fitness past 2^53: ten unreduced targets and a few survivors.  As a
@@ -188,8 +188,9 @@ def test_validation_records_a_rules_failure_but_stops_on_the_judges(tmp_path):
     validator._judge = Judge(RuleError("line 1: no return"))
     assert validator.score(record, 0).status == "rejected"
     validator._judge = Judge(FamilyError("family 'x' has no propagators"))
-    with pytest.raises(FamilyError):
+    with pytest.raises(JudgeError, match="no propagators") as caught:
         validator.score(record, 0)
+    assert caught.value.exit_status == 2
 
 
 # ----------------------------------------------------------------------------- the loop

@@ -92,6 +92,11 @@ class Validator:
             # only the rule's own fault is its verdict; the judge's (a bad validation family,
             # a cap) stops the run with its message
             out.status, out.reason = "rejected", f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:
+            from ibp_evolve.runs.evaluation import JudgeError
+            raise JudgeError(f"validation suite '{self.suite.name}': the judge failed (not the "
+                             f"candidate's fault): {type(exc).__name__}: {exc}",
+                             2 if isinstance(exc, ValueError) else 1) from None
         else:
             out.fitness, out.complete = report.exact_fitness, bool(report.complete)
             out.seeds = int(sum(t.seeds for t in report.targets))
