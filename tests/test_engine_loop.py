@@ -258,3 +258,31 @@ def test_engine_configs_are_frozen_and_round_trip_through_the_run_config():
     assert config.replaced(generations=3).generations == 3 and config.generations == 20
     gp = GPConfig(features=("tube",), constants=(0, 1))
     assert GPConfig.from_json(gp.to_json()) == gp
+
+
+def test_engines_of_two_kinds_share_a_run_as_islands_and_resume(tmp_path):
+    from ibp_evolve.runs.islands import Islands
+
+    def islands(generations):
+        return Islands([DeapEngine(GPConfig(population=8, generations=generations, seed=2)),
+                        CountingEngine(generations=generations)])
+
+    def rows(path):
+        db = sqlite3.connect(path / "run.sqlite")
+        return db.execute("SELECT id, engine, island, generation, source, fitness FROM "
+                          "candidates ORDER BY id").fetchall()
+
+    whole = RunFolder.create(tmp_path / "whole", {"engine": "islands"})
+    engine = islands(2).evolve(PAPER, evaluator=BigFitnessEvaluator(), run=whole)
+    whole.close()
+    assert engine.generation_ == 2
+    made = {(e, i) for _, e, i, *_ in rows(tmp_path / "whole")}
+    assert made == {("deap", 0), ("toy", 1)}
+    # a run of islands resumes from its checkpoint like any other
+    part = RunFolder.create(tmp_path / "part", {"engine": "islands"})
+    islands(1).evolve(PAPER, evaluator=BigFitnessEvaluator(), run=part)
+    part.close()
+    part = RunFolder.open(tmp_path / "part", writer=True)
+    islands(2).evolve(PAPER, evaluator=BigFitnessEvaluator(), run=part, resume=True)
+    part.close()
+    assert rows(tmp_path / "part") == rows(tmp_path / "whole")

@@ -21,8 +21,8 @@ mask cache or the database.
 
 An engine subclasses :class:`LoopEngine` and implements ``setup``, ``ask``, ``tell``, ``state``
 and ``restore`` (and, optionally, ``begin``, ``statistics``, ``commit``, ``polish``, ``close``).
-The loop keeps its engines in a list of *islands* (today always one; islands of different
-kinds will share the loop, the pool and the run).
+Several engines, of any kinds, share one run as islands (:mod:`ibp_evolve.runs.islands`, an
+engine made of engines): one loop, one pool, one database.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Candidate:
     digest: str | None = None
     failure: tuple | None = None
     item: object = None
+    engine: str | None = None   # the engine that made it, when not the loop's (islands)
     id: int | None = None
     generation: int | None = None
     evaluation: Evaluation | None = None
@@ -298,7 +299,7 @@ class LoopEngine:
 
     def _record(self, c: Candidate, index, ev, cached=False, status=None, reason=None):
         rec = CandidateRecord(
-            id=c.id, engine=self.name, operation=c.operation, parents=list(c.parents),
+            id=c.id, engine=c.engine or self.name, operation=c.operation, parents=list(c.parents),
             generation=c.generation, island=c.island, eval_index=index, source=c.source,
             formula=c.formula, size=c.size, mask_hash=c.digest,
             objective=self.config.objective, cached=cached)
