@@ -61,6 +61,7 @@ def test_fitness_text_round_trips_exactly_where_a_float_would_round():
     assert parse_fitness(fitness_text(Fraction(6, 3))) == 2 and \
         type(parse_fitness("6/3")) is int
     assert parse_fitness(1.5) == 1.5      # a REAL of a run written before fitness was text
+    assert fitness_text(np.int64(BIG)) == str(BIG)   # a judge's numpy count, exact
     with pytest.raises(ValueError, match="not a fitness: 'seven'"):
         parse_fitness("seven")
 

@@ -121,13 +121,12 @@ def _e(x) -> str:
 def _fitness(f) -> str:
     """A fitness as a reader wants it: the objective's value for a complete rule, what is left
     unreduced for an incomplete one (never the raw penalty)."""
-    from ibp_evolve.runs.progress import verdict
+    from ibp_evolve.runs.progress import fmt_fitness, verdict
     if f is None:
         return "–"
-    f = float(f)
-    if f >= PENALTY_FLOOR:
+    if f >= PENALTY_FLOOR:   # exact: a float would lose the survivors past 2^53
         return verdict(f, False)
-    return str(int(f)) if f.is_integer() else f"{f:.4g}"
+    return fmt_fitness(f)
 
 
 def _status(rec) -> str:

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
-from ibp_evolve.runs.fitness import FAILED_FITNESS, fitness_text, parse_fitness
+from ibp_evolve.runs.fitness import FAILED_FITNESS, exact, fitness_text, parse_fitness
 
 __all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
            "PoolEvaluator", "DaskEvaluator", "make_evaluator", "mask_hash", "score_job",
@@ -265,7 +265,7 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
     targets = [_target_summary(t) for t in report.targets]
     objective_value = report.fitness if report.complete else sum(
         t.objective(objective) for t in report.targets)
-    return Evaluation(job.key, "ok", report.exact_fitness, bool(report.complete),
+    return Evaluation(job.key, "ok", exact(report.exact_fitness), bool(report.complete),
                       int(sum(t.seeds for t in report.targets)), float(objective_value),
                       targets, "", time.perf_counter() - start)
 

@@ -11,9 +11,10 @@ text (``"1000000000000000001"``, ``"7/3"``, ``"0.25"``), never as a binary float
 
 from __future__ import annotations
 
+import numbers
 from fractions import Fraction
 
-__all__ = ["FAILED_FITNESS", "fitness_text", "parse_fitness"]
+__all__ = ["FAILED_FITNESS", "exact", "fitness_text", "parse_fitness"]
 
 # Worse than any fitness the judge gives (an incomplete rule costs at most a few 10^15); an
 # integer, so that it compares exactly with the judge's.
@@ -21,9 +22,16 @@ FAILED_FITNESS = 10 ** 18
 
 
 def exact(value):
-    """An int for an integral Fraction; any other value unchanged."""
-    if isinstance(value, Fraction) and value.denominator == 1:
+    """The plain Python number of a fitness: an int for any integer (numpy's included) and
+    for an integral Fraction, a float for a numpy float; other values unchanged."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
         return int(value)
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else value
+    if isinstance(value, numbers.Real):
+        return float(value)
     return value
 
 

@@ -82,6 +82,7 @@ class Validator:
     def score(self, record, generation: int) -> ValidationRecord:
         """One candidate record on the validation suite; a rule that fails is 'rejected'."""
         from ibp_evolve.language.parse import CandidateError
+        from ibp_evolve.runs.fitness import exact
         start = time.perf_counter()
         out = ValidationRecord(record.id, generation, self.suite.name, self.objective, "ok")
         try:
@@ -98,7 +99,7 @@ class Validator:
                              f"candidate's fault): {type(exc).__name__}: {exc}",
                              2 if isinstance(exc, ValueError) else 1) from None
         else:
-            out.fitness, out.complete = report.exact_fitness, bool(report.complete)
+            out.fitness, out.complete = exact(report.exact_fitness), bool(report.complete)
             out.seeds = int(sum(t.seeds for t in report.targets))
             out.trimmed_equations = int(sum(t.trimmed_equations for t in report.targets))
             out.total = str(report.total)
