@@ -93,6 +93,16 @@ class ScoreReport:
     joint: bool = False
     total: object = None   # the objective summed over targets, exact (int or Fraction)
 
+    @property
+    def exact_fitness(self):
+        """The fitness without rounding: an int, or a Fraction (``relative_trimmed``), from the
+        exact objective total (``fitness`` is a float for fractions, and loses integers past
+        2^53 wherever it is turned into one)."""
+        if self.total is None:
+            return self.fitness
+        unreduced = [t for t in self.targets if not t.reduced]
+        return fitness_of(self.total, len(unreduced), sum(t.n_survivors for t in unreduced))
+
     def to_json(self) -> dict:
         data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": self.fitness, "complete": self.complete, "joint": self.joint,
