@@ -90,6 +90,11 @@ def run_case(index: int, seeding: str, rule_name: str) -> dict:
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
 
 
+def _row_key(row: dict) -> tuple:
+    kind = row["seeding_kind"]
+    return (tuple(row["target"]), kind, row.get("seeding", "") if kind == "rule" else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="0,1,2,3", help="indices into the four integrals")
@@ -137,6 +142,7 @@ def main() -> None:
                     else {"target": list(target), "error": proc.stderr.strip()[-300:]}
             except subprocess.TimeoutExpired:
                 row = {"target": list(target), "error": f"not finished in {args.timeout:.0f} s"}
+            row.setdefault("seeding", f"rule {rule}" if seeding == "rule" else seeding)
             row.update(seeding_kind=seeding, load_avg_1min=round(load, 2),
                        kira_equations=kira_eqs, kira_seconds=kira_s,
                        kira_gb=kira_gb)
@@ -157,11 +163,11 @@ def main() -> None:
         previous = json.loads(out.read_text())
         if rule == "-":
             rule, choice = previous.get("rule", "-"), previous.get("rule_choice", [])
-        fresh = {(tuple(r["target"]), r["seeding_kind"]) for r in rows}
-        rows = [r for r in previous.get("rows", [])
-                if (tuple(r["target"]), r["seeding_kind"]) not in fresh] + rows
+        # a row per integral and seeding (each rule its own, the Laporta box one)
+        fresh = {_row_key(r) for r in rows}
+        rows = [r for r in previous.get("rows", []) if _row_key(r) not in fresh] + rows
         rows.sort(key=lambda r: ([c[0] for c in CASES].index(tuple(r["target"])),
-                                 r["seeding_kind"] != "rule"))
+                                 r["seeding_kind"] != "rule", r.get("seeding", "")))
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps({"point": {k: str(v) for k, v in POINT.items()}, "rule": rule,
                                "rule_choice": choice, "cores": os.cpu_count(), "rows": rows},

@@ -10,6 +10,7 @@
     run = ibp.evolve(population=40, generations=3, out="runs/try")   # ibp-evolve evolve
     run = ibp.load_run("runs/try")                # read-only snapshot, fine while it runs
     ibp.report(run)                               # path of the self-contained HTML report
+    ibp.reduce("box", ["2,1,1,1"], analytic="all")   # ibp-evolve reduce: a Reduction (its JSON)
 
 Judges (one per suite: every candidate seed's equations instantiated once) are cached for the
 life of the process, so the second call on a suite costs only the solve.  Everything returned
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["rules", "load_rule", "load_suite", "load_run", "score", "inspect", "compare",
-           "report", "evolve", "judge"]
+           "report", "evolve", "judge", "reduce"]
 
 
 @dataclass
@@ -164,3 +165,71 @@ def evolve(suite: str = "triangle_box_paper", population: int | None = None,
     if status != 0:
         raise RuntimeError(f"ibp-evolve {' '.join(argv)} exited with status {status}")
     return load_run(out)
+
+
+class Reduction(dict):
+    """A reduction: the JSON of ``ibp-evolve reduce --format json`` (family, point, masters,
+    targets with their coefficients, stats; ``analytic_in`` for an analytic one), printed and
+    displayed as ``reduce``'s text output."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every target is expressed through masters alone."""
+        return all(t["reduced"] for t in self["targets"])
+
+    def mathematica(self) -> str:
+        """A replacement list to paste into Mathematica or FORM (``--format mathematica``)."""
+        from ibp_evolve.cli.reduce_output import mathematica
+        return mathematica(self)
+
+    def __str__(self) -> str:
+        import contextlib
+        import io
+
+        from ibp_evolve.cli.reduce_output import print_reductions
+        where = ", ".join(f"{k}={v}" for k, v in self["point"].items())
+        head = f"family {self['family']}"
+        if self.get("analytic_in"):
+            head += ", analytic in " + ", ".join(self["analytic_in"])
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            print_reductions(self, joiner="\n    + " if self.get("analytic_in") else " + ")
+        return head + (f" at {where}" if where else "") + "\n" + text.getvalue().rstrip()
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + str(self) + "\n```"
+
+
+def reduce(family, targets, at: str | None = None, analytic: str | None = None,
+           rule=None, seeds: str | None = None, workers: int = 1, dask: str | None = None,
+           dask_local: int | None = None, replace_by_one: str | None = None, seed: int = 0,
+           ordering: str | None = None) -> Reduction:
+    """Reduce target integrals (``ibp-evolve reduce``) in this process: exactly at the rational
+    point ``at`` ("d=17/3,s=5/7"; random when None), or, with ``analytic`` ("d", "d,s" or
+    "all"), as rational functions of those symbols (the others at ``at``), sampled on
+    ``workers`` processes or on a Dask cluster: ``dask`` a scheduler's address, ``dask_local``
+    the workers of a local cluster started for this call.  ``targets`` are index tuples or
+    texts such as "2,1,1,1"; ``rule`` a library rule, rule file or run folder, ``seeds`` a
+    Laporta box "laporta:r=6,s=3" instead.  A target left unreduced is in the result
+    (``.complete`` is False); bad input raises RuntimeError after the command's message."""
+    import contextlib
+    import io
+    import json
+
+    from ibp_evolve.cli.main import main
+    argv = ["reduce", str(family), "--format", "json", "--seed", str(seed),
+            "--workers", str(workers)]
+    argv += [f"--target={t if isinstance(t, str) else ','.join(map(str, t))}" for t in targets]
+    for flag, value in (("--at", at), ("--analytic", analytic), ("--seeds", seeds),
+                        ("--dask", dask), ("--dask-local", dask_local),
+                        ("--replace-by-one", replace_by_one), ("--ordering", ordering)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if rule is not None:
+        argv += ["--rule", str(getattr(rule, "path", None) or rule)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(argv)
+    if status not in (0, 1) or not out.getvalue().strip():
+        raise RuntimeError(f"ibp-evolve {' '.join(argv)} exited with status {status}")
+    return Reduction(json.loads(out.getvalue()))

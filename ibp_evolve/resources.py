@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 from functools import lru_cache
-from importlib.metadata import Distribution
 from pathlib import Path
 
 __all__ = ["package_root", "shipped_rules_dir", "seeds_dir", "user_rules_dir",
@@ -46,6 +45,7 @@ def locate_shipped(root: Path) -> Path:
     # that an edit to rules/ is seen at once and never a stale copy from an earlier install.
     if (root / "pyproject.toml").is_file() and (root / "rules").is_dir():
         return root
+    from importlib.metadata import Distribution  # 25 ms of imports, for wheel installs only
     for info in sorted(root.glob("ibp_evolve-*.dist-info")):
         for record in Distribution.at(info).files or ():
             parts = record.parts

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ibp_evolve.runs.fitness import parse_fitness
+
 __all__ = ["DatabaseConfig", "Program", "Cluster", "Island", "ProgramDatabase", "PromptRequest",
            "SCHEMA", "score_signature", "target_score"]
 
@@ -353,5 +355,6 @@ class ProgramDatabase:
             "ORDER BY m.seq").fetchall()
         for island, cand, sig, source, fitness in rows:
             db.islands[island].register(Program(cand, source, body_of(source),
-                                                tuple(json.loads(sig)), float(fitness)))
+                                                tuple(json.loads(sig)),
+                                                parse_fitness(fitness)))
         return db

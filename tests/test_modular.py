@@ -307,3 +307,20 @@ def test_primes_continue_the_table_downwards_with_true_primes():
     assert more[:len(PRIMES)] == PRIMES and len(set(more)) == 120
     assert list(more) == sorted(more, reverse=True)
     assert all(sympy.isprime(p) for p in more[len(PRIMES):])
+
+
+def test_primes_from_yields_the_table_one_prime_at_a_time():
+    from ibp_evolve.reducer.modular import primes, primes_from
+    assert list(primes_from(1, len(PRIMES) + 3)) == list(primes(len(PRIMES) + 3)[1:])
+
+
+def test_an_exact_reduction_at_a_point_searches_no_primes_it_does_not_use(monkeypatch):
+    # the bubble at a point reconstructs from a few primes of the table; allowing 400 must
+    # not cost a search for the 400 (tens of milliseconds of a small reduce's start-up)
+    from ibp_evolve.reducer import modular
+    from ibp_evolve.reducer.exact import reduce_exact
+    from ibp_evolve.reducer.family import load_family
+    monkeypatch.setattr(modular, "_MORE_PRIMES", [])
+    result = reduce_exact(load_family("bubble"), [(2, 1)], {"d": Fraction(17, 3),
+                                                            "s": Fraction(5, 7)}, max_primes=400)
+    assert result["targets"][0]["reduced"] and modular._MORE_PRIMES == []

@@ -23,3 +23,19 @@ def test_the_readme_json_example_is_what_reduce_prints(capsys):
     printed["stats"].pop("seconds")
     shown["stats"].pop("seconds")
     assert printed == shown
+
+
+def test_the_readme_figures_are_the_benchmarks_json():
+    """Every `<!-- figures:NAME -->` block is what `benchmarks/readme_figures.py` renders from
+    `benchmarks/results/*.json` (issue 10: figures that cannot drift)."""
+    import importlib.util
+
+    path = README.parent / "benchmarks" / "readme_figures.py"
+    spec = importlib.util.spec_from_file_location("readme_figures", path)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    text = README.read_text()
+    assert len(figures.BLOCK.findall(text)) >= 7, "figure blocks are missing from the README"
+    assert figures.render(text) == text, (
+        "README figures differ from benchmarks/results/*.json: run "
+        "`python benchmarks/readme_figures.py --write`")

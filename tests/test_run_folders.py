@@ -62,13 +62,16 @@ def one_line_error(err: str, *words) -> None:
 def test_the_checkpoint_is_plain_json_with_the_random_state_as_integers(finished_run):
     assert not (finished_run / "checkpoint.pkl").exists()
     document = json.loads((finished_run / "checkpoint.json").read_text())
-    assert document["format"] == "ibp-evolve checkpoint" and document["version"] == 1
+    assert document["format"] == "ibp-evolve checkpoint" and document["version"] == 2
     state = document["state"]
     assert state["engine"] == "deap" and state["generation"] == 1
-    version, words, gauss = random_state_from_json(state["random_state"])
+    gp_state = state["engine_state"]
+    version, words, gauss = random_state_from_json(gp_state["random_state"])
     assert version == 3 and len(words) == 625 and all(isinstance(w, int) for w in words)
     # trees are node names of the primitive set, nothing executable
-    assert all(isinstance(n, str) for ind in state["population"] for n in ind["nodes"])
+    assert all(isinstance(n, str) for ind in gp_state["population"] for n in ind["nodes"])
+    # fitness is exact text, never a float that rounds past 2^53
+    assert all(isinstance(ind["fitness"][0], str) for ind in gp_state["population"])
 
 
 class _Boom:
@@ -92,13 +95,15 @@ def test_a_crafted_pickle_in_a_run_folder_is_never_unpickled(finished_run, tmp_p
 
 CHECKPOINTS = {
     "empty": (b"", "is empty"),
-    "truncated": (b'{"format": "ibp-evolve checkpoint", "version": 1, "sta', "not a valid"),
+    "truncated": (b'{"format": "ibp-evolve checkpoint", "version": 2, "sta', "not a valid"),
     "not utf-8": (b"\xff\xfe\x00garbage", "not a valid"),
     "a JSON list": (b"[1, 2, 3]", "not an ibp-evolve checkpoint"),
     "a newer version": (b'{"format": "ibp-evolve checkpoint", "version": 99, "state": {}}',
                         "version 99"),
-    "no state": (b'{"format": "ibp-evolve checkpoint", "version": 1}', "no engine state"),
-    "a state of holes": (b'{"format": "ibp-evolve checkpoint", "version": 1, '
+    "an older version": (b'{"format": "ibp-evolve checkpoint", "version": 1, "state": {}}',
+                         "cannot be resumed"),
+    "no state": (b'{"format": "ibp-evolve checkpoint", "version": 2}', "no engine state"),
+    "a state of holes": (b'{"format": "ibp-evolve checkpoint", "version": 2, '
                          b'"state": {"engine": "deap", "generation": 1}}', "malformed"),
     "an unknown tree node": None,   # built below from the real checkpoint
 }
@@ -111,7 +116,7 @@ def test_a_broken_checkpoint_is_a_one_line_error_naming_the_file(finished_run, t
     content = CHECKPOINTS[case]
     if content is None:
         document = json.loads((run / "checkpoint.json").read_text())
-        document["state"]["population"][0]["nodes"][0] = "__import__"
+        document["state"]["engine_state"]["population"][0]["nodes"][0] = "__import__"
         content = (json.dumps(document).encode(), "unknown GP node")
     data, words = content
     (run / "checkpoint.json").write_bytes(data)

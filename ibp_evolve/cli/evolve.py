@@ -31,6 +31,7 @@ GP_MAX_SEEDS = 2000
 
 
 def add_parser(subparsers) -> None:
+    from ibp_evolve.cli.dask_options import add_dask_options
     from ibp_evolve.engines import ENGINE_NAMES
     from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
     from ibp_evolve.judge.score import OBJECTIVES
@@ -70,10 +71,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
     p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
-    p.add_argument("--dask", metavar="ADDRESS",
-                   help="evaluate on a Dask distributed cluster, e.g. tcp://host:8786")
-    p.add_argument("--dask-local", type=int, metavar="N",
-                   help="start a local Dask cluster of N workers and evaluate on it")
+    add_dask_options(p, "evaluate")
     p.add_argument("--start", action="append", default=[], metavar="RULE",
                    help="start rule injected into the first generation: a file (e.g. "
                         "seeds/improved_seeding_start.py) or a library rule name (repeatable; "
@@ -142,9 +140,10 @@ def cmd_evolve(args) -> int:
 
 
 def _evolve(args) -> int:
+    from ibp_evolve.cli.dask_options import DaskOptionError, check_dask_options
     from ibp_evolve.engines import engines
-    from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, SuiteSpec, \
-        available_cores, make_evaluator
+    from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, JudgeError, \
+        SuiteSpec, available_cores, make_evaluator
     from ibp_evolve.engines.gp import GPSourceError
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
     from ibp_evolve.resources import export_dir
@@ -166,8 +165,10 @@ def _evolve(args) -> int:
                         f"{'non-negative' if name in non_negative else 'positive'}")
     if args.time_limit is not None and not (0 < args.time_limit < float("inf")):
         return fail("--time-limit must be a positive number of seconds")
-    if args.dask and args.dask_local:
-        return fail("--dask and --dask-local exclude each other")
+    try:
+        check_dask_options(args)
+    except DaskOptionError as exc:
+        return fail(str(exc))
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
     for option in ("validate", "validate_rules", "features"):
@@ -246,7 +247,7 @@ def _evolve(args) -> int:
                 DEFAULT_RUNS_DIR, f"{suite.name}-{args.engine}-s{args.seed}-"
                 f"{time.strftime('%Y%m%d-%H%M%S')}")
             RunFolder.check_new(out)
-            config.time_limit = args.time_limit
+            config = config.replaced(time_limit=args.time_limit)
             engine, status = build_engine()   # the engine's own checks, before the folder
             if engine is None:
                 return status
@@ -269,7 +270,7 @@ def _evolve(args) -> int:
             run.close()
             return fail(str(exc))
     if not new_run:
-        config.time_limit = args.time_limit
+        config = config.replaced(time_limit=args.time_limit)
         engine, status = build_engine()
         if engine is None:
             run.close()
@@ -314,10 +315,13 @@ def _evolve(args) -> int:
                     wait_ready()
             if args.time_limit is not None:
                 # the evaluator's start-up (judges being built) counts against the deadline
-                config.time_limit = max(0.0, args.time_limit
-                                        - (time.monotonic() - deadline_start))
+                engine.config = engine.config.replaced(time_limit=max(
+                    0.0, args.time_limit - (time.monotonic() - deadline_start)))
             engine.evolve(suite_spec, evaluator=evaluator, run=run, progress=progress,
                           resume=bool(args.resume))
+        except JudgeError as exc:   # the judge's fault, not a candidate's: the run stops
+            status = fail(str(exc), exc.exit_status)
+            return status
         except (GPSourceError, RuleError, RuleSandboxError, EvaluationError, RunError) as exc:
             status = fail(str(exc))
             return status
@@ -426,7 +430,7 @@ def _resumed_config(run, args, config_cls, SuiteSpec):
         raise RunError(f"run {run.path} evolves until a deadline (it has no generation "
                        f"budget): give --time-limit SECONDS or --generations G")
     if args.generations is not None and args.generations != config.generations:
-        config.generations = args.generations
+        config = config.replaced(generations=args.generations)
         run.update_config(engine_config=config.to_json())
     return config, suite_spec
 
@@ -448,9 +452,8 @@ def _interrupted(engine, run, new_run: bool) -> int:
     engine.stopped_ = "interrupted"
     suite = run.config.get("suite", "")
     try:
-        finish = getattr(engine, "_finish", None)
-        if finish is not None and hasattr(engine, "suite"):
-            finish(run)
+        if hasattr(engine, "suite"):   # the loop had started: the engine polishes its rules
+            engine.finish(run)
         else:
             run.write_best(run.best_records(engine.config.n_best), suite)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import sys
 def user_errors() -> tuple:
     """Exceptions that mean bad input or a job refused by a cap: one line on stderr, exit 2.
     Imported only once a command has failed, so that starting the CLI stays cheap."""
+    from ibp_evolve.cli.dask_options import DaskOptionError
     from ibp_evolve.cli.limits import LimitOptionError
     from ibp_evolve.judge.bounds import CapError
     from ibp_evolve.judge.rule_plan import EmptySelectionError
@@ -29,11 +30,11 @@ def user_errors() -> tuple:
     from ibp_evolve.reducer.ordering import OrderingError
     from ibp_evolve.reducer.plans import SeedCapError, SeedSpecError
     from ibp_evolve.reducer.system import PointError
-    from ibp_evolve.reducer.templates import CacheDirError
+    from ibp_evolve.reducer.cache import CacheDirError
     return (FamilyError, PointParseError, PoleError, PointError, SeedSpecError, SeedCapError,
             DegeneratePointError, OrderingError, SuiteError, FileNotFoundError, RuleError,
             RuleSandboxError, SelectionError, EmptySelectionError, CapError, LimitOptionError,
-            CacheDirError)
+            CacheDirError, DaskOptionError)
 
 
 COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evolve.cli.reports",
@@ -197,6 +198,10 @@ def _reduce(args, family, targets, point, plan, limits) -> dict:
 
 
 def cmd_reduce(args) -> int:
+    if (args.dask or args.dask_local) and not (args.analytic or args.replace_by_one):
+        from ibp_evolve.cli.dask_options import DaskOptionError
+        raise DaskOptionError("--dask and --dask-local need --analytic: a reduction at a point "
+                              "is a few samples, an analytic one thousands")
     from ibp_evolve.reducer.family import FamilyError, load_family
     from ibp_evolve.reducer.modular import parse_point
     from ibp_evolve.reducer.plans import LaportaBox
@@ -315,6 +320,7 @@ optional dependency or an unreachable service; 130 interrupted."""
 def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
+    from ibp_evolve.cli.dask_options import add_dask_options
     from ibp_evolve.cli.limits import add_judge_limits
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -380,6 +386,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
                         "by mass dimension (one variable fewer; every kinematic symbol analytic)")
     p.add_argument("--workers", type=int, default=1,
                    help="--analytic: processes that trace the sample grid's rays (default 1)")
+    add_dask_options(p, "trace --analytic's sample rays")
     p.add_argument("--max-primes", type=int, default=12,
                    help="--analytic: primes allowed for the rational numbers (default 12)")
     p.add_argument("--max-samples", type=int, default=50_000,

@@ -120,7 +120,9 @@ def print_text(result: dict, seeds_used: str) -> None:
 def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> int:
     """``reduce --analytic``: exit 0 when every target is reduced, 1 when one is not or the
     reconstruction did not stabilise within its budget."""
+    from ibp_evolve.cli.dask_options import DaskOptionError, check_dask_options, dask_cluster
     from ibp_evolve.reducer.analytic import NotStableError, parse_analytic, reduce_analytic
+    from ibp_evolve.runs.dask_cluster import DaskUnavailable
     from ibp_evolve.reducer.family import FamilyError
     from ibp_evolve.reducer.ordering import Ordering
     if args.replace_by_one and not args.analytic:
@@ -130,7 +132,16 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
                           ("--max-samples", args.max_samples)):
         if value < 1:
             raise FamilyError(f"{option} {value}: expected a positive integer")
+    check_dask_options(args)
+    if args.workers > 1 and (args.dask or args.dask_local):
+        raise DaskOptionError("--workers and --dask/--dask-local exclude each other (the rays "
+                              "go to one pool)")
     point = partial_point(args.at, family, symbols)
+    try:
+        cluster = dask_cluster(args)
+    except DaskUnavailable as exc:
+        print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
+        return 3
     try:
         result = reduce_analytic(family, targets, symbols, point, plan,
                                  Ordering.parse(args.ordering), rng_seed=args.seed,
@@ -138,9 +149,13 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
                                  max_memory=max_memory, progress=Progress(),
                                  keep_model=bool(args.export_system),
                                  replace_by_one=args.replace_by_one,
-                                 workers=args.workers)
+                                 workers=args.workers,
+                                 dask=cluster.client if cluster is not None else None)
     except NotStableError as exc:
         print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if cluster is not None:
+            cluster.close()
     result.pop("functions")
     return emit(args, result, print_text)

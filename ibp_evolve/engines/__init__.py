@@ -1,4 +1,6 @@
-"""Engines that generate seeding rules; all share the estimator shape ``Engine(config).evolve(...)``.
+"""Engines that generate seeding rules; all share the estimator shape ``Engine(config).evolve(...)``
+and run in the one engine loop (:mod:`ibp_evolve.runs.loop`, ask/tell); their configs live in
+:mod:`ibp_evolve.runs.configs`.
 
 ``ENGINES`` maps the ``--engine`` names of ``ibp-evolve evolve`` to (engine class, config class).
 """

@@ -42,8 +42,6 @@ from __future__ import annotations
 import copy
 import operator
 import random
-import time
-from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 from deap import base, gp, tools
@@ -54,13 +52,15 @@ from ibp_evolve.language.ir import (
     BOOL, INT, Binary, Builtin, Compare, Const, Feature, FamilySize, IfElse, IndexCall, Logic,
     Unary, binary, builtin, compare, if_else, logic, unary,
 )
-from ibp_evolve.language.parse import RuleError, parse_rule
+from ibp_evolve.language.parse import CandidateError, RuleError, parse_rule
 from ibp_evolve.language.printer import (expression_text, inline, keep_program, program_source,
                                          simplify)
 from ibp_evolve.language.printer import formula as printer_formula
-from ibp_evolve.runs.evaluation import (FAILED_FITNESS, EvalJob, LocalEvaluator, MaskCache, SuiteSpec,
-                          mask_hash, suite_features)
-from ibp_evolve.runs.store import (BestRule, CandidateRecord, RunFolder, random_state_from_json,
+from ibp_evolve.runs.configs import DEFAULT_CONSTANTS, MUTATIONS, GPConfig
+from ibp_evolve.runs.evaluation import Evaluation, SuiteSpec, mask_hash, suite_features
+from ibp_evolve.runs.fitness import fitness_text, parse_fitness
+from ibp_evolve.runs.loop import Candidate, LoopEngine
+from ibp_evolve.runs.store import (BestRule, CandidateRecord, random_state_from_json,
                                    random_state_to_json)
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
@@ -84,8 +84,6 @@ class GPSourceError(ValueError):
 
 SEED_FEATURES = ("r", "s", "t", "d", "missing")
 TARGET_FEATURES = ("r", "s", "t", "d")
-DEFAULT_CONSTANTS = (-1, 0, 1, 2, 3)
-MUTATIONS = ("uniform", "node", "insert", "shrink", "conjoin")
 
 
 def default_features(n_indices: int) -> tuple[str, ...]:
@@ -323,56 +321,6 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
 
 # ----------------------------------------------------------------------------- the engine
 
-@dataclass
-class GPConfig:
-    """Settings of a GP run (all have defaults that finish in minutes on a laptop)."""
-    population: int = 300
-    generations: int | None = 40         # None: until the time limit
-    seed: int = 0
-    objective: str = "seeds"
-    selection: str = "lexicographic"     # or "nsga2"
-    tournament_size: int = 5
-    crossover_rate: float = 0.5          # share of offspring made by crossover
-    mutation_rate: float = 0.5           # chance a crossover child is also mutated (the
-                                         # others are always mutated)
-    elite: int = 5                       # best distinct rules copied unchanged (lexicographic)
-    init_min_height: int = 1
-    init_max_height: int = 4
-    max_height: int = 8                  # static limit on every variation operator
-    constants: tuple = DEFAULT_CONSTANTS
-    mutation_weights: dict = field(default_factory=lambda: {m: 1.0 for m in MUTATIONS})
-    conjoin_height: int = 3              # height of the condition the conjoin mutation adds
-    retries: int = 3                     # re-draws of an offspring whose mask is a duplicate
-    start_rules: tuple = ()              # rule sources injected into the first generation
-    n_best: int = 5                      # best rules kept in RUN/best/
-    time_limit: float | None = None      # seconds (hard deadline), per invocation
-    features: tuple = ()                 # terminal features by display name; () = the classic
-                                         # set, default_features(N)
-    stagnation: int = 8                  # generations without a better best rule before the
-                                         # population restarts from fresh random trees and the
-                                         # start rules (the best rules stay in the hall of
-                                         # fame); 0: never restart
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["constants"] = list(self.constants)
-        d["start_rules"] = list(self.start_rules)
-        d["features"] = list(self.features)
-        return d
-
-    @classmethod
-    def from_json(cls, data: dict) -> "GPConfig":
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in data.items() if k in known}
-        if "constants" in d:
-            d["constants"] = tuple(d["constants"])
-        if "start_rules" in d:
-            d["start_rules"] = tuple(d["start_rules"])
-        if "features" in d:
-            d["features"] = tuple(d["features"])
-        return cls(**d)
-
-
 def cx_one_point(ind1, ind2):
     """Typed one-point crossover, as DEAP's ``cxOnePoint`` but reproducible across processes:
     DEAP picks the crossover type from a ``set`` of type classes, whose order follows their
@@ -394,7 +342,18 @@ def cx_one_point(ind1, ind2):
 
 
 class TreeFitness(base.Fitness):
-    weights = (-1.0, -1.0)   # (judge fitness, tree size), both minimised
+    """(judge fitness, tree size), both minimised, compared exactly.
+
+    DEAP's ``Fitness`` divides its weighted values by float weights on every read: a judge's
+    fitness past 2^53 would round, and two different incomplete rules would tie.  Integer
+    weights of -1 keep the weighted values exact ints (or Fractions), and ``values`` is read
+    back by multiplying, not dividing."""
+    weights = (-1, -1)
+
+    def getValues(self):
+        return tuple(w * s for w, s in zip(self.wvalues, self.weights))
+
+    values = property(getValues, base.Fitness.setValues, base.Fitness.delValues)
 
 
 class Individual(gp.PrimitiveTree):
@@ -422,21 +381,22 @@ class Individual(gp.PrimitiveTree):
         return new
 
 
-class DeapEngine:
+class DeapEngine(LoopEngine):
     """Strongly typed GP over the raw rule features (see the module docstring).
 
-    ``DeapEngine(GPConfig(...)).evolve(suite)`` runs the evolution; afterwards ``best_`` (a
-    :class:`BestRule`), ``hall_of_fame_`` (best distinct rules), ``logbook_`` (one dict of
-    statistics per generation), ``population_``, ``n_candidates_``, ``n_evaluations_``,
-    ``generation_`` (last finished generation), ``stopped_`` (``generations``, ``time_limit``)
-    and ``elapsed_`` hold the results.
+    ``DeapEngine(GPConfig(...)).evolve(suite)`` runs the evolution in the one engine loop
+    (:mod:`ibp_evolve.runs.loop`); afterwards ``best_`` (a :class:`BestRule`),
+    ``hall_of_fame_`` (best distinct rules), ``logbook_`` (one dict of statistics per
+    generation), ``population_``, ``n_candidates_``, ``n_evaluations_``, ``generation_`` (last
+    finished generation), ``stopped_`` (``generations``, ``time_limit``) and ``elapsed_`` hold
+    the results.
     """
     name = ENGINE
 
     def __init__(self, config: GPConfig | None = None, **overrides):
         config = config or GPConfig()
         if overrides:
-            config = GPConfig(**{**asdict(config), **overrides})
+            config = config.replaced(**overrides)
         if config.selection not in ("lexicographic", "nsga2"):
             raise ValueError(f"selection must be 'lexicographic' or 'nsga2', got "
                              f"{config.selection!r}")
@@ -449,9 +409,8 @@ class DeapEngine:
         self.config = config
 
     # -- set-up ----------------------------------------------------------------------------
-    def _setup(self, spec: SuiteSpec):
+    def setup(self, spec: SuiteSpec, run=None):
         cfg = self.config
-        self.spec = spec
         self.suite = spec.load()
         self.features = suite_features(self.suite)
         self.primitives = PrimitiveSet(self.suite.family.n, cfg.constants, cfg.features)
@@ -472,80 +431,80 @@ class DeapEngine:
             tb.decorate(op, limit)
         self.toolbox = tb
         self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
+        self.population_, self.hall_of_fame_, self._elites = [], [], []
+
+    def begin(self, resumed: bool) -> None:
+        if not resumed:
+            random.seed(self.config.seed)
 
     def _new(self, nodes, operation="random", parents=()) -> Individual:
         ind = Individual(nodes)
         ind.operation, ind.parents = operation, tuple(parents)
         return ind
 
-    # -- evaluation ------------------------------------------------------------------------
-    def _evaluate(self, individuals, generation, evaluator, deadline, progress):
-        """Score the individuals (identical masks once); returns their records."""
-        jobs, waiting, records = [], {}, []
-        for ind in individuals:
-            ind.cid, ind.generation = self.n_candidates_, generation
-            self.n_candidates_ += 1
-            if getattr(ind, "masks", None) is None and getattr(ind, "error", None) is None:
-                self._compute_masks(ind)
-            masks, ind.masks = ind.masks, None
-            if masks is None:
-                ind.evaluation = None
-                ind.fitness.values = (FAILED_FITNESS, len(ind))
-                records.append(self._record(ind, generation, None, None, reason=ind.error))
-                continue
-            hit = self.cache.get(ind.digest)
-            if hit is not None:
-                self._assign(ind, *hit)
-                records.append(self._record(ind, generation, hit[0], hit[1], cached=True))
-            elif ind.digest in waiting:
-                waiting[ind.digest][1].append(ind)
-            else:
-                jobs.append(EvalJob(self.n_evaluations_, masks=masks))
-                waiting[ind.digest] = (self.n_evaluations_, [ind])
-                self.n_evaluations_ += 1
-        if progress:
-            progress.start_batch(len(jobs), len(individuals))
-        results = evaluator.evaluate(jobs, deadline=deadline,
-                                     on_result=progress.result if progress else None)
-        by_index = {ev.key: ev for ev in results}
-        stopped = False
-        for digest, (index, inds) in waiting.items():
-            ev = by_index[index]
-            if ev.status == "stopped":
-                stopped = True
-                for ind in inds:
-                    ind.fitness.values = (FAILED_FITNESS, len(ind))
-                    ind.evaluation = ev
-                continue
-            self.cache.put(digest, index, ev)
-            for k, ind in enumerate(inds):
-                self._assign(ind, index, ev)
-                records.append(self._record(ind, generation, index, ev, cached=k > 0))
-        records.sort(key=lambda r: r.id)
-        return records, stopped
-
-    @staticmethod
-    def _assign(ind, index, ev):
-        ind.evaluation = ev
-        ind.fitness.values = (ev.fitness, len(ind))
-
-    def _record(self, ind, generation, index, ev, cached=False, reason=None):
+    # -- ask and tell ----------------------------------------------------------------------
+    def ask(self, generation: int) -> list[Candidate]:
+        """The generation's trees: the initial population (or a restart after stagnation),
+        else elites and offspring; each with its seed masks over the suite's universes."""
         cfg = self.config
-        rec = CandidateRecord(
-            id=ind.cid, engine=ENGINE, operation=ind.operation, parents=list(ind.parents),
-            generation=generation, eval_index=index, source=tree_to_source(ind, self.primitives),
-            formula=tree_to_formula(ind, self.primitives), size=len(ind), mask_hash=ind.digest,
-            objective=cfg.objective, cached=cached)
-        if ev is None:
-            rec.status, rec.reject_reason, rec.fitness = "rejected", reason, FAILED_FITNESS
-            return rec
-        rec.status = ev.status
-        rec.reject_reason = ev.reason or None
-        rec.fitness, rec.complete, rec.seeds = ev.fitness, ev.complete, ev.seeds
-        rec.objective_value = ev.objective_value
-        rec.scores = ev.targets
-        rec.wall_time = 0.0 if cached else ev.wall_time
-        return rec
+        restarted = generation > 0 and self._stagnant()
+        self._fresh, self._restarted = generation == 0 or restarted, restarted
+        if self._fresh:
+            # a restart leaves the basin the population has settled in: a fresh start, while
+            # the hall of fame (and the run's database) keep the best rules
+            individuals = self._initial_population()
+            self._elites = []
+            if restarted:
+                for ind in individuals:
+                    ind.operation = "restart" if ind.operation == "random" else "start"
+        else:
+            keep = [] if cfg.selection == "nsga2" else self._distinct_best(
+                self.population_, min(cfg.elite, cfg.population - 1))
+            self._elites = keep
+            individuals = self._vary(self.population_, cfg.population - len(keep),
+                                     keep if keep else self.population_)
+        return [self._candidate(ind) for ind in individuals]
+
+    def _candidate(self, ind) -> Candidate:
+        if ind.masks is None and ind.error is None:
+            self._compute_masks(ind)
+        masks, ind.masks = ind.masks, None
+        return Candidate(source=tree_to_source(ind, self.primitives),
+                         formula=tree_to_formula(ind, self.primitives), size=len(ind),
+                         operation=ind.operation, parents=tuple(ind.parents), masks=masks,
+                         digest=ind.digest,
+                         failure=None if masks is not None else ("rejected", ind.error),
+                         item=ind)
+
+    def tell(self, generation: int, candidates: list[Candidate], stopped: bool = False):
+        individuals = [c.item for c in candidates]
+        for c, ind in zip(candidates, individuals):
+            ind.cid, ind.generation, ind.evaluation = c.id, generation, c.evaluation
+            ind.fitness.values = (c.fitness, len(ind))
+        if stopped:
+            self._update_hall_of_fame(individuals)
+            return False
+        cfg = self.config
+        if self._fresh:
+            self.population_ = individuals
+            if cfg.selection == "nsga2":
+                self.population_ = tools.selNSGA2(individuals, cfg.population)
+        else:
+            self.population_ = self._survivors(self.population_, individuals)
+        self._update_hall_of_fame(individuals)
+        return True
+
+    def statistics(self, generation: int, candidates: list[Candidate]) -> dict:
+        pop = self.population_
+        complete = [i for i in pop if i.evaluation is not None and i.evaluation.ok
+                    and i.evaluation.complete]
+        stats = {"share_complete": len(complete) / max(1, len(pop)),
+                 "mean_size": float(np.mean([len(i) for i in pop])) if pop else 0.0,
+                 "complete_best_seeds": min((i.evaluation.seeds for i in complete),
+                                            default=None)}
+        if self._restarted:
+            stats["restarted"] = 1
+        return stats
 
     # -- variation and selection -------------------------------------------------------------
     def _mut_conjoin(self, ind):
@@ -600,10 +559,12 @@ class DeapEngine:
         return offspring
 
     def _compute_masks(self, ind) -> None:
+        # A well-typed tree over the primitive set always evaluates; a rule error here is
+        # still the tree's own fault (rejected), anything else a bug that must surface.
         try:
             ind.masks = self.primitives.masks(ind, self.features)
             ind.digest = mask_hash(ind.masks)
-        except Exception as exc:  # should not happen for well-typed trees
+        except CandidateError as exc:
             ind.masks, ind.digest, ind.error = None, None, f"{type(exc).__name__}: {exc}"
 
     def _select_parents(self, population, n):
@@ -627,158 +588,6 @@ class DeapEngine:
                 break
         return out
 
-    # -- checkpoints -----------------------------------------------------------------------
-    def _state(self) -> dict:
-        def pack(ind):
-            return {"nodes": PrimitiveSet.names(ind), "fitness": ind.fitness.values,
-                    "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
-                    "parents": list(ind.parents),
-                    "digest": ind.digest,
-                    "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
-        return {"engine": ENGINE, "generation": self.generation_,
-                "population": [pack(i) for i in self.population_],
-                "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
-                "random_state": random_state_to_json(random.getstate()),
-                "n_candidates": self.n_candidates_,
-                "n_evaluations": self.n_evaluations_, "elapsed": self.elapsed_,
-                "logbook": self.logbook_, "config": self.config.to_json()}
-
-    def _restore(self, state: dict) -> None:
-        """Continue from a checkpoint's plain data: trees from their node names (looked up in
-        the primitive set, nothing evaluated), the random state from its integers."""
-        from ibp_evolve.runs.evaluation import Evaluation
-
-        if state.get("engine") != ENGINE:
-            raise ValueError(f"the checkpoint is of engine {state.get('engine')!r}")
-
-        def unpack(d):
-            ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"],
-                            d["parents"])
-            ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
-            ind.fitness.values = tuple(d["fitness"])
-            ind.evaluation = None if d["evaluation"] is None else Evaluation(**d["evaluation"])
-            return ind
-        self.generation_ = state["generation"]
-        self.population_ = [unpack(d) for d in state["population"]]
-        self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
-        random.setstate(random_state_from_json(state["random_state"]))
-        self.n_candidates_ = state["n_candidates"]
-        self.n_evaluations_ = state["n_evaluations"]
-        self.elapsed_ = state["elapsed"]
-        self.logbook_ = list(state["logbook"])
-
-    def _rebuild_cache(self, run: RunFolder) -> None:
-        from ibp_evolve.runs.evaluation import Evaluation
-        for rec in run.db.candidates("WHERE cached = 0 AND mask_hash IS NOT NULL"):
-            if rec.status in ("ok", "rejected") and rec.eval_index is not None:
-                self.cache.put(rec.mask_hash, rec.eval_index, Evaluation(
-                    rec.eval_index, rec.status, rec.fitness, bool(rec.complete),
-                    rec.seeds or 0, rec.objective_value or 0.0, rec.scores or [],
-                    rec.reject_reason or "", rec.wall_time or 0.0))
-
-    # -- the run ---------------------------------------------------------------------------
-    def evolve(self, suite, evaluator=None, run: RunFolder | None = None, progress=None,
-               resume: bool = False):
-        """Evolve rules on ``suite`` (a suite name, a path or a :class:`SuiteSpec`).
-
-        ``evaluator`` defaults to scoring in this process; ``run`` makes the run durable
-        (database, checkpoints, best rules); ``resume`` continues from the run's checkpoint.
-        Returns ``self``.
-        """
-        cfg = self.config
-        spec = suite if isinstance(suite, SuiteSpec) else SuiteSpec.of(str(suite))
-        self._setup(spec)
-        own_evaluator = evaluator is None
-        evaluator = evaluator or LocalEvaluator(spec, cfg.objective)
-        self.cache = MaskCache()
-        self.population_, self.hall_of_fame_, self.logbook_ = [], [], []
-        self.n_candidates_ = self.n_evaluations_ = 0
-        self.generation_ = -1
-        self.elapsed_ = 0.0
-        self.stopped_ = None
-        self.run_ = run
-        started = time.monotonic()
-        deadline = None if cfg.time_limit is None else started + cfg.time_limit
-        if run is not None:
-            run.lock()   # one writer per run folder
-        state = run.load_checkpoint() if (run is not None and resume) else None
-        if state:
-            try:
-                self._restore(state)
-            except (KeyError, TypeError, ValueError, IndexError, GPSourceError) as exc:
-                raise run.checkpoint_error(exc) from None
-        if run is not None:
-            # rows of the generation that was in progress when the run stopped are redone
-            run.db.truncate_after(state["generation"] if state else -1)
-        if state:
-            self._rebuild_cache(run)
-        else:
-            random.seed(cfg.seed)
-        elapsed_before = self.elapsed_
-        if progress:
-            progress.begin(self, done_generations=self.generation_ + 1,
-                           total_generations=None if cfg.generations is None
-                           else cfg.generations + 1, time_limit=cfg.time_limit)
-        try:
-            while cfg.generations is None or self.generation_ < cfg.generations:
-                if deadline is not None and time.monotonic() >= deadline:
-                    self.stopped_ = "time_limit"
-                    break
-                g = self.generation_ + 1
-                gen_start = time.monotonic()
-                restarted = g > 0 and self._stagnant()
-                if g == 0 or restarted:
-                    # a restart leaves the basin the population has settled in: a fresh start,
-                    # while the hall of fame (and the run's database) keep the best rules
-                    candidates = self._initial_population()
-                    self._elites = []
-                    if restarted:
-                        for ind in candidates:
-                            ind.operation = "restart" if ind.operation == "random" else "start"
-                else:
-                    keep = [] if cfg.selection == "nsga2" else self._distinct_best(
-                        self.population_, min(cfg.elite, cfg.population - 1))
-                    self._elites = keep
-                    candidates = self._vary(self.population_, cfg.population - len(keep),
-                                            keep if keep else self.population_)
-                hits_before, evals_before = self.cache.hits, self.n_evaluations_
-                records, stopped = self._evaluate(candidates, g, evaluator, deadline, progress)
-                if stopped:
-                    # The deadline cut this generation: keep what was scored (for the best
-                    # rules), but write no checkpoint; a resume redoes the generation.
-                    if run is not None and records:
-                        run.db.add_candidates(records)
-                    self._update_hall_of_fame(candidates)
-                    self.stopped_ = "time_limit"
-                    break
-                if g == 0 or restarted:
-                    self.population_ = candidates
-                    if cfg.selection == "nsga2":
-                        self.population_ = tools.selNSGA2(candidates, cfg.population)
-                else:
-                    self.population_ = self._survivors(self.population_, candidates)
-                self._update_hall_of_fame(candidates)
-                self.elapsed_ = elapsed_before + (time.monotonic() - started)
-                stats = self._statistics(g, candidates, records, time.monotonic() - gen_start,
-                                         self.n_evaluations_ - evals_before,
-                                         self.cache.hits - hits_before)
-                if restarted:
-                    stats["restarted"] = 1
-                self.logbook_.append(stats)
-                self.generation_ = g
-                if run is not None:
-                    run.commit_generation(records, stats, self._state())
-                if progress:
-                    progress.generation(stats)
-            if self.stopped_ is None:
-                self.stopped_ = "generations"
-        finally:
-            self.elapsed_ = elapsed_before + (time.monotonic() - started)
-            if own_evaluator:
-                evaluator.close()
-        self._finish(run)
-        return self
-
     def _initial_population(self) -> list:
         cfg = self.config
         out = []
@@ -794,10 +603,10 @@ class DeapEngine:
         restarts exactly where the uninterrupted one would."""
         if not self.config.stagnation:
             return False
-        best, since = float("inf"), 0
+        best, since = None, 0
         for stats in self.logbook_:
             fitness = stats.get("best_fitness")
-            if fitness is not None and fitness < best:
+            if fitness is not None and (best is None or fitness < best):
                 best, since = fitness, 0
             elif stats.get("restarted"):
                 since = 0
@@ -805,64 +614,75 @@ class DeapEngine:
                 since += 1
         return since >= self.config.stagnation
 
-    def _update_hall_of_fame(self, candidates) -> None:
-        pool = self.hall_of_fame_ + [c for c in candidates if c.evaluation is not None
-                                     and c.evaluation.ok]
+    def _update_hall_of_fame(self, individuals) -> None:
+        pool = self.hall_of_fame_ + [i for i in individuals if i.evaluation is not None
+                                     and i.evaluation.ok]
         self.hall_of_fame_ = [copy.deepcopy(i) for i in
                               self._distinct_best(pool, max(self.config.n_best, 1))]
 
-    def _statistics(self, g, candidates, records, seconds, n_evals, n_hits) -> dict:
-        pop = self.population_
-        best = self.hall_of_fame_[0] if self.hall_of_fame_ else None
-        ev = best.evaluation if best is not None else None
-        complete = [i for i in pop if i.evaluation is not None and i.evaluation.complete]
-        failed = sum(1 for r in records if r.status not in ("ok",))
-        return {"generation": g, "candidates": len(candidates), "evaluations": n_evals,
-                "cache_hits": n_hits, "failed": failed,
-                "best_fitness": None if best is None else best.fitness.values[0],
-                "best_seeds": None if ev is None else ev.seeds,
-                "best_complete": None if ev is None else int(ev.complete),
-                "best_size": None if best is None else len(best),
-                "share_complete": len(complete) / max(1, len(pop)),
-                "mean_size": float(np.mean([len(i) for i in pop])) if pop else 0.0,
-                "evals_per_second": n_evals / seconds if seconds > 0 else 0.0,
-                "seconds": seconds, "elapsed": self.elapsed_,
-                "complete_best_seeds": min((i.evaluation.seeds for i in complete),
-                                           default=None)}
+    # -- checkpoints -----------------------------------------------------------------------
+    def state(self) -> dict:
+        def pack(ind):
+            fitness, size = ind.fitness.values
+            return {"nodes": PrimitiveSet.names(ind), "fitness": [fitness_text(fitness), size],
+                    "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
+                    "parents": list(ind.parents),
+                    "digest": ind.digest,
+                    "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
+        return {"population": [pack(i) for i in self.population_],
+                "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
+                "random_state": random_state_to_json(random.getstate())}
 
-    def _finish(self, run: RunFolder | None) -> None:
-        """Simplify the best rules' formulas, set ``best_`` and write ``RUN/best``."""
-        self.best_rules_ = []
-        for ind in self.hall_of_fame_:
-            formula, source = simplify_tree(ind, self.primitives, self.features)
-            ev = ind.evaluation
-            self.best_rules_.append(BestRule(
-                source, formula, ev.fitness, ev.complete, ev.seeds, len(ind),
-                ind.cid, ind.generation, ev.targets))
-        self.best_ = self.best_rules_[0] if self.best_rules_ else None
-        if run is None:
-            return
-        records = run.best_records(self.config.n_best)   # by validation with --validate
-        simplified = {r.candidate: r for r in self.best_rules_}
-        for rec in records:
-            rule = simplified.get(rec.id)
-            if rule is None:   # a rule out of the hall of fame (e.g. chosen by validation)
-                try:
-                    tree = self.primitives.from_names(_names_of_source(rec, self.primitives))
-                    formula, source = simplify_tree(tree, self.primitives, self.features)
-                except GPSourceError:
-                    # a float feature (tube) inside integer branches prints as a rule the
-                    # primitive set cannot read back: keep the source, print it as it is
-                    source = rec.source
-                    formula = printer_formula(source, check=self.features) or rec.formula
-            else:
-                formula, source = rule.formula, rule.source
-            rec.formula = formula
-            rec.source = source
-            run.db.set_formula(rec.id, formula)
-        run.write_best(records, self.suite.name)
-        run.db.set_meta(status="finished" if self.stopped_ == "generations" else "stopped",
-                        stopped=self.stopped_ or "", generation=str(self.generation_))
+    def restore(self, state: dict, run) -> None:
+        """Continue from a checkpoint's plain data: trees from their node names (looked up in
+        the primitive set, nothing evaluated), the random state from its integers."""
+        def unpack(d):
+            ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"],
+                            d["parents"])
+            ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
+            fitness, size = d["fitness"]
+            ind.fitness.values = (parse_fitness(fitness), size)
+            ind.evaluation = None if d["evaluation"] is None else \
+                Evaluation.from_json(d["evaluation"])
+            return ind
+        try:
+            self.population_ = [unpack(d) for d in state["population"]]
+            self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
+        except GPSourceError as exc:
+            raise ValueError(str(exc)) from None
+        random.setstate(random_state_from_json(state["random_state"]))
+
+    # -- the end ---------------------------------------------------------------------------
+    def polish(self, record: CandidateRecord) -> tuple[str, str]:
+        """The simplified formula and rule file of an exported rule (the hall of fame's, or
+        re-simplified from its source for a rule chosen by validation)."""
+        for rule in self._hall_of_fame_rules():
+            if rule.candidate == record.id:
+                return rule.formula, rule.source
+        try:
+            tree = self.primitives.from_names(_names_of_source(record, self.primitives))
+            return simplify_tree(tree, self.primitives, self.features)
+        except GPSourceError:
+            # a float feature (tube) inside integer branches prints as a rule the primitive
+            # set cannot read back: keep the source, print it as it is
+            return (printer_formula(record.source, check=self.features) or record.formula,
+                    record.source)
+
+    def _hall_of_fame_rules(self) -> list[BestRule]:
+        """The hall of fame, simplified once."""
+        if getattr(self, "_simplified", None) is None or \
+                self._simplified[0] != [i.cid for i in self.hall_of_fame_]:
+            rules = []
+            for ind in self.hall_of_fame_:
+                formula, source = simplify_tree(ind, self.primitives, self.features)
+                ev = ind.evaluation
+                rules.append(BestRule(source, formula, ev.fitness, ev.complete, ev.seeds,
+                                      len(ind), ind.cid, ind.generation, ev.targets))
+            self._simplified = ([i.cid for i in self.hall_of_fame_], rules)
+        return self._simplified[1]
+
+    def best_rules(self, records) -> list[BestRule]:
+        return list(self._hall_of_fame_rules())
 
 
 def _names_of_source(rec: CandidateRecord, primitives: PrimitiveSet) -> list[str]:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 
+# Re-exported: the judge's estimates all come from this module.
+from ibp_evolve.reducer.memory import rows_bytes  # noqa: F401
+
 DEFAULT_MEMORY_SHARE = 0.5
-BYTES_PER_ENTRY = 64          # 8 int64 words per equation entry while a system is assembled
 FEATURE_WORDS = 7             # r, s, t, d, sector, missing and the keep-mask
 
 
@@ -64,11 +66,6 @@ def parse_bytes(text: str) -> int:
 def candidate_bytes(n_candidates: int, n_indices: int) -> int:
     """Memory of the features of ``n_candidates`` seeds held at once."""
     return 2 * 8 * (n_indices + FEATURE_WORDS) * n_candidates
-
-
-def rows_bytes(n_seeds: int, n_terms: int) -> int:
-    """Memory of assembling and solving the equations of ``n_seeds`` seeds (fill-in aside)."""
-    return BYTES_PER_ENTRY * n_terms * n_seeds
 
 
 def check_memory(needed: int, cap: int, what: str, lower: str) -> None:

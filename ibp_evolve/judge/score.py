@@ -93,9 +93,22 @@ class ScoreReport:
     joint: bool = False
     total: object = None   # the objective summed over targets, exact (int or Fraction)
 
+    @property
+    def exact_fitness(self):
+        """The fitness without rounding: an int, or a Fraction (``relative_trimmed``), from the
+        exact objective total (``fitness`` is a float for fractions, and loses integers past
+        2^53 wherever it is turned into one)."""
+        if self.total is None:
+            return self.fitness
+        unreduced = [t for t in self.targets if not t.reduced]
+        return fitness_of(self.total, len(unreduced), sum(t.n_survivors for t in unreduced))
+
     def to_json(self) -> dict:
+        fitness = self.exact_fitness
+        if isinstance(fitness, Fraction):   # exact: "p/q" text (an integer stays a JSON integer)
+            fitness = int(fitness) if fitness.denominator == 1 else str(fitness)
         data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
-                "fitness": self.fitness, "complete": self.complete, "joint": self.joint,
+                "fitness": fitness, "complete": self.complete, "joint": self.joint,
                 "targets": [asdict(t) for t in self.targets]}
         if self.objective == "relative_trimmed":   # the exact sum, and what it divides by
             data["total"] = str(self.total)

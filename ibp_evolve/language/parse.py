@@ -101,7 +101,7 @@ from ibp_evolve.language.ir import (  # noqa: F401  (the IR is re-exported from 
 )
 
 __all__ = [
-    "RuleError", "Rule", "RuleProgram", "parse_rule", "load_rule",
+    "CandidateError", "RuleError", "Rule", "RuleProgram", "parse_rule", "load_rule",
     "BOOL", "INT", "FLOAT", "join_types",
     "MAX_RANGE_BOUND", "MAX_EXPONENT", "MAX_GENERATOR_DEPTH", "INT64_MIN", "INT64_MAX",
     "Const", "Var", "Feature", "FamilySize", "IndexCall", "IsIsp", "Unary", "Binary", "Compare",
@@ -141,7 +141,13 @@ _ATTRIBUTE_HELP = (
 _LOOP_HELP = "use a generator expression, e.g. sum(1 for x in seed.a if x < 0)"
 
 
-class RuleError(ValueError):
+class CandidateError(Exception):
+    """A candidate rule's own fault, raised while it is loaded, compiled or evaluated: the rule
+    is rejected and evolution goes on.  Anything else that fails while a rule is judged (a bad
+    family, a cap, the solver, a worker) is the judge's fault and stops the run."""
+
+
+class RuleError(CandidateError, ValueError):
     """A rule that cannot be loaded: the message names the line and the offending construct."""
 
     def __init__(self, message: str, lineno: int | None = None, filename: str | None = None):

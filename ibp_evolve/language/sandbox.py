@@ -37,10 +37,11 @@ import time
 import numpy as np
 
 from ibp_evolve.language.compile import _check_seeds, compile_rule, features_from_indices
-from ibp_evolve.language.parse import Rule, load_rule
+from ibp_evolve.language.parse import CandidateError, Rule, load_rule
 from ibp_evolve.resources import package_root
 
-__all__ = ["RuleSandboxError", "RuleTimeout", "RuleResourceError", "evaluate_mask"]
+__all__ = ["RuleSandboxError", "RuleTimeout", "RuleResourceError", "SandboxStartError",
+           "evaluate_mask"]
 
 STARTUP_TIMEOUT = 60.0   # seconds for a fresh interpreter to import numpy and report ready
 _HEADER = 8              # bytes of the little-endian length prefix of every message
@@ -50,12 +51,16 @@ class RuleSandboxError(RuntimeError):
     """The sandboxed evaluation of a rule failed."""
 
 
-class RuleTimeout(RuleSandboxError):
+class RuleTimeout(RuleSandboxError, CandidateError):
     """The rule ran past its wall-clock or CPU time limit and was killed."""
 
 
-class RuleResourceError(RuleSandboxError):
-    """The rule ran out of memory, or the sandbox worker died or misbehaved."""
+class RuleResourceError(RuleSandboxError, CandidateError):
+    """The rule ran out of memory, raised, or made the sandbox worker die or misbehave."""
+
+
+class SandboxStartError(RuleSandboxError):
+    """The sandbox worker did not start: no rule ran yet, so it is no rule's fault."""
 
 
 # ----------------------------------------------------------------------------- child side
@@ -281,11 +286,11 @@ def _run_job(worker, job, time_limit, memory_limit_mb, stderr) -> np.ndarray:
     try:
         reply = receive_reply(out_fd, STARTUP_TIMEOUT, [n_seeds])
     except _Late:
-        raise RuleResourceError(
+        raise SandboxStartError(
             f"the sandbox worker did not start within {STARTUP_TIMEOUT:.0f} s") from None
     except EOFError:
         worker.wait()
-        raise RuleResourceError(f"the sandbox worker failed to start "
+        raise SandboxStartError(f"the sandbox worker failed to start "
                                 f"({_describe_exit(worker.returncode)}): "
                                 f"{_tail(stderr)}") from None
     if reply[0] == "ready":

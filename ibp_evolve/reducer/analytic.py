@@ -78,7 +78,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     max_memory: int | None = None,
                     progress: Callable[[str], None] | None = None, model=None,
                     keep_model: bool = False, replace_by_one: str | None = None,
-                    workers: int = 1) -> dict:
+                    workers: int = 1, dask=None) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
     parameters take their values in ``point`` (random when absent).  Returns the JSON shape of
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
@@ -88,7 +88,8 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     refuses a seed set whose system would need more (estimated, as for exact reductions).  ``replace_by_one`` (a
     kinematic symbol) is set to 1 while sampling and restored by mass dimension
     (:mod:`.reconstruct.scaling`).  ``workers`` > 1 traces the rays of each grid on a process
-    pool (:mod:`.reconstruct.parallel`)."""
+    pool, ``dask`` (a connected ``distributed.Client``) on a Dask cluster instead
+    (:mod:`.reconstruct.parallel`)."""
     start = time.perf_counter()
     say = progress or (lambda message: None)
     ordering = ordering or Ordering.parse()
@@ -128,7 +129,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     t0 = time.perf_counter()
     functions, stats = (reconstruct(trimmed, layout, sampled, sample_fixed, rng, max_primes,
                                     max_samples, check_points, say, rescale, (symbols, fixed),
-                                    workers)
+                                    workers, dask)
                         if layout else ([], {"samples": 0, "primes": 0, "checked_points": 0}))
     seconds_reconstruct = time.perf_counter() - t0
 
@@ -166,17 +167,18 @@ def _coefficient(layout, trimmed, k) -> str:
 
 
 def reconstruct(trimmed: TrimmedSystem, layout, symbols, fixed, rng, max_primes, max_samples,
-                check_points, say, rescale=None, check=None, workers: int = 1):
+                check_points, say, rescale=None, check=None, workers: int = 1, dask=None):
     """The layout's entries as (numerator, denominator) with rational coefficients, sampled in
     ``symbols`` (the others at ``fixed``); ``rescale`` maps them to the functions that are
     checked, in ``check`` = (symbols, fixed) (default: the sampled ones)."""
     check_symbols, check_fixed = check or (symbols, fixed)
     rows = CompiledRows(trimmed)
-    if workers > 1 and len(symbols) > 1:  # only grids of rays are worth a pool
-        if not kernels_loaded():
+    if (workers > 1 or dask is not None) and len(symbols) > 1:  # only grids are worth a pool
+        from ibp_evolve.reducer.reconstruct.parallel import DaskRayPool, RayPool
+        if dask is None and not kernels_loaded():
             warmup()  # before the fork: every worker inherits the compiled solver
-        from ibp_evolve.reducer.reconstruct.parallel import RayPool
-        with RayPool(workers, trimmed, layout, symbols, fixed, rows) as pool:
+        with (DaskRayPool(dask, trimmed, layout, symbols, fixed, rows) if dask is not None
+              else RayPool(workers, trimmed, layout, symbols, fixed, rows)) as pool:
             return _reconstruct(trimmed, layout, symbols, fixed, rng, max_primes, max_samples,
                                 check_points, say, rescale, check_symbols, check_fixed, rows,
                                 pool)

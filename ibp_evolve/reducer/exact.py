@@ -24,8 +24,9 @@ import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
+from ibp_evolve.reducer.memory import rows_bytes
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
-                                        primes, random_point)
+                                        primes_from, random_point)
 from ibp_evolve.reducer.ordering import Ordering
 from ibp_evolve.reducer.plans import (LaportaBox, SeedCapError, SeedSpecError,  # noqa: F401
                                       WideningBox)
@@ -37,10 +38,6 @@ from ibp_evolve.reducer.templates import templates
 from ibp_evolve.reducer.thiele import GenuinePoleError, NotConvergedError, values_at_zero
 
 MAX_D_SAMPLES = 80  # samples in d per prime when the point itself breaks the elimination
-# Bytes per (seed, template term) while a system is built and solved: measured on the SAILIR
-# integral I(2,3,1,1,2,1,-7) (79,688 seeds x 109 terms, 0.47 GiB above the process baseline);
-# the judge's bounds (judge/bounds.py, BYTES_PER_ENTRY) arrive at the same figure.
-BYTES_PER_SEED_TERM = 64
 
 
 class DegeneratePointError(ValueError):
@@ -57,7 +54,7 @@ def _point_text(point: dict) -> str:
 
 def estimated_bytes(family: Family, n_seeds: int) -> int:
     """Memory a system of ``n_seeds`` seeds needs while it is built and solved (estimate)."""
-    return n_seeds * templates(family).n_terms * BYTES_PER_SEED_TERM
+    return rows_bytes(n_seeds, templates(family).n_terms)
 
 
 def _fmt(integral) -> str:
@@ -176,7 +173,7 @@ def _reconstruct(family, model: TrimmedSystem, layout, point, rng, max_primes):
     """Rational values of the ``layout`` entries at ``point``; returns (values, samples, mode)."""
     reconstructor = Reconstructor(len(layout))
     samples, mismatches = 0, 0
-    for prime in primes(max_primes + 1)[1:]:
+    for prime in primes_from(1, max_primes + 1):
         try:
             params = parameter_residues(family, point, prime)
         except PoleError:
@@ -207,7 +204,7 @@ def _reconstruct_in_d(family, model, layout, point, rng, max_primes, samples):
     if where is None:
         raise degenerate
     reconstructor = Reconstructor(len(layout))
-    for prime in primes(max_primes + 1)[1:]:
+    for prime in primes_from(1, max_primes + 1):
         try:
             base = parameter_residues(family, point, prime)
         except PoleError:

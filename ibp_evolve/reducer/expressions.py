@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable
 
-import sympy
-
 MAX_LENGTH = 10_000      # characters of one expression
 MAX_DEPTH = 64           # nested parentheses
 MAX_EXPONENT = 64        # |n| in x^n
@@ -129,9 +127,58 @@ def _why(ch: str) -> str:
     return ""
 
 
+class _SympyAlgebra:
+    """Builds sympy nodes (the family files' symbols and polynomials)."""
+
+    def __init__(self):
+        import sympy  # imported on first use: a warm run parses only numbers (parse_number)
+        self.sympy = sympy
+
+    def number(self, value: Fraction):
+        return self.sympy.Rational(value.numerator, value.denominator)
+
+    def symbol(self, name: str):
+        return self.sympy.Symbol(name)
+
+    def add(self, terms):
+        return self.sympy.Add(*terms)
+
+    def mul(self, factors):
+        return self.sympy.Mul(*factors)
+
+    def power(self, base, n: int):
+        return self.sympy.Pow(base, n)
+
+    @staticmethod
+    def is_zero(value) -> bool:
+        return bool(value.is_zero)
+
+
+class _FractionAlgebra:
+    """Exact arithmetic on numbers alone (a point on the command line): no names, no sympy."""
+
+    number = staticmethod(Fraction)  # names never reach it: none are declared or allowed
+
+    @staticmethod
+    def add(terms):
+        return sum(terms, Fraction(0))
+
+    @staticmethod
+    def mul(factors):
+        return math.prod(factors, start=Fraction(1))
+
+    @staticmethod
+    def power(base: Fraction, n: int):
+        return base ** n
+
+    @staticmethod
+    def is_zero(value) -> bool:
+        return value == 0
+
+
 class _Parser:
-    def __init__(self, text: str, names: dict[str, sympy.Symbol], any_name: bool,
-                 allowed: str):
+    def __init__(self, text: str, names: dict, any_name: bool, allowed: str, algebra):
+        self.algebra = algebra
         self.tokens = _tokens(text)
         self.pos = 0
         self.names = names
@@ -172,7 +219,7 @@ class _Parser:
         total = _Cost(terms=sum(c.terms for c in costs),
                       bits=sum(c.bits for c in costs) + math.log2(len(costs)))
         self.check(total, self.tokens[self.pos - 1])
-        return sympy.Add(*terms), total
+        return self.algebra.add(terms), total
 
     def product(self):
         first, cost = self.unary()
@@ -181,16 +228,16 @@ class _Parser:
             op = self.advance()
             factor, cost = self.unary()
             if op.text == "/":
-                if factor.is_zero:
+                if self.algebra.is_zero(factor):
                     raise ExpressionError("division by zero", op.column)
-                factor = sympy.Pow(factor, -1)
+                factor = self.algebra.power(factor, -1)
             factors.append(factor)
             costs.append(cost)
         if len(factors) == 1:
             return first, cost
         total = _Cost(terms=math.prod(c.terms for c in costs), bits=sum(c.bits for c in costs))
         self.check(total, self.tokens[self.pos - 1])
-        return sympy.Mul(*factors), total
+        return self.algebra.mul(factors), total
 
     def unary(self):
         negate = False
@@ -209,14 +256,14 @@ class _Parser:
         if self.token.kind == "op" and self.token.text == "^":
             raise ExpressionError("power tower (a^b^c) is not allowed; use parentheses and "
                                   "expand by hand", self.token.column)
-        if n < 0 and base.is_zero:
+        if n < 0 and self.algebra.is_zero(base):
             raise ExpressionError("division by zero (0 to a negative power)", caret.column)
         k = abs(n)
         # Monomials of degree k in `terms` variables: the most a multinomial expansion can hold.
         terms = math.comb(cost.terms + k - 1, k) if cost.terms > 1 else 1
         total = _Cost(terms=terms, bits=cost.bits * k)
         self.check(total, caret)
-        return sympy.Pow(base, n), total
+        return self.algebra.power(base, n), total
 
     def exponent(self, caret: _Token) -> int:
         parenthesised = self.token.kind == "("
@@ -247,8 +294,7 @@ class _Parser:
         if tok.kind == "number":
             self.advance()
             value = _number(tok)
-            return sympy.Rational(value.numerator, value.denominator), \
-                _Cost(terms=1, bits=_height_bits(value))
+            return self.algebra.number(value), _Cost(terms=1, bits=_height_bits(value))
         if tok.kind == "name":
             self.advance()
             if self.token.kind == "(":
@@ -259,7 +305,7 @@ class _Parser:
                 if not self.any_name:
                     raise ExpressionError(f"unknown name {_shown(tok.text)} "
                                           f"(allowed: {self.allowed})", tok.column)
-                symbol = self.names[tok.text] = sympy.Symbol(tok.text)
+                symbol = self.names[tok.text] = self.algebra.symbol(tok.text)
             return symbol, _Cost(terms=1, bits=0.0)
         if tok.kind == "(":
             self.advance()
@@ -333,22 +379,27 @@ def parse_expression(text: str, names: Iterable[str] = (), *, any_name: bool = F
     other identifier is accepted too, as a new symbol (a mass in a propagator, a kinematic
     symbol).  Raises :class:`ExpressionError`.
     """
-    if not isinstance(text, str):
-        raise ExpressionError(f"expected text, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression of {len(text)} characters exceeds the cap of "
-                              f"{MAX_LENGTH} (MAX_LENGTH)")
+    algebra = _SympyAlgebra()
+    sympy = algebra.sympy
     declared = {name: sympy.Symbol(name) for name in names}
     allowed = ", ".join(declared) or "no names, only numbers"
-    expr, _ = _Parser(text, declared, any_name, allowed).parse()
+    expr = _parse(text, declared, any_name, allowed, algebra)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ExpressionError("division by zero")
     return expr
 
 
 def parse_number(text: str) -> Fraction:
-    """An exact rational from arithmetic on numbers only (``-17/3``, ``0.25``, ``2^10``)."""
-    expr = parse_expression(text)
-    if not expr.is_Rational:  # pragma: no cover - the grammar has no other constants
-        raise ExpressionError(f"{_shown(text)} is not a rational number")
-    return Fraction(int(expr.p), int(expr.q))
+    """An exact rational from arithmetic on numbers only (``-17/3``, ``0.25``, ``2^10``).
+    Pure Fraction arithmetic: reading a point never imports sympy."""
+    return _parse(text, {}, False, "no names, only numbers", _FractionAlgebra())
+
+
+def _parse(text: str, declared: dict, any_name: bool, allowed: str, algebra):
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression of {len(text)} characters exceeds the cap of "
+                              f"{MAX_LENGTH} (MAX_LENGTH)")
+    expr, _ = _Parser(text, declared, any_name, allowed, algebra).parse()
+    return expr

@@ -28,16 +28,17 @@ file can make the loader or the reducer hang: see ``MAX_PROPAGATORS``, ``MAX_IND
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-import sympy
-
+from ibp_evolve.reducer.cache import CacheDirError, atomic_write_text, cache_dir
 from ibp_evolve.reducer.expressions import ExpressionError, clip, parse_expression
 
 BUILTIN_PACKAGE = "ibp_evolve.reducer.families"
@@ -56,8 +57,26 @@ _KNOWN_KEYS = {
 }
 
 
+def _code_version() -> str:
+    """Hash of the code that validates a family (this module and the expression grammar): part of
+    the validated-family cache key, so a changed validation never reuses an old entry."""
+    from ibp_evolve.reducer import expressions
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(expressions.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class FamilyError(ValueError):
     """A family file (or family name) is invalid; the message names the key at fault."""
+
+
+@dataclass(frozen=True)
+class _SymbolicParts:
+    """The propagators and kinematics as sympy objects (see :class:`Family`)."""
+
+    kinematics: dict
+    quadratic_forms: tuple
+    constants: tuple
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +85,11 @@ class Family:
 
     ``quadratic_forms[j]`` is the symmetric rational matrix Q_j over ``momenta`` (loop momenta
     first, then external ones) and ``constants[j]`` the momentum-free part, so that
-    D_j = sum_{u,v} Q_j[u,v] (u.v) + constants[j].
+    D_j = sum_{u,v} Q_j[u,v] (u.v) + constants[j]; ``kinematics`` maps (i, j), i <= j,
+    external momentum positions, to the sympy value of p_i.p_j.  Those three are built with
+    sympy on first use, from ``source``: deriving templates, zero sectors or symmetries needs
+    them, a reduction whose derived data is cached does not (nor sympy, which takes longer to
+    import than a small reduction takes to run).
     """
 
     name: str
@@ -75,15 +98,31 @@ class Family:
     propagators: tuple[str, ...]
     isps: tuple[int, ...]  # 0-based positions
     dimension: str
-    kinematics: dict  # (i, j) external momentum positions, i <= j -> sympy expression
     symbols: tuple[str, ...]  # kinematic symbols, sorted
     lorentz_invariance: bool
     preferred_masters: tuple[tuple[int, ...], ...]
-    quadratic_forms: tuple  # sympy Matrix per propagator
-    constants: tuple  # sympy expression per propagator
     source: str = field(repr=False)
     origin: str = ""
     description: str = ""
+
+    @cached_property
+    def _symbolic(self) -> _SymbolicParts:
+        # Only a family restored from the cache gets here: parse_family fills this in.
+        return parse_family(self.source, self.origin)._symbolic
+
+    @property
+    def kinematics(self) -> dict:
+        return self._symbolic.kinematics
+
+    @property
+    def quadratic_forms(self) -> tuple:
+        """A sympy Matrix per propagator."""
+        return self._symbolic.quadratic_forms
+
+    @property
+    def constants(self) -> tuple:
+        """A sympy expression per propagator."""
+        return self._symbolic.constants
 
     @property
     def n(self) -> int:
@@ -225,13 +264,63 @@ def builtin_names() -> list[str]:
 
 
 def load_family(name_or_path: str | Path) -> Family:
-    """Load a built-in family by name, or a user's family file by path."""
+    """Load a built-in family by name, or a user's family file by path.  A file validated
+    before is restored from the cache (keyed by its content) without sympy."""
     text, origin, _ = read_named_toml(name_or_path, BUILTIN_PACKAGE, "family", FamilyError)
-    return parse_family(text, origin=origin)
+    path = _validated_path(text)
+    family = _restore(path, text, origin) if path else None
+    if family is None:
+        family = parse_family(text, origin=origin)
+        if path:
+            _store(path, family)
+    return family
+
+
+# The fields a validated family is rebuilt from; the sympy parts come back from its source.
+_STORED = ("name", "loop_momenta", "external_momenta", "propagators", "isps", "dimension",
+           "symbols", "lorentz_invariance", "preferred_masters", "description")
+
+
+def _validated_path(text: str) -> Path | None:
+    """The cache entry of a family file's text; None when the cache folder is unusable (the
+    family is then parsed every time, and the step that needs the cache reports why)."""
+    try:
+        folder = cache_dir()
+    except CacheDirError:
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return folder / f"family-{digest[:32]}-{_code_version()}.json"
+
+
+def _restore(path: Path, text: str, origin: str) -> Family | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None   # absent, or damaged: parsed and stored again
+    if not isinstance(data, dict) or data.get("source") != text or \
+            set(data) != {"source", *_STORED}:
+        return None
+    try:
+        tuples = {k: tuple(data[k]) for k in ("loop_momenta", "external_momenta",
+                                               "propagators", "isps", "symbols")}
+        tuples["preferred_masters"] = tuple(tuple(m) for m in data["preferred_masters"])
+        return Family(**(data | tuples), origin=origin)
+    except TypeError:
+        return None
+
+
+def _store(path: Path, family: Family) -> None:
+    record = {k: getattr(family, k) for k in _STORED} | {"source": family.source}
+    try:
+        atomic_write_text(path, json.dumps(record))
+    except OSError:
+        pass   # a full disk costs the next run a parse, nothing more
 
 
 def parse_family(text: str, origin: str = "<string>") -> Family:
     """Parse and validate the text of a family file."""
+    import sympy
+
     where = f"family file '{origin}'"
     data = parse_toml(text, where, FamilyError)
 
@@ -331,19 +420,6 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     if bad_mass:
         fail("propagators", f"symbols {bad_mass} used as masses are reserved")
     symbols = tuple(sorted(kin_symbols | mass_symbols))
-    # templates.py names the indices a1..aN and sectors.py the Feynman parameters x1..xN with
-    # plain sympy Symbols, so a user symbol of the same name would merge with them: a1 crashes
-    # template derivation, x1 silently marks non-zero sectors as zero.  Refuse such names until
-    # those modules use private (Dummy) symbols.
-    internal = {f"{c}{i + 1}" for c in "ax" for i in range(len(forms))}
-    for key, names in (("dimension", {dimension}), ("propagators", mass_symbols),
-                       ("kinematics", kin_symbols)):
-        clash = sorted(names & internal)
-        if clash:
-            fail(key, f"symbol '{clash[0]}' is a name the reducer uses for its own variables "
-                 f"(indices a1..a{len(forms)}, Feynman parameters x1..x{len(forms)}); "
-                 "rename it")
-
     # -- basis check: N = L(L+1)/2 + L*E and the quadratic forms must be invertible ------------
     if len(forms) != n_expected:
         fail("propagators", f"{len(forms)} propagators given, but {n_loops} loop and {n_ext} "
@@ -385,13 +461,15 @@ def parse_family(text: str, origin: str = "<string>") -> Family:
     description = data.get("description", "")
     if not isinstance(description, str):
         fail("description", "must be a string")
-    return Family(
+    family = Family(
         name=name.strip(), loop_momenta=tuple(loops), external_momenta=tuple(externals),
-        propagators=tuple(raw_props), isps=isps, dimension=dimension, kinematics=kinematics,
-        symbols=symbols, lorentz_invariance=lorentz, preferred_masters=tuple(preferred),
-        quadratic_forms=tuple(forms), constants=tuple(constants), source=text, origin=origin,
-        description=description,
+        propagators=tuple(raw_props), isps=isps, dimension=dimension, symbols=symbols,
+        lorentz_invariance=lorentz, preferred_masters=tuple(preferred), source=text,
+        origin=origin, description=description,
     )
+    # Fill the cached property in: the sympy parts are at hand, no need to parse again.
+    vars(family)["_symbolic"] = _SymbolicParts(kinematics, tuple(forms), tuple(constants))
+    return family
 
 
 def loop_scalar_product_basis(n_loops: int, n_momenta: int) -> list[tuple[int, int]]:
@@ -399,8 +477,9 @@ def loop_scalar_product_basis(n_loops: int, n_momenta: int) -> list[tuple[int, i
     return [(u, v) for u in range(n_loops) for v in range(u, n_momenta)]
 
 
-def loop_scalar_product_matrix(forms, n_loops: int, n_momenta: int) -> sympy.Matrix:
-    """A[j, alpha]: coefficient of the scalar product alpha in propagator j."""
+def loop_scalar_product_matrix(forms, n_loops: int, n_momenta: int):
+    """A[j, alpha] (a sympy Matrix): coefficient of the scalar product alpha in propagator j."""
+    import sympy
     basis = loop_scalar_product_basis(n_loops, n_momenta)
     rows = []
     for q in forms:
@@ -421,6 +500,7 @@ def _name_list(value, key, fail) -> list[str]:
 
 def _parse_expression(text: str, momenta, key: str, fail):
     """An expanded sympy expression; momenta are declared, any other name is a new symbol."""
+    import sympy
     try:
         expr = sympy.expand(parse_expression(text, momenta, any_name=True))
     except ExpressionError as exc:
@@ -432,6 +512,7 @@ def _parse_expression(text: str, momenta, key: str, fail):
 
 def _quadratic_form(expr, momenta, momentum_symbols, key, text, fail):
     """Split a propagator into a symmetric matrix over momenta and a momentum-free constant."""
+    import sympy
     msyms = [momentum_symbols[m] for m in momenta]
     index = {s: i for i, s in enumerate(msyms)}
     q = sympy.zeros(len(momenta), len(momenta))
@@ -495,5 +576,6 @@ def _product_name(externals, pair) -> str:
 
 def rational(x) -> Fraction:
     """A sympy Rational as a Fraction."""
+    import sympy
     x = sympy.Rational(x)
     return Fraction(int(x.p), int(x.q))

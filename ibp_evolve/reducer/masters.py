@@ -37,6 +37,7 @@ form a basis and a FamilyError says which integrals are missing or superfluous.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -50,8 +51,6 @@ from ibp_evolve.reducer.sectors import (measures, nonzero_subsectors, sector_of,
                                         zero_sectors)
 from ibp_evolve.reducer.seeding import family_box, sector_box
 from ibp_evolve.reducer.solver import solve
-from ibp_evolve.reducer.symmetries import family_symmetries
-from ibp_evolve.reducer.symmetry_rows import add_symmetry_rows
 from ibp_evolve.reducer.system import build_system
 
 MASTERS_FORMAT = 2
@@ -61,14 +60,20 @@ MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery g
 
 
 def _code_version() -> str:
-    """Hash of the source of every module whose behaviour decides the masters."""
-    from ibp_evolve.reducer import (family, masters, modular, ordering, sectors, seeding,
-                                    solver, symmetries, symmetry_rows, system, templates)
+    """Hash of the source of every module whose behaviour decides the masters (found, not
+    imported: the symmetry modules load sympy, which a cached run without symmetries skips)."""
     digest = hashlib.sha256()
-    for module in (family, templates, sectors, seeding, ordering, system, solver, modular,
-                   symmetries, symmetry_rows, masters):
-        digest.update(Path(module.__file__).read_bytes())
+    for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
+                 "solver", "modular", "symmetries", "symmetry_rows", "masters"):
+        spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
+        digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def family_symmetries(family: Family, use_cache: bool = True):
+    """:func:`ibp_evolve.reducer.symmetries.family_symmetries`, imported on first use."""
+    from ibp_evolve.reducer.symmetries import family_symmetries as cached_symmetries
+    return cached_symmetries(family, use_cache)
 
 
 def _per_sector(ordering: Ordering, family: Family) -> bool:
@@ -120,6 +125,7 @@ def _unreduced(family, seeds, region, point, prime, ordering, sym, survivors_of=
         inside = (m["d"] <= s["d"].max(initial=0)) & (m["s"] <= s["s"].max(initial=0))
         if project_onto is not None:  # the other sectors' relations project to nothing
             inside &= m["sector"] == project_onto
+        from ibp_evolve.reducer.symmetry_rows import add_symmetry_rows
         system, _ = add_symmetry_rows(system, sym, point, system.integrals[inside])
     region_cols = _columns_of(system.integrals, region)
     targets = region_cols[region_cols >= 0] if survivors_of is not None else np.zeros(0, np.int64)

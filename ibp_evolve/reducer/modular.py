@@ -105,6 +105,14 @@ def primes(count: int) -> tuple[int, ...]:
     return (PRIMES + tuple(_MORE_PRIMES))[:count]
 
 
+def primes_from(first: int, count: int):
+    """``primes(count)[first:]`` one at a time, each searched for only when asked: a loop that
+    stops after two or three primes (an exact value at a point) never tests thousands of odd
+    numbers for the hundreds it allows."""
+    for k in range(first, count):
+        yield primes(k + 1)[k]
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import numpy as np
-import sympy
 
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
@@ -55,10 +54,12 @@ def subsectors(sector: int) -> list[int]:
     return sorted(out)
 
 
-def symanzik_polynomials(family: Family) -> tuple[sympy.Expr, sympy.Expr, list[sympy.Symbol]]:
-    """U and F (up to an overall sign convention) in Feynman parameters x1..xN."""
+def symanzik_polynomials(family: Family) -> tuple:
+    """(U, F, [x1..xN]): U and F (up to an overall sign convention) in Feynman parameters,
+    private sympy symbols so that a family's own symbol x1 (a mass, say) stays a constant."""
+    import sympy  # only when zero sectors or symmetries are derived, not when cached
     n_loops, n_ext = family.n_loops, family.n_external
-    xs = [sympy.Symbol(f"x{j + 1}") for j in range(family.n)]
+    xs = [sympy.Dummy(f"x{j + 1}") for j in range(family.n)]
     m = sympy.zeros(n_loops, n_loops)
     # B[l][e]: coefficient of k_l . p_e in sum_j x_j D_j
     b = [[sympy.Integer(0)] * n_ext for _ in range(n_loops)]
@@ -89,7 +90,8 @@ def symanzik_polynomials(family: Family) -> tuple[sympy.Expr, sympy.Expr, list[s
     return u, f_poly, xs
 
 
-def _support(poly: sympy.Expr, xs) -> list[tuple[int, ...]]:
+def _support(poly, xs) -> list[tuple[int, ...]]:
+    import sympy
     if poly == 0:
         return []
     return [m for m, c in sympy.Poly(poly, *xs).terms() if c != 0]
@@ -97,6 +99,7 @@ def _support(poly: sympy.Expr, xs) -> list[tuple[int, ...]]:
 
 def _lee_zero(monomials: list[tuple[int, ...]], lines: list[int]) -> bool:
     """True when k.m = 1 has a solution for every monomial m (restricted to the lines)."""
+    import sympy
     if not monomials:
         return True
     a = sympy.Matrix([[m[i] for i in lines] for m in monomials])

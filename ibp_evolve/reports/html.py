@@ -32,7 +32,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ibp_evolve.reports.inspect import figure_bytes, integral_name
-from ibp_evolve.runs.store import CandidateRecord, RunError, RunFolder
+from ibp_evolve.runs.store import (CandidateRecord, RunError, RunFolder, generation_from_row,
+                                   validation_from_row)
 from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from here up: incomplete rule
 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
@@ -120,13 +121,12 @@ def _e(x) -> str:
 def _fitness(f) -> str:
     """A fitness as a reader wants it: the objective's value for a complete rule, what is left
     unreduced for an incomplete one (never the raw penalty)."""
-    from ibp_evolve.runs.progress import verdict
+    from ibp_evolve.runs.progress import fmt_fitness, verdict
     if f is None:
         return "–"
-    f = float(f)
-    if f >= PENALTY_FLOOR:
+    if f >= PENALTY_FLOOR:   # exact: a float would lose the survivors past 2^53
         return verdict(f, False)
-    return str(int(f)) if f.is_integer() else f"{f:.4g}"
+    return fmt_fitness(f)
 
 
 def _status(rec) -> str:
@@ -289,9 +289,9 @@ def read_run(path) -> RunSnapshot:
         candidates = ([CandidateRecord.from_row(r) for r in
                        conn.execute("SELECT * FROM candidates ORDER BY id")]
                       if "candidates" in tables else [])
-        generations = ([dict(r) for r in conn.execute(
+        generations = ([generation_from_row(r) for r in conn.execute(
             "SELECT * FROM generations ORDER BY generation")] if "generations" in tables else [])
-        validations = ([dict(r) for r in conn.execute(
+        validations = ([validation_from_row(r) for r in conn.execute(
             "SELECT * FROM validations ORDER BY generation, candidate")]
             if "validations" in tables else [])
         conn.execute("COMMIT")

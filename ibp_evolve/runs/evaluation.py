@@ -43,14 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
+from ibp_evolve.runs.fitness import FAILED_FITNESS, exact, fitness_text, parse_fitness
 
 __all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
            "PoolEvaluator", "DaskEvaluator", "make_evaluator", "mask_hash", "score_job",
-           "EvaluationError", "EvaluatorUnavailable", "FAILED_FITNESS", "suite_features",
-           "available_cores", "die_with_parent"]
-
-# Worse than any fitness the judge gives (an incomplete rule costs at most a few 10^15).
-FAILED_FITNESS = 1e18
+           "EvaluationError", "EvaluatorUnavailable", "JudgeError", "FAILED_FITNESS",
+           "suite_features", "available_cores", "die_with_parent", "raise_judge_errors"]
 # Seconds a rule sent as source text may take to select its seeds (per target, in the sandbox).
 SOURCE_TIME_LIMIT = 10.0
 
@@ -61,6 +59,25 @@ class EvaluationError(RuntimeError):
 
 class EvaluatorUnavailable(EvaluationError):
     """A service the evaluator needs cannot be reached (e.g. a Dask scheduler)."""
+
+
+class JudgeError(EvaluationError):
+    """The judge failed on a candidate through no fault of the candidate (a bad family, a size
+    cap, the solver): the run stops with this one-line message.  ``exit_status`` is 2 for bad
+    input or a cap, 1 for a failure of the judge itself."""
+
+    def __init__(self, message: str, exit_status: int = 1):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def raise_judge_errors(evaluations) -> None:
+    """Stop at the first evaluation that failed by the judge's fault (status ``error``): it is
+    no verdict on the candidate, so it must reach neither a cache nor the run database."""
+    for ev in evaluations:
+        if ev.status == "error":
+            raise JudgeError(f"the judge failed (not the candidate's fault): {ev.reason}",
+                             2 if ev.bad_input else 1)
 
 
 # ----------------------------------------------------------------------------- what to judge
@@ -183,27 +200,37 @@ def mask_hash(masks) -> str:
 class Evaluation:
     """The judge's verdict on one candidate (or why there is none).
 
-    ``status``: ``ok`` (scored), ``rejected`` (the rule does not load or does not evaluate),
-    ``crashed`` (its worker died), ``timeout`` (ran past the per-candidate limit) or
-    ``stopped`` (the run's deadline came first).  Only ``ok`` carries real scores; the others
-    have ``fitness = FAILED_FITNESS``.
+    ``status``: ``ok`` (scored), ``rejected`` (the rule's own fault: it does not load or does
+    not evaluate, a :class:`~ibp_evolve.language.parse.CandidateError`), ``crashed`` (its
+    worker died), ``timeout`` (ran past the per-candidate limit), ``stopped`` (the run's
+    deadline came first) or ``error`` (the judge failed, not the candidate: the run stops,
+    :func:`raise_judge_errors`; ``bad_input`` when it was bad input or a cap).  Only ``ok``
+    carries real scores; the others have ``fitness = FAILED_FITNESS``.  The fitness is exact
+    (an int, or a Fraction for ``relative_trimmed``: :mod:`ibp_evolve.runs.fitness`).
     """
     key: int
     status: str = "ok"
-    fitness: float = FAILED_FITNESS
+    fitness: object = FAILED_FITNESS
     complete: bool = False
     seeds: int = 0
     objective_value: float = 0.0
     targets: list = field(default_factory=list)
     reason: str = ""
     wall_time: float = 0.0
+    bad_input: bool = False
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["fitness"] = fitness_text(self.fitness)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Evaluation":
+        return cls(**{**data, "fitness": parse_fitness(data["fitness"])})
 
 
 def _target_summary(t) -> dict:
@@ -225,17 +252,20 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
             # over the universes (rows only for the kept seeds)
             report = judge.score(job.source, objective, sandbox=True,
                                  time_limit=SOURCE_TIME_LIMIT)
-    except Exception as exc:  # a bad rule, or a rule the evaluator cannot handle
-        from ibp_evolve.language.parse import RuleError
-        from ibp_evolve.language.sandbox import RuleSandboxError
-        status = "rejected" if isinstance(exc, (RuleError, ValueError, TypeError,
-                                                RuleSandboxError)) else "crashed"
-        return Evaluation(job.key, status, reason=f"{type(exc).__name__}: {exc}"[:500],
+    except Exception as exc:
+        # Whose fault?  The rule's own (it does not load, raises, runs too long) rejects the
+        # candidate; anything else is the judge's and stops the run (raise_judge_errors).
+        from ibp_evolve.language.parse import CandidateError
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        if isinstance(exc, CandidateError):
+            return Evaluation(job.key, "rejected", reason=reason,
+                              wall_time=time.perf_counter() - start)
+        return Evaluation(job.key, "error", reason=reason, bad_input=isinstance(exc, ValueError),
                           wall_time=time.perf_counter() - start)
     targets = [_target_summary(t) for t in report.targets]
     objective_value = report.fitness if report.complete else sum(
         t.objective(objective) for t in report.targets)
-    return Evaluation(job.key, "ok", float(report.fitness), bool(report.complete),
+    return Evaluation(job.key, "ok", exact(report.exact_fitness), bool(report.complete),
                       int(sum(t.seeds for t in report.targets)), float(objective_value),
                       targets, "", time.perf_counter() - start)
 
@@ -594,34 +624,19 @@ class DaskEvaluator(Evaluator):
     def __init__(self, spec: SuiteSpec, objective: str = "seeds", address: str | None = None,
                  local_workers: int | None = None, candidate_timeout: float = 60.0,
                  batch_size: int | None = None, connect_timeout: float = 10.0):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover - depends on the installation
-            raise EvaluationError("the Dask backend needs dask[distributed]: "
-                                  "pip install 'dask[distributed]'") from None
+        from ibp_evolve.runs.dask_cluster import DaskCluster, DaskUnavailable
         self.spec, self.objective = spec, objective
         self.candidate_timeout = candidate_timeout
         self.batch_size = batch_size
-        self.cluster = None
-        if address:
-            try:
-                self.client = Client(address, timeout=connect_timeout)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise EvaluatorUnavailable(f"--dask {address}: cannot reach the Dask "
-                                           f"scheduler ({type(exc).__name__}: {exc})"[:300]) \
-                    from None
-            self.description = f"Dask cluster at {address}"
-        else:
-            n = max(1, int(local_workers or 1))
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
-            self.client = Client(self.cluster)
-            self.description = f"local Dask cluster of {n} workers"
-        self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or 1)
+        try:
+            self.dask = DaskCluster(address, local_workers, connect_timeout)
+        except DaskUnavailable as exc:  # not installed, or no scheduler there: exit 3
+            raise EvaluatorUnavailable(str(exc)) from None
+        self.client, self.description = self.dask.client, self.dask.description
+        self.n_workers = self.dask.n_workers
 
     def evaluate(self, jobs, deadline=None, on_result=None):
         from distributed import as_completed
-        from distributed.client import FutureCancelledError  # noqa: F401  (documented error)
         jobs = [j.packed() for j in jobs]
         batches = _batches(jobs, self.n_workers, self.batch_size)
         futures = {self.client.submit(_dask_score_batch, self.spec, self.objective, b,
@@ -664,11 +679,7 @@ class DaskEvaluator(Evaluator):
         return out
 
     def close(self) -> None:
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
+        self.dask.close()
 
 
 def make_evaluator(spec: SuiteSpec, objective: str = "seeds", workers: int = 0,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 import time
 
+from ibp_evolve.runs.fitness import FAILED_FITNESS
+
 
 def _fmt_seconds(x: float | None) -> str:
     if x is None:
@@ -28,10 +30,13 @@ def _fmt_seconds(x: float | None) -> str:
 def fmt_fitness(f) -> str:
     if f is None:
         return "-"
-    f = float(f)
-    if f.is_integer() and abs(f) < 1e12:
+    try:
+        whole = f == int(f)   # exact for ints and Fractions alike
+    except (OverflowError, ValueError):   # inf, nan
+        whole = False
+    if whole and abs(f) < 10 ** 12:
         return str(int(f))
-    return f"{f:.4g}"
+    return f"{float(f):.4g}"
 
 
 class Progress:
@@ -193,11 +198,12 @@ def verdict(fitness, complete, targets=None) -> str:
         survivors = sum(int(_get(t, "n_survivors", 0) or 0) for t in unreduced
                         if not _get(t, "reason"))
         n_unreduced = len(unreduced)
-    elif fitness is None or float(fitness) >= 1e18:   # FAILED_FITNESS: never scored
+    elif fitness is None or fitness >= FAILED_FITNESS:   # never scored
         return "not scored"
     else:
-        n_unreduced = int(float(fitness) // PENALTY)
-        survivors = int((float(fitness) % PENALTY) // SURVIVOR_WEIGHT)
+        # exact arithmetic: a float of the fitness loses the survivors past 2^53
+        n_unreduced = int(fitness // PENALTY)
+        survivors = int((fitness % PENALTY) // SURVIVOR_WEIGHT)
     text = f"incomplete: {n_unreduced} target{'' if n_unreduced == 1 else 's'} not reduced"
     if over_cap:
         text += f" ({over_cap} over max_seeds)"

@@ -52,19 +52,24 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 
 from ibp_evolve.judge.measured import measured_lines
 from ibp_evolve.judge.score import ScoreReport, TargetScore
+from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 
 __all__ = ["SCHEMA_VERSION", "CHECKPOINT_VERSION", "BestRule", "CandidateRecord", "RunDatabase",
            "RunFolder", "RunError", "RunLocked", "atomic_write_bytes", "score_header",
            "random_state_to_json", "random_state_from_json", "pack_masks", "unpack_masks",
            "interrupts_deferred"]
 
-SCHEMA_VERSION = 1
+# 2: fitness stored exactly, as text (runs/fitness.py); version 1 stored it as REAL, which
+# rounds past 2^53: such runs are still read (reports, inspect) but not resumed.
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = ("1", "2")
 CHECKPOINT_FORMAT = "ibp-evolve checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2   # 2: fitness as exact text, the engine loop's counters beside the state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -86,7 +91,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     mask_hash       TEXT,                 -- digest of the seed masks, NULL if never computed
     status          TEXT NOT NULL,        -- ok, rejected, crashed, timeout, stopped
     reject_reason   TEXT,
-    fitness         REAL,                 -- the judge's fitness, lower is better
+    fitness         TEXT,                 -- the judge's fitness, lower is better, exact:
+                                          -- an integer or p/q (runs/fitness.py)
     complete        INTEGER,              -- 1 when every target reduced
     seeds           INTEGER,              -- seeds selected, summed over targets
     objective       TEXT,                 -- which objective the fitness measures
@@ -97,7 +103,6 @@ CREATE TABLE IF NOT EXISTS candidates (
     created_at      REAL NOT NULL         -- unix time
 );
 CREATE INDEX IF NOT EXISTS candidates_by_generation ON candidates(generation);
-CREATE INDEX IF NOT EXISTS candidates_by_fitness ON candidates(fitness, size);
 CREATE INDEX IF NOT EXISTS candidates_by_mask ON candidates(mask_hash);
 CREATE TABLE IF NOT EXISTS generations (
     generation       INTEGER PRIMARY KEY,
@@ -105,7 +110,7 @@ CREATE TABLE IF NOT EXISTS generations (
     evaluations      INTEGER NOT NULL,   -- judge evaluations (distinct new masks)
     cache_hits       INTEGER NOT NULL,
     failed           INTEGER NOT NULL,   -- rejected, crashed, timed out
-    best_fitness     REAL,
+    best_fitness     TEXT,               -- exact, as candidates.fitness
     best_seeds       INTEGER,
     best_complete    INTEGER,
     best_size        INTEGER,
@@ -126,7 +131,7 @@ CREATE TABLE IF NOT EXISTS validations (
     suite             TEXT NOT NULL,        -- the validation suite
     objective         TEXT NOT NULL,
     status            TEXT NOT NULL,        -- ok, or rejected (failed on the validation suite)
-    fitness           REAL,                 -- the judge's fitness on the validation suite
+    fitness           TEXT,                 -- the judge's fitness on the validation suite
     complete          INTEGER,              -- 1 when every validation target reduced
     seeds             INTEGER,
     trimmed_equations INTEGER,
@@ -160,7 +165,7 @@ class BestRule:
     """One of the best rules of a run, whatever engine found it."""
     source: str
     formula: str
-    fitness: float
+    fitness: int | Fraction | float   # exact (runs/fitness.py)
     complete: bool
     seeds: int
     size: int
@@ -184,7 +189,7 @@ class CandidateRecord:
     mask_hash: str | None = None
     status: str = "ok"
     reject_reason: str | None = None
-    fitness: float | None = None
+    fitness: int | Fraction | float | None = None   # exact (runs/fitness.py)
     complete: bool | None = None
     seeds: int | None = None
     objective: str | None = None
@@ -201,6 +206,7 @@ class CandidateRecord:
         values["scores"] = None if self.scores is None else json.dumps(self.scores)
         values["complete"] = None if self.complete is None else int(bool(self.complete))
         values["cached"] = int(bool(self.cached))
+        values["fitness"] = fitness_text(self.fitness)
         return tuple(values[c] for c in CANDIDATE_COLUMNS)
 
     @classmethod
@@ -210,7 +216,24 @@ class CandidateRecord:
         values["scores"] = None if values["scores"] is None else json.loads(values["scores"])
         values["complete"] = None if values["complete"] is None else bool(values["complete"])
         values["cached"] = bool(values["cached"])
+        values["fitness"] = parse_fitness(values["fitness"])
         return cls(**values)
+
+
+def generation_from_row(row) -> dict:
+    """A row of ``generations`` as a dict, its best fitness exact again."""
+    d = dict(row)
+    d["best_fitness"] = parse_fitness(d["best_fitness"])
+    return d
+
+
+def validation_from_row(row) -> dict:
+    """A row of ``validations`` as a dict: scores as a list, the fitness exact again."""
+    d = dict(row)
+    d["scores"] = None if d["scores"] is None else json.loads(d["scores"])
+    d["complete"] = None if d["complete"] is None else bool(d["complete"])
+    d["fitness"] = parse_fitness(d["fitness"])
+    return d
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -268,7 +291,7 @@ class RunDatabase:
             if not {"meta", "candidates", "generations"} <= tables:
                 raise RunError(f"{self.path}: not an ibp-evolve run database (tables "
                                f"{', '.join(sorted(tables)) or 'none'})")
-            self._check_version(self.get_meta("schema_version"))
+            self._check_version(self.get_meta("schema_version"), READABLE_SCHEMA_VERSIONS)
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             return
@@ -284,10 +307,19 @@ class RunDatabase:
             else:
                 self._check_version(version)
 
-    def _check_version(self, version) -> None:
-        if version != str(SCHEMA_VERSION):
+    def _check_version(self, version, readable=(str(SCHEMA_VERSION),)) -> None:
+        if version not in readable:
             raise RunError(f"{self.path}: schema version {version}, this ibp-evolve "
                            f"reads version {SCHEMA_VERSION}")
+
+    def check_writable(self) -> None:
+        """Refuse to continue a run written by an older ibp-evolve (its rows would mix two
+        encodings of the fitness); reading it stays possible."""
+        version = self.get_meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise RunError(f"{self.path}: a run of an older ibp-evolve (schema version "
+                           f"{version}, fitness stored as floating point): it can be read "
+                           f"(report, inspect, compare) but not resumed; start a new run")
 
     # -- transactions ----------------------------------------------------------------------
     class _Transaction:
@@ -341,6 +373,8 @@ class RunDatabase:
         extra = {k: stats.pop(k) for k in list(stats) if k not in GENERATION_COLUMNS}
         if extra or "extra" not in stats:
             stats["extra"] = json.dumps({**json.loads(stats.get("extra") or "{}"), **extra})
+        if "best_fitness" in stats:
+            stats["best_fitness"] = fitness_text(stats["best_fitness"])
         cols = [c for c in GENERATION_COLUMNS if c in stats]
         conn.execute(f"INSERT OR REPLACE INTO generations ({', '.join(cols)}) VALUES "
                      f"({', '.join('?' for _ in cols)})", [stats[c] for c in cols])
@@ -382,14 +416,8 @@ class RunDatabase:
         """Every validation row (old runs: none), in the order they were made."""
         if not self.has_validations():
             return []
-        rows = self.conn.execute("SELECT * FROM validations ORDER BY generation, candidate")
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["scores"] = None if d["scores"] is None else json.loads(d["scores"])
-            d["complete"] = None if d["complete"] is None else bool(d["complete"])
-            out.append(d)
-        return out
+        return [validation_from_row(r) for r in self.conn.execute(
+            "SELECT * FROM validations ORDER BY generation, candidate")]
 
     def best_validated(self, n: int = 5) -> list[CandidateRecord]:
         """The ``n`` best rules ranked by validation: validated ones first (complete on the
@@ -423,22 +451,22 @@ class RunDatabase:
         return [CandidateRecord.from_row(r) for r in rows]
 
     def generations(self) -> list[dict]:
-        rows = self.conn.execute("SELECT * FROM generations ORDER BY generation")
-        return [dict(r) for r in rows]
+        return [generation_from_row(r) for r in
+                self.conn.execute("SELECT * FROM generations ORDER BY generation")]
 
     def best(self, n: int = 5) -> list[CandidateRecord]:
         """The ``n`` best scored candidates, one per distinct seed selection: lowest fitness,
-        then smallest size, then earliest."""
-        rows = self.conn.execute(
-            "SELECT * FROM candidates WHERE status = 'ok' ORDER BY fitness, "
-            "COALESCE(size, 0), id").fetchall()
+        then smallest size, then earliest.  Sorted here, not by SQLite: the fitness is exact
+        text, which SQL would order as strings."""
+        ranked = sorted(self.candidates("WHERE status = 'ok'"),
+                        key=lambda rec: (rec.fitness, rec.size or 0, rec.id))
         out, seen = [], set()
-        for row in rows:
-            key = row["mask_hash"] or f"id{row['id']}"
+        for rec in ranked:
+            key = rec.mask_hash or f"id{rec.id}"
             if key in seen:
                 continue
             seen.add(key)
-            out.append(CandidateRecord.from_row(row))
+            out.append(rec)
             if len(out) >= n:
                 break
         return out
@@ -626,6 +654,8 @@ class RunFolder:
                                f"{type(config).__name__}")
             run.config = config
             run.db = RunDatabase(path / cls.DATABASE, create=False)
+            if writer:
+                run.db.check_writable()
         except BaseException:
             run.close()
             raise
@@ -702,13 +732,17 @@ class RunFolder:
                 break
 
     # -- one finished generation -------------------------------------------------------------
-    def commit_generation(self, records: list, stats: dict, state: dict) -> None:
+    def commit_generation(self, records: list, stats: dict, state: dict,
+                          engine_tables=None) -> None:
         """Record a finished generation in the durable order: its rows and statistics in one
-        transaction, then the checkpoint of that generation, then the statistics table."""
+        transaction, then ``engine_tables()`` (an engine's own tables, e.g. the LLM's program
+        database), then the checkpoint of that generation, then the statistics table."""
         with interrupts_deferred():
             self.db.add_candidates(records, generation_stats=stats)
             # before the checkpoint: a kill in between redoes the generation, validation too
             self.validate(stats["generation"])
+            if engine_tables is not None:
+                engine_tables()
             self.save_checkpoint(state)
             self.write_stats()
 
@@ -755,7 +789,8 @@ class RunFolder:
             raise RunError(f"{path}: not an ibp-evolve checkpoint")
         if document.get("version") != CHECKPOINT_VERSION:
             raise RunError(f"{path}: checkpoint version {document.get('version')!r}, this "
-                           f"ibp-evolve reads version {CHECKPOINT_VERSION}")
+                           f"ibp-evolve reads version {CHECKPOINT_VERSION} (a run of an older "
+                           f"ibp-evolve cannot be resumed: start a new run)")
         state = document.get("state")
         if not isinstance(state, dict) or not isinstance(state.get("generation"), int):
             raise RunError(f"{path}: the checkpoint has no engine state")

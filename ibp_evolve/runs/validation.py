@@ -37,7 +37,7 @@ class ValidationRecord:
     suite: str
     objective: str
     status: str                 # ok, or rejected (the rule failed on the validation suite)
-    fitness: float | None = None
+    fitness: object = None      # exact: an int or a Fraction (runs/fitness.py)
     complete: bool | None = None
     seeds: int | None = None
     trimmed_equations: int | None = None
@@ -81,18 +81,25 @@ class Validator:
 
     def score(self, record, generation: int) -> ValidationRecord:
         """One candidate record on the validation suite; a rule that fails is 'rejected'."""
-        from ibp_evolve.language.parse import RuleError
-        from ibp_evolve.language.sandbox import RuleSandboxError
+        from ibp_evolve.language.parse import CandidateError
+        from ibp_evolve.runs.fitness import exact
         start = time.perf_counter()
         out = ValidationRecord(record.id, generation, self.suite.name, self.objective, "ok")
         try:
             report = self.judge.score(record.source, self.objective,
                                       sandbox=record.engine == "llm",
                                       time_limit=VALIDATION_TIME_LIMIT)
-        except (RuleError, RuleSandboxError, ValueError, TypeError) as exc:
+        except CandidateError as exc:
+            # only the rule's own fault is its verdict; the judge's (a bad validation family,
+            # a cap) stops the run with its message
             out.status, out.reason = "rejected", f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:
+            from ibp_evolve.runs.evaluation import JudgeError
+            raise JudgeError(f"validation suite '{self.suite.name}': the judge failed (not the "
+                             f"candidate's fault): {type(exc).__name__}: {exc}",
+                             2 if isinstance(exc, ValueError) else 1) from None
         else:
-            out.fitness, out.complete = float(report.fitness), bool(report.complete)
+            out.fitness, out.complete = exact(report.exact_fitness), bool(report.complete)
             out.seeds = int(sum(t.seeds for t in report.targets))
             out.trimmed_equations = int(sum(t.trimmed_equations for t in report.targets))
             out.total = str(report.total)
@@ -141,8 +148,9 @@ def make_validator(name: str, ordering: str, objective: str, training_family: st
 
 def validation_json(record: ValidationRecord) -> tuple:
     """The row of ``validations`` for a record (column order of the table)."""
+    from ibp_evolve.runs.fitness import fitness_text
     return (record.candidate, record.generation, record.suite, record.objective,
-            record.status, record.fitness,
+            record.status, fitness_text(record.fitness),
             None if record.complete is None else int(record.complete), record.seeds,
             record.trimmed_equations, record.total,
             None if record.scores is None else json.dumps(record.scores), record.wall_time,

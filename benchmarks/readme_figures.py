@@ -1,0 +1,243 @@
+"""The README's measured figures, rendered from the benchmarks' JSON (issue 10: figures that cannot drift).
+
+The README holds blocks between ``<!-- figures:NAME -->`` and ``<!-- /figures -->``; each is
+rendered here from ``benchmarks/results/*.json`` and nowhere typed by hand.
+
+    python benchmarks/readme_figures.py            # print the blocks
+    python benchmarks/readme_figures.py --write    # rewrite them in README.md
+    python benchmarks/readme_figures.py --check    # exit 1 when README.md differs (tests do this)
+
+After re-running a benchmark, run ``--write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.S)
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _n(x) -> str:
+    """Integers with thousands separators, floats to 2 significant decimals."""
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int) or float(x).is_integer() and abs(x) >= 1:
+        return f"{int(x):,}"
+    return f"{x:,.2f}" if abs(x) < 10 else f"{x:,.0f}"
+
+
+def _target(t) -> str:
+    return "I(" + ",".join(str(i) for i in t) + ")"
+
+
+def _formula(rule_source: str) -> str:
+    """A rule's one-line formula from its header (exports write ``# formula: ...``)."""
+    for line in rule_source.splitlines():
+        if line.startswith("# formula:"):
+            return line.split(":", 1)[1].strip()
+    return rule_source.strip().splitlines()[-1].strip()
+
+
+def _missing(source: str) -> str:
+    return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
+
+
+def evolve_seeds() -> str:
+    """Every evolve_seeds*.json file together: one line per seed and the goal."""
+    files = sorted(RESULTS.glob("evolve_seeds*.json"))
+    if not files:
+        return _missing("evolve_seeds")
+    runs = {}
+    for path in files:  # a later file for the same seed replaces an earlier one
+        for row in json.loads(path.read_text())["results"]:
+            runs[row["seed"]] = row
+    rows = [runs[s] for s in sorted(runs)]
+    seeds = [r["best_seeds"] for r in rows]
+    goal = json.loads(files[0].read_text())["goal"]
+    over = [f"seed {r['seed']} ends at {r['best_seeds']}" for r in rows if r["best_seeds"] > 92]
+    lines = [
+        f"`ibp-evolve evolve --seed S` for {len(rows)} seeds "
+        f"({', '.join(str(r['seed']) for r in rows)}; files "
+        f"{', '.join('`' + p.name + '`' for p in files)}): "
+        f"{sum(s <= 92 for s in seeds)} of {len(rows)} end at <= 92 seeds, median "
+        f"{_n(statistics.median(seeds))}, median wall time "
+        f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s"
+        + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def generalise() -> str:
+    data = _load("generalise")
+    if data is None:
+        return _missing("generalise")
+    base = data["baselines"]
+    lines = [f"Evolved on `{data['train']}` ({_n(data['minutes'])} min × {len(data['runs'])} "
+             f"seeds, {data['workers']} workers, objective `{data['objective']}`, features "
+             f"`{data['features']}`; measured {data.get('measured_at', '?')}), scored on "
+             f"`{data['validation']}`:", "",
+             "| rule | complete | seeds | trimmed equations |", "|---|---|---|---|"]
+    for run in data["runs"]:
+        v = run["validation"]
+        lines.append(f"| seed {run['seed']}: `{_formula(run['rule'])}` | {'yes' if v['complete'] else 'no'} | "
+                     f"{_n(v['seeds'])} | {_n(v['trimmed_equations'])} |")
+    for name, v in base.items():
+        done = "yes" if v["complete"] else f"no ({v['unreduced']} unreduced)"
+        lines.append(f"| `{name}` | {done} | {_n(v['seeds'])} | {_n(v['trimmed_equations'])} |")
+    beats = data.get("beats_improved_seeding_dots") or []
+    lines += ["", "Goal (fewer seeds and fewer trimmed equations than `improved_seeding_dots`, "
+              "complete): " + ("met by seed " + ", ".join(map(str, beats)) if beats
+                               else "not met") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def rank_scan(name: str = "rank_scan") -> str:
+    data = _load(name)
+    if data is None:
+        return _missing("rank_scan")
+    columns = [c for c in ("improved_seeding", "improved_seeding_dots", "tube_seeding", "rule",
+                           "floor") if any(c in row for row in data["rows"])]
+    names = {"rule": f"rule: {data['rule']}", "floor": "`minimize` floor"}
+    target = data.get("target", "I(1,1,1,1,1,1,-s)").replace("-", "−")
+    loads = [row["load_avg_1min"] for row in data["rows"] if "load_avg_1min" in row]
+    load = f", load average {_n(min(loads))}–{_n(max(loads))} on 2 cores" if loads else ""
+    lines = [f"Seeds (trimmed equations) on {data['family']} {target}, measured "
+             f"{data.get('measured_at', '?')}{load}:", "",
+             "| s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for row in data["rows"]:
+        cells = []
+        for c in columns:
+            v = row.get(c)
+            cells.append("—" if not v else f"{_n(v['seeds'])} ({_n(v['trimmed_equations'])})"
+                         + ("" if v.get("reduced", True) else " incomplete"))
+        lines.append(f"| {row['s']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rank_scan_dotted() -> str:
+    return rank_scan("rank_scan_dots1")
+
+
+def sailir() -> str:
+    data = _load("sailir")
+    if data is None:
+        return _missing("sailir")
+    lines = [f"Whole exact reductions at one rational point ({data['cores']} cores); Kira's "
+             "equations, time and memory from the SAILIR paper's published benchmark (another "
+             "setting and measure) as context:", "",
+             "| integral | seeding | reduced | seeds | equations | trimmed | time | peak memory "
+             "| load | Kira eqs / time / memory |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        if "error" in r:
+            lines.append(f"| {_target(r['target'])} | {r.get('seeding', r['seeding_kind'])} | "
+                         f"{r['error']} | | | | | | | |")
+            continue
+        load = _n(r["load_avg_1min"]) if "load_avg_1min" in r else "—"
+        lines.append(
+            f"| {_target(r['target'])} | {r['seeding']} | {r['reduced']} | {_n(r['seeds'])} | "
+            f"{_n(r['equations'])} | {_n(r['trimmed_equations'])} | {_n(r['seconds'])} s | "
+            f"{_n(r['peak_rss_gib'])} GiB | {load} | "
+            f"{_n(r['kira_equations'])} / {_n(r['kira_seconds'])} s / {_n(r['kira_gb'])} GB |")
+    lines += ["", "Goals: all reduced exactly, peak < 4 GiB, I(1,1,2,1,1,1,−4) ≤ 2 s and each "
+              "other ≤ 120 s."]
+    return "\n".join(lines) + "\n"
+
+
+def learn_once() -> str:
+    d = _load("learn_once")
+    if d is None:
+        return _missing("learn_once")
+    return (f"{d['system']} ({_n(d['seeds'])} seeds, {_n(d['equations'])} equations, "
+            f"{_n(d['trimmed_equations'])} trimmed): first sample {_n(d['first_sample_s'])} s, "
+            f"each further prime {d['further_prime_s'] * 1000:.1f} ms "
+            f"({d['further_over_first']:.1%} of the first sample, goal "
+            f"{d['goal_further_over_first']:.0%}; {d['further_over_finiteflow_median']:.1%} of "
+            f"FiniteFlow's evaluation time as measured here, goal "
+            f"{d['goal_further_over_finiteflow']:.0%}); rebuilding and solving instead: "
+            f"{_n(d['rebuild_and_solve_s'])} s.\n")
+
+
+def small_reduce() -> str:
+    d = _load("small_reduce")
+    if d is None:
+        return _missing("small_reduce")
+    cases = ", ".join(f"{c['family']} I({c['target']}) {_n(c['wall_median_s'])} s"
+                      + (f" ({_n(c['baseline']['wall_median_s'])} s before, same load)"
+                         if c.get("baseline") else "")
+                      for c in d["cases"])
+    load = d.get("cpu_load")
+    return (f"`ibp-evolve reduce` wall time with warm caches (median): {cases}; goal "
+            f"{_n(d['cases'][0]['goal_s'])} s" +
+            (f" (load average {_n(load[0])} while measured)" if load else "") + ".\n")
+
+
+def analytic() -> str:
+    d = _load("analytic")
+    if d is None:
+        return _missing("analytic")
+    rows = [c for c in d["cases"]] + [d[k] for k in ("full", "full_replace_by_one",
+                                                     "full_two_workers") if d.get(k)]
+    lines = ["| case | rule | seeds | trimmed | samples | primes | time | goal |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in rows:
+        lines.append(f"| {c['case'].strip()} | {c['rule']} | {_n(c['seeds'])} | "
+                     f"{_n(c['trimmed_equations'])} | {_n(c['samples'])} | {c['primes']} | "
+                     f"{_n(c['seconds'])} s | ≤ {_n(c['goal_s'])} s |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, rank_scan, rank_scan_dotted,
+                                     sailir, learn_once, small_reduce, analytic)}
+
+
+def render(text: str) -> str:
+    """``text`` with every figures block re-rendered; an unknown block name is an error."""
+    def replace(m):
+        name = m.group("name")
+        if name not in RENDERERS:
+            raise KeyError(f"README block figures:{name} has no renderer in {__file__}")
+        return m.group(1) + RENDERERS[name]() + m.group(4)
+    return BLOCK.sub(replace, text)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="rewrite the blocks in README.md")
+    ap.add_argument("--check", action="store_true", help="exit 1 when README.md is stale")
+    args = ap.parse_args(argv)
+    text = README.read_text()
+    new = render(text)
+    if args.write:
+        if new != text:
+            tmp = README.with_suffix(".md.tmp")
+            tmp.write_text(new)
+            tmp.replace(README)
+        print(f"README.md: {len(BLOCK.findall(new))} figure blocks rendered")
+        return 0
+    if args.check:
+        if new != text:
+            print("README.md figures are stale: run `python benchmarks/readme_figures.py "
+                  "--write`", file=sys.stderr)
+            return 1
+        return 0
+    for name, fn in RENDERERS.items():
+        print(f"<!-- figures:{name} -->\n{fn()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
