@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ibp_evolve.cli.main import main
-from ibp_evolve.judge.score import PENALTY, Judge
+from ibp_evolve.judge.score import PENALTY, REFERENCE_RULE, Judge
 from ibp_evolve.judge.suites import parse_suite
 from ibp_evolve.language.library import resolve_rule
 from ibp_evolve.reports.html import build_report, read_run
@@ -36,10 +36,10 @@ def validation_suite(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- the objective
 
 def test_the_reference_rule_scores_one_per_target_exactly():
-    """relative_trimmed divides each target's trimmed equations by improved_seeding_dots' own:
-    the reference itself scores exactly 1 per target, whatever the targets' sizes."""
+    """relative_trimmed divides each target's trimmed equations by the reference rule's own
+    (tube_seeding): the reference itself scores exactly 1 per target, whatever their sizes."""
     suite = parse_suite(VALIDATION_TOML)
-    report = Judge(suite).score(resolve_rule("improved_seeding_dots"), "relative_trimmed")
+    report = Judge(suite).score(resolve_rule(REFERENCE_RULE), "relative_trimmed")
     assert report.complete
     assert report.total == Fraction(2) and report.fitness == 2.0
     assert all(t.reference_trimmed > 0 for t in report.targets)

@@ -15,7 +15,7 @@ Fitness (lower is better) is lexicographic in effect, (unreduced targets, surviv
 
 so any complete rule beats any incomplete one whatever the objective's scale.  The objective
 ``relative_trimmed`` normalises per target: the sum over targets of the rule's trimmed equations
-divided by those of the reference rule (improved_seeding_dots) on that target, an exact
+divided by those of the reference rule (tube_seeding) on that target, an exact
 :class:`~fractions.Fraction` (``ScoreReport.total``), so that on a suite of many targets one
 large target cannot dominate; the reference scores exactly one per target.  A target for
 which the rule selects more than ``max_seeds`` seeds is failed without solving; its survivor
@@ -52,8 +52,10 @@ from ibp_evolve.reducer.templates import templates
 OBJECTIVES = ("seeds", "equations", "trimmed", "multiply_adds", "seconds",
               "relative_trimmed")
 # relative_trimmed: per target, the rule's trimmed equations over this reference rule's (an
-# exact Fraction), so that over a suite of many targets one large target cannot dominate.
-REFERENCE_RULE = "improved_seeding_dots"
+# exact Fraction), so that over a suite of many targets one large target cannot dominate.  The
+# reference is the best complete library rule (tube_seeding, the `reduce` default), so a rule
+# scores below one per target only where it beats the state of the art.
+REFERENCE_RULE = "tube_seeding"
 PENALTY = 10 ** 15
 SURVIVOR_WEIGHT = 10 ** 9
 JUDGE_POINT_SEED = 2502  # the fixed numeric point of every judge
