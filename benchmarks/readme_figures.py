@@ -85,9 +85,10 @@ def generalise() -> str:
     if data is None:
         return _missing("generalise")
     base = data["baselines"]
+    start = f", started from `{data['start']}`" if data.get("start") else ""
     lines = [f"Evolved on `{data['train']}` ({_n(data['minutes'])} min × {len(data['runs'])} "
              f"seeds, {data['workers']} workers, objective `{data['objective']}`, features "
-             f"`{data['features']}`; measured {data.get('measured_at', '?')}), scored on "
+             f"`{data['features']}`{start}; measured {data.get('measured_at', '?')}), scored on "
              f"`{data['validation']}`:", "",
              "| rule | complete | seeds | trimmed equations |", "|---|---|---|---|"]
     for run in data["runs"]:
@@ -97,10 +98,45 @@ def generalise() -> str:
     for name, v in base.items():
         done = "yes" if v["complete"] else f"no ({v['unreduced']} unreduced)"
         lines.append(f"| `{name}` | {done} | {_n(v['seeds'])} | {_n(v['trimmed_equations'])} |")
-    beats = data.get("beats_improved_seeding_dots") or []
-    lines += ["", "Goal (fewer seeds and fewer trimmed equations than `improved_seeding_dots`, "
-              "complete): " + ("met by seed " + ", ".join(map(str, beats)) if beats
-                               else "not met") + "."]
+    lines.append("")
+    for name in ("improved_seeding_dots", "tube_seeding"):
+        key = f"beats_{name}"
+        if key in data:
+            beats = data[key]
+            lines.append(f"Fewer seeds and fewer trimmed equations than `{name}`, complete: "
+                         + ("seed " + ", ".join(map(str, beats)) if beats else "no run")
+                         + ".")
+    return "\n".join(lines) + "\n"
+
+
+LIBRARY_RULES = ("tube_seeding", "improved_seeding_dots", "improved_seeding", "laporta")
+
+
+def cross_family() -> str:
+    data = _load("cross_family")
+    if data is None:
+        return _missing("cross_family")
+    names = list(data["rules"])
+    reference = data["reference"]
+    lines = [f"Triangle-box rules applied unchanged to other families: seeds (trimmed "
+             f"equations), the seed ratio against `{reference}`; measured "
+             f"{data.get('measured_at', '?')}:", "",
+             "| suite | " + " | ".join(f"`{n}`" if n in LIBRARY_RULES else
+                                       f"{n}: `{_formula(data['rules'][n])}`"
+                                       for n in names) + " |",
+             "|---" * (len(names) + 1) + "|"]
+    for suite in data["suites"]:
+        ref = suite["rules"][reference]["seeds"]
+        cells = []
+        for name in names:
+            m = suite["rules"][name]
+            ratio = f", ×{m['seeds'] / ref:.2f}" if ref and name != reference else ""
+            cell = f"{_n(m['seeds'])} ({_n(m['trimmed_equations'])}){ratio}"
+            if not m["complete"]:
+                cell += " — unreduced " + ", ".join(_target(t) for t in m["unreduced_targets"])
+            cells.append(cell)
+        lines.append(f"| `{suite['suite']}` ({len(suite['targets'])} targets, load "
+                     f"{_n(suite['load_avg_1min'])}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -200,8 +236,9 @@ def analytic() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, rank_scan, rank_scan_dotted,
-                                     sailir, learn_once, small_reduce, analytic)}
+RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, cross_family, rank_scan,
+                                     rank_scan_dotted, sailir, learn_once, small_reduce,
+                                     analytic)}
 
 
 def render(text: str) -> str:
