@@ -16,7 +16,6 @@ Writes benchmarks/results/cross_family.json (figures printed as well, with the l
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,9 +30,8 @@ from ibp_evolve.judge.score import Judge  # noqa: E402
 from ibp_evolve.judge.suites import load_suite, parse_suite  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
 from ibp_evolve.reducer.family import load_family  # noqa: E402
-from ibp_evolve.runs.store import atomic_write_bytes  # noqa: E402
 
-from generalise import measure  # noqa: E402
+from generalise import measure, write_result  # noqa: E402
 from rank_scan import default_rule  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -110,11 +108,8 @@ def main() -> int:
             print(row(name, m, measured[REFERENCE]))
     document = {"benchmark": "cross_family", "reference": REFERENCE,
                 "rules": {name: rule.source for name, rule in chosen.items()},
-                "suites": results,
-                "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(Path(args.out), (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {args.out}")
+                "suites": results}
+    write_result(Path(args.out), document)
     return 0
 
 

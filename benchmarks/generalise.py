@@ -71,6 +71,15 @@ def measure(judge: Judge, rule) -> dict:
                            for t in report.targets]}
 
 
+def write_result(out: Path, document: dict) -> None:
+    """``document``, stamped with the time of measurement, written atomically as JSON (the
+    benchmarks/results files that benchmarks/readme_figures.py renders)."""
+    document["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
+    print(f"wrote {out}")
+
+
 def beating(runs: list[dict], reference: dict) -> list[int]:
     """The seeds whose exported rule is complete with fewer seeds and fewer trimmed equations
     than the reference rule on the validation suite (the issue's goal)."""
@@ -129,11 +138,8 @@ def main() -> int:
                 "objective": args.objective, "features": FEATURES, "baselines": baselines,
                 "start": args.start, "runs": runs,
                 "beats_improved_seeding_dots": beats["improved_seeding_dots"],
-                "beats_tube_seeding": beats["tube_seeding"],
-                "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(Path(args.out), (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {args.out}")
+                "beats_tube_seeding": beats["tube_seeding"]}
+    write_result(Path(args.out), document)
     return 0
 
 

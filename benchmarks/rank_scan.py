@@ -33,7 +33,7 @@ from ibp_evolve.judge.score import Judge  # noqa: E402
 from ibp_evolve.judge.suites import parse_suite  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
 from ibp_evolve.language.parse import load_rule  # noqa: E402
-from ibp_evolve.runs.store import atomic_write_bytes  # noqa: E402
+from generalise import write_result  # noqa: E402  (a script beside this one)
 
 RESULTS = ROOT / "benchmarks" / "results"
 LIBRARY = ("improved_seeding", "improved_seeding_dots", "tube_seeding")
@@ -117,11 +117,8 @@ def main() -> int:
               + f" {cell(row['rule'])} {cell(row.get('floor'))}  {load:.1f}")
     document = {"benchmark": "rank_scan", "family": "triangle_box", "target": pattern,
                 "rule": label,
-                "rule_source": rule.source, "rows": rows,
-                "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(Path(args.out), (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {args.out}")
+                "rule_source": rule.source, "rows": rows}
+    write_result(Path(args.out), document)
     return 0
 
 
