@@ -23,6 +23,7 @@ reporting seeds or trimmed equations per seed).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -30,8 +31,9 @@ import sympy
 
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.modular import to_mod
-from ibp_evolve.reducer.sectors import zero_sectors
-from ibp_evolve.reducer.symmetries import SectorMapping, Symmetries
+from ibp_evolve.reducer.sectors import symanzik_polynomials, zero_sectors
+from ibp_evolve.reducer.symmetries import (SectorMapping, Symmetries, SymmetryError,
+                                          family_symmetries)
 
 
 class NumericMapping:
@@ -163,19 +165,29 @@ def symmetry_relations(symmetries: Symmetries, family: Family, integrals, point:
     Returns (relation id of each term, integral of each term (m, N), coefficient (m,)),
     relation ids numbered 0.. in order.
     """
+    rows, terms, vals, _, _ = _relations(symmetries, family, integrals, point, prime)
+    return rows, terms, vals
+
+
+def _relations(symmetries: Symmetries, family: Family, integrals, point: dict, prime: int,
+               automorphisms: bool = True):
+    """:func:`symmetry_relations`, plus each relation's source integral (n_rel, N) and its
+    mapping (a list of SectorMapping): what an exact or replayed copy of the row needs."""
     integrals = np.asarray(integrals, dtype=np.int64).reshape(-1, family.n)
     by_sector = numeric_mappings(symmetries, family, point, prime)
     zeros = zero_sectors(family)
     zero_table = np.zeros(1 << family.n, dtype=bool)
     zero_table[list(zeros)] = True
     sectors = _sector_ids(integrals)
-    out_rows, out_terms, out_vals = [], [], []
+    out_rows, out_terms, out_vals, out_sources, out_maps = [], [], [], [], []
     n_relations = 0
     for sector, mappings in by_sector.items():
         members = integrals[sectors == sector]
         if not len(members):
             continue
         for nm in mappings:
+            if not automorphisms and nm.mapping.source == nm.mapping.target:
+                continue
             rows, terms, vals = nm.images(members)
             alive = ~zero_table[_sector_ids(terms)]
             rows, terms, vals = rows[alive], terms[alive], vals[alive]
@@ -192,13 +204,35 @@ def symmetry_relations(symmetries: Symmetries, family: Family, integrals, point:
             out_rows += [renumber[kept], renumber[rows[take]]]
             out_terms += [members[kept], terms[take]]
             out_vals += [np.ones(len(kept), dtype=np.int64), (-vals[take]) % prime]
+            out_sources.append(members[kept])
+            out_maps += [nm.mapping] * len(kept)
             n_relations += len(kept)
     if not out_rows:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, np.zeros((0, family.n), dtype=np.int64), empty
+        none = np.zeros((0, family.n), dtype=np.int64)
+        return empty, none, empty, none, []
     rows = np.concatenate(out_rows)
     order = np.argsort(rows, kind="stable")
-    return rows[order], np.vstack(out_terms)[order], np.concatenate(out_vals)[order]
+    return (rows[order], np.vstack(out_terms)[order], np.concatenate(out_vals)[order],
+            np.vstack(out_sources), out_maps)
+
+
+@dataclass
+class RelationRows:
+    """The symmetry relations appended to a system: equations ``first .. first + n - 1`` (no
+    seed owns them), each with its source integral and its mapping, from which an exact copy
+    of the row (:func:`exact_relation`) or one at another prime or point is made."""
+
+    first: int
+    sources: np.ndarray  # (n, N)
+    mappings: list  # SectorMapping of each relation
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.arange(self.first, self.first + len(self), dtype=np.int64)
 
 
 def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=None):
@@ -212,13 +246,64 @@ def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=Non
     one (look integrals up with ``column_of``).  To solve a seed subset with symmetries, select
     ``system.equations_of(seed_ids)`` plus ``symmetry_equation_ids``.
     """
-    from ibp_evolve.reducer.system import EquationSystem
-
     family, prime = system.family, system.prime
     if integrals is None:
         integrals = system.integrals
     rel_rows, rel_terms, rel_vals = symmetry_relations(symmetries, family, integrals, point,
                                                        prime)
+    new = _appended(system, rel_rows, rel_terms, rel_vals)
+    first = system.n_equations
+    return new, np.arange(first, new.n_equations, dtype=np.int64)
+
+
+def with_symmetry_rows(system, symmetries: Symmetries, point: dict):
+    """``(new_system, RelationRows)``: every integral of the system gets its relations (its
+    mapping, or its sector's automorphisms), and so does every integral of a non-unique sector
+    that a relation brings in, until none is left: such an integral has no seed of its own
+    (seeds live in unique sectors), so without its relation it would stay in a target's row
+    as a survivor.  The closure ends because a mapping's terms lie in a unique sector or in a
+    sector with fewer lines."""
+    family, prime = system.family, system.prime
+    rep = symmetries.representative
+    non_unique = np.zeros(1 << family.n, dtype=bool)
+    non_unique[[s for s, r in rep.items() if r != s]] = True
+    parts, offset = [], 0
+    todo, automorphisms = system.integrals, True
+    done = system.integrals
+    while len(todo):
+        rows, terms, vals, sources, maps = _relations(symmetries, family, todo, point, prime,
+                                                      automorphisms)
+        parts.append((rows + offset, terms, vals, sources, maps))
+        offset += len(sources)
+        brought = _unique_rows(terms)[0] if len(terms) else terms
+        brought = brought[non_unique[_sector_ids(brought)]] if len(brought) else brought
+        todo = brought[~_contains(done, brought)] if len(brought) else brought
+        done = np.vstack([done, todo])
+        automorphisms = False  # a new integral needs its mapping; more self-maps add nothing
+    rows = np.concatenate([p[0] for p in parts])
+    terms = np.vstack([p[1] for p in parts])
+    vals = np.concatenate([p[2] for p in parts])
+    new = _appended(system, rows, terms, vals)
+    relations = RelationRows(system.n_equations, np.vstack([p[3] for p in parts]),
+                             [m for p in parts for m in p[4]])
+    return new, relations
+
+
+def _contains(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` are rows of ``table`` (one int64 key per row)."""
+    if not len(table) or not len(rows):
+        return np.zeros(len(rows), dtype=bool)
+    both = np.vstack([table, rows])
+    lo = int(both.min())
+    place = (int(both.max()) - lo + 1) ** np.arange(both.shape[1], dtype=np.int64)
+    return np.isin((rows - lo) @ place, (table - lo) @ place)
+
+
+def _appended(system, rel_rows, rel_terms, rel_vals):
+    """``system`` with the relation rows (relation id of each term, term, value) appended."""
+    from ibp_evolve.reducer.system import EquationSystem
+
+    family, prime = system.family, system.prime
     n_relations = int(rel_rows.max()) + 1 if len(rel_rows) else 0
     everything = np.vstack([system.integrals, rel_terms])
     unique, inverse = _unique_rows(everything)
@@ -230,10 +315,146 @@ def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=Non
     rel_cols = new_col[system.n_columns:]
     counts = np.bincount(rel_rows, minlength=n_relations)
     eq_ptr = np.concatenate([system.eq_ptr, system.eq_ptr[-1] + np.cumsum(counts)])
-    new = EquationSystem(
+    return EquationSystem(
         family=family, seeds=system.seeds, prime=prime, ordering=system.ordering,
         n_templates=system.n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
         eq_cols=np.concatenate([old_cols, rel_cols]),
         eq_vals=np.concatenate([system.eq_vals, rel_vals]), seconds=system.seconds)
-    first = system.n_equations
-    return new, np.arange(first, first + n_relations, dtype=np.int64)
+
+
+# -- seeds in unique sectors ----------------------------------------------------------------
+
+def unique_seeds(symmetries: Symmetries, family: Family, seeds, point: dict,
+                 prime: int) -> np.ndarray:
+    """The seeds with every seed of a non-unique sector replaced by its images in the unique
+    sector it maps onto (the terms of its relation that lie in that sector), each seed once,
+    in order of first appearance (the solver breaks ties by seed position).
+
+    Why map rather than drop: a rule seeds a target's subsectors, and the unique sector a
+    subsector maps onto need not be one of them (it is the first of its class, not the
+    target's); dropping its seeds would leave the relations' terms there without equations.
+    The images have no more dots or numerators than the seed, so the rule's shape is kept.
+    Seeding both copies would only solve the same integrals twice, which is what symmetries
+    are there to avoid.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, family.n)
+    if not len(seeds):
+        return seeds
+    rep = symmetries.representative
+    sectors = _sector_ids(seeds)
+    mapped = np.array([rep.get(int(s), int(s)) != int(s) for s in sectors.tolist()])
+    if not mapped.any():
+        return seeds
+    by_sector = numeric_mappings(symmetries, family, point, prime)
+    rows_out, order_out = [seeds[~mapped]], [np.flatnonzero(~mapped).astype(float)]
+    for sector in np.unique(sectors[mapped]).tolist():
+        at = np.flatnonzero(sectors == sector)
+        nm = next(m for m in by_sector[sector] if m.mapping.source != m.mapping.target)
+        rows, terms, _ = nm.images(seeds[at])
+        keep = _sector_ids(terms) == nm.mapping.target
+        rows, terms = rows[keep], terms[keep]
+        rows_out.append(terms)
+        # images take their seed's place, in the order they come (rank below 1 within it)
+        order_out.append(at[rows] + np.arange(len(rows)) / (len(rows) + 1.0))
+    stacked = np.vstack(rows_out)
+    stacked = stacked[np.argsort(np.concatenate(order_out), kind="stable")]
+    _, first = np.unique(stacked, axis=0, return_index=True)
+    return stacked[np.sort(first)]
+
+
+# -- the relations exactly, as polynomials in the parameters -------------------------------
+
+_EXACT: dict = {}
+
+
+def _numerator_polynomials(mapping: SectorMapping, family: Family, powers: tuple):
+    """prod_j (image of D_j)^powers[j] over the numerator positions, expanded exactly:
+    {propagator exponents: {parameter exponents: Fraction}}."""
+    key = (family.digest, mapping, powers)
+    if key not in _EXACT:
+        n = family.n
+        props = sympy.symbols(f"D1:{n + 1}")
+        params = [sympy.Symbol(p) for p in family.parameters]
+        names = {p: sympy.Symbol(p) for p in family.parameters}
+        positions = [j for j in range(n) if not mapping.source >> j & 1]
+        expr = sympy.Integer(1)
+        for j, k in zip(positions, powers):
+            coeffs, const = mapping.images[j]
+            linear = sum((sympy.Rational(c.numerator, c.denominator) * props[m]
+                          for m, c in enumerate(coeffs) if c), sympy.Integer(0))
+            linear += sympy.sympify(const, locals=names)
+            expr *= linear ** k
+        out: dict = {}
+        for monom, c in sympy.Poly(sympy.expand(expr), *props, *params).terms():
+            c = sympy.Rational(c)
+            out.setdefault(monom[:n], {})[monom[n:]] = Fraction(int(c.p), int(c.q))
+        if len(_EXACT) > 4096:
+            _EXACT.clear()
+        _EXACT[key] = out
+    return _EXACT[key]
+
+
+def exact_relation(mapping: SectorMapping, family: Family, integral) -> list:
+    """The relation of ``integral`` under ``mapping`` as ``[(integral, {parameter exponents:
+    Fraction})]``: I(a) - sum_b c_b I(b), terms in zero sectors dropped, equal terms merged."""
+    a = tuple(int(x) for x in integral)
+    n = family.n
+    base = [0] * n
+    for source_line, target_line in mapping.line_map:
+        base[target_line] = a[source_line]
+    powers = tuple(-a[j] for j in range(n) if not mapping.source >> j & 1)
+    zeros = zero_sectors(family)
+    unit = (0,) * len(family.parameters)
+    terms: dict = {a: {unit: Fraction(1)}}
+    for exps, poly in _numerator_polynomials(mapping, family, powers).items():
+        b = tuple(x - e for x, e in zip(base, exps))
+        if sum(1 << i for i, x in enumerate(b) if x > 0) in zeros:
+            continue
+        into = terms.setdefault(b, {})
+        for k, v in poly.items():
+            into[k] = into.get(k, 0) - v
+    return [(b, {k: v for k, v in p.items() if v}) for b, p in terms.items()
+            if any(p.values())]
+
+
+# -- a mapping checked at the point it is used at -------------------------------------------
+
+_VERIFIED: dict = {}
+
+
+def check_at_point(symmetries: Symmetries, family: Family, point: dict) -> None:
+    """Every mapping must carry its sector's U and F onto the target's at ``point`` (equal
+    integrals have equal Symanzik polynomials up to relabelling the Feynman parameters).  A
+    mapping that holds only for special kinematics fails here, at the values it is used at;
+    SymmetryError names the sector and the way to proceed."""
+    values = {sympy.Symbol(s): sympy.Rational(Fraction(point[s]).numerator,
+                                              Fraction(point[s]).denominator)
+              for s in family.parameters if s in point and s != "d"}
+    key = (family.digest, symmetries, tuple(sorted((str(k), v) for k, v in values.items())))
+    if key in _VERIFIED:
+        return
+    u, f, xs = symanzik_polynomials(family)
+    u, f = u.subs(values), f.subs(values)
+    for m in symmetries.mappings + symmetries.automorphisms:
+        def on(poly, sector):
+            return poly.subs({xs[j]: 0 for j in range(family.n) if not sector >> j & 1})
+        relabel = {xs[a]: xs[b] for a, b in m.line_map}
+        for name, poly in (("U", u), ("F", f)):
+            image = on(poly, m.source).xreplace(relabel)
+            if sympy.expand(image - on(poly, m.target)) != 0:
+                bits = lambda s: ",".join("1" if s >> i & 1 else "0"  # noqa: E731
+                                          for i in range(family.n))
+                shown = ", ".join(f"{k}={v}" for k, v in point.items() if k != "d")
+                raise SymmetryError(
+                    f"family '{family.name}': sector {m.source} ({bits(m.source)}) maps onto "
+                    f"sector {m.target} ({bits(m.target)}) only for special kinematics: their "
+                    f"{name} polynomials differ at {shown or 'the point'}; rerun with "
+                    "--symmetries off to proceed")
+    _VERIFIED[key] = True
+
+
+def symmetries_at(family: Family, point: dict) -> Symmetries:
+    """The family's sector symmetries, checked at ``point``."""
+    symmetries = family_symmetries(family)
+    check_at_point(symmetries, family, point)
+    return symmetries
