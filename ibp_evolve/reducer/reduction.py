@@ -3,6 +3,11 @@
 A target is **reduced** when its fully back-substituted row contains master integrals only
 (DESIGN.md §1); any other integral left in the row is a *survivor*.  Integrals of zero sectors
 vanish and count as reduced (to zero).
+
+With sector symmetries the system carries relation rows
+(:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`): they are solved with the seeds'
+equations but owned by no seed, so ``equations`` and ``trimmed_equations`` count the IBP
+equations alone and ``symmetry_equations`` / ``trimmed_symmetry_equations`` the relations.
 """
 
 from __future__ import annotations
@@ -39,16 +44,23 @@ class NumericReduction:
     multiply_adds: int
     seconds: float
     solution: Solution = field(repr=False, default=None)
+    symmetry_equations: int = 0
+    trimmed_symmetry_equations: int = 0
+    relations: object = field(repr=False, default=None)  # the RelationRows solved with
 
     @property
     def complete(self) -> bool:
         return all(t.reduced for t in self.targets)
 
     def stats(self) -> dict:
-        return {"seeds": self.seeds, "equations": self.equations,
-                "independent_equations": self.independent_equations,
-                "trimmed_equations": self.trimmed_equations, "fill_in": self.fill_in,
-                "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
+        out = {"seeds": self.seeds, "equations": self.equations,
+               "independent_equations": self.independent_equations,
+               "trimmed_equations": self.trimmed_equations, "fill_in": self.fill_in,
+               "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
+        if self.relations is not None:
+            out |= {"symmetry_equations": self.symmetry_equations,
+                    "trimmed_symmetry_equations": self.trimmed_symmetry_equations}
+        return out
 
 
 def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
@@ -69,9 +81,10 @@ def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
 
 
 def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
-                    engine: str = "numba") -> NumericReduction:
+                    engine: str = "numba", relations=None) -> NumericReduction:
     """Solve the equations of the chosen seeds and express each target through ``masters``.
-    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`."""
+    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`; ``relations`` (a
+    :class:`~ibp_evolve.reducer.symmetry_rows.RelationRows` of ``system``) are solved too."""
     masters = set(map(tuple, masters))
     seed_ids = np.asarray(seed_ids, dtype=np.int64)
     zeros = zero_sectors(system.family)
@@ -79,6 +92,8 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
     columns = columns_of(system, np.array(targets, dtype=np.int64).reshape(-1, system.family.n))
     solvable = columns >= 0
     selected = system.equations_of(seed_ids)
+    if relations is not None:
+        selected = np.concatenate([selected, relations.ids])
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
                      system.n_columns, columns[solvable], system.prime, engine=engine)
     row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
@@ -99,8 +114,14 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
             integral = system.integral(c)
             (coefficients if integral in masters else survivors)[integral] = v
         results.append(TargetReduction(target, not survivors, coefficients, survivors))
+    n_relations = len(relations) if relations is not None else 0
+    trimmed_relations = (int((np.asarray(solution.trimmed_equations) >= relations.first).sum())
+                         if relations is not None else 0)
     return NumericReduction(
-        targets=results, seeds=len(seed_ids), equations=int(solution.n_equations),
+        targets=results, seeds=len(seed_ids),
+        equations=int(solution.n_equations) - n_relations,
         independent_equations=solution.n_independent,
-        trimmed_equations=solution.n_trimmed, fill_in=solution.fill_in,
-        multiply_adds=solution.multiply_adds, seconds=solution.seconds, solution=solution)
+        trimmed_equations=solution.n_trimmed - trimmed_relations, fill_in=solution.fill_in,
+        multiply_adds=solution.multiply_adds, seconds=solution.seconds, solution=solution,
+        symmetry_equations=n_relations, trimmed_symmetry_equations=trimmed_relations,
+        relations=relations)
