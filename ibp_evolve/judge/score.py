@@ -20,6 +20,13 @@ divided by those of the reference rule (improved_seeding_dots) on that target, a
 large target cannot dominate; the reference scores exactly one per target.  A target for
 which the rule selects more than ``max_seeds`` seeds is failed without solving; its survivor
 count is the excess number of seeds, so the penalty still grades by size.
+
+Sector symmetries (the suite's ``symmetries`` key, or the ``symmetries`` argument): a rule's
+seeds in non-unique sectors are replaced by their images in the unique sectors
+(:func:`~ibp_evolve.reducer.symmetry_rows.unique_seeds`; the seed count is of the seeds
+solved), every integral of the system gets its relation rows, and targets reduce onto the
+symmetric master basis.  Equations and trimmed equations count the seeds' IBP equations; the
+relation rows are solved too (their work is in the multiply-adds) but owned by no seed.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from ibp_evolve.judge.bounds import (candidate_bytes, check_memory, default_max_
                                      rows_bytes)
 from ibp_evolve.judge.selection import (DEFAULT_MAX_CANDIDATES, box_limits, check_candidates,
                                         mask_function, select_from_box)
-from ibp_evolve.judge.suites import Suite
+from ibp_evolve.judge.suites import Suite, with_symmetries
 from ibp_evolve.language.compile import compile_rule, features_from_indices
 from ibp_evolve.language.parse import Rule, load_rule
 from ibp_evolve.language.sandbox import evaluate_mask
@@ -46,6 +53,8 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
+from ibp_evolve.reducer.symmetry_rows import (automorphism_region, symmetries_at, unique_seeds,
+                                             with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
@@ -92,11 +101,12 @@ class ScoreReport:
     targets: list
     joint: bool = False
     total: object = None   # the objective summed over targets, exact (int or Fraction)
+    symmetries: bool = False  # solved with sector symmetries (relation rows, unique sectors)
 
     def to_json(self) -> dict:
         data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": self.fitness, "complete": self.complete, "joint": self.joint,
-                "targets": [asdict(t) for t in self.targets]}
+                "symmetries": self.symmetries, "targets": [asdict(t) for t in self.targets]}
         if self.objective == "relative_trimmed":   # the exact sum, and what it divides by
             data["total"] = str(self.total)
         else:
@@ -135,8 +145,10 @@ class Judge:
     def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0],
                  *, max_memory: int | None = None,
                  max_candidates: int = DEFAULT_MAX_CANDIDATES,
-                 cache_bytes: int | None = None, feature_bytes: int | None = None):
-        self.suite = suite
+                 cache_bytes: int | None = None, feature_bytes: int | None = None,
+                 symmetries: bool | None = None):
+        self.suite = suite = with_symmetries(suite, symmetries)
+        self.symmetries = suite.symmetries
         self.family = family = suite.family
         self.ordering = ordering or Ordering.parse()
         self.prime = prime
@@ -152,9 +164,11 @@ class Judge:
                      f"{where}scoring (equations of up to {solved:,} seeds, "
                      f"{self.n_terms} terms each, and twice {self.cache_bytes >> 20} MiB of "
                      f"cached rows)", "lower max_seeds")
-        self.masters = family_masters(family, self.ordering)
+        self.masters = family_masters(family, self.ordering, symmetries=self.symmetries)
         warmup()  # load the compiled solver now, not inside the first rule's timing
         self.point = random_point(family.parameters, np.random.default_rng(JUDGE_POINT_SEED))
+        self.sector_symmetries = (symmetries_at(family, self.point) if self.symmetries
+                                  else None)
         limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
         lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])
         hi = max([r_max for r_max, _ in limits] + [max(t) for t in suite.targets])
@@ -176,7 +190,8 @@ class Judge:
         self.sliced, used = set(), 0
         for i in sorted(self.resident, key=lambda k: self.universe_sizes[k]):
             size = rows_bytes(self.universe_sizes[i], self.n_terms)
-            if not suite.joint and used + size <= self.cache_bytes:
+            # (with symmetries the seeds solved are not a slice of the universe: mapped ones)
+            if not suite.joint and not self.symmetries and used + size <= self.cache_bytes:
                 self.sliced.add(i)
                 used += size
         self._universes: dict[int, np.ndarray] = {}
@@ -255,6 +270,32 @@ class Judge:
         return build_system(self.family, seeds, self.point, self.prime, self.ordering,
                             extra_integrals=self.suite.targets)
 
+    # -- sector symmetries ------------------------------------------------------------------
+    def solved_seeds(self, seeds: np.ndarray) -> np.ndarray:
+        """The seeds a rule's choice is solved on: itself, or with symmetries its seeds moved
+        to unique sectors."""
+        if self.sector_symmetries is None:
+            return seeds
+        return unique_seeds(self.sector_symmetries, self.family, seeds, self.point,
+                            self.prime)
+
+    def with_relations(self, system):
+        """``(system, relations)``: with symmetries the system with its relation rows (to be
+        solved with the seeds' equations), otherwise ``(system, None)``."""
+        if self.sector_symmetries is None:
+            return system, None
+        return with_symmetry_rows(system, self.sector_symmetries, self.point,
+                                  automorphism_region(self.masters))
+
+    def reduce(self, seeds: np.ndarray, targets):
+        """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
+        relation rows when the suite uses symmetries: the judge's one solve."""
+        seeds = self.solved_seeds(seeds)
+        system, relations = self.with_relations(
+            self.rows.system(seeds, extra_integrals=self.suite.targets))
+        return reduce_on_seeds(system, np.arange(len(seeds)), targets, self.masters,
+                               relations=relations)
+
     # -- rule -> masks ---------------------------------------------------------------------
     def masks(self, rule: Rule | str, sandbox: bool = False, time_limit: float = 10.0):
         """The rule's keep-mask over each target's universe."""
@@ -327,8 +368,7 @@ class Judge:
         if i in self.sliced and ids is not None:
             red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
         else:
-            system = self.rows.system(seeds, extra_integrals=self.suite.targets)
-            red = reduce_on_seeds(system, np.arange(len(seeds)), [target], self.masters)
+            red = self.reduce(seeds, [target])
         t = red.targets[0]
         return TargetScore(list(target), red.seeds, red.equations, red.trimmed_equations,
                            red.multiply_adds, red.seconds, t.reduced,
@@ -347,8 +387,7 @@ class Judge:
                                   "max_seeds exceeded (joint)")
                       for t, c in zip(self.suite.targets, chosen)]
             return self._report(scores, objective, len(union), joint=True)
-        system = self.rows.system(union, extra_integrals=self.suite.targets)
-        red = reduce_on_seeds(system, np.arange(len(union)), self.suite.targets, self.masters)
+        red = self.reduce(union, self.suite.targets)
         scores = [TargetScore(list(t.target), len(c), red.equations, red.trimmed_equations,
                               red.multiply_adds, red.seconds, t.reduced,
                               [list(s) for s in t.survivors], len(t.survivors))
@@ -380,4 +419,5 @@ class Judge:
         fitness = fitness_of(total, len(unreduced), sum(s.n_survivors for s in unreduced))
         return ScoreReport(rule="", suite=self.suite.name, objective=objective,
                            fitness=float(fitness) if isinstance(fitness, Fraction) else fitness,
-                           complete=not unreduced, targets=scores, joint=joint, total=total)
+                           complete=not unreduced, targets=scores, joint=joint, total=total,
+                           symmetries=self.symmetries)

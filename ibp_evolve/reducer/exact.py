@@ -38,7 +38,8 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.replay import TrimmedSystem
 from ibp_evolve.reducer.sectors import sector_of
 from ibp_evolve.reducer.symmetries import Symmetries
-from ibp_evolve.reducer.symmetry_rows import symmetries_at, unique_seeds, with_symmetry_rows
+from ibp_evolve.reducer.symmetry_rows import (automorphism_region, symmetries_at, unique_seeds,
+                                             with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system, parameter_residues
 from ibp_evolve.reducer.templates import templates
 from ibp_evolve.reducer.thiele import GenuinePoleError, NotConvergedError, values_at_zero
@@ -98,7 +99,8 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
                               extra_integrals=targets)
         relations = None
         if symmetries is not None:
-            system, relations = with_symmetry_rows(system, symmetries, learn_point)
+            system, relations = with_symmetry_rows(system, symmetries, learn_point,
+                                                   automorphism_region(masters))
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
                                     engine="auto", relations=relations)
         if reduction.complete:

@@ -31,7 +31,7 @@ import sympy
 
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.modular import to_mod
-from ibp_evolve.reducer.sectors import symanzik_polynomials, zero_sectors
+from ibp_evolve.reducer.sectors import measures, symanzik_polynomials, zero_sectors
 from ibp_evolve.reducer.symmetries import (SectorMapping, Symmetries, SymmetryError,
                                           family_symmetries)
 
@@ -89,24 +89,32 @@ class NumericMapping:
         return self._numerators[powers]
 
     def images(self, integrals: np.ndarray):
-        """For integrals (n, N) of the source sector: (row of each term, integral b, coeff)."""
+        """For integrals (n, N) of the source sector: (row of each term, integral b, coeff).
+
+        Vectorised over numerator patterns: each pattern's expansion is looked up once, and
+        every integral's terms are gathered from one concatenated table (the judge maps the
+        integrals of thousands of systems, a Python loop per pattern would dominate)."""
         base = np.zeros_like(integrals)
         base[:, self.line_to] = integrals[:, self.line_from]
         powers = -integrals[:, self.numerator_positions]
-        patterns, which = np.unique(powers, axis=0, return_inverse=True)
-        which = which.ravel()
-        rows, terms, coeffs = [], [], []
-        for k, pattern in enumerate(patterns):
-            members = np.flatnonzero(which == k)
-            exps, vals = self.numerator(tuple(int(x) for x in pattern))
-            b = base[members][:, None, :] - exps[None, :, :]
-            rows.append(np.repeat(members, len(exps)))
-            terms.append(b.reshape(-1, self.n))
-            coeffs.append(np.tile(vals, len(members)))
-        if not rows:
+        if not len(integrals):
             empty = np.zeros(0, dtype=np.int64)
             return empty, np.zeros((0, self.n), dtype=np.int64), empty
-        return np.concatenate(rows), np.vstack(terms), np.concatenate(coeffs)
+        if powers.shape[1]:
+            patterns, which = _unique_rows(powers)
+        else:  # no numerator position: one empty pattern
+            patterns, which = powers[:1], np.zeros(len(powers), dtype=np.int64)
+        expansions = [self.numerator(tuple(int(x) for x in p)) for p in patterns]
+        sizes = np.array([len(e) for e, _ in expansions], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        table_exps = np.vstack([e for e, _ in expansions])
+        table_vals = np.concatenate([v for _, v in expansions])
+        counts = sizes[which]
+        rows = np.repeat(np.arange(len(integrals), dtype=np.int64), counts)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        within = np.arange(len(rows), dtype=np.int64) - np.repeat(starts, counts)
+        entry = offsets[which][rows] + within
+        return rows, base[rows] - table_exps[entry], table_vals[entry]
 
 
 _NUMERIC: dict = {}
@@ -170,9 +178,11 @@ def symmetry_relations(symmetries: Symmetries, family: Family, integrals, point:
 
 
 def _relations(symmetries: Symmetries, family: Family, integrals, point: dict, prime: int,
-               automorphisms: bool = True):
+               automorphisms: bool | tuple = True):
     """:func:`symmetry_relations`, plus each relation's source integral (n_rel, N) and its
-    mapping (a list of SectorMapping): what an exact or replayed copy of the row needs."""
+    mapping (a list of SectorMapping): what an exact or replayed copy of the row needs.
+    ``automorphisms``: False for none, or (d_max, s_max) for those of integrals with at most
+    so many dots and numerator powers."""
     integrals = np.asarray(integrals, dtype=np.int64).reshape(-1, family.n)
     by_sector = numeric_mappings(symmetries, family, point, prime)
     zeros = zero_sectors(family)
@@ -186,25 +196,31 @@ def _relations(symmetries: Symmetries, family: Family, integrals, point: dict, p
         if not len(members):
             continue
         for nm in mappings:
-            if not automorphisms and nm.mapping.source == nm.mapping.target:
-                continue
-            rows, terms, vals = nm.images(members)
+            sources = members
+            if nm.mapping.source == nm.mapping.target and automorphisms is not True:
+                if automorphisms is False:
+                    continue
+                m = measures(members)
+                sources = members[(m["d"] <= automorphisms[0]) & (m["s"] <= automorphisms[1])]
+                if not len(sources):
+                    continue
+            rows, terms, vals = nm.images(sources)
             alive = ~zero_table[_sector_ids(terms)]
             rows, terms, vals = rows[alive], terms[alive], vals[alive]
             # I(a) = 1 * I(a) and nothing else: the mapping fixes this integral
-            counts = np.bincount(rows, minlength=len(members))
+            counts = np.bincount(rows, minlength=len(sources))
             single = counts[rows] == 1
-            trivial_term = single & (vals == 1) & (terms == members[rows]).all(axis=1)
-            trivial = np.zeros(len(members), dtype=bool)
+            trivial_term = single & (vals == 1) & (terms == sources[rows]).all(axis=1)
+            trivial = np.zeros(len(sources), dtype=bool)
             trivial[rows[trivial_term]] = True
             kept = np.flatnonzero(~trivial)
-            renumber = np.full(len(members), -1, dtype=np.int64)
+            renumber = np.full(len(sources), -1, dtype=np.int64)
             renumber[kept] = n_relations + np.arange(len(kept))
             take = ~trivial[rows]
             out_rows += [renumber[kept], renumber[rows[take]]]
-            out_terms += [members[kept], terms[take]]
+            out_terms += [sources[kept], terms[take]]
             out_vals += [np.ones(len(kept), dtype=np.int64), (-vals[take]) % prime]
-            out_sources.append(members[kept])
+            out_sources.append(sources[kept])
             out_maps += [nm.mapping] * len(kept)
             n_relations += len(kept)
     if not out_rows:
@@ -256,19 +272,26 @@ def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=Non
     return new, np.arange(first, new.n_equations, dtype=np.int64)
 
 
-def with_symmetry_rows(system, symmetries: Symmetries, point: dict):
-    """``(new_system, RelationRows)``: every integral of the system gets its relations (its
-    mapping, or its sector's automorphisms), and so does every integral of a non-unique sector
-    that a relation brings in, until none is left: such an integral has no seed of its own
-    (seeds live in unique sectors), so without its relation it would stay in a target's row
-    as a survivor.  The closure ends because a mapping's terms lie in a unique sector or in a
-    sector with fewer lines."""
+def with_symmetry_rows(system, symmetries: Symmetries, point: dict,
+                       automorphism_region: tuple | None = None):
+    """``(new_system, RelationRows)``: every integral of a non-unique sector in the system gets
+    its mapping, and so does every such integral that a relation brings in, until none is
+    left: it has no seed of its own (seeds live in unique sectors), so without its relation it
+    would stay in a target's row as a survivor.  The closure ends because a mapping's terms lie
+    in a unique sector or in a sector with fewer lines.
+
+    Automorphism rows go to the integrals of unique sectors with at most ``automorphism_region``
+    = (d_max, s_max) dots and numerator powers (None: every integral).  An automorphism maps
+    IBP relations onto IBP relations, so the relations it implies between reduced integrals
+    are combinations of those between the masters without symmetries; those lie in the
+    masters' discovery region, and rows for the rest would only add work."""
     family, prime = system.family, system.prime
     rep = symmetries.representative
     non_unique = np.zeros(1 << family.n, dtype=bool)
     non_unique[[s for s, r in rep.items() if r != s]] = True
     parts, offset = [], 0
-    todo, automorphisms = system.integrals, True
+    todo = system.integrals
+    automorphisms = True if automorphism_region is None else tuple(automorphism_region)
     done = system.integrals
     while len(todo):
         rows, terms, vals, sources, maps = _relations(symmetries, family, todo, point, prime,
@@ -287,6 +310,17 @@ def with_symmetry_rows(system, symmetries: Symmetries, point: dict):
     relations = RelationRows(system.n_equations, np.vstack([p[3] for p in parts]),
                              [m for p in parts for m in p[4]])
     return new, relations
+
+
+def automorphism_region(masters) -> tuple[int, int]:
+    """(d_max, s_max) of the masters' discovery region (at least d <= 1, s <= 2, the region
+    :func:`~ibp_evolve.reducer.masters.discover_masters` starts from): where the masters
+    without symmetries lie, whose automorphism rows carry every relation a sector's
+    self-maps imply (see :func:`with_symmetry_rows`)."""
+    if not len(masters):
+        return 1, 2
+    m = measures(np.asarray(masters, dtype=np.int64).reshape(len(masters), -1))
+    return max(1, int(m["d"].max())), max(2, int(m["s"].max()))
 
 
 def _contains(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
