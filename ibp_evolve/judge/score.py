@@ -53,8 +53,8 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
-from ibp_evolve.reducer.symmetry_rows import (automorphism_region, symmetries_at, unique_seeds,
-                                             with_symmetry_rows)
+from ibp_evolve.reducer.symmetry_rows import (RelationCache, automorphism_region, symmetries_at,
+                                             unique_seeds, with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
@@ -169,6 +169,9 @@ class Judge:
         self.point = random_point(family.parameters, np.random.default_rng(JUDGE_POINT_SEED))
         self.sector_symmetries = (symmetries_at(family, self.point) if self.symmetries
                                   else None)
+        self._relations = (RelationCache(self.sector_symmetries, family, self.point, prime,
+                                         automorphism_region(self.masters))
+                           if self.symmetries else None)
         limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
         lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])
         hi = max([r_max for r_max, _ in limits] + [max(t) for t in suite.targets])
@@ -285,7 +288,7 @@ class Judge:
         if self.sector_symmetries is None:
             return system, None
         return with_symmetry_rows(system, self.sector_symmetries, self.point,
-                                  automorphism_region(self.masters))
+                                  cache=self._relations)
 
     def reduce(self, seeds: np.ndarray, targets):
         """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the

@@ -273,7 +273,7 @@ def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=Non
 
 
 def with_symmetry_rows(system, symmetries: Symmetries, point: dict,
-                       automorphism_region: tuple | None = None):
+                       automorphism_region: tuple | None = None, cache=None):
     """``(new_system, RelationRows)``: every integral of a non-unique sector in the system gets
     its mapping, and so does every such integral that a relation brings in, until none is
     left: it has no seed of its own (seeds live in unique sectors), so without its relation it
@@ -284,22 +284,21 @@ def with_symmetry_rows(system, symmetries: Symmetries, point: dict,
     = (d_max, s_max) dots and numerator powers (None: every integral).  An automorphism maps
     IBP relations onto IBP relations, so the relations it implies between reduced integrals
     are combinations of those between the masters without symmetries; those lie in the
-    masters' discovery region, and rows for the rest would only add work."""
-    family, prime = system.family, system.prime
-    rep = symmetries.representative
-    non_unique = np.zeros(1 << family.n, dtype=bool)
-    non_unique[[s for s, r in rep.items() if r != s]] = True
+    masters' discovery region, and rows for the rest would only add work.
+
+    ``cache``: a :class:`RelationCache` of the same symmetries, point, prime and region, kept
+    between systems (the judge's)."""
+    cache = cache or RelationCache(symmetries, system.family, point, system.prime,
+                                   automorphism_region)
     parts, offset = [], 0
-    todo = system.integrals
-    automorphisms = True if automorphism_region is None else tuple(automorphism_region)
+    todo, automorphisms = system.integrals, True
     done = system.integrals
     while len(todo):
-        rows, terms, vals, sources, maps = _relations(symmetries, family, todo, point, prime,
-                                                      automorphisms)
+        rows, terms, vals, sources, maps = cache.relations(todo, automorphisms)
         parts.append((rows + offset, terms, vals, sources, maps))
         offset += len(sources)
         brought = _unique_rows(terms)[0] if len(terms) else terms
-        brought = brought[non_unique[_sector_ids(brought)]] if len(brought) else brought
+        brought = brought[cache.mapped[_sector_ids(brought)]] if len(brought) else brought
         todo = brought[~_contains(done, brought)] if len(brought) else brought
         done = np.vstack([done, todo])
         automorphisms = False  # a new integral needs its mapping; more self-maps add nothing
@@ -310,6 +309,80 @@ def with_symmetry_rows(system, symmetries: Symmetries, point: dict,
     relations = RelationRows(system.n_equations, np.vstack([p[3] for p in parts]),
                              [m for p in parts for m in p[4]])
     return new, relations
+
+
+class RelationCache:
+    """The relation rows of each integral at one point and prime, computed once: the judge
+    solves thousands of systems whose integrals mostly coincide, and mapping them anew for
+    every rule would cost more than the solve.  Bounded: cleared past ``max_integrals``."""
+
+    def __init__(self, symmetries: Symmetries, family: Family, point: dict, prime: int,
+                 automorphism_region: tuple | None = None, max_integrals: int = 400_000):
+        self.symmetries, self.family, self.point, self.prime = symmetries, family, point, prime
+        self.region = automorphism_region
+        self.max_integrals = max_integrals
+        self.mapped = np.zeros(1 << family.n, dtype=bool)  # non-unique sectors
+        self.mapped[[m.source for m in symmetries.mappings]] = True
+        self.self_mapped = np.zeros(1 << family.n, dtype=bool)  # sectors with automorphisms
+        self.self_mapped[[m.source for m in symmetries.automorphisms]] = True
+        self._store: dict = {}  # integral bytes -> (local rows, terms, vals, mappings)
+
+    def relations(self, integrals: np.ndarray, automorphisms: bool = True):
+        """As :func:`_relations` (relations numbered 0.. in the order of ``integrals``)."""
+        integrals = np.asarray(integrals, dtype=np.int64).reshape(-1, self.family.n)
+        sectors = _sector_ids(integrals)
+        want = self.mapped[sectors]
+        if automorphisms:
+            own = self.self_mapped[sectors]
+            if self.region is not None and own.any():
+                m = measures(integrals)
+                own &= (m["d"] <= self.region[0]) & (m["s"] <= self.region[1])
+            want |= own
+        chosen = np.ascontiguousarray(integrals[want])
+        keys = [row.tobytes() for row in chosen]
+        missing = [i for i, k in enumerate(keys) if k not in self._store]
+        if missing:
+            self._fill(chosen[missing], [keys[i] for i in missing])
+        out_rows, out_terms, out_vals, out_sources, out_maps = [], [], [], [], []
+        n = 0
+        for row, key in zip(chosen, keys):
+            local, terms, vals, maps = self._store[key]
+            if not maps:
+                continue
+            out_rows.append(local + n)
+            out_terms.append(terms)
+            out_vals.append(vals)
+            out_sources += [row] * len(maps)
+            out_maps += maps
+            n += len(maps)
+        if not out_rows:
+            empty = np.zeros(0, dtype=np.int64)
+            none = np.zeros((0, self.family.n), dtype=np.int64)
+            return empty, none, empty, none, []
+        return (np.concatenate(out_rows), np.vstack(out_terms), np.concatenate(out_vals),
+                np.array(out_sources, dtype=np.int64).reshape(-1, self.family.n), out_maps)
+
+    def _fill(self, integrals: np.ndarray, keys: list) -> None:
+        if len(self._store) + len(keys) > self.max_integrals:
+            self._store.clear()
+        rows, terms, vals, sources, maps = _relations(self.symmetries, self.family, integrals,
+                                                      self.point, self.prime, True)
+        by_key: dict = {k: [] for k in keys}
+        source_keys = [np.ascontiguousarray(r).tobytes() for r in sources]
+        for r, k in enumerate(source_keys):
+            by_key[k].append(r)
+        bounds = np.searchsorted(rows, np.arange(len(sources) + 1))
+        empty = (np.zeros(0, dtype=np.int64), np.zeros((0, self.family.n), dtype=np.int64),
+                 np.zeros(0, dtype=np.int64), [])
+        for k, relation_ids in by_key.items():
+            if not relation_ids:
+                self._store[k] = empty
+                continue
+            spans = [np.arange(bounds[r], bounds[r + 1]) for r in relation_ids]
+            local = np.concatenate([np.full(len(sp), i, dtype=np.int64)
+                                    for i, sp in enumerate(spans)])
+            take = np.concatenate(spans)
+            self._store[k] = (local, terms[take], vals[take], [maps[r] for r in relation_ids])
 
 
 def automorphism_region(masters) -> tuple[int, int]:
@@ -339,6 +412,24 @@ def _appended(system, rel_rows, rel_terms, rel_vals):
 
     family, prime = system.family, system.prime
     n_relations = int(rel_rows.max()) + 1 if len(rel_rows) else 0
+    counts = np.bincount(rel_rows, minlength=n_relations)
+    eq_ptr = np.concatenate([system.eq_ptr, system.eq_ptr[-1] + np.cumsum(counts)])
+    code = system._code
+    if (getattr(code, "sorts_by_ordering", False) and len(rel_terms)
+            and code.contains(rel_terms.ravel())):
+        # keys that sort like the ordering (the judge's row cache): merge the new integrals
+        # into the sorted keys instead of ranking every column again
+        term_keys = code.encode(rel_terms)
+        keys = np.union1d(system._sorted_keys, term_keys)
+        old_cols = np.searchsorted(keys, system._sorted_keys)[system.eq_cols]
+        rel_cols = np.searchsorted(keys, term_keys)
+        return EquationSystem(
+            family=family, seeds=system.seeds, prime=prime, ordering=system.ordering,
+            n_templates=system.n_templates, integrals=code.decode(keys), eq_ptr=eq_ptr,
+            eq_cols=np.concatenate([old_cols, rel_cols]),
+            eq_vals=np.concatenate([system.eq_vals, rel_vals]), seconds=system.seconds,
+            _code=code, _sorted_keys=keys,
+            _key_columns=np.arange(len(keys), dtype=np.int64))
     everything = np.vstack([system.integrals, rel_terms])
     unique, inverse = _unique_rows(everything)
     rank = system.ordering.ranks(unique, frozenset(family.preferred_masters))
@@ -347,8 +438,6 @@ def _appended(system, rel_rows, rel_terms, rel_vals):
     new_col = rank[inverse]
     old_cols = new_col[: system.n_columns][system.eq_cols]
     rel_cols = new_col[system.n_columns:]
-    counts = np.bincount(rel_rows, minlength=n_relations)
-    eq_ptr = np.concatenate([system.eq_ptr, system.eq_ptr[-1] + np.cumsum(counts)])
     return EquationSystem(
         family=family, seeds=system.seeds, prime=prime, ordering=system.ordering,
         n_templates=system.n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
