@@ -52,6 +52,12 @@ class NumericReduction:
     def complete(self) -> bool:
         return all(t.reduced for t in self.targets)
 
+    @property
+    def trimmed_seed_equations(self) -> np.ndarray:
+        """The trimmed equations that seeds own (relation rows left out)."""
+        trimmed = np.asarray(self.solution.trimmed_equations, dtype=np.int64)
+        return trimmed if self.relations is None else trimmed[trimmed < self.relations.first]
+
     def stats(self) -> dict:
         out = {"seeds": self.seeds, "equations": self.equations,
                "independent_equations": self.independent_equations,
