@@ -194,3 +194,16 @@ def test_a_mapping_valid_only_for_equal_masses_is_refused_at_unequal_ones(tmp_pa
     assert "--symmetries off" in err
     assert main(argv + ["--symmetries", "off"]) == 0
     assert "I(0,2) = " in capsys.readouterr().out
+
+
+def test_a_small_universe_sliced_with_symmetries_scores_like_the_row_cache():
+    """Small universes are built once with their relation rows and sliced per rule; the
+    equations a rule selects there are those the row cache's path solves."""
+    suite = load_suite("triangle_box_symmetric")
+    sliced, cached = Judge(suite), Judge(suite, cache_bytes=0)
+    assert sliced.sliced and not cached.sliced
+    for name in ("improved_seeding", "laporta"):
+        a, b = sliced.score(resolve_rule(name)), cached.score(resolve_rule(name))
+        assert [(t.seeds, t.equations, t.trimmed_equations, t.multiply_adds, t.reduced)
+                for t in a.targets] == [(t.seeds, t.equations, t.trimmed_equations,
+                                         t.multiply_adds, t.reduced) for t in b.targets]

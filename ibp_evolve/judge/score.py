@@ -53,8 +53,9 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
-from ibp_evolve.reducer.symmetry_rows import (RelationCache, automorphism_region, symmetries_at,
-                                             unique_seeds, with_symmetry_rows)
+from ibp_evolve.reducer.symmetry_rows import (RelationCache, automorphism_region,
+                                             columns_of_rows, first_occurrences, seed_images,
+                                             symmetries_at, unique_seeds, with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
@@ -113,6 +114,79 @@ class ScoreReport:
             for t in data["targets"]:
                 t.pop("reference_trimmed")
         return data
+
+
+class SymmetricUniverse:
+    """A small universe's equations with symmetries, built once and sliced per rule.
+
+    The images of every candidate seed in the unique sectors
+    (:func:`~ibp_evolve.reducer.symmetry_rows.seed_images`) are instantiated together, with the
+    relation rows of all their integrals (closed over the non-unique sectors).  A rule's seeds
+    then select their images, and the relations of the integrals their equations contain,
+    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`): the
+    equations the row cache's path would solve, numbered in the universe's order (so a tie in
+    the solver's pivot order may fall differently; the reduction is the same).
+    """
+
+    def __init__(self, judge: "Judge", universe: np.ndarray):
+        images, owner = seed_images(judge.sector_symmetries, judge.family, universe,
+                                    judge.point, judge.prime)
+        first = first_occurrences(images)
+        self.seeds = images[first]
+        self.image_seed = columns_of_rows(self.seeds, images)  # image -> its seed id
+        self.image_ptr = np.searchsorted(owner, np.arange(len(universe) + 1))
+        system = build_system(judge.family, self.seeds, judge.point, judge.prime,
+                              judge.ordering, extra_integrals=judge.suite.targets)
+        self.system, self.relations = with_symmetry_rows(
+            system, judge.sector_symmetries, judge.point, cache=judge._relations)
+        self.n_seed_equations = self.relations.first
+        sys_ = self.system
+        self.target_cols = np.array([sys_.column_of(t) for t in judge.suite.targets])
+        self.target_cols = self.target_cols[self.target_cols >= 0]
+        self.source_col = columns_of_rows(sys_.integrals, self.relations.sources)
+        self.automorphism = np.array([m.source == m.target for m in self.relations.mappings],
+                                     dtype=bool)
+        weights = np.int64(1) << np.arange(judge.family.n, dtype=np.int64)
+        col_sector = ((sys_.integrals > 0) * weights).sum(axis=1)
+        self.mapped_col = judge._relations.mapped[col_sector]
+
+    def select(self, universe_ids: np.ndarray):
+        """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
+        ids = np.asarray(universe_ids, dtype=np.int64)
+        starts, stops = self.image_ptr[ids], self.image_ptr[ids + 1]
+        counts = stops - starts
+        flat = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
+            np.arange(int(counts.sum()), dtype=np.int64)
+        chosen = self.image_seed[flat]
+        seed_ids = chosen[first_occurrences(chosen[:, None])] if len(chosen) else chosen
+        sys_ = self.system
+        equations = sys_.equations_of(seed_ids)
+        present = np.zeros(sys_.n_columns, dtype=bool)
+        if len(equations):
+            lo, hi = sys_.eq_ptr[equations], sys_.eq_ptr[equations + 1]
+            n = hi - lo
+            at = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + \
+                np.arange(int(n.sum()), dtype=np.int64)
+            present[sys_.eq_cols[at]] = True
+        present[self.target_cols] = True
+        taken = present[self.source_col]
+        frontier = taken
+        while frontier.any():
+            rel = np.flatnonzero(frontier) + self.n_seed_equations
+            lo, hi = sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1]
+            n = hi - lo
+            at = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + \
+                np.arange(int(n.sum()), dtype=np.int64)
+            cols = np.unique(sys_.eq_cols[at])
+            new = cols[self.mapped_col[cols] & ~present[cols]]
+            if not len(new):
+                break
+            present[new] = True
+            frontier = np.zeros_like(taken)
+            frontier[np.flatnonzero(np.isin(self.source_col, new) & ~self.automorphism)] = True
+            frontier &= ~taken
+            taken |= frontier
+        return seed_ids, self.relations.subset(np.flatnonzero(taken))
 
 
 def _check_objective(objective: str) -> None:
@@ -193,8 +267,7 @@ class Judge:
         self.sliced, used = set(), 0
         for i in sorted(self.resident, key=lambda k: self.universe_sizes[k]):
             size = rows_bytes(self.universe_sizes[i], self.n_terms)
-            # (with symmetries the seeds solved are not a slice of the universe: mapped ones)
-            if not suite.joint and not self.symmetries and used + size <= self.cache_bytes:
+            if not suite.joint and used + size <= self.cache_bytes:
                 self.sliced.add(i)
                 used += size
         self._universes: dict[int, np.ndarray] = {}
@@ -290,6 +363,11 @@ class Judge:
         return with_symmetry_rows(system, self.sector_symmetries, self.point,
                                   cache=self._relations)
 
+    def _symmetric_universe(self, i: int) -> "SymmetricUniverse":
+        if ("symmetric", i) not in self._systems:
+            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i))
+        return self._systems[("symmetric", i)]
+
     def reduce(self, seeds: np.ndarray, targets):
         """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
         relation rows when the suite uses symmetries: the judge's one solve."""
@@ -368,7 +446,12 @@ class Judge:
             excess = count - self.suite.max_seeds
             return TargetScore(list(target), count, 0, 0, 0, 0.0, False, [], excess,
                                f"max_seeds exceeded ({count} > {self.suite.max_seeds})")
-        if i in self.sliced and ids is not None:
+        if i in self.sliced and ids is not None and self.symmetries:
+            universe = self._symmetric_universe(i)
+            seed_ids, relations = universe.select(ids)
+            red = reduce_on_seeds(universe.system, seed_ids, [target], self.masters,
+                                  relations=relations)
+        elif i in self.sliced and ids is not None:
             red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
         else:
             red = self.reduce(seeds, [target])

@@ -242,13 +242,21 @@ class RelationRows:
     first: int
     sources: np.ndarray  # (n, N)
     mappings: list  # SectorMapping of each relation
+    selected: np.ndarray | None = None  # a subset of the relations (positions), or all
 
     def __len__(self) -> int:
-        return len(self.sources)
+        return len(self.sources) if self.selected is None else len(self.selected)
 
     @property
     def ids(self) -> np.ndarray:
-        return np.arange(self.first, self.first + len(self), dtype=np.int64)
+        """Equation ids of the relations solved."""
+        if self.selected is None:
+            return np.arange(self.first, self.first + len(self.sources), dtype=np.int64)
+        return self.first + np.asarray(self.selected, dtype=np.int64)
+
+    def subset(self, selected) -> "RelationRows":
+        return RelationRows(self.first, self.sources, self.mappings,
+                            np.asarray(selected, dtype=np.int64))
 
 
 def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=None):
@@ -460,29 +468,59 @@ def unique_seeds(symmetries: Symmetries, family: Family, seeds, point: dict,
     Seeding both copies would only solve the same integrals twice, which is what symmetries
     are there to avoid.
     """
+    images, _ = seed_images(symmetries, family, seeds, point, prime)
+    return images[first_occurrences(images)]
+
+
+def columns_of_rows(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position of each of ``rows`` in ``table`` (-1 when absent), one int64 key per row."""
+    table = np.asarray(table, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, table.shape[1])
+    if not len(table) or not len(rows):
+        return np.full(len(rows), -1, dtype=np.int64)
+    both = np.vstack([table, rows])
+    lo = int(both.min())
+    place = (int(both.max()) - lo + 1) ** np.arange(both.shape[1], dtype=np.int64)
+    keys, wanted = (table - lo) @ place, (rows - lo) @ place
+    order = np.argsort(keys)
+    at = np.clip(np.searchsorted(keys[order], wanted), 0, len(keys) - 1)
+    return np.where(keys[order][at] == wanted, order[at], -1)
+
+
+def first_occurrences(rows: np.ndarray) -> np.ndarray:
+    """Positions of the first occurrence of each distinct row, ascending."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    uniq, inverse = _unique_rows(rows)
+    first = np.full(len(uniq), len(rows), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(rows), dtype=np.int64))
+    return np.sort(first)
+
+
+def seed_images(symmetries: Symmetries, family: Family, seeds, point: dict, prime: int):
+    """``(images, owner)``: each seed's images in order of the seeds (a seed of a unique sector
+    is its own image), ``owner[k]`` the seed that image k comes from (non-decreasing)."""
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, family.n)
+    own = np.arange(len(seeds), dtype=np.int64)
     if not len(seeds):
-        return seeds
+        return seeds, own
     rep = symmetries.representative
     sectors = _sector_ids(seeds)
     mapped = np.array([rep.get(int(s), int(s)) != int(s) for s in sectors.tolist()])
     if not mapped.any():
-        return seeds
+        return seeds, own
     by_sector = numeric_mappings(symmetries, family, point, prime)
-    rows_out, order_out = [seeds[~mapped]], [np.flatnonzero(~mapped).astype(float)]
+    rows_out, owner_out = [seeds[~mapped]], [own[~mapped]]
     for sector in np.unique(sectors[mapped]).tolist():
         at = np.flatnonzero(sectors == sector)
         nm = next(m for m in by_sector[sector] if m.mapping.source != m.mapping.target)
         rows, terms, _ = nm.images(seeds[at])
         keep = _sector_ids(terms) == nm.mapping.target
-        rows, terms = rows[keep], terms[keep]
-        rows_out.append(terms)
-        # images take their seed's place, in the order they come (rank below 1 within it)
-        order_out.append(at[rows] + np.arange(len(rows)) / (len(rows) + 1.0))
-    stacked = np.vstack(rows_out)
-    stacked = stacked[np.argsort(np.concatenate(order_out), kind="stable")]
-    _, first = np.unique(stacked, axis=0, return_index=True)
-    return stacked[np.sort(first)]
+        rows_out.append(terms[keep])
+        owner_out.append(at[rows[keep]])
+    owner = np.concatenate(owner_out)
+    order = np.argsort(owner, kind="stable")  # images keep their seed's place and order
+    return np.vstack(rows_out)[order], owner[order]
 
 
 # -- the relations exactly, as polynomials in the parameters -------------------------------
