@@ -244,7 +244,8 @@ class Judge:
         self.sector_symmetries = (symmetries_at(family, self.point) if self.symmetries
                                   else None)
         self._relations = (RelationCache(self.sector_symmetries, family, self.point, prime,
-                                         automorphism_region(self.masters))
+                                         automorphism_region(self.masters, family_masters(
+                                             family, self.ordering, symmetries=False)))
                            if self.symmetries else None)
         limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
         lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])

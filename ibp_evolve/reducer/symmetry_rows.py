@@ -181,8 +181,9 @@ def _relations(symmetries: Symmetries, family: Family, integrals, point: dict, p
                automorphisms: bool | tuple = True):
     """:func:`symmetry_relations`, plus each relation's source integral (n_rel, N) and its
     mapping (a list of SectorMapping): what an exact or replayed copy of the row needs.
-    ``automorphisms``: False for none, or (d_max, s_max) for those of integrals with at most
-    so many dots and numerator powers."""
+    ``automorphisms``: False for none, or an :func:`automorphism_region` (d_max, s_max,
+    sectors) for those of integrals with at most so many dots and numerator powers in those
+    sectors (None: any)."""
     integrals = np.asarray(integrals, dtype=np.int64).reshape(-1, family.n)
     by_sector = numeric_mappings(symmetries, family, point, prime)
     zeros = zero_sectors(family)
@@ -198,7 +199,8 @@ def _relations(symmetries: Symmetries, family: Family, integrals, point: dict, p
         for nm in mappings:
             sources = members
             if nm.mapping.source == nm.mapping.target and automorphisms is not True:
-                if automorphisms is False:
+                if automorphisms is False or (automorphisms[2] is not None
+                                              and sector not in automorphisms[2]):
                     continue
                 m = measures(members)
                 sources = members[(m["d"] <= automorphisms[0]) & (m["s"] <= automorphisms[1])]
@@ -331,8 +333,10 @@ class RelationCache:
         self.max_integrals = max_integrals
         self.mapped = np.zeros(1 << family.n, dtype=bool)  # non-unique sectors
         self.mapped[[m.source for m in symmetries.mappings]] = True
-        self.self_mapped = np.zeros(1 << family.n, dtype=bool)  # sectors with automorphisms
-        self.self_mapped[[m.source for m in symmetries.automorphisms]] = True
+        self.self_mapped = np.zeros(1 << family.n, dtype=bool)  # sectors with automorphism rows
+        self.self_mapped[[m.source for m in symmetries.automorphisms
+                          if automorphism_region is None or automorphism_region[2] is None
+                          or m.source in automorphism_region[2]]] = True
         self._store: dict = {}  # integral bytes -> (local rows, terms, vals, mappings)
 
     def relations(self, integrals: np.ndarray, automorphisms: bool = True):
@@ -393,15 +397,31 @@ class RelationCache:
             self._store[k] = (local, terms[take], vals[take], [maps[r] for r in relation_ids])
 
 
-def automorphism_region(masters) -> tuple[int, int]:
-    """(d_max, s_max) of the masters' discovery region (at least d <= 1, s <= 2, the region
-    :func:`~ibp_evolve.reducer.masters.discover_masters` starts from): where the masters
-    without symmetries lie, whose automorphism rows carry every relation a sector's
-    self-maps imply (see :func:`with_symmetry_rows`)."""
+def automorphism_region(masters, nonsymmetric_masters=None) -> tuple:
+    """(d_max, s_max, sectors): where automorphism rows are needed.
+
+    (d_max, s_max) is the masters' discovery region (at least d <= 1, s <= 2, where
+    :func:`~ibp_evolve.reducer.masters.discover_masters` starts): the masters without
+    symmetries lie there, and their automorphism rows carry every relation a sector's
+    self-maps imply (see :func:`with_symmetry_rows`).  With ``nonsymmetric_masters`` (the
+    basis without symmetries) only the sectors where they outnumber the symmetric ones need
+    rows at all: elsewhere the self-maps relate no masters (triangle-box: none, its one
+    relation is the mirror sunset's mapping).  ``sectors`` None: every sector."""
     if not len(masters):
-        return 1, 2
-    m = measures(np.asarray(masters, dtype=np.int64).reshape(len(masters), -1))
-    return max(1, int(m["d"].max())), max(2, int(m["s"].max()))
+        d_max, s_max = 1, 2
+    else:
+        m = measures(np.asarray(masters, dtype=np.int64).reshape(len(masters), -1))
+        d_max, s_max = max(1, int(m["d"].max())), max(2, int(m["s"].max()))
+    if nonsymmetric_masters is None:
+        return d_max, s_max, None
+    count: dict = {}
+    for integral in nonsymmetric_masters:
+        key = sum(1 << i for i, a in enumerate(integral) if a > 0)
+        count[key] = count.get(key, 0) + 1
+    for integral in masters:
+        key = sum(1 << i for i, a in enumerate(integral) if a > 0)
+        count[key] = count.get(key, 0) - 1
+    return d_max, s_max, frozenset(k for k, c in count.items() if c > 0)
 
 
 def _contains(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
