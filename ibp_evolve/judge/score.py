@@ -158,7 +158,8 @@ class SymmetricUniverse:
         flat = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
             np.arange(int(counts.sum()), dtype=np.int64)
         chosen = self.image_seed[flat]
-        seed_ids = chosen[first_occurrences(chosen[:, None])] if len(chosen) else chosen
+        _, first = np.unique(chosen, return_index=True)
+        seed_ids = chosen[np.sort(first)]  # each image once, where it first comes
         sys_ = self.system
         equations = sys_.equations_of(seed_ids)
         present = np.zeros(sys_.n_columns, dtype=bool)

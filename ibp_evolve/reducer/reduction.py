@@ -75,6 +75,14 @@ def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
     table = system.integrals
     if len(integrals) == 0 or len(table) == 0:
         return np.full(len(integrals), -1, dtype=np.int64)
+    code = system._code
+    if code is not None and system._sorted_keys is not None and code.contains(
+            np.asarray(integrals).ravel()):
+        # the system's keys are sorted already: a binary search, no sort of every column
+        keys = system._sorted_keys
+        wanted = code.encode(integrals)
+        pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+        return np.where(keys[pos] == wanted, system._key_columns[pos], -1).astype(np.int64)
     lo = int(min(table.min(), integrals.min()))
     radix = int(max(table.max(), integrals.max())) - lo + 1
     place = radix ** np.arange(table.shape[1], dtype=np.int64)  # build_system checked the range

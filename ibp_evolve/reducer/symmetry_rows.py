@@ -466,11 +466,18 @@ def _appended(system, rel_rows, rel_terms, rel_vals):
     new_col = rank[inverse]
     old_cols = new_col[: system.n_columns][system.eq_cols]
     rel_cols = new_col[system.n_columns:]
+    lookup = {}
+    if code is not None and code.contains(col_integrals.ravel()):
+        # keys for column lookups by binary search (columns_of, column_of)
+        keys = code.encode(col_integrals)
+        order = np.argsort(keys)
+        lookup = {"_code": code, "_sorted_keys": keys[order], "_key_columns": order}
     return EquationSystem(
         family=family, seeds=system.seeds, prime=prime, ordering=system.ordering,
         n_templates=system.n_templates, integrals=col_integrals, eq_ptr=eq_ptr,
         eq_cols=np.concatenate([old_cols, rel_cols]),
-        eq_vals=np.concatenate([system.eq_vals, rel_vals]), seconds=system.seconds)
+        eq_vals=np.concatenate([system.eq_vals, rel_vals]), seconds=system.seconds,
+        **lookup)
 
 
 # -- seeds in unique sectors ----------------------------------------------------------------
