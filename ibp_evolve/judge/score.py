@@ -153,41 +153,37 @@ class SymmetricUniverse:
     def select(self, universe_ids: np.ndarray):
         """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
         ids = np.asarray(universe_ids, dtype=np.int64)
-        starts, stops = self.image_ptr[ids], self.image_ptr[ids + 1]
-        counts = stops - starts
-        flat = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
-            np.arange(int(counts.sum()), dtype=np.int64)
-        chosen = self.image_seed[flat]
+        chosen = self.image_seed[_ranges(self.image_ptr[ids], self.image_ptr[ids + 1])]
         _, first = np.unique(chosen, return_index=True)
         seed_ids = chosen[np.sort(first)]  # each image once, where it first comes
         sys_ = self.system
         equations = sys_.equations_of(seed_ids)
         present = np.zeros(sys_.n_columns, dtype=bool)
         if len(equations):
-            lo, hi = sys_.eq_ptr[equations], sys_.eq_ptr[equations + 1]
-            n = hi - lo
-            at = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + \
-                np.arange(int(n.sum()), dtype=np.int64)
-            present[sys_.eq_cols[at]] = True
+            present[sys_.eq_cols[_ranges(sys_.eq_ptr[equations],
+                                         sys_.eq_ptr[equations + 1])]] = True
         present[self.target_cols] = True
         taken = present[self.source_col]
         frontier = taken
         while frontier.any():
             rel = np.flatnonzero(frontier) + self.n_seed_equations
-            lo, hi = sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1]
-            n = hi - lo
-            at = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + \
-                np.arange(int(n.sum()), dtype=np.int64)
-            cols = np.unique(sys_.eq_cols[at])
+            cols = np.unique(sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])])
             new = cols[self.mapped_col[cols] & ~present[cols]]
             if not len(new):
                 break
             present[new] = True
-            frontier = np.zeros_like(taken)
-            frontier[np.flatnonzero(np.isin(self.source_col, new) & ~self.automorphism)] = True
-            frontier &= ~taken
+            # later rounds: the mapping of each new integral (no self-maps, as in the row
+            # cache's path)
+            frontier = np.isin(self.source_col, new) & ~self.automorphism & ~taken
             taken |= frontier
         return seed_ids, self.relations.subset(np.flatnonzero(taken))
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(start, stop) over the pairs, without a Python loop."""
+    counts = stops - starts
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return offsets + np.arange(int(counts.sum()), dtype=np.int64)
 
 
 def _check_objective(objective: str) -> None:

@@ -425,13 +425,8 @@ def automorphism_region(masters, nonsymmetric_masters=None) -> tuple:
 
 
 def _contains(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Which of ``rows`` are rows of ``table`` (one int64 key per row)."""
-    if not len(table) or not len(rows):
-        return np.zeros(len(rows), dtype=bool)
-    both = np.vstack([table, rows])
-    lo = int(both.min())
-    place = (int(both.max()) - lo + 1) ** np.arange(both.shape[1], dtype=np.int64)
-    return np.isin((rows - lo) @ place, (table - lo) @ place)
+    """Which of ``rows`` are rows of ``table``."""
+    return columns_of_rows(table, rows) >= 0
 
 
 def _appended(system, rel_rows, rel_terms, rel_vals):
