@@ -5,20 +5,23 @@ A :class:`~ibp_evolve.reducer.symmetries.SectorMapping` says which propagator be
 integrals: I(a) - sum_b c_b I(b) = 0 for every integral of a non-unique sector (onto its unique
 sector) and for every integral of a unique sector under each generator of its automorphisms.
 
-Using symmetries in a reduction (reduce, the judge)::
+Using symmetries in a reduction (what ``reduce`` and the judge do)::
 
-    sym = family_symmetries(family)                      # cached on disk per family
-    system = build_system(family, seeds, point, prime, ordering, extra_integrals=targets)
-    system, sym_eqs = add_symmetry_rows(system, sym, point)   # relations for every column
-    selected = np.concatenate([system.equations_of(seed_ids), sym_eqs])
+    sym = symmetries_at(family, point)                   # cached per family, checked at point
     masters = family_masters(family, ordering, symmetries=True)
-    # solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected, ...) as usual
+    seeds = unique_seeds(sym, family, seeds, point, prime)   # mirror-sector seeds -> images
+    system = build_system(family, seeds, point, prime, ordering, extra_integrals=targets)
+    system, relations = with_symmetry_rows(system, sym, point, automorphism_region(masters))
+    reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
+                                relations=relations)
 
-Seeds are best taken in unique sectors only (``sym.unique_sectors``); a target in a
-non-unique sector reduces through its relation row.  ``add_symmetry_rows`` renumbers the
-columns, so look integrals up with ``system.column_of`` afterwards; the relation rows are
-equations with ids from ``n_seeds * n_templates`` on, which no seed owns (count them apart when
-reporting seeds or trimmed equations per seed).
+A target in a non-unique sector reduces through its relation row.  The relations renumber the
+columns (look integrals up with ``system.column_of`` afterwards); they are equations with ids
+from ``n_seeds * n_templates`` on, which no seed owns (:class:`RelationRows`; counted apart from
+the seeds' equations).  :func:`exact_relation` gives a relation with exact polynomial
+coefficients: what replay (:mod:`ibp_evolve.reducer.replay`) instantiates at every further
+prime or point, and what ``--export-system`` writes.  ``add_symmetry_rows`` (every relation of
+the given integrals, no closure) is what master discovery uses.
 """
 
 from __future__ import annotations
