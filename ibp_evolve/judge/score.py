@@ -149,6 +149,10 @@ class SymmetricUniverse:
         weights = np.int64(1) << np.arange(judge.family.n, dtype=np.int64)
         col_sector = ((sys_.integrals > 0) * weights).sum(axis=1)
         self.mapped_col = judge._relations.mapped[col_sector]
+        # closure rounds are needed only when some relation has a term in a non-unique sector
+        rel = self.relations.ids
+        terms = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+        self.may_close = bool(self.mapped_col[terms].any())
 
     def select(self, universe_ids: np.ndarray):
         """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
@@ -164,7 +168,7 @@ class SymmetricUniverse:
                                          sys_.eq_ptr[equations + 1])]] = True
         present[self.target_cols] = True
         taken = present[self.source_col]
-        frontier = taken
+        frontier = taken if self.may_close else np.zeros(0, dtype=bool)
         while frontier.any():
             rel = np.flatnonzero(frontier) + self.n_seed_equations
             cols = np.unique(sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])])
