@@ -84,10 +84,13 @@ def load_run(path):
     return read_run(path)
 
 
-def judge(suite="triangle_box_paper", ordering: str | None = None):
-    """The (cached) judge of a suite, for the full scoring API (masks, score_masks...)."""
+def judge(suite="triangle_box_paper", ordering: str | None = None,
+          symmetries: bool | None = None):
+    """The (cached) judge of a suite, for the full scoring API (masks, score_masks...);
+    ``symmetries`` overrides the suite's sector-symmetries setting (None: the suite's)."""
     from ibp_evolve.reports.inspect import judge_for
-    return judge_for(suite, ordering)
+    limits = {"symmetries": bool(symmetries)} if symmetries is not None else None
+    return judge_for(suite, ordering, limits=limits)
 
 
 def _suite_of(rule, suite):
@@ -99,12 +102,13 @@ def _suite_of(rule, suite):
     return "triangle_box_paper"
 
 
-def score(rule, suite=None, objective: str = "seeds"):
+def score(rule, suite=None, objective: str = "seeds", symmetries: bool | None = None):
     """Score a rule on a suite: the :class:`~ibp_evolve.judge.score.ScoreReport` whose
-    ``to_json()`` is what ``ibp-evolve score --json`` prints."""
+    ``to_json()`` is what ``ibp-evolve score --json`` prints (``symmetries``: as
+    ``--symmetries on|off``; None: the suite's setting)."""
     from ibp_evolve.reports.inspect import needs_sandbox
     r = load_rule(rule)
-    j = judge(_suite_of(rule, suite))
+    j = judge(_suite_of(rule, suite), symmetries=symmetries)
     return j.score(r, objective, sandbox=needs_sandbox(r))
 
 
