@@ -5,7 +5,10 @@ Discovery takes the *region* of a sector (at most ``region_dots`` dots and ``reg
 numerator powers), solves the system of the seeds in the region widened by one more dot and
 numerator, and keeps the region's integrals that got no pivot; the box is widened again until two
 consecutive boxes agree, so an integral that merely sits on the edge of a finite box is never
-taken for a master.
+taken for a master.  The default region (one dot, one numerator) is small on purpose: the seed
+boxes grow with the number of numerator positions outside a sector (eight for a three-line
+sector of the pentabox), and a master beyond the region is caught by the probe below, which
+then grows the region.
 
 Per sector.  When the ordering ranks integrals by lines first (``t`` or ``sector`` leads), every
 integral of a sector S is more complex than every integral of its subsectors, and IBP identities
@@ -213,7 +216,7 @@ def _sector_text(sector: int, n: int) -> str:
 
 
 def discover_masters(family: Family, ordering: Ordering | None = None,
-                     region_dots: int = 1, region_numerators: int = 2,
+                     region_dots: int = 1, region_numerators: int = 1,
                      max_widening: int = 3, sectors=None, symmetries: bool = False,
                      verify: bool = True) -> list[tuple[int, ...]]:
     """Find the masters in the given sectors (default: all non-zero sectors) by elimination.
