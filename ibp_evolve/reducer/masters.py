@@ -24,7 +24,9 @@ region's unreduced integrals there must be the masters found (two consecutive bo
 two points), and every shell integral must reduce onto them: its back-substituted row may hold
 masters only.  A probe integral left over (confirmed one widening further) is a master outside
 the region: the region of that sector grows and discovery reruns; if it still does not close,
-a FamilyError names the sector.
+a FamilyError names the sector.  ``family_masters`` then counts the masters of the sectors
+with few lines independently of IBP, by the critical points of the Lee-Pomeransky polynomial
+(:mod:`ibp_evolve.reducer.critical_points`); a sector where the counts differ is named.
 
 Caches.  The on-disk list is keyed by the family's content, the ordering, the symmetries setting
 and a hash of the source of every module that produces masters (so fixing the derivation never
@@ -45,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ibp_evolve.reducer.critical_points import masters_per_sector
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
 from ibp_evolve.reducer.modular import PRIMES, random_point
@@ -61,15 +64,17 @@ MASTERS_FORMAT = 2
 DISCOVERY_SEED = 20250207  # fixed point so that discovery is reproducible
 PROBE_SEED = 20250208  # the second point of the completeness probe
 MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery gives up
+CROSS_CHECK_LINES = 4  # sectors counted by critical points (Groebner bases grow steeply)
 
 
 def _code_version() -> str:
     """Hash of the source of every module whose behaviour decides the masters."""
-    from ibp_evolve.reducer import (family, masters, modular, ordering, sectors, seeding,
-                                    solver, symmetries, symmetry_rows, system, templates)
+    from ibp_evolve.reducer import (critical_points, family, masters, modular, ordering,
+                                    sectors, seeding, solver, symmetries, symmetry_rows, system,
+                                    templates)
     digest = hashlib.sha256()
     for module in (family, templates, sectors, seeding, ordering, system, solver, modular,
-                   symmetries, symmetry_rows, masters):
+                   symmetries, symmetry_rows, critical_points, masters):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -301,6 +306,7 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     if masters is None:
         masters = discover_masters(family, ordering, symmetries=symmetries)
         check_preferred_basis(family, masters, symmetries)
+        check_master_counts(family, masters, symmetries)
         if use_cache:
             atomic_write_text(path, json.dumps({
                 "key": key, "checksum": _checksum(key, masters),
@@ -308,6 +314,28 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     if use_cache:
         _MEMORY[memo_key] = masters
     return masters
+
+
+def check_master_counts(family: Family, masters, symmetries: bool = False,
+                        max_lines: int = CROSS_CHECK_LINES) -> None:
+    """Masters per sector against the count of critical points (no IBP involved), in every
+    sector with at most ``max_lines`` lines; with symmetries only in unique sectors without
+    automorphisms (their self-relations lower the count, the critical points do not see them)."""
+    expected = masters_per_sector(family, max_lines)
+    if symmetries:
+        sym = family_symmetries(family)
+        skip = {m.source for m in sym.automorphisms}
+        expected = {s: n for s, n in expected.items()
+                    if s in set(sym.unique_sectors) and s not in skip}
+    found: dict = {}
+    for m in masters:
+        found[sector_of(m)] = found.get(sector_of(m), 0) + 1
+    for sector, count in sorted(expected.items()):
+        if count is not None and found.get(sector, 0) != count:
+            raise FamilyError(
+                f"family '{family.name}', sector {sector} ({_sector_text(sector, family.n)}): "
+                f"elimination found {found.get(sector, 0)} masters, the critical points of the "
+                f"Lee-Pomeransky polynomial count {count} (arXiv:1308.6676, 1712.09215)")
 
 
 def check_preferred_basis(family: Family, masters, symmetries: bool = False) -> None:
