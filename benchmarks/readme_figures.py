@@ -200,7 +200,30 @@ def analytic() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, rank_scan, rank_scan_dotted,
+def masters() -> str:
+    d = _load("masters")
+    if d is None:
+        return _missing("masters")
+    load = d.get("load_average")
+    lines = ["Cold master discovery (empty caches, numba compiled), median"
+             + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured" if load
+                else "") + ":", "",
+             "| family | symmetries | masters (literature) | time | peak memory | goal |",
+             "|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        if r.get("region_numerators") is not None:
+            continue   # the same-run baseline (the previous discovery region)
+        base = [b for b in d["rows"] if b["family"] == r["family"] and
+                b["symmetries"] == r["symmetries"] and b.get("region_numerators") is not None]
+        speed = (f" (previous region: {_n(base[0]['seconds_median'])} s)" if base else "")
+        lit = f" ({r['literature']})" if r.get("literature") else ""
+        lines.append(f"| {r['family']} | {'on' if r['symmetries'] else 'off'} | "
+                     f"{r['masters']}{lit} | {_n(r['seconds_median'])} s{speed} | "
+                     f"{_n(r['peak_rss_mib'])} MiB | ≤ {_n(r['goal_seconds'])} s |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (masters, evolve_seeds, generalise, rank_scan, rank_scan_dotted,
                                      sailir, learn_once, small_reduce, analytic)}
 
 
