@@ -144,10 +144,10 @@ def main() -> None:
     from ibp_evolve.runs.evaluation import suite_features
     from ibp_evolve.runs.store import RunFolder
     from ibp_evolve.judge.suites import load_suite
-    from llm_mutator.train import collect_corpus, random_rules, _add
+    from llm_mutator.train import add_program, collect_corpus, random_rules
     corpus = {c.body: c for c in collect_corpus()}
     for src in random_rules(args.random_rules, seed=args.seed):
-        _add(corpus, src, None)
+        add_program(corpus, src)
     known = corpus_masks(list(corpus), suite_features(load_suite("triangle_box_paper")))
     run = RunFolder.open(work / "run-llm")
     try:
