@@ -13,6 +13,7 @@ from ibp_evolve.cli.main import main
 from ibp_evolve.language.parse import load_rule
 from ibp_evolve.runs.store import CandidateRecord, RunFolder
 from llm_mutator.prompt import as_priority_body, build_prompt
+from test_bad_input_lines import _one_line_error
 
 TINY = ["--steps", "3", "--documents", "20", "--hidden-size", "32", "--layers", "1",
         "--heads", "2", "--vocab-size", "300", "--batch-size", "8", "--max-length", "256",
@@ -106,14 +107,6 @@ def test_train_mutator_learns_from_gp_runs_and_records_each_example(gp_runs, tmp
                  "8", "--batch-size", "4", "--lora-rank", "2", "--threads", "1"]) == 0
     info = json.loads((adapter / "train_info.json").read_text())
     assert info["lora"] and info["run_examples"]["examples"] > 0
-
-
-def _one_line_error(capsys, argv, *expected):
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, err
 
 
 def test_a_run_on_the_held_out_suite_is_refused(gp_runs, tmp_path, capsys):
