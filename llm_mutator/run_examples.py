@@ -24,6 +24,7 @@ model that has seen good answers to its own targets.
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,23 +182,29 @@ def examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
     """Up to ``n`` distinct examples (pairs and triples) from one run."""
     clusters = sorted(programs.clusters, key=lambda c: c.fitness)   # best first
     fitness = [c.fitness for c in clusters]
+    levels = sorted(set(fitness))
+    n_worse = {f: len(levels) - 1 - k for k, f in enumerate(levels)}   # distinct worse levels
+    eligible, probs = {}, {}
+    for size in (2, 3):
+        eligible[size] = [i for i, f in enumerate(fitness) if n_worse[f] >= size - 1]
+        if eligible[size]:
+            probs[size] = rank_probabilities([fitness[i] for i in eligible[size]],
+                                             COMPLETION_TEMPERATURE)
     out, seen = [], set()
     for _ in range(max_tries * n):
         if len(out) >= n:
             break
         # triples are the engine's prompt (two programs shown); pairs its first prompts
-        size = 3 if len(set(fitness)) >= 3 and rng.random() < 0.5 else 2
-        eligible = [i for i, f in enumerate(fitness)
-                    if len({g for g in fitness if g > f}) >= size - 1]
-        probs = rank_probabilities([fitness[i] for i in eligible], COMPLETION_TEMPERATURE)
-        best = eligible[int(rng.choice(len(eligible), p=probs))]
-        chosen, levels = [best], {fitness[best]}
+        size = 3 if eligible[3] and rng.random() < 0.5 else 2
+        best = eligible[size][int(rng.choice(len(eligible[size]), p=probs[size]))]
+        chosen, taken = [best], {fitness[best]}
+        worse = list(range(bisect.bisect_right(fitness, fitness[best]), len(fitness)))
         for _ in range(size - 1):
-            worse = [i for i, f in enumerate(fitness) if f > fitness[best] and f not in levels]
-            probs = rank_probabilities([fitness[i] for i in worse], COMPLETION_TEMPERATURE)
-            pick = worse[int(rng.choice(len(worse), p=probs))]
+            worse = [i for i in worse if fitness[i] not in taken]
+            pick = worse[int(rng.choice(len(worse), p=rank_probabilities(
+                [fitness[i] for i in worse], COMPLETION_TEMPERATURE)))]
             chosen.append(pick)
-            levels.add(fitness[pick])
+            taken.add(fitness[pick])
         shown = worse_first([clusters[i].sample(rng, LENGTH_TEMPERATURE) for i in chosen])
         key = tuple(p.candidate for p in shown)
         if key in seen:
