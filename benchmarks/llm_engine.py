@@ -1,6 +1,7 @@
 """Benchmark of the LLM mutator trained with and without scored runs, beside the DEAP engine.
 
-    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4] [--random-rules 3000]
+    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4 | --steps N]
+                                    [--random-rules 3000]
                                     [--variations 4000] [--documents 2000] [--run-examples 2000]
                                     [--train-generations 20] [--population 64]
                                     [--generations 15] [--seed 0]
@@ -159,6 +160,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="runs/bench-llm")
     ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--steps", type=int,
+                    help="optimizer steps per model instead of --minutes: the same training "
+                         "for both models whatever the machine's load")
     ap.add_argument("--random-rules", type=int, default=3000)
     ap.add_argument("--variations", type=int, default=4000)
     ap.add_argument("--documents", type=int, default=2000)
@@ -184,8 +188,9 @@ def main() -> None:
     # 2. the two models
     models = {"plain": work / "model-plain", "runs": work / "model-runs"}
     common = ["--random-rules", str(args.random_rules), "--variations", str(args.variations),
-              "--documents", str(args.documents), "--minutes", str(args.minutes),
-              "--seed", str(args.seed), "--max-length", "192", "--threads", "1"]
+              "--documents", str(args.documents), "--seed", str(args.seed),
+              "--max-length", "192", "--threads", "1"]
+    common += ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
     learn = ["--run-examples", str(args.run_examples), "--hold-out", "triangle_box_paper"]
     for run in train_runs:
         learn += ["--runs", str(run)]
