@@ -102,9 +102,10 @@ class HeldOutSuites:
         if not self.suites:
             return
         name = str(config.get("suite", ""))
-        spec = (config.get("suite_spec") or {}).get("suite") or name
+        spec = config.get("suite_spec")
+        spec = spec.get("suite") if isinstance(spec, dict) else None
         try:
-            run_targets = _suite_key(load_suite(spec))
+            run_targets = _suite_key(load_suite(str(spec or name)))
         except (SuiteError, ValueError, OSError):
             run_targets = None     # the suite file moved: only its name can be compared
         for held in self.suites:
