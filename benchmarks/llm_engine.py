@@ -114,6 +114,9 @@ def training_runs(work: Path, args) -> tuple[list[Path], dict]:
     for suite in TRAIN_SUITES + (str(other),):
         name = Path(suite).stem
         out = work / f"train-run-{name}"
+        if args.reuse and (out / "best").is_dir():
+            runs.append(out)
+            continue
         if out.exists():
             shutil.rmtree(out)
         seconds[name] = round(run_cli(
@@ -172,6 +175,9 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=64)
     ap.add_argument("--generations", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the training runs and models already in --workdir (made by an "
+                         "earlier invocation with the same options)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "llm_engine.json"))
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -196,13 +202,15 @@ def main() -> None:
         learn += ["--runs", str(run)]
     results["models"] = {}
     for name, model in models.items():
-        seconds = run_cli(["train-mutator", "--out", str(model)] + common
-                          + (learn if name == "runs" else []))
+        seconds = None
+        if not (args.reuse and (model / "train_info.json").is_file()):
+            seconds = round(run_cli(["train-mutator", "--out", str(model)] + common
+                                    + (learn if name == "runs" else [])), 1)
         info = json.loads((model / "train_info.json").read_text())
         results["models"][name] = {k: info[k] for k in (
             "programs", "documents", "steps", "first_loss", "final_loss", "parameters",
             "seconds", "run_examples")}
-        results["models"][name]["wall_seconds"] = round(seconds, 1)
+        results["models"][name]["wall_seconds"] = seconds   # None: reused
 
     # 3. the benchmark runs at equal candidates
     bench = ["--suite", "triangle_box_paper", "--population", str(args.population),
