@@ -83,14 +83,16 @@ def best_curves(run_dir: Path, points) -> dict:
             "candidates_to_92_seeds": first_92, "candidates": len(rows)}
 
 
-def run_finished(run_dir: Path) -> bool:
+def run_status(run_dir: Path) -> str | None:
+    """``finished``, ``stopped`` (or the status an interrupted run left), None when there is
+    no run or not one generation was committed."""
     from ibp_evolve.runs.store import RunError, RunFolder
     try:
         run = RunFolder.open(run_dir)
     except RunError:
-        return False
+        return None
     try:
-        return run.db.get_meta("status") == "finished"
+        return run.db.get_meta("status") if len(run.db.generations()) > 1 else None
     finally:
         run.close()
 
@@ -220,8 +222,9 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true",
-                    help="keep the training runs, models and finished benchmark runs already in "
-                         "--workdir (made by an earlier invocation with the same options)")
+                    help="keep the training runs, models and benchmark runs already in --workdir "
+                         "(made by an earlier invocation with the same options; a benchmark "
+                         "run cut short is compared up to its number of candidates)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "llm_engine.json"))
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -267,7 +270,7 @@ def main() -> None:
     jobs = {}
     for name, extra in engines.items():
         out = work / f"run-{name}"
-        if args.reuse and run_finished(out):
+        if args.reuse and run_status(out):
             results[f"{name}_seconds"] = run_elapsed(out)
             continue
         if out.exists():
@@ -305,6 +308,7 @@ def main() -> None:
         results[name] = best_curves(work / f"run-{name}", points)
         if name.startswith("llm"):
             results[name].update(llm_figures(work / f"run-{name}", known))
+        results[name]["status"] = run_status(work / f"run-{name}")
     results["goals"] = {name: {
         "complete_le_92_within_2000": goal_92(results[name]),
         "valid_ge_98": results[name]["valid_share"] >= 0.98,
