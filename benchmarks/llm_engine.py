@@ -188,6 +188,9 @@ def llm_figures(run_dir: Path, known_masks: set) -> dict:
             "SELECT substr(reject_reason, 1, 60) r, COUNT(*) n FROM candidates WHERE status != "
             "'ok' AND operation = 'sample' GROUP BY r ORDER BY n DESC LIMIT 5").fetchall()
         best = run.db.best(3)
+        mean_chars = run.db.conn.execute(
+            "SELECT AVG(LENGTH(source)) FROM candidates WHERE operation = 'sample' AND "
+            "status = 'ok'").fetchone()[0]
     finally:
         run.close()
     seen, new_to_corpus = set(known_masks), 0
@@ -201,6 +204,7 @@ def llm_figures(run_dir: Path, known_masks: set) -> dict:
             "new_mask_share_of_valid": sum(1 for r in rows if r[1]) / max(1, valid),
             "new_to_corpus_share_of_valid": new_to_corpus / max(1, valid),
             "statuses": statuses, "top_reject_reasons": [list(r) for r in reasons],
+            "mean_program_chars": round(mean_chars or 0, 1),
             "best": [{"fitness": b.fitness, "seeds": b.seeds, "complete": b.complete,
                       "formula": b.formula} for b in best]}
 
