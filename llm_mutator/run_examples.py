@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class RunExamplesError(ValueError):
     """A ``--runs`` or ``--hold-out`` argument that cannot be used; the message names it."""
 
 
+def _json_number(value):
+    """A fitness for JSON: a number, or its exact text (a fraction p/q)."""
+    return value if isinstance(value, (int, float)) else str(value)
+
+
 @dataclass(frozen=True)
 class RunExample:
     """Programs of one run, worse first; the last one (the best) is the completion."""
@@ -67,7 +73,7 @@ class RunExample:
 
     def record(self) -> dict:
         return {"run": self.run, "suite": self.suite, "candidates": list(self.candidates),
-                "fitness": list(self.fitness), "complete": self.complete, "seeds": self.seeds,
+                "fitness": [_json_number(f) for f in self.fitness], "complete": self.complete, "seeds": self.seeds,
                 "new_mask": self.new_mask, "programs": len(self.bodies)}
 
 
@@ -146,7 +152,8 @@ def read_run(path, held_out: HeldOutSuites | None = None, warn=print) -> RunProg
     clusters: dict[tuple, Cluster] = {}
     seen_bodies = set()
     for rec in records:
-        if rec.status != "ok" or rec.fitness is None or not np.isfinite(rec.fitness):
+        if rec.status != "ok" or rec.fitness is None or (
+                isinstance(rec.fitness, float) and not math.isfinite(rec.fitness)):
             continue
         try:
             body = as_priority_body(rec.source)
@@ -156,7 +163,7 @@ def read_run(path, held_out: HeldOutSuites | None = None, warn=print) -> RunProg
             continue
         seen_bodies.add(body)
         signature = score_signature(rec.scores or [], rec.objective or "seeds")
-        program = Program(rec.id, rec.source, body, signature, float(rec.fitness))
+        program = Program(rec.id, rec.source, body, signature, rec.fitness)
         cluster = clusters.get(signature)
         if cluster is None:
             cluster = clusters[signature] = Cluster(signature, program.fitness)

@@ -5,7 +5,6 @@ examples (programs of one run, worse first, the better one as the completion: th
 prompt) and fed to a tiny model trained here; a run on a held-out suite is refused."""
 
 import json
-import sqlite3
 
 import pytest
 
@@ -40,10 +39,13 @@ def gp_runs(tmp_path_factory):
 
 
 def _candidates(run):
-    with sqlite3.connect(run / "run.sqlite") as db:
-        rows = db.execute("SELECT id, source, fitness, mask_hash, status FROM candidates "
-                          "ORDER BY id").fetchall()
-    return {r[0]: r[1:] for r in rows}
+    """id -> (source, fitness, mask digest, status), read through the run store."""
+    folder = RunFolder.open(run)
+    try:
+        return {r.id: (r.source, r.fitness, r.mask_hash, r.status)
+                for r in folder.db.candidates()}
+    finally:
+        folder.close()
 
 
 def test_examples_are_programs_of_one_run_worse_first_and_end_with_the_better_one(gp_runs):
