@@ -63,7 +63,9 @@ def run_one(seed: int, workers: int | None, extra: list[str], folder: Path) -> d
     finally:
         db.close()
     state = json.loads((out / "checkpoint.json").read_text()).get("state", {})
-    restarts = sum(1 for s in state.get("logbook", []) if s.get("restarted"))
+    # a plain run restarts its population; a run of islands, each island its own
+    restarts = sum(1 for s in state.get("logbook", [])
+                   for part in [s] + (s.get("islands") or []) if part.get("restarted"))
     return {"seed": seed, "exit": 0, "best_seeds": best[0], "complete": bool(best[1]),
             "formula": best[2], "size": best[3], "generations": gens, "restarts": restarts,
             "wall_seconds": round(wall, 1)}
