@@ -54,11 +54,13 @@ def run_one(seed: int, workers: int | None, extra: list[str], folder: Path) -> d
     if proc.returncode != 0:
         return {"seed": seed, "exit": proc.returncode, "error": proc.stderr[-500:],
                 "wall_seconds": round(wall, 1)}
+    from ibp_evolve.runs.fitness import parse_fitness
     db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
     try:
-        best = db.execute("SELECT seeds, complete, formula, size FROM candidates WHERE "
-                          "status = 'ok' ORDER BY fitness, COALESCE(size, 0), id "
-                          "LIMIT 1").fetchone()
+        # the fitness is exact text (it can pass 2^53): ranked here, not by SQL's string order
+        rows = db.execute("SELECT fitness, COALESCE(size, 0), id, seeds, complete, formula, "
+                          "size FROM candidates WHERE status = 'ok'").fetchall()
+        best = min(rows, key=lambda r: (parse_fitness(r[0]), r[1], r[2]))[3:]
         gens = db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
     finally:
         db.close()

@@ -167,6 +167,10 @@ def test_islands_on_the_command_line_resume_and_refuse_early(tmp_path, capsys):
     assert main(["evolve", "--resume", str(out), "--generations", "2", "--workers", "0",
                  "--quiet", "--no-baselines"]) == 0
     assert max(r[3] for r in rows(out)) == 2
+    # the report shows each island's best rule per generation (plain runs: no such table)
+    from ibp_evolve.reports.html import _islands_table, read_run
+    table = _islands_table(read_run(out))
+    assert "island 1 (deap)" in table and table.count("<tr>") == 1 + 3
     capsys.readouterr()
     for argv, message in (
             (["--engine", "gp:2,llm:1"], "needs --model"),
