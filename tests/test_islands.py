@@ -181,3 +181,10 @@ def test_islands_on_the_command_line_resume_and_refuse_early(tmp_path, capsys):
         assert main(["evolve", *argv, "--out", str(folder), "--workers", "0"]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and not folder.exists()
+
+
+def test_the_notebook_verb_runs_islands_too(tmp_path):
+    from ibp_evolve import api
+    run = api.evolve(engine="gp:2", population=6, generations=1, out=tmp_path / "nb")
+    assert {(r[1], r[2]) for r in rows(tmp_path / "nb")} == {("deap", 0), ("deap", 1)}
+    assert run is not None
