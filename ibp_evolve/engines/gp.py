@@ -32,10 +32,11 @@ simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.
 Reproducibility: DEAP draws from Python's global :mod:`random`, which :meth:`evolve` seeds from
 ``config.seed`` and saves in every checkpoint (in a run of islands each island's own state is
 swapped in around its calls: :mod:`ibp_evolve.runs.islands`), and results come back from the
-evaluators in job order whatever the number of workers.  Under a generation budget with a deterministic objective
-(all but ``seconds``) a run is therefore reproducible; what can differ between two runs is only
-wall-clock dependent: a candidate that hits the per-candidate timeout on one run and not on
-another, the ``seconds`` objective, and where a ``--time-limit`` cuts the run.
+evaluators in job order whatever the number of workers.  Under a generation budget with a
+deterministic objective (all but ``seconds``) a run is therefore reproducible; what can differ
+between two runs is only wall-clock dependent: a candidate that hits the per-candidate timeout
+on one run and not on another, the ``seconds`` objective, and where a ``--time-limit`` cuts the
+run.
 """
 
 from __future__ import annotations
