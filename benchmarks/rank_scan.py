@@ -1,23 +1,26 @@
 """Rank scan (issue 13): seeds and trimmed equations on I(1,1,1,1,1,1,-s) of the triangle-box as
-the numerator power s grows, for a rule against improved seeding and the floor.
+the numerator power s grows, for the library's rules, a rule under test and the floor.
 
-For each s: the judge (candidate universe r <= 6 + 1, s <= s + 1) scores ``improved_seeding``,
-``improved_seeding_dots`` and the rule under test (``--rule``; default: the rule exported by the
-best run of benchmarks/results/generalise.json, else improved_seeding_dots); the floor is the
-smallest complete seed set ``minimize`` finds starting from improved seeding (--minimize-seconds
-per restart, 4 restarts, seed 0), and its trimmed equations.  Improved seeding grows like a
-quartic in s (92, 205, 396, 693, 1,128, 1,737 seeds for s = 3..8); the issue's goal is a rule
-that grows at most linearly (<= 30 s seeds at s = 6 and 8).
+For each s: the judge (candidate universe r <= r_target + 1, s <= s + 1) scores
+``improved_seeding``, ``improved_seeding_dots``, ``tube_seeding`` and the rule under test
+(``--rule``; default: the rule exported by the best run of benchmarks/results/generalise.json,
+else improved_seeding_dots); the floor is the smallest complete seed set ``minimize`` finds
+starting from the complete library rule with the fewest seeds at that s (--minimize-seconds per
+restart, 4 restarts, seed 0), and its trimmed equations.  Improved seeding grows like a quartic
+in s; the issue's goal is a rule that grows at most linearly (<= 30 s seeds at s = 6 and 8).
+``--dots K`` scans the dotted variant I(1+K,1,1,1,1,1,-s) instead.
 
-Run:  python benchmarks/rank_scan.py [--s 3 4 5 6 7 8] [--rule FILE] [--minimize-seconds 5]
-                                     [--no-floor]
-Writes benchmarks/results/rank_scan.json (figures printed as well).
+Run:  python benchmarks/rank_scan.py [--s 3 4 5 6 7 8] [--dots 0] [--rule FILE]
+                                     [--minimize-seconds 5] [--no-floor] [--out FILE]
+Writes benchmarks/results/rank_scan.json (rank_scan_dots1.json for --dots 1, ...); the figures
+are printed as well, with the machine's load average beside each s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +36,7 @@ from ibp_evolve.language.parse import load_rule  # noqa: E402
 from ibp_evolve.runs.store import atomic_write_bytes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-BASELINES = ("improved_seeding", "improved_seeding_dots")
+LIBRARY = ("improved_seeding", "improved_seeding_dots", "tube_seeding")
 
 
 def default_rule():
@@ -50,9 +53,13 @@ def default_rule():
     return "improved_seeding_dots", resolve_rule("improved_seeding_dots")
 
 
-def judge_for(s: int) -> Judge:
-    return Judge(parse_suite(f'name = "rank_s{s}"\nfamily = "triangle_box"\n'
-                             f"targets = [[1, 1, 1, 1, 1, 1, {-s}]]\nmax_seeds = 20000\n"))
+def target_for(s: int, dots: int) -> list[int]:
+    return [1 + dots, 1, 1, 1, 1, 1, -s]
+
+
+def judge_for(s: int, dots: int = 0) -> Judge:
+    return Judge(parse_suite(f'name = "rank_s{s}_d{dots}"\nfamily = "triangle_box"\n'
+                             f"targets = [{target_for(s, dots)}]\nmax_seeds = 60000\n"))
 
 
 def scored(judge: Judge, rule) -> dict:
@@ -63,30 +70,41 @@ def scored(judge: Judge, rule) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--s", type=int, nargs="+", default=[3, 4, 5, 6, 7, 8])
+    parser.add_argument("--dots", type=int, default=0,
+                        help="dots on the first line of the target (default 0)")
     parser.add_argument("--rule", help="rule file or library name (default: see above)")
     parser.add_argument("--minimize-seconds", type=float, default=5.0)
     parser.add_argument("--no-floor", action="store_true")
-    parser.add_argument("--out", default=str(RESULTS / "rank_scan.json"))
+    parser.add_argument("--out")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = str(RESULTS / ("rank_scan.json" if args.dots == 0
+                                  else f"rank_scan_dots{args.dots}.json"))
     label, rule = (args.rule, resolve_rule(args.rule)) if args.rule else default_rule()
 
     rows = []
-    print(f"I(1,1,1,1,1,1,-s) of triangle_box: seeds / trimmed equations (rule: {label})")
-    print(f"{'s':>3} {'improved_seeding':>18} {'improved_seeding_dots':>22} "
-          f"{'rule':>18} {'floor (minimize)':>18}")
+    pattern = "I(" + ",".join(map(str, target_for(0, args.dots)[:-1])) + ",-s)"
+    print(f"{pattern} of triangle_box: seeds / trimmed equations (rule: {label})")
+    print(f"{'s':>3} " + " ".join(f"{name:>22}" for name in LIBRARY)
+          + f" {'rule':>18} {'floor (minimize)':>18}  load")
     for s in args.s:
         start = time.perf_counter()
-        judge = judge_for(s)
-        row = {"s": s, **{name: scored(judge, resolve_rule(name)) for name in BASELINES},
+        load = os.getloadavg()[0]    # other work on the machine slows the minimize budget
+        judge = judge_for(s, args.dots)
+        row = {"s": s, "target": target_for(s, args.dots),
+               **{name: scored(judge, resolve_rule(name)) for name in LIBRARY},
                "rule": scored(judge, rule)}
         if not args.no_floor:
-            masks = judge.masks(resolve_rule("improved_seeding"))
+            complete = [name for name in LIBRARY if row[name]["reduced"]]
+            start_rule = min(complete, key=lambda name: row[name]["seeds"])
+            masks = judge.masks(resolve_rule(start_rule))
             report = minimize_suite(judge, masks, rng=0, seconds=args.minimize_seconds,
-                                    rule="improved_seeding")
+                                    rule=start_rule)
             floor = judge.score_masks(report.masks, "trimmed").targets[0]
             row["floor"] = {"seeds": floor.seeds, "trimmed_equations": floor.trimmed_equations,
-                            "reduced": floor.reduced,
+                            "reduced": floor.reduced, "from": start_rule,
                             "minimize_seconds": args.minimize_seconds}
+        row["load_avg_1min"] = round(load, 2)
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
 
@@ -95,10 +113,10 @@ def main() -> int:
                 return f"{'-':>18}"
             mark = "" if m["reduced"] else " (incomplete)"
             return f"{m['seeds']:>7,} / {m['trimmed_equations']:>6,}{mark}".rjust(18)
-        print(f"{s:>3} {cell(row['improved_seeding'])} "
-              f"{cell(row['improved_seeding_dots']):>22} {cell(row['rule'])} "
-              f"{cell(row.get('floor'))}")
-    document = {"benchmark": "rank_scan", "family": "triangle_box", "rule": label,
+        print(f"{s:>3} " + " ".join(f"{cell(row[name]):>22}" for name in LIBRARY)
+              + f" {cell(row['rule'])} {cell(row.get('floor'))}  {load:.1f}")
+    document = {"benchmark": "rank_scan", "family": "triangle_box", "target": pattern,
+                "rule": label,
                 "rule_source": rule.source, "rows": rows,
                 "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -137,15 +137,18 @@ def generalise() -> str:
     return "\n".join(lines) + "\n"
 
 
-def rank_scan() -> str:
-    data = _load("rank_scan")
+def rank_scan(name: str = "rank_scan") -> str:
+    data = _load(name)
     if data is None:
         return _missing("rank_scan")
-    columns = [c for c in ("improved_seeding", "improved_seeding_dots", "rule", "floor")
-               if any(c in row for row in data["rows"])]
+    columns = [c for c in ("improved_seeding", "improved_seeding_dots", "tube_seeding", "rule",
+                           "floor") if any(c in row for row in data["rows"])]
     names = {"rule": f"rule: {data['rule']}", "floor": "`minimize` floor"}
-    lines = [f"Seeds (trimmed equations) on {data['family']} I(1,1,1,1,1,1,−s), measured "
-             f"{data.get('measured_at', '?')}:", "",
+    target = data.get("target", "I(1,1,1,1,1,1,-s)").replace("-", "−")
+    loads = [row["load_avg_1min"] for row in data["rows"] if "load_avg_1min" in row]
+    load = f", load average {_n(min(loads))}–{_n(max(loads))} on 2 cores" if loads else ""
+    lines = [f"Seeds (trimmed equations) on {data['family']} {target}, measured "
+             f"{data.get('measured_at', '?')}{load}:", "",
              "| s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]
     for row in data["rows"]:
@@ -158,6 +161,10 @@ def rank_scan() -> str:
     return "\n".join(lines) + "\n"
 
 
+def rank_scan_dotted() -> str:
+    return rank_scan("rank_scan_dots1")
+
+
 def sailir() -> str:
     data = _load("sailir")
     if data is None:
@@ -166,13 +173,18 @@ def sailir() -> str:
              "equations, time and memory from the SAILIR paper's published benchmark (another "
              "setting and measure) as context:", "",
              "| integral | seeding | reduced | seeds | equations | trimmed | time | peak memory "
-             "| Kira eqs / time / memory |", "|---|---|---|---|---|---|---|---|---|"]
+             "| load | Kira eqs / time / memory |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
+        if "error" in r:
+            lines.append(f"| {_target(r['target'])} | {r.get('seeding', r['seeding_kind'])} | "
+                         f"{r['error']} | | | | | | | |")
+            continue
+        load = _n(r["load_avg_1min"]) if "load_avg_1min" in r else "—"
         lines.append(
             f"| {_target(r['target'])} | {r['seeding']} | {r['reduced']} | {_n(r['seeds'])} | "
             f"{_n(r['equations'])} | {_n(r['trimmed_equations'])} | {_n(r['seconds'])} s | "
-            f"{_n(r['peak_rss_gib'])} GiB | {_n(r['kira_equations'])} / {_n(r['kira_seconds'])} s"
-            f" / {_n(r['kira_gb'])} GB |")
+            f"{_n(r['peak_rss_gib'])} GiB | {load} | "
+            f"{_n(r['kira_equations'])} / {_n(r['kira_seconds'])} s / {_n(r['kira_gb'])} GB |")
     lines += ["", "Goals: all reduced exactly, peak < 4 GiB, I(1,1,2,1,1,1,−4) ≤ 2 s and each "
               "other ≤ 120 s."]
     return "\n".join(lines) + "\n"
@@ -221,8 +233,32 @@ def analytic() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (evolve_seeds, islands_seeds, generalise, rank_scan, sailir,
-                                     learn_once, small_reduce, analytic)}
+def masters() -> str:
+    d = _load("masters")
+    if d is None:
+        return _missing("masters")
+    load = d.get("load_average")
+    lines = ["Cold master discovery (empty caches, numba compiled), median"
+             + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured" if load
+                else "") + ":", "",
+             "| family | symmetries | masters (literature) | time | peak memory | goal |",
+             "|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        if r.get("region_numerators") is not None:
+            continue   # the same-run baseline (the previous discovery region)
+        base = [b for b in d["rows"] if b["family"] == r["family"] and
+                b["symmetries"] == r["symmetries"] and b.get("region_numerators") is not None]
+        speed = (f" (previous region: {_n(base[0]['seconds_median'])} s)" if base else "")
+        lit = f" ({r['literature']})" if r.get("literature") else ""
+        lines.append(f"| {r['family']} | {'on' if r['symmetries'] else 'off'} | "
+                     f"{r['masters']}{lit} | {_n(r['seconds_median'])} s{speed} | "
+                     f"{_n(r['peak_rss_mib'])} MiB | ≤ {_n(r['goal_seconds'])} s |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (masters, evolve_seeds, islands_seeds, generalise, rank_scan,
+                                     rank_scan_dotted, sailir, learn_once, small_reduce,
+                                     analytic)}
 
 
 def render(text: str) -> str:

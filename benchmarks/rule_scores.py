@@ -1,12 +1,13 @@
 """Every library rule on every suite its header names: the figures behind the "Measured" lines.
 
 Scores each rule under ``rules/`` (sandboxed, as ``ibp-evolve score`` does) on the suites its
-header already states (the two built-in triangle-box suites for a rule with no Measured line),
+header already states (for a rule with no Measured line yet: the suites of ``--suites``, by
+default the two built-in triangle-box suites),
 prints one line per rule and suite, and writes ``benchmarks/results/rule_scores.json``.
 With ``--write`` it also rewrites each rule file's Measured lines from these scores (the only way
 figures enter a rule header; ``tests/test_rule_headers.py`` checks them against a fresh score).
 
-Run:  python benchmarks/rule_scores.py [--write] [--rules RULE ...]
+Run:  python benchmarks/rule_scores.py [--write] [--rules RULE ...] [--suites SUITE ...]
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite the rule headers")
     parser.add_argument("--rules", nargs="*", help="rule files (default: the whole library)")
+    parser.add_argument("--suites", nargs="+", default=list(DEFAULT_SUITES),
+                        help="suites of a rule whose header names none yet (default: "
+                             + ", ".join(DEFAULT_SUITES) + ")")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.rules] if args.rules else library_rules()
     judges, results = {}, []
     for path in paths:
         source = path.read_text()
-        suites = list(parse_measured(source)) or list(DEFAULT_SUITES)
+        suites = list(parse_measured(source)) or args.suites
         rule = load_rule(path)
         reports = []
         for suite in suites:

@@ -18,13 +18,19 @@ def test_reduce_json_has_exactly_the_documented_shape(capsys):
                        "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"family", "point", "masters", "targets", "stats"}
+    assert set(data) == {"family", "point", "symmetries", "masters", "targets", "stats"}
     assert data["family"] == "bubble" and data["point"] == {"d": "17/3", "s": "5/7"}
-    assert data["masters"] == [[1, 1]]
+    assert data["masters"] == [[1, 1]] and data["symmetries"] is True  # the default
     assert data["targets"] == [{"target": [2, 1], "reduced": True,
                                 "coefficients": [{"master": [1, 1], "value": "-56/15"}]}]
     assert set(data["stats"]) == {"seeds", "equations", "trimmed_equations", "multiply_adds",
-                                  "seconds"}
+                                  "seconds", "symmetry_equations", "trimmed_symmetry_equations"}
+    code, out, _ = run(capsys, "reduce", "bubble", "--target", "2,1", "--at", "d=17/3,s=5/7",
+                       "--json", "--symmetries", "off")
+    off = json.loads(out)
+    assert off["symmetries"] is False and off["targets"] == data["targets"]
+    assert set(off["stats"]) == {"seeds", "equations", "trimmed_equations", "multiply_adds",
+                                 "seconds"}
 
 
 @pytest.mark.parametrize("form", [["--target", "-1,1,1,1,1"], ["--target=-1,1,1,1,1"]])

@@ -55,7 +55,10 @@ def test_relative_trimmed_is_an_exact_sum_of_per_target_ratios():
     assert isinstance(relative.total, Fraction) and relative.total == sum(ratios)
     # the large target counts as one ratio among two, not as most of the sum
     assert plain.targets[0].trimmed_equations > 2 * plain.targets[1].trimmed_equations
-    assert json.loads(json.dumps(relative.to_json()))["total"] == str(sum(ratios))
+    shown = json.loads(json.dumps(relative.to_json()))
+    assert shown["total"] == str(sum(ratios))
+    # the JSON fitness is exact too: "p/q" text, not a rounded float
+    assert Fraction(shown["fitness"]) == relative.exact_fitness == sum(ratios)
 
 
 def test_completeness_stays_lexicographically_first_under_relative_trimmed():

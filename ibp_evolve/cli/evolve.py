@@ -268,7 +268,10 @@ def _evolve(args) -> int:
             run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
                                          "suite_spec": {"suite": suite_spec.suite,
                                                         "ordering": suite_spec.ordering,
-                                                        "max_seeds": suite_spec.max_seeds},
+                                                        "max_seeds": suite_spec.max_seeds,
+                                                        # the setting used, not the override
+                                                        "symmetries": suite_spec.load(
+                                                        ).symmetries},
                                          "suite": suite.name, "objective": args.objective,
                                          "seed": args.seed,
                                          **({"validate": validator.to_json()}

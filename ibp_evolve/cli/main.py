@@ -192,9 +192,10 @@ def _families_import_kira(args) -> int:
 def _reduce(args, family, targets, point, plan, limits) -> dict:
     from ibp_evolve.reducer.exact import reduce_exact
     from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.cli.reduce_output import symmetries_on
     return reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
                         rng_seed=args.seed, max_memory=limits["max_memory"],
-                        keep_model=bool(args.export_system))
+                        keep_model=bool(args.export_system), symmetries=symmetries_on(args))
 
 
 def cmd_reduce(args) -> int:
@@ -216,6 +217,7 @@ def cmd_reduce(args) -> int:
     from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.judge.bounds import default_max_memory
     limits = {"max_memory": default_max_memory()} | judge_limits(args)
+    limits.pop("symmetries", None)  # reduce reads --symmetries itself (default on)
     if args.seeds:
         plan = LaportaBox.parse(args.seeds)
     else:
@@ -247,8 +249,11 @@ def _print_point_result(result: dict, seeds_used: str) -> None:
                                                       result["point"].items()))
     print_reductions(result)
     s = result["stats"]
+    relations = (f", symmetry relations {s['symmetry_equations']} (trimmed "
+                 f"{s['trimmed_symmetry_equations']})" if "symmetry_equations" in s else "")
     print(f"seeds {s['seeds']} ({seeds_used}), equations {s['equations']}, trimmed "
-          f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
+          f"{s['trimmed_equations']}{relations}, multiply-adds {s['multiply_adds']}, "
+          f"{s['seconds']} s")
 
 
 def cmd_score(args) -> int:
@@ -264,7 +269,8 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return status
-    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective})")
+    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective}"
+          + (", sector symmetries on)" if report.symmetries else ")"))
     header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
     rows = [header] + [(_name(t.target), str(t.seeds),
                         str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
@@ -346,10 +352,13 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
         "reduce", help="reduce target integrals exactly at a rational point",
         description="Reduce target integrals exactly at a rational point (learn the trimmed "
                     "system once, then several primes, CRT and rational reconstruction). "
-                    "Seeds: the library rule improved_seeding_dots by default (complete on "
-                    "the shipped suites' targets), any rule with --rule, or a Laporta box "
+                    "Seeds: the library rule tube_seeding by default (complete on the "
+                    "shipped suites' targets), any rule with --rule, or a Laporta box "
                     "with --seeds; a target a rule leaves unreduced gets shells k = 1, 2, ... "
-                    "(d <= d_target + k, s <= s_target + k), announced on stderr.")
+                    "(d <= d_target + k, s <= s_target + k), announced on stderr.  Sector "
+                    "symmetries are on by default (--symmetries off: the redundant basis): "
+                    "seeds in unique sectors, relation rows in the system, results in terms "
+                    "of the masters of unique sectors.")
     p.add_argument("family", help="built-in family name or path to a family .toml file")
     p.add_argument("--target", action="append",
                    help="target indices, e.g. 2,1 (repeatable)")
@@ -359,7 +368,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--at", help="rational point, e.g. d=17/3,s=5/7 (random when absent)")
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument("--rule", help="seeding rule: library name, rule file or run folder "
-                                        "(its best rule) (default: improved_seeding_dots)")
+                                        "(its best rule) (default: tube_seeding)")
     seeding.add_argument("--seeds", help="a fixed Laporta seed box laporta:r=R,s=S")
     p.add_argument("--delta-r", type=int, default=1,
                    help="a rule chooses from r <= r_target + delta_r (default 1)")

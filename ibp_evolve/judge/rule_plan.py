@@ -19,9 +19,10 @@ from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.plans import MaskPlan, SeedCapError
 from ibp_evolve.reducer.sectors import sector_of, zero_sectors
 
-# The default rule of `reduce`: complete on the test targets of every shipped suite
-# (triangle_box_paper, triangle_box_train) and on the small families' targets in the tests.
-DEFAULT_RULE = "improved_seeding_dots"
+# The default rule of `reduce`: complete on the targets of every shipped suite (triangle_box
+# paper, train, validation and sailir; box and kite train and validation) with fewer seeds than
+# improved_seeding_dots on each (tests/test_tube_seeding.py, the rule's Measured lines).
+DEFAULT_RULE = "tube_seeding"
 
 
 class EmptySelectionError(ValueError):
