@@ -55,16 +55,23 @@ def _missing(source: str) -> str:
     return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
 
 
+def _seed_rows(pattern: str) -> tuple[list, list]:
+    """(rows by seed, files) of the evolve_seeds.py outputs matching ``pattern``; a later
+    file's row for a seed replaces an earlier one."""
+    files = sorted(RESULTS.glob(pattern))
+    runs = {}
+    for path in files:
+        for row in json.loads(path.read_text())["results"]:
+            if not row.get("exit"):
+                runs[row["seed"]] = row
+    return [runs[s] for s in sorted(runs)], files
+
+
 def evolve_seeds() -> str:
     """Every evolve_seeds*.json file together: one line per seed and the goal."""
-    files = sorted(RESULTS.glob("evolve_seeds*.json"))
+    rows, files = _seed_rows("evolve_seeds*.json")
     if not files:
         return _missing("evolve_seeds")
-    runs = {}
-    for path in files:  # a later file for the same seed replaces an earlier one
-        for row in json.loads(path.read_text())["results"]:
-            runs[row["seed"]] = row
-    rows = [runs[s] for s in sorted(runs)]
     seeds = [r["best_seeds"] for r in rows]
     goal = json.loads(files[0].read_text())["goal"]
     over = [f"seed {r['seed']} ends at {r['best_seeds']}" for r in rows if r["best_seeds"] > 92]
@@ -77,6 +84,32 @@ def evolve_seeds() -> str:
         f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s"
         + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}.",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def islands_seeds() -> str:
+    """Islands (islands_seeds*.json, evolve_seeds.py --extra '--engine gp:3 ...') beside the
+    default main job on the same seeds."""
+    rows, files = _seed_rows("islands_seeds*.json")
+    if not files:
+        return _missing("evolve_seeds")
+    default = {r["seed"]: r for r in _seed_rows("evolve_seeds*.json")[0]}
+    command = json.loads(files[0].read_text())["command"].replace("  ", " ").strip()
+    seeds = [r["best_seeds"] for r in rows]
+    same = [r for r in rows if r["seed"] in default]
+    lines = [f"`{command}` for {len(rows)} seeds (files "
+             f"{', '.join('`' + p.name + '`' for p in files)}): "
+             f"{sum(x <= 92 for x in seeds)} of {len(rows)} end at <= 92 seeds, median "
+             f"{_n(statistics.median(seeds))}, max {_n(max(seeds))}, median wall time "
+             f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s (2 cores shared with "
+             f"other jobs). On the same seeds the default main job: median "
+             f"{_n(statistics.median(default[r['seed']]['best_seeds'] for r in same))}, max "
+             f"{_n(max(default[r['seed']]['best_seeds'] for r in same))}.", "",
+             "| seed | " + " | ".join(str(r["seed"]) for r in rows) + " |",
+             "|---|" + "---|" * len(rows),
+             "| islands gp:3 | " + " | ".join(str(r["best_seeds"]) for r in rows) + " |",
+             "| default | " + " | ".join(str(default[r["seed"]]["best_seeds"])
+                                        if r["seed"] in default else "–" for r in rows) + " |"]
     return "\n".join(lines) + "\n"
 
 
@@ -247,8 +280,9 @@ def llm_engine() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (masters, llm_engine, evolve_seeds, generalise, rank_scan, rank_scan_dotted,
-                                     sailir, learn_once, small_reduce, analytic)}
+RENDERERS = {f.__name__: f for f in (masters, llm_engine, evolve_seeds, islands_seeds,
+                                     generalise, rank_scan, rank_scan_dotted, sailir, learn_once,
+                                     small_reduce, analytic)}
 
 
 def render(text: str) -> str:

@@ -144,21 +144,24 @@ def report(run, out=None, seed_maps: int = 3, n_best: int = 5, progress=None) ->
 def evolve(suite: str = "triangle_box_paper", population: int | None = None,
            generations: int | None = None, seed: int = 0, out=None, workers: int = 0,
            objective: str = "seeds", start=(), time_limit: float | None = None,
-           quiet: bool = True, validate: str | None = None, features: str | None = None):
+           quiet: bool = True, validate: str | None = None, features: str | None = None,
+           engine: str | None = None):
     """Run ``ibp-evolve evolve`` in this process and return the run (a snapshot).
 
     ``workers=0`` scores in this process (the right choice in a notebook); ``start`` names
     rules injected into the first generation (library names or files); ``validate`` a
-    validation suite and ``features`` extra GP terminals, as ``--validate`` and ``--features``."""
+    validation suite and ``features`` extra GP terminals, as ``--validate`` and ``--features``;
+    ``engine`` as ``--engine`` (default deap; islands such as ``"gp:3"``)."""
     from ibp_evolve.cli.main import main
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{stamp}"
+        name = (engine or "deap").replace(":", "").replace(",", "-")
+        out = Path("runs") / f"{Path(str(suite)).stem}-{name}-s{seed}-{stamp}"
     argv = ["evolve", "--suite", str(suite), "--seed", str(seed), "--out", str(out),
             "--workers", str(workers), "--objective", objective]
     for flag, value in (("--population", population), ("--generations", generations),
                         ("--time-limit", time_limit), ("--validate", validate),
-                        ("--features", features)):
+                        ("--features", features), ("--engine", engine)):
         if value is not None:
             argv += [flag, str(value)]
     for rule in start:
