@@ -64,7 +64,8 @@ def _code_version() -> str:
     imported: the symmetry modules load sympy, which a cached run without symmetries skips)."""
     digest = hashlib.sha256()
     for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
-                 "solver", "modular", "symmetries", "symmetry_rows", "masters"):
+                 "solver", "modular", "symmetries", "symmetry_search", "symmetry_rows",
+                 "masters"):
         spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
         digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
