@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable
 
+from ibp_evolve.reducer.reconstruct.polynomials import evaluate
+
 MAX_LENGTH = 10_000      # characters of one expression
 MAX_DEPTH = 64           # nested parentheses
 MAX_EXPONENT = 64        # |n| in x^n
@@ -207,14 +209,7 @@ class Polynomial(dict):
 
     def at(self, values) -> Fraction:
         """The exact value at ``values`` (one per name, in order)."""
-        total = Fraction(0)
-        for exps, c in self.items():
-            term = Fraction(c)
-            for v, e in zip(values, exps):
-                if e:
-                    term *= Fraction(v) ** e
-            total += term
-        return total
+        return evaluate(self, values)
 
 
 class _PolynomialAlgebra:

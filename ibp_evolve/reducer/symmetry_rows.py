@@ -34,6 +34,7 @@ import numpy as np
 from ibp_evolve.reducer.expressions import Polynomial, parse_polynomial
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.modular import to_mod
+from ibp_evolve.reducer.reconstruct.polynomials import evaluate
 from ibp_evolve.reducer.sectors import measures, zero_sectors
 from ibp_evolve.reducer.symmetries import (SectorMapping, Symmetries, SymmetryError,
                                           family_symmetries)
@@ -642,8 +643,7 @@ def check_at_point(symmetries: Symmetries, family: Family, point: dict) -> None:
     if symanzik is None:
         from ibp_evolve.reducer.symmetry_search import symanzik_terms  # sympy
         symanzik = symanzik_terms(family)
-    at_point = [{x: sum((Fraction(c) * _monomial(values, e) for e, c in coeff), Fraction(0))
-                 for x, coeff in poly} for poly in symanzik]
+    at_point = [{x: evaluate(dict(coeff), values) for x, coeff in poly} for poly in symanzik]
     for m in symmetries.mappings + symmetries.automorphisms:
         relabel = dict(m.line_map)
         for name, poly in zip(("U", "F"), at_point):
@@ -669,14 +669,6 @@ def check_at_point(symmetries: Symmetries, family: Family, point: dict) -> None:
                     f"{name} polynomials differ at {shown or 'the point'}; rerun with "
                     "--symmetries off to proceed")
     _VERIFIED[key] = True
-
-
-def _monomial(values: list, exps) -> Fraction:
-    out = Fraction(1)
-    for v, e in zip(values, exps):
-        if e:
-            out *= v ** e
-    return out
 
 
 def symmetries_at(family: Family, point: dict) -> Symmetries:
