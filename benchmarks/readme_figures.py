@@ -207,7 +207,54 @@ def analytic() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, rank_scan, rank_scan_dotted,
+def masters() -> str:
+    d = _load("masters")
+    if d is None:
+        return _missing("masters")
+    load = d.get("load_average")
+    lines = ["Cold master discovery (empty caches, numba compiled), median"
+             + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured" if load
+                else "") + ":", "",
+             "| family | symmetries | masters (literature) | time | peak memory | goal |",
+             "|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        if r.get("region_numerators") is not None:
+            continue   # the same-run baseline (the previous discovery region)
+        base = [b for b in d["rows"] if b["family"] == r["family"] and
+                b["symmetries"] == r["symmetries"] and b.get("region_numerators") is not None]
+        speed = (f" (previous region: {_n(base[0]['seconds_median'])} s)" if base else "")
+        lit = f" ({r['literature']})" if r.get("literature") else ""
+        lines.append(f"| {r['family']} | {'on' if r['symmetries'] else 'off'} | "
+                     f"{r['masters']}{lit} | {_n(r['seconds_median'])} s{speed} | "
+                     f"{_n(r['peak_rss_mib'])} MiB | ≤ {_n(r['goal_seconds'])} s |")
+    return "\n".join(lines) + "\n"
+
+
+def llm_engine() -> str:
+    d = _load("llm_engine")
+    if d is None:
+        return _missing("llm_engine")
+    engines = [e for e in ("llm-plain", "llm-runs", "deap") if e in d]
+    points = d["points"]
+    lines = [f"At equal candidates on `{d['suite']}` (population {d['population']}; "
+             f"{d['machine']}): best complete rule's seeds after N candidates", "",
+             "| engine | " + " | ".join(f"N = {n}" for n in points)
+             + " | valid | new seed masks (of valid) |",
+             "|---" * (len(points) + 3) + "|"]
+    for e in engines:
+        r = d[e]
+        cells = ["—" if s is None else _n(s) for s in r["complete_seeds"]]
+        valid = f"{r['valid_share']:.1%}" if "valid_share" in r else "—"
+        new = (f"{r['new_mask_share_of_valid']:.1%}" if "new_mask_share_of_valid" in r
+               else "—")
+        lines.append(f"| {e} | " + " | ".join(cells) + f" | {valid} | {new} |")
+    lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates, ≥ 98% "
+              "valid, ≥ 40% new masks; this run stopped at "
+              f"{_n(points[-1])} candidates."]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (masters, llm_engine, evolve_seeds, generalise, rank_scan, rank_scan_dotted,
                                      sailir, learn_once, small_reduce, analytic)}
 
 

@@ -207,14 +207,15 @@ class Reduction(dict):
 def reduce(family, targets, at: str | None = None, analytic: str | None = None,
            rule=None, seeds: str | None = None, workers: int = 1, dask: str | None = None,
            dask_local: int | None = None, replace_by_one: str | None = None, seed: int = 0,
-           ordering: str | None = None) -> Reduction:
+           ordering: str | None = None, symmetries: bool = True) -> Reduction:
     """Reduce target integrals (``ibp-evolve reduce``) in this process: exactly at the rational
     point ``at`` ("d=17/3,s=5/7"; random when None), or, with ``analytic`` ("d", "d,s" or
     "all"), as rational functions of those symbols (the others at ``at``), sampled on
     ``workers`` processes or on a Dask cluster: ``dask`` a scheduler's address, ``dask_local``
     the workers of a local cluster started for this call.  ``targets`` are index tuples or
     texts such as "2,1,1,1"; ``rule`` a library rule, rule file or run folder, ``seeds`` a
-    Laporta box "laporta:r=6,s=3" instead.  A target left unreduced is in the result
+    Laporta box "laporta:r=6,s=3" instead; ``symmetries=False`` reduces onto the redundant
+    basis without sector symmetries.  A target left unreduced is in the result
     (``.complete`` is False); bad input raises RuntimeError after the command's message."""
     import contextlib
     import io
@@ -222,7 +223,7 @@ def reduce(family, targets, at: str | None = None, analytic: str | None = None,
 
     from ibp_evolve.cli.main import main
     argv = ["reduce", str(family), "--format", "json", "--seed", str(seed),
-            "--workers", str(workers)]
+            "--workers", str(workers), "--symmetries", "on" if symmetries else "off"]
     argv += [f"--target={t if isinstance(t, str) else ','.join(map(str, t))}" for t in targets]
     for flag, value in (("--at", at), ("--analytic", analytic), ("--seeds", seeds),
                         ("--dask", dask), ("--dask-local", dask_local),

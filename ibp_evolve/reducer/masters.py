@@ -5,7 +5,10 @@ Discovery takes the *region* of a sector (at most ``region_dots`` dots and ``reg
 numerator powers), solves the system of the seeds in the region widened by one more dot and
 numerator, and keeps the region's integrals that got no pivot; the box is widened again until two
 consecutive boxes agree, so an integral that merely sits on the edge of a finite box is never
-taken for a master.
+taken for a master.  The default region (one dot, one numerator) is small on purpose: the seed
+boxes grow with the number of numerator positions outside a sector (eight for a three-line
+sector of the pentabox), and a master beyond the region is caught by the probe below, which
+then grows the region.
 
 Per sector.  When the ordering ranks integrals by lines first (``t`` or ``sector`` leads), every
 integral of a sector S is more complex than every integral of its subsectors, and IBP identities
@@ -21,7 +24,9 @@ region's unreduced integrals there must be the masters found (two consecutive bo
 two points), and every shell integral must reduce onto them: its back-substituted row may hold
 masters only.  A probe integral left over (confirmed one widening further) is a master outside
 the region: the region of that sector grows and discovery reruns; if it still does not close,
-a FamilyError names the sector.
+a FamilyError names the sector.  ``family_masters`` then counts the masters of the sectors
+with few lines independently of IBP, by the critical points of the Lee-Pomeransky polynomial
+(:mod:`ibp_evolve.reducer.critical_points`); a sector where the counts differ is named.
 
 Caches.  The on-disk list is keyed by the family's content, the ordering, the symmetries setting
 and a hash of the source of every module that produces masters (so fixing the derivation never
@@ -57,6 +62,7 @@ MASTERS_FORMAT = 2
 DISCOVERY_SEED = 20250207  # fixed point so that discovery is reproducible
 PROBE_SEED = 20250208  # the second point of the completeness probe
 MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery gives up
+CROSS_CHECK_LINES = 4  # sectors counted by critical points (Groebner bases grow steeply)
 
 
 def _code_version() -> str:
@@ -65,7 +71,7 @@ def _code_version() -> str:
     digest = hashlib.sha256()
     for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
                  "solver", "modular", "symmetries", "symmetry_search", "symmetry_rows",
-                 "masters"):
+                 "critical_points", "masters"):
         spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
         digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
@@ -220,7 +226,7 @@ def _sector_text(sector: int, n: int) -> str:
 
 
 def discover_masters(family: Family, ordering: Ordering | None = None,
-                     region_dots: int = 1, region_numerators: int = 2,
+                     region_dots: int = 1, region_numerators: int = 1,
                      max_widening: int = 3, sectors=None, symmetries: bool = False,
                      verify: bool = True) -> list[tuple[int, ...]]:
     """Find the masters in the given sectors (default: all non-zero sectors) by elimination.
@@ -329,6 +335,8 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     if masters is None:
         masters = discover_masters(family, ordering, symmetries=symmetries)
         check_preferred_basis(family, masters, symmetries)
+        if _per_sector(ordering, family):  # else masters may sit in other sectors
+            check_master_counts(family, masters, symmetries)
         if use_cache:
             atomic_write_text(path, json.dumps({
                 "key": key, "checksum": _checksum(key, masters),
@@ -336,6 +344,34 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     if use_cache:
         _MEMORY[memo_key] = masters
     return masters
+
+
+def check_master_counts(family: Family, masters, symmetries: bool = False,
+                        max_lines: int = CROSS_CHECK_LINES) -> None:
+    """Masters per sector against the count of critical points (no IBP involved), in every
+    sector with at most ``max_lines`` lines; with symmetries only in unique sectors without
+    automorphisms (their self-relations lower the count, the critical points do not see them).
+
+    The count per sector is an invariant only under a lines-first ordering without preferred
+    masters: other orderings may trade a master of one sector for one of another.
+    """
+    # imported here: it loads sympy, which a reduction from cached masters never needs
+    from ibp_evolve.reducer.critical_points import masters_per_sector
+    expected = masters_per_sector(family, max_lines)
+    if symmetries:
+        sym = family_symmetries(family)
+        skip = {m.source for m in sym.automorphisms}
+        expected = {s: n for s, n in expected.items()
+                    if s in set(sym.unique_sectors) and s not in skip}
+    found: dict = {}
+    for m in masters:
+        found[sector_of(m)] = found.get(sector_of(m), 0) + 1
+    for sector, count in sorted(expected.items()):
+        if count is not None and found.get(sector, 0) != count:
+            raise FamilyError(
+                f"family '{family.name}', sector {sector} ({_sector_text(sector, family.n)}): "
+                f"elimination found {found.get(sector, 0)} masters, the critical points of the "
+                f"Lee-Pomeransky polynomial count {count} (arXiv:1308.6676, 1712.09215)")
 
 
 def check_preferred_basis(family: Family, masters, symmetries: bool = False) -> None:
