@@ -209,11 +209,18 @@ def small_reduce() -> str:
     if d is None:
         return _missing("small_reduce")
     cases = ", ".join(f"{c['family']} I({c['target']}) {_n(c['wall_median_s'])} s"
+                      + (f" ({_n(c['symmetries_off']['wall_median_s'])} s with "
+                         "`--symmetries off`)" if c.get("symmetries_off") else "")
                       + (f" ({_n(c['baseline']['wall_median_s'])} s before, same load)"
                          if c.get("baseline") else "")
                       for c in d["cases"])
     load = d.get("cpu_load")
-    return (f"`ibp-evolve reduce` wall time with warm caches (median): {cases}; goal "
+    sympy = any(c.get("imports_sympy") or c.get("symmetries_off", {}).get("imports_sympy")
+                for c in d["cases"])
+    symmetric = "sector symmetries on, the default" if d["cases"][0].get("symmetries_off") \
+        else "as measured"
+    return (f"`ibp-evolve reduce` wall time with warm caches (median; {symmetric}; sympy "
+            f"{'imported' if sympy else 'never imported'}): {cases}; goal "
             f"{_n(d['cases'][0]['goal_s'])} s" +
             (f" (load average {_n(load[0])} while measured)" if load else "") + ".\n")
 

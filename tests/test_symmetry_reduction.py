@@ -196,6 +196,71 @@ def test_a_mapping_valid_only_for_equal_masses_is_refused_at_unequal_ones(tmp_pa
     assert "I(0,2) = " in capsys.readouterr().out
 
 
+def test_the_cached_u_and_f_tables_refuse_the_equal_mass_mapping_exactly(tmp_path):
+    """The check a reduction runs on cached symmetries (no sympy): U and F as coefficient
+    tables, evaluated exactly at the point, catch the mapping that needs m1sq = m2sq."""
+    from ibp_evolve.reducer.symmetry_search import symanzik_terms
+    path = tmp_path / "two_mass_bubble.toml"
+    path.write_text(TWO_MASS_BUBBLE)
+    family = load_family(str(path))
+    hand_made = _equal_mass_mapping()
+    cached = Symmetries.from_json(json.loads(json.dumps(
+        Symmetries(hand_made.family_name, hand_made.unique_sectors, hand_made.mappings, (),
+                   symanzik_terms(family)).to_json())))
+    assert cached.symanzik is not None
+    symmetry_rows.check_at_point(cached, family, {"s": 3, "m1sq": Fraction(7, 3),
+                                                  "m2sq": Fraction(7, 3)})
+    with pytest.raises(SymmetryError, match=r"sector 2 \(0,1\) maps onto sector 1 .* F "):
+        symmetry_rows.check_at_point(cached, family, {"s": 3, "m1sq": Fraction(7, 3),
+                                                      "m2sq": Fraction(7, 2)})
+
+
+def test_exact_relations_from_cached_text_match_the_relation_rows_mod_p():
+    """exact_relation reads the mapping constants with our own grammar: at the point, mod p,
+    its coefficients are those of the numeric relation rows (numerators included)."""
+    from ibp_evolve.reducer.modular import PRIMES, to_mod
+    from ibp_evolve.reducer.symmetries import family_symmetries
+    family = load_family("kite")
+    sym = family_symmetries(family)
+    point = {"d": Fraction(17, 3), "s": Fraction(5, 7)}
+    prime = PRIMES[0]
+    # the mirror sunset (sector 25), and numerators whose images carry the constant s or -s
+    # (automorphisms of sectors 22 and 15)
+    integrals = np.array([[2, 0, -2, 1, 1], [-2, 1, 1, -1, 1], [1, 1, 2, 1, -2]],
+                         dtype=np.int64)
+    rows, terms, vals, sources, maps = symmetry_rows._relations(sym, family, integrals, point,
+                                                                prime)
+    assert {m.source for m in maps} == {25, 22, 15}
+    values = [point[p] for p in family.parameters]
+    for r, (source, mapping) in enumerate(zip(sources, maps)):
+        numeric: dict = {}  # a row may list an integral twice (the source among its images)
+        for b, v in zip(terms[rows == r], vals[rows == r]):
+            b = tuple(int(x) for x in b)
+            numeric[b] = (numeric.get(b, 0) + int(v)) % prime
+        numeric = {b: v for b, v in numeric.items() if v}
+        exact = {b: to_mod(sum((c * np.prod([Fraction(v) ** e for v, e in zip(values, k)])
+                                for k, c in poly.items()), Fraction(0)), prime)
+                 for b, poly in symmetry_rows.exact_relation(mapping, family, source)}
+        assert {b: v for b, v in exact.items() if v} == numeric
+
+
+def test_a_symmetry_cache_without_u_and_f_is_rebuilt_not_misread(monkeypatch, tmp_path):
+    from ibp_evolve.reducer import symmetries
+    monkeypatch.setenv("IBP_EVOLVE_CACHE", str(tmp_path))
+    monkeypatch.setattr(symmetries, "_MEMORY", {})
+    kite = load_family("kite")
+    assert symmetries.cached_symmetries(kite) is None  # nothing found yet, nothing searched
+    found = symmetries.family_symmetries(kite)
+    path = symmetries._cache_path(kite)
+    stale = found.to_json()
+    del stale["symanzik"]
+    path.write_text(json.dumps(stale))
+    monkeypatch.setattr(symmetries, "_MEMORY", {})
+    assert symmetries.cached_symmetries(kite) is None
+    assert symmetries.family_symmetries(kite) == found
+    assert "symanzik" in json.loads(path.read_text())
+
+
 def test_a_small_universe_sliced_with_symmetries_scores_like_the_row_cache():
     """Small universes are built once with their relation rows and sliced per rule; the
     equations a rule selects there are those the row cache's path solves."""

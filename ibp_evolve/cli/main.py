@@ -71,15 +71,31 @@ def cmd_families(args) -> int:
         return _families_show(args)
     if action == "import-kira":
         return _families_import_kira(args)
-    rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
+    rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "unique sectors",
+             "masters sym/off", "description")]
     for name in builtin_names():
         fam = load_family(name)
         rows.append((name, str(fam.n_loops), str(fam.n), ",".join(str(i + 1) for i in fam.isps)
-                     or "-", ", ".join(fam.parameters), fam.description))
+                     or "-", ", ".join(fam.parameters), *_known_counts(fam), fam.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    print("? = not derived yet (the listing reads caches only; `ibp-evolve families show NAME` "
+          "derives them)")
     return 0
+
+
+def _known_counts(family) -> tuple[str, str]:
+    """(unique sectors of the non-zero ones, masters with / without sector symmetries) as far
+    as the caches know them: a listing never starts a discovery."""
+    from ibp_evolve.reducer.masters import cached_family_masters
+    from ibp_evolve.reducer.symmetries import cached_symmetries
+    sym = cached_symmetries(family)
+    # every non-zero sector is unique or mapped onto one
+    sectors = "?" if sym is None else \
+        f"{len(sym.unique_sectors)} of {len(sym.unique_sectors) + len(sym.mappings)}"
+    counts = [cached_family_masters(family, symmetries=on) for on in (True, False)]
+    return sectors, "/".join("?" if m is None else str(len(m)) for m in counts)
 
 
 def _read_targets(path: str, family) -> list[tuple[int, ...]]:

@@ -166,6 +166,19 @@ class SymmetricUniverse:
         rel = self.relations.ids
         terms = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
         self.may_close = bool(self.mapped_col[terms].any())
+        # select() reads which columns a rule's equations touch only at relation sources and
+        # integrals of non-unique sectors: each seed's hits there, kept per seed, cost a
+        # fraction of marking every column its equations touch (the universe's ~10^5)
+        watched = self.mapped_col.copy()
+        watched[self.source_col] = True
+        ends = sys_.eq_ptr[: self.n_seed_equations + 1]
+        entry_cols = sys_.eq_cols[: ends[-1]]
+        entry_seed = np.repeat(np.arange(self.n_seed_equations, dtype=np.int64)
+                               // sys_.n_templates, np.diff(ends))
+        keep = watched[entry_cols]
+        self.watched_cols = entry_cols[keep]
+        self.watched_ptr = np.searchsorted(entry_seed[keep],
+                                           np.arange(len(self.seeds) + 1, dtype=np.int64))
 
     def select(self, universe_ids: np.ndarray):
         """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
@@ -174,18 +187,16 @@ class SymmetricUniverse:
         _, first = np.unique(chosen, return_index=True)
         seed_ids = chosen[np.sort(first)]  # each image once, where it first comes
         sys_ = self.system
-        equations = sys_.equations_of(seed_ids)
-        present = np.zeros(sys_.n_columns, dtype=bool)
-        if len(equations):
-            present[sys_.eq_cols[_ranges(sys_.eq_ptr[equations],
-                                         sys_.eq_ptr[equations + 1])]] = True
+        present = np.zeros(sys_.n_columns, dtype=bool)  # exact on the watched columns only
+        present[self.watched_cols[_ranges(self.watched_ptr[seed_ids],
+                                          self.watched_ptr[seed_ids + 1])]] = True
         present[self.target_cols] = True
         taken = present[self.source_col]
         frontier = taken if self.may_close else np.zeros(0, dtype=bool)
         while frontier.any():
             rel = np.flatnonzero(frontier) + self.n_seed_equations
-            cols = np.unique(sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])])
-            new = cols[self.mapped_col[cols] & ~present[cols]]
+            cols = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+            new = np.unique(cols[self.mapped_col[cols] & ~present[cols]])
             if not len(new):
                 break
             present[new] = True

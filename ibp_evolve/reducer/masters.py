@@ -70,8 +70,8 @@ def _code_version() -> str:
     imported: the symmetry modules load sympy, which a cached run without symmetries skips)."""
     digest = hashlib.sha256()
     for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
-                 "solver", "modular", "symmetries", "symmetry_rows", "critical_points",
-                 "masters"):
+                 "solver", "modular", "symmetries", "symmetry_search", "symmetry_rows",
+                 "critical_points", "masters"):
         spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
         digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
@@ -287,6 +287,34 @@ def _read_cached(path: Path, key: dict, family: Family, allowed_sectors) -> list
     return masters
 
 
+def _cache_entry(family: Family, ordering: Ordering, symmetries: bool) -> tuple[dict, Path]:
+    """(key, path) of the on-disk masters list."""
+    key = {"family": family.name, "digest": family.digest, "ordering": ordering.name,
+           "symmetries": bool(symmetries), "code": _code_version(), "format": MASTERS_FORMAT}
+    safe = ordering.name.replace(",", "-")
+    return key, cache_dir() / (f"masters-{family.name}-{family.digest}-{safe}"
+                               f"-{'sym' if symmetries else 'nosym'}-{key['code']}.json")
+
+
+def cached_family_masters(family: Family, ordering: Ordering | None = None,
+                          symmetries: bool = False) -> list[tuple[int, ...]] | None:
+    """The masters already on disk (validated like :func:`family_masters`'s), or None: never
+    discovers anything (a listing of families shows what is known, cheaply)."""
+    key, path = _cache_entry(family, ordering or Ordering.parse(), symmetries)
+    if tuple(sorted(key.items())) in _MEMORY:
+        return _MEMORY[tuple(sorted(key.items()))]
+    if not path.exists():  # before anything that might derive (zero sectors, symmetries)
+        return None
+    allowed = set(nonzero_subsectors(family, top_sector(family)))  # cached with the masters
+    if symmetries:
+        from ibp_evolve.reducer.symmetries import cached_symmetries
+        sym = cached_symmetries(family)
+        if sym is None:
+            return None
+        allowed &= set(sym.unique_sectors)
+    return _read_cached(path, key, family, allowed)
+
+
 def family_masters(family: Family, ordering: Ordering | None = None,
                    use_cache: bool = True, symmetries: bool = False) -> list[tuple[int, ...]]:
     """The family's masters, verified, cached per family, ordering, symmetries and code.
@@ -296,17 +324,13 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     :func:`ibp_evolve.reducer.symmetries.add_symmetry_rows`).
     """
     ordering = ordering or Ordering.parse()
-    key = {"family": family.name, "digest": family.digest, "ordering": ordering.name,
-           "symmetries": bool(symmetries), "code": _code_version(), "format": MASTERS_FORMAT}
+    key, path = _cache_entry(family, ordering, symmetries)
     memo_key = tuple(sorted(key.items()))
     if use_cache and memo_key in _MEMORY:
         return _MEMORY[memo_key]
     allowed = set(nonzero_subsectors(family, top_sector(family)))
     if symmetries:
         allowed &= set(family_symmetries(family, use_cache).unique_sectors)
-    safe = ordering.name.replace(",", "-")
-    path = cache_dir() / (f"masters-{family.name}-{family.digest}-{safe}"
-                          f"-{'sym' if symmetries else 'nosym'}-{key['code']}.json")
     masters = _read_cached(path, key, family, allowed) if use_cache and path.exists() else None
     if masters is None:
         masters = discover_masters(family, ordering, symmetries=symmetries)

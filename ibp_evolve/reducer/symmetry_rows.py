@@ -30,13 +30,34 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import sympy
 
+from ibp_evolve.reducer.expressions import Polynomial, parse_polynomial
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.modular import to_mod
-from ibp_evolve.reducer.sectors import measures, symanzik_polynomials, zero_sectors
+from ibp_evolve.reducer.reconstruct.polynomials import evaluate
+from ibp_evolve.reducer.sectors import measures, zero_sectors
 from ibp_evolve.reducer.symmetries import (SectorMapping, Symmetries, SymmetryError,
                                           family_symmetries)
+
+
+_CONSTANTS: dict = {}
+
+
+def mapping_constant(text: str, family: Family) -> Polynomial:
+    """A mapping's kinematic constant (text, as cached) as an exact polynomial over
+    ``family.parameters``, read by our own grammar: no sympy at reduction time."""
+    key = (family.parameters, text)
+    if key not in _CONSTANTS:
+        if len(_CONSTANTS) > 4096:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = parse_polynomial(text, family.parameters)
+    return _CONSTANTS[key]
+
+
+def _values(family: Family, point: dict) -> list:
+    """The point's exact value of each of ``family.parameters`` (None where it gives none:
+    such a parameter must not occur in what is evaluated)."""
+    return [Fraction(point[s]) if s in point else None for s in family.parameters]
 
 
 class NumericMapping:
@@ -48,7 +69,7 @@ class NumericMapping:
     variant, so mapping thousands of integrals is array arithmetic.
     """
 
-    def __init__(self, mapping: SectorMapping, family: Family, values: dict, prime: int):
+    def __init__(self, mapping: SectorMapping, family: Family, values: list, prime: int):
         self.mapping, self.prime, self.n = mapping, prime, family.n
         self.line_from = np.array([l for l, _ in mapping.line_map], dtype=np.int64)
         self.line_to = np.array([m for _, m in mapping.line_map], dtype=np.int64)
@@ -61,8 +82,8 @@ class NumericMapping:
                 if c != 0:
                     exps.append(np.eye(self.n, dtype=np.int64)[m])
                     vals.append(to_mod(c, prime))
-            value = sympy.sympify(const).subs(values) if const != "0" else sympy.Integer(0)
-            cval = to_mod(Fraction(int(value.p), int(value.q)), prime)
+            cval = to_mod(mapping_constant(const, family).at(values), prime) if const != "0" \
+                else 0
             if cval:
                 exps.append(np.zeros(self.n, dtype=np.int64))
                 vals.append(cval)
@@ -136,9 +157,7 @@ def numeric_mappings(symmetries: Symmetries, family: Family, point: dict, prime:
 
 
 def _numeric_mappings(symmetries: Symmetries, family: Family, point: dict, prime: int):
-    values = {sympy.Symbol(s): sympy.Rational(Fraction(point[s]).numerator,
-                                              Fraction(point[s]).denominator)
-              for s in family.parameters if s in point}
+    values = _values(family, point)
     out: dict = {}
     for m in symmetries.mappings + symmetries.automorphisms:
         out.setdefault(m.source, []).append(NumericMapping(m, family, values, prime))
@@ -558,22 +577,23 @@ def _numerator_polynomials(mapping: SectorMapping, family: Family, powers: tuple
     {propagator exponents: {parameter exponents: Fraction}}."""
     key = (family.digest, mapping, powers)
     if key not in _EXACT:
-        n = family.n
-        props = sympy.symbols(f"D1:{n + 1}")
-        params = [sympy.Symbol(p) for p in family.parameters]
-        names = {p: sympy.Symbol(p) for p in family.parameters}
+        n, n_params = family.n, len(family.parameters)
         positions = [j for j in range(n) if not mapping.source >> j & 1]
-        expr = sympy.Integer(1)
+        # polynomials over (D_1..D_N, parameters): exponent tuples of length N + n_params
+        product = Polynomial({(0,) * (n + n_params): Fraction(1)})
         for j, k in zip(positions, powers):
+            if not k:
+                continue
             coeffs, const = mapping.images[j]
-            linear = sum((sympy.Rational(c.numerator, c.denominator) * props[m]
-                          for m, c in enumerate(coeffs) if c), sympy.Integer(0))
-            linear += sympy.sympify(const, locals=names)
-            expr *= linear ** k
+            linear = Polynomial({tuple(int(i == m) for i in range(n)) + (0,) * n_params: c
+                                 for m, c in enumerate(coeffs) if c})
+            linear = linear + Polynomial({(0,) * n + e: c for e, c in
+                                          mapping_constant(const, family).items()})
+            for _ in range(k):
+                product = product * linear
         out: dict = {}
-        for monom, c in sympy.Poly(sympy.expand(expr), *props, *params).terms():
-            c = sympy.Rational(c)
-            out.setdefault(monom[:n], {})[monom[n:]] = Fraction(int(c.p), int(c.q))
+        for exps, c in product.items():
+            out.setdefault(exps[:n], {})[exps[n:]] = c
         if len(_EXACT) > 4096:
             _EXACT.clear()
         _EXACT[key] = out
@@ -612,22 +632,34 @@ def check_at_point(symmetries: Symmetries, family: Family, point: dict) -> None:
     """Every mapping must carry its sector's U and F onto the target's at ``point`` (equal
     integrals have equal Symanzik polynomials up to relabelling the Feynman parameters).  A
     mapping that holds only for special kinematics fails here, at the values it is used at;
-    SymmetryError names the sector and the way to proceed."""
-    values = {sympy.Symbol(s): sympy.Rational(Fraction(point[s]).numerator,
-                                              Fraction(point[s]).denominator)
-              for s in family.parameters if s in point and s != "d"}
-    key = (family.digest, symmetries, tuple(sorted((str(k), v) for k, v in values.items())))
+    SymmetryError names the sector and the way to proceed.  Exact arithmetic over Fractions on
+    the cached coefficient tables of U and F (sympy only for hand-made symmetries without them)."""
+    values = [None if s == family.dimension else v for s, v in zip(family.parameters,
+                                                                     _values(family, point))]
+    key = (family.digest, symmetries, tuple(values))
     if key in _VERIFIED:
         return
-    u, f, xs = symanzik_polynomials(family)
-    u, f = u.subs(values), f.subs(values)
+    symanzik = symmetries.symanzik
+    if symanzik is None:
+        from ibp_evolve.reducer.symmetry_search import symanzik_terms  # sympy
+        symanzik = symanzik_terms(family)
+    at_point = [{x: evaluate(dict(coeff), values) for x, coeff in poly} for poly in symanzik]
     for m in symmetries.mappings + symmetries.automorphisms:
-        def on(poly, sector):
-            return poly.subs({xs[j]: 0 for j in range(family.n) if not sector >> j & 1})
-        relabel = {xs[a]: xs[b] for a, b in m.line_map}
-        for name, poly in (("U", u), ("F", f)):
-            image = on(poly, m.source).xreplace(relabel)
-            if sympy.expand(image - on(poly, m.target)) != 0:
+        relabel = dict(m.line_map)
+        for name, poly in zip(("U", "F"), at_point):
+            image, target = {}, {}
+            for x, c in poly.items():
+                if not c:
+                    continue
+                if all(e == 0 or m.source >> j & 1 for j, e in enumerate(x)):
+                    moved = [0] * family.n
+                    for j, e in enumerate(x):
+                        if e:
+                            moved[relabel[j]] = e
+                    image[tuple(moved)] = c
+                if all(e == 0 or m.target >> j & 1 for j, e in enumerate(x)):
+                    target[x] = c
+            if image != target:
                 bits = lambda s: ",".join("1" if s >> i & 1 else "0"  # noqa: E731
                                           for i in range(family.n))
                 shown = ", ".join(f"{k}={v}" for k, v in point.items() if k != "d")
