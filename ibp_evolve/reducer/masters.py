@@ -42,13 +42,13 @@ form a basis and a FamilyError says which integrals are missing or superfluous.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
+from ibp_evolve.reducer.cache import code_version
 from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.ordering import Ordering
@@ -66,15 +66,10 @@ CROSS_CHECK_LINES = 4  # sectors counted by critical points (Groebner bases grow
 
 
 def _code_version() -> str:
-    """Hash of the source of every module whose behaviour decides the masters (found, not
-    imported: the symmetry modules load sympy, which a cached run without symmetries skips)."""
-    digest = hashlib.sha256()
-    for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
-                 "solver", "modular", "symmetries", "symmetry_search", "symmetry_rows",
-                 "critical_points", "masters"):
-        spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
-        digest.update(Path(spec.origin).read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of the source of every module whose behaviour decides the masters."""
+    return code_version("expressions", "family", "templates", "identities", "sectors", "seeding",
+                        "ordering", "system", "solver", "modular", "symmetries",
+                        "symmetry_search", "symmetry_rows", "critical_points", "masters")
 
 
 def family_symmetries(family: Family, use_cache: bool = True):

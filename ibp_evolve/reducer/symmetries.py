@@ -45,10 +45,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ibp_evolve.reducer.family import Family, FamilyError
-from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
-
-# 2: U and F stored with the symmetries (format-1 files lack them and are rebuilt, not misread)
-SYMMETRY_FORMAT = 2
+from ibp_evolve.reducer.cache import atomic_write_text, cache_dir, code_version
 
 
 class SymmetryError(FamilyError):
@@ -146,7 +143,9 @@ def cached_symmetries(family: Family) -> Symmetries | None:
 
 
 def _cache_path(family: Family):
-    return cache_dir() / f"symmetries-{family.name}-{family.digest}-v{SYMMETRY_FORMAT}.json"
+    # keyed by the code that finds and stores mappings, so other code never reuses an entry
+    code = code_version("expressions", "family", "sectors", "symmetries", "symmetry_search")
+    return cache_dir() / f"symmetries-{family.name}-{family.digest}-{code}.json"
 
 
 def _read(path) -> Symmetries | None:
