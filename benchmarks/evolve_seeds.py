@@ -54,19 +54,45 @@ def run_one(seed: int, workers: int | None, extra: list[str], folder: Path) -> d
     if proc.returncode != 0:
         return {"seed": seed, "exit": proc.returncode, "error": proc.stderr[-500:],
                 "wall_seconds": round(wall, 1)}
+    from ibp_evolve.runs.fitness import parse_fitness
     db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
     try:
-        best = db.execute("SELECT seeds, complete, formula, size FROM candidates WHERE "
-                          "status = 'ok' ORDER BY fitness, COALESCE(size, 0), id "
-                          "LIMIT 1").fetchone()
+        # the fitness is exact text (it can pass 2^53): ranked here, not by SQL's string order
+        rows = db.execute("SELECT fitness, COALESCE(size, 0), id, seeds, complete, formula, "
+                          "size FROM candidates WHERE status = 'ok'").fetchall()
+        best = min(rows, key=lambda r: (parse_fitness(r[0]), r[1], r[2]))[3:]
         gens = db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
     finally:
         db.close()
     state = json.loads((out / "checkpoint.json").read_text()).get("state", {})
-    restarts = sum(1 for s in state.get("logbook", []) if s.get("restarted"))
+    # a plain run restarts its population; a run of islands, each island its own
+    restarts = sum(1 for s in state.get("logbook", [])
+                   for part in [s] + (s.get("islands") or []) if part.get("restarted"))
     return {"seed": seed, "exit": 0, "best_seeds": best[0], "complete": bool(best[1]),
             "formula": best[2], "size": best[3], "generations": gens, "restarts": restarts,
             "wall_seconds": round(wall, 1)}
+
+
+def write_summary(results: list, seeds: list, args, final: bool) -> dict:
+    """The JSON of the seeds so far (rewritten after every seed, atomically: a benchmark cut
+    short keeps what it measured)."""
+    ok = [r for r in results if not r["exit"] and r["complete"]]
+    counts = [r["best_seeds"] for r in ok]
+    summary = {
+        "command": "ibp-evolve evolve --seed S " + args.extra
+                   + (f" --workers {args.workers}" if args.workers else ""),
+        "seeds": seeds, "runs": len(results), "complete": len(ok), "finished": final,
+        "at_most_92": sum(1 for c in counts if c <= IMPROVED_SEEDING),
+        "median_seeds": statistics.median(counts) if counts else None,
+        "max_seeds": max(counts) if counts else None,
+        "median_wall_seconds": statistics.median(r["wall_seconds"] for r in results),
+        "goal": "all <= 92 seeds, median <= 70", "results": results}
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, path)   # atomic: a killed benchmark leaves the previous figures intact
+    return summary
 
 
 def main() -> int:
@@ -89,26 +115,12 @@ def main() -> int:
                       f"({'complete' if r['complete'] else 'INCOMPLETE'}), "
                       f"{r['generations']} generations, {r['restarts']} restarts, "
                       f"{r['wall_seconds']:.0f} s   {r['formula']}", flush=True)
-    ok = [r for r in results if not r["exit"] and r["complete"]]
-    counts = [r["best_seeds"] for r in ok]
-    summary = {
-        "command": "ibp-evolve evolve --seed S " + args.extra
-                   + (f" --workers {args.workers}" if args.workers else ""),
-        "seeds": seeds, "runs": len(results), "complete": len(ok),
-        "at_most_92": sum(1 for c in counts if c <= IMPROVED_SEEDING),
-        "median_seeds": statistics.median(counts) if counts else None,
-        "max_seeds": max(counts) if counts else None,
-        "median_wall_seconds": statistics.median(r["wall_seconds"] for r in results),
-        "goal": "all <= 92 seeds, median <= 70", "results": results}
+            write_summary(results, seeds, args, final=False)
+    summary = write_summary(results, seeds, args, final=True)
     print(f"{summary['at_most_92']}/{len(results)} runs at <= 92 seeds; median "
           f"{summary['median_seeds']}, max {summary['max_seeds']}; median wall "
           f"{summary['median_wall_seconds']:.0f} s per run")
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    os.replace(tmp, path)   # atomic: a killed benchmark leaves the previous figures intact
-    print(f"wrote {path}")
+    print(f"wrote {args.json}")
     return 0
 
 

@@ -1,38 +1,29 @@
-"""Benchmark of the LLM mutator with a small model trained here, beside the DEAP engine.
+"""Benchmark of the LLM mutator trained with and without scored runs, beside the DEAP engine.
 
-    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 6] [--random-rules 3000]
-                                    [--variations 4000] [--documents 2000]
-                                    [--population 64] [--generations 10] [--seed 0]
+    python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4 | --steps N]
+                                    [--random-rules 3000]
+                                    [--variations 4000] [--documents 2000] [--run-examples 2000]
+                                    [--train-generations 20] [--population 64]
+                                    [--generations 15] [--seed 0]
 
-1. Corpus: the rule library, the seed programs and ``--random-rules`` random rules of the GP
-   engine's primitive set (``--documents`` examples), plus ``--variations`` examples whose
-   completion is a GP crossover or mutation of the two programs shown.  No scored rule of any
-   suite is used: the model must not have seen good answers to the benchmark.  ``train-mutator`` trains a ~0.4M-parameter model on the CPU
-   (one torch thread; at most 3 epochs or ``--minutes``).
-2. An LLM-engine run on ``triangle_box_paper`` (``population`` completions per round,
+1. Training runs: DEAP runs (``--train-population`` x ``--train-generations``) on suites that
+   share no target with the benchmark's ``triangle_box_paper`` (``kite_train``, ``box_train``
+   and three dotted or subsector triangle-box targets); ``train-mutator --hold-out
+   triangle_box_paper`` checks it.
+2. Two models trained here on the CPU (one torch thread, same size, same ``--minutes``): *plain*
+   on the rule library, the seed programs, ``--random-rules`` random GP rules and
+   ``--variations`` GP-edit examples; *runs* on the same plus ``--run-examples`` improvement
+   examples from the training runs (``train-mutator --runs``).
+3. An LLM-engine run per model on ``triangle_box_paper`` (``population`` completions per round,
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
-   candidates, the same seed cap (2000) and seed.
-3. Reported: the share of completions that are valid rule programs, the share whose seed mask
-   is new (not the mask of any corpus program, nor of an earlier candidate of the run), and
-   the best fitness after k candidates for both engines, side by side; wall times; JSON in
-   ``WORKDIR/results.json``.
-
-Measured (defaults, seed 0; 2 shared CPU cores, one torch thread, no GPU — GPU throughput not
-measured; ~0.4M-parameter model, 3005 corpus programs + 4000 variation examples, 564 steps in
-301 s, loss 6.47 -> 0.81):
-
-    640 completions in 80 s (8.0/s on the CPU, sampling overlapped with evaluation)
-    valid rule programs 82.8%; seed mask new to the corpus and the run 14.2%
-    rejections: mostly unbalanced parentheses (100 of 110)
-    best fitness after k candidates (seeds; 1e15+ = incomplete):
-        k      16     32     64    128    256    512    704
-        LLM  1e15   1e15   1e15   1e15   1e15   1e15    795   (seed.t == seed.r)
-        DEAP 1e15   1e15   1e15    650    534    433    361
-    (without the variation examples: 80.5% valid, 15.9% new masks, best 795 at 512)
-
-At equal candidates the GP clearly beats this small model: the model writes valid but mostly
-GP-like random edits (86% of its masks were seen before), and it starts from the two FunSearch
-skeletons where the GP starts from 64 random rules.
+   candidates and seed, all three at the same time (the same load for each; the wall time of
+   one is the wall time of the three).
+4. Reported per model: the share of completions that are valid rule programs; the share of
+   valid completions whose seed mask is new to the run (the engine's flag) and new to the
+   corpus and the run; the best fitness and the best complete rule's seeds after k candidates
+   for the three runs; the goals of issue 17 (a complete rule of at most 92 seeds within 2,000
+   candidates; >= 98% valid; >= 40% new masks).  JSON in ``WORKDIR/results.json`` and
+   ``benchmarks/results/llm_engine.json``.
 """
 
 from __future__ import annotations
@@ -41,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,24 +56,75 @@ def corpus_masks(bodies, features) -> set:
     return out
 
 
-def best_curve(run_dir: Path, points) -> dict:
+def best_curves(run_dir: Path, points) -> dict:
+    """Best fitness, and seeds of the best complete rule, after k candidates."""
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
         rows = run.db.candidates()
     finally:
         run.close()
-    best, curve, k = float("inf"), {}, 0
+    best, best_complete = float("inf"), None
+    fitness, seeds, k = {}, {}, 0
     marks = sorted(points)
     for n, rec in enumerate(rows, 1):
         if rec.status == "ok" and rec.fitness is not None:
             best = min(best, rec.fitness)
+            if rec.complete and (best_complete is None or rec.seeds < best_complete):
+                best_complete = rec.seeds
         while k < len(marks) and n >= marks[k]:
-            curve[marks[k]] = best
+            fitness[marks[k]], seeds[marks[k]] = best, best_complete
             k += 1
     for m in marks[k:]:
-        curve[m] = best
-    return curve
+        fitness[m], seeds[m] = best, best_complete
+    first_92 = next((n for n, rec in enumerate(rows, 1) if rec.status == "ok" and rec.complete
+                     and rec.seeds <= PAPER_IMPROVED_SEEDS), None)
+    return {"fitness": [fitness[m] for m in marks], "complete_seeds": [seeds[m] for m in marks],
+            "candidates_to_92_seeds": first_92, "candidates": len(rows)}
+
+
+def run_status(run_dir: Path) -> str | None:
+    """``finished``, ``stopped`` (or the status an interrupted run left), None when there is
+    no run or not one generation was committed."""
+    from ibp_evolve.runs.store import RunError, RunFolder
+    try:
+        run = RunFolder.open(run_dir)
+    except RunError:
+        return None
+    try:
+        return run.db.get_meta("status") if len(run.db.generations()) > 1 else None
+    finally:
+        run.close()
+
+
+def run_size(run_dir: Path) -> int:
+    from ibp_evolve.runs.store import RunFolder
+    run = RunFolder.open(run_dir)
+    try:
+        return run.db.count()
+    finally:
+        run.close()
+
+
+def run_elapsed(run_dir: Path) -> float | None:
+    """The run's own wall time (its last generation's ``elapsed``) of a reused run."""
+    from ibp_evolve.runs.store import RunFolder
+    run = RunFolder.open(run_dir)
+    try:
+        rows = run.db.generations()
+    finally:
+        run.close()
+    return round(rows[-1]["elapsed"], 1) if rows else None
+
+
+def goal_92(curves: dict) -> bool | str:
+    """Issue 17's goal: a complete rule of at most 92 seeds within 2,000 candidates."""
+    found = curves["candidates_to_92_seeds"]
+    if found is not None:
+        return found <= 2000
+    if curves["candidates"] >= 2000:
+        return False
+    return f"not reached in the {curves['candidates']} candidates run"
 
 
 def run_cli(argv) -> float:
@@ -94,65 +137,49 @@ def run_cli(argv) -> float:
 
 
 def fmt(f) -> str:
-    if f == float("inf"):
+    if f is None or f == float("inf"):
         return "-"
     return str(int(f)) if f < 1e12 else f"{f:.4g}"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workdir", default="runs/bench-llm")
-    ap.add_argument("--minutes", type=float, default=6.0)
-    ap.add_argument("--random-rules", type=int, default=3000)
-    ap.add_argument("--variations", type=int, default=4000)
-    ap.add_argument("--documents", type=int, default=2000)
-    ap.add_argument("--population", type=int, default=64)
-    ap.add_argument("--generations", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--model", help="use this trained model instead of training one")
-    args = ap.parse_args()
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    results = {"suite": "triangle_box_paper", "population": args.population,
-               "generations": args.generations, "seed": args.seed}
+PAPER_IMPROVED_SEEDS = 92    # improved seeding on I(1,1,1,1,1,1,-3) (DESIGN.md)
+TRAIN_SUITES = ("kite_train", "box_train")
+# triangle-box targets of triangle_box_train without the benchmark's I(1,1,1,1,1,1,-3) (and
+# without -4: a higher power of the same numerator)
+TRIANGLE_BOX_OTHER = """name = "triangle_box_other"
+description = "dotted and subsector triangle-box targets, none of triangle_box_paper"
+family = "triangle_box"
+targets = [[2, 1, 1, 1, 1, 1, -2], [1, 1, 1, 1, 2, 1, -1], [1, 1, 1, 1, 1, 0, -2]]
+"""
 
-    # 1. the model
-    model = Path(args.model) if args.model else work / "model"
-    if not args.model:
-        seconds = run_cli(["train-mutator", "--out", str(model), "--random-rules",
-                           str(args.random_rules), "--variations", str(args.variations),
-                           "--documents", str(args.documents), "--minutes", str(args.minutes),
-                           "--seed", str(args.seed), "--max-length", "128"])
-        results["train_seconds"] = round(seconds, 1)
-    info = json.loads((model / "train_info.json").read_text())
-    results["train"] = {k: info[k] for k in ("programs", "documents", "steps", "first_loss",
-                                             "final_loss", "parameters", "seconds")}
 
-    # 2. the two runs
-    common = ["--suite", "triangle_box_paper", "--population", str(args.population),
-              "--generations", str(args.generations), "--seed", str(args.seed),
-              "--workers", "1", "--quiet"]
-    for engine in ("llm", "deap"):
-        out = work / f"run-{engine}"
+def training_runs(work: Path, args) -> tuple[list[Path], dict]:
+    other = work / "triangle_box_other.toml"
+    other.write_text(TRIANGLE_BOX_OTHER)
+    runs, seconds = [], {}
+    for suite in TRAIN_SUITES + (str(other),):
+        name = Path(suite).stem
+        out = work / f"train-run-{name}"
+        if args.reuse and (out / "best").is_dir():
+            runs.append(out)
+            continue
         if out.exists():
             shutil.rmtree(out)
-        extra = ["--backend", "transformers", "--model", str(model)] if engine == "llm" else []
-        results[f"{engine}_seconds"] = round(run_cli(
-            ["evolve", "--engine", engine, "--out", str(out)] + common + extra), 1)
+        seconds[name] = round(run_cli(
+            ["evolve", "--engine", "deap", "--suite", suite, "--out", str(out),
+             "--population", str(args.train_population), "--generations",
+             str(args.train_generations), "--seed", str(args.seed), "--workers", "1",
+             "--quiet"]), 1)
+        runs.append(out)
+    return runs, seconds
 
-    # 3. the figures
-    from ibp_evolve.runs.evaluation import suite_features
+
+def llm_figures(run_dir: Path, known_masks: set) -> dict:
     from ibp_evolve.runs.store import RunFolder
-    from ibp_evolve.judge.suites import load_suite
-    from llm_mutator.train import collect_corpus, random_rules, _add
-    corpus = {c.body: c for c in collect_corpus()}
-    for src in random_rules(args.random_rules, seed=args.seed):
-        _add(corpus, src, None)
-    known = corpus_masks(list(corpus), suite_features(load_suite("triangle_box_paper")))
-    run = RunFolder.open(work / "run-llm")
+    run = RunFolder.open(run_dir)
     try:
         rows = run.db.conn.execute(
-            "SELECT s.valid, c.mask_hash, c.status, c.id FROM llm_samples s JOIN candidates c "
+            "SELECT s.valid, s.new_mask, c.mask_hash FROM llm_samples s JOIN candidates c "
             "ON c.id = s.candidate ORDER BY c.id").fetchall()
         statuses = dict(run.db.conn.execute(
             "SELECT status, COUNT(*) FROM candidates WHERE operation = 'sample' "
@@ -161,58 +188,166 @@ def main() -> None:
             "SELECT substr(reject_reason, 1, 60) r, COUNT(*) n FROM candidates WHERE status != "
             "'ok' AND operation = 'sample' GROUP BY r ORDER BY n DESC LIMIT 5").fetchall()
         best = run.db.best(3)
+        mean_chars = run.db.conn.execute(
+            "SELECT AVG(LENGTH(source)) FROM candidates WHERE operation = 'sample' AND "
+            "status = 'ok'").fetchone()[0]
     finally:
         run.close()
-    seen, new = set(known), 0
-    for valid, digest, status, _ in rows:
+    seen, new_to_corpus = set(known_masks), 0
+    for _, _, digest in rows:
         if digest is not None and digest not in seen:
-            new += 1
+            new_to_corpus += 1
         if digest is not None:
             seen.add(digest)
-    n = len(rows)
-    results["completions"] = n
-    results["valid_share"] = sum(r[0] for r in rows) / max(1, n)
-    results["new_mask_share"] = new / max(1, n)
-    results["statuses"] = statuses
-    results["top_reject_reasons"] = [list(r) for r in reasons]
-    results["completions_per_second"] = n / max(1e-9, results["llm_seconds"])
-    results["llm_best"] = [{"fitness": b.fitness, "seeds": b.seeds, "complete": b.complete,
-                            "formula": b.formula} for b in best]
-    total = args.population * (args.generations + 1)
-    points = sorted({p for p in (16, 32, 64, 128, 256, 512, 1024, total) if p <= total})
-    results["best_vs_candidates"] = {
-        "candidates": points,
-        "llm": [best_curve(work / "run-llm", points)[p] for p in points],
-        "deap": [best_curve(work / "run-deap", points)[p] for p in points]}
-    run = RunFolder.open(work / "run-deap")
-    try:
-        results["deap_best"] = [{"fitness": b.fitness, "seeds": b.seeds,
-                                 "complete": b.complete, "formula": b.formula}
-                                for b in run.db.best(3)]
-    finally:
-        run.close()
-    (work / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    n, valid = len(rows), sum(r[0] for r in rows)
+    return {"completions": n, "valid_share": valid / max(1, n),
+            "new_mask_share_of_valid": sum(1 for r in rows if r[1]) / max(1, valid),
+            "new_to_corpus_share_of_valid": new_to_corpus / max(1, valid),
+            "statuses": statuses, "top_reject_reasons": [list(r) for r in reasons],
+            "mean_program_chars": round(mean_chars or 0, 1),
+            "best": [{"fitness": b.fitness, "seeds": b.seeds, "complete": b.complete,
+                      "formula": b.formula} for b in best]}
 
-    print(f"model: {results['train']['parameters'] / 1e6:.2f}M parameters, "
-          f"{results['train']['programs']} corpus programs, {results['train']['steps']} steps, "
-          f"loss {results['train']['first_loss']:.2f} -> {results['train']['final_loss']:.2f}, "
-          f"{results['train']['seconds']} s")
-    print(f"LLM run: {n} completions in {results['llm_seconds']} s "
-          f"({results['completions_per_second']:.1f}/s on CPU); valid programs "
-          f"{100 * results['valid_share']:.1f}%, new seed masks "
-          f"{100 * results['new_mask_share']:.1f}%; statuses {statuses}")
-    print(f"DEAP run: {total} candidates in {results['deap_seconds']} s")
-    print("best fitness after k candidates (triangle_box_paper, objective seeds; "
-          ">1e15 = incomplete):")
-    print(f"{'k':>6}  {'LLM':>12}  {'DEAP':>12}")
-    for p, a, b in zip(points, results["best_vs_candidates"]["llm"],
-                       results["best_vs_candidates"]["deap"]):
-        print(f"{p:>6}  {fmt(a):>12}  {fmt(b):>12}")
-    for name in ("llm", "deap"):
-        for b in results[f"{name}_best"][:1]:
-            print(f"best {name}: fitness {fmt(b['fitness'])}, {b['seeds']} seeds, "
-                  f"complete {b['complete']}: {b['formula']}")
-    print(f"wrote {work / 'results.json'}")
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", default="runs/bench-llm")
+    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--steps", type=int,
+                    help="optimizer steps per model instead of --minutes: the same training "
+                         "for both models whatever the machine's load")
+    ap.add_argument("--random-rules", type=int, default=3000)
+    ap.add_argument("--variations", type=int, default=4000)
+    ap.add_argument("--documents", type=int, default=2000)
+    ap.add_argument("--run-examples", type=int, default=2000)
+    ap.add_argument("--train-population", type=int, default=64)
+    ap.add_argument("--train-generations", type=int, default=20)
+    ap.add_argument("--population", type=int, default=64)
+    ap.add_argument("--generations", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the training runs, models and benchmark runs already in --workdir "
+                         "(made by an earlier invocation with the same options; a benchmark "
+                         "run cut short is compared up to its number of candidates)")
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "llm_engine.json"))
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results = {"suite": "triangle_box_paper", "population": args.population,
+               "generations": args.generations, "seed": args.seed,
+               "machine": f"{os.cpu_count()} CPU cores, load average "
+                          f"{os.getloadavg()[0]:.1f} at the start, no GPU, one torch thread"}
+
+    # 1. training runs of the DEAP engine, on suites that share no target with the benchmark
+    train_runs, results["train_run_seconds"] = training_runs(work, args)
+
+    # 2. the two models
+    models = {"plain": work / "model-plain", "runs": work / "model-runs"}
+    common = ["--random-rules", str(args.random_rules), "--variations", str(args.variations),
+              "--documents", str(args.documents), "--seed", str(args.seed),
+              "--max-length", "192", "--threads", "1"]
+    common += ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
+    learn = ["--run-examples", str(args.run_examples), "--hold-out", "triangle_box_paper"]
+    for run in train_runs:
+        learn += ["--runs", str(run)]
+    results["models"] = {}
+    for name, model in models.items():
+        seconds = None
+        if not (args.reuse and (model / "train_info.json").is_file()):
+            seconds = round(run_cli(["train-mutator", "--out", str(model)] + common
+                                    + (learn if name == "runs" else [])), 1)
+        info = json.loads((model / "train_info.json").read_text())
+        results["models"][name] = {k: info[k] for k in (
+            "programs", "documents", "steps", "first_loss", "final_loss", "parameters",
+            "seconds", "run_examples")}
+        results["models"][name]["wall_seconds"] = seconds   # None: reused
+
+    # 3. the benchmark runs at equal candidates
+    bench = ["--suite", "triangle_box_paper", "--population", str(args.population),
+             "--generations", str(args.generations), "--seed", str(args.seed),
+             "--workers", "1", "--quiet"]
+    engines = {f"llm-{name}": ["--engine", "llm", "--backend", "transformers", "--model",
+                               str(model)] for name, model in models.items()}
+    engines["deap"] = ["--engine", "deap"]
+    # at the same time: on a shared machine the three runs then see the same load
+    jobs = {}
+    for name, extra in engines.items():
+        out = work / f"run-{name}"
+        if args.reuse and run_status(out):
+            results[f"{name}_seconds"] = run_elapsed(out)
+            continue
+        if out.exists():
+            shutil.rmtree(out)
+        argv = [sys.executable, "-m", "ibp_evolve.cli.main", "evolve", "--out", str(out)]
+        jobs[name] = (time.monotonic(), subprocess.Popen(
+            argv + bench + extra, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL))
+    for name, (start, job) in jobs.items():
+        if job.wait() != 0:
+            raise SystemExit(f"the {name} run exited {job.returncode}")
+        results[f"{name}_seconds"] = round(time.monotonic() - start, 1)
+    results["engine_runs"] = {"run now, at the same time": sorted(jobs),
+                              "reused": sorted(set(engines) - set(jobs))}
+
+    # 4. the figures
+    from ibp_evolve.judge.suites import load_suite
+    from ibp_evolve.runs.evaluation import suite_features
+    from llm_mutator.run_examples import collect_run_examples
+    from llm_mutator.train import add_program, collect_corpus, random_rules
+    corpus = {c.body: c for c in collect_corpus()}
+    for src in random_rules(args.random_rules, seed=args.seed):
+        add_program(corpus, src)
+    bodies = set(corpus)
+    for example in collect_run_examples(train_runs, args.run_examples, seed=args.seed,
+                                        warn=lambda m: None):
+        bodies.update(example.bodies)
+    known = corpus_masks(sorted(bodies), suite_features(load_suite("triangle_box_paper")))
+    # equal candidates: up to the number the shortest run made (the LLM engine's first round
+    # is the two start programs, DEAP's a full population)
+    total = min(run_size(work / f"run-{name}") for name in engines)
+    points = sorted({p for p in (16, 64, 256, 512, 1024, 2000, total) if p <= total})
+    results["points"] = points
+    for name in engines:
+        results[name] = best_curves(work / f"run-{name}", points)
+        if name.startswith("llm"):
+            results[name].update(llm_figures(work / f"run-{name}", known))
+        results[name]["status"] = run_status(work / f"run-{name}")
+    results["goals"] = {name: {
+        "complete_le_92_within_2000": goal_92(results[name]),
+        "valid_ge_98": results[name]["valid_share"] >= 0.98,
+        "new_masks_ge_40": results[name]["new_mask_share_of_valid"] >= 0.40}
+        for name in engines if name.startswith("llm")}
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    text = json.dumps(results, indent=2, default=str) + "\n"
+    (work / "results.json").write_text(text)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(text)
+
+    for name, m in results["models"].items():
+        print(f"model {name}: {m['parameters'] / 1e6:.2f}M parameters, {m['documents']} "
+              f"documents ({m['run_examples']['examples']} from runs), {m['steps']} steps, "
+              f"loss {m['first_loss']:.2f} -> {m['final_loss']:.2f}, {m['seconds']} s")
+    for name in engines:
+        r = results[name]
+        line = f"{name}: {r['candidates']} candidates in {results[name + '_seconds']} s"
+        if name.startswith("llm"):
+            line += (f"; valid {100 * r['valid_share']:.1f}%, new masks "
+                     f"{100 * r['new_mask_share_of_valid']:.1f}% of valid (new to corpus and "
+                     f"run {100 * r['new_to_corpus_share_of_valid']:.1f}%)")
+        print(line + f"; first complete rule <= 92 seeds after "
+                     f"{r['candidates_to_92_seeds'] or '-'} candidates")
+    print("best complete rule's seeds after k candidates (triangle_box_paper; - = none):")
+    print(f"{'k':>6}" + "".join(f"  {name:>10}" for name in engines))
+    for i, p in enumerate(points):
+        print(f"{p:>6}" + "".join(f"  {fmt(results[name]['complete_seeds'][i]):>10}"
+                                  for name in engines))
+    for name in engines:
+        for b in results[name].get("best", [])[:1]:
+            print(f"best {name}: {fmt(b['fitness'])}, {b['seeds']} seeds, complete "
+                  f"{b['complete']}: {b['formula']}")
+    print(f"goals: {results['goals']}")
+    print(f"wrote {work / 'results.json'} and {args.json} ({results['total_seconds']} s)")
 
 
 if __name__ == "__main__":

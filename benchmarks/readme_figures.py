@@ -55,16 +55,23 @@ def _missing(source: str) -> str:
     return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
 
 
+def _seed_rows(pattern: str) -> tuple[list, list]:
+    """(rows by seed, files) of the evolve_seeds.py outputs matching ``pattern``; a later
+    file's row for a seed replaces an earlier one."""
+    files = sorted(RESULTS.glob(pattern))
+    runs = {}
+    for path in files:
+        for row in json.loads(path.read_text())["results"]:
+            if not row.get("exit"):
+                runs[row["seed"]] = row
+    return [runs[s] for s in sorted(runs)], files
+
+
 def evolve_seeds() -> str:
     """Every evolve_seeds*.json file together: one line per seed and the goal."""
-    files = sorted(RESULTS.glob("evolve_seeds*.json"))
+    rows, files = _seed_rows("evolve_seeds*.json")
     if not files:
         return _missing("evolve_seeds")
-    runs = {}
-    for path in files:  # a later file for the same seed replaces an earlier one
-        for row in json.loads(path.read_text())["results"]:
-            runs[row["seed"]] = row
-    rows = [runs[s] for s in sorted(runs)]
     seeds = [r["best_seeds"] for r in rows]
     goal = json.loads(files[0].read_text())["goal"]
     over = [f"seed {r['seed']} ends at {r['best_seeds']}" for r in rows if r["best_seeds"] > 92]
@@ -77,6 +84,32 @@ def evolve_seeds() -> str:
         f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s"
         + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}.",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def islands_seeds() -> str:
+    """Islands (islands_seeds*.json, evolve_seeds.py --extra '--engine gp:3 ...') beside the
+    default main job on the same seeds."""
+    rows, files = _seed_rows("islands_seeds*.json")
+    if not files:
+        return _missing("evolve_seeds")
+    default = {r["seed"]: r for r in _seed_rows("evolve_seeds*.json")[0]}
+    command = json.loads(files[0].read_text())["command"].replace("  ", " ").strip()
+    seeds = [r["best_seeds"] for r in rows]
+    same = [r for r in rows if r["seed"] in default]
+    lines = [f"`{command}` for {len(rows)} seeds (files "
+             f"{', '.join('`' + p.name + '`' for p in files)}): "
+             f"{sum(x <= 92 for x in seeds)} of {len(rows)} end at <= 92 seeds, median "
+             f"{_n(statistics.median(seeds))}, max {_n(max(seeds))}, median wall time "
+             f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s (2 cores shared with "
+             f"other jobs). On the same seeds the default main job: median "
+             f"{_n(statistics.median(default[r['seed']]['best_seeds'] for r in same))}, max "
+             f"{_n(max(default[r['seed']]['best_seeds'] for r in same))}.", "",
+             "| seed | " + " | ".join(str(r["seed"]) for r in rows) + " |",
+             "|---|" + "---|" * len(rows),
+             "| islands gp:3 | " + " | ".join(str(r["best_seeds"]) for r in rows) + " |",
+             "| default | " + " | ".join(str(default[r["seed"]]["best_seeds"])
+                                        if r["seed"] in default else "–" for r in rows) + " |"]
     return "\n".join(lines) + "\n"
 
 
@@ -212,11 +245,18 @@ def small_reduce() -> str:
     if d is None:
         return _missing("small_reduce")
     cases = ", ".join(f"{c['family']} I({c['target']}) {_n(c['wall_median_s'])} s"
+                      + (f" ({_n(c['symmetries_off']['wall_median_s'])} s with "
+                         "`--symmetries off`)" if c.get("symmetries_off") else "")
                       + (f" ({_n(c['baseline']['wall_median_s'])} s before, same load)"
                          if c.get("baseline") else "")
                       for c in d["cases"])
     load = d.get("cpu_load")
-    return (f"`ibp-evolve reduce` wall time with warm caches (median): {cases}; goal "
+    sympy = any(c.get("imports_sympy") or c.get("symmetries_off", {}).get("imports_sympy")
+                for c in d["cases"])
+    symmetric = "sector symmetries on, the default" if d["cases"][0].get("symmetries_off") \
+        else "as measured"
+    return (f"`ibp-evolve reduce` wall time with warm caches (median; {symmetric}; sympy "
+            f"{'imported' if sympy else 'never imported'}): {cases}; goal "
             f"{_n(d['cases'][0]['goal_s'])} s" +
             (f" (load average {_n(load[0])} while measured)" if load else "") + ".\n")
 
@@ -236,9 +276,56 @@ def analytic() -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (evolve_seeds, generalise, cross_family, rank_scan,
-                                     rank_scan_dotted, sailir, learn_once, small_reduce,
-                                     analytic)}
+def masters() -> str:
+    d = _load("masters")
+    if d is None:
+        return _missing("masters")
+    load = d.get("load_average")
+    lines = ["Cold master discovery (empty caches, numba compiled), median"
+             + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured" if load
+                else "") + ":", "",
+             "| family | symmetries | masters (literature) | time | peak memory | goal |",
+             "|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        if r.get("region_numerators") is not None:
+            continue   # the same-run baseline (the previous discovery region)
+        base = [b for b in d["rows"] if b["family"] == r["family"] and
+                b["symmetries"] == r["symmetries"] and b.get("region_numerators") is not None]
+        speed = (f" (previous region: {_n(base[0]['seconds_median'])} s)" if base else "")
+        lit = f" ({r['literature']})" if r.get("literature") else ""
+        lines.append(f"| {r['family']} | {'on' if r['symmetries'] else 'off'} | "
+                     f"{r['masters']}{lit} | {_n(r['seconds_median'])} s{speed} | "
+                     f"{_n(r['peak_rss_mib'])} MiB | ≤ {_n(r['goal_seconds'])} s |")
+    return "\n".join(lines) + "\n"
+
+
+def llm_engine() -> str:
+    d = _load("llm_engine")
+    if d is None:
+        return _missing("llm_engine")
+    engines = [e for e in ("llm-plain", "llm-runs", "deap") if e in d]
+    points = d["points"]
+    lines = [f"At equal candidates on `{d['suite']}` (population {d['population']}; "
+             f"{d['machine']}): best complete rule's seeds after N candidates", "",
+             "| engine | " + " | ".join(f"N = {n}" for n in points)
+             + " | valid | new seed masks (of valid) |",
+             "|---" * (len(points) + 3) + "|"]
+    for e in engines:
+        r = d[e]
+        cells = ["—" if s is None else _n(s) for s in r["complete_seeds"]]
+        valid = f"{r['valid_share']:.1%}" if "valid_share" in r else "—"
+        new = (f"{r['new_mask_share_of_valid']:.1%}" if "new_mask_share_of_valid" in r
+               else "—")
+        lines.append(f"| {e} | " + " | ".join(cells) + f" | {valid} | {new} |")
+    lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates, ≥ 98% "
+              "valid, ≥ 40% new masks; this run stopped at "
+              f"{_n(points[-1])} candidates."]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (masters, llm_engine, evolve_seeds, islands_seeds,
+                                     generalise, cross_family, rank_scan, rank_scan_dotted,
+                                     sailir, learn_once, small_reduce, analytic)}
 
 
 def render(text: str) -> str:

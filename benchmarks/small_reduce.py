@@ -1,9 +1,11 @@
 """Start-up bound: `ibp-evolve reduce` of a small family, whole command, warm caches (issue 12).
 
 Each case runs the command line in a fresh process (the validated family, templates, zero
-sectors and masters already cached on disk by a first, untimed run): wall time from process
-start to exit, median of several runs, and the in-process time after the interpreter started,
-with whether that run imported sympy (a warm run should not).  Goal: <= 0.5 s wall.  Python's
+sectors, masters and sector symmetries already cached on disk by a first, untimed run): wall
+time from process start to exit, median of several runs, and the in-process time after the
+interpreter started, with whether that run imported sympy (a warm run should not, with or
+without symmetries).  Each case runs with sector symmetries on (the default) and off
+(``symmetries_off``).  Goal: <= 0.5 s wall.  Python's
 bytecode cache is on for the children, as in any installation (PYTHONDONTWRITEBYTECODE, which
 some shells set, would add the compilation of every module to each run).
 
@@ -87,7 +89,9 @@ def main() -> None:
     for family, target in CASES:
         argv = CLI + ["reduce", family, "--target", target, "--at", _point(family)]
         mine, *base = measure(argv, roots, args.repeats)
-        row = {"family": family, "target": target, **mine, "goal_s": 0.5}
+        off, *_ = measure(argv + ["--symmetries", "off"], roots[:1], args.repeats)
+        row = {"family": family, "target": target, "symmetries": "on", **mine,
+               "symmetries_off": off, "goal_s": 0.5}
         if base:
             row["baseline"] = base[0]
             row["ratio_to_baseline"] = mine["wall_median_s"] / base[0]["wall_median_s"]
@@ -96,8 +100,10 @@ def main() -> None:
               f"(min {row['wall_min_s']:.3f}; goal <= 0.5 s), imports + work after the "
               f"interpreter started {row['after_interpreter_start_median_s']:.3f} s, sympy "
               f"{'imported' if row['imports_sympy'] else 'not imported'}, exit "
-              f"{row['exit_code']}" + (f"; baseline {base[0]['wall_median_s']:.3f} s "
-                                       f"({row['ratio_to_baseline']:.2f}x)" if base else ""))
+              f"{row['exit_code']}; --symmetries off {off['wall_median_s']:.3f} s (sympy "
+              f"{'imported' if off['imports_sympy'] else 'not imported'})"
+              + (f"; baseline {base[0]['wall_median_s']:.3f} s "
+                 f"({row['ratio_to_baseline']:.2f}x)" if base else ""))
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -84,10 +84,13 @@ def load_run(path):
     return read_run(path)
 
 
-def judge(suite="triangle_box_paper", ordering: str | None = None):
-    """The (cached) judge of a suite, for the full scoring API (masks, score_masks...)."""
+def judge(suite="triangle_box_paper", ordering: str | None = None,
+          symmetries: bool | None = None):
+    """The (cached) judge of a suite, for the full scoring API (masks, score_masks...);
+    ``symmetries`` overrides the suite's sector-symmetries setting (None: the suite's)."""
     from ibp_evolve.reports.inspect import judge_for
-    return judge_for(suite, ordering)
+    limits = {"symmetries": bool(symmetries)} if symmetries is not None else None
+    return judge_for(suite, ordering, limits=limits)
 
 
 def _suite_of(rule, suite):
@@ -99,12 +102,13 @@ def _suite_of(rule, suite):
     return "triangle_box_paper"
 
 
-def score(rule, suite=None, objective: str = "seeds"):
+def score(rule, suite=None, objective: str = "seeds", symmetries: bool | None = None):
     """Score a rule on a suite: the :class:`~ibp_evolve.judge.score.ScoreReport` whose
-    ``to_json()`` is what ``ibp-evolve score --json`` prints."""
+    ``to_json()`` is what ``ibp-evolve score --json`` prints (``symmetries``: as
+    ``--symmetries on|off``; None: the suite's setting)."""
     from ibp_evolve.reports.inspect import needs_sandbox
     r = load_rule(rule)
-    j = judge(_suite_of(rule, suite))
+    j = judge(_suite_of(rule, suite), symmetries=symmetries)
     return j.score(r, objective, sandbox=needs_sandbox(r))
 
 
@@ -140,21 +144,24 @@ def report(run, out=None, seed_maps: int = 3, n_best: int = 5, progress=None) ->
 def evolve(suite: str = "triangle_box_paper", population: int | None = None,
            generations: int | None = None, seed: int = 0, out=None, workers: int = 0,
            objective: str = "seeds", start=(), time_limit: float | None = None,
-           quiet: bool = True, validate: str | None = None, features: str | None = None):
+           quiet: bool = True, validate: str | None = None, features: str | None = None,
+           engine: str | None = None):
     """Run ``ibp-evolve evolve`` in this process and return the run (a snapshot).
 
     ``workers=0`` scores in this process (the right choice in a notebook); ``start`` names
     rules injected into the first generation (library names or files); ``validate`` a
-    validation suite and ``features`` extra GP terminals, as ``--validate`` and ``--features``."""
+    validation suite and ``features`` extra GP terminals, as ``--validate`` and ``--features``;
+    ``engine`` as ``--engine`` (default deap; islands such as ``"gp:3"``)."""
     from ibp_evolve.cli.main import main
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{Path(str(suite)).stem}-deap-s{seed}-{stamp}"
+        name = (engine or "deap").replace(":", "").replace(",", "-")
+        out = Path("runs") / f"{Path(str(suite)).stem}-{name}-s{seed}-{stamp}"
     argv = ["evolve", "--suite", str(suite), "--seed", str(seed), "--out", str(out),
             "--workers", str(workers), "--objective", objective]
     for flag, value in (("--population", population), ("--generations", generations),
                         ("--time-limit", time_limit), ("--validate", validate),
-                        ("--features", features)):
+                        ("--features", features), ("--engine", engine)):
         if value is not None:
             argv += [flag, str(value)]
     for rule in start:
@@ -203,14 +210,15 @@ class Reduction(dict):
 def reduce(family, targets, at: str | None = None, analytic: str | None = None,
            rule=None, seeds: str | None = None, workers: int = 1, dask: str | None = None,
            dask_local: int | None = None, replace_by_one: str | None = None, seed: int = 0,
-           ordering: str | None = None) -> Reduction:
+           ordering: str | None = None, symmetries: bool = True) -> Reduction:
     """Reduce target integrals (``ibp-evolve reduce``) in this process: exactly at the rational
     point ``at`` ("d=17/3,s=5/7"; random when None), or, with ``analytic`` ("d", "d,s" or
     "all"), as rational functions of those symbols (the others at ``at``), sampled on
     ``workers`` processes or on a Dask cluster: ``dask`` a scheduler's address, ``dask_local``
     the workers of a local cluster started for this call.  ``targets`` are index tuples or
     texts such as "2,1,1,1"; ``rule`` a library rule, rule file or run folder, ``seeds`` a
-    Laporta box "laporta:r=6,s=3" instead.  A target left unreduced is in the result
+    Laporta box "laporta:r=6,s=3" instead; ``symmetries=False`` reduces onto the redundant
+    basis without sector symmetries.  A target left unreduced is in the result
     (``.complete`` is False); bad input raises RuntimeError after the command's message."""
     import contextlib
     import io
@@ -218,7 +226,7 @@ def reduce(family, targets, at: str | None = None, analytic: str | None = None,
 
     from ibp_evolve.cli.main import main
     argv = ["reduce", str(family), "--format", "json", "--seed", str(seed),
-            "--workers", str(workers)]
+            "--workers", str(workers), "--symmetries", "on" if symmetries else "off"]
     argv += [f"--target={t if isinstance(t, str) else ','.join(map(str, t))}" for t in targets]
     for flag, value in (("--at", at), ("--analytic", analytic), ("--seeds", seeds),
                         ("--dask", dask), ("--dask-local", dask_local),

@@ -12,7 +12,9 @@ One module per question:
   OpenAI-compatible completions server);
 * :mod:`llm_mutator.server`   — ``ibp-evolve serve-llm``, the batching completions server;
 * :mod:`llm_mutator.engine`   — the evolution loop (``ibp-evolve evolve --engine llm``);
-* :mod:`llm_mutator.train`    — ``ibp-evolve train-mutator``, a small model trained here.
+* :mod:`llm_mutator.train`    — ``ibp-evolve train-mutator``, a small model trained here;
+* :mod:`llm_mutator.run_examples` — what it learns from scored runs (programs of one run,
+  worse first, the better one as the completion).
 
 Nothing here imports torch or transformers at module import time: the engine, the database and
 the prompts work (with the ``openai`` backend) on an installation without the ``llm`` extra.

@@ -36,7 +36,7 @@ import numpy as np
 from ibp_evolve.runs.fitness import parse_fitness
 
 __all__ = ["DatabaseConfig", "Program", "Cluster", "Island", "ProgramDatabase", "PromptRequest",
-           "SCHEMA", "score_signature", "target_score"]
+           "SCHEMA", "score_signature", "target_score", "worse_first", "rank_probabilities"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_members (
@@ -123,6 +123,21 @@ class Program:
         return len(self.body)
 
 
+def worse_first(programs) -> list[Program]:
+    """The order in which a prompt shows programs: worse fitness first, then longer, then
+    later; the completion that follows them is meant to be better still."""
+    return sorted(programs, key=lambda p: (-p.fitness, -p.length, -p.candidate))
+
+
+def rank_probabilities(fitnesses, temperature: float) -> np.ndarray:
+    """Boltzmann probabilities over the *ranks* of ``fitnesses`` among their distinct values
+    (best = 1, worst = 0): fitness spans 15 orders of magnitude, its rank does not."""
+    levels = sorted(set(fitnesses))
+    rank = {f: k for k, f in enumerate(levels)}
+    span = max(1, len(levels) - 1)
+    return _softmax(np.array([1.0 - rank[f] / span for f in fitnesses]), temperature)
+
+
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / max(temperature, 1e-9)
     z = z - z.max()
@@ -180,11 +195,8 @@ class Island:
 
     def cluster_probabilities(self, config: DatabaseConfig) -> tuple[list, np.ndarray]:
         clusters = list(self.clusters.values())
-        levels = sorted({c.fitness for c in clusters})
-        rank = {f: k for k, f in enumerate(levels)}
-        span = max(1, len(levels) - 1)
-        scores = np.array([1.0 - rank[c.fitness] / span for c in clusters])
-        return clusters, _softmax(scores, self.temperature(config))
+        return clusters, rank_probabilities([c.fitness for c in clusters],
+                                            self.temperature(config))
 
 
 @dataclass
@@ -245,7 +257,7 @@ class ProgramDatabase:
         chosen = self.rng.choice(len(clusters), size=k, replace=False, p=probs)
         picked = [clusters[int(c)] for c in chosen]
         programs = [c.sample(self.rng, self.config.length_temperature) for c in picked]
-        programs.sort(key=lambda p: (-p.fitness, -p.length, -p.candidate))  # worse first
+        programs = worse_first(programs)
         request = PromptRequest(isl.index, programs, isl.temperature(self.config),
                                 self.n_samples)
         isl.n_samples += 1

@@ -318,6 +318,27 @@ class LLMEngine(LoopEngine):
             return True
         return len(self._round) >= cfg.population
 
+    def immigrate(self, records) -> tuple[int, int]:
+        """Programs of other islands (a run of islands, :mod:`ibp_evolve.runs.islands`): every
+        scored rule is a rule-language program, so each joins every island of the program
+        database as a prompt example (recorded as ``via='migrant'``).  Returns (taken,
+        skipped); skipped: already there, or a rule this engine cannot read."""
+        taken = skipped = 0
+        with self._lock:
+            for rec in records:
+                try:
+                    program = Program(rec.id, rec.source, as_priority_body(rec.source),
+                                      score_signature(rec.scores or [], self.config.objective),
+                                      rec.fitness)
+                except (RuleError, SyntaxError, ValueError):
+                    skipped += 1
+                    continue
+                if self.database.register(program, None, via="migrant"):
+                    taken += 1
+                else:
+                    skipped += 1
+        return taken, skipped
+
     def statistics(self, generation: int, candidates: list[Candidate]) -> dict:
         records = [c.record for c in candidates if c.record is not None]
         sampled = [c for c in candidates if c.item.request is not None]

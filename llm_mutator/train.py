@@ -8,15 +8,19 @@ Two ways:
 * **LoRA fine-tuning** (``--base MODEL``): a LoRA adapter (``peft``) on top of a given causal LM
   directory; the result is loaded with ``--model MODEL --lora OUT``.
 
-The corpus is rule programs: the rule library (``rules/``), the seed programs (``seeds/``), the
-scored rules of run databases (``--runs``), and optionally random rules drawn from the GP
-engine's primitive set (``--random-rules N``) and *variation examples* (``--variations N``):
-two random rules and, as the completion, a crossover or mutation of them by the GP's operators,
-which teach the model to edit the programs it is shown rather than to write anything at all.  Training examples have exactly the prompt's
-format (:func:`llm_mutator.prompt.training_document`): the preamble, programs as
-``priority_v0``, ``priority_v1`` and a completed ``priority_v2``.  When scores are known (rules
-from runs) the examples are ordered worse first like the prompts, so the model sees
-"improvements"; unscored programs are in random order.
+The corpus is rule programs: the rule library (``rules/``), the seed programs (``seeds/``), and
+optionally random rules drawn from the GP engine's primitive set (``--random-rules N``) and
+*variation examples* (``--variations N``): two random rules and, as the completion, a crossover
+or mutation of them by the GP's operators, which teach the model to edit the programs it is
+shown rather than to write anything at all.  Training examples have exactly the prompt's format
+(:func:`llm_mutator.prompt.training_document`): the preamble, programs as ``priority_v0``,
+``priority_v1`` and a completed ``priority_v2``; corpus programs appear in random order.
+
+*Improvement examples* (``--runs``, :mod:`llm_mutator.run_examples`) come from scored runs of
+any engine: programs of one run ordered worse first, the better one as the completion.  Their
+completion is what they teach, so one that does not fit ``max_length`` tokens is dropped rather
+than cut; those trained on are listed in ``examples.jsonl`` (run, candidates, fitness, whether
+the completion is complete and had a seed mask new to its run).
 
 The output directory is a normal ``transformers`` model directory (``config.json``, weights,
 tokenizer files) plus ``train_info.json`` (corpus size, steps, losses, seconds): pass it to
@@ -28,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,25 +41,24 @@ from ibp_evolve.resources import seeds_dir, shipped_rules_dir
 
 from .prompt import PREAMBLE, as_priority_body, header, training_document
 
-__all__ = ["CorpusProgram", "TrainConfig", "collect_corpus", "random_rules", "variation_documents",
-           "make_documents", "train_tokenizer", "train_mutator"]
+__all__ = ["CorpusProgram", "TrainConfig", "collect_corpus", "add_program", "random_rules",
+           "variation_documents", "make_documents", "train_tokenizer", "train_mutator"]
+
 
 @dataclass(frozen=True)
 class CorpusProgram:
     body: str                 # as a priority body, the form the prompts show
-    fitness: float | None     # None when unscored
 
 
-def _add(out: dict, source: str, fitness) -> None:
+def add_program(out: dict, source: str) -> None:
+    """Add a rule's priority body to ``out`` (body -> :class:`CorpusProgram`) when it is a
+    valid rule program."""
     try:
         load_rule(source)
         body = as_priority_body(source)
     except (RuleError, SyntaxError, ValueError):
         return
-    known = out.get(body)
-    if known is None or (fitness is not None and (known.fitness is None
-                                                  or fitness < known.fitness)):
-        out[body] = CorpusProgram(body, fitness)
+    out.setdefault(body, CorpusProgram(body))
 
 
 def default_corpus_dirs() -> tuple[Path, Path]:
@@ -64,27 +66,14 @@ def default_corpus_dirs() -> tuple[Path, Path]:
     return shipped_rules_dir(), seeds_dir()
 
 
-def collect_corpus(rule_dirs=None, runs=(),
-                   max_per_run: int | None = None) -> list[CorpusProgram]:
-    """Distinct valid rule programs from rule folders (default: the shipped rules and seeds)
-    and run databases (scored rows)."""
+def collect_corpus(rule_dirs=None) -> list[CorpusProgram]:
+    """Distinct valid rule programs from rule folders (default: the shipped rules and seeds).
+    Scored programs of runs are not pooled here: their fitness compares only within a run
+    (:mod:`llm_mutator.run_examples`)."""
     out: dict[str, CorpusProgram] = {}
     for folder in default_corpus_dirs() if rule_dirs is None else rule_dirs:
         for path in sorted(Path(folder).rglob("*.py")):
-            _add(out, path.read_text(), None)
-    for run in runs:
-        path = Path(run)
-        db = path / "run.sqlite" if path.is_dir() else path
-        if not db.is_file():
-            raise FileNotFoundError(f"no run database at {db}")
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            rows = conn.execute("SELECT source, fitness FROM candidates WHERE status = 'ok' "
-                                "ORDER BY fitness").fetchall()
-        finally:
-            conn.close()
-        for source, fitness in rows[:max_per_run]:
-            _add(out, source, fitness)
+            add_program(out, path.read_text())
     return list(out.values())
 
 
@@ -147,14 +136,12 @@ def variation_documents(n: int, n_indices: int = 7, seed: int = 0, max_height: i
 
 def make_documents(corpus: list[CorpusProgram], n_docs: int, seed: int = 0,
                    functions: int = 3) -> list[str]:
-    """Training examples in the prompt's format (scored programs worse first)."""
+    """Training examples in the prompt's format (programs in random order)."""
     rng = random.Random(seed)
     docs = []
     for _ in range(n_docs):
         k = min(functions, len(corpus))
         picked = rng.sample(corpus, k) if k > 1 else [corpus[0]] * functions
-        if all(p.fitness is not None for p in picked):
-            picked.sort(key=lambda p: -p.fitness)
         docs.append(training_document([p.body for p in picked]))
     return docs
 
@@ -216,11 +203,24 @@ def _model_from_scratch(cfg: TrainConfig, tokenizer):
     return LlamaForCausalLM(config)
 
 
+def _run_examples_summary(examples) -> dict:
+    def share(flags):
+        flags = [f for f in flags if f is not None]
+        return round(sum(flags) / len(flags), 4) if flags else None
+    return {"examples": len(examples), "runs": sorted({e.run for e in examples}),
+            "suites": sorted({e.suite for e in examples}),
+            "complete_share": share([e.complete for e in examples]),
+            "new_mask_share": share([e.new_mask for e in examples])}
+
+
 def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print,
-                  extra_documents=()) -> dict:
-    """Train (or LoRA fine-tune) a mutator model on ``corpus`` (``cfg.documents`` examples)
-    and ``extra_documents`` (e.g. :func:`variation_documents`); writes ``cfg.out``."""
+                  extra_documents=(), run_examples=()) -> dict:
+    """Train (or LoRA fine-tune) a mutator model on ``corpus`` (``cfg.documents`` examples),
+    ``extra_documents`` (e.g. :func:`variation_documents`) and ``run_examples``
+    (:class:`llm_mutator.run_examples.RunExample`); writes ``cfg.out``."""
     import torch
+
+    from .run_examples import write_examples
     if not corpus:
         raise ValueError("the corpus is empty: no valid rule programs found")
     torch.manual_seed(cfg.seed)
@@ -228,6 +228,8 @@ def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print,
         torch.set_num_threads(cfg.threads)
     started = time.monotonic()
     docs = make_documents(corpus, cfg.documents, cfg.seed) + list(extra_documents)
+    run_examples = list(run_examples)
+    run_docs = [e.document for e in run_examples]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.base:
@@ -241,16 +243,26 @@ def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print,
                                                  target_modules="all-linear",
                                                  task_type="CAUSAL_LM"))
     else:
-        tokenizer = train_tokenizer(docs + [PREAMBLE], cfg.vocab_size)
+        tokenizer = train_tokenizer(docs + run_docs + [PREAMBLE], cfg.vocab_size)
         model = _model_from_scratch(cfg, tokenizer)
+    eos = tokenizer.eos_token or ""
+    # an improvement example teaches its completion: one that would be cut is dropped
+    if run_docs:
+        sizes = [len(x) for x in tokenizer([d + eos for d in run_docs])["input_ids"]]
+        kept = [e for e, n in zip(run_examples, sizes) if n <= cfg.max_length]
+        if len(kept) < len(run_examples):
+            log(f"train-mutator: {len(run_examples) - len(kept)} of {len(run_examples)} run "
+                f"examples are longer than --max-length {cfg.max_length} tokens; dropped")
+        run_examples = kept
+        docs += [e.document for e in kept]
+        write_examples(out / "examples.jsonl", kept)
     n_params = sum(p.numel() for p in model.parameters())
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    eos = tokenizer.eos_token or ""
     encoded = tokenizer([d + eos for d in docs], truncation=True, max_length=cfg.max_length)
     lengths = [len(x) for x in encoded["input_ids"]]
-    log(f"train-mutator: {len(corpus)} programs, {len(docs)} documents of {min(lengths)}-"
-        f"{max(lengths)} tokens, model {n_params / 1e6:.2f}M parameters "
-        f"({n_trainable / 1e6:.2f}M trained)")
+    log(f"train-mutator: {len(corpus)} programs, {len(run_examples)} run examples, "
+        f"{len(docs)} documents of {min(lengths)}-{max(lengths)} tokens, model "
+        f"{n_params / 1e6:.2f}M parameters ({n_trainable / 1e6:.2f}M trained)")
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=cfg.learning_rate, weight_decay=0.01)
     per_epoch = math.ceil(len(docs) / cfg.batch_size)
@@ -303,7 +315,7 @@ def train_mutator(corpus: list[CorpusProgram], cfg: TrainConfig, log=print,
             "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
             "parameters": n_params, "trained_parameters": n_trainable,
             "seconds": round(time.monotonic() - started, 1), "lora": bool(cfg.base),
-            "config": asdict(cfg)}
+            "run_examples": _run_examples_summary(run_examples), "config": asdict(cfg)}
     (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
     log(f"train-mutator: {step} steps, loss {info['first_loss']:.3f} -> "
         f"{info['final_loss']:.3f}, {info['seconds']} s; wrote {out}")

@@ -55,6 +55,15 @@ def test_api_reduce_at_a_point_is_the_bubbles_3_minus_d_over_s():
     assert "I(2,1) = (-56/15) I(1,1)" in str(reduction)
 
 
+def test_api_reduce_of_the_kite_with_and_without_symmetries():
+    # d = 6, s = 4/5: the two sunsets are one integral with symmetries (2 x 125/4)
+    on = api.reduce("kite", [(1, 1, 1, 1, 1)], at="d=6,s=4/5")
+    off = api.reduce("kite", [(1, 1, 1, 1, 1)], at="d=6,s=4/5", symmetries=False)
+    assert on["symmetries"] is True and off["symmetries"] is False
+    assert len(on["masters"]) == 2 and len(off["masters"]) == 3
+    assert "(125/2) I(0,1,1,0,1)" in str(on) and "(125/4) I(1,0,0,1,1)" in str(off)
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--dask-local", "2"], "--dask and --dask-local need --analytic"),
     (["--analytic", "all", "--dask", "tcp://127.0.0.1:8786", "--dask-local", "1"],

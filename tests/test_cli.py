@@ -18,13 +18,19 @@ def test_reduce_json_has_exactly_the_documented_shape(capsys):
                        "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"family", "point", "masters", "targets", "stats"}
+    assert set(data) == {"family", "point", "symmetries", "masters", "targets", "stats"}
     assert data["family"] == "bubble" and data["point"] == {"d": "17/3", "s": "5/7"}
-    assert data["masters"] == [[1, 1]]
+    assert data["masters"] == [[1, 1]] and data["symmetries"] is True  # the default
     assert data["targets"] == [{"target": [2, 1], "reduced": True,
                                 "coefficients": [{"master": [1, 1], "value": "-56/15"}]}]
     assert set(data["stats"]) == {"seeds", "equations", "trimmed_equations", "multiply_adds",
-                                  "seconds"}
+                                  "seconds", "symmetry_equations", "trimmed_symmetry_equations"}
+    code, out, _ = run(capsys, "reduce", "bubble", "--target", "2,1", "--at", "d=17/3,s=5/7",
+                       "--json", "--symmetries", "off")
+    off = json.loads(out)
+    assert off["symmetries"] is False and off["targets"] == data["targets"]
+    assert set(off["stats"]) == {"seeds", "equations", "trimmed_equations", "multiply_adds",
+                                 "seconds"}
 
 
 @pytest.mark.parametrize("form", [["--target", "-1,1,1,1,1"], ["--target=-1,1,1,1,1"]])
@@ -79,3 +85,33 @@ def test_score_exits_0_for_a_complete_rule_and_1_for_an_incomplete_one(capsys):
     assert main(["score", "improved_seeding", "--suite", "box_train", "--json"]) == 1
     assert main(["score", "improved_seeding", "--suite", "box_train"]) == 1
     assert "incomplete: " in capsys.readouterr().out
+
+
+def test_families_listing_shows_masters_both_ways_where_cached_and_derives_nothing(
+        capsys, monkeypatch, tmp_path):
+    """The plain listing reads caches only: on an empty cache every count is '?', and no
+    search for symmetries or masters runs; once `families show kite` derived them, the kite
+    row reads 4 unique sectors of 8 and 2 masters with symmetries, 3 without."""
+    from ibp_evolve.reducer import masters, symmetries, symmetry_search
+    monkeypatch.setenv("IBP_EVOLVE_CACHE", str(tmp_path))
+
+    def forget():  # what a fresh process would know: the disk only
+        monkeypatch.setattr(symmetries, "_MEMORY", {})
+        monkeypatch.setattr(masters, "_MEMORY", {})
+
+    def kite_row(out):  # name, loops, indices, ISPs, "d, s", then the counts
+        return next(line for line in out.splitlines() if line.startswith("kite ")).split()[6:]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the listing started a derivation")
+
+    forget()
+    with monkeypatch.context() as patched:
+        patched.setattr(symmetry_search, "find_symmetries", refuse)
+        patched.setattr(masters, "discover_masters", refuse)
+        code, out, _ = run(capsys, "families")
+    assert code == 0 and kite_row(out)[:2] == ["?", "?/?"] and "not derived yet" in out
+    assert run(capsys, "families", "show", "kite")[0] == 0
+    forget()
+    code, out, _ = run(capsys, "families")
+    assert code == 0 and kite_row(out)[:4] == ["4", "of", "8", "2/3"]

@@ -97,10 +97,12 @@ def test_ratios_are_against_the_baselines_on_the_same_target(box_suite, capsys):
     rows = {(r["rule"], r["target"]): r for r in markdown_rows(out)}
     for target in ("I(1,1,1,1)", "I(2,1,1,1)"):
         mine, laporta = rows[("improved_seeding_dots", target)], rows[("laporta", target)]
+        # ratios are shown with 3 significant digits (.3g drops a trailing zero: 0.10957
+        # reads 0.11), so they agree to half a unit of the third digit: 5e-3 relative
         expected = int(mine["seeds"]) / int(laporta["seeds"])
-        assert float(mine["seeds ÷ laporta"]) == pytest.approx(expected, rel=2e-3)
+        assert float(mine["seeds ÷ laporta"]) == pytest.approx(expected, rel=5e-3)
         expected = int(mine["mult-adds"]) / int(laporta["mult-adds"])
-        assert float(mine["mult-adds ÷ laporta"]) == pytest.approx(expected, rel=2e-3)
+        assert float(mine["mult-adds ÷ laporta"]) == pytest.approx(expected, rel=5e-3)
         assert laporta["seeds ÷ laporta"] == "1"
     # improved seeding does not reduce the dotted target of this suite: no yardstick there
     assert rows[("improved_seeding", "I(2,1,1,1)")]["reduced"].startswith("no")

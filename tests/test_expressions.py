@@ -160,3 +160,17 @@ def test_the_grammar_agrees_with_sympy_on_every_builtin_family_expression(name):
         local = {n: sympy.Symbol(n) for n in names}
         reference = parse_expr(text.replace("^", "**"), local_dict=local)
         assert sympy.expand(ours - reference) == 0, text
+
+
+def test_a_polynomial_reads_exactly_without_sympy_and_evaluates_at_a_point():
+    # the constants of cached sector mappings: read at reduction time by this grammar alone
+    from ibp_evolve.reducer.expressions import parse_polynomial
+    poly = parse_polynomial("(s - 2*t)^2/4 - s**2/4 + 3/2", ["s", "t"])
+    assert poly == {(1, 1): -1, (0, 2): 1, (0, 0): Fraction(3, 2)}
+    assert poly.at([Fraction(5, 7), 3]) == Fraction(-15, 7) + 9 + Fraction(3, 2)
+    assert parse_polynomial("s - s", ["s"]) == {} and parse_polynomial("(s-s)^0", ["s"]) == {
+        (0,): 1}
+    with pytest.raises(ExpressionError, match="not a polynomial"):
+        parse_polynomial("1/s", ["s"])
+    with pytest.raises(ExpressionError, match="unknown name 'm'"):
+        parse_polynomial("s + m", ["s"])

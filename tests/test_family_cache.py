@@ -86,3 +86,33 @@ def test_changed_validation_code_never_reuses_an_old_entry(cache, tmp_path, monk
     load_family(path)
     assert calls, "an entry written by other validation code was reused"
     assert len(list(cache.glob("family-*.json"))) == 2
+
+
+def test_a_cache_key_follows_the_code_that_derives_the_data(tmp_path, monkeypatch):
+    """Masters, symmetries and validated families are keyed by a hash of their code's source:
+    editing any listed module changes the key (no hand-bumped format numbers)."""
+    import importlib.util
+    import shutil
+
+    from ibp_evolve.reducer import cache
+    before = cache.code_version("expressions", "family")
+    package = tmp_path / "ibp_evolve" / "reducer"
+    package.mkdir(parents=True)
+    for name in ("__init__", "expressions", "family"):
+        origin = importlib.util.find_spec(f"ibp_evolve.reducer.{name}").origin
+        shutil.copy(origin, package / f"{name}.py")
+    (tmp_path / "ibp_evolve" / "__init__.py").write_text("")
+    (package / "expressions.py").write_text((package / "expressions.py").read_text() + "\n# edit\n")
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name.startswith("ibp_evolve.reducer."):
+            return importlib.util.spec_from_file_location(
+                name, package / f"{name.rsplit('.', 1)[1]}.py")
+        return real_find_spec(name, *args)
+    monkeypatch.setattr(cache.importlib.util, "find_spec", find_spec)
+    cache.code_version.cache_clear()
+    try:
+        assert cache.code_version("expressions", "family") != before
+    finally:
+        cache.code_version.cache_clear()

@@ -23,6 +23,7 @@ SUITE = """name = "box_small"
 family = "box"
 targets = [[1, 1, 1, 1], [2, 1, 1, 1]]
 max_seeds = 400
+symmetries = false
 """
 
 

@@ -31,6 +31,7 @@ family = "triangle_box"
 targets = [[1, 1, 1, 1, 1, 1, -1], [1, 1, 1, 1, 1, 1, -2]]
 joint = true
 max_seeds = 3000
+symmetries = false
 """
 _JUDGES = {}
 
@@ -46,6 +47,7 @@ def _verdict(data: dict) -> dict:
     """The judge's verdict: everything but wall time and the rule's name (a name derived from
     the rule file's text changes with its header comments)."""
     data = {k: v for k, v in data.items() if k != "rule"}
+    data.setdefault("symmetries", False)  # recorded before sector symmetries existed
     data["targets"] = [{k: v for k, v in t.items() if k != "seconds"} for t in data["targets"]]
     return data
 

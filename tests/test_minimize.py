@@ -18,6 +18,7 @@ name = "joint_pair"
 family = "triangle_box"
 targets = [[1, 1, 1, 1, 1, 1, -1], [1, 1, 1, 1, 1, 1, -2]]
 joint = true
+symmetries = false
 """
 
 

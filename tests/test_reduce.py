@@ -160,9 +160,15 @@ def test_default_rule_adds_a_shell_for_the_kite_and_says_so(capsys):
     code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--at",
                          "d=6,s=4/5")
     assert code == 0
-    assert "(125/4) I(0,1,1,0,1)" in out and "(-15/4) I(1,1,1,1,0)" in out
+    # with sector symmetries (the default) the two sunsets are one integral: 2 x 125/4
+    assert "(125/2) I(0,1,1,0,1)" in out and "(-15/4) I(1,1,1,1,0)" in out
     from ibp_evolve.judge.rule_plan import DEFAULT_RULE
     assert f"rule {DEFAULT_RULE}" in out and "adding shell 1" in err
+    code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--at",
+                         "d=6,s=4/5", "--symmetries", "off")
+    assert code == 0
+    assert "(125/4) I(0,1,1,0,1)" in out and "(125/4) I(1,0,0,1,1)" in out
+    assert "(-15/4) I(1,1,1,1,0)" in out
 
 
 def test_reduce_with_a_library_rule_matches_the_closed_form_bubble(capsys):
@@ -282,18 +288,22 @@ def test_mathematica_export_is_a_list_of_equations(tmp_path, capsys):
 
 # -- start-up --------------------------------------------------------------------------------
 
-def test_reducing_a_small_family_with_warm_caches_loads_neither_numba_nor_sympy():
+@pytest.mark.parametrize("symmetries", ["on", "off"])
+def test_reducing_a_small_family_with_warm_caches_loads_neither_numba_nor_sympy(symmetries):
     # The reduction itself, not a first discovery of the family's masters (which may use the
     # compiled solver once, then caches its list): warm the session's cache and share it.
-    # With the family, its templates, zero sectors and masters cached, nothing needs sympy,
-    # whose import alone takes longer than the whole small reduction.
+    # With the family, its templates, zero sectors, masters and sector symmetries cached,
+    # nothing needs sympy, whose import alone takes longer than the whole small reduction:
+    # the mappings are checked at the point on cached U and F tables, their constants read by
+    # our own grammar (symmetries on is the default; the kite relates its two sunsets).
     import os
     from ibp_evolve.reducer.family import load_family
     from ibp_evolve.reducer.masters import family_masters
     from ibp_evolve.reducer.ordering import Ordering
-    family_masters(load_family("kite"), Ordering.parse())
+    family_masters(load_family("kite"), Ordering.parse(), symmetries=symmetries == "on")
     code = ("import sys; from ibp_evolve.cli.main import main; "
-            "rc = main(['reduce', 'kite', '--target', '1,1,1,1,1', '--json']); "
+            "rc = main(['reduce', 'kite', '--target', '1,1,1,1,1', '--json', "
+            f"'--symmetries', '{symmetries}']); "
             "print(rc, 'numba' in sys.modules, 'ibp_evolve.judge.score' in sys.modules, "
             "'sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

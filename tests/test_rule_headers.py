@@ -14,8 +14,9 @@ RULES = library_rules()
 
 
 @lru_cache(maxsize=None)
-def _judge(suite: str) -> Judge:
-    return Judge(load_suite(suite))
+def _judge(suite: str, symmetries: bool = False) -> Judge:
+    """The judge of a header line: its suite, with sector symmetries as the line states."""
+    return Judge(load_suite(suite), symmetries=symmetries)
 
 
 def test_the_library_has_rules_and_each_states_its_measurements():
@@ -29,7 +30,7 @@ def test_every_measured_line_equals_a_fresh_score(path):
     source = path.read_text()
     rule = load_rule(path)
     for suite, stated in parse_measured(source).items():
-        measured = measurement_of(_judge(suite).score(rule))
+        measured = measurement_of(_judge(suite, stated.symmetries).score(rule))
         assert measured == stated, (
             f"{path.name}: the header's figures on {suite} differ from the judge's; "
             f"regenerate with `python benchmarks/rule_scores.py --write`\n"
@@ -40,7 +41,7 @@ def test_a_header_rewritten_from_its_scores_is_unchanged():
     path = next(p for p in RULES if p.stem == "improved_seeding")
     source = path.read_text()
     rule = load_rule(path)
-    reports = [_judge(s).score(rule) for s in parse_measured(source)]
+    reports = [_judge(s, m.symmetries).score(rule) for s, m in parse_measured(source).items()]
     assert replace_measured(source, reports) == source
 
 
@@ -50,3 +51,14 @@ def test_a_changed_figure_is_read_as_a_different_measurement():
     stated = parse_measured(source)["triangle_box_paper"]
     assert (stated.seeds, stated.multiply_adds) == (92, 26711)
     assert parse_measured(source.replace("92 seeds", "91 seeds"))["triangle_box_paper"] != stated
+
+
+def test_a_line_measured_with_symmetries_says_so_and_reads_back():
+    report = _judge("triangle_box_paper", True).score(load_rule(
+        next(p for p in RULES if p.stem == "improved_seeding")))
+    source = replace_measured("def keep(seed, target):\n    return True\n", [report])
+    assert "# Measured on triangle_box_paper (symmetries on): complete (1 target)" in source
+    stated = parse_measured(source)["triangle_box_paper"]
+    assert stated.symmetries and stated == measurement_of(report)
+    without = parse_measured(source.replace(" (symmetries on)", ""))["triangle_box_paper"]
+    assert not without.symmetries and without != stated

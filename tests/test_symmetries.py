@@ -13,7 +13,8 @@ from ibp_evolve.reducer.masters import discover_masters, family_masters
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.seeding import laporta_seeds
-from ibp_evolve.reducer.symmetries import SymmetryError, family_symmetries, find_symmetries
+from ibp_evolve.reducer.symmetries import SymmetryError, family_symmetries
+from ibp_evolve.reducer.symmetry_search import find_symmetries
 from ibp_evolve.reducer.symmetry_rows import symmetry_relations
 from ibp_evolve.reducer.system import build_system
 
@@ -112,14 +113,14 @@ def test_mapped_numerators_agree_with_an_ibp_reduction_without_symmetries():
 
 
 def test_a_mapping_that_does_not_verify_names_the_sector(monkeypatch):
-    from ibp_evolve.reducer import symmetries
-    real = symmetries._Search.images
+    from ibp_evolve.reducer import symmetry_search
+    real = symmetry_search._Search.images
 
     def shifted(self, m_full):
         images = real(self, m_full)
         return [(coeffs, const + 1) for coeffs, const in images]
 
-    monkeypatch.setattr(symmetries._Search, "images", shifted)
+    monkeypatch.setattr(symmetry_search._Search, "images", shifted)
     with pytest.raises(SymmetryError, match=r"mapping of sector \d+ .*symmetries off"):
         find_symmetries(load_family("kite"))
 

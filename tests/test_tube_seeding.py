@@ -14,9 +14,11 @@ from ibp_evolve.language.library import resolve_rule
 
 
 def _judge(*targets, family="triangle_box") -> Judge:
+    # symmetries off: the figures are the rule's own selection (with symmetries on, the judge
+    # counts the seeds left after mirror sectors are mapped onto unique ones)
     listed = ", ".join(str(list(t)) for t in targets)
     return Judge(parse_suite(f'name = "tube"\nfamily = "{family}"\ntargets = [{listed}]\n'
-                             "max_seeds = 20000\n"))
+                             "max_seeds = 20000\nsymmetries = false\n"))
 
 
 @lru_cache(maxsize=None)

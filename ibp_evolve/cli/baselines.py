@@ -34,7 +34,8 @@ def baseline_rows(best, suite, suite_spec, progress=None, score: bool = True) ->
 
         from ibp_evolve.language.library import resolve_rule
         from ibp_evolve.runs.evaluation import SuiteSpec
-        spec = SuiteSpec(suite_spec.suite, suite_spec.ordering)   # the suite's own cap
+        spec = SuiteSpec(suite_spec.suite, suite_spec.ordering,   # the suite's own cap
+                         symmetries=suite_spec.symmetries)
         stage = (progress.stage("scoring the baselines improved_seeding and laporta")
                  if progress is not None else nullcontext())
         with stage:

@@ -40,8 +40,15 @@ def add_parser(subparsers) -> None:
         description="Evolve seeding rules on a suite. A run lives in a folder (config, SQLite "
                     "database of every candidate, checkpoints, best rules in RUN/best/) and can "
                     "be resumed after any interruption with --resume.")
-    p.add_argument("--engine", choices=ENGINE_NAMES,
-                   help="rule generator (default deap; with --resume: the run's own)")
+    p.add_argument("--engine", metavar="ENGINE",
+                   help=f"rule generator: {', '.join(ENGINE_NAMES)} (default deap; with "
+                        f"--resume: the run's own), or islands of several in one run, e.g. "
+                        f"gp:3 or gp:2,llm:1 (--population is per island)")
+    p.add_argument("--migrate-every", type=int, metavar="K",
+                   help="islands: every K generations each island's best programs go to the "
+                        "others (default 5; 0: never)")
+    p.add_argument("--migrants", type=int, metavar="M",
+                   help="islands: best distinct programs each island sends (default 3)")
     p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
@@ -144,7 +151,9 @@ def _evolve(args) -> int:
     from ibp_evolve.engines import engines
     from ibp_evolve.runs.evaluation import EvaluationError, EvaluatorUnavailable, JudgeError, \
         SuiteSpec, available_cores, make_evaluator
+    from ibp_evolve.engines import ENGINE_NAMES
     from ibp_evolve.engines.gp import GPSourceError
+    from ibp_evolve.engines.islands import is_islands, parse_islands
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
     from ibp_evolve.resources import export_dir
     from ibp_evolve.language.sandbox import RuleSandboxError
@@ -156,9 +165,10 @@ def _evolve(args) -> int:
         print(f"ibp-evolve evolve: error: {message}", file=sys.stderr)
         return status
 
-    non_negative = ("workers", "generations", "seed", "stagnation")
+    non_negative = ("workers", "generations", "seed", "stagnation", "migrate_every",
+                    "migrants")
     for name in ("population", "generations", "workers", "max_height", "max_seeds",
-                 "dask_local", "seed", "stagnation"):
+                 "dask_local", "seed", "stagnation", "migrate_every", "migrants"):
         value = getattr(args, name)
         if value is not None and value < (0 if name in non_negative else 1):
             return fail(f"--{name.replace('_', '-')} must be "
@@ -171,7 +181,7 @@ def _evolve(args) -> int:
         return fail(str(exc))
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
-    for option in ("validate", "validate_rules", "features"):
+    for option in ("validate", "validate_rules", "features", "migrate_every", "migrants"):
         if args.resume and getattr(args, option) is not None:
             return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see its "
                         f"config.json)")
@@ -207,6 +217,19 @@ def _evolve(args) -> int:
                 raise
         else:
             args.engine = args.engine or "deap"
+            island_names = []
+            if is_islands(args.engine):
+                try:
+                    island_names = parse_islands(args.engine)
+                except ValueError as exc:
+                    return fail(f"--engine {exc}")
+                args.engine = "islands"
+            elif args.engine not in ENGINE_NAMES:
+                return fail(f"--engine '{args.engine}': expected one of "
+                            f"{', '.join(ENGINE_NAMES)}, or islands such as gp:3 or gp:2,llm:1")
+            elif args.migrate_every is not None or args.migrants is not None:
+                return fail("--migrate-every and --migrants are options of a run of islands "
+                            "(--engine gp:3)")
             engine_cls, config_cls = engines()[args.engine]
             try:
                 starts = _start_sources(args.start)
@@ -216,7 +239,7 @@ def _evolve(args) -> int:
             suite = suite_spec.load()
             validator = _validator(args, suite)
             if args.features is not None:
-                if args.engine != "deap":
+                if args.engine != "deap" and "deap" not in island_names:
                     return fail(f"--features is an option of the deap engine, not of "
                                 f"{args.engine}")
                 try:
@@ -230,19 +253,10 @@ def _evolve(args) -> int:
             except ValueError as exc:
                 return fail(str(exc))
             suite_spec = SuiteSpec(suite_spec.suite, suite_spec.ordering, cap, **limits)
-            overrides = {k: v for k, v in (("population", args.population),
-                                           ("generations", args.generations),
-                                           ("selection", args.selection),
-                                           ("max_height", args.max_height),
-                                           ("features", args.features),
-                                           ("stagnation", args.stagnation)) if v is not None}
-            # engine-specific options (e.g. the LLM engine's --backend, --model)
-            overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
-            if args.time_limit is not None and args.generations is None \
-                    and args.engine == "deap":
-                overrides["generations"] = None   # a time limit alone: until the deadline
-            config = config_cls(seed=args.seed, objective=args.objective,
-                                start_rules=tuple(starts), **overrides)
+            if island_names:
+                config = _islands_config(args, island_names, starts)
+            else:
+                config = _engine_config(args, args.engine, args.seed, starts)
             out = args.out or os.path.join(
                 DEFAULT_RUNS_DIR, f"{suite.name}-{args.engine}-s{args.seed}-"
                 f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -254,7 +268,10 @@ def _evolve(args) -> int:
             run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
                                          "suite_spec": {"suite": suite_spec.suite,
                                                         "ordering": suite_spec.ordering,
-                                                        "max_seeds": suite_spec.max_seeds},
+                                                        "max_seeds": suite_spec.max_seeds,
+                                                        # the setting used, not the override
+                                                        "symmetries": suite_spec.load(
+                                                        ).symmetries},
                                          "suite": suite.name, "objective": args.objective,
                                          "seed": args.seed,
                                          **({"validate": validator.to_json()}
@@ -282,9 +299,10 @@ def _evolve(args) -> int:
     status = None
     try:
         if not args.quiet:
+            size = (f"islands {config.islands}" if args.engine == "islands"
+                    else f"population {config.population}")
             print(f"run {run.path}  (engine {args.engine}, suite {run.config['suite']}, "
-                  f"objective {config.objective}, seed {config.seed}, population "
-                  f"{config.population}, generations "
+                  f"objective {config.objective}, seed {config.seed}, {size}, generations "
                   f"{'until the deadline' if config.generations is None else config.generations}"
                   + (f", time limit {args.time_limit:g} s" if args.time_limit else "") + ")",
                   file=sys.stderr)
@@ -356,6 +374,43 @@ def _evolve(args) -> int:
     return status
 
 
+def _engine_config(args, name: str, seed: int, starts, island: bool = False):
+    """The config of one engine from the command line (``island``: one of a run of
+    islands, which takes only its own engine's options)."""
+    from ibp_evolve.engines import engines
+    config_cls = engines()[name][1]
+    gp_only = ("selection", "max_height", "features", "stagnation")
+    overrides = {k: v for k, v in (("population", args.population),
+                                   ("generations", args.generations),
+                                   ("selection", args.selection),
+                                   ("max_height", args.max_height),
+                                   ("features", args.features),
+                                   ("stagnation", args.stagnation)) if v is not None
+                 and not (island and name != "deap" and k in gp_only)}
+    # engine-specific options (e.g. the LLM engine's --backend, --model)
+    overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))
+    if args.time_limit is not None and args.generations is None and name == "deap":
+        overrides["generations"] = None   # a time limit alone: until the deadline
+    return config_cls(seed=seed, objective=args.objective, start_rules=tuple(starts),
+                      **overrides)
+
+
+def _islands_config(args, names: list[str], starts):
+    """The config of a run of islands (``--engine gp:2,llm:1``): each island's own config
+    with its own seed, the migration settings, one generation budget for all."""
+    from ibp_evolve.engines.islands import island_entries, island_seed
+    from ibp_evolve.runs.configs import IslandsConfig
+    configs = [_engine_config(args, name, island_seed(args.seed, k), starts, island=True)
+               for k, name in enumerate(names)]
+    generations = args.generations if args.generations is not None else (
+        None if args.time_limit is not None else IslandsConfig.generations)
+    migration = {k: v for k, v in (("migrate_every", args.migrate_every),
+                                   ("migrants", args.migrants)) if v is not None}
+    return IslandsConfig(seed=args.seed, objective=args.objective, generations=generations,
+                         islands=",".join(f"{n}:{names.count(n)}" for n in dict.fromkeys(names)),
+                         island_configs=island_entries(configs, names), **migration)
+
+
 def _validator(args, suite):
     """The validator of --validate (None without it); RunError for a suite that does not
     load or a bad --validate-rules."""
@@ -407,9 +462,12 @@ def _resumed_engine(run, asked: str | None) -> str:
     """The engine of a run to resume: its own (``--engine``, when given, must agree)."""
     from ibp_evolve.engines import ENGINE_NAMES
     from ibp_evolve.runs.store import RunError
+    from ibp_evolve.engines.islands import ENGINE as ISLANDS, is_islands
     made_by = run.config.get("engine")
-    if made_by not in ENGINE_NAMES:
+    if made_by not in ENGINE_NAMES + (ISLANDS,):
         raise RunError(f"{run.path / run.CONFIG}: unknown engine {made_by!r}")
+    if asked is not None and is_islands(asked):
+        asked = ISLANDS   # the run's islands are in its config.json
     if asked is not None and asked != made_by:
         raise RunError(f"run {run.path} was made by engine {made_by}, not {asked}")
     return made_by

@@ -1,4 +1,5 @@
-"""The size options every verb that builds a judge shares: --max-memory and --max-candidates."""
+"""The options every verb that builds a judge shares: --max-memory, --max-candidates and
+--symmetries."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ def add_judge_limits(parser) -> None:
     parser.add_argument("--max-candidates", metavar="N",
                         help="refuse targets whose candidate universe holds more seeds than "
                              "this (default 20,000,000: about a minute of rule evaluation)")
+    parser.add_argument("--symmetries", choices=("on", "off"),
+                        help="sector symmetries: seeds in unique sectors, relation rows, the "
+                             "symmetric master basis (default: the suite's setting; reduce: on)")
 
 
 def judge_limits(args) -> dict:
@@ -31,4 +35,6 @@ def judge_limits(args) -> dict:
             raise LimitOptionError(f"--max-candidates '{args.max_candidates}': expected a "
                                    f"positive integer")
         out["max_candidates"] = int(text)
+    if getattr(args, "symmetries", None) is not None:
+        out["symmetries"] = args.symmetries == "on"
     return out

@@ -5,7 +5,8 @@
     ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
     ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--slice-tokens T]
                          [--batch-wait S] [--no-grammar] [request limits: --max-n ... ]
-    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--random-rules N] [--minutes M]
+    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--run-examples N] [--hold-out SUITE]
+                             [--random-rules N] [--minutes M]
                              [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
 """
 
@@ -76,14 +77,22 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "train-mutator", help="train a small code model (or a LoRA adapter) on rule programs",
         description="Train a causal LM for the LLM mutator on the rule library, the seed "
-                    "programs, run databases and random GP rules; the tokenizer is trained "
-                    "here too. With --base, fine-tune that model with LoRA instead.")
+                    "programs, random GP rules and improvement examples from scored runs of "
+                    "any engine (programs of one run shown worse first, the better one as the "
+                    "completion); the tokenizer is trained here too. With --base, fine-tune "
+                    "that model with LoRA instead.")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--base", help="base model directory: LoRA fine-tuning instead of training "
                                   "from scratch")
     p.add_argument("--runs", action="append", default=[], metavar="RUN",
-                   help="run folder (or run.sqlite) whose scored rules join the corpus "
-                        "(repeatable)")
+                   help="run folder (or its run.sqlite) of any engine: improvement examples "
+                        "from its scored rules (repeatable)")
+    p.add_argument("--run-examples", type=int, default=2000, metavar="N",
+                   help="improvement examples drawn from the --runs, shared equally among "
+                        "them (default 2000)")
+    p.add_argument("--hold-out", action="append", default=[], metavar="SUITE",
+                   help="refuse --runs scored on this suite or sharing a target with it, "
+                        "e.g. the suite a benchmark measures (repeatable)")
     p.add_argument("--rules", action="append", default=None, metavar="DIR",
                    help="folder of rule files (repeatable; default rules/ and seeds/)")
     p.add_argument("--random-rules", type=int, default=0, metavar="N",
@@ -186,15 +195,16 @@ def cmd_serve_llm(args) -> int:
 def cmd_train_mutator(args) -> int:
     from pathlib import Path
 
-    from llm_mutator.train import (TrainConfig, _add, collect_corpus, default_corpus_dirs,
-                                   random_rules,
-                                   train_mutator, variation_documents)
+    from llm_mutator.run_examples import HeldOutSuites, RunExamplesError, collect_run_examples
+    from llm_mutator.train import (TrainConfig, add_program, collect_corpus,
+                                   default_corpus_dirs, random_rules, train_mutator,
+                                   variation_documents)
 
     def fail(message, status=2):
         print(f"ibp-evolve train-mutator: error: {message}", file=sys.stderr)
         return status
     for option in ("documents", "steps", "vocab_size", "hidden_size", "layers", "heads",
-                   "max_length", "batch_size", "lora_rank", "threads"):
+                   "max_length", "batch_size", "lora_rank", "threads", "run_examples"):
         value = getattr(args, option, None)
         if value is not None and value < 1:
             return fail(f"--{option.replace('_', '-')} {value}: must be at least 1")
@@ -212,13 +222,22 @@ def cmd_train_mutator(args) -> int:
         if not Path(d).is_dir():
             return fail(f"--rules {d}: not a folder")
     try:
-        corpus = collect_corpus(dirs, args.runs)
-    except (FileNotFoundError, OSError) as exc:
+        corpus = collect_corpus(dirs)
+    except OSError as exc:
+        return fail(str(exc))
+
+    def warn(message):
+        print(f"ibp-evolve train-mutator: warning: {message}", file=sys.stderr)
+    try:
+        held_out = HeldOutSuites(args.hold_out)
+        examples = collect_run_examples(args.runs, args.run_examples, held_out, args.seed,
+                                        warn) if args.runs else []
+    except RunExamplesError as exc:
         return fail(str(exc))
     if args.random_rules:
         known = {c.body: c for c in corpus}
         for src in random_rules(args.random_rules, seed=args.seed):
-            _add(known, src, None)
+            add_program(known, src)
         corpus = list(known.values())
     if not corpus:
         return fail("the corpus is empty: no valid rule programs found")
@@ -231,6 +250,6 @@ def cmd_train_mutator(args) -> int:
                       seed=args.seed, threads=args.threads)
     extra = variation_documents(args.variations, seed=args.seed) if args.variations else []
     train_mutator(corpus, cfg, log=lambda text: print(text, file=sys.stderr, flush=True),
-                  extra_documents=extra)
+                  extra_documents=extra, run_examples=examples)
     print(args.out)
     return 0

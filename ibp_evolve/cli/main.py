@@ -71,15 +71,31 @@ def cmd_families(args) -> int:
         return _families_show(args)
     if action == "import-kira":
         return _families_import_kira(args)
-    rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "description")]
+    rows = [("name", "loops", "indices", "ISPs", "kinematic symbols", "unique sectors",
+             "masters sym/off", "description")]
     for name in builtin_names():
         fam = load_family(name)
         rows.append((name, str(fam.n_loops), str(fam.n), ",".join(str(i + 1) for i in fam.isps)
-                     or "-", ", ".join(fam.parameters), fam.description))
+                     or "-", ", ".join(fam.parameters), *_known_counts(fam), fam.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    print("? = not derived yet (the listing reads caches only; `ibp-evolve families show NAME` "
+          "derives them)")
     return 0
+
+
+def _known_counts(family) -> tuple[str, str]:
+    """(unique sectors of the non-zero ones, masters with / without sector symmetries) as far
+    as the caches know them: a listing never starts a discovery."""
+    from ibp_evolve.reducer.masters import cached_family_masters
+    from ibp_evolve.reducer.symmetries import cached_symmetries
+    sym = cached_symmetries(family)
+    # every non-zero sector is unique or mapped onto one
+    sectors = "?" if sym is None else \
+        f"{len(sym.unique_sectors)} of {len(sym.unique_sectors) + len(sym.mappings)}"
+    counts = [cached_family_masters(family, symmetries=on) for on in (True, False)]
+    return sectors, "/".join("?" if m is None else str(len(m)) for m in counts)
 
 
 def _read_targets(path: str, family) -> list[tuple[int, ...]]:
@@ -192,9 +208,10 @@ def _families_import_kira(args) -> int:
 def _reduce(args, family, targets, point, plan, limits) -> dict:
     from ibp_evolve.reducer.exact import reduce_exact
     from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.cli.reduce_output import symmetries_on
     return reduce_exact(family, targets, point, plan, Ordering.parse(args.ordering),
                         rng_seed=args.seed, max_memory=limits["max_memory"],
-                        keep_model=bool(args.export_system))
+                        keep_model=bool(args.export_system), symmetries=symmetries_on(args))
 
 
 def cmd_reduce(args) -> int:
@@ -216,6 +233,7 @@ def cmd_reduce(args) -> int:
     from ibp_evolve.cli.limits import judge_limits
     from ibp_evolve.judge.bounds import default_max_memory
     limits = {"max_memory": default_max_memory()} | judge_limits(args)
+    limits.pop("symmetries", None)  # reduce reads --symmetries itself (default on)
     if args.seeds:
         plan = LaportaBox.parse(args.seeds)
     else:
@@ -247,8 +265,11 @@ def _print_point_result(result: dict, seeds_used: str) -> None:
                                                       result["point"].items()))
     print_reductions(result)
     s = result["stats"]
+    relations = (f", symmetry relations {s['symmetry_equations']} (trimmed "
+                 f"{s['trimmed_symmetry_equations']})" if "symmetry_equations" in s else "")
     print(f"seeds {s['seeds']} ({seeds_used}), equations {s['equations']}, trimmed "
-          f"{s['trimmed_equations']}, multiply-adds {s['multiply_adds']}, {s['seconds']} s")
+          f"{s['trimmed_equations']}{relations}, multiply-adds {s['multiply_adds']}, "
+          f"{s['seconds']} s")
 
 
 def cmd_score(args) -> int:
@@ -264,7 +285,8 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return status
-    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective})")
+    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective}"
+          + (", sector symmetries on)" if report.symmetries else ")"))
     header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
     rows = [header] + [(_name(t.target), str(t.seeds),
                         str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
@@ -349,7 +371,10 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
                     "Seeds: the library rule tube_seeding by default (complete on the "
                     "shipped suites' targets), any rule with --rule, or a Laporta box "
                     "with --seeds; a target a rule leaves unreduced gets shells k = 1, 2, ... "
-                    "(d <= d_target + k, s <= s_target + k), announced on stderr.")
+                    "(d <= d_target + k, s <= s_target + k), announced on stderr.  Sector "
+                    "symmetries are on by default (--symmetries off: the redundant basis): "
+                    "seeds in unique sectors, relation rows in the system, results in terms "
+                    "of the masters of unique sectors.")
     p.add_argument("family", help="built-in family name or path to a family .toml file")
     p.add_argument("--target", action="append",
                    help="target indices, e.g. 2,1 (repeatable)")

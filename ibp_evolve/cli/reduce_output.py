@@ -75,7 +75,8 @@ def mathematica(result: dict) -> str:
 def print_reductions(result: dict, joiner: str = " + ") -> None:
     """The masters, then each target as a sum over masters (no value for an unreduced target:
     a row with survivors is not a result)."""
-    print(f"masters ({len(result['masters'])}): "
+    basis = " (with sector symmetries)" if result.get("symmetries") else ""
+    print(f"masters{basis} ({len(result['masters'])}): "
           + " ".join(_name(m) for m in result["masters"]))
     for t in result["targets"]:
         if not t["reduced"]:
@@ -117,6 +118,11 @@ def print_text(result: dict, seeds_used: str) -> None:
           f"fresh points, {s['seconds']} s")
 
 
+def symmetries_on(args) -> bool:
+    """``reduce --symmetries on|off``: on unless switched off."""
+    return getattr(args, "symmetries", None) != "off"
+
+
 def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> int:
     """``reduce --analytic``: exit 0 when every target is reduced, 1 when one is not or the
     reconstruction did not stabilise within its budget."""
@@ -149,7 +155,7 @@ def run_analytic(args, family, targets, plan, max_memory: int | None = None) -> 
                                  max_memory=max_memory, progress=Progress(),
                                  keep_model=bool(args.export_system),
                                  replace_by_one=args.replace_by_one,
-                                 workers=args.workers,
+                                 workers=args.workers, symmetries=symmetries_on(args),
                                  dask=cluster.client if cluster is not None else None)
     except NotStableError as exc:
         print(f"ibp-evolve reduce: error: {exc}", file=sys.stderr)

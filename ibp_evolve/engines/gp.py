@@ -30,11 +30,13 @@ complete rule before every incomplete one), the tree size second, so that equall
 simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.
 
 Reproducibility: DEAP draws from Python's global :mod:`random`, which :meth:`evolve` seeds from
-``config.seed`` and saves in every checkpoint, and results come back from the evaluators in job
-order whatever the number of workers.  Under a generation budget with a deterministic objective
-(all but ``seconds``) a run is therefore reproducible; what can differ between two runs is only
-wall-clock dependent: a candidate that hits the per-candidate timeout on one run and not on
-another, the ``seconds`` objective, and where a ``--time-limit`` cuts the run.
+``config.seed`` and saves in every checkpoint (in a run of islands each island's own state is
+swapped in around its calls: :mod:`ibp_evolve.runs.islands`), and results come back from the
+evaluators in job order whatever the number of workers.  Under a generation budget with a
+deterministic objective (all but ``seconds``) a run is therefore reproducible; what can differ
+between two runs is only wall-clock dependent: a candidate that hits the per-candidate timeout
+on one run and not on another, the ``seconds`` objective, and where a ``--time-limit`` cuts the
+run.
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
 def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     """A GP tree (list of DEAP nodes) for a rule that the primitive set can express.
 
-    The rule must be a ``keep`` rule that is one expression (local variables and ``if`` are
+    The rule must be a ``keep`` rule (or a ``priority`` rule returning a condition) that is
+    one expression (local variables and ``if`` are
     inlined) built from the primitive set's features and operations (comparisons may be
     chained and use ``> >= !=``; ``and``/``or`` with any number of operands; ``min``/``max``
     with two or more; integer constants outside the constant set are built from sums).
@@ -240,11 +243,14 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
         program = parse_rule(source)
     except RuleError as exc:
         raise GPSourceError(str(exc)) from None
-    if program.kind != "keep":
-        raise GPSourceError("only keep rules can start a GP run")
     if len(program.body) != 1:
         raise GPSourceError("a start rule must be a single 'return EXPR'")
     expression = inline(program)
+    # a priority rule keeps a seed when its value is > 0: one returning a condition (True is
+    # 1) is a keep rule in other words, as the LLM engine writes them
+    if program.kind != "keep" and expression.type != BOOL:
+        raise GPSourceError("only keep rules (or priority rules returning a condition) can "
+                            "become GP trees")
     m = pset.pset.mapping
     by_node = {node: name for name, node in pset.terminal_nodes.items()}
 
@@ -432,6 +438,7 @@ class DeapEngine(LoopEngine):
         self.toolbox = tb
         self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
         self.population_, self.hall_of_fame_, self._elites = [], [], []
+        self._migrants, self._migrants_due = [], False   # (node names, candidate id)
 
     def begin(self, resumed: bool) -> None:
         if not resumed:
@@ -449,21 +456,46 @@ class DeapEngine(LoopEngine):
         cfg = self.config
         restarted = generation > 0 and self._stagnant()
         self._fresh, self._restarted = generation == 0 or restarted, restarted
+        # migrants (islands) join the next generation, and a restart starts from the last ones
+        migrants = self._migrant_individuals() if (self._migrants_due or restarted) else []
+        self._migrants_due = False
         if self._fresh:
             # a restart leaves the basin the population has settled in: a fresh start, while
             # the hall of fame (and the run's database) keep the best rules
-            individuals = self._initial_population()
+            individuals = self._initial_population(migrants)
             self._elites = []
             if restarted:
                 for ind in individuals:
-                    ind.operation = "restart" if ind.operation == "random" else "start"
+                    if ind.operation != "migrant":
+                        ind.operation = "restart" if ind.operation == "random" else "start"
         else:
             keep = [] if cfg.selection == "nsga2" else self._distinct_best(
                 self.population_, min(cfg.elite, cfg.population - 1))
             self._elites = keep
-            individuals = self._vary(self.population_, cfg.population - len(keep),
-                                     keep if keep else self.population_)
+            migrants = migrants[:max(0, cfg.population - len(keep) - 1)]
+            individuals = self._vary(self.population_, cfg.population - len(keep)
+                                     - len(migrants), keep if keep else self.population_)
+            individuals += migrants
         return [self._candidate(ind) for ind in individuals]
+
+    def immigrate(self, records) -> tuple[int, int]:
+        """Programs of other islands (scored records), best first: those the primitive set
+        can express join the next generation as trees (and seed this island's next restart);
+        returns (taken, skipped)."""
+        taken, skipped = [], 0
+        for rec in records:
+            try:
+                taken.append((PrimitiveSet.names(tree_from_source(rec.source, self.primitives)),
+                              rec.id))
+            except GPSourceError:
+                skipped += 1   # e.g. an LLM program with local state or float priorities
+        if taken:
+            self._migrants, self._migrants_due = taken, True
+        return len(taken), skipped
+
+    def _migrant_individuals(self) -> list:
+        return [self._new(self.primitives.from_names(names), "migrant",
+                          () if cid is None else (cid,)) for names, cid in self._migrants]
 
     def _candidate(self, ind) -> Candidate:
         if ind.masks is None and ind.error is None:
@@ -588,11 +620,12 @@ class DeapEngine(LoopEngine):
                 break
         return out
 
-    def _initial_population(self) -> list:
+    def _initial_population(self, migrants=()) -> list:
         cfg = self.config
         out = []
         for k, src in enumerate(cfg.start_rules):
             out.append(self._new(tree_from_source(src, self.primitives), "start"))
+        out += migrants
         while len(out) < cfg.population:
             out.append(self._new(self.toolbox.expr_init(), "random"))
         return out[:max(cfg.population, len(cfg.start_rules))]
@@ -629,9 +662,13 @@ class DeapEngine(LoopEngine):
                     "parents": list(ind.parents),
                     "digest": ind.digest,
                     "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
-        return {"population": [pack(i) for i in self.population_],
-                "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
-                "random_state": random_state_to_json(random.getstate())}
+        state = {"population": [pack(i) for i in self.population_],
+                 "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
+                 "random_state": random_state_to_json(random.getstate())}
+        if self._migrants:   # an island's (a single run has none: its checkpoint is unchanged)
+            state["migrants"] = [{"nodes": names, "cid": cid} for names, cid in self._migrants]
+            state["migrants_due"] = self._migrants_due
+        return state
 
     def restore(self, state: dict, run) -> None:
         """Continue from a checkpoint's plain data: trees from their node names (looked up in
@@ -648,6 +685,10 @@ class DeapEngine(LoopEngine):
         try:
             self.population_ = [unpack(d) for d in state["population"]]
             self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
+            for d in state.get("migrants", []):
+                self.primitives.from_names(d["nodes"])   # an unknown node: GPSourceError
+            self._migrants = [(list(d["nodes"]), d["cid"]) for d in state.get("migrants", [])]
+            self._migrants_due = bool(state.get("migrants_due", False))
         except GPSourceError as exc:
             raise ValueError(str(exc)) from None
         random.setstate(random_state_from_json(state["random_state"]))

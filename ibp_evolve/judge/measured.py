@@ -8,7 +8,9 @@ line per suite::
     #   integrals left), 565 seeds, 5,085 equations, 1,742 trimmed, 372,117 mult-adds
 
 (one physical line each; wrapped here for the docstring) optionally followed by one indented
-line per target.  The figures are sums over the suite's targets (a joint suite's equations are
+line per target.  A score with sector symmetries says so after the suite's name
+(``# Measured on triangle_box_symmetric (symmetries on): ...``); a line without the mark was
+measured without them, as the paper's figures and every header written before symmetries.  The figures are sums over the suite's targets (a joint suite's equations are
 those of its one joint system).  ``tests/test_rule_headers.py`` re-scores every library rule and
 compares, so a header cannot drift from what the judge says; ``benchmarks/rule_scores.py --write``
 regenerates them.
@@ -23,7 +25,8 @@ __all__ = ["SuiteMeasurement", "measurement_of", "measured_lines", "parse_measur
            "replace_measured"]
 
 _LINE = re.compile(
-    r"^#\s*Measured on (?P<suite>[\w.-]+): (?P<state>complete|incomplete)"
+    r"^#\s*Measured on (?P<suite>[\w.-]+)(?P<symmetries> \(symmetries on\))?: "
+    r"(?P<state>complete|incomplete)"
     r"(?: \((?P<all_targets>\d+) targets?\))?"
     r"(?: \((?P<unreduced>\d+) of (?P<n_targets>\d+) targets? not reduced"
     r"(?:, (?P<over_cap>\d+) over max_seeds)?, (?P<survivors>[\d,]+) non-master integrals? left\))?"
@@ -45,6 +48,7 @@ class SuiteMeasurement:
     equations: int
     trimmed_equations: int
     multiply_adds: int
+    symmetries: bool = False  # scored with sector symmetries
 
 
 def measurement_of(report) -> SuiteMeasurement:
@@ -62,7 +66,8 @@ def measurement_of(report) -> SuiteMeasurement:
     over_cap = [t for t in unreduced if t.reason]
     return SuiteMeasurement(report.suite, not unreduced, len(unreduced), len(targets),
                             len(over_cap), sum(t.n_survivors for t in unreduced if not t.reason),
-                            sum(t.seeds for t in targets), equations, trimmed, mult)
+                            sum(t.seeds for t in targets), equations, trimmed, mult,
+                            bool(getattr(report, "symmetries", False)))
 
 
 def _integral(indices) -> str:
@@ -88,7 +93,8 @@ def measured_lines(report, per_target: bool = False) -> list[str]:
     state = f"complete ({_count(m.n_targets, 'target')})" if m.complete else (
         f"incomplete ({m.n_targets_unreduced} of {_count(m.n_targets, 'target')} not reduced"
         f"{over_cap}, {_count(m.n_survivors, 'non-master integral')} left)")
-    lines = [f"# Measured on {m.suite}: {state}, {m.seeds:,} seeds, {m.equations:,} equations, "
+    mark = " (symmetries on)" if m.symmetries else ""
+    lines = [f"# Measured on {m.suite}{mark}: {state}, {m.seeds:,} seeds, {m.equations:,} equations, "
              f"{m.trimmed_equations:,} trimmed, {m.multiply_adds:,} mult-adds"]
     if per_target:
         lines += [_target_line(t) for t in report.targets]
@@ -111,7 +117,7 @@ def parse_measured(source: str) -> dict[str, SuiteMeasurement]:
             m["suite"], complete, _int(m["unreduced"]),
             _int(m["n_targets"] or m["all_targets"]),
             _int(m["over_cap"]), _int(m["survivors"]), _int(m["seeds"]), _int(m["equations"]), _int(m["trimmed"]),
-            _int(m["multiply_adds"]))
+            _int(m["multiply_adds"]), m["symmetries"] is not None)
     return found
 
 

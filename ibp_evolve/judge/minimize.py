@@ -53,11 +53,13 @@ class SeedLabels:
         return self.reduction.complete
 
 
-def seed_labels(system: EquationSystem, seed_ids, targets, masters) -> SeedLabels:
-    """Solve on ``seed_ids`` once and label each seed needed / unneeded by mark and sweep."""
+def seed_labels(system: EquationSystem, seed_ids, targets, masters,
+                relations=None) -> SeedLabels:
+    """Solve on ``seed_ids`` once and label each seed needed / unneeded by mark and sweep.
+    ``relations``: the system's symmetry relation rows, solved with every subset."""
     seed_ids = np.unique(np.asarray(seed_ids, dtype=np.int64))
-    red = reduce_on_seeds(system, seed_ids, targets, masters)
-    used = np.unique(system.seed_of_equation(red.solution.trimmed_equations))
+    red = reduce_on_seeds(system, seed_ids, targets, masters, relations=relations)
+    used = np.unique(system.seed_of_equation(red.trimmed_seed_equations))
     return SeedLabels(seed_ids, np.isin(seed_ids, used), red)
 
 
@@ -84,8 +86,9 @@ class MinimalSeedSet:
 class _Minimizer:
     """Bookkeeping of one minimisation: the current complete set and the solve counter."""
 
-    def __init__(self, system, targets, masters):
+    def __init__(self, system, targets, masters, relations=None):
         self.system = system
+        self.relations = relations
         self.targets = [tuple(int(x) for x in t) for t in targets]
         self.masters = masters
         self.solves = 0
@@ -93,7 +96,8 @@ class _Minimizer:
     def needed_if_complete(self, seed_ids: np.ndarray):
         """The needed subset of ``seed_ids`` when it reduces every target, else None."""
         self.solves += 1
-        labels = seed_labels(self.system, seed_ids, self.targets, self.masters)
+        labels = seed_labels(self.system, seed_ids, self.targets, self.masters,
+                             self.relations)
         return labels.needed_ids if labels.complete else None
 
     def greedy(self, current: np.ndarray, rng, block: int | None = None) -> np.ndarray:
@@ -156,8 +160,9 @@ def neighbour_pool(seeds: np.ndarray, seed_ids) -> np.ndarray:
 
 def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=None,
                    swaps: int = 1000, seconds: float = 5.0, pool=None, restarts: int = 4,
-                   randomise: bool = True) -> MinimalSeedSet:
-    """Shrink a complete seed set to a minimal complete one.
+                   randomise: bool = True, relations=None) -> MinimalSeedSet:
+    """Shrink a complete seed set to a minimal complete one (``relations``: the system's
+    symmetry relation rows, solved with every seed subset).
 
     1. prune by mark and sweep (drop every unneeded seed);
     2. greedy removal in blocks with bisection (random order when ``randomise``; the best of
@@ -173,7 +178,7 @@ def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=No
     start_time = time.perf_counter()
     rng = np.random.default_rng(rng) if randomise else None
     start = np.unique(np.asarray(seed_ids, dtype=np.int64))
-    work = _Minimizer(system, targets, masters)
+    work = _Minimizer(system, targets, masters, relations)
     current = work.needed_if_complete(start)
     if current is None:
         return MinimalSeedSet(list(work.targets), start, len(start), len(start), len(start),
@@ -252,8 +257,11 @@ def _local_system(judge, universe: np.ndarray, seed_ids: np.ndarray):
 def _minimize_in(judge, universe, seed_ids, targets, **options) -> MinimalSeedSet:
     """minimize_seeds on the neighbourhood of ``seed_ids``; seed ids are universe ids."""
     local, system = _local_system(judge, universe, seed_ids)
+    # with symmetries the universe's seeds are solved as they are (a seed of a non-unique
+    # sector is a valid, if redundant, IBP seed) together with the relation rows
+    system, relations = judge.with_relations(system)
     result = minimize_seeds(system, np.searchsorted(local, seed_ids), targets, judge.masters,
-                            **options)
+                            relations=relations, **options)
     return replace(result, seed_ids=local[result.seed_ids])
 
 

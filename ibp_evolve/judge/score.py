@@ -20,6 +20,13 @@ divided by those of the reference rule (tube_seeding) on that target, an exact
 large target cannot dominate; the reference scores exactly one per target.  A target for
 which the rule selects more than ``max_seeds`` seeds is failed without solving; its survivor
 count is the excess number of seeds, so the penalty still grades by size.
+
+Sector symmetries (the suite's ``symmetries`` key, or the ``symmetries`` argument): a rule's
+seeds in non-unique sectors are replaced by their images in the unique sectors
+(:func:`~ibp_evolve.reducer.symmetry_rows.unique_seeds`; the seed count is of the seeds
+solved), every integral of the system gets its relation rows, and targets reduce onto the
+symmetric master basis.  Equations and trimmed equations count the seeds' IBP equations; the
+relation rows are solved too (their work is in the multiply-adds) but owned by no seed.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from ibp_evolve.judge.bounds import (candidate_bytes, check_memory, default_max_
                                      rows_bytes)
 from ibp_evolve.judge.selection import (DEFAULT_MAX_CANDIDATES, box_limits, check_candidates,
                                         mask_function, select_from_box)
-from ibp_evolve.judge.suites import Suite
+from ibp_evolve.judge.suites import Suite, with_symmetries
 from ibp_evolve.language.compile import compile_rule, features_from_indices
 from ibp_evolve.language.parse import Rule, load_rule
 from ibp_evolve.language.sandbox import evaluate_mask
@@ -46,6 +53,9 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
+from ibp_evolve.reducer.symmetry_rows import (RelationCache, automorphism_region,
+                                             columns_of_rows, first_occurrences, seed_images,
+                                             symmetries_at, unique_seeds, with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
@@ -94,6 +104,7 @@ class ScoreReport:
     targets: list
     joint: bool = False
     total: object = None   # the objective summed over targets, exact (int or Fraction)
+    symmetries: bool = False  # solved with sector symmetries (relation rows, unique sectors)
 
     @property
     def exact_fitness(self):
@@ -111,13 +122,98 @@ class ScoreReport:
             fitness = int(fitness) if fitness.denominator == 1 else str(fitness)
         data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": fitness, "complete": self.complete, "joint": self.joint,
-                "targets": [asdict(t) for t in self.targets]}
+                "symmetries": self.symmetries, "targets": [asdict(t) for t in self.targets]}
         if self.objective == "relative_trimmed":   # the exact sum, and what it divides by
             data["total"] = str(self.total)
         else:
             for t in data["targets"]:
                 t.pop("reference_trimmed")
         return data
+
+
+class SymmetricUniverse:
+    """A small universe's equations with symmetries, built once and sliced per rule.
+
+    The images of every candidate seed in the unique sectors
+    (:func:`~ibp_evolve.reducer.symmetry_rows.seed_images`) are instantiated together, with the
+    relation rows of all their integrals (closed over the non-unique sectors).  A rule's seeds
+    then select their images, and the relations of the integrals their equations contain,
+    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`): the
+    equations the row cache's path would solve, numbered in the universe's order (so a tie in
+    the solver's pivot order may fall differently; the reduction is the same).
+    """
+
+    def __init__(self, judge: "Judge", universe: np.ndarray):
+        images, owner = seed_images(judge.sector_symmetries, judge.family, universe,
+                                    judge.point, judge.prime)
+        first = first_occurrences(images)
+        self.seeds = images[first]
+        self.image_seed = columns_of_rows(self.seeds, images)  # image -> its seed id
+        self.image_ptr = np.searchsorted(owner, np.arange(len(universe) + 1))
+        system = build_system(judge.family, self.seeds, judge.point, judge.prime,
+                              judge.ordering, extra_integrals=judge.suite.targets)
+        self.system, self.relations = with_symmetry_rows(
+            system, judge.sector_symmetries, judge.point, cache=judge._relations)
+        self.n_seed_equations = self.relations.first
+        sys_ = self.system
+        self.target_cols = np.array([sys_.column_of(t) for t in judge.suite.targets])
+        self.target_cols = self.target_cols[self.target_cols >= 0]
+        self.source_col = columns_of_rows(sys_.integrals, self.relations.sources)
+        self.automorphism = np.array([m.source == m.target for m in self.relations.mappings],
+                                     dtype=bool)
+        weights = np.int64(1) << np.arange(judge.family.n, dtype=np.int64)
+        col_sector = ((sys_.integrals > 0) * weights).sum(axis=1)
+        self.mapped_col = judge._relations.mapped[col_sector]
+        # closure rounds are needed only when some relation has a term in a non-unique sector
+        rel = self.relations.ids
+        terms = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+        self.may_close = bool(self.mapped_col[terms].any())
+        # select() reads which columns a rule's equations touch only at relation sources and
+        # integrals of non-unique sectors: each seed's hits there, kept per seed, cost a
+        # fraction of marking every column its equations touch (the universe's ~10^5)
+        watched = self.mapped_col.copy()
+        watched[self.source_col] = True
+        ends = sys_.eq_ptr[: self.n_seed_equations + 1]
+        entry_cols = sys_.eq_cols[: ends[-1]]
+        entry_seed = np.repeat(np.arange(self.n_seed_equations, dtype=np.int64)
+                               // sys_.n_templates, np.diff(ends))
+        keep = watched[entry_cols]
+        self.watched_cols = entry_cols[keep]
+        self.watched_ptr = np.searchsorted(entry_seed[keep],
+                                           np.arange(len(self.seeds) + 1, dtype=np.int64))
+
+    def select(self, universe_ids: np.ndarray):
+        """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
+        ids = np.asarray(universe_ids, dtype=np.int64)
+        chosen = self.image_seed[_ranges(self.image_ptr[ids], self.image_ptr[ids + 1])]
+        _, first = np.unique(chosen, return_index=True)
+        seed_ids = chosen[np.sort(first)]  # each image once, where it first comes
+        sys_ = self.system
+        present = np.zeros(sys_.n_columns, dtype=bool)  # exact on the watched columns only
+        present[self.watched_cols[_ranges(self.watched_ptr[seed_ids],
+                                          self.watched_ptr[seed_ids + 1])]] = True
+        present[self.target_cols] = True
+        taken = present[self.source_col]
+        frontier = taken if self.may_close else np.zeros(0, dtype=bool)
+        while frontier.any():
+            rel = np.flatnonzero(frontier) + self.n_seed_equations
+            cols = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+            new = np.unique(cols[self.mapped_col[cols] & ~present[cols]])
+            if not len(new):
+                break
+            present[new] = True
+            # later rounds: the mapping of each new integral (no self-maps, as in the row
+            # cache's path)
+            frontier = np.isin(self.source_col, new) & ~self.automorphism & ~taken
+            taken |= frontier
+        return seed_ids, self.relations.subset(np.flatnonzero(taken))
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(start, stop) over the pairs, without a Python loop."""
+    counts = stops - starts
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return offsets + np.arange(int(counts.sum()), dtype=np.int64)
 
 
 def _check_objective(objective: str) -> None:
@@ -150,8 +246,10 @@ class Judge:
     def __init__(self, suite: Suite, ordering: Ordering | None = None, prime: int = PRIMES[0],
                  *, max_memory: int | None = None,
                  max_candidates: int = DEFAULT_MAX_CANDIDATES,
-                 cache_bytes: int | None = None, feature_bytes: int | None = None):
-        self.suite = suite
+                 cache_bytes: int | None = None, feature_bytes: int | None = None,
+                 symmetries: bool | None = None):
+        self.suite = suite = with_symmetries(suite, symmetries)
+        self.symmetries = suite.symmetries
         self.family = family = suite.family
         self.ordering = ordering or Ordering.parse()
         self.prime = prime
@@ -167,9 +265,15 @@ class Judge:
                      f"{where}scoring (equations of up to {solved:,} seeds, "
                      f"{self.n_terms} terms each, and twice {self.cache_bytes >> 20} MiB of "
                      f"cached rows)", "lower max_seeds")
-        self.masters = family_masters(family, self.ordering)
+        self.masters = family_masters(family, self.ordering, symmetries=self.symmetries)
         warmup()  # load the compiled solver now, not inside the first rule's timing
         self.point = random_point(family.parameters, np.random.default_rng(JUDGE_POINT_SEED))
+        self.sector_symmetries = (symmetries_at(family, self.point) if self.symmetries
+                                  else None)
+        self._relations = (RelationCache(self.sector_symmetries, family, self.point, prime,
+                                         automorphism_region(self.masters, family_masters(
+                                             family, self.ordering, symmetries=False)))
+                           if self.symmetries else None)
         limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
         lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])
         hi = max([r_max for r_max, _ in limits] + [max(t) for t in suite.targets])
@@ -270,6 +374,37 @@ class Judge:
         return build_system(self.family, seeds, self.point, self.prime, self.ordering,
                             extra_integrals=self.suite.targets)
 
+    # -- sector symmetries ------------------------------------------------------------------
+    def solved_seeds(self, seeds: np.ndarray) -> np.ndarray:
+        """The seeds a rule's choice is solved on: itself, or with symmetries its seeds moved
+        to unique sectors."""
+        if self.sector_symmetries is None:
+            return seeds
+        return unique_seeds(self.sector_symmetries, self.family, seeds, self.point,
+                            self.prime)
+
+    def with_relations(self, system):
+        """``(system, relations)``: with symmetries the system with its relation rows (to be
+        solved with the seeds' equations), otherwise ``(system, None)``."""
+        if self.sector_symmetries is None:
+            return system, None
+        return with_symmetry_rows(system, self.sector_symmetries, self.point,
+                                  cache=self._relations)
+
+    def _symmetric_universe(self, i: int) -> "SymmetricUniverse":
+        if ("symmetric", i) not in self._systems:
+            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i))
+        return self._systems[("symmetric", i)]
+
+    def reduce(self, seeds: np.ndarray, targets):
+        """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
+        relation rows when the suite uses symmetries: the judge's one solve."""
+        seeds = self.solved_seeds(seeds)
+        system, relations = self.with_relations(
+            self.rows.system(seeds, extra_integrals=self.suite.targets))
+        return reduce_on_seeds(system, np.arange(len(seeds)), targets, self.masters,
+                               relations=relations)
+
     # -- rule -> masks ---------------------------------------------------------------------
     def masks(self, rule: Rule | str, sandbox: bool = False, time_limit: float = 10.0):
         """The rule's keep-mask over each target's universe."""
@@ -339,11 +474,15 @@ class Judge:
             excess = count - self.suite.max_seeds
             return TargetScore(list(target), count, 0, 0, 0, 0.0, False, [], excess,
                                f"max_seeds exceeded ({count} > {self.suite.max_seeds})")
-        if i in self.sliced and ids is not None:
+        if i in self.sliced and ids is not None and self.symmetries:
+            universe = self._symmetric_universe(i)
+            seed_ids, relations = universe.select(ids)
+            red = reduce_on_seeds(universe.system, seed_ids, [target], self.masters,
+                                  relations=relations)
+        elif i in self.sliced and ids is not None:
             red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
         else:
-            system = self.rows.system(seeds, extra_integrals=self.suite.targets)
-            red = reduce_on_seeds(system, np.arange(len(seeds)), [target], self.masters)
+            red = self.reduce(seeds, [target])
         t = red.targets[0]
         return TargetScore(list(target), red.seeds, red.equations, red.trimmed_equations,
                            red.multiply_adds, red.seconds, t.reduced,
@@ -362,8 +501,7 @@ class Judge:
                                   "max_seeds exceeded (joint)")
                       for t, c in zip(self.suite.targets, chosen)]
             return self._report(scores, objective, len(union), joint=True)
-        system = self.rows.system(union, extra_integrals=self.suite.targets)
-        red = reduce_on_seeds(system, np.arange(len(union)), self.suite.targets, self.masters)
+        red = self.reduce(union, self.suite.targets)
         scores = [TargetScore(list(t.target), len(c), red.equations, red.trimmed_equations,
                               red.multiply_adds, red.seconds, t.reduced,
                               [list(s) for s in t.survivors], len(t.survivors))
@@ -395,4 +533,5 @@ class Judge:
         fitness = fitness_of(total, len(unreduced), sum(s.n_survivors for s in unreduced))
         return ScoreReport(rule="", suite=self.suite.name, objective=objective,
                            fitness=float(fitness) if isinstance(fitness, Fraction) else fitness,
-                           complete=not unreduced, targets=scores, joint=joint, total=total)
+                           complete=not unreduced, targets=scores, joint=joint, total=total,
+                           symmetries=self.symmetries)

@@ -9,10 +9,17 @@ A suite is a TOML file (built-in name or path):
     delta_s = 1                        #                     s <= s_target + delta_s (each <= 6)
     max_seeds = 5000                   # more seeds than this for a target: failed, not solved
     joint = false                      # true: one system on the union of the targets' seeds
+    symmetries = false                 # sector symmetries (default true): seeds in unique
+                                       # sectors, relation rows, the symmetric master basis
+
+The shipped suites whose figures were recorded without sector symmetries (the paper's 92 and
+88 seeds, the rule headers' "Measured" lines) pin ``symmetries = false`` so that they stay
+comparable; a suite without the key uses them, like ``reduce``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +34,8 @@ DEFAULT_MAX_SEEDS = 5000
 # delta_r = 50 numpy alone asks for hundreds of GiB, so the widening is capped.
 MAX_DELTA = 6
 MAX_TARGETS = 1000
-_KEYS = {"name", "description", "family", "targets", "delta_r", "delta_s", "max_seeds", "joint"}
+_KEYS = {"name", "description", "family", "targets", "delta_r", "delta_s", "max_seeds", "joint",
+         "symmetries"}
 
 
 class SuiteError(ValueError):
@@ -45,6 +53,14 @@ class Suite:
     joint: bool = False
     description: str = ""
     origin: str = ""
+    symmetries: bool = True
+
+
+def with_symmetries(suite: Suite, symmetries: bool | None) -> Suite:
+    """``suite`` with its symmetries setting overridden (None: the suite's own)."""
+    if symmetries is None or bool(symmetries) == suite.symmetries:
+        return suite
+    return dataclasses.replace(suite, symmetries=bool(symmetries))
 
 
 def builtin_suites() -> list[str]:
@@ -112,7 +128,10 @@ def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -
         values[key] = v
     joint = data.get("joint", False)
     if not isinstance(joint, bool):
-        fail("joint", f"must be true or false, got {joint!r}")
+        fail("joint", f"must be true or false, got {clip(repr(joint))}")
+    symmetries = data.get("symmetries", True)
+    if not isinstance(symmetries, bool):
+        fail("symmetries", f"must be true or false, got {clip(repr(symmetries))}")
     name = data.get("name", Path(origin).stem if base else origin)
     if not isinstance(name, str) or not name.strip():
         fail("name", f"must be a non-empty string, got {clip(repr(name))}")
@@ -120,4 +139,4 @@ def parse_suite(text: str, origin: str = "<string>", base: Path | None = None) -
     if not isinstance(description, str):
         fail("description", "must be a string")
     return Suite(name=name.strip(), family=family, targets=tuple(targets), joint=joint,
-                 description=description, origin=origin, **values)
+                 description=description, origin=origin, symmetries=symmetries, **values)

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ibp_evolve.reducer.exact import DegeneratePointError, learn
+from ibp_evolve.reducer.exact import DegeneratePointError, learn, symmetry_stats
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
@@ -78,7 +78,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                     max_memory: int | None = None,
                     progress: Callable[[str], None] | None = None, model=None,
                     keep_model: bool = False, replace_by_one: str | None = None,
-                    workers: int = 1, dask=None) -> dict:
+                    workers: int = 1, dask=None, symmetries: bool = False) -> dict:
     """Reduce ``targets`` with coefficients as rational functions of ``symbols``; the other
     parameters take their values in ``point`` (random when absent).  Returns the JSON shape of
     :func:`ibp_evolve.reducer.exact.reduce_exact` with expression strings as values, plus
@@ -89,7 +89,9 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     kinematic symbol) is set to 1 while sampling and restored by mass dimension
     (:mod:`.reconstruct.scaling`).  ``workers`` > 1 traces the rays of each grid on a process
     pool, ``dask`` (a connected ``distributed.Client``) on a Dask cluster instead
-    (:mod:`.reconstruct.parallel`)."""
+    (:mod:`.reconstruct.parallel`).  ``symmetries``: onto the masters of unique sectors,
+    the relation rows learned and replayed with the rest (see
+    :func:`~ibp_evolve.reducer.exact.reduce_exact`)."""
     start = time.perf_counter()
     say = progress or (lambda message: None)
     ordering = ordering or Ordering.parse()
@@ -101,13 +103,19 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
     given = {k: Fraction(v) for k, v in (point or {}).items() if k in others}
     fixed = random_point([s for s in others if s not in given], rng) | given
     fixed = {s: fixed[s] for s in others}
-    masters = masters_in_sectors(family, {sector_of(t) for t in targets}, ordering)
+    masters = masters_in_sectors(family, {sector_of(t) for t in targets}, ordering,
+                                 symmetries=symmetries)
+    # the mappings are checked at the numeric values kept (analytic symbols: a random point)
+    sym = None
+    if symmetries:
+        from ibp_evolve.reducer.symmetry_rows import symmetries_at  # sympy: only when used
+        sym = symmetries_at(family, random_point(symbols, rng) | fixed)
 
     t0 = time.perf_counter()
     if model is None:
         learn_point = random_point(family.parameters, rng)
         seeds, label, system, learned = learn(family, targets, plan or WideningBox(), ordering,
-                                              masters, learn_point, max_memory)
+                                              masters, learn_point, max_memory, sym)
         trimmed = TrimmedSystem.learn(system, learned, learn_point)
     else:
         trimmed, learned, label, seeds = model
@@ -145,10 +153,12 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in fixed.items()},
         "analytic_in": list(symbols),
+        "symmetries": bool(symmetries),
         "masters": [list(m) for m in masters],
         "targets": out_targets,
         "stats": {"seeds": int(len(seeds)), "equations": learned.equations,
                   "trimmed_equations": learned.trimmed_equations,
+                  **symmetry_stats(learned),
                   "multiply_adds": learned.multiply_adds, **stats,
                   "seconds_learn": round(seconds_learn, 3),
                   "seconds_reconstruct": round(seconds_reconstruct, 3),

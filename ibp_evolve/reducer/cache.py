@@ -3,7 +3,10 @@ how it is written: atomically, so that a reader sees the old content or the new,
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -33,3 +36,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+@lru_cache(maxsize=None)
+def code_version(*modules: str) -> str:
+    """Hash of the source of the named ``ibp_evolve.reducer`` modules: part of a cache key, so
+    that data derived by other code is never reused.  The files are found, not imported (some
+    load sympy, which a warm run never needs)."""
+    digest = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
+        digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]

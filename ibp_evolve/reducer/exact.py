@@ -13,12 +13,18 @@ reconstruction.
    So the coefficients are sampled at d0 + t for random t, interpolated in t
    (:mod:`ibp_evolve.reducer.thiele`) and evaluated at t = 0.  Only a genuine pole in d, or a
    breakdown that does not depend on d (special kinematics), is refused as a degenerate point.
+
+With sector symmetries (``symmetries=True``) seeds live in unique sectors only (a seed of a
+non-unique sector is replaced by its images, :func:`~ibp_evolve.reducer.symmetry_rows.unique_seeds`),
+every integral of the system gets its relation rows, and the result is in terms of the
+symmetric master basis; the relation rows are learned and replayed like the seeds' equations.
 """
 
 from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +42,9 @@ from ibp_evolve.reducer.sectors import sector_of
 from ibp_evolve.reducer.system import build_system, parameter_residues
 from ibp_evolve.reducer.templates import templates
 from ibp_evolve.reducer.thiele import GenuinePoleError, NotConvergedError, values_at_zero
+
+if TYPE_CHECKING:   # the symmetry modules load sympy: imported where symmetries are used
+    from ibp_evolve.reducer.symmetries import Symmetries
 
 MAX_D_SAMPLES = 80  # samples in d per prime when the point itself breaks the elimination
 
@@ -68,14 +77,21 @@ def _fmt_targets(targets) -> str:
 
 
 def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_point: dict,
-          max_memory: int | None = None):
+          max_memory: int | None = None, symmetries: Symmetries | None = None):
     """Solve the plan's seeds at ``learn_point`` (first prime), growing them while a target is
-    unreduced.  Returns (seeds, label, system, reduction)."""
+    unreduced.  With ``symmetries`` the seeds are moved to unique sectors and the relation
+    rows solved with them.  Returns (seeds, label, system, reduction)."""
     seeds, label = plan.first(family, targets)
     step, unreduced = 0, list(targets)
     while True:
         if len(seeds) == 0:
             seeds = np.zeros((0, family.n), dtype=np.int64)
+        if symmetries is not None:
+            # imported here: the symmetry modules load sympy, which a reduction without
+            # symmetries (and a warm small reduction) never needs
+            from ibp_evolve.reducer.symmetry_rows import (automorphism_region, unique_seeds,
+                                                         with_symmetry_rows)
+            seeds = unique_seeds(symmetries, family, seeds, learn_point, PRIMES[0])
         need = estimated_bytes(family, len(seeds))
         if max_memory is not None and need > max_memory:
             raise SeedCapError(f"{_fmt_targets(unreduced)}: {len(seeds)} seeds ({label}) need "
@@ -83,8 +99,12 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
                                f"{max_memory / 2 ** 30:.2g} GiB")
         system = build_system(family, seeds, learn_point, PRIMES[0], ordering,
                               extra_integrals=targets)
+        relations = None
+        if symmetries is not None:
+            system, relations = with_symmetry_rows(system, symmetries, learn_point,
+                                                   automorphism_region(masters))
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
-                                    engine="auto")
+                                    engine="auto", relations=relations)
         if reduction.complete:
             return seeds, label, system, reduction
         step += 1
@@ -93,6 +113,15 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         if grown is None:
             return seeds, label, system, reduction
         seeds, label = grown
+
+
+def symmetry_stats(reduction) -> dict:
+    """The relation rows of a reduction with symmetries, counted apart from the seeds'
+    equations (none without symmetries)."""
+    if reduction.relations is None:
+        return {}
+    return {"symmetry_equations": reduction.symmetry_equations,
+            "trimmed_symmetry_equations": reduction.trimmed_symmetry_equations}
 
 
 def _d_index(family: Family) -> int | None:
@@ -106,12 +135,16 @@ def _residue_vector(rows: list, layout: list) -> list[int]:
 
 def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
                  ordering: Ordering | None = None, rng_seed: int = 0, max_primes: int = 400,
-                 max_memory: int | None = None, keep_model: bool = False) -> dict:
+                 max_memory: int | None = None, keep_model: bool = False,
+                 symmetries: bool = False) -> dict:
     """Reduce ``targets`` exactly at ``point`` (random when None); returns the JSON shape.
 
     ``plan`` chooses the seeds (:mod:`ibp_evolve.reducer.plans`; default: a widening Laporta
     box); ``max_memory`` (bytes) refuses a seed set whose system would need more (estimated).
     With ``keep_model`` the learned :class:`TrimmedSystem` is returned under "model".
+    ``symmetries``: reduce onto the masters of unique sectors, with the sector-symmetry
+    relations in the system (checked at ``point``: a SymmetryError names a sector that maps
+    onto another only for special kinematics).
     """
     start = time.perf_counter()
     ordering = ordering or Ordering.parse()
@@ -123,13 +156,17 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     if point is None:
         point = random_point(family.parameters, rng)
     point = {k: Fraction(v) for k, v in point.items()}
-    masters = masters_in_sectors(family, {sector_of(t) for t in targets}, ordering)
+    masters = masters_in_sectors(family, {sector_of(t) for t in targets}, ordering,
+                                 symmetries=symmetries)
     learn_point = random_point(family.parameters, rng)
+    if symmetries:
+        from ibp_evolve.reducer.symmetry_rows import symmetries_at
+    sym = symmetries_at(family, point) if symmetries else None
     plan = plan or WideningBox()
 
     t_learn = time.perf_counter()
     seeds, label, system, learned = learn(family, targets, plan, ordering, masters,
-                                          learn_point, max_memory)
+                                          learn_point, max_memory, sym)
     model = TrimmedSystem.learn(system, learned, learn_point)
     seconds_learn = time.perf_counter() - t_learn
 
@@ -153,10 +190,12 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in point.items()},
+        "symmetries": bool(symmetries),
         "masters": [list(m) for m in masters],
         "targets": out_targets,
         "stats": {"seeds": int(len(seeds)), "equations": learned.equations,
                   "trimmed_equations": learned.trimmed_equations,
+                  **symmetry_stats(learned),
                   "multiply_adds": learned.multiply_adds,
                   "seconds": round(time.perf_counter() - start, 3)},
         # popped by the CLI before printing JSON:

@@ -8,6 +8,9 @@ templates: it holds at every point, not only the one reduced at.  Polynomials ar
 * ``jsonl``: a header line ``{"family", "parameters", "point", "equations"}``, then one line per
   equation ``{"seed": [...], "template": "IBP(k1, p)", "terms": [[[indices], "polynomial"],
   ...]}``.
+  A sector-symmetry relation (``reduce --symmetries on``) is a line like any other, with the
+  integral it maps under ``"seed"`` and ``"template": "symmetry S->S'"`` (source and target
+  sector ids): ``I(seed) - sum c_b I(b) = 0``, its coefficients exact in the kinematics.
 * ``mathematica``: ``{eq1 == 0, eq2 == 0, ...}`` with integrals written ``j[family, a1, ..., aN]``
   (the LiteRed/FiniteFlow convention).
 """

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable
 
+from ibp_evolve.reducer.reconstruct.polynomials import evaluate
+
 MAX_LENGTH = 10_000      # characters of one expression
 MAX_DEPTH = 64           # nested parentheses
 MAX_EXPONENT = 64        # |n| in x^n
@@ -174,6 +176,84 @@ class _FractionAlgebra:
     @staticmethod
     def is_zero(value) -> bool:
         return value == 0
+
+
+class Polynomial(dict):
+    """An exact polynomial as plain data, ``{exponents over the declared names: Fraction}``:
+    what a cached mapping constant or Symanzik coefficient becomes without sympy."""
+
+    def __neg__(self):
+        return Polynomial({e: -c for e, c in self.items()})
+
+    def __add__(self, other):
+        out = Polynomial(self)
+        for e, c in other.items():
+            total = out.get(e, 0) + c
+            if total:
+                out[e] = total
+            else:
+                out.pop(e, None)
+        return out
+
+    def __mul__(self, other):
+        out = Polynomial()
+        for e1, c1 in self.items():
+            for e2, c2 in other.items():
+                e = tuple(a + b for a, b in zip(e1, e2))
+                total = out.get(e, 0) + c1 * c2
+                if total:
+                    out[e] = total
+                else:
+                    out.pop(e, None)
+        return out
+
+    def at(self, values) -> Fraction:
+        """The exact value at ``values`` (one per name, in order)."""
+        return evaluate(self, values)
+
+
+class _PolynomialAlgebra:
+    """Exact polynomials over the declared names (a constant of a cached mapping): no sympy."""
+
+    def __init__(self, names):
+        self.width = len(names)
+        self.index = {name: i for i, name in enumerate(names)}
+
+    def number(self, value: Fraction) -> Polynomial:
+        return Polynomial({(0,) * self.width: value} if value else {})
+
+    def symbol(self, name: str) -> Polynomial:  # only declared names reach here
+        return Polynomial({tuple(int(i == self.index[name]) for i in range(self.width)):
+                           Fraction(1)})
+
+    @staticmethod
+    def add(terms):
+        out = Polynomial()
+        for t in terms:
+            out = out + t
+        return out
+
+    @staticmethod
+    def mul(factors):
+        out = factors[0]
+        for f in factors[1:]:
+            out = out * f
+        return out
+
+    def power(self, base: Polynomial, n: int) -> Polynomial:
+        if n >= 0:
+            out = self.number(Fraction(1))
+            for _ in range(n):
+                out = out * base
+            return out
+        constant = (0,) * self.width
+        if set(base) != {constant}:
+            raise ExpressionError("not a polynomial: division by an expression with names")
+        return self.number(base[constant] ** n)
+
+    @staticmethod
+    def is_zero(value) -> bool:
+        return not value
 
 
 class _Parser:
@@ -393,6 +473,15 @@ def parse_number(text: str) -> Fraction:
     """An exact rational from arithmetic on numbers only (``-17/3``, ``0.25``, ``2^10``).
     Pure Fraction arithmetic: reading a point never imports sympy."""
     return _parse(text, {}, False, "no names, only numbers", _FractionAlgebra())
+
+
+def parse_polynomial(text: str, names: Iterable[str]) -> Polynomial:
+    """An exact polynomial over ``names`` (their order fixes the exponent positions), with
+    rational coefficients; division only by numbers.  Pure Fraction arithmetic, no sympy."""
+    names = tuple(names)
+    algebra = _PolynomialAlgebra(names)
+    declared = {name: algebra.symbol(name) for name in names}
+    return _parse(text, declared, False, ", ".join(names) or "no names, only numbers", algebra)
 
 
 def _parse(text: str, declared: dict, any_name: bool, allowed: str, algebra):

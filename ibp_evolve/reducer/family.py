@@ -38,7 +38,8 @@ from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-from ibp_evolve.reducer.cache import CacheDirError, atomic_write_text, cache_dir
+from ibp_evolve.reducer.cache import (CacheDirError, atomic_write_text, cache_dir,
+                                      code_version)
 from ibp_evolve.reducer.expressions import ExpressionError, clip, parse_expression
 
 BUILTIN_PACKAGE = "ibp_evolve.reducer.families"
@@ -60,10 +61,7 @@ _KNOWN_KEYS = {
 def _code_version() -> str:
     """Hash of the code that validates a family (this module and the expression grammar): part of
     the validated-family cache key, so a changed validation never reuses an old entry."""
-    from ibp_evolve.reducer import expressions
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(Path(expressions.__file__).read_bytes())
-    return digest.hexdigest()[:12]
+    return code_version("family", "expressions")
 
 
 class FamilyError(ValueError):

@@ -5,7 +5,10 @@ Discovery takes the *region* of a sector (at most ``region_dots`` dots and ``reg
 numerator powers), solves the system of the seeds in the region widened by one more dot and
 numerator, and keeps the region's integrals that got no pivot; the box is widened again until two
 consecutive boxes agree, so an integral that merely sits on the edge of a finite box is never
-taken for a master.
+taken for a master.  The default region (one dot, one numerator) is small on purpose: the seed
+boxes grow with the number of numerator positions outside a sector (eight for a three-line
+sector of the pentabox), and a master beyond the region is caught by the probe below, which
+then grows the region.
 
 Per sector.  When the ordering ranks integrals by lines first (``t`` or ``sector`` leads), every
 integral of a sector S is more complex than every integral of its subsectors, and IBP identities
@@ -21,7 +24,9 @@ region's unreduced integrals there must be the masters found (two consecutive bo
 two points), and every shell integral must reduce onto them: its back-substituted row may hold
 masters only.  A probe integral left over (confirmed one widening further) is a master outside
 the region: the region of that sector grows and discovery reruns; if it still does not close,
-a FamilyError names the sector.
+a FamilyError names the sector.  ``family_masters`` then counts the masters of the sectors
+with few lines independently of IBP, by the critical points of the Lee-Pomeransky polynomial
+(:mod:`ibp_evolve.reducer.critical_points`); a sector where the counts differ is named.
 
 Caches.  The on-disk list is keyed by the family's content, the ordering, the symmetries setting
 and a hash of the source of every module that produces masters (so fixing the derivation never
@@ -37,13 +42,13 @@ form a basis and a FamilyError says which integrals are missing or superfluous.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
+from ibp_evolve.reducer.cache import code_version
 from ibp_evolve.reducer.templates import atomic_write_text, cache_dir
 from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.ordering import Ordering
@@ -57,17 +62,14 @@ MASTERS_FORMAT = 2
 DISCOVERY_SEED = 20250207  # fixed point so that discovery is reproducible
 PROBE_SEED = 20250208  # the second point of the completeness probe
 MAX_REGION_GROWTH = 2  # how often a sector's region may grow before discovery gives up
+CROSS_CHECK_LINES = 4  # sectors counted by critical points (Groebner bases grow steeply)
 
 
 def _code_version() -> str:
-    """Hash of the source of every module whose behaviour decides the masters (found, not
-    imported: the symmetry modules load sympy, which a cached run without symmetries skips)."""
-    digest = hashlib.sha256()
-    for name in ("family", "templates", "identities", "sectors", "seeding", "ordering", "system",
-                 "solver", "modular", "symmetries", "symmetry_rows", "masters"):
-        spec = importlib.util.find_spec(f"ibp_evolve.reducer.{name}")
-        digest.update(Path(spec.origin).read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of the source of every module whose behaviour decides the masters."""
+    return code_version("expressions", "family", "templates", "identities", "sectors", "seeding",
+                        "ordering", "system", "solver", "modular", "symmetries",
+                        "symmetry_search", "symmetry_rows", "critical_points", "masters")
 
 
 def family_symmetries(family: Family, use_cache: bool = True):
@@ -219,7 +221,7 @@ def _sector_text(sector: int, n: int) -> str:
 
 
 def discover_masters(family: Family, ordering: Ordering | None = None,
-                     region_dots: int = 1, region_numerators: int = 2,
+                     region_dots: int = 1, region_numerators: int = 1,
                      max_widening: int = 3, sectors=None, symmetries: bool = False,
                      verify: bool = True) -> list[tuple[int, ...]]:
     """Find the masters in the given sectors (default: all non-zero sectors) by elimination.
@@ -280,6 +282,34 @@ def _read_cached(path: Path, key: dict, family: Family, allowed_sectors) -> list
     return masters
 
 
+def _cache_entry(family: Family, ordering: Ordering, symmetries: bool) -> tuple[dict, Path]:
+    """(key, path) of the on-disk masters list."""
+    key = {"family": family.name, "digest": family.digest, "ordering": ordering.name,
+           "symmetries": bool(symmetries), "code": _code_version(), "format": MASTERS_FORMAT}
+    safe = ordering.name.replace(",", "-")
+    return key, cache_dir() / (f"masters-{family.name}-{family.digest}-{safe}"
+                               f"-{'sym' if symmetries else 'nosym'}-{key['code']}.json")
+
+
+def cached_family_masters(family: Family, ordering: Ordering | None = None,
+                          symmetries: bool = False) -> list[tuple[int, ...]] | None:
+    """The masters already on disk (validated like :func:`family_masters`'s), or None: never
+    discovers anything (a listing of families shows what is known, cheaply)."""
+    key, path = _cache_entry(family, ordering or Ordering.parse(), symmetries)
+    if tuple(sorted(key.items())) in _MEMORY:
+        return _MEMORY[tuple(sorted(key.items()))]
+    if not path.exists():  # before anything that might derive (zero sectors, symmetries)
+        return None
+    allowed = set(nonzero_subsectors(family, top_sector(family)))  # cached with the masters
+    if symmetries:
+        from ibp_evolve.reducer.symmetries import cached_symmetries
+        sym = cached_symmetries(family)
+        if sym is None:
+            return None
+        allowed &= set(sym.unique_sectors)
+    return _read_cached(path, key, family, allowed)
+
+
 def family_masters(family: Family, ordering: Ordering | None = None,
                    use_cache: bool = True, symmetries: bool = False) -> list[tuple[int, ...]]:
     """The family's masters, verified, cached per family, ordering, symmetries and code.
@@ -289,21 +319,19 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     :func:`ibp_evolve.reducer.symmetries.add_symmetry_rows`).
     """
     ordering = ordering or Ordering.parse()
-    key = {"family": family.name, "digest": family.digest, "ordering": ordering.name,
-           "symmetries": bool(symmetries), "code": _code_version(), "format": MASTERS_FORMAT}
+    key, path = _cache_entry(family, ordering, symmetries)
     memo_key = tuple(sorted(key.items()))
     if use_cache and memo_key in _MEMORY:
         return _MEMORY[memo_key]
     allowed = set(nonzero_subsectors(family, top_sector(family)))
     if symmetries:
         allowed &= set(family_symmetries(family, use_cache).unique_sectors)
-    safe = ordering.name.replace(",", "-")
-    path = cache_dir() / (f"masters-{family.name}-{family.digest}-{safe}"
-                          f"-{'sym' if symmetries else 'nosym'}-{key['code']}.json")
     masters = _read_cached(path, key, family, allowed) if use_cache and path.exists() else None
     if masters is None:
         masters = discover_masters(family, ordering, symmetries=symmetries)
         check_preferred_basis(family, masters, symmetries)
+        if _per_sector(ordering, family):  # else masters may sit in other sectors
+            check_master_counts(family, masters, symmetries)
         if use_cache:
             atomic_write_text(path, json.dumps({
                 "key": key, "checksum": _checksum(key, masters),
@@ -311,6 +339,34 @@ def family_masters(family: Family, ordering: Ordering | None = None,
     if use_cache:
         _MEMORY[memo_key] = masters
     return masters
+
+
+def check_master_counts(family: Family, masters, symmetries: bool = False,
+                        max_lines: int = CROSS_CHECK_LINES) -> None:
+    """Masters per sector against the count of critical points (no IBP involved), in every
+    sector with at most ``max_lines`` lines; with symmetries only in unique sectors without
+    automorphisms (their self-relations lower the count, the critical points do not see them).
+
+    The count per sector is an invariant only under a lines-first ordering without preferred
+    masters: other orderings may trade a master of one sector for one of another.
+    """
+    # imported here: it loads sympy, which a reduction from cached masters never needs
+    from ibp_evolve.reducer.critical_points import masters_per_sector
+    expected = masters_per_sector(family, max_lines)
+    if symmetries:
+        sym = family_symmetries(family)
+        skip = {m.source for m in sym.automorphisms}
+        expected = {s: n for s, n in expected.items()
+                    if s in set(sym.unique_sectors) and s not in skip}
+    found: dict = {}
+    for m in masters:
+        found[sector_of(m)] = found.get(sector_of(m), 0) + 1
+    for sector, count in sorted(expected.items()):
+        if count is not None and found.get(sector, 0) != count:
+            raise FamilyError(
+                f"family '{family.name}', sector {sector} ({_sector_text(sector, family.n)}): "
+                f"elimination found {found.get(sector, 0)} masters, the critical points of the "
+                f"Lee-Pomeransky polynomial count {count} (arXiv:1308.6676, 1712.09215)")
 
 
 def check_preferred_basis(family: Family, masters, symmetries: bool = False) -> None:

@@ -3,6 +3,11 @@
 A target is **reduced** when its fully back-substituted row contains master integrals only
 (DESIGN.md §1); any other integral left in the row is a *survivor*.  Integrals of zero sectors
 vanish and count as reduced (to zero).
+
+With sector symmetries the system carries relation rows
+(:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`): they are solved with the seeds'
+equations but owned by no seed, so ``equations`` and ``trimmed_equations`` count the IBP
+equations alone and ``symmetry_equations`` / ``trimmed_symmetry_equations`` the relations.
 """
 
 from __future__ import annotations
@@ -39,16 +44,29 @@ class NumericReduction:
     multiply_adds: int
     seconds: float
     solution: Solution = field(repr=False, default=None)
+    symmetry_equations: int = 0
+    trimmed_symmetry_equations: int = 0
+    relations: object = field(repr=False, default=None)  # the RelationRows solved with
 
     @property
     def complete(self) -> bool:
         return all(t.reduced for t in self.targets)
 
+    @property
+    def trimmed_seed_equations(self) -> np.ndarray:
+        """The trimmed equations that seeds own (relation rows left out)."""
+        trimmed = np.asarray(self.solution.trimmed_equations, dtype=np.int64)
+        return trimmed if self.relations is None else trimmed[trimmed < self.relations.first]
+
     def stats(self) -> dict:
-        return {"seeds": self.seeds, "equations": self.equations,
-                "independent_equations": self.independent_equations,
-                "trimmed_equations": self.trimmed_equations, "fill_in": self.fill_in,
-                "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
+        out = {"seeds": self.seeds, "equations": self.equations,
+               "independent_equations": self.independent_equations,
+               "trimmed_equations": self.trimmed_equations, "fill_in": self.fill_in,
+               "multiply_adds": self.multiply_adds, "seconds": round(self.seconds, 6)}
+        if self.relations is not None:
+            out |= {"symmetry_equations": self.symmetry_equations,
+                    "trimmed_symmetry_equations": self.trimmed_symmetry_equations}
+        return out
 
 
 def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
@@ -57,6 +75,14 @@ def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
     table = system.integrals
     if len(integrals) == 0 or len(table) == 0:
         return np.full(len(integrals), -1, dtype=np.int64)
+    code = system._code
+    if code is not None and system._sorted_keys is not None and code.contains(
+            np.asarray(integrals).ravel()):
+        # the system's keys are sorted already: a binary search, no sort of every column
+        keys = system._sorted_keys
+        wanted = code.encode(integrals)
+        pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+        return np.where(keys[pos] == wanted, system._key_columns[pos], -1).astype(np.int64)
     lo = int(min(table.min(), integrals.min()))
     radix = int(max(table.max(), integrals.max())) - lo + 1
     place = radix ** np.arange(table.shape[1], dtype=np.int64)  # build_system checked the range
@@ -69,9 +95,10 @@ def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
 
 
 def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
-                    engine: str = "numba") -> NumericReduction:
+                    engine: str = "numba", relations=None) -> NumericReduction:
     """Solve the equations of the chosen seeds and express each target through ``masters``.
-    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`."""
+    ``engine``: see :func:`ibp_evolve.reducer.solver.solve`; ``relations`` (a
+    :class:`~ibp_evolve.reducer.symmetry_rows.RelationRows` of ``system``) are solved too."""
     masters = set(map(tuple, masters))
     seed_ids = np.asarray(seed_ids, dtype=np.int64)
     zeros = zero_sectors(system.family)
@@ -79,6 +106,8 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
     columns = columns_of(system, np.array(targets, dtype=np.int64).reshape(-1, system.family.n))
     solvable = columns >= 0
     selected = system.equations_of(seed_ids)
+    if relations is not None:
+        selected = np.concatenate([selected, relations.ids])
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
                      system.n_columns, columns[solvable], system.prime, engine=engine)
     row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
@@ -99,8 +128,14 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
             integral = system.integral(c)
             (coefficients if integral in masters else survivors)[integral] = v
         results.append(TargetReduction(target, not survivors, coefficients, survivors))
+    n_relations = len(relations) if relations is not None else 0
+    trimmed_relations = (int((np.asarray(solution.trimmed_equations) >= relations.first).sum())
+                         if relations is not None else 0)
     return NumericReduction(
-        targets=results, seeds=len(seed_ids), equations=int(solution.n_equations),
+        targets=results, seeds=len(seed_ids),
+        equations=int(solution.n_equations) - n_relations,
         independent_equations=solution.n_independent,
-        trimmed_equations=solution.n_trimmed, fill_in=solution.fill_in,
-        multiply_adds=solution.multiply_adds, seconds=solution.seconds, solution=solution)
+        trimmed_equations=solution.n_trimmed - trimmed_relations, fill_in=solution.fill_in,
+        multiply_adds=solution.multiply_adds, seconds=solution.seconds, solution=solution,
+        symmetry_equations=n_relations, trimmed_symmetry_equations=trimmed_relations,
+        relations=relations)

@@ -7,6 +7,11 @@ coefficients are gone), with the integral of every term already mapped to a colu
 further prime or point only recomputes the coefficients of those terms and solves the small
 system again; nothing of the rest of the seed box is ever rebuilt.
 
+With sector symmetries the trimmed equations include relation rows (owned by no seed).  Their
+coefficients depend on the kinematics through the mapped numerators, so they are kept as exact
+polynomials in the parameters (:func:`~ibp_evolve.reducer.symmetry_rows.exact_relation`) and
+evaluated at every sample like the seeds' rows: learned once, replayed per prime and point.
+
 The learned *structure* is the set of columns that receive a pivot in the trimmed solve.  A
 sample that reproduces it gives the targets' coefficients at that sample; one that does not (a
 pivot vanishes there: a pole, special kinematics or an unlucky prime) is reported as ``None``
@@ -23,6 +28,7 @@ import numpy as np
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.reduction import NumericReduction, columns_of
 from ibp_evolve.reducer.sectors import zero_sectors
+from ibp_evolve.reducer.reconstruct.rows import CompiledRows
 from ibp_evolve.reducer.solver import solve
 from ibp_evolve.reducer.system import EquationSystem, Instantiator, parameter_residues
 from ibp_evolve.reducer.templates import TemplateSet, templates
@@ -40,14 +46,17 @@ class TrimmedSystem:
     entry_term: np.ndarray  # its template term,
     entry_col: np.ndarray  # and its local column
     eq_ptr: np.ndarray  # CSR pointers of the trimmed equations over the entries
-    n_equations: int
-    row_seed: np.ndarray  # (n_equations, N) seed of each trimmed equation
-    row_template: np.ndarray  # (n_equations,) template id of each trimmed equation
+    n_equations: int  # seed equations, then symmetry relations
+    row_seed: np.ndarray  # (n_seed_equations, N) seed of each trimmed seed equation
+    row_template: np.ndarray  # (n_seed_equations,) template id of each
     targets: list  # target tuples, in the caller's order
     target_cols: np.ndarray  # local column of each target that owns a pivot row, else -1
     constant_rows: list  # per target: fixed row {integral: 1} or {} (zero), or None
     structure: frozenset = frozenset()  # local pivot columns of the learned trimmed solve
     reference: list = field(default_factory=list)  # residues at the learning sample
+    # trimmed symmetry relations: (source integral, label, [(local column, polynomial)])
+    relation_rows: list = field(default_factory=list)
+    _relation_csr: object = field(default=None, repr=False)
 
     # -- learning -------------------------------------------------------------------------
     @classmethod
@@ -58,6 +67,12 @@ class TrimmedSystem:
         ts = templates(family)
         solution = reduction.solution
         trimmed = np.asarray(solution.trimmed_equations, dtype=np.int64)
+        relations = reduction.relations
+        if relations is not None:  # relation rows are kept exactly, apart from the seeds'
+            relation_ids = trimmed[trimmed >= relations.first] - relations.first
+            trimmed = trimmed[trimmed < relations.first]
+        else:
+            relation_ids = np.zeros(0, dtype=np.int64)
         seed_of = trimmed // system.n_templates
         template_of = trimmed % system.n_templates
         useeds, seed_index = np.unique(seed_of, return_inverse=True)
@@ -97,19 +112,38 @@ class TrimmedSystem:
             else:  # zero sector (no row), or an integral without a pivot: its own row
                 constant_rows.append(dict(tr.coefficients) | dict(tr.survivor_coefficients))
                 target_system_cols.append(-1)
-        all_cols = np.unique(np.concatenate([cols, np.array(
+        relation_rows = []
+        if len(relation_ids):
+            from ibp_evolve.reducer.symmetry_rows import exact_relation  # sympy: only when used
+        for k in relation_ids.tolist():
+            mapping = relations.mappings[k]
+            terms = exact_relation(mapping, family, relations.sources[k])
+            where = columns_of(system, np.array([b for b, _ in terms], dtype=np.int64))
+            # a term missing from the system had a coefficient that vanished at the learning
+            # point (measure zero): the numeric row left it out too
+            relation_rows.append((tuple(int(x) for x in relations.sources[k]),
+                                  f"symmetry {mapping.source}->{mapping.target}",
+                                  [(int(c), poly) for c, (_, poly) in zip(where, terms)
+                                   if c >= 0]))
+        relation_cols = np.array([c for _, _, row in relation_rows for c, _ in row],
+                                 dtype=np.int64)
+        all_cols = np.unique(np.concatenate([cols, relation_cols, np.array(
             [c for c in target_system_cols if c >= 0], dtype=np.int64)]))
         local = np.searchsorted(all_cols, cols)
+        relation_rows = [(source, label, [(int(np.searchsorted(all_cols, c)), poly)
+                                          for c, poly in row])
+                         for source, label, row in relation_rows]
         eq_ptr = np.zeros(len(trimmed) + 1, dtype=np.int64)
         np.cumsum(np.bincount(entry_eq, minlength=len(trimmed)), out=eq_ptr[1:])
         model = cls(family=family, template_set=ts, integrals=system.integrals[all_cols],
                     seeds=seeds, entry_seed=entry_seed, entry_term=entry_term,
-                    entry_col=local.astype(np.int64), eq_ptr=eq_ptr, n_equations=len(trimmed),
+                    entry_col=local.astype(np.int64), eq_ptr=eq_ptr,
+                    n_equations=len(trimmed) + len(relation_rows),
                     row_seed=system.seeds[seed_of], row_template=template_of,
                     targets=targets,
                     target_cols=np.array([int(np.searchsorted(all_cols, c)) if c >= 0 else -1
                                           for c in target_system_cols], dtype=np.int64),
-                    constant_rows=constant_rows)
+                    constant_rows=constant_rows, relation_rows=relation_rows)
         params = parameter_residues(family, learn_point, system.prime)
         learned = model.solve(params, system.prime)
         model.structure = frozenset(learned.pivot_columns.tolist())
@@ -127,7 +161,15 @@ class TrimmedSystem:
         point = dict(zip(self.family.parameters, (int(x) for x in params)))
         coeffs = Instantiator(self.family, point, prime, self.template_set).coefficients(
             self.seeds)
-        return self.eq_ptr, self.entry_col, coeffs[self.entry_seed, self.entry_term]
+        ptr, cols, vals = self.eq_ptr, self.entry_col, coeffs[self.entry_seed, self.entry_term]
+        if not self.relation_rows:
+            return ptr, cols, vals
+        if self._relation_csr is None:
+            self._relation_csr = CompiledRows.of_rows([row for _, _, row in self.relation_rows],
+                                                      len(self.family.parameters))
+        r_ptr, r_cols, r_vals = self._relation_csr.csr(params, prime)
+        return (np.concatenate([ptr, ptr[-1] + r_ptr[1:]]), np.concatenate([cols, r_cols]),
+                np.concatenate([vals, r_vals]))
 
     def solve(self, params: np.ndarray, prime: int, csr=None):
         """Solve the trimmed rows at ``params``; ``csr`` (ptr, cols, vals), when given, are
@@ -163,7 +205,8 @@ class TrimmedSystem:
     # -- the equations themselves, exactly ----------------------------------------------
     def exact_equations(self):
         """Yield ``(seed, template name, [(integral, {parameter exponents: Fraction})])`` per
-        trimmed equation: each coefficient as an exact polynomial in the family's parameters
+        trimmed equation (a symmetry relation: its source integral and "symmetry S->S'"):
+        each coefficient as an exact polynomial in the family's parameters
         (dimension first, then the kinematic symbols)."""
         ts = self.template_set
         zeros = zero_sectors(self.family)
@@ -186,6 +229,9 @@ class TrimmedSystem:
                 if poly:
                     terms.append((integral, poly))
             yield tuple(seed), ts.names[t], _merge_terms(terms)
+        for source, label, row in self.relation_rows:  # I(source) - sum c_b I(b) = 0
+            yield source, label, [(tuple(int(x) for x in self.integrals[c]), dict(poly))
+                                  for c, poly in row]
 
 
 def _merge_terms(terms):

@@ -56,7 +56,20 @@ def subsectors(sector: int) -> list[int]:
 
 def symanzik_polynomials(family: Family) -> tuple:
     """(U, F, [x1..xN]): U and F (up to an overall sign convention) in Feynman parameters,
-    private sympy symbols so that a family's own symbol x1 (a mass, say) stays a constant."""
+    private sympy symbols so that a family's own symbol x1 (a mass, say) stays a constant.
+
+    Memoised per family content: zero sectors and the symmetry fingerprints both need them,
+    and expanding F takes seconds for a five-point family.
+    """
+    if family.digest not in _SYMANZIK:
+        _SYMANZIK[family.digest] = _symanzik_polynomials(family)
+    return _SYMANZIK[family.digest]
+
+
+_SYMANZIK: dict = {}
+
+
+def _symanzik_polynomials(family: Family):
     import sympy  # only when zero sectors or symmetries are derived, not when cached
     n_loops, n_ext = family.n_loops, family.n_external
     xs = [sympy.Dummy(f"x{j + 1}") for j in range(family.n)]
@@ -129,17 +142,23 @@ def _compute_zero_sectors(family: Family, use_cache: bool) -> frozenset[int]:
     u_support = _support(u, xs)
     f_support = _support(f_poly, xs)
     full = sum(1 << i for i in family.line_positions)
-    zeros = []
-    for sector in subsectors(full):
+    zeros = set()
+    # Top down: a subsector of a zero sector is zero (setting x_j = 0 keeps k.m = 1 on the
+    # remaining monomials), so one zero sector among the sectors with one more line settles
+    # it without a rank computation; most sectors of a large family are decided that way.
+    for sector in sorted(subsectors(full), key=lambda s: -bin(s).count("1")):
+        if any(sector | 1 << j in zeros for j in lines_of(full & ~sector)):
+            zeros.add(sector)
+            continue
         lines = lines_of(sector)
         outside = [i for i in range(family.n) if not sector >> i & 1]
         keep = [m for m in u_support if all(m[i] == 0 for i in outside)]
         if not keep:  # a loop momentum runs through no line: scaleless
-            zeros.append(sector)
+            zeros.add(sector)
             continue
         keep += [m for m in f_support if all(m[i] == 0 for i in outside)]
         if _lee_zero(keep, lines):
-            zeros.append(sector)
+            zeros.add(sector)
     result = frozenset(zeros)
     if use_cache:
         atomic_write_text(path, json.dumps({"zero_sectors": sorted(result)}))

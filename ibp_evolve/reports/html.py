@@ -630,7 +630,37 @@ def _progress_section(run: RunSnapshot, baselines: dict) -> str:
                     f"blue: complete), the best fitness so far (red) and the baselines scored "
                     f"by the same judge (dashed). Lower is better; incomplete rules carry a "
                     f"penalty of 10^15 per unreduced target.</figcaption></figure>"
-                    f"<details><summary>Per-generation statistics</summary>{table}</details>")
+                    f"<details><summary>Per-generation statistics</summary>{table}</details>"
+                    + _islands_table(run))
+
+
+def _islands_table(run: RunSnapshot) -> str:
+    """A run of islands: each island's best rule so far, per generation ('' otherwise)."""
+    import json
+    per_generation = []
+    for g in run.generations:
+        try:
+            islands = json.loads(g.get("extra") or "{}").get("islands")
+        except (ValueError, AttributeError):
+            islands = None
+        if islands:
+            per_generation.append((g["generation"], islands))
+    if not per_generation:
+        return ""
+    heads = [f"island {k} ({isl.get('engine', '?')})"
+             for k, isl in enumerate(per_generation[-1][1])]
+
+    def cell(isl):
+        if isl.get("best_seeds") is None:
+            return "–"
+        moved = f" (+{isl['immigrants']} migrants)" if isl.get("immigrants") else ""
+        restart = " restart" if isl.get("restarted") else ""
+        return (f"{isl['best_seeds']} seeds" if isl.get("best_complete")
+                else "incomplete") + moved + restart
+    rows = [(str(g), *[cell(isl) for isl in islands]) for g, islands in per_generation]
+    return (f"<details><summary>Best rule of each island per generation</summary>"
+            f"{_table(('generation', *heads), rows, text_columns=tuple(range(1, len(heads) + 1)))}"
+            f"</details>")
 
 
 def _validity_section(run: RunSnapshot) -> str:

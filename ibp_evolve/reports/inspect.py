@@ -196,10 +196,11 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         needed_joint = np.zeros(0, np.int64)
         reduced = [False] * len(masks)
         if solved:  # rows of the chosen seeds only (the judge's row cache)
-            system = judge.rows.system(judge.joint_universe[union], suite.targets)
-            red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters)
-            needed_joint = union[np.unique(
-                system.seed_of_equation(red.solution.trimmed_equations))]
+            system, relations = judge.with_relations(
+                judge.rows.system(judge.joint_universe[union], suite.targets))
+            red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters,
+                                  relations=relations)
+            needed_joint = union[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]
             reduced = [t.reduced for t in red.targets]
         return [SeedMap(tuple(t), u, m, np.isin(judge.joint_index[i], needed_joint) & m,
                         solved, reduced[i])
@@ -211,11 +212,13 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         solved = len(seed_ids) <= suite.max_seeds
         reduced = False
         if solved:  # rows of the chosen seeds only (the judge's row cache)
-            system = judge.rows.system(universe[seed_ids], suite.targets)
-            red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters)
+            system, relations = judge.with_relations(
+                judge.rows.system(universe[seed_ids], suite.targets))
+            red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters,
+                                  relations=relations)
             # system seed k is universe row seed_ids[k]
-            needed[seed_ids[np.unique(
-                system.seed_of_equation(red.solution.trimmed_equations))]] = True
+            needed[seed_ids[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]] \
+                = True
             reduced = red.complete
         out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved, reduced))
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 __all__ = ["EngineConfig", "GPConfig", "SymbolicConfig", "OperonConfig", "PySRConfig",
-           "LLMConfig", "DEFAULT_CONSTANTS", "MUTATIONS", "LLM_OPTIONS"]
+           "LLMConfig", "IslandsConfig", "DEFAULT_CONSTANTS", "MUTATIONS", "LLM_OPTIONS"]
 
 DEFAULT_CONSTANTS = (-1, 0, 1, 2, 3)
 MUTATIONS = ("uniform", "node", "insert", "shrink", "conjoin")
@@ -134,3 +134,13 @@ class LLMConfig(EngineConfig):
         """Settings given on ``evolve``'s command line (registered by
         :mod:`ibp_evolve.cli.llm`)."""
         return {k: getattr(args, k) for k in LLM_OPTIONS if getattr(args, k, None) is not None}
+
+
+@dataclass(frozen=True)
+class IslandsConfig(EngineConfig):
+    """Settings of a run of islands (``evolve --islands gp:2,llm:1``); each island keeps its
+    own engine's config."""
+    islands: str = "gp:3"     # the islands, as spelled on the command line
+    island_configs: tuple = ()   # per island {"engine": NAME, "engine_config": {...}}
+    migrate_every: int = 5    # generations between migrations of the best programs; 0: never
+    migrants: int = 3         # best distinct programs each island sends to the others

@@ -87,13 +87,15 @@ class SuiteSpec:
     """Everything a worker needs to build the same judge as the parent: picklable and small.
 
     ``suite`` is a built-in suite name or an absolute path; ``max_seeds`` overrides the
-    suite's own cap (a cheaper evolution: larger selections are failed without solving).
+    suite's own cap (a cheaper evolution: larger selections are failed without solving);
+    ``symmetries`` overrides the suite's sector-symmetries setting (None: the suite's own).
     """
     suite: str
     ordering: str = DEFAULT_ORDERING
     max_seeds: int | None = None
     max_candidates: int | None = None   # the judge's size caps (None: the judge's defaults)
     max_memory: int | None = None
+    symmetries: bool | None = None
 
     @classmethod
     def of(cls, suite: str, ordering: str = DEFAULT_ORDERING, max_seeds: int | None = None):
@@ -105,8 +107,8 @@ class SuiteSpec:
     def load(self):
         import dataclasses
 
-        from ibp_evolve.judge.suites import load_suite
-        suite = load_suite(self.suite)
+        from ibp_evolve.judge.suites import load_suite, with_symmetries
+        suite = with_symmetries(load_suite(self.suite), self.symmetries)
         if self.max_seeds is not None:
             suite = dataclasses.replace(suite, max_seeds=int(self.max_seeds))
         return suite

@@ -6,46 +6,97 @@ island is told the scores of its own.  The generation is complete when every isl
 LLM island may need several batches, a GP island one).  Records carry the island's engine
 name and its index (``candidates.island``); the checkpoint holds every island's state.
 
-Islands of the DEAP engine share Python's global :mod:`random` (DEAP draws from it): a run of
-islands is reproducible from its seeds, but a GP island does not repeat the run it would make
-alone.
+Migration: every ``migrate_every`` generations each island's best distinct programs (by seed
+selection) go to every other island, as plain rule sources with their scores; an island takes
+them through its ``immigrate(records) -> (taken, skipped)`` (a GP island as trees where its
+primitive set can express the rule, an LLM island as database entries).  An engine without
+``immigrate`` only sends.
+
+Randomness: each island draws from its own state of Python's :mod:`random` (DEAP draws from the
+module's functions), swapped in around every call to the island and saved in the checkpoint, so
+an island's stream does not depend on how many islands run beside it or in which order.
+
+Stagnation: each island sees its own logbook (its best fitness so far, its restarts), so a GP
+island restarts when *it* stagnates — from fresh random trees, its start rules and the last
+migrants it received.
 """
 
 from __future__ import annotations
 
-from ibp_evolve.runs.configs import EngineConfig
+import random
+from contextlib import contextmanager
+
+from ibp_evolve.runs.configs import IslandsConfig
+from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 from ibp_evolve.runs.loop import Candidate, LoopEngine
+from ibp_evolve.runs.store import random_state_from_json, random_state_to_json
 
 __all__ = ["Islands"]
+
+
+def _rank(rec):
+    return (rec.fitness, rec.size or 0, rec.id)
 
 
 class Islands(LoopEngine):
     """Engines (instances of :class:`LoopEngine`, of any kinds) evolving side by side."""
     name = "islands"
 
-    def __init__(self, islands: list[LoopEngine], config: EngineConfig | None = None):
+    def __init__(self, islands: list[LoopEngine], config: IslandsConfig | None = None):
         if not islands:
             raise ValueError("a run of islands needs at least one engine")
         self.islands = list(islands)
-        self.config = config or EngineConfig(
-            generations=min(i.config.generations for i in self.islands),
-            objective=self.islands[0].config.objective)
+        if config is None:
+            config = IslandsConfig(
+                generations=min((i.config.generations for i in self.islands
+                                 if i.config.generations is not None), default=None),
+                objective=self.islands[0].config.objective, migrate_every=0)
+        if config.migrate_every < 0 or config.migrants < 0:
+            raise ValueError("--migrate-every and --migrants must be non-negative")
+        self.config = config
         objectives = {i.config.objective for i in self.islands}
         if objectives != {self.config.objective}:
             raise ValueError(f"islands must share one objective, not {sorted(objectives)}")
         self.time_margin = max(i.time_margin for i in self.islands)
+        self._random = [random.Random(i.config.seed).getstate() for i in self.islands]
+        self._bests = [[] for _ in self.islands]    # each island's best records, distinct masks
+        self._moved = [None] * len(self.islands)    # (taken, skipped) of this generation
 
+    # -- each island in its own world -----------------------------------------------------------
+    @contextmanager
+    def _on(self, k: int):
+        """Island ``k``'s random state and logbook, for the duration of a call to it."""
+        outside = random.getstate()
+        random.setstate(self._random[k])
+        island = self.islands[k]
+        island.generation_ = self.generation_
+        island.logbook_ = self._logbook(k)
+        try:
+            yield island
+        finally:
+            self._random[k] = random.getstate()
+            random.setstate(outside)
+
+    def _logbook(self, k: int) -> list[dict]:
+        """Island ``k``'s view of the run's logbook: its own best fitness and restarts."""
+        out = []
+        for stats in self.logbook_:
+            mine = (stats.get("islands") or [{}] * (k + 1))[k]
+            out.append({**mine, "best_fitness": parse_fitness(mine.get("best_fitness"))})
+        return out
+
+    # -- the engine protocol -----------------------------------------------------------------
     def setup(self, spec, run) -> None:
-        for island in self.islands:
-            island._deadline = self._deadline
-            island.setup(spec, run)
+        for k in range(len(self.islands)):
+            with self._on(k) as island:
+                island._deadline = self._deadline
+                island.setup(spec, run)
         self.suite = self.islands[0].suite
 
     def begin(self, resumed: bool) -> None:
-        for island in self.islands:
-            island.generation_ = self.generation_
-            island.logbook_ = self.logbook_   # the run's statistics (e.g. GP stagnation)
-            island.begin(resumed)
+        for k in range(len(self.islands)):
+            with self._on(k) as island:
+                island.begin(resumed)
         self._waiting = []
 
     def ask(self, generation: int) -> list[Candidate]:
@@ -53,8 +104,10 @@ class Islands(LoopEngine):
             self._waiting = list(range(len(self.islands)))
         out = []
         for k in self._waiting:
-            for c in self.islands[k].ask(generation):
-                c.island, c.engine = k, self.islands[k].name
+            with self._on(k) as island:
+                batch = island.ask(generation)
+            for c in batch:
+                c.island, c.engine = k, island.name
                 out.append(c)
         return out
 
@@ -67,14 +120,69 @@ class Islands(LoopEngine):
     def tell(self, generation: int, candidates: list[Candidate], stopped: bool = False):
         groups = self._by_island(candidates)
         for k in list(self._waiting):
-            if self.islands[k].tell(generation, groups.get(k, []), stopped) and not stopped:
+            mine = groups.get(k, [])
+            self._remember(k, [c.record for c in mine if c.record is not None])
+            with self._on(k) as island:
+                done = island.tell(generation, mine, stopped)
+            if done and not stopped:
                 self._waiting.remove(k)
-        return not self._waiting
+        complete = not self._waiting
+        self._moved = [None] * len(self.islands)
+        if complete and not stopped and self._migration_due(generation):
+            self._migrate()
+        return complete
 
+    # -- migration --------------------------------------------------------------------------
+    def _remember(self, k: int, records) -> None:
+        """Keep island ``k``'s best scored records, one per seed selection."""
+        keep = max(self.config.migrants, 1)
+        pool = sorted(self._bests[k] + [r for r in records if r.status == "ok"], key=_rank)
+        out, seen = [], set()
+        for rec in pool:
+            if rec.mask_hash not in seen:
+                seen.add(rec.mask_hash)
+                out.append(rec)
+            if len(out) >= keep:
+                break
+        self._bests[k] = out
+
+    def _migration_due(self, generation: int) -> bool:
+        every = self.config.migrate_every
+        return (len(self.islands) > 1 and every > 0 and self.config.migrants > 0
+                and generation > 0 and generation % every == 0)
+
+    def _migrate(self) -> None:
+        """Each island's best programs to every other island (not what the receiver already
+        holds among its own best)."""
+        for k in range(len(self.islands)):
+            if not hasattr(self.islands[k], "immigrate"):
+                continue
+            own = {r.mask_hash for r in self._bests[k]}
+            incoming, seen = [], set(own)
+            for j, best in enumerate(self._bests):
+                for rec in best if j != k else ():
+                    if rec.mask_hash not in seen:
+                        seen.add(rec.mask_hash)
+                        incoming.append(rec)
+            if incoming:
+                with self._on(k) as island:
+                    self._moved[k] = island.immigrate(sorted(incoming, key=_rank))
+
+    # -- statistics, tables, checkpoints ----------------------------------------------------
     def statistics(self, generation: int, candidates: list[Candidate]) -> dict:
         groups = self._by_island(candidates)
-        per_island = [island.statistics(generation, groups.get(k, []))
-                      for k, island in enumerate(self.islands)]
+        per_island = []
+        for k in range(len(self.islands)):
+            with self._on(k) as island:
+                stats = dict(island.statistics(generation, groups.get(k, [])))
+            best = self._bests[k][0] if self._bests[k] else None
+            stats["engine"] = island.name
+            stats["best_fitness"] = None if best is None else fitness_text(best.fitness)
+            stats["best_seeds"] = None if best is None else best.seeds
+            stats["best_complete"] = None if best is None else int(bool(best.complete))
+            if self._moved[k] is not None:
+                stats["immigrants"], stats["immigrants_skipped"] = self._moved[k]
+            per_island.append(stats)
         records = [c.record for c in candidates if c.record is not None]
         ok = [r for r in records if r.status == "ok"]
         return {"share_complete": sum(1 for r in ok if r.complete) / max(1, len(records)),
@@ -83,11 +191,19 @@ class Islands(LoopEngine):
 
     def commit(self, generation: int, candidates: list[Candidate], run) -> None:
         groups = self._by_island(candidates)
-        for k, island in enumerate(self.islands):
-            island.commit(generation, groups.get(k, []), run)
+        for k in range(len(self.islands)):
+            with self._on(k) as island:
+                island.commit(generation, groups.get(k, []), run)
 
     def state(self) -> dict:
-        return {"islands": [{"engine": i.name, "state": i.state()} for i in self.islands]}
+        saved = []
+        for k in range(len(self.islands)):
+            with self._on(k) as island:
+                inner = island.state()
+            saved.append({"engine": island.name, "state": inner,
+                          "random_state": random_state_to_json(self._random[k]),
+                          "best": [r.id for r in self._bests[k]]})
+        return {"islands": saved}
 
     def restore(self, state: dict, run) -> None:
         saved = state["islands"]
@@ -95,9 +211,16 @@ class Islands(LoopEngine):
         if names != [i.name for i in self.islands]:
             raise ValueError(f"the checkpoint's islands are {names}, not "
                              f"{[i.name for i in self.islands]}")
-        for island, s in zip(self.islands, saved):
-            island.generation_ = self.generation_
-            island.restore(s["state"], run)
+        for k, s in enumerate(saved):
+            if "random_state" in s:   # older checkpoints: the island's seed
+                self._random[k] = random_state_from_json(s["random_state"])
+            with self._on(k) as island:
+                island.restore(s["state"], run)
+            ids = [int(i) for i in s.get("best", [])]
+            if ids:
+                by_id = {r.id: r for r in run.db.candidates(
+                    f"WHERE id IN ({', '.join(str(i) for i in ids)})")}
+                self._bests[k] = [by_id[i] for i in ids if i in by_id]
 
     def polish(self, record) -> tuple[str, str]:
         if record.island is not None and 0 <= record.island < len(self.islands):

@@ -14,22 +14,36 @@ from fractions import Fraction
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ibp_evolve.reducer.modular import to_mod
-from ibp_evolve.reducer.replay import TrimmedSystem
+
+if TYPE_CHECKING:  # replay compiles its symmetry relations with this class
+    from ibp_evolve.reducer.replay import TrimmedSystem
 
 
 class CompiledRows:
     """``csr(params, prime)`` of a :class:`TrimmedSystem`, from precomputed monomials."""
 
-    def __init__(self, model: TrimmedSystem):
+    def __init__(self, model: "TrimmedSystem"):
         col_of = {tuple(x): i for i, x in enumerate(model.integrals.tolist())}
+        # An integral outside the learned columns had a coefficient that vanished at the
+        # learning point (a measure-zero accident the learned rows already left out).
+        self._compile(([(col_of[i], poly) for i, poly in row if i in col_of]
+                       for _, _, row in model.exact_equations()), len(model.family.parameters))
+
+    @classmethod
+    def of_rows(cls, rows, n_parameters: int) -> "CompiledRows":
+        """Rows given directly, each a list of ``(column, {parameter exponents: Fraction})``."""
+        out = cls.__new__(cls)
+        out._compile(rows, n_parameters)
+        return out
+
+    def _compile(self, rows, n_parameters: int) -> None:
         monomials: dict = {}
         ptr, cols, terms = [0], [], []  # terms: (entry, monomial, Fraction)
-        for _, _, row in model.exact_equations():
-            entries = sorted((col_of[i], poly) for i, poly in row if i in col_of)
-            # An integral outside the learned columns had a coefficient that vanished at the
-            # learning point (a measure-zero accident the learned rows already left out).
-            for col, poly in entries:
+        for row in rows:
+            for col, poly in sorted(row, key=lambda entry: entry[0]):
                 for exps, c in poly.items():
                     if c:
                         terms.append((len(cols), monomials.setdefault(exps, len(monomials)),
@@ -39,7 +53,7 @@ class CompiledRows:
         self.ptr = np.array(ptr, dtype=np.int64)
         self.cols = np.array(cols, dtype=np.int64)
         self.exponents = np.array(list(monomials), dtype=np.int64).reshape(
-            len(monomials), len(model.family.parameters))
+            len(monomials), n_parameters)
         # terms sorted by entry (they are built in entry order): the sum of each entry's terms
         # is one np.add.reduceat over its run
         self.term_entry = np.array([e for e, _, _ in terms], dtype=np.int64)

@@ -1,0 +1,133 @@
+"""LLM + GP islands against GP alone, at equal candidates (issue 17, item 3).
+
+    python benchmarks/llm_gp_islands.py [--workdir runs/bench-islands] [--model DIR | --minutes 4]
+                                        [--population 32] [--generations 10] [--seed 0 1 2]
+
+1. The model: ``--model DIR`` (any model the transformers backend reads), or a small one
+   trained here by ``train-mutator`` for ``--minutes`` on the CPU (no scored rule of the suite is
+   in its corpus, as in ``benchmarks/llm_engine.py``).
+2. Per seed, two runs of ``ibp-evolve evolve`` on triangle_box_paper with the same population
+   per island, generations, migration (every 2 generations, 3 programs) and worker count:
+   ``--engine gp:1,llm:1`` (one GP island, one LLM island) and ``--engine gp:2`` (two GP
+   islands): the only difference is what the second island is.
+3. Reported: the best fitness after k candidates (candidate ids in order, so "k" counts every
+   candidate of both islands), per seed and engine mix, and how many migrants each island took.
+
+Writes WORKDIR/results.json and benchmarks/results/llm_gp_islands.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+MIXES = {"llm+gp": "gp:1,llm:1", "gp": "gp:2"}
+
+
+def migrants_taken(run_dir: Path) -> dict:
+    """Per island: migrants it took over the run (from the generations' statistics)."""
+    db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
+    try:
+        extras = [json.loads(e or "{}") for (e,) in db.execute("SELECT extra FROM generations")]
+    finally:
+        db.close()
+    out = {}
+    for extra in extras:
+        for k, isl in enumerate(extra.get("islands") or []):
+            key = f"{k}:{isl.get('engine')}"
+            taken = out.setdefault(key, {"taken": 0, "skipped": 0})
+            taken["taken"] += isl.get("immigrants") or 0
+            taken["skipped"] += isl.get("immigrants_skipped") or 0
+    return out
+
+
+def main() -> None:
+    from llm_engine import best_curve, fmt, run_cli   # the LLM benchmark's helpers
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", default="runs/bench-islands")
+    ap.add_argument("--model", help="a trained model directory (default: train one here)")
+    ap.add_argument("--minutes", type=float, default=4.0, help="training time of the model")
+    ap.add_argument("--population", type=int, default=32, help="per island")
+    ap.add_argument("--generations", type=int, default=10)
+    ap.add_argument("--seed", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    results = {"suite": "triangle_box_paper", "population_per_island": args.population,
+               "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
+               "runs": []}
+    model = Path(args.model) if args.model else work / "model"
+    if not args.model:
+        results["train_seconds"] = round(run_cli(
+            ["train-mutator", "--out", str(model), "--minutes", str(args.minutes),
+             "--random-rules", "2000", "--variations", "2000", "--documents", "1500",
+             "--max-length", "128"]), 1)
+    info = json.loads((model / "train_info.json").read_text())
+    results["model"] = {k: info.get(k) for k in ("parameters", "programs", "steps",
+                                                  "final_loss", "seconds")}
+    for seed in args.seed:
+        for name, mix in MIXES.items():
+            out = work / f"run-{name}-s{seed}"
+            if out.exists():
+                shutil.rmtree(out)
+            argv = ["evolve", "--engine", mix, "--population", str(args.population),
+                    "--generations", str(args.generations), "--seed", str(seed),
+                    "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
+                    "--out", str(out), "--quiet", "--no-baselines"]
+            if "llm" in mix:
+                argv += ["--backend", "transformers", "--model", str(model)]
+            seconds = run_cli(argv)
+            db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
+            n = db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+            db.close()
+            results["runs"].append({"seed": seed, "mix": name, "candidates": n,
+                                    "seconds": round(seconds, 1), "out": str(out),
+                                    "migrants": migrants_taken(out)})
+    # equal candidates: compare at k up to the smaller run of each seed
+    for seed in args.seed:
+        runs = [r for r in results["runs"] if r["seed"] == seed]
+        total = min(r["candidates"] for r in runs)
+        points = sorted({p for p in (64, 128, 256, 512, 1024, 2048, total) if p <= total})
+        for r in runs:
+            curve = best_curve(Path(r["out"]), points)
+            r["best_vs_candidates"] = {str(p): curve[p] for p in points}
+            r["best_at_equal_candidates"] = curve[total]
+            r["equal_candidates"] = total
+    text = json.dumps(results, indent=1, default=str) + "\n"
+    (work / "results.json").write_text(text)
+    path = ROOT / "benchmarks/results/llm_gp_islands.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+    print(f"model: {results['model']}")
+    print("best fitness after k candidates (seeds; >1e15 incomplete), "
+          f"population {args.population} per island, {args.generations} generations:")
+    for seed in args.seed:
+        runs = [r for r in results["runs"] if r["seed"] == seed]
+        points = list(runs[0]["best_vs_candidates"])
+        print(f"seed {seed}:  k " + " ".join(f"{p:>8}" for p in points))
+        for r in runs:
+            print(f"  {r['mix']:>8}:   " + " ".join(
+                f"{fmt(r['best_vs_candidates'][p]):>8}" for p in points)
+                + f"   ({r['seconds']:.0f} s, migrants {r['migrants']})")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")   # see benchmarks/llm_engine.py
+    start = time.monotonic()
+    main()
+    print(f"({time.monotonic() - start:.0f} s in all)")
