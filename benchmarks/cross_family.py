@@ -7,7 +7,8 @@ exported rule of benchmarks/results/generalise.json, else none), ``improved_seed
 drawn here with the generator of ``ibp-evolve suites generate`` (fixed arguments and seed, so
 every run scores the same targets).  For each suite and rule the judge
 (fixed point, prime 2^31-1) gives: complete or not, the unreduced targets, seeds and trimmed
-equations summed over the suite's targets.
+equations summed over the suite's targets.  The built-in suites pin ``symmetries = false`` (their
+recorded figures); the drawn ones take the default, sector symmetries on.
 
 Run:  python benchmarks/cross_family.py [--planar-only] [--rule FILE] [--out FILE]
 Writes benchmarks/results/cross_family.json (figures printed as well, with the load average).
@@ -98,12 +99,12 @@ def main() -> int:
             m["unreduced_targets"] = [t["target"] for t in m.pop("per_target")
                                       if not t["reduced"]]
         results.append({"suite": suite.name, "family": suite.family.name,
-                        "description": suite.description,
+                        "description": suite.description, "symmetries": suite.symmetries,
                         "targets": [list(t) for t in suite.targets], "rules": measured,
                         "load_avg_1min": round(load, 2),
                         "seconds": round(time.perf_counter() - start, 1)})
-        print(f"{suite.name} ({suite.family.name}, {len(suite.targets)} targets, load "
-              f"{load:.1f}):")
+        print(f"{suite.name} ({suite.family.name}, {len(suite.targets)} targets, sector "
+              f"symmetries {'on' if suite.symmetries else 'off'}, load {load:.1f}):")
         print(f"  {'rule':<34} {'state':>13} {'seeds':>8} {'ratio':>7} {'trimmed':>9}")
         for name, m in measured.items():
             print(row(name, m, measured[REFERENCE]))

@@ -168,7 +168,8 @@ def cross_family() -> str:
             if not m["complete"]:
                 cell += " — unreduced " + ", ".join(_target(t) for t in m["unreduced_targets"])
             cells.append(cell)
-        lines.append(f"| `{suite['suite']}` ({len(suite['targets'])} targets, load "
+        symmetric = ", sector symmetries" if suite.get("symmetries") else ""
+        lines.append(f"| `{suite['suite']}` ({len(suite['targets'])} targets{symmetric}, load "
                      f"{_n(suite['load_avg_1min'])}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
