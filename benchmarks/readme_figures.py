@@ -154,8 +154,7 @@ def cross_family() -> str:
     lines = [f"Triangle-box rules applied unchanged to other families: seeds (trimmed "
              f"equations), the seed ratio against `{reference}`; measured "
              f"{data.get('measured_at', '?')}:", "",
-             "| suite | " + " | ".join(f"`{n}`" if n in LIBRARY_RULES else
-                                       f"{n}: `{_formula(data['rules'][n])}`"
+             "| suite | " + " | ".join(f"`{n}`" if n in LIBRARY_RULES else n
                                        for n in names) + " |",
              "|---" * (len(names) + 1) + "|"]
     for suite in data["suites"]:
@@ -171,6 +170,8 @@ def cross_family() -> str:
         symmetric = ", sector symmetries" if suite.get("symmetries") else ""
         lines.append(f"| `{suite['suite']}` ({len(suite['targets'])} targets{symmetric}, load "
                      f"{_n(suite['load_avg_1min'])}) | " + " | ".join(cells) + " |")
+    lines += [""] + [f"{n}: `{_formula(data['rules'][n])}`" for n in names
+                     if n not in LIBRARY_RULES]
     return "\n".join(lines) + "\n"
 
 
