@@ -51,6 +51,12 @@ def _formula(rule_source: str) -> str:
     return rule_source.strip().splitlines()[-1].strip()
 
 
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table's lines."""
+    return (["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
 def _missing(source: str) -> str:
     return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
 
@@ -269,13 +275,11 @@ def analytic() -> str:
         return _missing("analytic")
     rows = [c for c in d["cases"]] + [d[k] for k in ("full", "full_replace_by_one",
                                                      "full_two_workers") if d.get(k)]
-    lines = ["| case | rule | seeds | trimmed | samples | primes | time | goal |",
-             "|---|---|---|---|---|---|---|---|"]
-    for c in rows:
-        lines.append(f"| {c['case'].strip()} | {c['rule']} | {_n(c['seeds'])} | "
-                     f"{_n(c['trimmed_equations'])} | {_n(c['samples'])} | {c['primes']} | "
-                     f"{_n(c['seconds'])} s | ≤ {_n(c['goal_s'])} s |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_table(
+        ["case", "rule", "seeds", "trimmed", "samples", "primes", "time", "goal"],
+        [[c["case"].strip(), c["rule"], _n(c["seeds"]), _n(c["trimmed_equations"]),
+          _n(c["samples"]), c["primes"], f"{_n(c['seconds'])} s", f"≤ {_n(c['goal_s'])} s"]
+         for c in rows])) + "\n"
 
 
 def masters() -> str:
@@ -283,11 +287,9 @@ def masters() -> str:
     if d is None:
         return _missing("masters")
     load = d.get("load_average")
-    lines = ["Cold master discovery (empty caches, numba compiled), median"
-             + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured" if load
-                else "") + ":", "",
-             "| family | symmetries | masters (literature) | time | peak memory | goal |",
-             "|---|---|---|---|---|---|"]
+    lines, rows = ["Cold master discovery (empty caches, numba compiled), median"
+                   + (f"; load average {_n(load[0])} on {d['cpu_count']} cores while measured"
+                      if load else "") + ":", ""], []
     for r in d["rows"]:
         if r.get("region_numerators") is not None:
             continue   # the same-run baseline (the previous discovery region)
@@ -295,9 +297,11 @@ def masters() -> str:
                 b["symmetries"] == r["symmetries"] and b.get("region_numerators") is not None]
         speed = (f" (previous region: {_n(base[0]['seconds_median'])} s)" if base else "")
         lit = f" ({r['literature']})" if r.get("literature") else ""
-        lines.append(f"| {r['family']} | {'on' if r['symmetries'] else 'off'} | "
-                     f"{r['masters']}{lit} | {_n(r['seconds_median'])} s{speed} | "
-                     f"{_n(r['peak_rss_mib'])} MiB | ≤ {_n(r['goal_seconds'])} s |")
+        rows.append([r["family"], "on" if r["symmetries"] else "off", f"{r['masters']}{lit}",
+                     f"{_n(r['seconds_median'])} s{speed}", f"{_n(r['peak_rss_mib'])} MiB",
+                     f"≤ {_n(r['goal_seconds'])} s"])
+    lines += _table(["family", "symmetries", "masters (literature)", "time", "peak memory",
+                     "goal"], rows)
     return "\n".join(lines) + "\n"
 
 
