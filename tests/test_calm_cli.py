@@ -172,3 +172,22 @@ def test_a_restart_is_recorded_in_the_run_folder(tmp_path, capsys):
     finally:
         db.close()
     assert ops <= {"restart", "start"} and "start" in ops
+
+
+def test_a_restarted_population_climbs_while_it_improves_on_its_own_best():
+    """Stagnation after a restart is judged by the fresh population's own best: one that is
+    still improving is not restarted again merely because it has not yet overtaken the run's
+    best (the previous basin)."""
+    from ibp_evolve.engines.gp import DeapEngine, GPConfig
+    engine = DeapEngine(GPConfig(population=8, seed=1, stagnation=2))
+    engine.logbook_ = [{"best_fitness": 100, "population_best": "100"},
+                       {"best_fitness": 100, "population_best": "100"},
+                       {"best_fitness": 100, "population_best": "500", "restarted": 1},
+                       {"best_fitness": 100, "population_best": "400"},
+                       {"best_fitness": 100, "population_best": "300"}]
+    assert not engine._stagnant()
+    engine.logbook_ += [{"best_fitness": 100, "population_best": "300"}] * 2
+    assert engine._stagnant()
+    # a logbook written before population_best reads the run's best
+    engine.logbook_ = [{"best_fitness": 100}, {"best_fitness": 100}, {"best_fitness": 100}]
+    assert engine._stagnant()

@@ -530,7 +530,12 @@ class DeapEngine(LoopEngine):
         pop = self.population_
         complete = [i for i in pop if i.evaluation is not None and i.evaluation.ok
                     and i.evaluation.complete]
+        scored = [i.evaluation.fitness for i in pop if i.evaluation is not None
+                  and i.evaluation.ok]
         stats = {"share_complete": len(complete) / max(1, len(pop)),
+                 # the population's own best (exact text): a restarted population is judged by
+                 # its own progress, not by the run's best that it has yet to reach
+                 "population_best": fitness_text(min(scored)) if scored else None,
                  "mean_size": float(np.mean([len(i) for i in pop])) if pop else 0.0,
                  "complete_best_seeds": min((i.evaluation.seeds for i in complete),
                                             default=None)}
@@ -631,18 +636,22 @@ class DeapEngine(LoopEngine):
         return out[:max(cfg.population, len(cfg.start_rules))]
 
     def _stagnant(self) -> bool:
-        """Whether the best rule has not improved for ``stagnation`` generations since the
-        last improvement or restart.  Read from the logbook alone, so that a resumed run
-        restarts exactly where the uninterrupted one would."""
+        """Whether the population's best rule has not improved for ``stagnation`` generations
+        since the last improvement or restart.  After a restart the fresh population is
+        measured against its own best, so that it can climb for as long as it improves (were
+        it measured against the run's best, it would be restarted again after ``stagnation``
+        generations unless it had already overtaken the previous basin).  Read from the
+        logbook alone, so that a resumed run restarts exactly where the uninterrupted one
+        would (a logbook from before ``population_best`` reads the run's best instead)."""
         if not self.config.stagnation:
             return False
         best, since = None, 0
         for stats in self.logbook_:
-            fitness = stats.get("best_fitness")
+            if stats.get("restarted"):
+                best, since = None, 0
+            fitness = parse_fitness(stats.get("population_best", stats.get("best_fitness")))
             if fitness is not None and (best is None or fitness < best):
                 best, since = fitness, 0
-            elif stats.get("restarted"):
-                since = 0
             else:
                 since += 1
         return since >= self.config.stagnation
