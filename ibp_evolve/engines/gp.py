@@ -243,9 +243,9 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
         program = parse_rule(source)
     except RuleError as exc:
         raise GPSourceError(str(exc)) from None
-    if len(program.body) != 1:
-        raise GPSourceError("a start rule must be a single 'return EXPR'")
-    expression = inline(program)
+    expression = inline(program)   # locals and if/else become one expression
+    if expression is None:
+        raise GPSourceError("the rule is too large to become one GP expression")
     # a priority rule keeps a seed when its value is > 0: one returning a condition (True is
     # 1) is a keep rule in other words, as the LLM engine writes them
     if program.kind != "keep" and expression.type != BOOL:
@@ -320,6 +320,10 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
             for p in reversed(parts[:-1]):
                 out = [m["and"]] + p + out
             return out
+        if isinstance(node, IfElse):   # a condition: (c and x) or (not c and y)
+            cond = boolean(node.cond)
+            return ([m["or"], m["and"]] + cond + boolean(node.then)
+                    + [m["and"], m["not"]] + cond + boolean(node.orelse))
         fail(expression_text(node, board=False))
 
     return boolean(expression)
