@@ -25,7 +25,6 @@ Run:  python benchmarks/analytic.py [--repeats 3] [--out benchmarks/results/anal
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -50,6 +49,7 @@ from ibp_evolve.reducer.reconstruct.sampling import ReductionSampler  # noqa: E4
 from ibp_evolve.reducer.replay import TrimmedSystem  # noqa: E402
 from ibp_evolve.reducer.sectors import sector_of  # noqa: E402
 from ibp_evolve.reducer.solver import warmup  # noqa: E402
+from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 TRIANGLE_BOX = (1, 1, 1, 1, 1, 1, -3)
 SAILIR = (1, 1, 2, 1, 1, 1, -4)  # the first SAILIR integral (Kira: 1,756 equations, 2.3 s)
@@ -186,12 +186,7 @@ def main() -> None:
     result = {"cases": cases, "full": full, "full_replace_by_one": full_scaled,
               "full_two_workers": full_pooled, "sailir": sailir, "rule_table": table,
               "repeats": args.repeats, "load_average": os.getloadavg()[0]}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    write_result(Path(args.out), result)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from ibp_evolve.judge.suites import load_suite, parse_suite  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
 from ibp_evolve.reducer.family import load_family  # noqa: E402
 
-from generalise import measure, write_result  # noqa: E402
+from bench_io import write_result  # noqa: E402
+from generalise import measure  # noqa: E402
 from rank_scan import default_rule  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -111,7 +112,7 @@ def main() -> int:
     document = {"benchmark": "cross_family", "reference": REFERENCE,
                 "rules": {name: rule.source for name, rule in chosen.items()},
                 "suites": results}
-    write_result(Path(args.out), document)
+    write_result(Path(args.out), document, stamp=True)
     return 0
 
 

@@ -21,7 +21,6 @@ Writes benchmarks/results/generalise.json (figures printed as well).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from ibp_evolve.judge.score import Judge  # noqa: E402
 from ibp_evolve.judge.suites import load_suite  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
-from ibp_evolve.runs.store import atomic_write_bytes  # noqa: E402
+from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 TRAIN, VALIDATION = "triangle_box_train", "triangle_box_validation"
 BASELINES = ("tube_seeding", "improved_seeding", "improved_seeding_dots", "laporta")
@@ -69,15 +68,6 @@ def measure(judge: Judge, rule) -> dict:
             "per_target": [{"target": t.target, "seeds": t.seeds, "reduced": t.reduced,
                             "trimmed_equations": t.trimmed_equations, "reason": t.reason}
                            for t in report.targets]}
-
-
-def write_result(out: Path, document: dict) -> None:
-    """``document``, stamped with the time of measurement, written atomically as JSON (the
-    benchmarks/results files that benchmarks/readme_figures.py renders)."""
-    document["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, (json.dumps(document, indent=2) + "\n").encode())
-    print(f"wrote {out}")
 
 
 def beating(runs: list[dict], reference: dict) -> list[int]:
@@ -139,7 +129,7 @@ def main() -> int:
                 "start": args.start, "runs": runs,
                 "beats_improved_seeding_dots": beats["improved_seeding_dots"],
                 "beats_tube_seeding": beats["tube_seeding"]}
-    write_result(Path(args.out), document)
+    write_result(Path(args.out), document, stamp=True)
     return 0
 
 

@@ -15,7 +15,6 @@ Run:  python benchmarks/learn_once.py [--repeats 5] [--out benchmarks/results/le
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -33,6 +32,7 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds  # noqa: E402
 from ibp_evolve.reducer.replay import TrimmedSystem  # noqa: E402
 from ibp_evolve.reducer.solver import warmup  # noqa: E402
 from ibp_evolve.reducer.system import build_system, parameter_residues  # noqa: E402
+from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 TARGET = (1, 1, 1, 1, 1, 1, -3)
 FINITEFLOW_EVAL_MEDIAN_S = 0.057  # issue 12, measured on the same exported system
@@ -94,12 +94,7 @@ def main() -> None:
     print(f"old way: rebuild + solve per prime    {result['rebuild_and_solve_s'] * 1e3:9.2f} ms")
     print(f"vs FiniteFlow eval (57 ms median)     {100 * result['further_over_finiteflow_median']:.1f}%"
           " (goal <= 20%)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    write_result(Path(args.out), result)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from ibp_evolve.judge.score import Judge  # noqa: E402
 from ibp_evolve.judge.suites import parse_suite  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
 from ibp_evolve.language.parse import load_rule  # noqa: E402
-from generalise import write_result  # noqa: E402  (a script beside this one)
+from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 RESULTS = ROOT / "benchmarks" / "results"
 LIBRARY = ("improved_seeding", "improved_seeding_dots", "tube_seeding")
@@ -118,7 +118,7 @@ def main() -> int:
     document = {"benchmark": "rank_scan", "family": "triangle_box", "target": pattern,
                 "rule": label,
                 "rule_source": rule.source, "rows": rows}
-    write_result(Path(args.out), document)
+    write_result(Path(args.out), document, stamp=True)
     return 0
 
 

@@ -31,6 +31,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from bench_io import write_result  # a script beside this one
+
 CASES = [  # (integral, Kira equations, Kira seconds, Kira GB) from SAILIR's benchmark CSV
     ((1, 1, 2, 1, 1, 1, -4), 1_756, 2.3, 0.041),
     ((2, 3, 1, 1, 2, 1, -7), 35_814, 1_040, 4.6),
@@ -168,12 +170,8 @@ def main() -> None:
         rows = [r for r in previous.get("rows", []) if _row_key(r) not in fresh] + rows
         rows.sort(key=lambda r: ([c[0] for c in CASES].index(tuple(r["target"])),
                                  r["seeding_kind"] != "rule", r.get("seeding", "")))
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps({"point": {k: str(v) for k, v in POINT.items()}, "rule": rule,
-                               "rule_choice": choice, "cores": os.cpu_count(), "rows": rows},
-                              indent=2) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    write_result(out, {"point": {k: str(v) for k, v in POINT.items()}, "rule": rule,
+                       "rule_choice": choice, "cores": os.cpu_count(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ Run:  python benchmarks/small_reduce.py [--repeats 5] [--baseline /path/to/check
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench_io import write_result  # a script beside this one
 
 CASES = [("bubble", "3,2"), ("box", "2,1,1,1"), ("kite", "1,1,1,1,1")]
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,15 +107,12 @@ def main() -> None:
                  f"({row['ratio_to_baseline']:.2f}x)" if base else ""))
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps({"python_startup_s": statistics.median(bare),
-                               "import_cli_s": statistics.median(imports),
-                               "baseline": str(args.baseline) if args.baseline else None,
-                               "cases": rows, "cpu_load_before": load_before,
-                               "cpu_load": os.getloadavg(), "cores": os.cpu_count()},
-                              indent=2) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out} (load average {os.getloadavg()[0]:.1f})")
+    write_result(out, {"python_startup_s": statistics.median(bare),
+                       "import_cli_s": statistics.median(imports),
+                       "baseline": str(args.baseline) if args.baseline else None,
+                       "cases": rows, "cpu_load_before": load_before,
+                       "cpu_load": os.getloadavg(), "cores": os.cpu_count()},
+                 remark=f" (load average {os.getloadavg()[0]:.1f})")
 
 
 def _point(family: str) -> str:

@@ -16,7 +16,6 @@ Run:  python benchmarks/symmetries.py [--repeats 60] [--out benchmarks/results/s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from ibp_evolve.language.library import resolve_rule  # noqa: E402
 from ibp_evolve.reducer.exact import reduce_exact  # noqa: E402
 from ibp_evolve.reducer.family import load_family  # noqa: E402
 from ibp_evolve.reducer.masters import family_masters  # noqa: E402
+from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 SUITE = "triangle_box_symmetric"
 RULE = "improved_seeding"
@@ -138,13 +138,11 @@ def main() -> None:
               f"{r['multiply_adds']:,} mult-adds, {r['reduce_median_s']} s")
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps({"benchmark": "symmetries", "judge": judge, "double_box": box,
-                               "cpu_count": os.cpu_count(), "load_average_before": load,
-                               "load_average_after": os.getloadavg()}, indent=2) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out} (load average {os.getloadavg()[0]:.1f}: a loaded machine slows both "
-          "settings alike)")
+    write_result(out, {"benchmark": "symmetries", "judge": judge, "double_box": box,
+                       "cpu_count": os.cpu_count(), "load_average_before": load,
+                       "load_average_after": os.getloadavg()},
+                 remark=f" (load average {os.getloadavg()[0]:.1f}: a loaded machine slows both "
+                        "settings alike)")
 
 
 if __name__ == "__main__":
