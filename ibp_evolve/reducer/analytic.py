@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ibp_evolve.reducer.exact import DegeneratePointError, learn, symmetry_stats
+from ibp_evolve.reducer.exact import DegeneratePointError, learn, system_stats, target_entry
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
@@ -143,12 +143,9 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
 
     out_targets = []
     for i, t in enumerate(learned.targets):
-        entry = {"target": list(t.target), "reduced": t.reduced,
-                 "coefficients": [{"master": list(m), "value": rational_function(
-                     *functions[k], symbols)} for k, (j, m) in enumerate(layout) if j == i]}
-        if not t.reduced:
-            entry["survivors"] = [list(s) for s in t.survivors]
-        out_targets.append(entry)
+        out_targets.append(target_entry(t, [
+            {"master": list(m), "value": rational_function(*functions[k], symbols)}
+            for k, (j, m) in enumerate(layout) if j == i]))
     result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in fixed.items()},
@@ -156,10 +153,7 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         "symmetries": bool(symmetries),
         "masters": [list(m) for m in masters],
         "targets": out_targets,
-        "stats": {"seeds": int(len(seeds)), "equations": learned.equations,
-                  "trimmed_equations": learned.trimmed_equations,
-                  **symmetry_stats(learned),
-                  "multiply_adds": learned.multiply_adds, **stats,
+        "stats": {**system_stats(seeds, learned), **stats,
                   "seconds_learn": round(seconds_learn, 3),
                   "seconds_reconstruct": round(seconds_reconstruct, 3),
                   "seconds": round(time.perf_counter() - start, 3)},

@@ -115,13 +115,24 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         seeds, label = grown
 
 
-def symmetry_stats(reduction) -> dict:
-    """The relation rows of a reduction with symmetries, counted apart from the seeds'
-    equations (none without symmetries)."""
-    if reduction.relations is None:
-        return {}
-    return {"symmetry_equations": reduction.symmetry_equations,
-            "trimmed_symmetry_equations": reduction.trimmed_symmetry_equations}
+def system_stats(seeds, learned) -> dict:
+    """The size of a learned reduction's system, as point and analytic results report it: the
+    relation rows of a reduction with symmetries counted apart from the seeds' equations."""
+    stats = {"seeds": int(len(seeds)), "equations": learned.equations,
+             "trimmed_equations": learned.trimmed_equations}
+    if learned.relations is not None:
+        stats |= {"symmetry_equations": learned.symmetry_equations,
+                  "trimmed_symmetry_equations": learned.trimmed_symmetry_equations}
+    return stats | {"multiply_adds": learned.multiply_adds}
+
+
+def target_entry(target, coefficients: list) -> dict:
+    """One target of a result: its coefficients, and its survivors when it is not reduced."""
+    entry = {"target": list(target.target), "reduced": target.reduced,
+             "coefficients": coefficients}
+    if not target.reduced:
+        entry["survivors"] = [list(s) for s in target.survivors]
+    return entry
 
 
 def _d_index(family: Family) -> int | None:
@@ -181,22 +192,15 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     out_targets = []
     for i, t in enumerate(learned.targets):
         mine = [(m, v) for (j, m), v in zip(layout, values) if j == i]
-        coefficients = [{"master": list(m), "value": format_fraction(v)}
-                        for m, v in mine if m in masters and v != 0]
-        entry = {"target": list(t.target), "reduced": t.reduced, "coefficients": coefficients}
-        if not t.reduced:
-            entry["survivors"] = [list(s) for s in t.survivors]
-        out_targets.append(entry)
+        out_targets.append(target_entry(t, [{"master": list(m), "value": format_fraction(v)}
+                                            for m, v in mine if m in masters and v != 0]))
     result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in point.items()},
         "symmetries": bool(symmetries),
         "masters": [list(m) for m in masters],
         "targets": out_targets,
-        "stats": {"seeds": int(len(seeds)), "equations": learned.equations,
-                  "trimmed_equations": learned.trimmed_equations,
-                  **symmetry_stats(learned),
-                  "multiply_adds": learned.multiply_adds,
+        "stats": {**system_stats(seeds, learned),
                   "seconds": round(time.perf_counter() - start, 3)},
         # popped by the CLI before printing JSON:
         "seeds_used": label,
