@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from ibp_evolve.reducer.reconstruct.univariate import Thiele, Unlucky
+from ibp_evolve.reducer.reconstruct.univariate import Thiele, Unlucky, fit
 
 
 class GenuinePoleError(ZeroDivisionError):
@@ -49,21 +49,13 @@ def values_at_zero(sample: Callable[[int], Sequence[int]], p: int, points: Seque
     predicted ``confirmations`` samples in a row.  Raises :class:`GenuinePoleError` when an
     entry has a pole at t = 0 and :class:`NotConvergedError` when the points run out.
     """
-    entries: list[Thiele] | None = None
-    for t in points:
-        t %= p
-        values = sample(t)
-        if entries is None:
-            entries = [Thiele(p, confirmations) for _ in values]
-        for e, f in zip(entries, values):
-            if not e.done:
-                e.add(t, f)
-        if all(e.done for e in entries):
-            values = []
-            for i, e in enumerate(entries):
-                try:
-                    values.append(_at_zero(e))
-                except GenuinePoleError as exc:
-                    raise GenuinePoleError(str(exc), entry=i) from None
-            return values
-    raise NotConvergedError(f"no stable rational function after {len(points)} samples")
+    entries = fit(sample, p, (t % p for t in points), confirmations)
+    if entries is None or not all(e.done for e in entries):
+        raise NotConvergedError(f"no stable rational function after {len(points)} samples")
+    values = []
+    for i, e in enumerate(entries):
+        try:
+            values.append(_at_zero(e))
+        except GenuinePoleError as exc:
+            raise GenuinePoleError(str(exc), entry=i) from None
+    return values

@@ -151,14 +151,10 @@ def poly_gcd(a: list, b: list, p: int) -> list:
     return [c * inv % p for c in a]
 
 
-def interpolate(sample, p: int, points, n_entries: int | None = None,
-                confirmations: int = 2) -> list[tuple[list[int], list[int]]]:
-    """Each entry of a vector of rational functions of t, known through ``sample(t)`` (a list of
-    residues, or None at a degenerate t, which is skipped), as (numerator, denominator).
-
-    ``points`` yields the values of t (random, distinct); raises :class:`SampleBudgetError`
-    naming the unconfirmed entries when it runs out first.
-    """
+def fit(sample, p: int, points, confirmations: int = 2) -> list[Thiele] | None:
+    """One continued fraction per entry of ``sample(t)`` (a list of residues, or None at a
+    degenerate t, which is skipped), fed point by point until every entry is confirmed or the
+    points run out (then some are not ``done``); None when no point could be sampled."""
     entries = None
     for t in points:
         values = sample(t)
@@ -170,7 +166,21 @@ def interpolate(sample, p: int, points, n_entries: int | None = None,
             if not e.done:
                 e.add(t, f)
         if all(e.done for e in entries):
-            return [e.to_fraction() for e in entries]
+            break
+    return entries
+
+
+def interpolate(sample, p: int, points, n_entries: int | None = None,
+                confirmations: int = 2) -> list[tuple[list[int], list[int]]]:
+    """Each entry of a vector of rational functions of t, known through ``sample(t)`` (a list of
+    residues, or None at a degenerate t, which is skipped), as (numerator, denominator).
+
+    ``points`` yields the values of t (random, distinct); raises :class:`SampleBudgetError`
+    naming the unconfirmed entries when it runs out first.
+    """
+    entries = fit(sample, p, points, confirmations)
+    if entries is not None and all(e.done for e in entries):
+        return [e.to_fraction() for e in entries]
     pending = list(range(n_entries or 0)) if entries is None else [
         i for i, e in enumerate(entries) if not e.done]
     raise SampleBudgetError("the sample budget ran out before every coefficient was confirmed",
