@@ -143,9 +143,9 @@ class SymmetricUniverse:
     the solver's pivot order may fall differently; the reduction is the same).
     """
 
-    def __init__(self, judge: "Judge", universe: np.ndarray):
+    def __init__(self, judge: "Judge", universe: np.ndarray, target):
         images, owner = seed_images(judge.sector_symmetries, judge.family, universe,
-                                    judge.point, judge.prime)
+                                    judge.point, judge.prime, [target])
         first = first_occurrences(images)
         self.seeds = images[first]
         self.image_seed = columns_of_rows(self.seeds, images)  # image -> its seed id
@@ -375,13 +375,13 @@ class Judge:
                             extra_integrals=self.suite.targets)
 
     # -- sector symmetries ------------------------------------------------------------------
-    def solved_seeds(self, seeds: np.ndarray) -> np.ndarray:
-        """The seeds a rule's choice is solved on: itself, or with symmetries its seeds moved
-        to unique sectors."""
+    def solved_seeds(self, seeds: np.ndarray, targets=()) -> np.ndarray:
+        """The seeds a rule's choice for ``targets`` is solved on: itself, or with symmetries
+        its seeds moved to unique sectors."""
         if self.sector_symmetries is None:
             return seeds
         return unique_seeds(self.sector_symmetries, self.family, seeds, self.point,
-                            self.prime)
+                            self.prime, targets)
 
     def with_relations(self, system):
         """``(system, relations)``: with symmetries the system with its relation rows (to be
@@ -393,13 +393,14 @@ class Judge:
 
     def _symmetric_universe(self, i: int) -> "SymmetricUniverse":
         if ("symmetric", i) not in self._systems:
-            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i))
+            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i),
+                                                                 self.suite.targets[i])
         return self._systems[("symmetric", i)]
 
     def reduce(self, seeds: np.ndarray, targets):
         """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
         relation rows when the suite uses symmetries: the judge's one solve."""
-        seeds = self.solved_seeds(seeds)
+        seeds = self.solved_seeds(seeds, targets)
         system, relations = self.with_relations(
             self.rows.system(seeds, extra_integrals=self.suite.targets))
         return reduce_on_seeds(system, np.arange(len(seeds)), targets, self.masters,
