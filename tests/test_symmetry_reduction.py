@@ -301,3 +301,21 @@ def test_a_mirror_sector_target_is_seeded_through_its_own_sectors_mapping(cache_
     judge = Judge(suite, cache_bytes=cache_bytes)
     assert judge.sector_symmetries.mapping_of(0b1111011) is not None   # lines 1,2,4,5,6,7
     assert judge.score(resolve_rule("tube_seeding")).complete
+
+
+def test_seeds_count_those_solved_and_seeds_selected_the_rules_own_choice(capsys):
+    """With symmetries the paper target's 92 improved-seeding seeds are solved as 79 (mirror
+    sectors' seeds replaced by their images, each once): `seeds` says what the reduction
+    solves, `seeds_selected` what the rule chose; without symmetries they are equal."""
+    rule = resolve_rule("improved_seeding")
+    on = Judge(load_suite("triangle_box_paper"), symmetries=True).score(rule).targets[0]
+    off = Judge(load_suite("triangle_box_paper")).score(rule).targets[0]
+    assert (on.seeds, on.seeds_selected) == (79, 92)
+    assert (off.seeds, off.seeds_selected) == (92, 92)
+    assert main(["score", "improved_seeding", "--suite", "triangle_box_symmetric",
+                 "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out)["targets"][0]
+    assert entry["seeds"] < entry["seeds_selected"]    # the old key keeps its meaning
+    assert main(["score", "improved_seeding", "--suite", "triangle_box_symmetric"]) == 0
+    header = capsys.readouterr().out.splitlines()[1].split()
+    assert header[:3] == ["target", "seeds", "selected"]
