@@ -49,6 +49,8 @@ def _verdict(data: dict) -> dict:
     data = {k: v for k, v in data.items() if k != "rule"}
     data.setdefault("symmetries", False)  # recorded before sector symmetries existed
     data["targets"] = [{k: v for k, v in t.items() if k != "seconds"} for t in data["targets"]]
+    for t in data["targets"]:   # recorded before the key existed: without symmetries the
+        t.setdefault("seeds_selected", t["seeds"])   # rule's own seeds are those solved
     return data
 
 

@@ -287,11 +287,16 @@ def cmd_score(args) -> int:
         return status
     print(f"rule {report.rule} on suite {report.suite} (objective {report.objective}"
           + (", sector symmetries on)" if report.symmetries else ")"))
-    header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
-    rows = [header] + [(_name(t.target), str(t.seeds),
-                        str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
-                        f"{t.seconds:.4f}", "yes" if t.reduced else
-                        f"NO ({t.reason or f'{t.n_survivors} survivors'})")
+    # with symmetries "seeds" are those solved (mirror-sector seeds replaced by their images),
+    # "selected" the rule's own choice; without them the two are equal and one column says it
+    selected = report.symmetries
+    header = ("target", "seeds") + (("selected",) if selected else ()) + (
+        "equations", "trimmed", "mult-adds", "seconds", "reduced")
+    rows = [header] + [(_name(t.target), str(t.seeds))
+                       + ((str(t.seeds_selected),) if selected else ())
+                       + (str(t.equations), str(t.trimmed_equations), str(t.multiply_adds),
+                          f"{t.seconds:.4f}", "yes" if t.reduced else
+                          f"NO ({t.reason or f'{t.n_survivors} survivors'})")
                        for t in report.targets]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
@@ -300,6 +305,9 @@ def cmd_score(args) -> int:
     from ibp_evolve.runs.progress import verdict
     print(verdict(report.fitness, report.complete, report.targets)
           + (f"  fitness ({report.objective}) {report.fitness}" if report.complete else ""))
+    if selected:
+        print("seeds: solved, with mirror-sector seeds replaced by their images in unique "
+              "sectors (each once); selected: the rule's own")
     return status
 
 

@@ -23,10 +23,17 @@ count is the excess number of seeds, so the penalty still grades by size.
 
 Sector symmetries (the suite's ``symmetries`` key, or the ``symmetries`` argument): a rule's
 seeds in non-unique sectors are replaced by their images in the unique sectors
-(:func:`~ibp_evolve.reducer.symmetry_rows.unique_seeds`; the seed count is of the seeds
-solved), every integral of the system gets its relation rows, and targets reduce onto the
+(:func:`~ibp_evolve.reducer.symmetry_rows.unique_seeds`), every integral of the system gets its relation rows, and targets reduce onto the
 symmetric master basis.  Equations and trimmed equations count the seeds' IBP equations; the
 relation rows are solved too (their work is in the multiply-adds) but owned by no seed.
+
+What "seeds" counts.  ``TargetScore.seeds`` (and the ``seeds`` objective) is the number of seeds
+*solved*: with symmetries, the images in unique sectors, each once (the paper target's 92
+improved-seeding seeds become 79), because their equations are the work a reduction does and
+what a user comparing rules pays for.  ``seeds_selected`` is the rule's own choice in the
+candidate universe (92), which is what an engine evolves and ``inspect`` draws; without
+symmetries the two are equal.  Both are in ``score --json`` (``seeds_selected`` added beside the
+old key, whose meaning is unchanged).
 """
 
 from __future__ import annotations
@@ -85,6 +92,9 @@ class TargetScore:
     n_survivors: int = 0
     reason: str = ""  # why it was not solved (e.g. max_seeds exceeded)
     reference_trimmed: int | None = None  # the reference rule's, for relative_trimmed
+    # the rule's own seeds (``seeds`` counts those solved: with symmetries, mirror-sector
+    # seeds replaced by their images); None in scores stored before the key existed
+    seeds_selected: int | None = None
 
     def objective(self, name: str):
         if name == "relative_trimmed":
@@ -143,9 +153,9 @@ class SymmetricUniverse:
     the solver's pivot order may fall differently; the reduction is the same).
     """
 
-    def __init__(self, judge: "Judge", universe: np.ndarray):
+    def __init__(self, judge: "Judge", universe: np.ndarray, target):
         images, owner = seed_images(judge.sector_symmetries, judge.family, universe,
-                                    judge.point, judge.prime)
+                                    judge.point, judge.prime, [target])
         first = first_occurrences(images)
         self.seeds = images[first]
         self.image_seed = columns_of_rows(self.seeds, images)  # image -> its seed id
@@ -375,13 +385,13 @@ class Judge:
                             extra_integrals=self.suite.targets)
 
     # -- sector symmetries ------------------------------------------------------------------
-    def solved_seeds(self, seeds: np.ndarray) -> np.ndarray:
-        """The seeds a rule's choice is solved on: itself, or with symmetries its seeds moved
-        to unique sectors."""
+    def solved_seeds(self, seeds: np.ndarray, targets=()) -> np.ndarray:
+        """The seeds a rule's choice for ``targets`` is solved on: itself, or with symmetries
+        its seeds moved to unique sectors."""
         if self.sector_symmetries is None:
             return seeds
         return unique_seeds(self.sector_symmetries, self.family, seeds, self.point,
-                            self.prime)
+                            self.prime, targets)
 
     def with_relations(self, system):
         """``(system, relations)``: with symmetries the system with its relation rows (to be
@@ -393,13 +403,14 @@ class Judge:
 
     def _symmetric_universe(self, i: int) -> "SymmetricUniverse":
         if ("symmetric", i) not in self._systems:
-            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i))
+            self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i),
+                                                                 self.suite.targets[i])
         return self._systems[("symmetric", i)]
 
     def reduce(self, seeds: np.ndarray, targets):
         """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
         relation rows when the suite uses symmetries: the judge's one solve."""
-        seeds = self.solved_seeds(seeds)
+        seeds = self.solved_seeds(seeds, targets)
         system, relations = self.with_relations(
             self.rows.system(seeds, extra_integrals=self.suite.targets))
         return reduce_on_seeds(system, np.arange(len(seeds)), targets, self.masters,
@@ -473,7 +484,8 @@ class Judge:
         if count > self.suite.max_seeds:
             excess = count - self.suite.max_seeds
             return TargetScore(list(target), count, 0, 0, 0, 0.0, False, [], excess,
-                               f"max_seeds exceeded ({count} > {self.suite.max_seeds})")
+                               f"max_seeds exceeded ({count} > {self.suite.max_seeds})",
+                               seeds_selected=count)
         if i in self.sliced and ids is not None and self.symmetries:
             universe = self._symmetric_universe(i)
             seed_ids, relations = universe.select(ids)
@@ -486,7 +498,8 @@ class Judge:
         t = red.targets[0]
         return TargetScore(list(target), red.seeds, red.equations, red.trimmed_equations,
                            red.multiply_adds, red.seconds, t.reduced,
-                           [list(s) for s in t.survivors], len(t.survivors))
+                           [list(s) for s in t.survivors], len(t.survivors),
+                           seeds_selected=count)
 
     def _score_joint(self, chosen, objective: str) -> ScoreReport:
         start = time.perf_counter()
@@ -498,13 +511,14 @@ class Judge:
         if len(union) > cap:
             excess = len(union) - cap
             scores = [TargetScore(list(t), len(c), 0, 0, 0, 0.0, False, [], excess,
-                                  "max_seeds exceeded (joint)")
+                                  "max_seeds exceeded (joint)", seeds_selected=len(c))
                       for t, c in zip(self.suite.targets, chosen)]
             return self._report(scores, objective, len(union), joint=True)
         red = self.reduce(union, self.suite.targets)
         scores = [TargetScore(list(t.target), len(c), red.equations, red.trimmed_equations,
                               red.multiply_adds, red.seconds, t.reduced,
-                              [list(s) for s in t.survivors], len(t.survivors))
+                              [list(s) for s in t.survivors], len(t.survivors),
+                              seeds_selected=len(c))
                   for t, c in zip(red.targets, chosen)]
         totals = {"seeds": red.seeds, "equations": red.equations,
                   "trimmed": red.trimmed_equations, "multiply_adds": red.multiply_adds,

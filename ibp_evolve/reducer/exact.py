@@ -91,7 +91,8 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
             # symmetries (and a warm small reduction) never needs
             from ibp_evolve.reducer.symmetry_rows import (automorphism_region, unique_seeds,
                                                          with_symmetry_rows)
-            seeds = unique_seeds(symmetries, family, seeds, learn_point, PRIMES[0])
+            seeds = unique_seeds(symmetries, family, seeds, learn_point, PRIMES[0],
+                                 targets)
         need = estimated_bytes(family, len(seeds))
         if max_memory is not None and need > max_memory:
             raise SeedCapError(f"{_fmt_targets(unreduced)}: {len(seeds)} seeds ({label}) need "

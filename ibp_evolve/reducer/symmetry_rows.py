@@ -500,7 +500,7 @@ def _appended(system, rel_rows, rel_terms, rel_vals):
 # -- seeds in unique sectors ----------------------------------------------------------------
 
 def unique_seeds(symmetries: Symmetries, family: Family, seeds, point: dict,
-                 prime: int) -> np.ndarray:
+                 prime: int, targets=()) -> np.ndarray:
     """The seeds with every seed of a non-unique sector replaced by its images in the unique
     sector it maps onto (the terms of its relation that lie in that sector), each seed once,
     in order of first appearance (the solver breaks ties by seed position).
@@ -511,8 +511,12 @@ def unique_seeds(symmetries: Symmetries, family: Family, seeds, point: dict,
     The images have no more dots or numerators than the seed, so the rule's shape is kept.
     Seeding both copies would only solve the same integrals twice, which is what symmetries
     are there to avoid.
+
+    ``targets``: the integrals the seeds are for.  A target in a non-unique sector reduces
+    through its relation, onto the image of its sector and *that* sector's subsectors, so the
+    seeds of its sector and subsectors move by the same mapping (:func:`seed_images`).
     """
-    images, _ = seed_images(symmetries, family, seeds, point, prime)
+    images, _ = seed_images(symmetries, family, seeds, point, prime, targets)
     return images[first_occurrences(images)]
 
 
@@ -541,30 +545,78 @@ def first_occurrences(rows: np.ndarray) -> np.ndarray:
     return np.sort(first)
 
 
-def seed_images(symmetries: Symmetries, family: Family, seeds, point: dict, prime: int):
+def _images_in_line_image(nm: "NumericMapping", integrals: np.ndarray):
+    """``(terms, row)``: the terms of each integral's image that keep all its lines (the
+    mapping relabels lines exactly; a numerator's expansion can only remove lines)."""
+    rows, terms, _ = nm.images(integrals)
+    lines = (integrals > 0).sum(axis=1)
+    keep = (terms > 0).sum(axis=1) == lines[rows]
+    return terms[keep], rows[keep]
+
+
+def seed_images(symmetries: Symmetries, family: Family, seeds, point: dict, prime: int,
+                targets=()):
     """``(images, owner)``: each seed's images in order of the seeds (a seed of a unique sector
-    is its own image), ``owner[k]`` the seed that image k comes from (non-decreasing)."""
+    is its own image), ``owner[k]`` the seed that image k comes from (non-decreasing).
+
+    With ``targets``, a seed inside the sector of a target whose sector is non-unique is first
+    carried by that sector's mapping (its subsectors with it), then, where it lands in a
+    non-unique sector, by that sector's own mapping.  Why: the target reduces through its
+    relation onto the image sector and the images of its subsectors, and a subsector's own
+    mapping may send its seeds elsewhere (on the double box, I(1,1,-1,1,2,1,1,0,-1)'s dotted
+    subsector seeds landed in sectors its relation never reaches, and it stayed unreduced).
+    A seed inside the sector of a target in a unique sector, or of no target, maps by its own
+    sector's mapping; a seed inside several targets' sectors gets the images of each."""
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, family.n)
     own = np.arange(len(seeds), dtype=np.int64)
     if not len(seeds):
         return seeds, own
     rep = symmetries.representative
-    sectors = _sector_ids(seeds)
-    mapped = np.array([rep.get(int(s), int(s)) != int(s) for s in sectors.tolist()])
-    if not mapped.any():
-        return seeds, own
     by_sector = numeric_mappings(symmetries, family, point, prime)
-    rows_out, owner_out = [seeds[~mapped]], [own[~mapped]]
+    sectors = _sector_ids(seeds)
+    frames = {int(s) for s in _sector_ids(np.asarray(targets, dtype=np.int64)
+                                          .reshape(-1, family.n)).tolist()}
+    parts, owners = [], []
+    in_some = np.zeros(len(seeds), dtype=bool)
+    stays = np.zeros(len(seeds), dtype=bool)  # inside a unique target sector
+    for frame in sorted(frames):
+        inside = (sectors & ~frame) == 0
+        in_some |= inside
+        if rep.get(frame, frame) == frame:
+            stays |= inside
+            continue
+        at = np.flatnonzero(inside)
+        terms, rows = _images_in_line_image(_mapping_of(by_sector, frame), seeds[at])
+        parts.append(terms)
+        owners.append(at[rows])
+    stays |= ~in_some
+    images = np.vstack([seeds[stays]] + parts)
+    owner = np.concatenate([own[stays]] + owners)
+    images, owner = _onto_unique(rep, by_sector, images, owner)
+    order = np.argsort(owner, kind="stable")  # images keep their seed's place and order
+    return images[order], owner[order]
+
+
+def _mapping_of(by_sector: dict, sector: int) -> "NumericMapping":
+    """The mapping of a non-unique sector onto its unique sector (not an automorphism)."""
+    return next(m for m in by_sector[sector] if m.mapping.source != m.mapping.target)
+
+
+def _onto_unique(rep: dict, by_sector: dict, integrals: np.ndarray, owner: np.ndarray):
+    """Integrals of non-unique sectors replaced by their images in their unique sectors (the
+    representative is unique, so one step suffices), with the owner of each image."""
+    sectors = _sector_ids(integrals)
+    mapped = np.array([rep.get(int(s), int(s)) != int(s) for s in sectors.tolist()],
+                      dtype=bool)
+    if not mapped.any():
+        return integrals, owner
+    rows_out, owner_out = [integrals[~mapped]], [owner[~mapped]]
     for sector in np.unique(sectors[mapped]).tolist():
         at = np.flatnonzero(sectors == sector)
-        nm = next(m for m in by_sector[sector] if m.mapping.source != m.mapping.target)
-        rows, terms, _ = nm.images(seeds[at])
-        keep = _sector_ids(terms) == nm.mapping.target
-        rows_out.append(terms[keep])
-        owner_out.append(at[rows[keep]])
-    owner = np.concatenate(owner_out)
-    order = np.argsort(owner, kind="stable")  # images keep their seed's place and order
-    return np.vstack(rows_out)[order], owner[order]
+        terms, rows = _images_in_line_image(_mapping_of(by_sector, sector), integrals[at])
+        rows_out.append(terms)
+        owner_out.append(owner[at[rows]])
+    return np.vstack(rows_out), np.concatenate(owner_out)
 
 
 # -- the relations exactly, as polynomials in the parameters -------------------------------

@@ -397,11 +397,16 @@ class Inspection:
                  + (f", from {self.rule.path}" if self.rule.path else ""),
                  "", self.rule.source.rstrip(), "",
                  f"formula: {self.formula or '(see the source)'}", ""]
-        header = ("target", "kept", "needed", "universe", "equations", "trimmed",
-                  "mult-adds", "seconds", "reduced")
+        # kept: the rule's own seeds; with symmetries "solved" counts the seeds the reduction
+        # solves (mirror-sector seeds replaced by their images, each once: the score's seeds)
+        solved = self.report.symmetries
+        header = ("target", "kept") + (("solved",) if solved else ()) + (
+            "needed", "universe", "equations", "trimmed", "mult-adds", "seconds", "reduced")
         rows = [header]
         for t, m in zip(self.report.targets, self.seed_maps):
-            rows.append((integral_name(t.target), str(t.seeds), str(m.n_needed),
+            rows.append((integral_name(t.target), str(m.n_kept))
+                        + ((str(t.seeds),) if solved else ())
+                        + (str(m.n_needed),
                          str(m.n_universe), str(t.equations), str(t.trimmed_equations),
                          str(t.multiply_adds), f"{t.seconds:.4f}",
                          "yes" if t.reduced else
