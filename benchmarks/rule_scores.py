@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,15 +22,23 @@ from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
 from ibp_evolve.language.library import library_rules, rule_name
 from ibp_evolve.language.parse import load_rule
+from ibp_evolve.runs.store import atomic_write_bytes
 
 DEFAULT_SUITES = ("triangle_box_paper", "triangle_box_train")
 RESULTS = Path(__file__).resolve().parent / "results" / "rule_scores.json"
 
 
 def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())
+
+
+def kept_rows(scored: list[Path]) -> list[dict]:
+    """Rows of the previous results for rules not scored now: ``--rules X`` updates X's rows
+    and keeps the rest of the library's."""
+    if not RESULTS.exists():
+        return []
+    names = {path.name for path in scored}
+    return [row for row in json.loads(RESULTS.read_text()) if row["rule"] not in names]
 
 
 def main(argv=None) -> int:
@@ -43,7 +50,7 @@ def main(argv=None) -> int:
                              + ", ".join(DEFAULT_SUITES) + ")")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.rules] if args.rules else library_rules()
-    judges, results = {}, []
+    judges, results = {}, (kept_rows(paths) if args.rules else [])
     for path in paths:
         source = path.read_text()
         suites = list(parse_measured(source)) or args.suites
