@@ -135,11 +135,18 @@ def test_shell_k_holds_the_targets_subsector_integrals_with_k_more_dots_and_nume
     assert (1, 2, 1, 1, 1) in set(map(tuple, shell.tolist()))
 
 
-def test_a_plan_that_never_reduces_stops_at_the_shell_cap_naming_the_target():
+def test_a_plan_that_never_reduces_stops_at_the_shell_cap_with_the_target_unreduced():
+    """The shell cap ends a reduction that ran: the target comes back unreduced, with its
+    survivors, and the notice names the target and the cap to raise."""
     kite = load_family("kite")
-    plan = MaskPlan(lambda t: np.array([t]), "rule only_the_target", max_shells=0)
-    with pytest.raises(SeedCapError, match=r"I\(1,1,1,1,1\).*--max-shells 0"):
-        reduce_exact(kite, [KITE], {"d": Fraction(17, 3), "s": Fraction(5, 7)}, plan)
+    notices = []
+    plan = MaskPlan(lambda t: np.array([t]), "rule only_the_target", max_shells=0,
+                    notify=notices.append)
+    result = reduce_exact(kite, [KITE], {"d": Fraction(17, 3), "s": Fraction(5, 7)}, plan)
+    [target] = result["targets"]
+    assert target["reduced"] is False and target["survivors"]
+    assert len(notices) == 1 and "I(1,1,1,1,1)" in notices[0]
+    assert "--max-shells 0: raise it" in notices[0]
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -219,9 +226,13 @@ def test_bad_rules_and_caps_are_one_line_errors_with_exit_2(tmp_path, capsys, ar
     assert "Traceback" not in err and all("error:" not in line for line in lines[:-1])
 
 
-def test_a_shell_cap_names_the_target_and_the_cap(capsys):
-    code, _, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--max-shells", "0")
-    assert code == 2 and "I(1,1,1,1,1)" in err and "--max-shells 0" in err
+def test_a_shell_cap_reached_is_a_reduction_that_ran_but_is_incomplete(capsys):
+    """Exit 1 (ran, incomplete), not 2 (refused): the cap is met after the system was solved;
+    stderr names the target and the cap, the output shows the survivors."""
+    code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--max-shells", "0")
+    assert code == 1 and "NOT REDUCED (survivors:" in out
+    assert "I(1,1,1,1,1)" in err and "--max-shells 0: raise it" in err
+    assert "error:" not in err and "Traceback" not in err
 
 
 def test_targets_file_reduces_many_integrals_in_one_system(tmp_path, capsys):
