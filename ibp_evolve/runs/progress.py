@@ -82,6 +82,11 @@ class Progress:
 
     def result(self, evaluation) -> None:
         self._done += 1
+        if getattr(evaluation, "status", "ok") == "crashed":
+            # rare, and the one failure that is not the rule's doing (e.g. out of memory): the
+            # log says why, and that the run goes on
+            self._print(f"  a candidate crashed its worker ({evaluation.reason}); it is "
+                        f"failed and the run goes on")
         if not self.live:
             return
         now = time.monotonic()
