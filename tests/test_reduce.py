@@ -337,3 +337,11 @@ def test_score_accepts_a_run_folder(tmp_path, capsys):
         (ROOT / "rules" / "improved_seeding.py").read_text())
     code, out, _ = run(capsys, "score", str(tmp_path / "run"), "--json")
     assert code == 0 and json.loads(out)["targets"][0]["seeds"] == 92
+
+
+def test_a_target_in_a_zero_sector_is_zero_and_the_output_says_why(capsys):
+    """I(1,1,0,0,0) of the kite is a product of two scaleless one-loop tadpoles: it vanishes,
+    with no master and no seed, and the masters line says why it is empty."""
+    code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,0,0,0")
+    assert code == 0 and "I(1,1,0,0,0) = 0" in out
+    assert "masters (with sector symmetries) (0): none: every target lies in a zero" in out

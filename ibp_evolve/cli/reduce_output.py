@@ -77,7 +77,8 @@ def print_reductions(result: dict, joiner: str = " + ") -> None:
     a row with survivors is not a result)."""
     basis = " (with sector symmetries)" if result.get("symmetries") else ""
     print(f"masters{basis} ({len(result['masters'])}): "
-          + " ".join(_name(m) for m in result["masters"]))
+          + (" ".join(_name(m) for m in result["masters"]) if result["masters"] else
+             "none: every target lies in a zero (scaleless) sector"))
     for t in result["targets"]:
         if not t["reduced"]:
             print(f"{_name(t['target'])}  NOT REDUCED (survivors: "
