@@ -268,7 +268,20 @@ def test_minimize_takes_a_run_folder_and_uses_its_best_complete_rule(finished_ru
                    "--out", str(tmp_path / "m.json")])
     assert status == 0, capsys.readouterr().err
     minimal = json.loads((tmp_path / "m.json").read_text())
-    assert minimal["complete"] and minimal["rule"].startswith("small-rank")
+    assert minimal["complete"] and minimal["rule"].startswith("small/rank")
+
+
+@pytest.mark.parametrize("argv", [["score", "RUN"], ["minimize", "RUN", "--swaps", "0",
+                                                    "--restarts", "1", "--out", "OUT"],
+                                  ["inspect", "RUN", "--formats", "svg", "--quiet"]])
+def test_every_verb_names_a_runs_rule_run_slash_rank(finished_run, tmp_path, capsys, argv):
+    """A run's best rule is `small/rank01` in score, minimize and inspect as in compare: the
+    file name alone (`rank01`) says nothing about which run it came from."""
+    run = copy_of(finished_run, tmp_path)
+    argv = [{"RUN": str(run), "OUT": str(tmp_path / "m.json")}.get(a, a) for a in argv]
+    main(argv)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("rule small/rank0"), first
 
 
 def test_the_symbolic_engine_runs_start_rules_in_the_sandbox(tmp_path, capsys):

@@ -285,7 +285,8 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return status
-    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective}"
+    from ibp_evolve.reports.inspect import rule_label
+    print(f"rule {rule_label(rule)} on suite {report.suite} (objective {report.objective}"
           + (", sector symmetries on)" if report.symmetries else ")"))
     header = ("target", "seeds", "equations", "trimmed", "mult-adds", "seconds", "reduced")
     rows = [header] + [(_name(t.target), str(t.seeds),

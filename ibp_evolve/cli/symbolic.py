@@ -125,7 +125,7 @@ def cmd_minimize(args) -> int:
     data["minimal_sets"] = [judge.universes[i][m].tolist() for i, m in enumerate(report.masks)]
     data["targets"] = [list(t) for t in suite.targets]
     out = Path(args.out or os.path.join(DEFAULT_RUNS_DIR, "minimize",
-                                        f"{suite.name}-{_slug(name)}-s{args.seed}.json"))
+                                        f"{suite.name}-{_slug(name.replace('/', '-'))}-s{args.seed}.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, (json.dumps(data, indent=1) + "\n").encode())
     data["file"] = str(out)
@@ -168,7 +168,7 @@ def _rule_or_run(start: str, judge, time_limit: float):
                 try:
                     if judge.score_masks(rule_masks(judge, str(candidate),
                                                     time_limit)).complete:
-                        return str(candidate), f"{run.name}-{candidate.stem}"
+                        return str(candidate), f"{run.name}/{candidate.stem}"   # as compare names it
                 except RuleSandboxError:
                     continue
         finally:

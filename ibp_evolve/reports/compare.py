@@ -22,7 +22,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ibp_evolve.reports.inspect import as_rule, figure_bytes, integral_name, judge_for, needs_sandbox
+from ibp_evolve.reports.inspect import (as_rule, figure_bytes, integral_name, judge_for,
+                                        needs_sandbox, rule_label)
 
 __all__ = ["BASELINES", "METRICS", "RATIO_METRICS", "ComparisonRow", "Comparison",
            "compare_rules", "rule_label"]
@@ -33,15 +34,6 @@ RATIO_METRICS = ("seeds", "multiply_adds")
 CHART_METRICS = ("seeds", "trimmed_equations", "multiply_adds")
 _SHORT = {"seeds": "seeds", "equations": "equations", "trimmed_equations": "trimmed",
           "multiply_adds": "mult-adds", "seconds": "seconds"}
-
-
-def rule_label(rule) -> str:
-    """How a rule is named in tables: its name, or ``RUN/rank01`` for a run's best rule."""
-    if rule.path:
-        path = Path(rule.path)
-        if path.parent.name == "best" and (path.parent.parent / "config.json").is_file():
-            return f"{path.parent.parent.name}/{path.stem}"
-    return rule.name
 
 
 @dataclass

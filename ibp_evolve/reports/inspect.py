@@ -38,7 +38,7 @@ from ibp_evolve.reducer.sectors import measures
 __all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_masks",
            "rule_formula",
            "seed_maps", "inspect_rule", "draw_seed_map", "figure_bytes", "integral_name",
-           "sector_label"]
+           "sector_label", "rule_label"]
 
 UNIVERSE_COLOR = "#cfcfcf"
 KEPT_COLOR = "#1f77b4"
@@ -47,6 +47,16 @@ UNREDUCED_COLOR = "#c00000"
 
 
 # ----------------------------------------------------------------------------- small helpers
+
+def rule_label(rule) -> str:
+    """How a rule is named in tables and titles: its name, or ``RUN/rank01`` for a run's best
+    rule (by its file name alone every run's best rule is ``rank01``)."""
+    if rule.path:
+        path = Path(rule.path)
+        if path.parent.name == "best" and (path.parent.parent / "config.json").is_file():
+            return f"{path.parent.parent.name}/{path.stem}"
+    return rule.name
+
 
 def integral_name(indices) -> str:
     return "I(" + ",".join(str(int(x)) for x in indices) + ")"
@@ -366,7 +376,7 @@ class Inspection:
     def figure(self, target: int = 0):
         """The seed map of the ``target``-th target of the suite as a matplotlib Figure."""
         return draw_seed_map(self.seed_maps[target],
-                             title=f"rule {self.rule.name} on suite {self.suite}")
+                             title=f"rule {rule_label(self.rule)} on suite {self.suite}")
 
     def save(self, folder, formats=("png", "svg"), progress=None) -> list[Path]:
         """Write the seed maps (one file per target and format) and ``<rule>.json``."""
@@ -393,7 +403,7 @@ class Inspection:
 
     def summary(self) -> str:
         """The rule, its formula and its scores per target as plain text."""
-        lines = [f"rule {self.rule.name} ({self.rule.kind}) on suite {self.suite}"
+        lines = [f"rule {rule_label(self.rule)} ({self.rule.kind}) on suite {self.suite}"
                  + (f", from {self.rule.path}" if self.rule.path else ""),
                  "", self.rule.source.rstrip(), "",
                  f"formula: {self.formula or '(see the source)'}", ""]
@@ -421,7 +431,7 @@ class Inspection:
 
     def __repr__(self) -> str:
         kept = ", ".join(str(m.n_kept) for m in self.seed_maps)
-        return (f"<Inspection of rule {self.rule.name} on suite {self.suite}: seeds kept "
+        return (f"<Inspection of rule {rule_label(self.rule)} on suite {self.suite}: seeds kept "
                 f"{kept}, {'complete' if self.report.complete else 'incomplete'}>")
 
     def _repr_html_(self) -> str:
