@@ -27,6 +27,23 @@ def test_ctrl_c_in_any_verb_exits_130_with_one_line():
     assert "Traceback" not in proc.stderr
 
 
+def test_ctrl_c_inside_a_numba_call_is_an_interrupt_not_a_traceback(monkeypatch, capsys):
+    """A SIGINT that lands in numba's dispatcher comes out as a SystemError caused by the
+    KeyboardInterrupt (seen in `reduce --analytic`): still exit 130 and one line."""
+    import ibp_evolve.cli.main as cli
+
+    def numba_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher(<function _order_keys>) returned a result with "
+                              "an exception set") from exc
+
+    monkeypatch.setattr(cli, "cmd_families", numba_interrupted)
+    assert cli.main(["families"]) == 130
+    assert capsys.readouterr().err.strip() == "ibp-evolve families: interrupted"
+
+
 def test_a_closed_pipe_ends_quietly():
     # `ibp-evolve families | head -0`: the reader is gone before the table is written
     proc = subprocess.Popen([sys.executable, "-m", "ibp_evolve.cli.main", "families"],
@@ -191,3 +208,23 @@ def test_a_restarted_population_climbs_while_it_improves_on_its_own_best():
     # a logbook written before population_best reads the run's best
     engine.logbook_ = [{"best_fitness": 100}, {"best_fitness": 100}, {"best_fitness": 100}]
     assert engine._stagnant()
+
+
+def test_ctrl_c_inside_a_numba_call_in_evolve_is_an_interrupt(monkeypatch, tmp_path, capsys):
+    """The same disguised Ctrl-C in `evolve` (in-process scoring) stops like a plain one:
+    exit 130, nothing kept before the first generation, no traceback."""
+    from ibp_evolve.engines.gp import DeapEngine
+
+    def numba_interrupted(self, *args, **kw):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    monkeypatch.setattr(DeapEngine, "evolve", numba_interrupted)
+    out = tmp_path / "run"
+    assert main(["evolve", "--population", "12", "--generations", "1", "--workers", "0",
+                 "--quiet", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before the first generation" in err and "Traceback" not in err
+    assert not out.exists()

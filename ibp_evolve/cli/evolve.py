@@ -362,6 +362,11 @@ def _evolve(args) -> int:
         status = 0
     except KeyboardInterrupt:
         status = _interrupted(engine, run, new_run)
+    except Exception as exc:
+        from ibp_evolve.cli.main import caused_by_ctrl_c   # Ctrl-C inside a numba call
+        if not caused_by_ctrl_c(exc):
+            raise
+        status = _interrupted(engine, run, new_run)
     finally:
         if status == 130:
             # the interrupted frames form reference cycles that hold open database cursors;

@@ -41,6 +41,19 @@ COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evol
                    "ibp_evolve.cli.llm", "ibp_evolve.cli.suites")
 
 
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: a SIGINT that lands while numba's dispatcher
+    is in C code surfaces as ``SystemError: ... returned a result with an exception set``,
+    caused by the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _parse_target(text: str) -> list[str]:
     """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
     from ibp_evolve.reducer.family import FamilyError
@@ -458,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except Exception as exc:
+        if caused_by_ctrl_c(exc):
+            print(f"\nibp-evolve {args.command}: interrupted", file=sys.stderr)
+            return 130
         if not isinstance(exc, user_errors()):
             raise
         from ibp_evolve.language.parse import RuleError
