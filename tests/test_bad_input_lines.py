@@ -71,3 +71,26 @@ def test_evolve_takes_the_judges_size_options_to_its_workers(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err and "more than --max-memory 1.0 KiB" in err
     assert main(["evolve", "--max-candidates", "x", "--out", str(tmp_path / "r2")]) == 2
     assert "--max-candidates 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["score"], ["inspect", "--quiet"], ["compare", "--quiet"],
+                                  ["minimize"], ["reduce", "kite", "--target", "1,1,1,1,1",
+                                                 "--rule"]])
+def test_a_rule_the_validator_refuses_is_bad_input_in_every_verb(tmp_path, capsys, verb):
+    """Exit 2 (bad input) and one line naming the file and the construct, whichever verb
+    reads the rule; 3 is kept for a missing dependency or service."""
+    rule = tmp_path / "uses_os.py"
+    rule.write_text("import os\ndef keep(seed, target):\n    return True\n")
+    _one_line_error(capsys, [*verb, str(rule)], "rule rejected", "uses_os.py", "import")
+
+
+@pytest.mark.parametrize("verb", [["inspect", "--quiet"], ["compare", "--quiet"],
+                                  ["score"]])
+def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys, verb):
+    """An empty folder given as RULE is not 'a rule file that does not exist'."""
+    folder = tmp_path / "not_a_run"
+    folder.mkdir()
+    assert main([*verb, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "not_a_run' is a folder, neither a rule file nor a run folder" in err

@@ -176,7 +176,7 @@ def test_compare_bad_input(argv, status, words, capsys):
 def test_compare_rejects_a_forbidden_rule(tmp_path, capsys):
     bad = tmp_path / "bad.py"
     bad.write_text("def keep(seed, target):\n    return open('x')\n")
-    assert main(["compare", str(bad), "--quiet"]) == 3
+    assert main(["compare", str(bad), "--quiet"]) == 2
     assert "rule rejected" in capsys.readouterr().err
 
 

@@ -150,8 +150,8 @@ def _resolve_rule(text: str):
     from pathlib import Path
     from ibp_evolve.language.library import is_shipped, resolve_rule
     path = Path(text)
-    if path.is_dir():
-        best = sorted((path / "best").glob("rank*.py"))
+    best = sorted((path / "best").glob("rank*.py")) if path.is_dir() else []
+    if path.is_dir() and (best or (path / "config.json").is_file()):
         if not best:
             raise FileNotFoundError(f"run folder '{text}' has no best rule (no best/rank01.py)")
         path, text = best[0], str(best[0])

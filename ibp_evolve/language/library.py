@@ -58,6 +58,9 @@ def resolve_rule(name_or_path: str) -> Rule:
     """A rule file by path, or a library rule by name (``improved_seeding``)."""
     path = Path(name_or_path)
     if path.suffix == ".py" or path.exists():
+        if path.is_dir():
+            raise FileNotFoundError(f"'{path}' is a folder, neither a rule file nor a run "
+                                    f"folder (a run holds config.json and best/rank01.py)")
         if not path.is_file():
             raise FileNotFoundError(f"rule file '{path}' does not exist")
         return load_rule(path)
