@@ -456,3 +456,14 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
         finally:
             db.close()
     assert rows(out) == rows(whole)
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_evolve(finished_run, tmp_path,
+                                                                 capsys):
+    """--resume of a run that spent its generations is not an error (the summary comes
+    again), but stderr says nothing evolved and how to extend the run."""
+    run = copy_of(finished_run, tmp_path)
+    assert main(["evolve", "--resume", str(run), "--workers", "0", "--no-baselines"]) == 0
+    err = capsys.readouterr().err
+    assert "has spent its budget of 1 generations: nothing to evolve" in err
+    assert f"--resume {run} --generations 21" in err

@@ -292,6 +292,14 @@ def _evolve(args) -> int:
         if engine is None:
             run.close()
             return status
+        done = run.db.get_meta("generation")
+        if (not args.quiet and config.generations is not None and done is not None
+                and run.db.get_meta("status") == "finished"
+                and int(done) >= config.generations):
+            # not an error (the summary is printed again), but nothing will evolve
+            print(f"run {run.path} has spent its budget of {config.generations} generations: "
+                  f"nothing to evolve; extend it with --resume {run.path} --generations "
+                  f"{config.generations + 20}", file=sys.stderr)
 
     workers = cores if args.workers is None else args.workers
     deadline_start = time.monotonic()
