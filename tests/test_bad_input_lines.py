@@ -94,3 +94,10 @@ def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys, verb):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert "not_a_run' is a folder, neither a rule file nor a run folder" in err
+
+
+def test_a_suite_file_given_as_the_rule_points_to_suite(tmp_path, capsys):
+    suite = tmp_path / "mine.toml"
+    suite.write_text('name = "mine"\nfamily = "kite"\ntargets = [[1, 1, 1, 1, 1]]\n')
+    _one_line_error(capsys, ["score", str(suite)], "mine.toml' is a TOML file, not a rule",
+                    "--suite")
