@@ -345,3 +345,11 @@ def test_a_target_in_a_zero_sector_is_zero_and_the_output_says_why(capsys):
     code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,0,0,0")
     assert code == 0 and "I(1,1,0,0,0) = 0" in out
     assert "masters (with sector symmetries) (0): none: every target lies in a zero" in out
+
+
+def test_export_system_makes_the_folder_it_writes_into(tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "bubble.jsonl"
+    code, _, err = run(capsys, "reduce", "bubble", "--target", "2,1", "--export-system",
+                       str(out))
+    assert code == 0 and out.is_file(), err
+    assert not list(out.parent.glob(".*.tmp"))

@@ -94,7 +94,10 @@ def emit(args, result: dict, print_text) -> int:
     seeds_used = result.pop("seeds_used")
     model = result.pop("model", None)
     if args.export_system:
+        from pathlib import Path
         from ibp_evolve.reducer.export import write_system
+        # a new folder is made, as report, minimize and compare --out do
+        Path(args.export_system).parent.mkdir(parents=True, exist_ok=True)
         write_system(model, args.export_system, args.export_format, result["point"])
     if args.format == "json":
         print(json.dumps(result))

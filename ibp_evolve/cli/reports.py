@@ -202,6 +202,7 @@ def cmd_compare(args) -> int:
     text = comparison.render(args.format)
     if args.out:
         from ibp_evolve.runs.store import atomic_write_bytes
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(Path(args.out), text.encode())
         print(args.out)
     else:
