@@ -228,3 +228,12 @@ def test_ctrl_c_inside_a_numba_call_in_evolve_is_an_interrupt(monkeypatch, tmp_p
     err = capsys.readouterr().err
     assert "interrupted before the first generation" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_every_verb_with_a_suite_names_its_default_and_where_suites_are_listed(capsys):
+    import pytest
+    for verb in ("score", "evolve", "minimize", "distill"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "ibp-evolve suites lists them" in text and "(default triangle_box_paper)" in text

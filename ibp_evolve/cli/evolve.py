@@ -49,7 +49,8 @@ def add_parser(subparsers) -> None:
                         "others (default 5; 0: never)")
     p.add_argument("--migrants", type=int, metavar="M",
                    help="islands: best distinct programs each island sends (default 3)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
     p.add_argument("--validate", metavar="SUITE",

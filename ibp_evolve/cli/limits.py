@@ -1,11 +1,17 @@
-"""The options every verb that builds a judge shares: --max-memory, --max-candidates and
---symmetries."""
+"""The options every verb that builds a judge shares: --suite, --max-memory, --max-candidates
+and --symmetries."""
 
 from __future__ import annotations
 
 
 class LimitOptionError(ValueError):
     """A malformed --max-memory or --max-candidates value (exit status 2)."""
+
+
+def add_suite_option(parser) -> None:
+    parser.add_argument("--suite", default="triangle_box_paper",
+                        help="built-in suite (ibp-evolve suites lists them) or .toml path "
+                             "(default triangle_box_paper)")
 
 
 def add_judge_limits(parser) -> None:

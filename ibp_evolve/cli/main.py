@@ -440,7 +440,8 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score a seeding rule on a suite")
     p.add_argument("rule", help="rule file (.py), the name of a library rule, or a run folder "
                                 "(its best rule)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
     p.add_argument("--time-limit", type=float, default=10.0,

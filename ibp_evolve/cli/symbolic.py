@@ -37,7 +37,8 @@ def add_parser(subparsers) -> None:
                     "target stays reduced, then try random swaps under a budget.")
     p.add_argument("rule", help="rule file (.py), library rule name (e.g. improved_seeding) "
                                 "or run folder (its best complete rule)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--swaps", type=int, default=1000,
                    help="swap attempts per target (default 1000)")
     p.add_argument("--restarts", type=int, default=4,
@@ -60,7 +61,8 @@ def add_parser(subparsers) -> None:
                     "fit a priority formula with a symbolic-regression engine, and turn every "
                     "formula of its Pareto front into a rule whose threshold is calibrated "
                     "against the solver; every rule is scored and written as a rule file.")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--engine", default="operon", choices=ENGINES,
                    help="symbolic-regression engine (default operon; pysr needs Julia)")
     p.add_argument("--from", dest="start", default="improved_seeding_dots",
