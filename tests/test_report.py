@@ -473,3 +473,4 @@ def test_the_configuration_dates_are_utc_not_unix_seconds(small_run):
     section = text[text.index("<section id='configuration'>"):]
     assert re.search(r"<td[^>]*>created</td><td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", section)
     assert not re.search(r"\b1[0-9]{9}\.\d+", section), "a raw Unix time is shown"
+    assert re.search(r"<td[^>]*>stopped</td><td[^>]*>generation budget spent</td>", section)

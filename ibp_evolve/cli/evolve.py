@@ -540,9 +540,8 @@ def _interrupted(engine, run, new_run: bool) -> int:
 def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
     """The end-of-run summary (stdout): why the run stopped, the best rules, the best rule's
     formula beside the baselines, and the command to run next."""
-    from ibp_evolve.runs.progress import summary_table
-    reason = {"generations": "generation budget spent",
-              "time_limit": "time limit reached"}.get(engine.stopped_, engine.stopped_)
+    from ibp_evolve.runs.progress import stop_reason, summary_table
+    reason = stop_reason(engine.stopped_)
     print(f"run {run.path}: {reason} after generation {engine.generation_}, "
           f"{engine.n_candidates_:,} candidates, {engine.n_evaluations_:,} distinct masks "
           f"scored, {engine.elapsed_:.1f} s")

@@ -610,7 +610,7 @@ def _section(name: str, title: str, body: str) -> str:
 
 # the run database's meta keys as a reader would name them
 _META_LABELS = {"created_at": "created", "generation": "last generation committed",
-                "schema_version": "database schema version", "stopped": "stopped by"}
+                "schema_version": "database schema version", "stopped": "stopped"}
 
 
 def _utc(stamp) -> str:
@@ -631,7 +631,9 @@ def _configuration_section(run: RunSnapshot) -> str:
              ("judge evaluations (distinct seed masks)", str(run.n_evaluations)),
              ("valid candidates", str(n_ok)), ("complete candidates", str(n_complete)),
              ("wall time so far (s)", "–" if run.elapsed is None else f"{run.elapsed:.1f}")]
-    state += [(_META_LABELS.get(k, k.replace("_", " ")), _utc(v) if k.endswith("_at") else v)
+    from ibp_evolve.runs.progress import stop_reason
+    state += [(_META_LABELS.get(k, k.replace("_", " ")),
+               _utc(v) if k.endswith("_at") else stop_reason(v) if k == "stopped" else v)
               for k, v in sorted(run.meta.items()) if k not in ("status",)]
     note = ("<p class='note'>The run is still in progress: this report is a snapshot of the "
             "generations committed so far.</p>" if run.status == "running" else "")

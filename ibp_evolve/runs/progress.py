@@ -187,6 +187,12 @@ def _get(target, key, default=None):
     return target.get(key, default) if isinstance(target, dict) else getattr(target, key, default)
 
 
+def stop_reason(stopped: str | None) -> str:
+    """Why a run stopped (the engine's ``stopped_``, the database's ``stopped``) in words."""
+    return {"generations": "generation budget spent", "time_limit": "time limit reached",
+            "interrupted": "interrupted (Ctrl-C)"}.get(stopped, stopped or "?")
+
+
 def verdict(fitness, complete, targets=None) -> str:
     """"complete", or what an incomplete rule leaves: "incomplete: 3 targets not reduced, 45
     survivors" (survivors: non-master integrals left in the targets that were solved), never
