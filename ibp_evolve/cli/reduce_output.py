@@ -19,6 +19,12 @@ def partial_point(text: str | None, family, analytic: list[str]) -> dict | None:
     if not text:
         return None
     kept = [e for e in text.split(",") if e.partition("=")[0].strip() not in analytic]
+    dropped = [e.strip() for e in text.split(",") if e not in kept]
+    if dropped:
+        print(f"ibp-evolve reduce: --at {', '.join(dropped)} ignored: analytic in "
+              f"{', '.join(analytic)}", file=sys.stderr)
+    if not kept:
+        return None   # only analytic symbols were given: the others are random, as without --at
     others = [s for s in family.parameters if s not in analytic]
     return parse_point(",".join(kept), others)
 
