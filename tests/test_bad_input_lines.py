@@ -101,3 +101,32 @@ def test_a_suite_file_given_as_the_rule_points_to_suite(tmp_path, capsys):
     suite.write_text('name = "mine"\nfamily = "kite"\ntargets = [[1, 1, 1, 1, 1]]\n')
     _one_line_error(capsys, ["score", str(suite)], "mine.toml' is a TOML file, not a rule",
                     "--suite")
+
+
+@pytest.mark.parametrize("verb", [["score", "improved_seeding"],
+                                  ["minimize", "improved_seeding"],
+                                  ["distill"],
+                                  ["reduce", "bubble", "--target", "2,1"]])
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "soon"])
+def test_a_time_limit_that_is_not_a_positive_number_is_refused(capsys, verb, value):
+    """It reached the rule sandbox as a ValueError traceback (exit 1) in score."""
+    try:
+        code = main([*verb, "--time-limit", value])
+    except SystemExit as stop:   # argparse's own refusal
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"--time-limit: '{value}': expected a positive number of seconds" in err
+
+
+def test_rank_zero_of_a_run_is_refused_not_the_last_rule(tmp_path, capsys):
+    from ibp_evolve.reports.html import read_run
+    from ibp_evolve.runs.store import RunError
+    run = tmp_path / "run"
+    assert main(["evolve", "--population", "8", "--generations", "0", "--workers", "0",
+                 "--quiet", "--no-baselines", "--out", str(run)]) == 0
+    capsys.readouterr()
+    with pytest.raises(RunError, match="--rank 0: ranks start at 1"):
+        read_run(run).rule(0)
+    assert main(["inspect", str(run), "--rank", "0", "--quiet"]) == 2
+    assert "ranks start at 1" in capsys.readouterr().err

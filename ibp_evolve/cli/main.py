@@ -357,7 +357,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
     from ibp_evolve.cli.dask_options import add_dask_options
-    from ibp_evolve.cli.limits import add_judge_limits
+    from ibp_evolve.cli.limits import add_judge_limits, seconds as limit_seconds
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -409,7 +409,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--max-seeds", type=int, default=400_000,
                    help="cap on the seeds of the reduction (default 400000)")
     add_judge_limits(p)
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds a rule from a file may take per chunk of candidates")
     p.add_argument("--export-system", metavar="FILE",
                    help="write the trimmed IBP system (exact polynomial coefficients)")
@@ -444,7 +444,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds allowed to evaluate the rule (default 10)")
     add_judge_limits(p)
     p.add_argument("--json", action="store_true", help="print JSON")

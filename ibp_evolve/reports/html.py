@@ -197,6 +197,8 @@ class RunSnapshot:
     def rule(self, rank: int = 1):
         """The rank-th best rule as a loaded :class:`~ibp_evolve.language.parse.Rule`."""
         from ibp_evolve.language.parse import load_rule
+        if rank < 1:   # rank 0 would silently pick the last file
+            raise RunError(f"--rank {rank}: ranks start at 1 (the best rule)")
         best = self.best(rank)
         if len(best) < rank:
             raise RunError(f"run {self.name} has {len(best)} scored rules; no rank {rank}")
