@@ -202,3 +202,17 @@ def test_draw_handles_a_rule_that_keeps_nothing(box_suite):
     maps = seed_maps(judge, [np.zeros(len(u), bool) for u in judge.universes])
     fig = draw_seed_map(maps[0])
     assert "0 seeds kept" in "".join(t.get_text() for t in fig.texts)
+
+
+def test_an_unreduced_target_turns_only_its_verdict_red(box_suite):
+    """The seed map of a target that a rule leaves unreduced says so in red, and only that
+    line: the title and the reading guide stay black."""
+    from ibp_evolve.reports.inspect import UNREDUCED_COLOR
+    judge = judge_for(str(box_suite))
+    maps = seed_maps(judge, [np.zeros(len(u), bool) for u in judge.universes])
+    unreduced = next(m for m in maps if not m.reduced)
+    fig = draw_seed_map(unreduced, title="rule nothing on suite box_small")
+    colors = {t.get_text().split(":")[0].split(" on ")[0]: t.get_color() for t in fig.texts}
+    red = [text for text, color in colors.items() if color == UNREDUCED_COLOR]
+    assert len(red) == 1 and red[0].startswith("target I(")
+    assert colors["rule nothing"] == "black"

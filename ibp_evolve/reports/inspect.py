@@ -333,13 +333,16 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
     state = ("not solved (more than max_seeds)" if not seed_map.solved else
              f"{seed_map.n_needed} needed (mark and sweep)"
              + ("" if seed_map.reduced else "; the target is NOT REDUCED (ringed in red)"))
-    fig.text(0.1 / fig_w, 1 - 0.08 / fig_h, (title + "\n" if title else "") +
-             f"target {integral_name(seed_map.target)}: {seed_map.n_kept} seeds kept of "
-             f"{seed_map.n_universe} candidates, {state}.\n"
-             "One panel per sector (indices 1..N: 1 = line); in a panel, x = dots d, "
-             "y = numerator power s; the target's own cell is ringed", fontsize=9,
-             ha="left", va="top",
-             color="black" if seed_map.reduced else UNREDUCED_COLOR)
+    # one line per text, so that only the verdict on the target turns red
+    lines = ([(title, "black")] if title else []) + [
+        (f"target {integral_name(seed_map.target)}: {seed_map.n_kept} seeds kept of "
+         f"{seed_map.n_universe} candidates, {state}.",
+         "black" if seed_map.reduced else UNREDUCED_COLOR),
+        ("One panel per sector (indices 1..N: 1 = line); in a panel, x = dots d, "
+         "y = numerator power s; the target's own cell is ringed", "black")]
+    for k, (text, color) in enumerate(lines):
+        fig.text(0.1 / fig_w, 1 - (0.08 + 0.155 * k) / fig_h, text, fontsize=9, ha="left",
+                 va="top", color=color)
     fig.legend(handles=[Patch(color=UNIVERSE_COLOR, label="candidate universe"),
                         Patch(color=KEPT_COLOR, label="kept by the rule (share of the cell)"),
                         Patch(color=NEEDED_COLOR, label="needed by the reduction (share)")],
