@@ -237,3 +237,12 @@ def test_every_verb_with_a_suite_names_its_default_and_where_suites_are_listed(c
             main([verb, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "ibp-evolve suites lists them" in text and "(default triangle_box_paper)" in text
+
+
+def test_suites_show_lists_a_suites_targets_with_their_measures(capsys):
+    """The paper's suite: one target I(1,1,1,1,1,1,-3), six lines, r = 6, s = 3, no dots."""
+    assert main(["suites", "show", "triangle_box_paper"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("suite triangle_box_paper: family triangle_box, 1 target;")
+    assert "sector symmetries off" in out[0]
+    assert out[-1].split() == ["I(1,1,1,1,1,1,-3)", "6", "6", "3", "0"]
