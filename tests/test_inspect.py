@@ -216,3 +216,29 @@ def test_an_unreduced_target_turns_only_its_verdict_red(box_suite):
     red = [text for text, color in colors.items() if color == UNREDUCED_COLOR]
     assert len(red) == 1 and red[0].startswith("target I(")
     assert colors["rule nothing"] == "black"
+
+
+def test_every_file_inspect_and_compare_write_is_written_atomically(box_suite, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Seed maps, the rule's JSON and compare's chart go through the atomic writer (a reader
+    never sees half a PNG), and no temporary file is left behind."""
+    import ibp_evolve.reports.compare as compare_module
+    import ibp_evolve.reports.inspect as inspect_module
+    from ibp_evolve.runs.store import atomic_write_bytes
+    written = []
+
+    def recording(path, data):
+        written.append(Path(path))
+        atomic_write_bytes(path, data)
+
+    monkeypatch.setattr(inspect_module, "atomic_write_bytes", recording)
+    monkeypatch.setattr(compare_module, "atomic_write_bytes", recording)
+    out = tmp_path / "maps"
+    assert main(["inspect", "improved_seeding", "--suite", str(box_suite), "--out", str(out),
+                 "--quiet"]) == 0
+    chart = tmp_path / "charts" / "chart.png"
+    assert main(["compare", "improved_seeding", "--suite", str(box_suite), "--no-baselines",
+                 "--chart", str(chart), "--quiet"]) == 0
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert files and sorted(written) == files
+    assert not [p for p in files if p.name.endswith(".tmp")]

@@ -225,7 +225,7 @@ def cmd_distill(args) -> int:
                "labels": distiller.labels_.summary(), "timings": distiller.timings_,
                "rules": [dict(r.to_json(), file=str(p))
                          for r, p in zip(distiller.rules_, paths)]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
     if args.json:
         print(json.dumps(summary))
         return 0

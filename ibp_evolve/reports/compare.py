@@ -22,6 +22,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ibp_evolve.runs.store import atomic_write_bytes
 from ibp_evolve.reports.inspect import (as_rule, figure_bytes, integral_name, judge_for,
                                         needs_sandbox, rule_label)
 
@@ -222,7 +223,8 @@ class Comparison:
     def save_chart(self, path) -> Path:
         path = Path(path)
         fmt = path.suffix.lstrip(".").lower() or "svg"
-        path.write_bytes(figure_bytes(self.chart(), fmt, salt=path.stem))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, figure_bytes(self.chart(), fmt, salt=path.stem))
         return path
 
 

@@ -34,6 +34,7 @@ from ibp_evolve.language.parse import Rule, RuleError, load_rule
 from ibp_evolve.language.printer import formula
 from ibp_evolve.judge.score import Judge, ScoreReport
 from ibp_evolve.reducer.sectors import measures
+from ibp_evolve.runs.store import atomic_write_bytes
 
 __all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_masks",
            "rule_formula",
@@ -392,10 +393,10 @@ class Inspection:
             fig = self.figure(i)
             for fmt in formats:
                 path = folder / f"{self.rule.name}.seedmap-{i + 1}.{fmt}"
-                path.write_bytes(figure_bytes(fig, fmt, salt=f"{self.rule.name}-{i}"))
+                atomic_write_bytes(path, figure_bytes(fig, fmt, salt=f"{self.rule.name}-{i}"))
                 written.append(path)
         path = folder / f"{self.rule.name}.json"
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        atomic_write_bytes(path, (json.dumps(self.to_json(), indent=1) + "\n").encode())
         written.append(path)
         return written
 
