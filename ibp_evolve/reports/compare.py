@@ -187,7 +187,7 @@ class Comparison:
         colors = [f"C{k % 10}" for k in range(len(self.rules))]
         for ax, metric in zip(axes, metrics):
             for k, rule in enumerate(self.rules):
-                xs, hs, hatch = [], [], []
+                xs, hs, hatch, zeros = [], [], [], []
                 for j, (suite, target) in enumerate(targets):
                     row = by_key.get((rule, suite, target))
                     if row is None:
@@ -195,12 +195,17 @@ class Comparison:
                     xs.append(j - 0.4 + width * (k + 0.5))
                     hs.append(max(getattr(row, metric), 1))
                     hatch.append(not row.reduced)
+                    zeros.append(getattr(row, metric) == 0)
                 bars = ax.bar(xs, hs, width=width * 0.92, color=colors[k],
                               label=rule if metric == metrics[0] else None)
                 for bar, h in zip(bars, hatch):
                     if h:
                         bar.set_hatch("///")
                         bar.set_alpha(0.55)
+                for x, j in zip(xs, zeros):
+                    if j:   # drawn at 1 on the log axis: the label says it is none at all
+                        ax.annotate("0", (x, 1), xytext=(0, 1), textcoords="offset points",
+                                    ha="center", va="bottom", fontsize=6)
             ax.set_yscale("log")
             lowest = min((max(getattr(r, metric), 1) for r in self.rows), default=1)
             ax.set_ylim(bottom=max(0.5, lowest / 4))  # short bars stay visible on a log axis
