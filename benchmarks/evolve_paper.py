@@ -10,28 +10,30 @@ trees as the GP's initialisation draws them, heights 1-6) with as many judge eva
 
 Run:  python benchmarks/evolve_paper.py [--seeds 0 1 2 3 4] [--generations 80]
                                         [--time-limit 300] [--workers 2]
+                                        [--out benchmarks/results/evolve_paper.json]
 
-Measured (2 cores shared with other jobs, pool of 2 workers, seeds 0-4):
-  --generations 60 --time-limit 240: a complete rule with <= 92 / <= 88 / < 80 seeds in 5/5
-      runs, median 30 / 44 / 52 s (max 46 / 52 / 78 s); 71-96 s per run; best 65 seeds
-      (median 69).  Random search at the same 7.4k-9.7k evaluations: best 384 (median 580).
-  --generations 80 --time-limit 300 (machine load 5-8 on 2 cores): <= 88 in 5/5 runs (median
-      107 s), < 80 in 5/5 (median 126 s, max 188 s); best 63 seeds (median 64); random search
-      384 (median 580).
+The figures go to ``--out`` (JSON, with the machine's load average before and after each run),
+from which ``benchmarks/readme_figures.py`` renders the README's block.
+
+Measured: benchmarks/results/evolve_paper.json (rendered in the README's figures:evolve_paper
+block).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
 import time
+from pathlib import Path
 
 from deap import gp
 
 from ibp_evolve.engines.gp import DeapEngine, GPConfig, simplify_tree
 from ibp_evolve.runs.evaluation import EvalJob, PoolEvaluator, SuiteSpec, mask_hash
+from bench_io import write_result  # a script beside this one
 
 THRESHOLDS = (92, 88, 79)
 
@@ -86,10 +88,13 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-random-search", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
+                                             "evolve_paper.json"))
     args = parser.parse_args()
     spec = SuiteSpec("triangle_box_paper", max_seeds=2000)
-    rows = []
+    rows, runs = [], []
     for seed in args.seeds:
+        load_before = os.getloadavg()[0]   # other work on the machine slows every figure
         start, cpu_start = time.monotonic(), cpu_seconds()
         with PoolEvaluator(spec, workers=args.workers) as pool:
             offset = time.monotonic() - start
@@ -111,10 +116,22 @@ def main() -> None:
             if not args.no_random_search:
                 print(f"    random search, {engine.n_evaluations_} evaluations ({rs[2]} trees): "
                       f"best complete {rs[0]} seeds: {rs[1]}", flush=True)
-        print(f"    CPU time (GP and random search, all processes): "
-              f"{cpu_seconds() - cpu_start:.0f}s", flush=True)
+        cpu = cpu_seconds() - cpu_start
+        print(f"    CPU time (GP and random search, all processes): {cpu:.0f}s", flush=True)
         rows.append((seed, wall, engine.n_evaluations_, best.seeds if best.complete else None,
                      times, rs[0]))
+        runs.append({"seed": seed, "wall_seconds": round(wall, 1),
+                     "generations": engine.generation_ + 1,
+                     "candidates": engine.n_candidates_, "evaluations": engine.n_evaluations_,
+                     "best_seeds": best.seeds, "best_complete": bool(best.complete),
+                     "formula": best.formula,
+                     "first_seconds": {str(t): None if x is None else round(x, 1)
+                                       for t, x in zip(THRESHOLDS, times)},
+                     "random_search": None if args.no_random_search else {
+                         "evaluations": engine.n_evaluations_, "trees": rs[2],
+                         "best_seeds": rs[0], "formula": rs[1]},
+                     "cpu_seconds": round(cpu, 1),
+                     "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]})
 
     print("\nseed  GP wall  evals   GP best  <=92    <=88    <80     random best")
     for seed, wall, evals, gp_best, times, rs_best in rows:
@@ -133,6 +150,12 @@ def main() -> None:
           f"{statistics.median(gp_bests) if gp_bests else '-'}), random search "
           f"{min(rs_bests) if rs_bests else '-'} (median "
           f"{statistics.median(rs_bests) if rs_bests else '-'})")
+    write_result(Path(args.out), {
+        "suite": spec.suite, "population": args.population, "generations": args.generations,
+        "time_limit": args.time_limit, "workers": args.workers, "cores": os.cpu_count(),
+        "thresholds": {"92": "improved seeding", "88": "the GP of arXiv:2502.05121",
+                       "79": "fewer than 80"},
+        "runs": runs}, stamp=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
 The run folder (under ``runs/``, not committed) ends up with ``report.html`` (one
 self-contained file, open it in any browser, offline) and ``inspect/`` (the seed maps of the
 best rule as PNG and SVG).  The report is also written halfway through the run, to show that a
-report of a run in progress works (and never blocks the writer).
+report of a run in progress works (and never blocks the writer).  The timings go to
+``--json`` (default ``benchmarks/results/sample_report.json``, with the load average), from which
+``benchmarks/readme_figures.py`` renders the README's block; ``--report-only`` writes none.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # this checkout's package, whatever is installed
+
+from bench_io import write_result  # noqa: E402  (a script beside this one)
+from ibp_evolve.runs.store import RunFolder  # noqa: E402
 
 
 def ibp(*argv: str, **kw) -> subprocess.CompletedProcess:
@@ -39,8 +45,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--report-only", action="store_true",
                         help="keep the run folder, only redraw its report")
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" /
+                                              "sample_report.json"))
     args = parser.parse_args()
     run = ROOT / args.out
+    loads = [os.getloadavg()[0]]   # other work on the machine slows every figure
 
     if not args.report_only:
         if run.exists():
@@ -69,6 +78,7 @@ def main() -> int:
             print(summary)
             return 1
         evolve_seconds = time.perf_counter() - start
+        loads.append(os.getloadavg()[0])
         print(summary.rstrip())
         print(f"evolve: {evolve_seconds:.1f} s wall")
         if live is not None:
@@ -81,6 +91,7 @@ def main() -> int:
     start = time.perf_counter()
     ibp("inspect", str(run), "--quiet", capture_output=True)
     inspect_seconds = time.perf_counter() - start
+    loads.append(os.getloadavg()[0])
 
     text = Path(out).read_text()
     pngs = len(re.findall(r"src='data:image/png;base64,", text))
@@ -91,6 +102,26 @@ def main() -> int:
           f"charts, {pngs} PNG seed maps; written in {report_seconds:.1f} s (judge build, "
           f"baselines and seed maps included)")
     print(f"inspect of the best rule: {inspect_seconds:.1f} s -> {run / 'inspect'}")
+    if args.report_only:
+        return 0
+    counts = re.search(r"([\d,]+) candidates, ([\d,]+) distinct masks", summary)
+    stored = RunFolder.open(run)
+    try:
+        best = [r for r in stored.db.best(50) if r.complete][:1]
+    finally:
+        stored.close()
+    write_result(Path(args.json), {
+        "suite": "triangle_box_paper", "population": args.population,
+        "generations": args.generations, "seed": args.seed, "workers": args.workers,
+        "cores": os.cpu_count(), "load_avg_1min": [round(x, 2) for x in loads],
+        "evolve_seconds": round(evolve_seconds, 1),
+        "candidates": int(counts.group(1).replace(",", "")),
+        "distinct_masks": int(counts.group(2).replace(",", "")),
+        "best_complete_seeds": best[0].seeds if best else None,
+        "report_seconds": round(report_seconds, 1), "report_kib": round(len(text) / 1024),
+        "report_svgs": svgs, "report_pngs": pngs, "report_sections": sections,
+        "inspect_seconds": round(inspect_seconds, 1),
+        "live_report_seconds": None if live is None else round(live, 1)}, stamp=True)
     return 0
 
 

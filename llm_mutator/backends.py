@@ -26,6 +26,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from .prompt import cut_function
 
@@ -62,6 +63,24 @@ def _function_done(text: str) -> bool:
     return re.search(r"\n[^\s#]", text) is not None
 
 
+def _check_model_folder(model: str) -> None:
+    """A path that names no model folder is said as such (the hub's loader would call it a
+    malformed repository id, or list the tokenizer files it could not find)."""
+    path = Path(model).expanduser()
+    looks_like_path = path.is_absolute() or model.startswith((".", "~")) or path.exists()
+    if not looks_like_path:
+        return   # a hub id such as org/name
+    if not path.is_dir():
+        raise BackendError(f"cannot load model '{model}': no such model folder")
+    if (path / "run.sqlite").is_file():
+        raise BackendError(f"cannot load model '{model}': a run folder, not a model (give the "
+                           f"folder that ibp-evolve train-mutator --out wrote)")
+    if not (path / "config.json").is_file():
+        raise BackendError(f"cannot load model '{model}': the folder holds no model (no "
+                           f"config.json; give the folder that ibp-evolve train-mutator --out "
+                           f"wrote, or a Hugging Face model folder)")
+
+
 class TransformersBackend(Backend):
     """A causal LM loaded with ``transformers`` (see the module docstring)."""
     supports_grammar = True
@@ -91,13 +110,14 @@ class TransformersBackend(Backend):
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = getattr(torch, dtype)
         local = os.path.isdir(model)
+        _check_model_folder(model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local)
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype,
                                                               local_files_only=local)
         except Exception as exc:
             raise BackendError(f"cannot load model '{model}': {type(exc).__name__}: "
-                               f"{str(exc)[:300]}") from None
+                               f"{' '.join(str(exc).split())[:300]}") from None
         if lora:
             try:
                 from peft import PeftModel

@@ -384,3 +384,14 @@ def test_budgets_and_workers_must_be_positive(capsys):
     code, _, err = run(capsys, "reduce", "bubble", "--target", "2,1", "--analytic", "d",
                        "--workers", "0")
     assert code == 2 and "--workers 0" in err
+
+
+def test_an_at_value_for_an_analytic_symbol_is_ignored_with_a_note(capsys):
+    """`--analytic d --at d=3`: d stays a variable, s is drawn at random as without --at, and
+    stderr says the value was ignored (it said 'missing values for symbols: s (point '')')."""
+    assert main(["reduce", "bubble", "--target", "2,1", "--analytic", "d", "--at", "d=3",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "--at d=3 ignored: analytic in d" in captured.err
+    result = json.loads(captured.out)
+    assert result["analytic_in"] == ["d"] and list(result["point"]) == ["s"]

@@ -71,3 +71,62 @@ def test_evolve_takes_the_judges_size_options_to_its_workers(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err and "more than --max-memory 1.0 KiB" in err
     assert main(["evolve", "--max-candidates", "x", "--out", str(tmp_path / "r2")]) == 2
     assert "--max-candidates 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["score"], ["inspect", "--quiet"], ["compare", "--quiet"],
+                                  ["minimize"], ["reduce", "kite", "--target", "1,1,1,1,1",
+                                                 "--rule"]])
+def test_a_rule_the_validator_refuses_is_bad_input_in_every_verb(tmp_path, capsys, verb):
+    """Exit 2 (bad input) and one line naming the file and the construct, whichever verb
+    reads the rule; 3 is kept for a missing dependency or service."""
+    rule = tmp_path / "uses_os.py"
+    rule.write_text("import os\ndef keep(seed, target):\n    return True\n")
+    _one_line_error(capsys, [*verb, str(rule)], "rule rejected", "uses_os.py", "import")
+
+
+@pytest.mark.parametrize("verb", [["inspect", "--quiet"], ["compare", "--quiet"],
+                                  ["score"]])
+def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys, verb):
+    """An empty folder given as RULE is not 'a rule file that does not exist'."""
+    folder = tmp_path / "not_a_run"
+    folder.mkdir()
+    assert main([*verb, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "not_a_run' is a folder, neither a rule file nor a run folder" in err
+
+
+def test_a_suite_file_given_as_the_rule_points_to_suite(tmp_path, capsys):
+    suite = tmp_path / "mine.toml"
+    suite.write_text('name = "mine"\nfamily = "kite"\ntargets = [[1, 1, 1, 1, 1]]\n')
+    _one_line_error(capsys, ["score", str(suite)], "mine.toml' is a TOML file, not a rule",
+                    "--suite")
+
+
+@pytest.mark.parametrize("verb", [["score", "improved_seeding"],
+                                  ["minimize", "improved_seeding"],
+                                  ["distill"],
+                                  ["reduce", "bubble", "--target", "2,1"]])
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "soon"])
+def test_a_time_limit_that_is_not_a_positive_number_is_refused(capsys, verb, value):
+    """It reached the rule sandbox as a ValueError traceback (exit 1) in score."""
+    try:
+        code = main([*verb, "--time-limit", value])
+    except SystemExit as stop:   # argparse's own refusal
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"--time-limit: '{value}': expected a positive number of seconds" in err
+
+
+def test_rank_zero_of_a_run_is_refused_not_the_last_rule(tmp_path, capsys):
+    from ibp_evolve.reports.html import read_run
+    from ibp_evolve.runs.store import RunError
+    run = tmp_path / "run"
+    assert main(["evolve", "--population", "8", "--generations", "0", "--workers", "0",
+                 "--quiet", "--no-baselines", "--out", str(run)]) == 0
+    capsys.readouterr()
+    with pytest.raises(RunError, match="--rank 0: ranks start at 1"):
+        read_run(run).rule(0)
+    assert main(["inspect", str(run), "--rank", "0", "--quiet"]) == 2
+    assert "ranks start at 1" in capsys.readouterr().err

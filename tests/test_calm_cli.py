@@ -27,6 +27,23 @@ def test_ctrl_c_in_any_verb_exits_130_with_one_line():
     assert "Traceback" not in proc.stderr
 
 
+def test_ctrl_c_inside_a_numba_call_is_an_interrupt_not_a_traceback(monkeypatch, capsys):
+    """A SIGINT that lands in numba's dispatcher comes out as a SystemError caused by the
+    KeyboardInterrupt (seen in `reduce --analytic`): still exit 130 and one line."""
+    import ibp_evolve.cli.main as cli
+
+    def numba_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher(<function _order_keys>) returned a result with "
+                              "an exception set") from exc
+
+    monkeypatch.setattr(cli, "cmd_families", numba_interrupted)
+    assert cli.main(["families"]) == 130
+    assert capsys.readouterr().err.strip() == "ibp-evolve families: interrupted"
+
+
 def test_a_closed_pipe_ends_quietly():
     # `ibp-evolve families | head -0`: the reader is gone before the table is written
     proc = subprocess.Popen([sys.executable, "-m", "ibp_evolve.cli.main", "families"],
@@ -191,3 +208,41 @@ def test_a_restarted_population_climbs_while_it_improves_on_its_own_best():
     # a logbook written before population_best reads the run's best
     engine.logbook_ = [{"best_fitness": 100}, {"best_fitness": 100}, {"best_fitness": 100}]
     assert engine._stagnant()
+
+
+def test_ctrl_c_inside_a_numba_call_in_evolve_is_an_interrupt(monkeypatch, tmp_path, capsys):
+    """The same disguised Ctrl-C in `evolve` (in-process scoring) stops like a plain one:
+    exit 130, nothing kept before the first generation, no traceback."""
+    from ibp_evolve.engines.gp import DeapEngine
+
+    def numba_interrupted(self, *args, **kw):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    monkeypatch.setattr(DeapEngine, "evolve", numba_interrupted)
+    out = tmp_path / "run"
+    assert main(["evolve", "--population", "12", "--generations", "1", "--workers", "0",
+                 "--quiet", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before the first generation" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_every_verb_with_a_suite_names_its_default_and_where_suites_are_listed(capsys):
+    import pytest
+    for verb in ("score", "evolve", "minimize", "distill"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "ibp-evolve suites lists them" in text and "(default triangle_box_paper)" in text
+
+
+def test_suites_show_lists_a_suites_targets_with_their_measures(capsys):
+    """The paper's suite: one target I(1,1,1,1,1,1,-3), six lines, r = 6, s = 3, no dots."""
+    assert main(["suites", "show", "triangle_box_paper"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("suite triangle_box_paper: family triangle_box, 1 target;")
+    assert "sector symmetries off" in out[0]
+    assert out[-1].split() == ["I(1,1,1,1,1,1,-3)", "6", "6", "3", "0"]

@@ -176,7 +176,7 @@ def test_compare_bad_input(argv, status, words, capsys):
 def test_compare_rejects_a_forbidden_rule(tmp_path, capsys):
     bad = tmp_path / "bad.py"
     bad.write_text("def keep(seed, target):\n    return open('x')\n")
-    assert main(["compare", str(bad), "--quiet"]) == 3
+    assert main(["compare", str(bad), "--quiet"]) == 2
     assert "rule rejected" in capsys.readouterr().err
 
 
@@ -187,3 +187,14 @@ def test_the_api_table_displays_as_markdown(box_suite):
     assert text.splitlines()[0].endswith("| seeds ÷ laporta |")
     fig = comparison.chart()
     assert len(fig.axes) == 3
+
+
+def test_a_zero_in_the_chart_is_labelled_not_drawn_as_one(box_suite, tmp_path):
+    """A log axis cannot show 0: a rule that keeps no seed is drawn at 1 with a '0' over it."""
+    nothing = tmp_path / "nothing.py"
+    nothing.write_text("def keep(seed, target):\n    return seed.r > 100\n")
+    comparison = compare_rules([str(nothing)], [str(box_suite)], baselines=())
+    zeros = sum(r.seeds == 0 for r in comparison.rows)
+    fig = comparison.chart(metrics=("seeds",))
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert zeros > 0 and labels.count("0") == zeros

@@ -143,3 +143,35 @@ def test_dask_local_cluster_scores_like_the_pool(features):
         on_pool = pool.evaluate(jobs)
     assert all(e.ok for e in on_dask)
     assert comparable(on_dask) == comparable(on_pool)
+
+
+class OomKilled(_Packed):
+    """Masks whose unpacking gets the worker SIGKILLed, as the kernel's OOM killer does."""
+
+    def unpack(self):
+        os.kill(os.getpid(), 9)
+
+
+class NoMemory(_Packed):
+    """Masks whose unpacking runs out of memory inside the worker."""
+
+    def unpack(self):
+        raise MemoryError
+
+
+def test_a_worker_out_of_memory_is_a_crash_that_names_the_caps_and_the_run_goes_on(features,
+                                                                                   capsys):
+    from ibp_evolve.runs.progress import Progress
+    progress = Progress(live=False)
+    with forked_pool(1, batch_size=1) as pool:
+        pool.wait_ready()
+        evs = pool.evaluate([bomb(OomKilled, 100), bomb(NoMemory, 101)] + jobs_of(features, 2),
+                            on_result=progress.result)
+    by_key = {e.key: e for e in evs}
+    for key in (100, 101):
+        assert by_key[key].status == "crashed"
+        assert "out of memory" in by_key[key].reason and "--max-memory" in by_key[key].reason
+    assert "SIGKILL" in by_key[100].reason and "MemoryError" in by_key[101].reason
+    assert by_key[0].ok and by_key[1].ok
+    log = capsys.readouterr().err
+    assert log.count("crashed its worker") == 2 and "the run goes on" in log

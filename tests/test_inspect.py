@@ -193,7 +193,7 @@ def test_inspect_bad_input(argv, status, words, capsys):
 def test_inspect_rejects_a_forbidden_rule(tmp_path, capsys, box_suite):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\ndef keep(seed, target):\n    return True\n")
-    assert main(["inspect", str(bad), "--suite", str(box_suite), "--quiet"]) == 3
+    assert main(["inspect", str(bad), "--suite", str(box_suite), "--quiet"]) == 2
     assert "rule rejected" in capsys.readouterr().err
 
 
@@ -202,3 +202,43 @@ def test_draw_handles_a_rule_that_keeps_nothing(box_suite):
     maps = seed_maps(judge, [np.zeros(len(u), bool) for u in judge.universes])
     fig = draw_seed_map(maps[0])
     assert "0 seeds kept" in "".join(t.get_text() for t in fig.texts)
+
+
+def test_an_unreduced_target_turns_only_its_verdict_red(box_suite):
+    """The seed map of a target that a rule leaves unreduced says so in red, and only that
+    line: the title and the reading guide stay black."""
+    from ibp_evolve.reports.inspect import UNREDUCED_COLOR
+    judge = judge_for(str(box_suite))
+    maps = seed_maps(judge, [np.zeros(len(u), bool) for u in judge.universes])
+    unreduced = next(m for m in maps if not m.reduced)
+    fig = draw_seed_map(unreduced, title="rule nothing on suite box_small")
+    colors = {t.get_text().split(":")[0].split(" on ")[0]: t.get_color() for t in fig.texts}
+    red = [text for text, color in colors.items() if color == UNREDUCED_COLOR]
+    assert len(red) == 1 and red[0].startswith("target I(")
+    assert colors["rule nothing"] == "black"
+
+
+def test_every_file_inspect_and_compare_write_is_written_atomically(box_suite, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Seed maps, the rule's JSON and compare's chart go through the atomic writer (a reader
+    never sees half a PNG), and no temporary file is left behind."""
+    import ibp_evolve.reports.compare as compare_module
+    import ibp_evolve.reports.inspect as inspect_module
+    from ibp_evolve.runs.store import atomic_write_bytes
+    written = []
+
+    def recording(path, data):
+        written.append(Path(path))
+        atomic_write_bytes(path, data)
+
+    monkeypatch.setattr(inspect_module, "atomic_write_bytes", recording)
+    monkeypatch.setattr(compare_module, "atomic_write_bytes", recording)
+    out = tmp_path / "maps"
+    assert main(["inspect", "improved_seeding", "--suite", str(box_suite), "--out", str(out),
+                 "--quiet"]) == 0
+    chart = tmp_path / "charts" / "chart.png"
+    assert main(["compare", "improved_seeding", "--suite", str(box_suite), "--no-baselines",
+                 "--chart", str(chart), "--quiet"]) == 0
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert files and sorted(written) == files
+    assert not [p for p in files if p.name.endswith(".tmp")]

@@ -375,3 +375,21 @@ def test_serve_llm_with_a_model_that_cannot_be_loaded_exits_2(tmp_path, capsys):
     from ibp_evolve.cli.main import main
     assert main(["serve-llm", "--model", str(tmp_path / "missing"), "--port", "0"]) == 2
     assert "cannot load model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, words", [("missing", "no such model folder"),
+                                         ("empty", "holds no model (no config.json"),
+                                         ("run", "a run folder, not a model")])
+def test_a_model_path_that_is_no_model_is_named_in_one_line(tmp_path, capsys, kind, words):
+    """Not the hub's 'Repo id must use alphanumeric chars' nor a multi-line tokenizer error."""
+    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+    from ibp_evolve.cli.main import main
+    folder = tmp_path / kind
+    if kind != "missing":
+        folder.mkdir()
+    if kind == "run":
+        (folder / "config.json").write_text("{}")
+        (folder / "run.sqlite").write_text("")
+    assert main(["serve-llm", "--model", str(folder), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot load model" in err and words in err

@@ -135,11 +135,18 @@ def test_shell_k_holds_the_targets_subsector_integrals_with_k_more_dots_and_nume
     assert (1, 2, 1, 1, 1) in set(map(tuple, shell.tolist()))
 
 
-def test_a_plan_that_never_reduces_stops_at_the_shell_cap_naming_the_target():
+def test_a_plan_that_never_reduces_stops_at_the_shell_cap_with_the_target_unreduced():
+    """The shell cap ends a reduction that ran: the target comes back unreduced, with its
+    survivors, and the notice names the target and the cap to raise."""
     kite = load_family("kite")
-    plan = MaskPlan(lambda t: np.array([t]), "rule only_the_target", max_shells=0)
-    with pytest.raises(SeedCapError, match=r"I\(1,1,1,1,1\).*--max-shells 0"):
-        reduce_exact(kite, [KITE], {"d": Fraction(17, 3), "s": Fraction(5, 7)}, plan)
+    notices = []
+    plan = MaskPlan(lambda t: np.array([t]), "rule only_the_target", max_shells=0,
+                    notify=notices.append)
+    result = reduce_exact(kite, [KITE], {"d": Fraction(17, 3), "s": Fraction(5, 7)}, plan)
+    [target] = result["targets"]
+    assert target["reduced"] is False and target["survivors"]
+    assert len(notices) == 1 and "I(1,1,1,1,1)" in notices[0]
+    assert "--max-shells 0: raise it" in notices[0]
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -205,7 +212,7 @@ def test_rule_and_seed_box_are_exclusive(capsys):
     (["--rule", "RULEFILE"], "selects no seeds"),
     (["--rule", "improved_seeding", "--max-seeds", "1"], "cap --max-seeds 1"),
     (["--rule", "BADFILE"], "rule rejected"),
-    (["--max-memory", "1K"], "more than the cap --max-memory 9.5e-07 GiB"),
+    (["--max-memory", "1K"], "need about 11.5 KiB, more than the cap --max-memory 1.0 KiB"),
 ])
 def test_bad_rules_and_caps_are_one_line_errors_with_exit_2(tmp_path, capsys, argv, words):
     nothing = tmp_path / "nothing.py"
@@ -219,9 +226,13 @@ def test_bad_rules_and_caps_are_one_line_errors_with_exit_2(tmp_path, capsys, ar
     assert "Traceback" not in err and all("error:" not in line for line in lines[:-1])
 
 
-def test_a_shell_cap_names_the_target_and_the_cap(capsys):
-    code, _, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--max-shells", "0")
-    assert code == 2 and "I(1,1,1,1,1)" in err and "--max-shells 0" in err
+def test_a_shell_cap_reached_is_a_reduction_that_ran_but_is_incomplete(capsys):
+    """Exit 1 (ran, incomplete), not 2 (refused): the cap is met after the system was solved;
+    stderr names the target and the cap, the output shows the survivors."""
+    code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--max-shells", "0")
+    assert code == 1 and "NOT REDUCED (survivors:" in out
+    assert "I(1,1,1,1,1)" in err and "--max-shells 0: raise it" in err
+    assert "error:" not in err and "Traceback" not in err
 
 
 def test_targets_file_reduces_many_integrals_in_one_system(tmp_path, capsys):
@@ -326,3 +337,19 @@ def test_score_accepts_a_run_folder(tmp_path, capsys):
         (ROOT / "rules" / "improved_seeding.py").read_text())
     code, out, _ = run(capsys, "score", str(tmp_path / "run"), "--json")
     assert code == 0 and json.loads(out)["targets"][0]["seeds"] == 92
+
+
+def test_a_target_in_a_zero_sector_is_zero_and_the_output_says_why(capsys):
+    """I(1,1,0,0,0) of the kite is a product of two scaleless one-loop tadpoles: it vanishes,
+    with no master and no seed, and the masters line says why it is empty."""
+    code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,0,0,0")
+    assert code == 0 and "I(1,1,0,0,0) = 0" in out
+    assert "masters (with sector symmetries) (0): none: every target lies in a zero" in out
+
+
+def test_export_system_makes_the_folder_it_writes_into(tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "bubble.jsonl"
+    code, _, err = run(capsys, "reduce", "bubble", "--target", "2,1", "--export-system",
+                       str(out))
+    assert code == 0 and out.is_file(), err
+    assert not list(out.parent.glob(".*.tmp"))

@@ -418,3 +418,59 @@ def test_the_report_renders_in_headless_chromium_without_console_errors(small_ru
     assert data.startswith(PNG_MAGIC)
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width > 1200 and height > 2000  # the whole page, not just the first screen
+
+
+# ----------------------------------------------------------------------------- readable figures
+
+def _renderer(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _label_boxes(fig):
+    renderer = _renderer(fig)
+    ax = fig.axes[0]
+    return [t.get_window_extent(renderer) for t in ax.texts], ax
+
+
+def _lineage_nodes(generations: int, per_generation: int):
+    from types import SimpleNamespace
+    nodes = []
+    for g in range(generations - 1, -1, -1):
+        for k in range(per_generation):
+            nodes.append(SimpleNamespace(
+                id=10_000 + 10 * g + k, generation=g, operation="crossover",
+                parents=[10_000 + 10 * (g - 1)] if g else [], complete=bool(k % 2),
+                seeds=1_000 + g))
+    return nodes
+
+
+@pytest.mark.parametrize("generations, per_generation", [(11, 4), (30, 1), (8, 8)])
+def test_the_lineage_labels_never_overlap(generations, per_generation):
+    """Every node's label ("#id" over its seeds) stays clear of every other label, for a
+    compact lineage, a long thin one and a wide one."""
+    from ibp_evolve.reports.html import _lineage_figure
+    boxes, _ = _label_boxes(_lineage_figure(_lineage_nodes(generations, per_generation)))
+    assert len(boxes) == generations * per_generation
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert overlaps == []
+
+
+def test_the_validity_legend_sits_above_the_bars(small_run):
+    """Shares reach 1: a legend inside the axes would hide the top of the bars."""
+    from ibp_evolve.reports.html import _validity_figure
+    fig = _validity_figure(read_run(small_run))
+    renderer = _renderer(fig)
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= ax.get_window_extent().y1 - 1
+
+
+def test_the_configuration_dates_are_utc_not_unix_seconds(small_run):
+    text = build_report(small_run, seed_maps=0, baselines=())
+    section = text[text.index("<section id='configuration'>"):]
+    assert re.search(r"<td[^>]*>created</td><td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", section)
+    assert not re.search(r"\b1[0-9]{9}\.\d+", section), "a raw Unix time is shown"
+    assert re.search(r"<td[^>]*>stopped</td><td[^>]*>generation budget spent</td>", section)

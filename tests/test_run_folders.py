@@ -268,7 +268,20 @@ def test_minimize_takes_a_run_folder_and_uses_its_best_complete_rule(finished_ru
                    "--out", str(tmp_path / "m.json")])
     assert status == 0, capsys.readouterr().err
     minimal = json.loads((tmp_path / "m.json").read_text())
-    assert minimal["complete"] and minimal["rule"].startswith("small-rank")
+    assert minimal["complete"] and minimal["rule"].startswith("small/rank")
+
+
+@pytest.mark.parametrize("argv", [["score", "RUN"], ["minimize", "RUN", "--swaps", "0",
+                                                    "--restarts", "1", "--out", "OUT"],
+                                  ["inspect", "RUN", "--formats", "svg", "--quiet"]])
+def test_every_verb_names_a_runs_rule_run_slash_rank(finished_run, tmp_path, capsys, argv):
+    """A run's best rule is `small/rank01` in score, minimize and inspect as in compare: the
+    file name alone (`rank01`) says nothing about which run it came from."""
+    run = copy_of(finished_run, tmp_path)
+    argv = [{"RUN": str(run), "OUT": str(tmp_path / "m.json")}.get(a, a) for a in argv]
+    main(argv)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("rule small/rank0"), first
 
 
 def test_the_symbolic_engine_runs_start_rules_in_the_sandbox(tmp_path, capsys):
@@ -443,3 +456,14 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
         finally:
             db.close()
     assert rows(out) == rows(whole)
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_evolve(finished_run, tmp_path,
+                                                                 capsys):
+    """--resume of a run that spent its generations is not an error (the summary comes
+    again), but stderr says nothing evolved and how to extend the run."""
+    run = copy_of(finished_run, tmp_path)
+    assert main(["evolve", "--resume", str(run), "--workers", "0", "--no-baselines"]) == 0
+    err = capsys.readouterr().err
+    assert "has spent its budget of 1 generations: nothing to evolve" in err
+    assert f"--resume {run} --generations 21" in err

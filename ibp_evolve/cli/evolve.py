@@ -49,7 +49,8 @@ def add_parser(subparsers) -> None:
                         "others (default 5; 0: never)")
     p.add_argument("--migrants", type=int, metavar="M",
                    help="islands: best distinct programs each island sends (default 3)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
     p.add_argument("--validate", metavar="SUITE",
@@ -292,6 +293,14 @@ def _evolve(args) -> int:
         if engine is None:
             run.close()
             return status
+        done = run.db.get_meta("generation")
+        if (not args.quiet and config.generations is not None and done is not None
+                and run.db.get_meta("status") == "finished"
+                and int(done) >= config.generations):
+            # not an error (the summary is printed again), but nothing will evolve
+            print(f"run {run.path} has spent its budget of {config.generations} generations: "
+                  f"nothing to evolve; extend it with --resume {run.path} --generations "
+                  f"{config.generations + 20}", file=sys.stderr)
 
     workers = cores if args.workers is None else args.workers
     deadline_start = time.monotonic()
@@ -361,6 +370,11 @@ def _evolve(args) -> int:
                 print(f"exported {path}")
         status = 0
     except KeyboardInterrupt:
+        status = _interrupted(engine, run, new_run)
+    except Exception as exc:
+        from ibp_evolve.cli.main import caused_by_ctrl_c   # Ctrl-C inside a numba call
+        if not caused_by_ctrl_c(exc):
+            raise
         status = _interrupted(engine, run, new_run)
     finally:
         if status == 130:
@@ -526,9 +540,8 @@ def _interrupted(engine, run, new_run: bool) -> int:
 def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
     """The end-of-run summary (stdout): why the run stopped, the best rules, the best rule's
     formula beside the baselines, and the command to run next."""
-    from ibp_evolve.runs.progress import summary_table
-    reason = {"generations": "generation budget spent",
-              "time_limit": "time limit reached"}.get(engine.stopped_, engine.stopped_)
+    from ibp_evolve.runs.progress import stop_reason, summary_table
+    reason = stop_reason(engine.stopped_)
     print(f"run {run.path}: {reason} after generation {engine.generation_}, "
           f"{engine.n_candidates_:,} candidates, {engine.n_evaluations_:,} distinct masks "
           f"scored, {engine.elapsed_:.1f} s")

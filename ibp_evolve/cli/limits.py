@@ -1,11 +1,31 @@
-"""The options every verb that builds a judge shares: --max-memory, --max-candidates and
---symmetries."""
+"""The options every verb that builds a judge shares: --suite, --max-memory, --max-candidates
+and --symmetries."""
 
 from __future__ import annotations
 
 
 class LimitOptionError(ValueError):
     """A malformed --max-memory or --max-candidates value (exit status 2)."""
+
+
+def seconds(text: str) -> float:
+    """An argparse type for a rule's sandbox time limit: a positive, finite number of seconds
+    (0, a negative value or nan would reach the sandbox as a traceback)."""
+    import argparse
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a positive number of seconds")
+    return value
+
+
+def add_suite_option(parser) -> None:
+    parser.add_argument("--suite", default="triangle_box_paper",
+                        help="built-in suite (ibp-evolve suites lists them) or .toml path "
+                             "(default triangle_box_paper)")
 
 
 def add_judge_limits(parser) -> None:

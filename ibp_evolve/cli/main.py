@@ -41,6 +41,19 @@ COMMAND_MODULES = ("ibp_evolve.cli.evolve", "ibp_evolve.cli.symbolic", "ibp_evol
                    "ibp_evolve.cli.llm", "ibp_evolve.cli.suites")
 
 
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: a SIGINT that lands while numba's dispatcher
+    is in C code surfaces as ``SystemError: ... returned a result with an exception set``,
+    caused by the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _parse_target(text: str) -> list[str]:
     """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
     from ibp_evolve.reducer.family import FamilyError
@@ -137,8 +150,8 @@ def _resolve_rule(text: str):
     from pathlib import Path
     from ibp_evolve.language.library import is_shipped, resolve_rule
     path = Path(text)
-    if path.is_dir():
-        best = sorted((path / "best").glob("rank*.py"))
+    best = sorted((path / "best").glob("rank*.py")) if path.is_dir() else []
+    if path.is_dir() and (best or (path / "config.json").is_file()):
         if not best:
             raise FileNotFoundError(f"run folder '{text}' has no best rule (no best/rank01.py)")
         path, text = best[0], str(best[0])
@@ -285,7 +298,8 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return status
-    print(f"rule {report.rule} on suite {report.suite} (objective {report.objective}"
+    from ibp_evolve.reports.inspect import rule_label
+    print(f"rule {rule_label(rule)} on suite {report.suite} (objective {report.objective}"
           + (", sector symmetries on)" if report.symmetries else ")"))
     # with symmetries "seeds" are those solved (mirror-sector seeds replaced by their images),
     # "selected" the rule's own choice; without them the two are equal and one column says it
@@ -351,7 +365,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
     from ibp_evolve.cli.dask_options import add_dask_options
-    from ibp_evolve.cli.limits import add_judge_limits
+    from ibp_evolve.cli.limits import add_judge_limits, seconds as limit_seconds
     parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -403,7 +417,7 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--max-seeds", type=int, default=400_000,
                    help="cap on the seeds of the reduction (default 400000)")
     add_judge_limits(p)
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds a rule from a file may take per chunk of candidates")
     p.add_argument("--export-system", metavar="FILE",
                    help="write the trimmed IBP system (exact polynomial coefficients)")
@@ -434,10 +448,11 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score a seeding rule on a suite")
     p.add_argument("rule", help="rule file (.py), the name of a library rule, or a run folder "
                                 "(its best rule)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES)
     p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds allowed to evaluate the rule (default 10)")
     add_judge_limits(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -465,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except Exception as exc:
+        if caused_by_ctrl_c(exc):
+            print(f"\nibp-evolve {args.command}: interrupted", file=sys.stderr)
+            return 130
         if not isinstance(exc, user_errors()):
             raise
         from ibp_evolve.language.parse import RuleError

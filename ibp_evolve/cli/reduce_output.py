@@ -19,6 +19,12 @@ def partial_point(text: str | None, family, analytic: list[str]) -> dict | None:
     if not text:
         return None
     kept = [e for e in text.split(",") if e.partition("=")[0].strip() not in analytic]
+    dropped = [e.strip() for e in text.split(",") if e not in kept]
+    if dropped:
+        print(f"ibp-evolve reduce: --at {', '.join(dropped)} ignored: analytic in "
+              f"{', '.join(analytic)}", file=sys.stderr)
+    if not kept:
+        return None   # only analytic symbols were given: the others are random, as without --at
     others = [s for s in family.parameters if s not in analytic]
     return parse_point(",".join(kept), others)
 
@@ -77,7 +83,8 @@ def print_reductions(result: dict, joiner: str = " + ") -> None:
     a row with survivors is not a result)."""
     basis = " (with sector symmetries)" if result.get("symmetries") else ""
     print(f"masters{basis} ({len(result['masters'])}): "
-          + " ".join(_name(m) for m in result["masters"]))
+          + (" ".join(_name(m) for m in result["masters"]) if result["masters"] else
+             "none: every target lies in a zero (scaleless) sector"))
     for t in result["targets"]:
         if not t["reduced"]:
             print(f"{_name(t['target'])}  NOT REDUCED (survivors: "
@@ -93,7 +100,10 @@ def emit(args, result: dict, print_text) -> int:
     seeds_used = result.pop("seeds_used")
     model = result.pop("model", None)
     if args.export_system:
+        from pathlib import Path
         from ibp_evolve.reducer.export import write_system
+        # a new folder is made, as report, minimize and compare --out do
+        Path(args.export_system).parent.mkdir(parents=True, exist_ok=True)
         write_system(model, args.export_system, args.export_format, result["point"])
     if args.format == "json":
         print(json.dumps(result))

@@ -143,9 +143,9 @@ def cmd_inspect(args) -> int:
     except RunError as exc:
         return _fail("inspect", str(exc))
     except RuleError as exc:
-        return _fail("inspect", f"rule rejected: {exc}", 3)
+        return _fail("inspect", f"rule rejected: {exc}")
     except RuleSandboxError as exc:
-        return _fail("inspect", f"rule stopped: {exc}", 3)
+        return _fail("inspect", f"rule stopped: {exc}")
     if args.out:
         out = Path(args.out)
     elif run_dir:
@@ -196,12 +196,14 @@ def cmd_compare(args) -> int:
     except RunError as exc:
         return _fail("compare", str(exc))
     except RuleError as exc:
-        return _fail("compare", f"rule rejected: {exc}", 3)
+        return _fail("compare", f"rule rejected: {exc}")
     except RuleSandboxError as exc:
-        return _fail("compare", f"rule stopped: {exc}", 3)
+        return _fail("compare", f"rule stopped: {exc}")
     text = comparison.render(args.format)
     if args.out:
-        Path(args.out).write_text(text)
+        from ibp_evolve.runs.store import atomic_write_bytes
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(args.out), text.encode())
         print(args.out)
     else:
         sys.stdout.write(text)

@@ -1,6 +1,7 @@
 """``ibp-evolve suites``: list the built-in suites, or draw a new one.
 
     ibp-evolve suites
+    ibp-evolve suites show SUITE
     ibp-evolve suites generate FAMILY --count N [--r LO..HI] [--s LO..HI] [--d LO..HI]
                       [--min-lines T] [--exclude SUITE ...] [--seed S] [--delta-r 1]
                       [--delta-s 1] [--max-seeds 5000] [--name NAME] --out FILE
@@ -20,9 +21,15 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "suites", help="list the built-in suites, or generate one (suites generate ...)",
         description="Without arguments: list the built-in suites (name, family, targets, "
-                    "description). `suites generate FAMILY ...` draws a suite of targets.")
+                    "description). `suites show SUITE` lists one suite's targets and "
+                    "settings; `suites generate FAMILY ...` draws a suite of targets.")
     p.set_defaults(func=cmd_list)
-    sub = p.add_subparsers(dest="suites_command", metavar="{generate}")
+    sub = p.add_subparsers(dest="suites_command", metavar="{show,generate}")
+    show = sub.add_parser("show", help="one suite's targets and settings",
+                          description="The family, settings and targets (with their lines t, "
+                                      "r, s and d) of a built-in suite or a suite file.")
+    show.add_argument("suite", help="built-in suite name or .toml path")
+    show.set_defaults(func=cmd_show)
     g = sub.add_parser(
         "generate", help="draw a reproducible suite of targets of a family",
         description="Draw COUNT distinct targets from the non-zero sectors of FAMILY with at "
@@ -59,6 +66,30 @@ def cmd_list(args) -> int:
     print(f"{'suite':<{width[0]}}  {'family':<{width[1]}}  {'targets':>{width[2]}}  description")
     for name, family, n, text in rows:
         print(f"{name:<{width[0]}}  {family:<{width[1]}}  {n:>{width[2]}}  {text}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from ibp_evolve.judge.suites import load_suite
+    from ibp_evolve.reducer.sectors import measures
+    import numpy as np
+    suite = load_suite(args.suite)
+    n = len(suite.targets)
+    print(f"suite {suite.name}: family {suite.family.name}, {n} target{'s' * (n != 1)}"
+          + (" (reduced jointly)" if suite.joint else "")
+          + f"; universe r <= r_target + {suite.delta_r}, s <= s_target + {suite.delta_s}; "
+          f"max_seeds {suite.max_seeds}; sector symmetries "
+          f"{'on' if suite.symmetries else 'off'}")
+    if suite.description:
+        print(suite.description)
+    m = measures(np.array(suite.targets, dtype=np.int64))
+    rows = [("target", "t", "r", "s", "d")] + [
+        ("I(" + ",".join(map(str, t)) + ")", *(str(int(m[k][i])) for k in "trsd"))
+        for i, t in enumerate(suite.targets)]
+    widths = [max(len(r[k]) for r in rows) for k in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) if k == 0 else c.rjust(w)
+                        for k, (c, w) in enumerate(zip(row, widths))))
     return 0
 
 

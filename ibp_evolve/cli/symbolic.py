@@ -28,7 +28,7 @@ DEFAULT_RUNS_DIR = "runs"
 
 
 def add_parser(subparsers) -> None:
-    from ibp_evolve.cli.limits import add_judge_limits
+    from ibp_evolve.cli.limits import add_judge_limits, seconds as limit_seconds
     from ibp_evolve.engines.symbolic.backends import ENGINES
     p = subparsers.add_parser(
         "minimize", help="shrink a rule's seeds to a minimal complete set per target",
@@ -37,7 +37,8 @@ def add_parser(subparsers) -> None:
                     "target stays reduced, then try random swaps under a budget.")
     p.add_argument("rule", help="rule file (.py), library rule name (e.g. improved_seeding) "
                                 "or run folder (its best complete rule)")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--swaps", type=int, default=1000,
                    help="swap attempts per target (default 1000)")
     p.add_argument("--restarts", type=int, default=4,
@@ -47,7 +48,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="JSON file for the minimal sets (default "
                                  "runs/minimize/SUITE-RULE-sSEED.json)")
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds the rule may take to select its seeds, per target, in the "
                         "rule sandbox (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -60,7 +61,8 @@ def add_parser(subparsers) -> None:
                     "fit a priority formula with a symbolic-regression engine, and turn every "
                     "formula of its Pareto front into a rule whose threshold is calibrated "
                     "against the solver; every rule is scored and written as a rule file.")
-    p.add_argument("--suite", default="triangle_box_paper", help="built-in suite or .toml path")
+    from ibp_evolve.cli.limits import add_suite_option
+    add_suite_option(p)
     p.add_argument("--engine", default="operon", choices=ENGINES,
                    help="symbolic-regression engine (default operon; pysr needs Julia)")
     p.add_argument("--from", dest="start", default="improved_seeding_dots",
@@ -77,7 +79,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="folder for the rule files (default runs/distill/SUITE-ENGINE-"
                                  "TIME)")
-    p.add_argument("--time-limit", type=float, default=10.0,
+    p.add_argument("--time-limit", type=limit_seconds, default=10.0,
                    help="seconds the start rule may take to select its seeds, per target, in "
                         "the rule sandbox (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -105,8 +107,6 @@ def cmd_minimize(args) -> int:
 
     if args.swaps < 0 or args.seconds < 0:
         return _fail("minimize", "--swaps and --seconds must be non-negative")
-    if not 0 < args.time_limit < float("inf"):
-        return _fail("minimize", "--time-limit must be a positive number of seconds")
     suite = load_suite(args.suite)
     judge = Judge(suite, **judge_limits(args))
     try:
@@ -125,7 +125,7 @@ def cmd_minimize(args) -> int:
     data["minimal_sets"] = [judge.universes[i][m].tolist() for i, m in enumerate(report.masks)]
     data["targets"] = [list(t) for t in suite.targets]
     out = Path(args.out or os.path.join(DEFAULT_RUNS_DIR, "minimize",
-                                        f"{suite.name}-{_slug(name)}-s{args.seed}.json"))
+                                        f"{suite.name}-{_slug(name.replace('/', '-'))}-s{args.seed}.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, (json.dumps(data, indent=1) + "\n").encode())
     data["file"] = str(out)
@@ -168,7 +168,7 @@ def _rule_or_run(start: str, judge, time_limit: float):
                 try:
                     if judge.score_masks(rule_masks(judge, str(candidate),
                                                     time_limit)).complete:
-                        return str(candidate), f"{run.name}-{candidate.stem}"
+                        return str(candidate), f"{run.name}/{candidate.stem}"   # as compare names it
                 except RuleSandboxError:
                     continue
         finally:
@@ -194,8 +194,6 @@ def cmd_distill(args) -> int:
 
     if args.runs < 1 or args.seconds <= 0 or args.fits < 1:
         return _fail("distill", "--runs, --fits and --seconds must be positive")
-    if not 0 < args.time_limit < float("inf"):
-        return _fail("distill", "--time-limit must be a positive number of seconds")
     try:
         make_backend(args.engine, seconds=args.seconds, seed=args.seed)  # fail fast
     except BackendUnavailable as exc:
@@ -227,7 +225,7 @@ def cmd_distill(args) -> int:
                "labels": distiller.labels_.summary(), "timings": distiller.timings_,
                "rules": [dict(r.to_json(), file=str(p))
                          for r, p in zip(distiller.rules_, paths)]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
     if args.json:
         print(json.dumps(summary))
         return 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 # Re-exported: the judge's estimates all come from this module.
-from ibp_evolve.reducer.memory import rows_bytes  # noqa: F401
+from ibp_evolve.reducer.memory import format_bytes, rows_bytes  # noqa: F401
 
 DEFAULT_MEMORY_SHARE = 0.5
 FEATURE_WORDS = 7             # r, s, t, d, sector, missing and the keep-mask
@@ -39,13 +39,6 @@ def default_max_memory() -> int:
     """The default --max-memory: a share of the machine's RAM (8 GiB when it is unknown)."""
     total = machine_memory()
     return int(total * DEFAULT_MEMORY_SHARE) if total else 8 << 30
-
-
-def format_bytes(n: float) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def parse_bytes(text: str) -> int:

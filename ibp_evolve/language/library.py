@@ -58,8 +58,15 @@ def resolve_rule(name_or_path: str) -> Rule:
     """A rule file by path, or a library rule by name (``improved_seeding``)."""
     path = Path(name_or_path)
     if path.suffix == ".py" or path.exists():
+        if path.is_dir():
+            raise FileNotFoundError(f"'{path}' is a folder, neither a rule file nor a run "
+                                    f"folder (a run holds config.json and best/rank01.py)")
         if not path.is_file():
             raise FileNotFoundError(f"rule file '{path}' does not exist")
+        if path.suffix == ".toml":   # a suite or family file put where the rule goes
+            raise FileNotFoundError(f"'{path}' is a TOML file, not a rule (a .py file, a "
+                                    f"library name or a run folder); a suite file goes after "
+                                    f"--suite")
         return load_rule(path)
     named = _named_rules()
     if name_or_path in named:

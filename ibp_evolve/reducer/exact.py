@@ -30,7 +30,7 @@ import numpy as np
 
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
-from ibp_evolve.reducer.memory import rows_bytes
+from ibp_evolve.reducer.memory import format_bytes, rows_bytes
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
                                         primes_from, random_point)
 from ibp_evolve.reducer.ordering import Ordering
@@ -96,8 +96,8 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         need = estimated_bytes(family, len(seeds))
         if max_memory is not None and need > max_memory:
             raise SeedCapError(f"{_fmt_targets(unreduced)}: {len(seeds)} seeds ({label}) need "
-                               f"about {need / 2 ** 30:.2g} GiB, more than the cap --max-memory "
-                               f"{max_memory / 2 ** 30:.2g} GiB")
+                               f"about {format_bytes(need)}, more than the cap --max-memory "
+                               f"{format_bytes(max_memory)}")
         system = build_system(family, seeds, learn_point, PRIMES[0], ordering,
                               extra_integrals=targets)
         relations = None

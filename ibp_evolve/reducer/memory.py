@@ -16,3 +16,11 @@ def rows_bytes(n_seeds: int, n_terms: int) -> int:
     """Memory of assembling and solving the equations of ``n_seeds`` seeds whose templates
     have ``n_terms`` terms in all (fill-in aside)."""
     return BYTES_PER_ENTRY * n_terms * n_seeds
+
+
+def format_bytes(n: float) -> str:
+    """A memory size as people read it: '1.1 GiB', '12.0 KiB', '512 B'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"

@@ -10,8 +10,10 @@ unreduced.
   rule that leaves out something a target needs gets it back from the first shell that holds it.
 
 A plan is asked for its first seeds, then -- while some target is unreduced -- for the next
-ones; caps on shells and seeds raise :class:`SeedCapError`, a one-line message that names the
-target and the cap.
+ones.  The seed cap raises :class:`SeedCapError` (a job refused by a cap, before it is built), a
+one-line message that names the target and the cap; reaching the shell cap ends the growth
+(``grow`` returns None): the system was built and solved, so the reduction is returned as it
+stands, its unreduced targets with their survivors, and the notice names the cap to raise.
 """
 
 from __future__ import annotations
@@ -138,9 +140,11 @@ class MaskPlan:
         for t in unreduced:
             k = self.shell.get(t, 0) + 1
             if k > self.max_shells:
-                raise SeedCapError(f"target {_fmt(t)} is not reduced by {self.label} even with "
-                                   f"{self.max_shells} shells (cap --max-shells "
-                                   f"{self.max_shells})")
+                # ran, but incomplete (exit 1 for reduce): not a refusal of the job
+                self.notify(f"target {_fmt(t)} is not reduced by {self.label} with "
+                            f"{self.max_shells} shell{'s' * (self.max_shells != 1)} (cap "
+                            f"--max-shells {self.max_shells}: raise it to add shell {k})")
+                return None
             self.shell[t] = k
             self.notify(f"target {_fmt(t)} not reduced by {self.label}: adding shell {k} "
                         f"(d <= d_target + {k}, s <= s_target + {k})")

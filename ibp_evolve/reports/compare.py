@@ -22,7 +22,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ibp_evolve.reports.inspect import as_rule, figure_bytes, integral_name, judge_for, needs_sandbox
+from ibp_evolve.runs.store import atomic_write_bytes
+from ibp_evolve.reports.inspect import (as_rule, figure_bytes, integral_name, judge_for,
+                                        needs_sandbox, rule_label)
 
 __all__ = ["BASELINES", "METRICS", "RATIO_METRICS", "ComparisonRow", "Comparison",
            "compare_rules", "rule_label"]
@@ -33,15 +35,6 @@ RATIO_METRICS = ("seeds", "multiply_adds")
 CHART_METRICS = ("seeds", "trimmed_equations", "multiply_adds")
 _SHORT = {"seeds": "seeds", "equations": "equations", "trimmed_equations": "trimmed",
           "multiply_adds": "mult-adds", "seconds": "seconds"}
-
-
-def rule_label(rule) -> str:
-    """How a rule is named in tables: its name, or ``RUN/rank01`` for a run's best rule."""
-    if rule.path:
-        path = Path(rule.path)
-        if path.parent.name == "best" and (path.parent.parent / "config.json").is_file():
-            return f"{path.parent.parent.name}/{path.stem}"
-    return rule.name
 
 
 @dataclass
@@ -194,7 +187,7 @@ class Comparison:
         colors = [f"C{k % 10}" for k in range(len(self.rules))]
         for ax, metric in zip(axes, metrics):
             for k, rule in enumerate(self.rules):
-                xs, hs, hatch = [], [], []
+                xs, hs, hatch, zeros = [], [], [], []
                 for j, (suite, target) in enumerate(targets):
                     row = by_key.get((rule, suite, target))
                     if row is None:
@@ -202,12 +195,17 @@ class Comparison:
                     xs.append(j - 0.4 + width * (k + 0.5))
                     hs.append(max(getattr(row, metric), 1))
                     hatch.append(not row.reduced)
+                    zeros.append(getattr(row, metric) == 0)
                 bars = ax.bar(xs, hs, width=width * 0.92, color=colors[k],
                               label=rule if metric == metrics[0] else None)
                 for bar, h in zip(bars, hatch):
                     if h:
                         bar.set_hatch("///")
                         bar.set_alpha(0.55)
+                for x, j in zip(xs, zeros):
+                    if j:   # drawn at 1 on the log axis: the label says it is none at all
+                        ax.annotate("0", (x, 1), xytext=(0, 1), textcoords="offset points",
+                                    ha="center", va="bottom", fontsize=6)
             ax.set_yscale("log")
             lowest = min((max(getattr(r, metric), 1) for r in self.rows), default=1)
             ax.set_ylim(bottom=max(0.5, lowest / 4))  # short bars stay visible on a log axis
@@ -230,7 +228,8 @@ class Comparison:
     def save_chart(self, path) -> Path:
         path = Path(path)
         fmt = path.suffix.lstrip(".").lower() or "svg"
-        path.write_bytes(figure_bytes(self.chart(), fmt, salt=path.stem))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, figure_bytes(self.chart(), fmt, salt=path.stem))
         return path
 
 

@@ -197,6 +197,8 @@ class RunSnapshot:
     def rule(self, rank: int = 1):
         """The rank-th best rule as a loaded :class:`~ibp_evolve.language.parse.Rule`."""
         from ibp_evolve.language.parse import load_rule
+        if rank < 1:   # rank 0 would silently pick the last file
+            raise RunError(f"--rank {rank}: ranks start at 1 (the best rule)")
         best = self.best(rank)
         if len(best) < rank:
             raise RunError(f"run {self.name} has {len(best)} scored rules; no rank {rank}")
@@ -401,7 +403,9 @@ def _validity_figure(run: RunSnapshot):
         ax.bar(gens, failed, bottom=[a + b for a, b in zip(complete, incomplete)],
                color="#d62728", label="failed (rejected, crashed, timed out)")
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="upper left", ncol=3)
+        # above the axes: inside, it would hide the top of the bars (shares reach 1)
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3,
+                  frameon=False, borderaxespad=0.2)
     else:
         ax.text(0.5, 0.5, "no candidate yet", ha="center", va="center", transform=ax.transAxes)
     from matplotlib.ticker import MaxNLocator
@@ -409,7 +413,7 @@ def _validity_figure(run: RunSnapshot):
     ax.set_xlabel("generation (GP) or round")
     ax.set_ylabel("share of new candidates")
     ax.grid(axis="y", alpha=0.3)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.96)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.9)
     return fig
 
 
@@ -517,7 +521,9 @@ def _operation_kind(op: str) -> str:
 
 def _lineage_figure(nodes: list):
     """Ancestry drawn left (oldest generation) to right (the best rule)."""
-    fig = _figure(11, max(2.5, 0.32 * max(1, _widest_generation(nodes)) + 1.3))
+    # each node carries a two-line label under it: rows 0.5 in apart keep labels off the next
+    # node, and a generation's column (11 in shared by all of them) stays wider than a label
+    fig = _figure(11, max(2.5, 0.5 * max(1, _widest_generation(nodes)) + 1.0))
     ax = fig.subplots()
     if not nodes:
         ax.text(0.5, 0.5, "no scored candidate yet", ha="center", va="center",
@@ -541,19 +547,33 @@ def _lineage_figure(nodes: list):
         ax.scatter([pos[c.id][0] for c in members], [pos[c.id][1] for c in members],
                    s=70, color=f"C{k % 10}", zorder=2, label=kind,
                    edgecolors=["black" if c.complete else "none" for c in members])
+    # a label ("#1234" over "112 seeds" or "incomplete") is about 6.5 font sizes wide: the
+    # font follows the width of a generation's column (points), and where columns are narrow,
+    # odd generations label above their nodes and even ones below, so that neighbours never
+    # share a line
+    span = max(g for g, _ in pos.values()) - min(g for g, _ in pos.values()) + 1
+    column = 11 * 72 * 0.75 / span
+    stagger = column < 6.5 * 7
+    size = max(5.0, min(7.0, (2 * column if stagger else column) / 6.5))
     for c in nodes:
         x, y = pos[c.id]
-        ax.annotate(f"#{c.id}" + (f" ({c.seeds} seeds)" if c.complete else ""), (x, y),
-                    xytext=(6, 4), textcoords="offset points", fontsize=6)
+        above = stagger and x % 2 == 1
+        ax.annotate(f"#{c.id}\n" + (f"{c.seeds} seeds" if c.complete else "incomplete"),
+                    (x, y), xytext=(0, 7 if above else -7), textcoords="offset points",
+                    fontsize=size, ha="center", va="bottom" if above else "top",
+                    linespacing=1.0, bbox={"boxstyle": "square,pad=0.05", "fc": "white",
+                                           "ec": "none", "alpha": 0.8})
     best = nodes[0]
     ax.scatter([pos[best.id][0]], [pos[best.id][1]], s=220, facecolors="none",
                edgecolors="#d62728", linewidths=1.5, zorder=3)
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.margins(x=0.08, y=0.25)
+    ax.margins(x=0.06)
+    # inverted (the first slot on top), with room for the labels under the last row and over
+    # the first
+    ax.set_ylim(max(y for _, y in pos.values()) + 0.8, -0.8 if stagger else -0.5)
     ax.set_xlabel("generation")
     ax.set_yticks([])
-    ax.invert_yaxis()
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
               title="operation (black edge: complete)", title_fontsize=7)
     ax.grid(axis="x", alpha=0.3)
@@ -590,19 +610,33 @@ def _section(name: str, title: str, body: str) -> str:
     return f"<section id='{name}'><h2>{html.escape(title)}</h2>{body}</section>"
 
 
+# the run database's meta keys as a reader would name them
+_META_LABELS = {"created_at": "created", "generation": "last generation committed",
+                "schema_version": "database schema version", "stopped": "stopped"}
+
+
+def _utc(stamp) -> str:
+    """A Unix time as a UTC date and time (the text itself when it is not a number)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(stamp)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(stamp)
+
+
 def _configuration_section(run: RunSnapshot) -> str:
     n_ok = sum(c.status == "ok" for c in run.candidates)
     n_complete = sum(bool(c.complete) for c in run.candidates if c.status == "ok")
     state = [("run folder", str(run.path)), ("status", run.status),
-             ("snapshot taken", time.strftime("%Y-%m-%d %H:%M:%S",
-                                              time.localtime(run.taken_at))),
+             ("snapshot taken", _utc(run.taken_at)),
              ("generations committed", str(len(run.generations))),
              ("candidates", str(len(run.candidates))),
              ("judge evaluations (distinct seed masks)", str(run.n_evaluations)),
              ("valid candidates", str(n_ok)), ("complete candidates", str(n_complete)),
              ("wall time so far (s)", "–" if run.elapsed is None else f"{run.elapsed:.1f}")]
-    state += [(f"meta.{k}", v) for k, v in sorted(run.meta.items())
-              if k not in ("status",)]
+    from ibp_evolve.runs.progress import stop_reason
+    state += [(_META_LABELS.get(k, k.replace("_", " ")),
+               _utc(v) if k.endswith("_at") else stop_reason(v) if k == "stopped" else v)
+              for k, v in sorted(run.meta.items()) if k not in ("status",)]
     note = ("<p class='note'>The run is still in progress: this report is a snapshot of the "
             "generations committed so far.</p>" if run.status == "running" else "")
     settings = _table(("setting", "value"), [(_e(k), _e(v)) for k, v in _flatten(run.config)],

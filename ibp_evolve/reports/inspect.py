@@ -34,11 +34,12 @@ from ibp_evolve.language.parse import Rule, RuleError, load_rule
 from ibp_evolve.language.printer import formula
 from ibp_evolve.judge.score import Judge, ScoreReport
 from ibp_evolve.reducer.sectors import measures
+from ibp_evolve.runs.store import atomic_write_bytes
 
 __all__ = ["SeedMap", "Inspection", "as_rule", "judge_for", "needs_sandbox", "rule_masks",
            "rule_formula",
            "seed_maps", "inspect_rule", "draw_seed_map", "figure_bytes", "integral_name",
-           "sector_label"]
+           "sector_label", "rule_label"]
 
 UNIVERSE_COLOR = "#cfcfcf"
 KEPT_COLOR = "#1f77b4"
@@ -47,6 +48,16 @@ UNREDUCED_COLOR = "#c00000"
 
 
 # ----------------------------------------------------------------------------- small helpers
+
+def rule_label(rule) -> str:
+    """How a rule is named in tables and titles: its name, or ``RUN/rank01`` for a run's best
+    rule (by its file name alone every run's best rule is ``rank01``)."""
+    if rule.path:
+        path = Path(rule.path)
+        if path.parent.name == "best" and (path.parent.parent / "config.json").is_file():
+            return f"{path.parent.parent.name}/{path.stem}"
+    return rule.name
+
 
 def integral_name(indices) -> str:
     return "I(" + ",".join(str(int(x)) for x in indices) + ")"
@@ -323,13 +334,16 @@ def draw_seed_map(seed_map: SeedMap, title: str | None = None, max_columns: int 
     state = ("not solved (more than max_seeds)" if not seed_map.solved else
              f"{seed_map.n_needed} needed (mark and sweep)"
              + ("" if seed_map.reduced else "; the target is NOT REDUCED (ringed in red)"))
-    fig.text(0.1 / fig_w, 1 - 0.08 / fig_h, (title + "\n" if title else "") +
-             f"target {integral_name(seed_map.target)}: {seed_map.n_kept} seeds kept of "
-             f"{seed_map.n_universe} candidates, {state}.\n"
-             "One panel per sector (indices 1..N: 1 = line); in a panel, x = dots d, "
-             "y = numerator power s; the target's own cell is ringed", fontsize=9,
-             ha="left", va="top",
-             color="black" if seed_map.reduced else UNREDUCED_COLOR)
+    # one line per text, so that only the verdict on the target turns red
+    lines = ([(title, "black")] if title else []) + [
+        (f"target {integral_name(seed_map.target)}: {seed_map.n_kept} seeds kept of "
+         f"{seed_map.n_universe} candidates, {state}.",
+         "black" if seed_map.reduced else UNREDUCED_COLOR),
+        ("One panel per sector (indices 1..N: 1 = line); in a panel, x = dots d, "
+         "y = numerator power s; the target's own cell is ringed", "black")]
+    for k, (text, color) in enumerate(lines):
+        fig.text(0.1 / fig_w, 1 - (0.08 + 0.155 * k) / fig_h, text, fontsize=9, ha="left",
+                 va="top", color=color)
     fig.legend(handles=[Patch(color=UNIVERSE_COLOR, label="candidate universe"),
                         Patch(color=KEPT_COLOR, label="kept by the rule (share of the cell)"),
                         Patch(color=NEEDED_COLOR, label="needed by the reduction (share)")],
@@ -366,7 +380,7 @@ class Inspection:
     def figure(self, target: int = 0):
         """The seed map of the ``target``-th target of the suite as a matplotlib Figure."""
         return draw_seed_map(self.seed_maps[target],
-                             title=f"rule {self.rule.name} on suite {self.suite}")
+                             title=f"rule {rule_label(self.rule)} on suite {self.suite}")
 
     def save(self, folder, formats=("png", "svg"), progress=None) -> list[Path]:
         """Write the seed maps (one file per target and format) and ``<rule>.json``."""
@@ -379,10 +393,10 @@ class Inspection:
             fig = self.figure(i)
             for fmt in formats:
                 path = folder / f"{self.rule.name}.seedmap-{i + 1}.{fmt}"
-                path.write_bytes(figure_bytes(fig, fmt, salt=f"{self.rule.name}-{i}"))
+                atomic_write_bytes(path, figure_bytes(fig, fmt, salt=f"{self.rule.name}-{i}"))
                 written.append(path)
         path = folder / f"{self.rule.name}.json"
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        atomic_write_bytes(path, (json.dumps(self.to_json(), indent=1) + "\n").encode())
         written.append(path)
         return written
 
@@ -393,7 +407,7 @@ class Inspection:
 
     def summary(self) -> str:
         """The rule, its formula and its scores per target as plain text."""
-        lines = [f"rule {self.rule.name} ({self.rule.kind}) on suite {self.suite}"
+        lines = [f"rule {rule_label(self.rule)} ({self.rule.kind}) on suite {self.suite}"
                  + (f", from {self.rule.path}" if self.rule.path else ""),
                  "", self.rule.source.rstrip(), "",
                  f"formula: {self.formula or '(see the source)'}", ""]
@@ -426,7 +440,7 @@ class Inspection:
 
     def __repr__(self) -> str:
         kept = ", ".join(str(m.n_kept) for m in self.seed_maps)
-        return (f"<Inspection of rule {self.rule.name} on suite {self.suite}: seeds kept "
+        return (f"<Inspection of rule {rule_label(self.rule)} on suite {self.suite}: seeds kept "
                 f"{kept}, {'complete' if self.report.complete else 'incomplete'}>")
 
     def _repr_html_(self) -> str:

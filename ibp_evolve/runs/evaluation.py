@@ -51,6 +51,10 @@ __all__ = ["SuiteSpec", "EvalJob", "Evaluation", "MaskCache", "LocalEvaluator",
            "suite_features", "available_cores", "die_with_parent", "raise_judge_errors"]
 # Seconds a rule sent as source text may take to select its seeds (per target, in the sandbox).
 SOURCE_TIME_LIMIT = 10.0
+# What a user reads when a worker ran out of memory: the machine's limit, not the rule's fault,
+# and the caps that bound what one worker (and all of them together) may hold.
+OUT_OF_MEMORY = ("out of memory, not the rule's fault: lower --max-memory (each worker's cap), "
+                 "--max-seeds or --workers")
 
 
 class EvaluationError(RuntimeError):
@@ -254,6 +258,11 @@ def score_job(judge, job: EvalJob, objective: str) -> Evaluation:
             # over the universes (rows only for the kept seeds)
             report = judge.score(job.source, objective, sandbox=True,
                                  time_limit=SOURCE_TIME_LIMIT)
+    except MemoryError:
+        # the machine's limit, not the rule's fault nor the judge's: failed like a crash, and
+        # the run goes on (the worker survives: the failed allocation was never made)
+        return Evaluation(job.key, "crashed", reason=f"MemoryError: {OUT_OF_MEMORY}",
+                          wall_time=time.perf_counter() - start)
     except Exception as exc:
         # Whose fault?  The rule's own (it does not load, raises, runs too long) rejects the
         # candidate; anything else is the judge's and stops the run (raise_judge_errors).
@@ -603,8 +612,10 @@ def _exit_text(proc) -> str:
     code = proc.exitcode
     if code is None:
         return "no exit status"
+    if code == -signal.SIGKILL:
+        # nothing in the pool sends SIGKILL to a busy worker but the kernel's OOM killer
+        return f"killed by SIGKILL, most likely {OUT_OF_MEMORY}"
     if code < 0:
-        import signal
         try:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:

@@ -82,6 +82,11 @@ class Progress:
 
     def result(self, evaluation) -> None:
         self._done += 1
+        if getattr(evaluation, "status", "ok") == "crashed":
+            # rare, and the one failure that is not the rule's doing (e.g. out of memory): the
+            # log says why, and that the run goes on
+            self._print(f"  a candidate crashed its worker ({evaluation.reason}); it is "
+                        f"failed and the run goes on")
         if not self.live:
             return
         now = time.monotonic()
@@ -180,6 +185,12 @@ class _Stage:
 
 def _get(target, key, default=None):
     return target.get(key, default) if isinstance(target, dict) else getattr(target, key, default)
+
+
+def stop_reason(stopped: str | None) -> str:
+    """Why a run stopped (the engine's ``stopped_``, the database's ``stopped``) in words."""
+    return {"generations": "generation budget spent", "time_limit": "time limit reached",
+            "interrupted": "interrupted (Ctrl-C)"}.get(stopped, stopped or "?")
 
 
 def verdict(fitness, complete, targets=None) -> str:
