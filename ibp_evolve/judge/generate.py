@@ -10,13 +10,13 @@ positions).  The same arguments and seed give the same suite.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ibp_evolve.judge.suites import DEFAULT_MAX_SEEDS, SuiteError
+from ibp_evolve.reducer.cache import atomic_write_text
 from ibp_evolve.reducer.family import Family
 from ibp_evolve.reducer.sectors import lines_of, measures, nonzero_subsectors, top_sector
 from ibp_evolve.reducer.seeding import sector_box
@@ -126,6 +126,4 @@ def write_suite(path: Path, text: str) -> None:
     """Write a suite file atomically (a half-written suite never replaces a good one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)

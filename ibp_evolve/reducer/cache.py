@@ -31,11 +31,30 @@ def cache_dir() -> Path:
     return path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never half."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that it is always either the old or the new content, even after a kill
+    or a crash of the machine (flushed to disk before the rename).  The one atomic write of the
+    package: caches here, run folders, reports and benchmark results above."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # some file systems cannot fsync a directory
+        pass
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """``atomic_write_bytes`` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 @lru_cache(maxsize=None)

@@ -22,6 +22,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+from ibp_evolve.reducer.cache import atomic_write_text
 from ibp_evolve.reducer.replay import TrimmedSystem
 
 
@@ -76,6 +77,4 @@ def write_system(model: TrimmedSystem, path: str | os.PathLike, fmt: str = "json
         text = _mathematica_text(model)
     else:
         raise ValueError(f"unknown export format '{fmt}' (jsonl or mathematica)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)

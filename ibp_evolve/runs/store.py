@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 
+from ibp_evolve.reducer.cache import atomic_write_bytes
 from ibp_evolve.judge.measured import measured_lines
 from ibp_evolve.judge.score import ScoreReport, TargetScore
 from ibp_evolve.runs.fitness import fitness_text, parse_fitness
@@ -234,26 +235,6 @@ def validation_from_row(row) -> dict:
     d["complete"] = None if d["complete"] is None else bool(d["complete"])
     d["fitness"] = parse_fitness(d["fitness"])
     return d
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that it is always either the old or the new content, even after a kill
-    or a crash of the machine (flushed to disk before the rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some file systems cannot fsync a directory
-        pass
 
 
 class RunDatabase:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
+from ibp_evolve.reducer.cache import atomic_write_text
 from ibp_evolve.language.library import resolve_rule
 from ibp_evolve.language.compile import compile_rule
 from ibp_evolve.language.parse import RuleError, load_rule
@@ -305,6 +306,6 @@ class Distiller:
         paths = []
         for k, rule in enumerate(self.rules_):
             path = folder / f"rule_{k:02d}.py"
-            path.write_text(rule.source)
+            atomic_write_text(path, rule.source)
             paths.append(path)
         return paths
