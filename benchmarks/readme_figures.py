@@ -209,6 +209,16 @@ def rank_scan_dotted() -> str:
     return rank_scan("rank_scan_dots1")
 
 
+def _seeds_per_power(floor: dict) -> dict:
+    """A floor's seeds per numerator power by lines removed (median over the powers it seeds):
+    what each further unit of s costs if its pattern repeats."""
+    levels = {}
+    for key, count in floor["shape"]["by_missing_and_s"].items():
+        removed, _ = key.split(",")
+        levels.setdefault(int(removed), []).append(count)
+    return {k: statistics.median(v) for k, v in sorted(levels.items())}
+
+
 def rank_floor() -> str:
     """Floors of ``minimize`` on the rank scan (benchmarks/rank_floor.py), with IBP + LI alone
     and with sector symmetries, beside the goal 30 s and the counting figures."""
@@ -228,21 +238,26 @@ def rank_floor() -> str:
                   f"{doc['target'].replace('-', '−')}, {label} (measured "
                   f"{doc.get('measured_at', '?')}, load average {_n(min(loads))}–"
                   f"{_n(max(loads))} on 2 cores): the floor's seeds (trimmed equations, "
-                  "trimmed per seed), and per start the best minimal set of its removal "
+                  "trimmed per seed), *per power* the seeds each further unit of s costs if the "
+                  "floor's pattern repeats (per number of removed lines, the median of its "
+                  "seeds per numerator power, summed), and per start the best minimal set of "
+                  "its removal "
                   "orders that the judge confirms (— not run or none confirmed)"
                   + (". *Seeds as they are*: the smallest set `minimize` itself calls "
                      "complete, every seed solved as it is with the relation rows (valid "
                      "identities all), which the judge, moving the seeds of mirror sectors "
-                     "onto unique sectors first, finds incomplete" if solved else "") + ":", "",
-                  "| s | 30·s | floor | " + ("seeds as they are | " if solved else "")
+                     "onto unique sectors first, may find incomplete" if solved else "") + ":", "",
+                  "| s | 30·s | swap budget | floor | per power | "
+                  + ("seeds as they are | " if solved else "")
                   + " | ".join(f"from `{name}`" for name in starts) + " |",
-                  "|---" * (len(starts) + 3 + solved) + "|"]
+                  "|---" * (len(starts) + 5 + solved) + "|"]
         def floor_cell(f):
             return (f"{_n(f['seeds'])} ({_n(f['trimmed_equations'])}, "
                     f"{f['trimmed_equations'] / f['seeds']:.1f})") if f else "—"
 
         for row in doc["rows"]:
-            floor = floor_cell(row.get("floor"))
+            floor = floor_cell(row.get("floor")) + " | " + (
+                f"{sum(_seeds_per_power(row['floor']).values()):g}" if row.get("floor") else "—")
             if solved:
                 floor += " | " + floor_cell(row.get("floor_as_solved"))
             cells = []
@@ -251,24 +266,29 @@ def rank_floor() -> str:
                 sizes = [r["minimal"] for r in runs if r.get("judge_complete")]
                 cells.append(_n(min(sizes)) if sizes else "skipped"
                              if any("skipped" in r for r in runs) else "—")
-            lines.append(f"| {row['s']} | {30 * row['s']} | {floor} | " + " | ".join(cells)
-                         + " |")
-        floors = [(row["s"], row["floor"]) for row in doc["rows"] if row.get("floor")]
+            budgets = sorted({r["minimize_seconds"] for r in row["runs"] if "minimal" in r})
+            budget = (f"{budgets[0]:g} s" if budgets[0] == budgets[-1]
+                      else f"{budgets[0]:g}–{budgets[-1]:g} s")
+            lines.append(f"| {row['s']} | {30 * row['s']} | {budget} | {floor} | "
+                         + " | ".join(cells) + " |")
+        # growth between floors found with the same (the longest) swap budget: a floor found
+        # in seconds is looser than one found in minutes
+        longest = {row["s"]: max(r["minimize_seconds"] for r in row["runs"] if "minimal" in r)
+                   for row in doc["rows"] if row.get("floor")}
+        floors = [(row["s"], row["floor"]) for row in doc["rows"] if row.get("floor")
+                  and longest[row["s"]] == max(longest.values())]
+        if len(floors) < 3:
+            floors = [(row["s"], row["floor"]) for row in doc["rows"] if row.get("floor")]
         if len(floors) >= 2:
             (s0, first), (s1, last) = floors[0], floors[-1]
             seeds_step = (last["seeds"] - first["seeds"]) / (s1 - s0)
             trimmed_step = (last["trimmed_equations"] - first["trimmed_equations"]) / (s1 - s0)
-            # the floor's seeds per numerator power, by lines removed (median over the powers
-            # it seeds): what each further unit of s costs if the pattern repeats
-            levels = {}
-            for key, count in last["shape"]["by_missing_and_s"].items():
-                removed, _ = key.split(",")
-                levels.setdefault(int(removed), []).append(count)
-            density = {k: statistics.median(v) for k, v in sorted(levels.items())}
+            density = _seeds_per_power(last)
             parts = ", ".join(f"{v:g} " + ("in the target's sector" if k == 0 else
                                             f"with {k} line{'s' if k != 1 else ''} removed")
                               for k, v in density.items())
-            line = (f"From s = {s0} to {s1} the floor grew by {seeds_step:.1f} seeds and "
+            line = (f"From s = {s0} to {s1} (swap budget {max(longest.values()):g} s) the floor "
+                    f"grew by {seeds_step:.1f} seeds and "
                     f"{trimmed_step:.0f} trimmed equations per unit of s. Per numerator power "
                     f"the floor at s = {s1} keeps (median over powers) {parts}: "
                     f"{sum(density.values()):g} seeds per unit of s if the pattern repeats, "
