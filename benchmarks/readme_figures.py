@@ -271,14 +271,14 @@ def rank_floor() -> str:
                       else f"{budgets[0]:g}–{budgets[-1]:g} s")
             lines.append(f"| {row['s']} | {30 * row['s']} | {budget} | {floor} | "
                          + " | ".join(cells) + " |")
-        # growth between floors found with the same (the longest) swap budget: a floor found
-        # in seconds is looser than one found in minutes
+        # growth between floors found with the long swap budgets (at least half the longest):
+        # a floor found in seconds is looser than one found in minutes
         longest = {row["s"]: max(r["minimize_seconds"] for r in row["runs"] if "minimal" in r)
                    for row in doc["rows"] if row.get("floor")}
-        floors = [(row["s"], row["floor"]) for row in doc["rows"] if row.get("floor")
-                  and longest[row["s"]] == max(longest.values())]
-        if len(floors) < 3:
-            floors = [(row["s"], row["floor"]) for row in doc["rows"] if row.get("floor")]
+        chosen = [s for s, b in longest.items() if b >= max(longest.values()) / 2]
+        if len(chosen) < 3:
+            chosen = list(longest)
+        floors = [(row["s"], row["floor"]) for row in doc["rows"] if row["s"] in chosen]
         if len(floors) >= 2:
             (s0, first), (s1, last) = floors[0], floors[-1]
             seeds_step = (last["seeds"] - first["seeds"]) / (s1 - s0)
@@ -287,7 +287,8 @@ def rank_floor() -> str:
             parts = ", ".join(f"{v:g} " + ("in the target's sector" if k == 0 else
                                             f"with {k} line{'s' if k != 1 else ''} removed")
                               for k, v in density.items())
-            line = (f"From s = {s0} to {s1} (swap budget {max(longest.values()):g} s) the floor "
+            line = (f"From s = {s0} to {s1} (swap budgets of "
+                    f"{min(longest[s] for s in chosen):g} s or more) the floor "
                     f"grew by {seeds_step:.1f} seeds and "
                     f"{trimmed_step:.0f} trimmed equations per unit of s. Per numerator power "
                     f"the floor at s = {s1} keeps (median over powers) {parts}: "
