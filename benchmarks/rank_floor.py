@@ -114,6 +114,15 @@ def shape(seeds: np.ndarray, target) -> dict:
     }
 
 
+def as_text(seeds: np.ndarray) -> list[str]:
+    """Seed integrals as one "a1,...,aN" string each: one line per seed in the JSON."""
+    return [",".join(map(str, row)) for row in seeds.tolist()]
+
+
+def from_text(rows: list[str]) -> np.ndarray:
+    return np.array([[int(x) for x in row.split(",")] for row in rows], dtype=np.int64)
+
+
 def judge_seeds(judge, mask: np.ndarray) -> np.ndarray:
     """The universe mask of the seeds the judge solves for ``mask``: with symmetries, a seed of
     a non-unique sector is replaced by its images in the unique sector (``Judge.solved_seeds``).
@@ -195,14 +204,14 @@ def floor_at(s: int, dots: int, starts, orders: int, seconds: float,
     if best is not None:
         name, seeds = best
         row["floor"] = {"from": name, **counting(judge, seeds), "shape": shape(seeds, target),
-                        "seed_integrals": seeds.tolist()}
+                        "seed_integrals": as_text(seeds)}
     if judge.symmetries and best_solved is not None:
         # the smallest set minimize itself calls complete: valid identities all (IBP and LI
         # of each seed, relation rows), but not what the judge would solve for these seeds
         name, seeds = best_solved
         row["floor_as_solved"] = {"from": name, **counting(judge, seeds, as_solved=True),
                                   "shape": shape(seeds, target),
-                                  "seed_integrals": seeds.tolist()}
+                                  "seed_integrals": as_text(seeds)}
     return row
 
 
@@ -244,7 +253,7 @@ def recount(args) -> int:
         for key in ("floor", "floor_as_solved"):
             floor = row.get(key)
             if floor:
-                seeds = np.asarray(floor["seed_integrals"], dtype=np.int64)
+                seeds = from_text(floor["seed_integrals"])
                 floor.update(counting(judge, seeds, as_solved=key == "floor_as_solved"))
                 print(f"s={row['s']} {key}: {floor['seeds']} seeds, complete "
                       f"{floor['reduced']}, trimmed per seed {floor['trimmed_per_seed']}",
