@@ -57,9 +57,11 @@ def target_for(s: int, dots: int) -> list[int]:
     return [1 + dots, 1, 1, 1, 1, 1, -s]
 
 
-def judge_for(s: int, dots: int = 0) -> Judge:
+def judge_for(s: int, dots: int = 0, symmetries: bool | None = None) -> Judge:
+    """The judge of one rank-scan target (sector symmetries as ``reduce`` by default)."""
     return Judge(parse_suite(f'name = "rank_s{s}_d{dots}"\nfamily = "triangle_box"\n'
-                             f"targets = [{target_for(s, dots)}]\nmax_seeds = 60000\n"))
+                             f"targets = [{target_for(s, dots)}]\nmax_seeds = 60000\n"),
+                 symmetries=symmetries)
 
 
 def scored(judge: Judge, rule) -> dict:
