@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ibp_evolve.reducer.reduction import NumericReduction, reduce_on_seeds
+from ibp_evolve.reducer.symmetry_rows import columns_of_rows, first_occurrences, seed_images
 from ibp_evolve.reducer.system import EquationSystem
 
 __all__ = ["SeedLabels", "MinimalSeedSet", "MinimizeReport", "seed_labels", "minimize_seeds",
@@ -84,21 +85,20 @@ class MinimalSeedSet:
 
 
 class _Minimizer:
-    """Bookkeeping of one minimisation: the current complete set and the solve counter."""
+    """Bookkeeping of one minimisation: the current complete set and the solve counter.
 
-    def __init__(self, system, targets, masters, relations=None):
-        self.system = system
-        self.relations = relations
+    ``solve(seed_ids)``: the needed subset of ``seed_ids`` when it reduces every target, else
+    None (:func:`_system_solve`, or :func:`_judge_solve` with sector symmetries)."""
+
+    def __init__(self, solve, targets):
+        self.solve = solve
         self.targets = [tuple(int(x) for x in t) for t in targets]
-        self.masters = masters
         self.solves = 0
 
     def needed_if_complete(self, seed_ids: np.ndarray):
         """The needed subset of ``seed_ids`` when it reduces every target, else None."""
         self.solves += 1
-        labels = seed_labels(self.system, seed_ids, self.targets, self.masters,
-                             self.relations)
-        return labels.needed_ids if labels.complete else None
+        return self.solve(seed_ids)
 
     def greedy(self, current: np.ndarray, rng, block: int | None = None) -> np.ndarray:
         """Remove seeds while every target stays reduced; returns a 1-minimal complete set."""
@@ -175,10 +175,46 @@ def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=No
     The result is never larger than the start.  An incomplete start is returned unchanged with
     ``complete=False``.
     """
+    work = _Minimizer(_system_solve(system, targets, masters, relations), targets)
+    return _search(work, system.seeds, seed_ids, rng=rng, swaps=swaps, seconds=seconds,
+                   pool=pool, restarts=restarts, randomise=randomise)
+
+
+def _system_solve(system, targets, masters, relations):
+    """Solve a seed subset on ``system``'s rows as they are (with ``relations``, if any)."""
+    def solve(seed_ids):
+        labels = seed_labels(system, seed_ids, targets, masters, relations)
+        return labels.needed_ids if labels.complete else None
+    return solve
+
+
+def _judge_solve(judge, seeds: np.ndarray, targets):
+    """Solve a subset of the rows ``seeds`` as ``judge`` scores a rule's choice: with sector
+    symmetries, seeds of non-unique sectors are first moved onto their images (a set that is
+    complete when each seed is solved as it is can leave a target unreduced for the judge).
+    A seed is needed when one of its images is."""
+    images, owner = seed_images(judge.sector_symmetries, judge.family, seeds, judge.point,
+                                judge.prime, targets)
+
+    def solve(seed_ids):
+        mine = np.isin(owner, seed_ids)
+        chosen, chosen_owner = images[mine], owner[mine]
+        solved = chosen[first_occurrences(chosen)]  # judge.solved_seeds of these seeds
+        red = judge.reduce_solved(solved, targets)
+        if not red.complete:
+            return None
+        # the row cache's systems put each seed's n_templates equations together
+        used = solved[np.unique(red.trimmed_seed_equations // judge.rows.n_templates)]
+        return np.unique(chosen_owner[columns_of_rows(used, chosen) >= 0])
+    return solve
+
+
+def _search(work: _Minimizer, seeds: np.ndarray, seed_ids, *, rng, swaps, seconds, pool,
+            restarts, randomise) -> MinimalSeedSet:
+    """:func:`minimize_seeds`' steps on ``work``'s solves; ``seeds``: the candidates' rows."""
     start_time = time.perf_counter()
     rng = np.random.default_rng(rng) if randomise else None
     start = np.unique(np.asarray(seed_ids, dtype=np.int64))
-    work = _Minimizer(system, targets, masters, relations)
     current = work.needed_if_complete(start)
     if current is None:
         return MinimalSeedSet(list(work.targets), start, len(start), len(start), len(start),
@@ -197,7 +233,7 @@ def minimize_seeds(system: EquationSystem, seed_ids, targets, masters, *, rng=No
     tried = accepted = 0
     if swaps > 0 and len(current) > 0:
         swap_rng = rng if rng is not None else np.random.default_rng(0)
-        pool = np.union1d(start, neighbour_pool(system.seeds, start)) if pool is None else \
+        pool = np.union1d(start, neighbour_pool(seeds, start)) if pool is None else \
             np.unique(np.asarray(pool, dtype=np.int64))
         deadline = start_time + seconds
         while tried < swaps and time.perf_counter() < deadline:
@@ -256,12 +292,18 @@ def _local_system(judge, universe: np.ndarray, seed_ids: np.ndarray):
 
 def _minimize_in(judge, universe, seed_ids, targets, **options) -> MinimalSeedSet:
     """minimize_seeds on the neighbourhood of ``seed_ids``; seed ids are universe ids."""
-    local, system = _local_system(judge, universe, seed_ids)
-    # with symmetries the universe's seeds are solved as they are (a seed of a non-unique
-    # sector is a valid, if redundant, IBP seed) together with the relation rows
-    system, relations = judge.with_relations(system)
-    result = minimize_seeds(system, np.searchsorted(local, seed_ids), targets, judge.masters,
-                            relations=relations, **options)
+    if judge.sector_symmetries is None:
+        local, system = _local_system(judge, universe, seed_ids)
+        result = minimize_seeds(system, np.searchsorted(local, seed_ids), targets,
+                                judge.masters, **options)
+    else:
+        # solved as the judge solves them, so that a set called minimal and complete here is
+        # complete for `score`, `reduce` and `evolve`
+        local = np.union1d(seed_ids, neighbour_pool(universe, seed_ids)) if len(seed_ids) \
+            else np.zeros(0, dtype=np.int64)
+        work = _Minimizer(_judge_solve(judge, universe[local], targets), targets)
+        result = _search(work, universe[local], np.searchsorted(local, seed_ids), pool=None,
+                         **options)
     return replace(result, seed_ids=local[result.seed_ids])
 
 

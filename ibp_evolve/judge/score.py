@@ -410,10 +410,13 @@ class Judge:
     def reduce(self, seeds: np.ndarray, targets):
         """Reduce ``targets`` on the equations of ``seeds`` (rows from the row cache), with the
         relation rows when the suite uses symmetries: the judge's one solve."""
-        seeds = self.solved_seeds(seeds, targets)
+        return self.reduce_solved(self.solved_seeds(seeds, targets), targets)
+
+    def reduce_solved(self, solved: np.ndarray, targets):
+        """:meth:`reduce` on seeds already moved to unique sectors (:meth:`solved_seeds`)."""
         system, relations = self.with_relations(
-            self.rows.system(seeds, extra_integrals=self.suite.targets))
-        return reduce_on_seeds(system, np.arange(len(seeds)), targets, self.masters,
+            self.rows.system(solved, extra_integrals=self.suite.targets))
+        return reduce_on_seeds(system, np.arange(len(solved)), targets, self.masters,
                                relations=relations)
 
     # -- rule -> masks ---------------------------------------------------------------------
