@@ -24,8 +24,9 @@ The function ends where a line starts in column 0 (the prompt's convention) or a
 sequence; both are allowed only when every path has returned and the whole completion passes
 :func:`llm_mutator.prompt.parse_completion` — the same validator as before, kept as the final
 word.  The checker is deliberately stricter than the language in a few corners, which a sampler
-does not miss and in which it could otherwise wander without end: 4-space indentation, no line
-breaks inside brackets, no runs of three spaces, at most two blank lines in a row, comments of
+does not miss and in which it could otherwise wander without end: 4-space indentation, a line
+broken inside brackets goes on indented at least as deep as the body (at most 12 continuation
+lines, none blank), no runs of three spaces, at most two blank lines in a row, comments of
 printable ASCII up to 100 characters, no docstring or trailing commas, decimal literals, an
 iterable written as such (``seed.a``, not ``(seed.a)``).
 
@@ -81,6 +82,9 @@ _OPEN, _CLOSE = "([", ")]"
 # (a line in column 0 ends the function) and the dedent of the body would break the rule
 _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
 _SPACE_RUN = re.compile(r"   ")
+_BLANK_CONTINUATION = re.compile(r"\n *(?:\n|#)")   # inside brackets: blank or comment only
+MAX_CONTINUATION_INDENT = 48
+MAX_CONTINUATION_LINES = 12
 # what completes a line, likeliest first (see RuleChecker.closing)
 _CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
             " v in seed.a", " for v in seed.a", " seed.a", "0", ".0", "= 0", ".n", "(seed.a)",
@@ -886,8 +890,7 @@ class RuleChecker:
                 out += [w[len(stem):] for w in sorted(words) if w.startswith(stem)
                         and w != stem]
                 out.append(" = 0")
-            opened = sum(1 if t[1] in _OPEN else -1 if t[1] in _CLOSE else 0
-                         for t in tokens if t[0] == "op")
+            opened = _open_brackets(tokens)
             last = tokens[-1] if tokens else None
             dangling = last is not None and (
                 (last[0] == "op" and last[1] not in _CLOSE)
@@ -897,6 +900,8 @@ class RuleChecker:
             out += _CLOSERS
             if current.line.endswith(" "):
                 out = [a[1:] if a[:1] == " " else a for a in out]   # no runs of spaces
+            if opened > 0:
+                out = _continuation(current.line) + out
             return estimate, list(dict.fromkeys(out))
 
         estimate, atoms = expand(state)
@@ -1032,8 +1037,9 @@ class RuleChecker:
         if not tokens:
             return True
         indent = len(text) - len(stripped)
-        if "#" in stripped:
-            # a comment ends the line: the statement before it must be complete
+        if "#" in stripped.rsplit("\n", 1)[-1] and _open_brackets(tokens) <= 0:
+            # a comment outside brackets ends the line: the statement before it must be
+            # complete (inside brackets the line goes on below it)
             try:
                 self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
                 return True
@@ -1080,17 +1086,41 @@ class RuleChecker:
 
 
 def _layout(line: str, frames, expect_block) -> None:
-    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: a
-    break inside brackets, an indentation deeper than a block allows, runs of spaces, long
-    comments (the prompt's own cut and dedent also forbid 1-3 space indents)."""
-    if "\n" in line or _SHORT_INDENT.search(line):
+    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: an
+    indentation deeper than a block allows, runs of spaces, long comments; for a line broken
+    inside brackets, a continuation line that is blank, indented less than the body (the
+    prompt's cut and the body's dedent would break the rule) or more than
+    MAX_CONTINUATION_INDENT, or more than MAX_CONTINUATION_LINES of them (the prompt's own cut
+    and dedent also forbid 1-3 space indents)."""
+    if _SHORT_INDENT.search(line) or _BLANK_CONTINUATION.search(line):
         raise _Dead()
-    code, _, comment = line.partition("#")
-    stripped = code.lstrip(" ")
+    physical = line.split("\n")
+    if len(physical) > MAX_CONTINUATION_LINES + 1:
+        raise _Dead()
     deepest = frames[-1].indent + (BODY_INDENT if expect_block is not None else 0)
-    if len(code) - len(stripped) > deepest or _SPACE_RUN.search(stripped) \
-            or len(comment) > MAX_COMMENT_CHARS:
-        raise _Dead()
+    for k, text in enumerate(physical):
+        code, _, comment = text.partition("#")
+        stripped = code.lstrip(" ")
+        if len(code) - len(stripped) > (deepest if k == 0 else MAX_CONTINUATION_INDENT) \
+                or _SPACE_RUN.search(stripped) or len(comment) > MAX_COMMENT_CHARS:
+            raise _Dead()
+
+
+def _continuation(line: str) -> list:
+    """Inside brackets, what lets a line broken there go on: past a comment only a new
+    continuation line; a continuation line begun left of the body needs its indentation."""
+    physical = line.rsplit("\n", 1)
+    if "#" in physical[-1]:
+        return ["\n" + " " * (2 * BODY_INDENT)]
+    if len(physical) > 1 and not physical[-1].strip(" "):
+        return [" " * max(0, 2 * BODY_INDENT - len(physical[-1]))]
+    return []
+
+
+def _open_brackets(tokens) -> int:
+    """Brackets the tokens open and leave open."""
+    return sum(1 if t[1] in _OPEN else -1 if t[1] in _CLOSE else 0
+               for t in tokens if t[0] == "op")
 
 
 def _line_end(text: str):
