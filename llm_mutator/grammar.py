@@ -775,7 +775,18 @@ class CheckerState:
 
 
 class RuleChecker:
-    """Incremental check of a rule body as a model writes it (see the module docstring)."""
+    """Incremental check of a rule body as a model writes it (see the module docstring).
+
+    A checker remembers the closing texts it found (:meth:`closing`) by the completion text
+    they close — a state is fully determined by its text — because a sampler near the end of
+    its budget asks for the closing of the same and of neighbouring prefixes step after step;
+    ``searches`` counts the searches actually run."""
+
+    MAX_REMEMBERED = 4096
+
+    def __init__(self):
+        self._closings: dict[str, tuple] = {}   # text -> (closing or None, budget searched)
+        self.searches = 0
 
     def start(self, prefix: str = "") -> CheckerState | None:
         """The state at the start of a body, after ``prefix`` (text already generated)."""
@@ -831,6 +842,24 @@ class RuleChecker:
         for an open conditional, ...), a body for an open ``if``, a final ``return``."""
         if self.can_end(state):
             return ""
+        known = self._closings.get(state.text)
+        if known is not None and (known[0] is not None or known[1] >= budget):
+            return known[0]
+        self.searches += 1
+        found = self._closing(state, depth, budget)
+        if len(self._closings) >= self.MAX_REMEMBERED:
+            self._closings.clear()
+        self._closings[state.text] = (found, budget)
+        return found
+
+    def remember(self, state: CheckerState, closing: str) -> None:
+        """Record that ``closing`` closes ``state`` (a sampler that wrote the start of a
+        closing text knows that its rest closes what it wrote)."""
+        if len(self._closings) >= self.MAX_REMEMBERED:
+            self._closings.clear()
+        self._closings[state.text] = (closing, 0)
+
+    def _closing(self, state: CheckerState, depth: int, budget: int) -> str | None:
         suffix = self._close_line(state, depth, budget)
         if suffix is None:
             return None
@@ -854,8 +883,9 @@ class RuleChecker:
         return self._pending(state) | self._pending(state, True)
 
     def _close_line(self, state: CheckerState, depth: int, budget: int):
-        """Best-first search for a text that completes the current line (ending in a
-        newline), at most ``depth`` atoms long and at most ``budget`` checks.  A state's
+        """A text that completes the current line (ending in a newline), at most ``depth``
+        atoms long and found in at most ``budget`` checks: straight down first (see below),
+        then by a best-first search.  A state's
         priority is the atoms written so far plus :data:`_GREED` times an estimate of what is
         left (open brackets, names awaiting a ``for``, a trailing operator); the atoms tried
         at a state are a ``for`` clause for each name the line's generators wait to see bound,
@@ -901,10 +931,40 @@ class RuleChecker:
             if current.line.endswith(" "):
                 out = [a[1:] if a[:1] == " " else a for a in out]   # no runs of spaces
             if opened > 0:
-                out = _continuation(current.line) + out
+                # a line break inside brackets only costs tokens, unless a comment needs one
+                out = _continuation(current.line) + [a for a in out if a != "\n"]
             return estimate, list(dict.fromkeys(out))
 
         estimate, atoms = expand(state)
+        # first, straight down: at each step the first atom (likeliest first) that leaves no
+        # more to write than before; most lines close this way in a few dozen checks, and the
+        # best-first search below (tens of checks per state it expands) runs only when not
+        current, text, last, grew, left_here, tried = state, "", None, False, estimate, atoms
+        for _ in range(depth):
+            step = None
+            word_end = _WORD_CHAR.match(current.line[-1:]) is not None
+            for atom in tried:
+                grows = word_end and _WORD_CHAR.match(atom) is not None
+                if (atom == last and atom not in (")", "]")) or (grows and grew):
+                    continue
+                spent += 1
+                nxt = self.feed(current, atom)
+                if nxt is None or nxt.ended:
+                    continue
+                if nxt.line == "" and nxt.text.endswith("\n"):
+                    return text + atom
+                if nxt.line in seen:
+                    continue
+                more_estimate, more = expand(nxt)
+                if more_estimate <= left_here:
+                    step = (nxt, atom, grows, more_estimate, more)
+                    break
+            if step is None or spent > budget // 4:
+                break
+            current, last, grew, left_here, tried = step
+            text += last
+            seen.add(current.line)
+        seen = {state.line}
         heap = [(_GREED * estimate, 0, order, state, "", None, False, atoms)]
         while heap:
             _, steps, _, current, text, last, grew, atoms = heapq.heappop(heap)

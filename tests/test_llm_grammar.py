@@ -179,6 +179,17 @@ def test_a_sequence_short_of_budget_can_be_closed_into_a_rule(prefix):
     parse_completion(prefix + closing)
 
 
+def test_a_closing_is_searched_once_per_prefix_and_its_rest_is_known_after_its_start():
+    checker = RuleChecker()
+    prefix = "    return (seed.r + min(seed.s, target.a[2"
+    closing = checker.closing(checker.start(prefix))
+    assert checker.closing(checker.start(prefix)) == closing and checker.searches == 1
+    ahead = checker.start(prefix + closing[:2])
+    checker.remember(ahead, closing[2:])
+    assert checker.closing(ahead) == closing[2:] and checker.searches == 1
+    parse_completion(prefix + closing)
+
+
 def test_only_prompts_that_open_a_rule_are_constrained():
     assert opens_rule(build_prompt(["return 1\n"]))
     assert opens_rule("def priority_v2(seed, target):\n")
