@@ -64,7 +64,9 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    results = {"suite": "triangle_box_paper", "population_per_island": args.population,
+    results = {"machine": f"{os.cpu_count()} CPU cores, load average "
+                          f"{os.getloadavg()[0]:.1f} at the start, no GPU, one torch thread",
+               "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
                "runs": []}
     model = Path(args.model) if args.model else work / "model"

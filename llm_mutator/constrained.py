@@ -95,7 +95,8 @@ class RuleLogitsProcessor:
         self.plans: list[str | None] = [None] * len(starts)   # closing text still to write
         self.retry_at = [None] * len(starts)   # budget left when closing is tried again
         self.deferred = [None] * len(starts)   # cost of the last closing found, not yet due
-        self.deferred_plans = [None] * len(starts)   # that closing's text
+        # (text, closing of that text): the last closing found, a hint for the next
+        self.hints = [None] * len(starts)
         self.checks = 0          # candidate tokens checked (benchmarks read it)
         self.released = 0        # rows left unconstrained: no likely token was valid
         self.closed = 0          # rows closed because their budget ran short
@@ -115,12 +116,13 @@ class RuleLogitsProcessor:
             plan = self.plans[r]
             if plan and text is not None and plan.startswith(text):
                 self.plans[r] = plan[len(text):]
-            ahead = self.deferred_plans[r]
-            if ahead and new is not None and text is not None and ahead.startswith(text):
-                # the model wrote the start of the closing found last step: the rest closes
-                # the new state, no search needed
+            closes, ahead = self.hints[r] or (None, None)
+            if closes == state.text and ahead and new is not None and text is not None \
+                    and ahead.startswith(text):
+                # the model wrote the start of the closing of the state it continued: the
+                # rest closes the new state, no search needed
                 self.checker.remember(new, ahead[len(text):])
-            self.deferred_plans[r] = None
+                self.hints[r] = (new.text, ahead[len(text):])
             self.states[r] = new
             self.seen[r] = {}
 
@@ -165,9 +167,12 @@ class RuleLogitsProcessor:
             if left is None or token in self.vocabulary.eos_ids:
                 return [token]
             new = self.seen[r][token]
-            plan = "" if new.ended else self.checker.closing(new, budget=300)
+            plan = "" if new.ended else self.checker.closing(new, budget=300,
+                                                              hint=self._hint(r))
             cost = None if plan is None else self.vocabulary.count(plan)
             if cost is not None and cost + self.close_margin <= left:
+                if plan:
+                    self.hints[r] = (new.text, plan)
                 return [token]
             if cheapest is None or (cost is not None and (cheapest[0] is None
                                                           or cost < cheapest[0])):
@@ -184,7 +189,9 @@ class RuleLogitsProcessor:
             if left > max(self.close_window, self._estimate(state)) or (
                     self.retry_at[r] is not None and left > self.retry_at[r]):
                 return None
-            plan = self.checker.closing(state)
+            plan = self.checker.closing(state, hint=self._hint(r))
+            if plan:
+                self.hints[r] = (state.text, plan)
             if plan is None:
                 self.retry_at[r] = left - 4   # the line may close more easily a bit later
                 return None
@@ -192,7 +199,6 @@ class RuleLogitsProcessor:
             if left - cost > self.close_margin + cost:
                 # not yet (the rest of the line may make closing dearer): look again soon
                 self.retry_at[r], self.deferred[r] = left - 1, cost
-                self.deferred_plans[r] = plan
                 return None
             self.plans[r] = plan
             self.closed += 1
@@ -205,6 +211,9 @@ class RuleLogitsProcessor:
             self.plans[r], self.retry_at[r] = None, left - 4
             return None
         return token
+
+    def _hint(self, r):
+        return self.hints[r][1] if self.hints[r] else None
 
     def _estimate(self, state) -> int:
         """Tokens that closing the function may take, roughly (:func:`_closing_estimate`),

@@ -85,6 +85,7 @@ _SPACE_RUN = re.compile(r"   ")
 _BLANK_CONTINUATION = re.compile(r"\n *(?:\n|#)")   # inside brackets: blank or comment only
 MAX_CONTINUATION_INDENT = 48
 MAX_CONTINUATION_LINES = 12
+MAX_HINT_TAILS = 48     # closing: tails of an earlier closing tried before a search
 # what completes a line, likeliest first (see RuleChecker.closing)
 _CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
             " v in seed.a", " for v in seed.a", " seed.a", "0", ".0", "= 0", ".n", "(seed.a)",
@@ -836,21 +837,38 @@ class RuleChecker:
             state._ends = self._end(state) is not None
         return state._ends
 
-    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500) -> str | None:
+    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500,
+                hint: str | None = None) -> str | None:
         """A short text after which the function may end (``""`` when it may end now), or
         None when none is found: the current line completed (closing brackets, an ``else``
-        for an open conditional, ...), a body for an open ``if``, a final ``return``."""
+        for an open conditional, ...), a body for an open ``if``, a final ``return``.
+        ``hint``: a closing found for an earlier prefix of this text; its tails are tried
+        before any search (a sampler that wrote one more token than the prefix it closed
+        usually needs the rest of the same closing, less whatever the token wrote of it)."""
         if self.can_end(state):
             return ""
         known = self._closings.get(state.text)
         if known is not None and (known[0] is not None or known[1] >= budget):
             return known[0]
-        self.searches += 1
-        found = self._closing(state, depth, budget)
+        found = self._from_hint(state, hint) if hint else None
+        if found is None:
+            self.searches += 1
+            found = self._closing(state, depth, budget)
         if len(self._closings) >= self.MAX_REMEMBERED:
             self._closings.clear()
         self._closings[state.text] = (found, budget)
         return found
+
+    def _from_hint(self, state: CheckerState, hint: str) -> str | None:
+        """The longest tail of ``hint`` (at most MAX_HINT_TAILS tried) that closes ``state``."""
+        for k in range(min(len(hint), MAX_HINT_TAILS)):
+            tail = hint[k:]
+            if not tail.endswith("\n"):
+                continue
+            after = self.feed(state, tail)
+            if after is not None and self.can_end(after):
+                return tail
+        return None
 
     def remember(self, state: CheckerState, closing: str) -> None:
         """Record that ``closing`` closes ``state`` (a sampler that wrote the start of a
