@@ -341,30 +341,33 @@ def llm_engine() -> str:
 
 
 def grammar_validity() -> str:
-    """Constrained against unconstrained sampling in the same run (grammar_validity.json),
-    and the measurement before the sampler drew its own tokens (grammar_validity_before.json)
-    when present."""
+    """Constrained against unconstrained sampling in the same run: the code before the sampler
+    drew its own tokens (grammar_validity_before.json) and now (grammar_validity.json), on
+    the same briefly trained model, and now on the LLM benchmark's model
+    (grammar_validity_trained.json) when present."""
     d = _load("grammar_validity")
     if d is None:
         return _missing("grammar_validity")
+    docs = [("before", "briefly trained", _load("grammar_validity_before")),
+            ("now", "briefly trained", d),
+            ("now", "benchmark's", _load("grammar_validity_trained"))]
     rows = []
-    for label, doc in (("before", _load("grammar_validity_before")), ("now", d)):
+    for code, model, doc in docs:
         if doc is None:
             continue
         for mode in ("off", "on"):
             m = doc["median"][mode]
-            rows.append([label, mode, f"{m['valid_share']:.1%}", f"{m['completions_per_s']:.2f}",
-                         _n(round(m["tokens_per_s"])), f"{m['checks_per_token']:.2f}",
+            rows.append([code, f"{model} ({doc['model']})", mode, f"{m['valid_share']:.1%}",
+                         f"{m['completions_per_s']:.2f}", _n(round(m["tokens_per_s"])),
+                         f"{m['checks_per_token']:.2f}",
                          f"{doc['prompts'] * doc['n']} × {doc['repeats']}"])
-    lines = [f"`python benchmarks/grammar_validity.py --model DIR --prompts {d['prompts']} --n "
-             f"{d['n']} --repeats {d['repeats']}` ({d['max_new_tokens']} tokens at most, "
-             f"{d['machine']}; model of {_n(d.get('parameters') or 0)} parameters; medians "
-             "over repeats):", ""]
-    lines += _table(["code", "grammar", "valid", "completions/s", "tokens/s",
+    lines = [f"At most {d['max_new_tokens']} tokens per completion, {d['machine']}; medians "
+             "over repeats, the unconstrained run of each repeat as its baseline:", ""]
+    lines += _table(["code", "model", "grammar", "valid", "completions/s", "tokens/s",
                      "checks per token", "completions × repeats"], rows)
-    before = _load("grammar_validity_before")
-    if before is not None:
-        lines += ["", f"before: {before.get('label', '')}"]
+    lines += [""] + [f"{code}, {model} model: {doc.get('label', '')} (measured "
+                     f"{doc.get('measured_at', '?')}, {doc['machine']})."
+                     for code, model, doc in docs if doc is not None]
     return "\n".join(lines) + "\n"
 
 
