@@ -323,6 +323,11 @@ def llm_engine() -> str:
         new = (f"{r['new_mask_share_of_valid']:.1%}" if "new_mask_share_of_valid" in r
                else "—")
         lines.append(f"| {e} | " + " | ".join(cells) + f" | {valid} | {new} |")
+    times = [f"{e} {_n(round(d[e + '_seconds']))} s" for e in engines
+             if d.get(e + "_seconds") is not None]
+    if times:
+        lines += ["", "Wall time of each run (the runs ran side by side): " + ", ".join(times)
+                  + "."]
     starts = d.get("llm_start_programs") or []
     if starts:
         lines += ["", "The LLM runs were shown " + ", ".join(f"`{s}`" for s in starts)
