@@ -1,15 +1,20 @@
-"""Share of valid rule completions with and without grammar-constrained sampling.
+"""Share of valid rule completions, and completions/s, with and without grammar-constrained sampling.
 
     python benchmarks/grammar_validity.py --model DIR [--prompts 32] [--n 4] [--repeats 3]
                                           [--max-new-tokens 160] [--out FILE.json]
+                                          [--label TEXT]
 
 Prompts are built as the LLM engine builds them (two programs as ``priority_v0``/``_v1``, the
 header of ``priority_v2``), from the rule library, the seed programs and random GP rules.  For
 each repeat (sampling seed) the same prompts are completed by the model without and with the
 rule-language constraint (:mod:`llm_mutator.grammar`); a completion is *valid* when
 :func:`llm_mutator.prompt.parse_completion` accepts it, as the engine requires.  Prints the
-median over repeats of the valid share, the share cut by the token budget, the seconds and the
-candidate tokens the constraint checked per generated token, and writes them as JSON.
+median over repeats of the valid share, the share cut by the token budget, the seconds,
+completions/s and generated tokens/s (all prompts of a repeat in one batch, as the engine asks),
+the candidate tokens the constraint checked per generated token and the closing searches it ran,
+and writes them as JSON (default ``benchmarks/results/grammar_validity.json``, which
+``benchmarks/readme_figures.py`` renders; the unconstrained run of the same repeat is the
+baseline of the constrained one).
 
 Model: ``DIR`` from ``ibp-evolve train-mutator`` (e.g. the one ``benchmarks/llm_engine.py``
 trains).
@@ -25,7 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def prompts_for(count: int, seed: int) -> list[str]:
@@ -63,7 +70,9 @@ def measure(backend, prompts, n, seed, grammar, max_new_tokens) -> dict:
     processor = backend.last_processor if grammar else None
     return {"completions": total, "valid": valid, "valid_share": valid / total,
             "cut_by_budget": cut, "tokens": tokens, "seconds": seconds,
+            "completions_per_s": total / seconds, "tokens_per_s": tokens / seconds,
             "checks_per_token": (processor.checks / max(1, tokens)) if processor else 0.0,
+            "closing_searches": getattr(processor.checker, "searches", None) if processor else 0,
             "released_rows": processor.released if processor else 0,
             "top_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:5])}
 
@@ -76,14 +85,22 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="runs/bench-grammar/grammar_validity.json")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/grammar_validity.json"))
+    ap.add_argument("--label", default="", help="what this measurement is (saved in the JSON)")
     args = ap.parse_args()
+    import os
     import torch
     torch.set_num_threads(args.threads)
     from llm_mutator.backends import TransformersBackend
     backend = TransformersBackend(args.model, max_new_tokens=args.max_new_tokens)
-    results = {"model": args.model, "prompts": args.prompts, "n": args.n,
-               "max_new_tokens": args.max_new_tokens, "runs": {"off": [], "on": []}}
+    info_path = Path(args.model) / "train_info.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    results = {"model": args.model, "parameters": info.get("parameters"),
+               "prompts": args.prompts, "n": args.n, "repeats": args.repeats,
+               "max_new_tokens": args.max_new_tokens, "label": args.label,
+               "machine": f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} "
+                          f"at the start, {args.threads} torch thread(s), no GPU",
+               "runs": {"off": [], "on": []}}
     for repeat in range(args.repeats):
         prompts = prompts_for(args.prompts, seed=repeat)
         for mode, grammar in (("off", False), ("on", True)):
@@ -92,24 +109,22 @@ def main() -> None:
             results["runs"][mode].append(row)
             print(f"repeat {repeat} grammar {mode:3}: {row['valid']}/{row['completions']} "
                   f"valid ({100 * row['valid_share']:.1f}%), {row['cut_by_budget']} cut by the "
-                  f"budget, {row['seconds']:.1f} s, {row['checks_per_token']:.2f} checks per "
+                  f"budget, {row['seconds']:.1f} s ({row['completions_per_s']:.2f} completions/s"
+                  f"), {row['checks_per_token']:.2f} checks per "
                   f"token; {row['top_reasons']}", flush=True)
     summary = {}
     for mode, rows in results["runs"].items():
         summary[mode] = {key: statistics.median(r[key] for r in rows)
                          for key in ("valid_share", "cut_by_budget", "seconds",
-                                     "checks_per_token")}
+                                     "completions_per_s", "tokens_per_s", "checks_per_token")}
     results["median"] = summary
     for mode, s in summary.items():
         print(f"median, grammar {mode:3}: {100 * s['valid_share']:.1f}% valid, "
               f"{s['cut_by_budget']:g} cut by the budget, {s['seconds']:.1f} s, "
+              f"{s['completions_per_s']:.2f} completions/s, {s['tokens_per_s']:.0f} tokens/s, "
               f"{s['checks_per_token']:.2f} checks per token")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    tmp.replace(out)    # atomic
-    print(out)
+    from bench_io import write_result
+    write_result(Path(args.out), results, stamp=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
                                     [--random-rules 3000]
                                     [--variations 4000] [--documents 2000] [--run-examples 2000]
                                     [--train-generations 20] [--population 64]
-                                    [--generations 15] [--seed 0]
+                                    [--generations 15] [--seed 0] [--models plain runs]
+                                    [--start RULE ...] [--time-limit SECONDS] [--reuse]
 
 1. Training runs: DEAP runs (``--train-population`` x ``--train-generations``) on suites that
    share no target with the benchmark's ``triangle_box_paper`` (``kite_train``, ``box_train``
@@ -18,6 +19,9 @@
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
    candidates and seed, all three at the same time (the same load for each; the wall time of
    one is the wall time of the three).
+   ``--start RULE`` (e.g. ``seeds/tube_seeding_start.py``, ``seeds/improved_seeding_start.py``)
+   puts those rules in the LLM runs' program database from round 0, so that prompts show
+   them as exemplars; the LLM runs' figures then count only the model's own completions.
 4. Reported per model: the share of completions that are valid rule programs; the share of
    valid completions whose seed mask is new to the run (the engine's flag) and new to the
    corpus and the run; the best fitness and the best complete rule's seeds after k candidates
@@ -56,8 +60,10 @@ def corpus_masks(bodies, features) -> set:
     return out
 
 
-def best_curves(run_dir: Path, points) -> dict:
-    """Best fitness, and seeds of the best complete rule, after k candidates."""
+def best_curves(run_dir: Path, points, written_only: bool = False) -> dict:
+    """Best fitness, and seeds of the best complete rule, after k candidates.  With
+    ``written_only`` only the model's completions count towards the best (not the start
+    programs it was shown as exemplars), though k counts every candidate."""
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
@@ -67,8 +73,12 @@ def best_curves(run_dir: Path, points) -> dict:
     best, best_complete = float("inf"), None
     fitness, seeds, k = {}, {}, 0
     marks = sorted(points)
+
+    def counts(rec) -> bool:
+        return rec.status == "ok" and rec.fitness is not None and not (
+            written_only and rec.operation != "sample")
     for n, rec in enumerate(rows, 1):
-        if rec.status == "ok" and rec.fitness is not None:
+        if counts(rec):
             best = min(best, rec.fitness)
             if rec.complete and (best_complete is None or rec.seeds < best_complete):
                 best_complete = rec.seeds
@@ -77,10 +87,11 @@ def best_curves(run_dir: Path, points) -> dict:
             k += 1
     for m in marks[k:]:
         fitness[m], seeds[m] = best, best_complete
-    first_92 = next((n for n, rec in enumerate(rows, 1) if rec.status == "ok" and rec.complete
+    first_92 = next((n for n, rec in enumerate(rows, 1) if counts(rec) and rec.complete
                      and rec.seeds <= PAPER_IMPROVED_SEEDS), None)
     return {"fitness": [fitness[m] for m in marks], "complete_seeds": [seeds[m] for m in marks],
-            "candidates_to_92_seeds": first_92, "candidates": len(rows)}
+            "candidates_to_92_seeds": first_92, "candidates": len(rows),
+            "written_only": written_only}
 
 
 def run_status(run_dir: Path) -> str | None:
@@ -107,7 +118,7 @@ def run_size(run_dir: Path) -> int:
 
 
 def run_elapsed(run_dir: Path) -> float | None:
-    """The run's own wall time (its last generation's ``elapsed``) of a reused run."""
+    """The run's own wall time (its last generation's ``elapsed``)."""
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
@@ -225,6 +236,15 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=64)
     ap.add_argument("--generations", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", nargs="+", choices=("plain", "runs"), default=["plain", "runs"],
+                    help="which of the two models to train and run")
+    ap.add_argument("--start", action="append", default=[],
+                    help="rule file shown to the LLM runs as a start program (prompt "
+                         "exemplar; repeatable); their figures then count only the model's "
+                         "own completions")
+    ap.add_argument("--time-limit", type=float,
+                    help="seconds each benchmark run may take (it stops after the round "
+                         "under way; the runs are compared at equal candidates)")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the training runs, models and benchmark runs already in --workdir "
                          "(made by an earlier invocation with the same options; a benchmark "
@@ -243,7 +263,7 @@ def main() -> None:
     train_runs, results["train_run_seconds"] = training_runs(work, args)
 
     # 2. the two models
-    models = {"plain": work / "model-plain", "runs": work / "model-runs"}
+    models = {name: work / f"model-{name}" for name in args.models}
     common = ["--random-rules", str(args.random_rules), "--variations", str(args.variations),
               "--documents", str(args.documents), "--seed", str(args.seed),
               "--max-length", "192", "--threads", "1"]
@@ -267,8 +287,12 @@ def main() -> None:
     bench = ["--suite", "triangle_box_paper", "--population", str(args.population),
              "--generations", str(args.generations), "--seed", str(args.seed),
              "--workers", "1", "--quiet"]
+    if args.time_limit:
+        bench += ["--time-limit", str(args.time_limit)]
+    exemplars = [x for start in args.start for x in ("--start", start)]
+    results["llm_start_programs"] = args.start
     engines = {f"llm-{name}": ["--engine", "llm", "--backend", "transformers", "--model",
-                               str(model)] for name, model in models.items()}
+                               str(model)] + exemplars for name, model in models.items()}
     engines["deap"] = ["--engine", "deap"]
     # at the same time: on a shared machine the three runs then see the same load
     jobs = {}
@@ -280,13 +304,15 @@ def main() -> None:
         if out.exists():
             shutil.rmtree(out)
         argv = [sys.executable, "-m", "ibp_evolve.cli.main", "evolve", "--out", str(out)]
-        jobs[name] = (time.monotonic(), subprocess.Popen(
+        jobs[name] = subprocess.Popen(
             argv + bench + extra, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL))
-    for name, (start, job) in jobs.items():
+            stdout=subprocess.DEVNULL)
+    for name, job in jobs.items():
         if job.wait() != 0:
             raise SystemExit(f"the {name} run exited {job.returncode}")
-        results[f"{name}_seconds"] = round(time.monotonic() - start, 1)
+        # the run's own wall time: waiting on the jobs in turn would give a run that ended
+        # early the time of the longest one
+        results[f"{name}_seconds"] = run_elapsed(work / f"run-{name}")
     results["engine_runs"] = {"run now, at the same time": sorted(jobs),
                               "reused": sorted(set(engines) - set(jobs))}
 
@@ -309,7 +335,8 @@ def main() -> None:
     points = sorted({p for p in (16, 64, 256, 512, 1024, 2000, total) if p <= total})
     results["points"] = points
     for name in engines:
-        results[name] = best_curves(work / f"run-{name}", points)
+        results[name] = best_curves(work / f"run-{name}", points,
+                                    written_only=name.startswith("llm") and bool(args.start))
         if name.startswith("llm"):
             results[name].update(llm_figures(work / f"run-{name}", known))
         results[name]["status"] = run_status(work / f"run-{name}")

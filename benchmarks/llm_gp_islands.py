@@ -52,7 +52,7 @@ def migrants_taken(run_dir: Path) -> dict:
 
 
 def main() -> None:
-    from llm_engine import best_curve, fmt, run_cli   # the LLM benchmark's helpers
+    from llm_engine import best_curves, fmt, run_cli   # the LLM benchmark's helpers
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="runs/bench-islands")
     ap.add_argument("--model", help="a trained model directory (default: train one here)")
@@ -64,7 +64,9 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    results = {"suite": "triangle_box_paper", "population_per_island": args.population,
+    results = {"machine": f"{os.cpu_count()} CPU cores, load average "
+                          f"{os.getloadavg()[0]:.1f} at the start, no GPU, one torch thread",
+               "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
                "runs": []}
     model = Path(args.model) if args.model else work / "model"
@@ -100,7 +102,7 @@ def main() -> None:
         total = min(r["candidates"] for r in runs)
         points = sorted({p for p in (64, 128, 256, 512, 1024, 2048, total) if p <= total})
         for r in runs:
-            curve = best_curve(Path(r["out"]), points)
+            curve = dict(zip(points, best_curves(Path(r["out"]), points)["fitness"]))
             r["best_vs_candidates"] = {str(p): curve[p] for p in points}
             r["best_at_equal_candidates"] = curve[total]
             r["equal_candidates"] = total

@@ -414,7 +414,7 @@ def llm_engine() -> str:
     points = d["points"]
     lines = [f"At equal candidates on `{d['suite']}` (population {d['population']}; "
              f"{d['machine']}): best complete rule's seeds after N candidates", "",
-             "| engine | " + " | ".join(f"N = {n}" for n in points)
+             "| engine | " + " | ".join(f"N = {_n(n)}" for n in points)
              + " | valid | new seed masks (of valid) |",
              "|---" * (len(points) + 3) + "|"]
     for e in engines:
@@ -424,8 +424,24 @@ def llm_engine() -> str:
         new = (f"{r['new_mask_share_of_valid']:.1%}" if "new_mask_share_of_valid" in r
                else "—")
         lines.append(f"| {e} | " + " | ".join(cells) + f" | {valid} | {new} |")
-    lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates, ≥ 98% "
-              "valid, ≥ 40% new masks; this run stopped at "
+    times = [f"{e} {_n(round(d[e + '_seconds']))} s" for e in engines
+             if d.get(e + "_seconds") is not None]
+    if times:
+        lines += ["", "Wall time of each run (the runs ran side by side): " + ", ".join(times)
+                  + "."]
+    starts = d.get("llm_start_programs") or []
+    if starts:
+        lines += ["", "The LLM runs were shown " + ", ".join(f"`{s}`" for s in starts)
+                  + " as start programs (prompt exemplars); their rows count only the "
+                  "model's own completions."]
+    reached = []
+    for e in engines:
+        if e.startswith("llm"):
+            found = d[e].get("candidates_to_92_seeds")
+            reached.append(f"{e}: " + (f"after {_n(found)} candidates" if found else "not "
+                                       "reached"))
+    lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates ("
+              + "; ".join(reached) + "), ≥ 98% valid, ≥ 40% new masks; this run stopped at "
               f"{_n(points[-1])} candidates."]
     return "\n".join(lines) + "\n"
 
@@ -520,11 +536,81 @@ def minimize_paper() -> str:
             f"{_load_range(loads)}; measured {d.get('measured_at', '?')}).\n")
 
 
-RENDERERS = {f.__name__: f for f in (masters, llm_engine, evolve_seeds, islands_seeds,
+def grammar_validity() -> str:
+    """Constrained against unconstrained sampling in the same run: the code before the sampler
+    drew its own tokens (grammar_validity_before.json) and now (grammar_validity.json), on
+    the same briefly trained model, and now on the LLM benchmark's model
+    (grammar_validity_trained.json) when present."""
+    d = _load("grammar_validity")
+    if d is None:
+        return _missing("grammar_validity")
+    docs = [("before", "briefly trained", _load("grammar_validity_before")),
+            ("now", "briefly trained", d),
+            ("now", "benchmark's", _load("grammar_validity_trained"))]
+    rows = []
+    for code, model, doc in docs:
+        if doc is None:
+            continue
+        for mode in ("off", "on"):
+            m = doc["median"][mode]
+            rows.append([code, f"{model} ({doc['model']})", mode, f"{m['valid_share']:.1%}",
+                         f"{m['completions_per_s']:.2f}", _n(round(m["tokens_per_s"])),
+                         f"{m['checks_per_token']:.2f}",
+                         f"{doc['prompts'] * doc['n']} × {doc['repeats']}"])
+    lines = [f"At most {d['max_new_tokens']} tokens per completion, {d['machine']}; medians "
+             "over repeats, the unconstrained run of each repeat as its baseline:", ""]
+    lines += _table(["code", "model", "grammar", "valid", "completions/s", "tokens/s",
+                     "checks per token", "completions × repeats"], rows)
+    lines += [""] + [f"{code}, {model} model: {doc.get('label', '')} (measured "
+                     f"{doc.get('measured_at', '?')}, {doc['machine']})."
+                     for code, model, doc in docs if doc is not None]
+    return "\n".join(lines) + "\n"
+
+
+def serve_llm() -> str:
+    d = _load("serve_llm")
+    if d is None:
+        return _missing("serve_llm")
+    groups = {}
+    for r in d["runs"]:
+        groups.setdefault((r["grammar"], r["clients"]), []).append(r)
+    rows = [["on" if g else "off", c, len(rs),
+             f"{statistics.median(r['completions_per_s'] for r in rs):.3f}",
+             f"{statistics.median(r['tokens_per_s'] for r in rs):.1f}"]
+            for (g, c), rs in sorted(groups.items())]
+    lines = [f"Random Llama model of {d['parameters'] / 1e6:.0f}M parameters ({d['hidden']} × "
+             f"{d['layers']} layers, vocabulary {_n(d['vocab'])}) on `{d['device']}` "
+             f"({d['machine_threads']} torch threads{', ' + d['machine'] if 'machine' in d else ''}"
+             f"), {d['tokens']} tokens per completion; medians:", ""]
+    lines += _table(["grammar", "clients", "rounds", "completions/s", "tokens/s"], rows)
+    if d["device"] == "cpu":
+        lines += ["", "Not measured on a GPU: no device was lent to this task."]
+    return "\n".join(lines) + "\n"
+
+
+def llm_gp_islands() -> str:
+    d = _load("llm_gp_islands")
+    if d is None:
+        return _missing("llm_gp_islands")
+    rows = []
+    for r in d["runs"]:
+        best = r.get("best_at_equal_candidates")
+        rows.append([r["seed"], r["mix"], _n(r["equal_candidates"]),
+                     "incomplete" if best is None or best >= 1e15 else _n(best),
+                     _n(r["candidates"]), f"{_n(round(r['seconds']))} s"])
+    lines = [f"`{d['suite']}`, population {d['population_per_island']} per island, "
+             f"{d['generations']} generations, engines {d['mixes']}"
+             + (f" ({d['machine']})" if "machine" in d else "") + ":", ""]
+    lines += _table(["seed", "islands", "equal candidates", "best fitness (seeds)",
+                     "candidates in all", "wall time"], rows)
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, serve_llm,
+                                     llm_gp_islands, evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
-                                     rank_floor, sailir, learn_once, small_reduce, analytic)}
-RENDERERS |= {f.__name__: f for f in (evolve_paper, sample_report)}
-RENDERERS |= {f.__name__: f for f in (minimize_paper,)}
+                                     rank_floor, sailir, learn_once, small_reduce, analytic,
+                                     evolve_paper, sample_report, minimize_paper)}
 
 
 def render(text: str) -> str:

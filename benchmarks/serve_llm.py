@@ -13,20 +13,22 @@ the same moment (the LLM engine's prompt, ``n`` = 1, ``max_tokens`` = ``--tokens
 wall time until the last answer gives completions/s and generated tokens/s — with the rule
 grammar off and on.  A random model never ends a function by itself, so every completion runs
 to the token budget (with the grammar on, it is closed into a rule near the budget).  Prints
-the median over ``--repeats`` and writes all runs as JSON.
+the median over ``--repeats`` and writes all runs as JSON (default
+``benchmarks/results/serve_llm.json``, which ``benchmarks/readme_figures.py`` renders).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def random_model(tokenizer_dir: str, out: Path, hidden: int, layers: int, heads: int) -> int:
@@ -120,16 +122,18 @@ def main() -> None:
     server.start_background()
     prompt = build_prompt(["return seed.d <= target.d\n",
                            "return seed.d <= target.d and seed.s <= target.s\n"])
-    results = {"parameters": parameters, "hidden": args.hidden, "layers": args.layers,
+    import os
+    results = {"machine": f"{os.cpu_count()} CPU cores, load average "
+                          f"{os.getloadavg()[0]:.1f} at the start",
+               "parameters": parameters, "hidden": args.hidden, "layers": args.layers,
                "heads": args.heads, "vocab": len(backend.tokenizer), "device": backend.device,
                "tokens": args.tokens, "max_batch": args.max_batch, "runs": [],
                "machine_threads": torch.get_num_threads()}
-    out = Path(args.out) if args.out else work / "serve_llm.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks/results/serve_llm.json"
+    from bench_io import write_result
 
     def save():   # after every round: a long benchmark keeps what it measured
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        tmp.replace(out)    # atomic
+        write_result(out, results, stamp=True)
 
     print(f"random model: {parameters / 1e6:.1f}M parameters on {backend.device} "
           f"({torch.get_num_threads()} torch threads)", flush=True)
@@ -150,7 +154,6 @@ def main() -> None:
         server.shutdown()
         server.server_close()
     save()
-    print(out)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 :class:`llm_mutator.grammar.RuleChecker`.
 
 Sampling (:class:`RuleLogitsProcessor`, a ``transformers`` logits processor that runs before
-temperature and top-p): per sequence and step, candidate tokens are checked in order of
-decreasing probability until the checked ones hold the top-p share of the probability (or
-``max_checks`` were checked); the valid ones among them keep their logits, every other token
-is masked.  A trained model puts almost all its mass on a few tokens, so a step costs a few
-checks; each check re-parses one line.  Near the end of a sequence's token budget,
-:meth:`RuleChecker.closing` searches a short text that completes the line (closing brackets, an
-``else`` for an open conditional, ``for`` clauses for pending names, ...) and returns on every
-path; once its token cost comes close to what is left, the sequence follows it and ends.  In
-the few steps before that, each likely token is kept only if closing after it still fits what
-is left (a token can make closing much dearer: the start of a long name, another generator).
+temperature and top-p): per sequence and step, the processor draws the next token itself from
+the model's distribution (temperature, then the nucleus of ``coverage`` mass) *without
+replacement* and checks the draws in order; the first one the checker accepts is the only
+token left unmasked, so the model's own sampler takes it.  Drawing without replacement until a
+draw is valid is exact sampling from the model's distribution restricted to the valid tokens,
+and it costs about one check per generated token (a valid token is the likely case) — checking
+every likely token until they cover the nucleus, as an earlier version did, cost tens of
+checks per token for a model that is not sure of itself, each check a re-parse of the line.
+Near the end of a sequence's token budget, :meth:`RuleChecker.closing` searches a short text
+that completes the line (closing brackets, an ``else`` for an open conditional, ``for``
+clauses for pending names, ...) and returns on every path; once its token cost comes close to
+what is left, the sequence follows it and ends.  In the few steps before that, a drawn token
+is kept only if closing after it still fits what is left (a token can make closing much
+dearer: the start of a long name, another generator).
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class RuleLogitsProcessor:
         self.plans: list[str | None] = [None] * len(starts)   # closing text still to write
         self.retry_at = [None] * len(starts)   # budget left when closing is tried again
         self.deferred = [None] * len(starts)   # cost of the last closing found, not yet due
+        # (text, closing of that text): the last closing found, a hint for the next
+        self.hints = [None] * len(starts)
         self.checks = 0          # candidate tokens checked (benchmarks read it)
         self.released = 0        # rows left unconstrained: no likely token was valid
         self.closed = 0          # rows closed because their budget ran short
@@ -110,6 +116,13 @@ class RuleLogitsProcessor:
             plan = self.plans[r]
             if plan and text is not None and plan.startswith(text):
                 self.plans[r] = plan[len(text):]
+            closes, ahead = self.hints[r] or (None, None)
+            if closes == state.text and ahead and new is not None and text is not None \
+                    and ahead.startswith(text):
+                # the model wrote the start of the closing of the state it continued: the
+                # rest closes the new state, no search needed
+                self.checker.remember(new, ahead[len(text):])
+                self.hints[r] = (new.text, ahead[len(text):])
             self.states[r] = new
             self.seen[r] = {}
 
@@ -127,8 +140,8 @@ class RuleLogitsProcessor:
         return new is not None
 
     def _choose(self, r, state, probs, ids, enough: int | None = None) -> list:
-        """Valid tokens among the likeliest, until they cover ``coverage`` of the mass (or
-        ``enough`` were found)."""
+        """Valid tokens among ``ids`` (likeliest first), until they cover ``coverage`` of the
+        mass or ``enough`` were found: the fallback when no draw was valid."""
         mass, allowed = 0.0, []
         for p, token in zip(probs, ids):
             self.checks += 1
@@ -141,25 +154,33 @@ class RuleLogitsProcessor:
                 break
         return allowed
 
-    def _affordable(self, r, allowed, left: int) -> list:
-        """Near the end of the budget, the likeliest allowed tokens after which the function
-        can still be closed in ``left`` tokens (a token may make closing much dearer: the
-        start of a long name, another generator); all of ``allowed`` if none is checked."""
-        out = []
-        for token in allowed[:8]:
-            if token in self.vocabulary.eos_ids:
-                out.append(token)
-            else:
-                new = self.seen[r].get(token)
-                if new is None:
-                    continue
-                plan = "" if new.ended else self.checker.closing(new, budget=300)
-                if plan is None or self.vocabulary.count(plan) + self.close_margin > left:
-                    continue
-                out.append(token)
-            if len(out) >= 3:
+    def _draw(self, r, state, draws, left) -> list:
+        """The first of ``draws`` (the model's samples without replacement) that the checker
+        accepts — and, with ``left`` tokens of budget (None: not near the end), after which
+        the function can still be closed in time; if none of the first eight valid draws
+        leaves room to close, the one after which closing is cheapest."""
+        cheapest, checked = None, 0
+        for token in draws:
+            self.checks += 1
+            if not self._allowed(r, token, state):
+                continue
+            if left is None or token in self.vocabulary.eos_ids:
+                return [token]
+            new = self.seen[r][token]
+            plan = "" if new.ended else self.checker.closing(new, budget=300,
+                                                              hint=self._hint(r))
+            cost = None if plan is None else self.vocabulary.count(plan)
+            if cost is not None and cost + self.close_margin <= left:
+                if plan:
+                    self.hints[r] = (new.text, plan)
+                return [token]
+            if cheapest is None or (cost is not None and (cheapest[0] is None
+                                                          or cost < cheapest[0])):
+                cheapest = (cost, token)
+            checked += 1
+            if checked >= 8:
                 break
-        return out or allowed
+        return [] if cheapest is None else [cheapest[1]]
 
     def _closing(self, r, state, left: int):
         """The token that follows the row's closing text once its budget runs short (None
@@ -168,7 +189,9 @@ class RuleLogitsProcessor:
             if left > max(self.close_window, self._estimate(state)) or (
                     self.retry_at[r] is not None and left > self.retry_at[r]):
                 return None
-            plan = self.checker.closing(state)
+            plan = self.checker.closing(state, hint=self._hint(r))
+            if plan:
+                self.hints[r] = (state.text, plan)
             if plan is None:
                 self.retry_at[r] = left - 4   # the line may close more easily a bit later
                 return None
@@ -189,6 +212,9 @@ class RuleLogitsProcessor:
             return None
         return token
 
+    def _hint(self, r):
+        return self.hints[r][1] if self.hints[r] else None
+
     def _estimate(self, state) -> int:
         """Tokens that closing the function may take, roughly (:func:`_closing_estimate`),
         plus twice a ``for`` clause for each name the line's generators wait to see bound (a
@@ -208,8 +234,7 @@ class RuleLogitsProcessor:
         vocab = scores.shape[1]
         logp = torch.log_softmax(scores[rows].float() / self.temperature, dim=-1)
         k = min(self.max_checks, vocab)
-        top_logp, top_ids = torch.topk(logp, k, dim=-1)
-        top_p, top_ids = top_logp.exp().tolist(), top_ids.tolist()
+        draws = self._nucleus_draws(logp, k)
         # one mask, filled on the CPU and applied in one go (a GPU sees three operations per
         # step, not three per row)
         free = [r for r in range(scores.shape[0]) if r not in set(rows)]
@@ -222,16 +247,17 @@ class RuleLogitsProcessor:
             if forced is not None:
                 allowed = [forced]
             else:
-                allowed = self._choose(r, state, top_p[j], top_ids[j])
-                if self.budgets is not None and self.deferred[r] is not None and allowed:
+                left = None
+                if self.budgets is not None and self.deferred[r] is not None:
                     left = self.budgets[r] - step - 1
-                    if left <= 2 * self.deferred[r] + self.close_margin + self.lookahead:
-                        allowed = self._affordable(r, allowed, left)
-            if not allowed and k < vocab:
-                # nothing valid among the likeliest: look further down, once
+                    if left > 2 * self.deferred[r] + self.close_margin + self.lookahead:
+                        left = None
+                allowed = self._draw(r, state, draws[j], left)
+            if not allowed:
+                # no draw was valid: the likeliest valid tokens further down, once
                 wide_p, wide_ids = torch.topk(logp[j], min(vocab, 16 * k))
-                allowed = self._choose(r, state, wide_p.exp().tolist()[k:],
-                                       wide_ids.tolist()[k:], enough=8)
+                allowed = self._choose(r, state, wide_p.exp().tolist(), wide_ids.tolist(),
+                                       enough=8)
             if not allowed:
                 allowed = [t for t in self.vocabulary.eos_ids if self.checker.can_end(state)]
             if not allowed:
@@ -247,6 +273,22 @@ class RuleLogitsProcessor:
         mask[free] = True
         mask[keep_rows, keep_cols] = True
         return scores.masked_fill(~mask.to(scores.device), float("-inf"))
+
+    def _nucleus_draws(self, logp, k: int) -> list:
+        """Per row, up to ``k`` tokens drawn without replacement from the nucleus (the
+        likeliest tokens holding ``coverage`` of the mass) of ``exp(logp)``, in draw order."""
+        import torch
+        probs = logp.exp()
+        ordered, order = torch.sort(probs, dim=-1, descending=True)
+        # a token stays in the nucleus when the mass before it is under ``coverage``
+        outside = (ordered.cumsum(dim=-1) - ordered) >= self.coverage
+        ordered = ordered.masked_fill(outside, 0.0)
+        nucleus = torch.zeros_like(probs).scatter_(-1, order, ordered)
+        out = []
+        for row in nucleus:
+            n = min(k, int((row > 0).sum()))
+            out.append(torch.multinomial(row, n, replacement=False).tolist() if n else [])
+        return out
 
 
 def _closing_estimate(state: CheckerState) -> int:

@@ -24,8 +24,9 @@ The function ends where a line starts in column 0 (the prompt's convention) or a
 sequence; both are allowed only when every path has returned and the whole completion passes
 :func:`llm_mutator.prompt.parse_completion` — the same validator as before, kept as the final
 word.  The checker is deliberately stricter than the language in a few corners, which a sampler
-does not miss and in which it could otherwise wander without end: 4-space indentation, no line
-breaks inside brackets, no runs of three spaces, at most two blank lines in a row, comments of
+does not miss and in which it could otherwise wander without end: 4-space indentation, a line
+broken inside brackets goes on indented at least as deep as the body (at most 12 continuation
+lines, none blank), no runs of three spaces, at most two blank lines in a row, comments of
 printable ASCII up to 100 characters, no docstring or trailing commas, decimal literals, an
 iterable written as such (``seed.a``, not ``(seed.a)``).
 
@@ -81,6 +82,10 @@ _OPEN, _CLOSE = "([", ")]"
 # (a line in column 0 ends the function) and the dedent of the body would break the rule
 _SHORT_INDENT = re.compile(r"^ {1,3}[^ \n]|\n {0,3}[^ \n]")
 _SPACE_RUN = re.compile(r"   ")
+_BLANK_CONTINUATION = re.compile(r"\n *(?:\n|#)")   # inside brackets: blank or comment only
+MAX_CONTINUATION_INDENT = 48
+MAX_CONTINUATION_LINES = 12
+MAX_HINT_TAILS = 48     # closing: tails of an earlier closing tried before a search
 # what completes a line, likeliest first (see RuleChecker.closing)
 _CLOSERS = ("\n", ")", "]", " else 0", " 0", ":", ".r", "(0)", " > 0", ", 0", " in seed.a",
             " v in seed.a", " for v in seed.a", " seed.a", "0", ".0", "= 0", ".n", "(seed.a)",
@@ -771,7 +776,18 @@ class CheckerState:
 
 
 class RuleChecker:
-    """Incremental check of a rule body as a model writes it (see the module docstring)."""
+    """Incremental check of a rule body as a model writes it (see the module docstring).
+
+    A checker remembers the closing texts it found (:meth:`closing`) by the completion text
+    they close — a state is fully determined by its text — because a sampler near the end of
+    its budget asks for the closing of the same and of neighbouring prefixes step after step;
+    ``searches`` counts the searches actually run."""
+
+    MAX_REMEMBERED = 4096
+
+    def __init__(self):
+        self._closings: dict[str, tuple] = {}   # text -> (closing or None, budget searched)
+        self.searches = 0
 
     def start(self, prefix: str = "") -> CheckerState | None:
         """The state at the start of a body, after ``prefix`` (text already generated)."""
@@ -821,12 +837,47 @@ class RuleChecker:
             state._ends = self._end(state) is not None
         return state._ends
 
-    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500) -> str | None:
+    def closing(self, state: CheckerState, depth: int = 24, budget: int = 1500,
+                hint: str | None = None) -> str | None:
         """A short text after which the function may end (``""`` when it may end now), or
         None when none is found: the current line completed (closing brackets, an ``else``
-        for an open conditional, ...), a body for an open ``if``, a final ``return``."""
+        for an open conditional, ...), a body for an open ``if``, a final ``return``.
+        ``hint``: a closing found for an earlier prefix of this text; its tails are tried
+        before any search (a sampler that wrote one more token than the prefix it closed
+        usually needs the rest of the same closing, less whatever the token wrote of it)."""
         if self.can_end(state):
             return ""
+        known = self._closings.get(state.text)
+        if known is not None and (known[0] is not None or known[1] >= budget):
+            return known[0]
+        found = self._from_hint(state, hint) if hint else None
+        if found is None:
+            self.searches += 1
+            found = self._closing(state, depth, budget)
+        if len(self._closings) >= self.MAX_REMEMBERED:
+            self._closings.clear()
+        self._closings[state.text] = (found, budget)
+        return found
+
+    def _from_hint(self, state: CheckerState, hint: str) -> str | None:
+        """The longest tail of ``hint`` (at most MAX_HINT_TAILS tried) that closes ``state``."""
+        for k in range(min(len(hint), MAX_HINT_TAILS)):
+            tail = hint[k:]
+            if not tail.endswith("\n"):
+                continue
+            after = self.feed(state, tail)
+            if after is not None and self.can_end(after):
+                return tail
+        return None
+
+    def remember(self, state: CheckerState, closing: str) -> None:
+        """Record that ``closing`` closes ``state`` (a sampler that wrote the start of a
+        closing text knows that its rest closes what it wrote)."""
+        if len(self._closings) >= self.MAX_REMEMBERED:
+            self._closings.clear()
+        self._closings[state.text] = (closing, 0)
+
+    def _closing(self, state: CheckerState, depth: int, budget: int) -> str | None:
         suffix = self._close_line(state, depth, budget)
         if suffix is None:
             return None
@@ -850,8 +901,9 @@ class RuleChecker:
         return self._pending(state) | self._pending(state, True)
 
     def _close_line(self, state: CheckerState, depth: int, budget: int):
-        """Best-first search for a text that completes the current line (ending in a
-        newline), at most ``depth`` atoms long and at most ``budget`` checks.  A state's
+        """A text that completes the current line (ending in a newline), at most ``depth``
+        atoms long and found in at most ``budget`` checks: straight down first (see below),
+        then by a best-first search.  A state's
         priority is the atoms written so far plus :data:`_GREED` times an estimate of what is
         left (open brackets, names awaiting a ``for``, a trailing operator); the atoms tried
         at a state are a ``for`` clause for each name the line's generators wait to see bound,
@@ -886,8 +938,7 @@ class RuleChecker:
                 out += [w[len(stem):] for w in sorted(words) if w.startswith(stem)
                         and w != stem]
                 out.append(" = 0")
-            opened = sum(1 if t[1] in _OPEN else -1 if t[1] in _CLOSE else 0
-                         for t in tokens if t[0] == "op")
+            opened = _open_brackets(tokens)
             last = tokens[-1] if tokens else None
             dangling = last is not None and (
                 (last[0] == "op" and last[1] not in _CLOSE)
@@ -897,9 +948,41 @@ class RuleChecker:
             out += _CLOSERS
             if current.line.endswith(" "):
                 out = [a[1:] if a[:1] == " " else a for a in out]   # no runs of spaces
+            if opened > 0:
+                # a line break inside brackets only costs tokens, unless a comment needs one
+                out = _continuation(current.line) + [a for a in out if a != "\n"]
             return estimate, list(dict.fromkeys(out))
 
         estimate, atoms = expand(state)
+        # first, straight down: at each step the first atom (likeliest first) that leaves no
+        # more to write than before; most lines close this way in a few dozen checks, and the
+        # best-first search below (tens of checks per state it expands) runs only when not
+        current, text, last, grew, left_here, tried = state, "", None, False, estimate, atoms
+        for _ in range(depth):
+            step = None
+            word_end = _WORD_CHAR.match(current.line[-1:]) is not None
+            for atom in tried:
+                grows = word_end and _WORD_CHAR.match(atom) is not None
+                if (atom == last and atom not in (")", "]")) or (grows and grew):
+                    continue
+                spent += 1
+                nxt = self.feed(current, atom)
+                if nxt is None or nxt.ended:
+                    continue
+                if nxt.line == "" and nxt.text.endswith("\n"):
+                    return text + atom
+                if nxt.line in seen:
+                    continue
+                more_estimate, more = expand(nxt)
+                if more_estimate <= left_here:
+                    step = (nxt, atom, grows, more_estimate, more)
+                    break
+            if step is None or spent > budget // 4:
+                break
+            current, last, grew, left_here, tried = step
+            text += last
+            seen.add(current.line)
+        seen = {state.line}
         heap = [(_GREED * estimate, 0, order, state, "", None, False, atoms)]
         while heap:
             _, steps, _, current, text, last, grew, atoms = heapq.heappop(heap)
@@ -1032,8 +1115,9 @@ class RuleChecker:
         if not tokens:
             return True
         indent = len(text) - len(stripped)
-        if "#" in stripped:
-            # a comment ends the line: the statement before it must be complete
+        if "#" in stripped.rsplit("\n", 1)[-1] and _open_brackets(tokens) <= 0:
+            # a comment outside brackets ends the line: the statement before it must be
+            # complete (inside brackets the line goes on below it)
             try:
                 self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
                 return True
@@ -1080,17 +1164,41 @@ class RuleChecker:
 
 
 def _layout(line: str, frames, expect_block) -> None:
-    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: a
-    break inside brackets, an indentation deeper than a block allows, runs of spaces, long
-    comments (the prompt's own cut and dedent also forbid 1-3 space indents)."""
-    if "\n" in line or _SHORT_INDENT.search(line):
+    """Raise _Dead for a line laid out in a way no rule needs and a sampler can loop in: an
+    indentation deeper than a block allows, runs of spaces, long comments; for a line broken
+    inside brackets, a continuation line that is blank, indented less than the body (the
+    prompt's cut and the body's dedent would break the rule) or more than
+    MAX_CONTINUATION_INDENT, or more than MAX_CONTINUATION_LINES of them (the prompt's own cut
+    and dedent also forbid 1-3 space indents)."""
+    if _SHORT_INDENT.search(line) or _BLANK_CONTINUATION.search(line):
         raise _Dead()
-    code, _, comment = line.partition("#")
-    stripped = code.lstrip(" ")
+    physical = line.split("\n")
+    if len(physical) > MAX_CONTINUATION_LINES + 1:
+        raise _Dead()
     deepest = frames[-1].indent + (BODY_INDENT if expect_block is not None else 0)
-    if len(code) - len(stripped) > deepest or _SPACE_RUN.search(stripped) \
-            or len(comment) > MAX_COMMENT_CHARS:
-        raise _Dead()
+    for k, text in enumerate(physical):
+        code, _, comment = text.partition("#")
+        stripped = code.lstrip(" ")
+        if len(code) - len(stripped) > (deepest if k == 0 else MAX_CONTINUATION_INDENT) \
+                or _SPACE_RUN.search(stripped) or len(comment) > MAX_COMMENT_CHARS:
+            raise _Dead()
+
+
+def _continuation(line: str) -> list:
+    """Inside brackets, what lets a line broken there go on: past a comment only a new
+    continuation line; a continuation line begun left of the body needs its indentation."""
+    physical = line.rsplit("\n", 1)
+    if "#" in physical[-1]:
+        return ["\n" + " " * (2 * BODY_INDENT)]
+    if len(physical) > 1 and not physical[-1].strip(" "):
+        return [" " * max(0, 2 * BODY_INDENT - len(physical[-1]))]
+    return []
+
+
+def _open_brackets(tokens) -> int:
+    """Brackets the tokens open and leave open."""
+    return sum(1 if t[1] in _OPEN else -1 if t[1] in _CLOSE else 0
+               for t in tokens if t[0] == "op")
 
 
 def _line_end(text: str):

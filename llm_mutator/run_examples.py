@@ -11,7 +11,9 @@ The model thus sees ``priority_v0`` (and ``priority_v1``) followed by a better `
 Programs are grouped like the engine's program database: by score signature (per-target
 scores) into clusters, one program per cluster drawn with a preference for short programs.
 The completion's cluster is drawn by a Boltzmann distribution over fitness ranks (good
-completions are frequent, but any improvement can appear), the shown ones among the worse
+completions are frequent, but any improvement can appear) among the clusters of *complete*
+programs when the run has any (a completion should teach a rule that reduces every target;
+short ones are preferred within a cluster), the shown ones among the worse
 clusters the same way (close competitors rather than random failures, as in the engine's
 prompts).  Each example records the run, the suite, the candidates and their fitness, whether
 the completion is complete and whether its seed mask was *new to the run* when it was scored
@@ -192,9 +194,14 @@ def examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
     fitness = [c.fitness for c in clusters]
     levels = sorted(set(fitness))
     n_worse = {f: len(levels) - 1 - k for k, f in enumerate(levels)}   # distinct worse levels
+    # what a completion should teach is a rule that works: when the run has complete rules,
+    # only those are completions (an incomplete one is still shown as a worse program)
+    complete = [programs.info[c.programs[0].candidate][0] for c in clusters]
+    usable = complete if any(complete) else [True] * len(clusters)
     eligible, probs = {}, {}
     for size in (2, 3):
-        eligible[size] = [i for i, f in enumerate(fitness) if n_worse[f] >= size - 1]
+        eligible[size] = [i for i, f in enumerate(fitness)
+                          if n_worse[f] >= size - 1 and usable[i]]
         if eligible[size]:
             probs[size] = rank_probabilities([fitness[i] for i in eligible[size]],
                                              COMPLETION_TEMPERATURE)
@@ -203,6 +210,8 @@ def examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
         if len(out) >= n:
             break
         # triples are the engine's prompt (two programs shown); pairs its first prompts
+        if not eligible[2]:
+            break
         size = 3 if eligible[3] and rng.random() < 0.5 else 2
         best = eligible[size][int(rng.choice(len(eligible[size]), p=probs[size]))]
         chosen, taken = [best], {fitness[best]}

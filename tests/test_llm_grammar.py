@@ -91,7 +91,8 @@ DEAD = [
     ("a leading zero", "    return 01\n", "    return 01\n"),
     ("a three-space indent", "   return 1", "   r"),
     ("a comment in column 0", "    x = 1\n# note\n", "    x = 1\n#"),
-    ("a line break inside brackets", "    return (1 +\n        2)", "    return (1 +\n"),
+    ("a continuation line left of the body", "    return (1 +\n  2)", "    return (1 +\n  2"),
+    ("a blank line inside brackets", "    return (1 +\n\n        2)", "    return (1 +\n\n"),
     ("an if without a body", "    if seed.r:\n    return 1", "    if seed.r:\n    r"),
     ("ending before every path returns", "    x = 1\ndef", "    x = 1\nd"),
     ("the versioned name", "    priority_v3 = 1", "    priority_v3 "),
@@ -101,6 +102,33 @@ DEAD = [
 @pytest.mark.parametrize("what,text,dies_at", DEAD, ids=[d[0] for d in DEAD])
 def test_a_prefix_that_cannot_become_a_rule_is_refused_where_it_goes_wrong(what, text, dies_at):
     assert walk(text) == dies_at
+
+
+BROKEN_INSIDE_BRACKETS = [
+    "    return (seed.s <= target.s\n            and seed.d <= target.d)\n",
+    "    x = min(seed.r,\n        target.r)  # the smaller\n    return x > 2\n",
+    "    return sum(v  # what the seed carries\n               for v in seed.a) <= target.r\n",
+    "    if seed.d > target.d:\n        return 0\n    return (seed.s <=\n        target.s - (target.t\n"
+    "                    - seed.t))\n",
+]
+
+
+@pytest.mark.parametrize("text", BROKEN_INSIDE_BRACKETS)
+def test_a_line_broken_inside_brackets_is_followed_as_the_rule_parser_reads_it(text):
+    """Python joins the lines inside brackets, and so does the rule parser: the checker lets
+    such a body through, character by character, and lets it end where the validator does."""
+    parse_completion(text)                # the rule parser's own verdict
+    state = walk(text)
+    assert not isinstance(state, str), f"refused at {state!r}"
+    assert CHECKER.can_end(state)
+    assert not CHECKER.can_end(walk(text[:text.index("\n") + 1]))   # still inside brackets
+
+
+def test_a_broken_line_short_of_budget_is_closed_into_a_rule():
+    prefix = "    return min(seed.r,\n           target.r"
+    closing = CHECKER.closing(CHECKER.start(prefix))
+    assert closing is not None
+    parse_completion(prefix + closing)
 
 
 def test_names_a_generator_binds_later_may_be_used_before_its_for_clause():
@@ -148,6 +176,17 @@ def test_a_sequence_short_of_budget_can_be_closed_into_a_rule(prefix):
     assert state is not None
     closing = CHECKER.closing(state)
     assert closing is not None
+    parse_completion(prefix + closing)
+
+
+def test_a_closing_is_searched_once_per_prefix_and_its_rest_is_known_after_its_start():
+    checker = RuleChecker()
+    prefix = "    return (seed.r + min(seed.s, target.a[2"
+    closing = checker.closing(checker.start(prefix))
+    assert checker.closing(checker.start(prefix)) == closing and checker.searches == 1
+    ahead = checker.start(prefix + closing[:2])
+    checker.remember(ahead, closing[2:])
+    assert checker.closing(ahead) == closing[2:] and checker.searches == 1
     parse_completion(prefix + closing)
 
 

@@ -80,6 +80,18 @@ def test_examples_are_programs_of_one_run_worse_first_and_end_with_the_better_on
         assert e.new_mask == (first_of_mask[rows[best][2]] == best)
 
 
+def test_a_run_with_complete_rules_teaches_only_complete_completions(gp_runs):
+    import numpy as np
+
+    from llm_mutator.run_examples import examples_from_run, read_run
+    programs = read_run(gp_runs["bubble"])
+    assert programs.n_complete and programs.n_complete < len(programs.info)
+    examples = examples_from_run(programs, 40, np.random.default_rng(1))
+    assert examples and all(e.complete for e in examples)
+    shown = [programs.info[c][0] for e in examples for c in e.candidates[:-1]]
+    assert not all(shown)          # incomplete rules still appear as the worse programs
+
+
 def test_train_mutator_learns_from_gp_runs_and_records_each_example(gp_runs, tmp_path, capsys):
     pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
     pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
