@@ -9,7 +9,10 @@
 # Selects the same seeds as tube_seeding on every triangle-box target with five or six lines (not
 # on targets of at most four lines, whose wider tube it leaves out, nor on families with more
 # than six lines, whose further lines it leaves without a dot clause and whose seven-line
-# clauses it lacks).  One line: the LLM
-# grammar checker (tests/test_llm_grammar.py) refuses a newline inside parentheses.
+# clauses it lacks).
 def keep(seed, target):
-    return min(seed.offset(0), seed.a[0] - 1) <= 0 and min(seed.offset(1), seed.a[1] - 1) <= 0 and min(seed.offset(2), seed.a[2] - 1) <= 0 and min(seed.offset(3), seed.a[3] - 1) <= 0 and min(seed.offset(4), seed.a[4] - 1) <= 0 and min(seed.offset(5), seed.a[5] - 1) <= 0 and seed.tube <= 1 + min(seed.missing, 2) + min(target.d, 2) and seed.s <= max(target.s - seed.missing, target.d)
+    return (min(seed.offset(0), seed.a[0] - 1) <= 0 and min(seed.offset(1), seed.a[1] - 1) <= 0
+            and min(seed.offset(2), seed.a[2] - 1) <= 0 and min(seed.offset(3), seed.a[3] - 1) <= 0
+            and min(seed.offset(4), seed.a[4] - 1) <= 0 and min(seed.offset(5), seed.a[5] - 1) <= 0
+            and seed.tube <= 1 + min(seed.missing, 2) + min(target.d, 2)
+            and seed.s <= max(target.s - seed.missing, target.d))
