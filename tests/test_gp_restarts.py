@@ -71,3 +71,15 @@ def test_a_restart_rule_the_primitive_set_cannot_express_is_left_out():
     config = GPConfig(population=20, seed=2, stagnation=3, features=("s", "s_target", "r"))
     engine, candidates = asked(config, 4, STAGNANT)
     assert engine._restarted and {c.operation for c in candidates} == {"restart"}
+
+
+def test_a_run_begun_before_restart_rules_resumes_as_it_began():
+    """config.json of an older run lacks the new settings: not the new defaults, the old
+    behaviour (no restart rules, plain random trees), so its resume matches its start."""
+    old = {k: v for k, v in GPConfig(generations=40).to_json().items()
+           if k not in ("distinct_start", "restart_rules")}
+    config = GPConfig.from_json(old)
+    assert config.restart_rules == () and not config.distinct_start
+    assert config.generations == 40
+    new = GPConfig.from_json(GPConfig().to_json())
+    assert new.restart_rules == ("improved_seeding",) and new.distinct_start

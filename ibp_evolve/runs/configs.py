@@ -85,6 +85,13 @@ class GPConfig(EngineConfig):
                                          # that repeat a seed selection are re-drawn (up to
                                          # ``retries`` times), as offspring are
 
+    @classmethod
+    def from_json(cls, data: dict):
+        # a run begun before distinct first trees and restart rules resumes as it began
+        if "distinct_start" not in data:
+            data = {**data, "distinct_start": False, "restart_rules": []}
+        return super().from_json(data)
+
 
 @dataclass(frozen=True)
 class SymbolicConfig(EngineConfig):
