@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ibp_evolve.engines.gp import DeapEngine, GPConfig, PrimitiveSet, tree_from_source
+from ibp_evolve.engines.gp import (DeapEngine, GPConfig, GPSourceError, PrimitiveSet,
+                                   tree_from_source)
 from ibp_evolve.language.library import resolve_rule
 from ibp_evolve.runs.evaluation import SuiteSpec, mask_hash, suite_features
 
@@ -83,3 +84,8 @@ def test_a_run_begun_before_restart_rules_resumes_as_it_began():
     assert config.generations == 40
     new = GPConfig.from_json(GPConfig().to_json())
     assert new.restart_rules == ("improved_seeding",) and new.distinct_start
+
+
+def test_an_unknown_restart_rule_is_a_one_line_error():
+    with pytest.raises(GPSourceError, match="restart rule 'improved_seedng': unknown rule"):
+        asked(GPConfig(population=4, restart_rules=("improved_seedng",)))

@@ -452,7 +452,10 @@ class DeapEngine(LoopEngine):
         from ibp_evolve.language.library import resolve_rule
         out = []
         for rule in rules:
-            source = rule if "def " in rule else resolve_rule(rule).source
+            try:
+                source = rule if "def " in rule else resolve_rule(rule).source
+            except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
+                raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
             try:
                 out.append(PrimitiveSet.names(tree_from_source(source, self.primitives)))
             except GPSourceError:
