@@ -2,9 +2,10 @@
 
 For each seed: ``ibp-evolve evolve --seed S`` with every other option at its default
 (triangle_box_paper, population 300, 60 generations, stagnation restarts with improved seeding
-among fresh trees), run as the user runs it, in a fresh process, into a temporary run folder.
+among fresh trees, improved seeding's visits every 20 generations), run as the user runs it, in
+a fresh process, into a temporary run folder.
 Reported per seed: the best rule's seeds and completeness, wall time, restarts, and whether the
-best rule descends from a start rule (improved seeding injected at a restart) or from random
+best rule descends from a start rule (improved seeding injected by the GP) or from random
 trees alone; overall: how many runs end at <= 92 seeds (improved seeding) and the median.
 Goal (issue 16): all <= 92, median <= 70.
 
@@ -44,7 +45,7 @@ def seeds_arg(values: list[str]) -> list[int]:
 
 
 def descends_from_start(db, cid: int) -> bool:
-    """Whether a start rule (injected at a restart: improved seeding) is among the
+    """Whether a start rule (improved seeding, injected by the GP) is among the
     candidate's ancestors, i.e. whether the run found its rule from a random start or not."""
     todo, seen = [cid], set()
     while todo:
@@ -107,7 +108,7 @@ def write_summary(results: list, seeds: list, args, final: bool) -> dict:
         "at_most_92": sum(1 for c in counts if c <= IMPROVED_SEEDING),
         "median_seeds": statistics.median(counts) if counts else None,
         "max_seeds": max(counts) if counts else None,
-        # runs whose best rule descends from improved seeding injected at a restart
+        # runs whose best rule descends from improved seeding injected by the GP
         "from_start_rule": sum(1 for r in ok if r.get("from_start_rule")),
         "median_wall_seconds": statistics.median(r["wall_seconds"] for r in results),
         "goal": "all <= 92 seeds, median <= 70", "results": results}

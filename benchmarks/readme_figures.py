@@ -90,8 +90,9 @@ def evolve_seeds() -> str:
         f"{_n(statistics.median(seeds))}, median wall time "
         f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s"
         + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}."
-        + (f" In {started} of them the best rule descends from improved seeding, which a "
-           f"restart injects; the others found theirs from random trees." if started else ""),
+        + (f" In {started} of them the best rule descends from improved seeding (which joins "
+           f"a population at a restart and every 20 generations); the others found theirs "
+           f"from random trees." if started else ""),
     ]
     before = RESULTS / "main_job_40_generations.json"
     if before.exists():

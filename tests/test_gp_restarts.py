@@ -79,8 +79,8 @@ def test_a_run_begun_before_restart_rules_resumes_as_it_began():
     behaviour (no restart rules, plain random trees), so its resume matches its start."""
     old = {k: v for k, v in GPConfig(generations=40).to_json().items()
            if k not in ("distinct_start", "restart_rules")}
-    config = GPConfig.from_json(old)
-    assert config.restart_rules == () and not config.distinct_start
+    config = GPConfig.from_json({k: v for k, v in old.items() if k != "inject_every"})
+    assert config.restart_rules == () and not config.distinct_start and not config.inject_every
     assert config.generations == 40
     new = GPConfig.from_json(GPConfig().to_json())
     assert new.restart_rules == ("improved_seeding",) and new.distinct_start
@@ -89,3 +89,16 @@ def test_a_run_begun_before_restart_rules_resumes_as_it_began():
 def test_an_unknown_restart_rule_is_a_one_line_error():
     with pytest.raises(GPSourceError, match="restart rule 'improved_seedng': unknown rule"):
         asked(GPConfig(population=4, restart_rules=("improved_seedng",)))
+
+
+def test_a_population_that_never_restarts_still_meets_improved_seeding(tmp_path, improved_mask):
+    """Every ``inject_every`` generations the restart rules join the offspring (here at 2 and 4),
+    so a run climbing slowly in a poor basin, never stagnant, is not left there."""
+    from ibp_evolve.runs.evaluation import LocalEvaluator
+    from ibp_evolve.runs.store import RunFolder
+    run = RunFolder.create(tmp_path / "run", {"engine": "deap"})
+    DeapEngine(GPConfig(population=12, generations=4, seed=1, stagnation=0, inject_every=2)
+               ).evolve(PAPER, evaluator=LocalEvaluator(PAPER), run=run)
+    rows = run.db.conn.execute("SELECT generation, mask_hash FROM candidates "
+                               "WHERE operation = 'start'").fetchall()
+    assert sorted(tuple(r) for r in rows) == [(2, improved_mask), (4, improved_mask)]

@@ -494,6 +494,11 @@ class DeapEngine(LoopEngine):
             keep = [] if cfg.selection == "nsga2" else self._distinct_best(
                 self.population_, min(cfg.elite, cfg.population - 1))
             self._elites = keep
+            if cfg.inject_every and generation % cfg.inject_every == 0:
+                # a population that never stagnates can still be climbing slowly in a poor
+                # basin: the restart rules join it now and then, taking over only if better
+                migrants = [self._new(self.primitives.from_names(names), "start")
+                            for names in self._restart_trees] + migrants
             migrants = migrants[:max(0, cfg.population - len(keep) - 1)]
             individuals = self._vary(self.population_, cfg.population - len(keep)
                                      - len(migrants), keep if keep else self.population_)

@@ -81,6 +81,8 @@ class GPConfig(EngineConfig):
                                          # join every restarted population, so that a run
                                          # stuck in a poor basin is rescued (the first
                                          # population stays random); () : fresh trees only
+    inject_every: int = 20               # generations between visits of the restart rules to
+                                         # a population that is not restarting (0: never)
     distinct_start: bool = True          # random trees of a first or restarted population
                                          # that repeat a seed selection are re-drawn (up to
                                          # ``retries`` times), as offspring are
@@ -89,7 +91,7 @@ class GPConfig(EngineConfig):
     def from_json(cls, data: dict):
         # a run begun before distinct first trees and restart rules resumes as it began
         if "distinct_start" not in data:
-            data = {**data, "distinct_start": False, "restart_rules": []}
+            data = {**data, "distinct_start": False, "restart_rules": [], "inject_every": 0}
         return super().from_json(data)
 
 
