@@ -656,9 +656,9 @@ class DeapEngine(LoopEngine):
         """The start rules, (at a restart) the restart rules, the migrants, then random trees.
         With ``distinct_start`` a random tree whose seed selection is already in the
         population is re-drawn (up to ``retries`` times), as offspring are (:meth:`_vary`):
-        about two thirds of 300 plain random trees repeat a selection (mostly keep-all or
-        keep-none), and a first population of few distinct rules with one complete among
-        them converges on that one's basin."""
+        about two thirds of 300 plain random trees repeat a selection, and a first
+        population of few distinct rules with one complete among them converges on that
+        one's basin."""
         cfg = self.config
         out = [self._new(tree_from_source(src, self.primitives), "start")
                for src in cfg.start_rules]
