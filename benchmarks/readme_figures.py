@@ -81,6 +81,7 @@ def evolve_seeds() -> str:
     seeds = [r["best_seeds"] for r in rows]
     goal = json.loads(files[0].read_text())["goal"]
     over = [f"seed {r['seed']} ends at {r['best_seeds']}" for r in rows if r["best_seeds"] > 92]
+    started = sum(1 for r in rows if r.get("from_start_rule"))
     lines = [
         f"`ibp-evolve evolve --seed S` for {len(rows)} seeds "
         f"({', '.join(str(r['seed']) for r in rows)}; files "
@@ -88,8 +89,23 @@ def evolve_seeds() -> str:
         f"{sum(s <= 92 for s in seeds)} of {len(rows)} end at <= 92 seeds, median "
         f"{_n(statistics.median(seeds))}, median wall time "
         f"{_n(statistics.median(r['wall_seconds'] for r in rows))} s"
-        + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}.",
+        + (f"; {', '.join(over)}" if over else "") + f". Goal: {goal}."
+        + (f" In {started} of them the best rule descends from improved seeding (which joins "
+           f"a population at a restart and every 20 generations); the others found theirs "
+           f"from random trees." if started else ""),
     ]
+    before = RESULTS / "main_job_40_generations.json"
+    if before.exists():
+        # the same seeds before this main job's settings (40 generations, a random first
+        # population with repeated selections, restarts from fresh trees only)
+        old = {r["seed"]: r for r in json.loads(before.read_text())["results"]
+               if not r.get("exit")}
+        lines += ["", "Per seed, beside the earlier default (40 generations, restarts from "
+                  "random trees only; `main_job_40_generations.json`):", ""]
+        lines += _table(["seed"] + [str(r["seed"]) for r in rows],
+                        [["now"] + [str(r["best_seeds"]) for r in rows],
+                         ["before"] + [str(old[r["seed"]]["best_seeds"]) if r["seed"] in old
+                                       else "–" for r in rows]])
     return "\n".join(lines) + "\n"
 
 

@@ -64,9 +64,9 @@ def add_parser(subparsers) -> None:
                         "offset,removed,tube,distance (see ibp-evolve features)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
-                   help="generations after the initial one (default 40, or until the time "
-                        "limit when only --time-limit is given; with --resume: extend the run "
-                        "to this many)")
+                   help="generations after the initial one (default 60 for deap, or until "
+                        "the time limit when only --time-limit is given; with --resume: extend "
+                        "the run to this many)")
     p.add_argument("--time-limit", type=float,
                    help="seconds; a hard deadline for this invocation: in-flight evaluations "
                         "are stopped and the best rules exported.  Alone (no --generations) "
@@ -88,9 +88,9 @@ def add_parser(subparsers) -> None:
                    help="rank by (fitness, size) lexicographically (default) or NSGA-II")
     p.add_argument("--max-height", type=int, help="tree height limit (default 8)")
     p.add_argument("--stagnation", type=int, metavar="K",
-                   help="deap: restart the population from fresh random trees and the start "
-                        "rules after K generations without a better best rule (default 8; "
-                        "0: never)")
+                   help="deap: restart the population from fresh random trees, the start "
+                        "rules and the library's improved seeding after K generations without "
+                        "a better best rule (default 8; 0: never)")
     p.add_argument("--max-seeds", type=int,
                    help="evolution's cap on seeds per target: larger selections are failed "
                         "without solving (default: the smaller of the suite's and 2000)")

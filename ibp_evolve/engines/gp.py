@@ -443,6 +443,24 @@ class DeapEngine(LoopEngine):
         self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
         self.population_, self.hall_of_fame_, self._elites = [], [], []
         self._migrants, self._migrants_due = [], False   # (node names, candidate id)
+        self._restart_trees = self._expressible(cfg.restart_rules)
+
+    def _expressible(self, rules) -> list[list[str]]:
+        """Node names of the restart rules (library names or rule sources) that the primitive
+        set can express: one it cannot (``--features`` without ``d``, say) is left out, since
+        restart rules are a default, not the user's request as start rules are."""
+        from ibp_evolve.language.library import resolve_rule
+        out = []
+        for rule in rules:
+            try:
+                source = rule if "def " in rule else resolve_rule(rule).source
+            except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
+                raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
+            try:
+                out.append(PrimitiveSet.names(tree_from_source(source, self.primitives)))
+            except GPSourceError:
+                continue
+        return out
 
     def begin(self, resumed: bool) -> None:
         if not resumed:
@@ -466,7 +484,7 @@ class DeapEngine(LoopEngine):
         if self._fresh:
             # a restart leaves the basin the population has settled in: a fresh start, while
             # the hall of fame (and the run's database) keep the best rules
-            individuals = self._initial_population(migrants)
+            individuals = self._initial_population(migrants, restart=restarted)
             self._elites = []
             if restarted:
                 for ind in individuals:
@@ -476,6 +494,11 @@ class DeapEngine(LoopEngine):
             keep = [] if cfg.selection == "nsga2" else self._distinct_best(
                 self.population_, min(cfg.elite, cfg.population - 1))
             self._elites = keep
+            if cfg.inject_every and generation % cfg.inject_every == 0:
+                # a population that never stagnates can still be climbing slowly in a poor
+                # basin: the restart rules join it now and then, taking over only if better
+                migrants = [self._new(self.primitives.from_names(names), "start")
+                            for names in self._restart_trees] + migrants
             migrants = migrants[:max(0, cfg.population - len(keep) - 1)]
             individuals = self._vary(self.population_, cfg.population - len(keep)
                                      - len(migrants), keep if keep else self.population_)
@@ -629,15 +652,37 @@ class DeapEngine(LoopEngine):
                 break
         return out
 
-    def _initial_population(self, migrants=()) -> list:
+    def _initial_population(self, migrants=(), restart=False) -> list:
+        """The start rules, (at a restart) the restart rules, the migrants, then random trees.
+        With ``distinct_start`` a random tree whose seed selection is already in the
+        population is re-drawn (up to ``retries`` times), as offspring are (:meth:`_vary`):
+        about two thirds of 300 plain random trees repeat a selection, and a first
+        population of few distinct rules with one complete among them converges on that
+        one's basin."""
         cfg = self.config
-        out = []
-        for k, src in enumerate(cfg.start_rules):
-            out.append(self._new(tree_from_source(src, self.primitives), "start"))
+        out = [self._new(tree_from_source(src, self.primitives), "start")
+               for src in cfg.start_rules]
+        if restart:
+            out += [self._new(self.primitives.from_names(names), "start")
+                    for names in self._restart_trees]
         out += migrants
+        seen = set()
+        if cfg.distinct_start:
+            for ind in out:
+                self._compute_masks(ind)
+                seen.add(ind.digest)
+        n_fixed = len(out)
         while len(out) < cfg.population:
-            out.append(self._new(self.toolbox.expr_init(), "random"))
-        return out[:max(cfg.population, len(cfg.start_rules))]
+            for attempt in range(cfg.retries + 1 if cfg.distinct_start else 1):
+                ind = self._new(self.toolbox.expr_init(), "random")
+                if not cfg.distinct_start:
+                    break
+                self._compute_masks(ind)
+                if ind.digest not in seen:
+                    break
+            seen.add(ind.digest)
+            out.append(ind)
+        return out[:max(cfg.population, n_fixed - len(migrants))]
 
     def _stagnant(self) -> bool:
         """Whether the population's best rule has not improved for ``stagnation`` generations

@@ -54,6 +54,9 @@ class EngineConfig:
 @dataclass(frozen=True)
 class GPConfig(EngineConfig):
     """Settings of a GP run (all have defaults that finish in minutes on a laptop)."""
+    generations: int | None = 60         # 40 left a third of the seeds' runs above 70 seeds
+                                         # (benchmarks/evolve_seeds.py); 60 cost about half
+                                         # as much time again
     population: int = 300
     selection: str = "lexicographic"     # or "nsga2"
     tournament_size: int = 5
@@ -71,9 +74,25 @@ class GPConfig(EngineConfig):
     features: tuple = ()                 # terminal features by display name; () = the classic
                                          # set, gp.default_features(N)
     stagnation: int = 8                  # generations without a better best rule before the
-                                         # population restarts from fresh random trees and the
-                                         # start rules (the best rules stay in the hall of
-                                         # fame); 0: never restart
+                                         # population restarts from fresh random trees, the
+                                         # start rules and the restart rules (the best rules
+                                         # stay in the hall of fame); 0: never restart
+    restart_rules: tuple = ("improved_seeding",)   # library rules (or rule sources) that
+                                         # join every restarted population, so that a run
+                                         # stuck in a poor basin is rescued (the first
+                                         # population stays random); () : fresh trees only
+    inject_every: int = 20               # generations between visits of the restart rules to
+                                         # a population that is not restarting (0: never)
+    distinct_start: bool = True          # random trees of a first or restarted population
+                                         # that repeat a seed selection are re-drawn (up to
+                                         # ``retries`` times), as offspring are
+
+    @classmethod
+    def from_json(cls, data: dict):
+        # a run begun before distinct first trees and restart rules resumes as it began
+        if "distinct_start" not in data:
+            data = {**data, "distinct_start": False, "restart_rules": [], "inject_every": 0}
+        return super().from_json(data)
 
 
 @dataclass(frozen=True)
