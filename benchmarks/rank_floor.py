@@ -8,10 +8,8 @@ several removal orders (``--orders``: the random seeds 0..K-1), and records
 
 * the floor: the smallest minimal set over all starts and orders that the judge's own scoring
   confirms, with its trimmed equations;
-* with sector symmetries also ``floor_as_solved``: the smallest set minimize calls complete.
-  minimize solves every seed as it is, with the relation rows; the judge (like ``reduce``)
-  first moves seeds of non-unique sectors onto their images in unique sectors, and then often
-  finds the same set incomplete.  ``--images`` starts minimize from those images instead;
+  (minimize solves a set as the judge does: with sector symmetries, the seeds of non-unique
+  sectors moved onto their images in unique sectors first);
 * the shape of the floor: seeds per number of removed lines, per numerator power, per dots, per
   sector; the numerator power carried by removed lines; the distance from the tube's path;
 * counting figures: equations of the set, independent ones, trimmed ones (each trimmed equation
@@ -25,7 +23,7 @@ Starting sets (``--starts``, rule names of the library or of START_RULES below):
 units wider, one dot anywhere, the numerator budget of the target itself on removed lines).
 
 Run:  python benchmarks/rank_floor.py [--s 3 4 5 6] [--starts ...] [--orders 3]
-          [--minimize-seconds 10] [--swaps 1000] [--no-symmetries] [--images] [--merge]
+          [--minimize-seconds 10] [--swaps 1000] [--no-symmetries] [--merge]
           [--dots 0] [--out FILE]
       python benchmarks/rank_floor.py --recount [--no-symmetries]   (counting figures only)
 Writes benchmarks/results/rank_floor.json (``_nosym`` for IBP + LI alone, ``_dots1`` for
@@ -51,9 +49,7 @@ sys.path.insert(0, str(ROOT))
 from ibp_evolve.judge.minimize import minimize_suite  # noqa: E402
 from ibp_evolve.language.features import features_from_indices  # noqa: E402
 from ibp_evolve.language.library import resolve_rule  # noqa: E402
-from ibp_evolve.reducer.symmetry_rows import columns_of_rows  # noqa: E402
 from ibp_evolve.language.parse import load_rule  # noqa: E402
-from ibp_evolve.reducer.reduction import reduce_on_seeds  # noqa: E402
 from bench_io import write_result  # noqa: E402  (a script beside this one)
 from rank_scan import judge_for, target_for  # noqa: E402
 
@@ -123,35 +119,19 @@ def from_text(rows: list[str]) -> np.ndarray:
     return np.array([[int(x) for x in row.split(",")] for row in rows], dtype=np.int64)
 
 
-def judge_seeds(judge, mask: np.ndarray) -> np.ndarray:
-    """The universe mask of the seeds the judge solves for ``mask``: with symmetries, a seed of
-    a non-unique sector is replaced by its images in the unique sector (``Judge.solved_seeds``).
-    minimize then starts from equations the judge would use itself."""
-    universe = judge.universe(0)
-    at = columns_of_rows(universe, judge.solved_seeds(universe[mask]))
-    out = np.zeros(len(universe), dtype=bool)
-    out[at[at >= 0]] = True
-    return out
-
-
-def counting(judge, seeds: np.ndarray, as_solved: bool = False) -> dict:
-    """Equations and integrals of one complete seed set (the counting argument's figures):
-    as the judge solves it, or (``as_solved``) as minimize does, every seed as it is with the
-    relation rows of the integrals its equations touch."""
+def counting(judge, seeds: np.ndarray) -> dict:
+    """Equations and integrals of one complete seed set as the judge solves it (the counting
+    argument's figures)."""
     targets = list(judge.suite.targets)
-    if as_solved:
-        system, relations = judge.with_relations(
-            judge.rows.system(seeds, extra_integrals=judge.suite.targets))
-        red = reduce_on_seeds(system, np.arange(len(seeds)), targets, judge.masters,
-                              relations=relations)
-    else:
-        red = judge.reduce(seeds, targets)
-        system = judge.rows.system(judge.solved_seeds(seeds),
-                                   extra_integrals=judge.suite.targets)
+    red = judge.reduce(seeds, targets)
+    system = judge.rows.system(judge.solved_seeds(seeds), extra_integrals=judge.suite.targets)
     # how many of each seed's equations (8 IBP + 1 LI) the target's reduction pivots
     per_seed = np.bincount(system.seed_of_equation(red.trimmed_seed_equations),
                            minlength=system.seeds.shape[0])
-    return {"seeds": int(len(seeds)), "equations": int(red.equations),
+    # with symmetries a seed of a mirror sector is solved as its images (a numerator maps to
+    # several integrals): ``solved_seeds`` is what the judge's `seeds` counts
+    return {"seeds": int(len(seeds)), "solved_seeds": int(system.seeds.shape[0]),
+            "equations": int(red.equations),
             "equations_per_seed": int(system.n_templates),
             "trimmed_per_seed": {str(k): int(v) for k, v in enumerate(np.bincount(per_seed))},
             "independent_equations": int(red.independent_equations),
@@ -160,14 +140,12 @@ def counting(judge, seeds: np.ndarray, as_solved: bool = False) -> dict:
 
 
 def floor_at(s: int, dots: int, starts, orders: int, seconds: float,
-             symmetries: bool, max_start: int, images: bool, swaps: int) -> dict:
+             symmetries: bool, max_start: int, swaps: int) -> dict:
     judge = judge_for(s, dots, symmetries)
     target = judge.suite.targets[0]
-    runs, best, best_solved = [], None, None
+    runs, best = [], None
     for name in starts:
         mask = judge.masks(start_rule(name))
-        if images and judge.symmetries:
-            mask = [judge_seeds(judge, mask[0])]
         if mask[0].sum() > max_start:     # one solve of the whole start: time and memory
             runs.append({"start": name, "start_size": int(mask[0].sum()),
                          "skipped": f"over --max-start {max_start}"})
@@ -179,14 +157,13 @@ def floor_at(s: int, dots: int, starts, orders: int, seconds: float,
             result = report.results[0]
             run = {"start": name, "order": order, "minimize_seconds": seconds,
                    "max_swaps": swaps,
-                   "images": images and judge.symmetries, "start_size": result.start_size,
+                   "start_size": result.start_size,
                    "pruned": result.pruned_size, "greedy": result.greedy_size,
                    "minimal": result.size, "complete": result.complete,
                    "swaps_tried": result.swaps_tried,
                    "seconds": round(time.perf_counter() - clock, 1)}
-            # minimize solves a seed as it is (with the relation rows); the judge moves seeds
-            # of non-unique sectors to their images first, which can lose a needed equation:
-            # a floor counts only when the judge's own scoring confirms it
+            # a floor counts only when the judge's own scoring confirms it (a check: minimize
+            # solves as the judge does)
             run["judge_complete"] = bool(result.complete and judge.score_masks(
                 report.masks, "trimmed").targets[0].reduced)
             runs.append(run)
@@ -198,20 +175,11 @@ def floor_at(s: int, dots: int, starts, orders: int, seconds: float,
             seeds = judge.universe(0)[report.masks[0]]
             if run["judge_complete"] and (best is None or result.size < len(best[1])):
                 best = (name, seeds)
-            if result.complete and (best_solved is None or result.size < len(best_solved[1])):
-                best_solved = (name, seeds)
     row = {"s": s, "target": list(target), "runs": runs}
     if best is not None:
         name, seeds = best
         row["floor"] = {"from": name, **counting(judge, seeds), "shape": shape(seeds, target),
                         "seed_integrals": as_text(seeds)}
-    if judge.symmetries and best_solved is not None:
-        # the smallest set minimize itself calls complete: valid identities all (IBP and LI
-        # of each seed, relation rows), but not what the judge would solve for these seeds
-        name, seeds = best_solved
-        row["floor_as_solved"] = {"from": name, **counting(judge, seeds, as_solved=True),
-                                  "shape": shape(seeds, target),
-                                  "seed_integrals": as_text(seeds)}
     return row
 
 
@@ -226,9 +194,8 @@ def merged(old_rows: list, new_rows: list) -> list:
         old["runs"] += row["runs"]
         old["seconds"] = round(old.get("seconds", 0) + row["seconds"], 1)
         old["load_avg_1min"] = max(old.get("load_avg_1min", 0), row["load_avg_1min"])
-        for key in ("floor", "floor_as_solved"):
-            if key in row and (key not in old or row[key]["seeds"] < old[key]["seeds"]):
-                old[key] = row[key]
+        if "floor" in row and ("floor" not in old or row["floor"]["seeds"] < old["floor"]["seeds"]):
+            old["floor"] = row["floor"]
     return [by_s[s] for s in sorted(by_s)]
 
 
@@ -250,14 +217,12 @@ def recount(args) -> int:
     document = json.loads(out.read_text())
     for row in document["rows"]:
         judge = judge_for(row["s"], args.dots, document["symmetries"])
-        for key in ("floor", "floor_as_solved"):
-            floor = row.get(key)
-            if floor:
-                seeds = from_text(floor["seed_integrals"])
-                floor.update(counting(judge, seeds, as_solved=key == "floor_as_solved"))
-                print(f"s={row['s']} {key}: {floor['seeds']} seeds, complete "
-                      f"{floor['reduced']}, trimmed per seed {floor['trimmed_per_seed']}",
-                      flush=True)
+        floor = row.get("floor")
+        if floor:
+            seeds = from_text(floor["seed_integrals"])
+            floor.update(counting(judge, seeds))
+            print(f"s={row['s']} floor: {floor['seeds']} seeds, complete "
+                  f"{floor['reduced']}, trimmed per seed {floor['trimmed_per_seed']}", flush=True)
     document["marginal"] = marginal(document["rows"])
     write_result(out, document)
     return 0
@@ -286,9 +251,6 @@ def main() -> int:
                              "as rank_scan.py and reduce)")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of other s already in the output file")
-    parser.add_argument("--images", action="store_true",
-                        help="with symmetries, start from the seeds the judge solves (seeds of "
-                             "non-unique sectors moved to their images) instead of the rule's")
     parser.add_argument("--recount", action="store_true",
                         help="only recompute the counting figures of the stored floors")
     parser.add_argument("--out")
@@ -306,7 +268,7 @@ def main() -> int:
         load = os.getloadavg()[0]
         clock = time.perf_counter()
         row = floor_at(s, args.dots, args.starts, args.orders, args.minimize_seconds,
-                       not args.no_symmetries, args.max_start, args.images, args.swaps)
+                       not args.no_symmetries, args.max_start, args.swaps)
         row["load_avg_1min"] = round(load, 2)
         row["seconds"] = round(time.perf_counter() - clock, 1)
         rows.append(row)

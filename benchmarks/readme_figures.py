@@ -247,35 +247,32 @@ def rank_floor() -> str:
     for label, doc in docs:
         starts = list(doc["starts"])
         loads = [row["load_avg_1min"] for row in doc["rows"]]
-        # with symmetries: also the smallest set minimize calls complete (each seed solved as
-        # it is, with relation rows), which the judge (seeds moved to unique sectors) may not
-        solved = any("floor_as_solved" in row for row in doc["rows"])
         lines += [f"Smallest complete seed sets `minimize` finds for {doc['family']} "
                   f"{doc['target'].replace('-', '−')}, {label} (measured "
                   f"{doc.get('measured_at', '?')}, load average {_n(min(loads))}–"
-                  f"{_n(max(loads))} on 2 cores): the floor's seeds (trimmed equations, "
-                  "trimmed per seed), *per power* the seeds each further unit of s costs if the "
+                  f"{_n(max(loads))} on 2 cores): the floor's seeds"
+                  + (" as selected (and as the judge solves them: seeds of mirror sectors "
+                     "replaced by their images, often several per seed)"
+                     if doc["symmetries"] else "")
+                  + " (trimmed equations, trimmed per solved seed), *per power* the seeds each further unit of s costs if the "
                   "floor's pattern repeats (per number of removed lines, the median of its "
                   "seeds per numerator power, summed), and per start the best minimal set of "
                   "its removal "
-                  "orders that the judge confirms (— not run or none confirmed)"
-                  + (". *Seeds as they are*: the smallest set `minimize` itself calls "
-                     "complete, every seed solved as it is with the relation rows (valid "
-                     "identities all), which the judge, moving the seeds of mirror sectors "
-                     "onto unique sectors first, may find incomplete" if solved else "") + ":", "",
+                  "orders that the judge confirms (— not run or none confirmed):", "",
                   "| s | 30·s | swap budget | floor | per power | "
-                  + ("seeds as they are | " if solved else "")
                   + " | ".join(f"from `{name}`" for name in starts) + " |",
-                  "|---" * (len(starts) + 5 + solved) + "|"]
+                  "|---" * (len(starts) + 5) + "|"]
         def floor_cell(f):
-            return (f"{_n(f['seeds'])} ({_n(f['trimmed_equations'])}, "
-                    f"{f['trimmed_equations'] / f['seeds']:.1f})") if f else "—"
+            if not f:
+                return "—"
+            solved = f.get("solved_seeds", f["seeds"])
+            return (f"{_n(f['seeds'])}" + (f" / {_n(solved)} solved" if solved != f["seeds"]
+                                           else "")
+                    + f" ({_n(f['trimmed_equations'])}, {f['trimmed_equations'] / solved:.1f})")
 
         for row in doc["rows"]:
             floor = floor_cell(row.get("floor")) + " | " + (
                 f"{sum(_seeds_per_power(row['floor']).values()):g}" if row.get("floor") else "—")
-            if solved:
-                floor += " | " + floor_cell(row.get("floor_as_solved"))
             cells = []
             for name in starts:
                 runs = [r for r in row["runs"] if r["start"] == name]
@@ -315,12 +312,13 @@ def rank_floor() -> str:
                 # each trimmed equation pivots one integral the target needs and a seed has
                 # per_seed equations: the bound if every equation of every seed pivoted
                 full = last["trimmed_per_seed"].get(str(per_seed), 0)
+                solved = last.get("solved_seeds", last["seeds"])
                 line += (f"; a seed brings {per_seed} equations, of which the floor at s = "
-                         f"{s1} pivots {last['trimmed_equations'] / last['seeds']:.1f} on "
-                         f"average (all {per_seed} on {full} of its {last['seeds']} seeds), "
+                         f"{s1} pivots {last['trimmed_equations'] / solved:.1f} on "
+                         f"average (all {per_seed} on {full} of its {solved} solved seeds), "
                          f"so at this growth of trimmed equations even a set whose every "
-                         f"equation pivoted would need ≥ {trimmed_step / per_seed:.1f} seeds "
-                         "per unit of s")
+                         f"equation pivoted would need ≥ {trimmed_step / per_seed:.1f} solved "
+                         "seeds per unit of s")
             lines += ["", line + "."]
         lines.append("")
     return "\n".join(lines[:-1]) + "\n"
