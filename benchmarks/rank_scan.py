@@ -118,7 +118,7 @@ def main() -> int:
         print(f"{s:>3} " + " ".join(f"{cell(row[name]):>22}" for name in LIBRARY)
               + f" {cell(row['rule'])} {cell(row.get('floor'))}  {load:.1f}")
     document = {"benchmark": "rank_scan", "family": "triangle_box", "target": pattern,
-                "rule": label,
+                "rule": label, "symmetries": judge.symmetries,
                 "rule_source": rule.source, "rows": rows}
     write_result(Path(args.out), document, stamp=True)
     return 0

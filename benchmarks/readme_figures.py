@@ -207,7 +207,10 @@ def rank_scan(name: str = "rank_scan") -> str:
     target = data.get("target", "I(1,1,1,1,1,1,-s)").replace("-", "−")
     loads = [row["load_avg_1min"] for row in data["rows"] if "load_avg_1min" in row]
     load = f", load average {_n(min(loads))}–{_n(max(loads))} on 2 cores" if loads else ""
-    lines = [f"Seeds (trimmed equations) on {data['family']} {target}, measured "
+    # with symmetries, seeds as the judge solves them (mirror-sector seeds as their images)
+    sym = {True: " (sector symmetries on: seeds as solved)",
+           False: " (sector symmetries off)"}.get(data.get("symmetries"), "")
+    lines = [f"Seeds (trimmed equations) on {data['family']} {target}{sym}, measured "
              f"{data.get('measured_at', '?')}{load}:", "",
              "| s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]
