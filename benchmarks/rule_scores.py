@@ -22,14 +22,10 @@ from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
 from ibp_evolve.language.library import library_rules, rule_name
 from ibp_evolve.language.parse import load_rule
-from ibp_evolve.runs.store import atomic_write_bytes
+from ibp_evolve.reducer.cache import atomic_write_text
 
 DEFAULT_SUITES = ("triangle_box_paper", "triangle_box_train")
 RESULTS = Path(__file__).resolve().parent / "results" / "rule_scores.json"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def kept_rows(scored: list[Path]) -> list[dict]:
@@ -68,9 +64,9 @@ def main(argv=None) -> int:
             results.append({"rule": str(path.name), "suite": suite, **m.__dict__})
         if args.write:
             per_target = "# Measured on" in source and "#   I(" in source
-            atomic_write(path, replace_measured(source, reports, per_target=per_target))
+            atomic_write_text(path, replace_measured(source, reports, per_target=per_target))
     RESULTS.parent.mkdir(exist_ok=True)
-    atomic_write(RESULTS, json.dumps(results, indent=2) + "\n")
+    atomic_write_text(RESULTS, json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}", file=sys.stderr)
     return 0
 

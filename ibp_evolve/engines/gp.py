@@ -462,6 +462,11 @@ class DeapEngine(LoopEngine):
                 continue
         return out
 
+    def _restart_individuals(self) -> list:
+        """New individuals of the restart rules (at a restart, and every ``inject_every``)."""
+        return [self._new(self.primitives.from_names(names), "start")
+                for names in self._restart_trees]
+
     def begin(self, resumed: bool) -> None:
         if not resumed:
             random.seed(self.config.seed)
@@ -497,8 +502,7 @@ class DeapEngine(LoopEngine):
             if cfg.inject_every and generation % cfg.inject_every == 0:
                 # a population that never stagnates can still be climbing slowly in a poor
                 # basin: the restart rules join it now and then, taking over only if better
-                migrants = [self._new(self.primitives.from_names(names), "start")
-                            for names in self._restart_trees] + migrants
+                migrants = self._restart_individuals() + migrants
             migrants = migrants[:max(0, cfg.population - len(keep) - 1)]
             individuals = self._vary(self.population_, cfg.population - len(keep)
                                      - len(migrants), keep if keep else self.population_)
@@ -663,8 +667,7 @@ class DeapEngine(LoopEngine):
         out = [self._new(tree_from_source(src, self.primitives), "start")
                for src in cfg.start_rules]
         if restart:
-            out += [self._new(self.primitives.from_names(names), "start")
-                    for names in self._restart_trees]
+            out += self._restart_individuals()
         out += migrants
         seen = set()
         if cfg.distinct_start:
