@@ -550,7 +550,28 @@ def minimize_paper() -> str:
             f"pass alone leaves {summary('greedy')}, and the default search (`--swaps "
             f"{swaps['swaps']} --restarts {swaps['restarts']} --seconds {_n(swaps['seconds'])}`) "
             f"{summary('swaps')} ({d['cores']} cores shared with other jobs, "
-            f"{_load_range(loads)}; measured {d.get('measured_at', '?')}).\n")
+            f"{_load_range(loads)}; measured {d.get('measured_at', '?')}).{_per_trial(d)}\n")
+
+
+def _per_trial(d: dict) -> str:
+    """minimize_paper's seconds per trial solve with and without sector symmetries."""
+    trials = d.get("per_trial")
+    if not trials:
+        return ""
+    ways = ("without_symmetries", "with_symmetries", "with_symmetries_rebuilt")
+    parts = []
+    for target in dict.fromkeys(tuple(t["target"]) for t in trials):
+        mine = [t for t in trials if tuple(t["target"]) == target]
+        ms = [statistics.median(t[w]["ms_per_trial"] for t in mine) for w in ways]
+        parts.append(f"{_target(target)} {ms[0]:.2f} ms without symmetries, {ms[1]:.2f} ms "
+                     f"with them, {ms[2]:.2f} ms with each trial's system rebuilt as before")
+    identical = all(t["identical_sets"] for t in trials)
+    loads = [t[w]["load_avg_1min"] for t in trials for w in ways]
+    search = d["per_trial_search"]
+    return (f" Per trial solve (greedy pass and {search['swaps']} swaps, median over "
+            f"{len(trials) // len(parts)} random seeds): " + "; ".join(parts)
+            + f" ({'identical' if identical else 'DIFFERENT'} minimal sets with and without "
+            f"the rebuild; {_load_range(loads)}).")
 
 
 def grammar_validity() -> str:

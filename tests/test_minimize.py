@@ -8,10 +8,12 @@ import pytest
 
 from ibp_evolve.cli.main import main
 from ibp_evolve.language.library import resolve_rule
-from ibp_evolve.judge.minimize import minimize_seeds, minimize_suite, neighbour_pool, seed_labels
+from ibp_evolve.judge.minimize import (_judge_solve, _Minimizer, _search, minimize_seeds,
+                                       minimize_suite, neighbour_pool, seed_labels)
 from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite, parse_suite
+from ibp_evolve.reducer.symmetry_rows import columns_of_rows, seed_images
 
 JOINT_SUITE = """
 name = "joint_pair"
@@ -147,3 +149,62 @@ def test_with_symmetries_a_minimal_set_is_complete_for_the_judge(rng):
     assert report.complete
     assert report.results[0].size < report.results[0].start_size
     assert judge.score_masks(report.masks).complete
+
+
+def _solve_as_the_judge_scores(judge, seeds, targets):
+    """Reference: each trial moves its seeds onto their images and builds, closes and solves
+    its own system through Judge.reduce_solved (the row cache's path of score and reduce)."""
+    images, owner = seed_images(judge.sector_symmetries, judge.family, seeds, judge.point,
+                                judge.prime, targets)
+
+    def solve(seed_ids):
+        chosen, chosen_owner = images[np.isin(owner, seed_ids)], owner[np.isin(owner, seed_ids)]
+        solved = judge.solved_seeds(seeds[seed_ids], targets)
+        red = judge.reduce_solved(solved, targets)
+        if not red.complete:
+            return None
+        used = solved[np.unique(red.trimmed_seed_equations // judge.rows.n_templates)]
+        return np.unique(chosen_owner[columns_of_rows(used, chosen) >= 0])
+    return solve
+
+
+@pytest.fixture(scope="module")
+def symmetric_rank3():
+    judge = Judge(parse_suite(SYMMETRIC_RANK3))
+    start = np.flatnonzero(judge.masks(resolve_rule("improved_seeding_dots"))[0])
+    local = np.union1d(start, neighbour_pool(judge.universes[0], start))
+    return judge, judge.universes[0][local], np.searchsorted(local, start)
+
+
+def test_with_symmetries_each_trial_keeps_the_judges_verdict_and_needed_seeds(symmetric_rank3):
+    # minimize builds the images' rows and relations once and gathers each trial's equations
+    # from them; a trial must still be complete, and need the same seeds, exactly when the
+    # judge's own solve (a system built and closed per trial) says so
+    judge, seeds, start = symmetric_rank3
+    target = judge.suite.targets
+    fast, reference = _judge_solve(judge, seeds, target), _solve_as_the_judge_scores(
+        judge, seeds, target)
+    rng = np.random.default_rng(7)
+    verdicts = []
+    for size in [len(start)] + [int(len(start) * f) for f in (0.95, 0.9, 0.8, 0.7)] * 3:
+        trial = np.sort(rng.choice(start, size=size, replace=False))
+        want, got = reference(trial), fast(trial)
+        verdicts.append(want is not None)
+        assert (got is None) == (want is None)
+        if want is not None:
+            np.testing.assert_array_equal(got, want)
+    assert any(verdicts) and not all(verdicts)  # both verdicts were tried
+
+
+def test_with_symmetries_minimize_keeps_the_same_set_as_solving_each_trial_afresh(
+        symmetric_rank3):
+    judge, seeds, start = symmetric_rank3
+    target = judge.suite.targets
+    options = dict(swaps=15, seconds=60.0, pool=None, restarts=2, randomise=True)
+    fast = _search(_Minimizer(_judge_solve(judge, seeds, target), target), seeds, start,
+                   rng=3, **options)
+    reference = _search(_Minimizer(_solve_as_the_judge_scores(judge, seeds, target), target),
+                        seeds, start, rng=3, **options)
+    np.testing.assert_array_equal(fast.seed_ids, reference.seed_ids)
+    assert (fast.solves, fast.swaps_accepted) == (reference.solves, reference.swaps_accepted)
+    assert fast.complete and fast.size < fast.start_size

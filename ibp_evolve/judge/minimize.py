@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ibp_evolve.reducer.reduction import NumericReduction, reduce_on_seeds
-from ibp_evolve.reducer.symmetry_rows import columns_of_rows, first_occurrences, seed_images
+from ibp_evolve.judge.score import SymmetricUniverse, index_ranges
+from ibp_evolve.reducer.symmetry_rows import columns_of_rows
 from ibp_evolve.reducer.system import EquationSystem
 
 __all__ = ["SeedLabels", "MinimalSeedSet", "MinimizeReport", "seed_labels", "minimize_seeds",
@@ -192,20 +193,26 @@ def _judge_solve(judge, seeds: np.ndarray, targets):
     """Solve a subset of the rows ``seeds`` as ``judge`` scores a rule's choice: with sector
     symmetries, seeds of non-unique sectors are first moved onto their images (a set that is
     complete when each seed is solved as it is can leave a target unreduced for the judge).
-    A seed is needed when one of its images is."""
-    images, owner = seed_images(judge.sector_symmetries, judge.family, seeds, judge.point,
-                                judge.prime, targets)
+    A seed is needed when one of its images is.
+
+    The images of all of ``seeds`` and their relation rows are built once
+    (:class:`~ibp_evolve.judge.score.SymmetricUniverse`); each trial gathers its equations in
+    the order :meth:`Judge.reduce_solved` gives them, so its verdict and its needed seeds are
+    that path's, tie for tie, without instantiating and closing a system per trial."""
+    universe = SymmetricUniverse(judge, seeds, targets)
 
     def solve(seed_ids):
-        mine = np.isin(owner, seed_ids)
-        chosen, chosen_owner = images[mine], owner[mine]
-        solved = chosen[first_occurrences(chosen)]  # judge.solved_seeds of these seeds
-        red = judge.reduce_solved(solved, targets)
+        system, relations = universe.in_path_order(seed_ids)
+        red = reduce_on_seeds(system, np.arange(len(system.seeds)), targets, judge.masters,
+                              relations=relations)
         if not red.complete:
             return None
-        # the row cache's systems put each seed's n_templates equations together
-        used = solved[np.unique(red.trimmed_seed_equations // judge.rows.n_templates)]
-        return np.unique(chosen_owner[columns_of_rows(used, chosen) >= 0])
+        used = system.seeds[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]
+        ids = np.asarray(seed_ids, dtype=np.int64)
+        counts = universe.image_ptr[ids + 1] - universe.image_ptr[ids]
+        images = universe.seeds[universe.image_seed[
+            index_ranges(universe.image_ptr[ids], universe.image_ptr[ids + 1])]]
+        return np.unique(np.repeat(ids, counts)[columns_of_rows(used, images) >= 0])
     return solve
 
 

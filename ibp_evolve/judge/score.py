@@ -39,7 +39,7 @@ old key, whose meaning is unchanged).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 
@@ -60,7 +60,7 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
-from ibp_evolve.reducer.symmetry_rows import (RelationCache, automorphism_region,
+from ibp_evolve.reducer.symmetry_rows import (RelationCache, RelationRows, automorphism_region,
                                              columns_of_rows, first_occurrences, seed_images,
                                              symmetries_at, unique_seeds, with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
@@ -176,7 +176,7 @@ class SymmetricUniverse:
         self.mapped_col = judge._relations.mapped[col_sector]
         # closure rounds are needed only when some relation has a term in a non-unique sector
         rel = self.relations.ids
-        terms = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+        terms = sys_.eq_cols[index_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
         self.may_close = bool(self.mapped_col[terms].any())
         # select() reads which columns a rule's equations touch only at relation sources and
         # integrals of non-unique sectors: each seed's hits there, kept per seed, cost a
@@ -194,20 +194,26 @@ class SymmetricUniverse:
 
     def select(self, universe_ids: np.ndarray):
         """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
+        seed_ids, rounds = self._selection(universe_ids)
+        return seed_ids, self.relations.subset(np.sort(np.concatenate(rounds)))
+
+    def _selection(self, universe_ids: np.ndarray):
+        """(seed ids, [relation positions taken in each round of the closure])."""
         ids = np.asarray(universe_ids, dtype=np.int64)
-        chosen = self.image_seed[_ranges(self.image_ptr[ids], self.image_ptr[ids + 1])]
+        chosen = self.image_seed[index_ranges(self.image_ptr[ids], self.image_ptr[ids + 1])]
         _, first = np.unique(chosen, return_index=True)
         seed_ids = chosen[np.sort(first)]  # each image once, where it first comes
         sys_ = self.system
         present = np.zeros(sys_.n_columns, dtype=bool)  # exact on the watched columns only
-        present[self.watched_cols[_ranges(self.watched_ptr[seed_ids],
+        present[self.watched_cols[index_ranges(self.watched_ptr[seed_ids],
                                           self.watched_ptr[seed_ids + 1])]] = True
         present[self.target_cols] = True
         taken = present[self.source_col]
+        rounds = [np.flatnonzero(taken)]
         frontier = taken if self.may_close else np.zeros(0, dtype=bool)
         while frontier.any():
             rel = np.flatnonzero(frontier) + self.n_seed_equations
-            cols = sys_.eq_cols[_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
+            cols = sys_.eq_cols[index_ranges(sys_.eq_ptr[rel], sys_.eq_ptr[rel + 1])]
             new = np.unique(cols[self.mapped_col[cols] & ~present[cols]])
             if not len(new):
                 break
@@ -216,10 +222,39 @@ class SymmetricUniverse:
             # cache's path)
             frontier = np.isin(self.source_col, new) & ~self.automorphism & ~taken
             taken |= frontier
-        return seed_ids, self.relations.subset(np.flatnonzero(taken))
+            rounds.append(np.flatnonzero(frontier))
+        return seed_ids, rounds
+
+    def in_path_order(self, universe_ids: np.ndarray):
+        """(system, RelationRows): :meth:`select`'s equations gathered into a system of their
+        own (seeds: the images, each once), numbered as :meth:`Judge.reduce_solved` numbers
+        them, so that every tie in the solver's pivot order falls the same way and a seed
+        set is needed, complete or minimal here exactly when it is there.
+
+        That path numbers the seeds' equations as their images first come, then the relations
+        of its system's integrals in column order (the universe's columns keep that order),
+        then each round of the closure in the order of ``_unique_rows`` (last index most
+        significant).  Solve with ``reduce_on_seeds(system, arange(len(system.seeds)), ...)``.
+        """
+        seed_ids, rounds = self._selection(universe_ids)
+        sources = self.relations.sources
+        first = rounds[0][np.lexsort((rounds[0], self.source_col[rounds[0]]))]
+        later = [r[np.lexsort(sources[r].T)] for r in rounds[1:]]
+        relations = np.concatenate([first] + later)
+        sys_ = self.system
+        equations = np.concatenate([sys_.equations_of(seed_ids),
+                                    self.n_seed_equations + relations])
+        starts, stops = sys_.eq_ptr[equations], sys_.eq_ptr[equations + 1]
+        entries = index_ranges(starts, stops)
+        system = replace(sys_, seeds=self.seeds[seed_ids],
+                         eq_ptr=np.concatenate([[0], np.cumsum(stops - starts)]),
+                         eq_cols=sys_.eq_cols[entries], eq_vals=sys_.eq_vals[entries])
+        n_seed_rows = len(seed_ids) * sys_.n_templates
+        return system, RelationRows(n_seed_rows, sources[relations],
+                                    [self.relations.mappings[k] for k in relations])
 
 
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+def index_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """The concatenation of arange(start, stop) over the pairs, without a Python loop."""
     counts = stops - starts
     offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
