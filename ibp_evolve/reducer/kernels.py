@@ -290,9 +290,12 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
                 lo = c
         lo_s = lo >> 12
 
+        # one downward scan of the touched columns: eliminate until the first column without
+        # a pivot row (the new pivot), then collect the rest, normalised, as the new row
         nd = 0
+        nr = 0
         piv = -1
-        pivf = 0
+        inv = 1
         wi = hi >> 6
         while wi >= 0:
             w = bits[U(wi)]
@@ -307,11 +310,17 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
             if f == 0:
                 continue
             work[uc] = 0
+            if piv >= 0:
+                new_cols[U(nr)] = c
+                new_vals[U(nr)] = _reduce(f * inv, p, pinv)
+                nr += 1
+                continue
             a = span[uc << _ONE]
             if a < 0:
                 piv = c
-                pivf = f
-                break
+                if f != 1:
+                    inv = _inv_mod(f, p)
+                continue
             # eliminate: w -= f * row  (row leading coefficient is 1)
             b = span[(uc << _ONE) + _ONE]
             nf = p - f
@@ -329,26 +338,6 @@ def _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, p):
 
         if piv < 0:
             continue  # dependent equation (the bitset and work are clean again)
-
-        # new pivot row: the remaining non-zero columns, descending
-        inv = _inv_mod(pivf, p) if pivf != 1 else 1
-        nr = 0
-        while wi >= 0:
-            w = bits[U(wi)]
-            if w == 0:
-                wi = _next_word(summ, wi, lo_s)
-                continue
-            bit = _high_bit(w)
-            bits[U(wi)] = w ^ (_ONE << U(bit))
-            c = (wi << 6) + bit
-            uc = U(c)
-            v = work[uc]
-            if v == 0:
-                continue
-            work[uc] = 0
-            new_cols[U(nr)] = c
-            new_vals[U(nr)] = _reduce(v * inv, p, pinv)
-            nr += 1
 
         start = row_ptr[n_rows]
         pos = start + 1 + nr
