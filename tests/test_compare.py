@@ -60,9 +60,8 @@ def markdown_rows(text: str) -> list[dict]:
 
 
 def test_markdown_round_trips_the_numbers_of_score_json(box_suite, dotted_rule, capsys):
-    code, out, _ = run(capsys, "compare", str(dotted_rule), "--suite", str(box_suite),
-                       "--format", "md", "--quiet")
-    assert code == 0
+    compared, out, _ = run(capsys, "compare", str(dotted_rule), "--suite", str(box_suite),
+                           "--format", "md", "--quiet")
     rows = markdown_rows(out)
     names = ["laporta", "improved_seeding", "one_more_numerator"]
     assert [r["rule"] for r in rows] == [n for n in names for _ in range(2)]
@@ -88,6 +87,8 @@ def test_markdown_round_trips_the_numbers_of_score_json(box_suite, dotted_rule, 
         else:   # an incomplete rule says what it leaves, not its raw penalised fitness
             assert status.startswith("incomplete: ") and "not reduced" in status
             assert shown == "–"
+    # compare's status is that of the rule asked about (the baselines do not count)
+    assert compared == code
 
 
 def test_ratios_are_against_the_baselines_on_the_same_target(box_suite, capsys):
@@ -198,3 +199,15 @@ def test_a_zero_in_the_chart_is_labelled_not_drawn_as_one(box_suite, tmp_path):
     fig = comparison.chart(metrics=("seeds",))
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert zeros > 0 and labels.count("0") == zeros
+
+
+def test_compare_exits_1_when_a_rule_asked_about_is_incomplete(box_suite, tmp_path, capsys):
+    corner = tmp_path / "corner_only.py"
+    corner.write_text("def keep(seed, target):\n    return seed.t == 4 and seed.r == 4\n")
+    code, out, err = run(capsys, "compare", str(corner), "laporta", "--suite", str(box_suite),
+                         "--quiet")
+    assert code == 1 and "| no (" in out
+    assert err.strip() == "incomplete: corner_only"
+    # the baselines alone, complete on every target: done
+    code, _, _ = run(capsys, "compare", "laporta", "--suite", str(box_suite), "--quiet")
+    assert code == 0

@@ -234,11 +234,23 @@ def test_every_file_inspect_and_compare_write_is_written_atomically(box_suite, t
     monkeypatch.setattr(inspect_module, "atomic_write_bytes", recording)
     monkeypatch.setattr(compare_module, "atomic_write_bytes", recording)
     out = tmp_path / "maps"
+    # exit 1: improved seeding leaves the dotted I(2,1,1,1) unreduced (the files are written)
     assert main(["inspect", "improved_seeding", "--suite", str(box_suite), "--out", str(out),
-                 "--quiet"]) == 0
+                 "--quiet"]) == 1
     chart = tmp_path / "charts" / "chart.png"
     assert main(["compare", "improved_seeding", "--suite", str(box_suite), "--no-baselines",
-                 "--chart", str(chart), "--quiet"]) == 0
+                 "--chart", str(chart), "--quiet"]) == 1
     files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert files and sorted(written) == files
     assert not [p for p in files if p.name.endswith(".tmp")]
+
+
+def test_inspect_exits_1_when_the_rule_leaves_a_target_unreduced(box_suite, tmp_path, capsys):
+    # convention of every verb: 1 = ran, but incomplete; the maps are still written
+    corner = tmp_path / "corner_only.py"
+    corner.write_text("def keep(seed, target):\n    return seed.t == 4 and seed.r == 4\n")
+    code = main(["inspect", str(corner), "--suite", str(box_suite), "--out",
+                 str(tmp_path / "maps"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 1 and "incomplete" in out
+    assert (tmp_path / "maps" / "corner_only.json").is_file()

@@ -11,8 +11,9 @@ and SVG, one per target) and a JSON summary into ``RUN/inspect/`` for a run's ru
 ``--out`` (default: a fresh temporary folder, never the current one), and prints the paths.  ``report`` writes
 ``RUN/report.html`` (or ``--out``) and prints its path.  ``compare`` prints the table on stdout
 or writes it to ``--out``.  Progress goes to stderr (``--quiet`` silences it).  All three read
-runs read-only and work while the run is still being written.  Exit status: 0 done, 2 bad
-input, 3 a rule was rejected or stopped.
+runs read-only and work while the run is still being written.  Exit status: 0 done; 1 ran, but
+the rule (``inspect``) or a rule asked for (``compare``) leaves a target unreduced; 2 bad input
+(a rule rejected or stopped included).
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def cmd_inspect(args) -> int:
     print()
     for path in inspection.save(out, formats, progress=_progress(args)):
         print(f"wrote {path}")
-    return 0
+    return 0 if inspection.report.complete else 1   # ran, but a target is left unreduced
 
 
 def cmd_report(args) -> int:
@@ -210,4 +211,7 @@ def cmd_compare(args) -> int:
     if args.chart:
         path = comparison.save_chart(args.chart)
         print(f"chart: {path}", file=sys.stderr if not args.out else sys.stdout)
+    if comparison.incomplete:   # ran, but a rule asked about leaves a target unreduced
+        print(f"incomplete: {', '.join(comparison.incomplete)}", file=sys.stderr)
+        return 1
     return 0

@@ -69,6 +69,15 @@ class Comparison:
     baselines: tuple = BASELINES
     ratio_metrics: tuple = RATIO_METRICS
     objective: str = "seeds"
+    requested: tuple = ()           # labels of the rules asked for (baselines only if asked)
+
+    @property
+    def incomplete(self) -> list:
+        """The requested rules that leave a target unreduced on some suite (the command
+        exits 1 then: it ran, but a rule asked about is incomplete)."""
+        return [label for label in self.requested
+                if any(not rep.complete for (rule, _), rep in self.reports.items()
+                       if rule == label)]
 
     # -- columns ---------------------------------------------------------------------------
     def _ratio_columns(self) -> list:
@@ -263,17 +272,20 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
     loaded = []
     for b in baselines:
         loaded.append((b, as_rule(b)))
+    requested = []
     for r in rules:
         rule = as_rule(r)
         label = rule_label(rule)
         if any(label == name for name, _ in loaded):
             if label in baselines:
+                requested.append(label)
                 continue  # a baseline asked for explicitly is already there
             n = 2
             while any(f"{label}#{n}" == name for name, _ in loaded):
                 n += 1
             label = f"{label}#{n}"
         loaded.append((label, rule))
+        requested.append(label)
     rows, reports, suite_names = [], {}, []
     total = len(loaded) * len(suites)
     done = 0
@@ -301,4 +313,5 @@ def compare_rules(rules, suites=("triangle_box_paper",), objective: str = "seeds
                     value = getattr(row, metric) / getattr(ref, metric)
                 row.ratios[(metric, b)] = value
     return Comparison([label for label, _ in loaded], suite_names, rows, reports,
-                      tuple(baselines), tuple(ratio_metrics), objective)
+                      tuple(baselines), tuple(ratio_metrics), objective,
+                      tuple(dict.fromkeys(requested)))
