@@ -18,8 +18,8 @@ from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
 from ibp_evolve.engines.symbolic.backends import FrontFormula, make_backend
 from ibp_evolve.engines.symbolic.distill import Distiller, calibrate, start_masks
-from ibp_evolve.engines.symbolic.export import (positive_part_equivalent, rule_source,
-                                        simplest_between)
+from ibp_evolve.engines.symbolic.export import (formula_text, positive_part_equivalent,
+                                                rule_source, simplest_between)
 from ibp_evolve.engines.symbolic.labels import feature_matrix, feature_source, label_table
 from ibp_evolve.engines.symbolic.pysr_backend import JULIA_HELP, JuliaNotFound, PySRBackend, find_julia
 
@@ -193,6 +193,13 @@ def test_distill_with_pysr_and_no_julia_exits_3_without_importing_pysr(tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+def test_a_fitted_formula_reads_in_the_rule_language_not_in_sympys_printing():
+    assert str(HAND_FORMULA).startswith("Min(")
+    assert formula_text(HAND_FORMULA) == "min(0.5 - d, 1.5 - s_lines, 3.5 - missing - s)"
+    powered = sympy.Max(S["a3"] ** 2 - S["s_target"], sympy.Abs(S["a7"]) - 1.25)
+    assert formula_text(powered) == "max(abs(a7) - 1.25, a3 ** 2 - s_target)"
+
+
 def test_distill_command_writes_scored_rule_files(tmp_path, capsys):
     out = tmp_path / "distilled"
     status = main(["distill", "--suite", "triangle_box_paper", "--engine", "deap",
@@ -205,6 +212,14 @@ def test_distill_command_writes_scored_rule_files(tmp_path, capsys):
     for entry in summary["rules"]:
         report = judge.score(resolve_rule(entry["file"]))
         assert report.complete == entry["complete"] and report.fitness == entry["fitness"]
+        # formulas as the rule language writes them; the training suite's constants named
+        assert not any(f in entry["formula"] + entry["expression"]
+                       for f in ("Min(", "Max(", "Abs(", "**2"))
+        header = open(entry["file"]).read().split("def priority")[0]
+        assert "Fitted formula: " + entry["formula"] in header
+        # one target: every target feature the rule reads is constant on this suite
+        assert ("_target" in entry["expression"]) == (
+            "constant on every target of suite triangle_box_paper" in header)
 
 
 @pytest.mark.slow

@@ -467,3 +467,15 @@ def test_resuming_a_finished_run_says_there_is_nothing_to_evolve(finished_run, t
     err = capsys.readouterr().err
     assert "has spent its budget of 1 generations: nothing to evolve" in err
     assert f"--resume {run} --generations 21" in err
+
+
+def test_exported_rules_name_what_the_training_suite_never_varied(finished_run):
+    # one training target: every target feature a rule reads has one value there, and the
+    # header says so, lest `s <= s_target - missing` be read as tested on other targets
+    texts = [p.read_text() for p in sorted((finished_run / "best").glob("rank*.py"))]
+    reading_the_target = [t for t in texts if "target." in t.split("\ndef ", 1)[1]]
+    assert reading_the_target
+    for text in reading_the_target:
+        line = next(x for x in text.splitlines() if x.startswith("# constant on every"))
+        assert line.startswith("# constant on every target of suite triangle_box_paper "
+                               "(untested beyond it): ") and "_target = " in line

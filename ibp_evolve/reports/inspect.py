@@ -32,6 +32,7 @@ import numpy as np
 
 from ibp_evolve.language.parse import Rule, RuleError, load_rule
 from ibp_evolve.language.printer import formula
+from ibp_evolve.language.suite_constants import constants_line, suite_constants
 from ibp_evolve.judge.score import Judge, ScoreReport
 from ibp_evolve.reducer.sectors import measures
 from ibp_evolve.runs.store import atomic_write_bytes
@@ -376,6 +377,7 @@ class Inspection:
     formula: str | None
     report: ScoreReport
     seed_maps: list = field(default_factory=list)
+    constants: list = field(default_factory=list)  # SuiteConstant: what the suite never varied
 
     def figure(self, target: int = 0):
         """The seed map of the ``target``-th target of the suite as a matplotlib Figure."""
@@ -402,6 +404,8 @@ class Inspection:
 
     def to_json(self) -> dict:
         return {"rule": self.rule.name, "source": self.rule.source, "formula": self.formula,
+                "constant_on_suite": [{"text": c.text, "value": c.value, "clause": c.clause}
+                                      for c in self.constants],
                 "score": self.report.to_json(),
                 "seed_maps": [m.to_json() for m in self.seed_maps]}
 
@@ -410,7 +414,9 @@ class Inspection:
         lines = [f"rule {rule_label(self.rule)} ({self.rule.kind}) on suite {self.suite}"
                  + (f", from {self.rule.path}" if self.rule.path else ""),
                  "", self.rule.source.rstrip(), "",
-                 f"formula: {self.formula or '(see the source)'}", ""]
+                 f"formula: {self.formula or '(see the source)'}"]
+        constant = constants_line(self.constants, self.suite)
+        lines += ([constant] if constant else []) + [""]
         # kept: the rule's own seeds; with symmetries "solved" counts the seeds the reduction
         # solves (mirror-sector seeds replaced by their images, each once: the score's seeds)
         solved = self.report.symmetries
@@ -471,7 +477,7 @@ def inspect_rule(rule, suite="triangle_box_paper", objective: str = "seeds",
         progress("mark and sweep: which kept seeds the reduction needed")
     maps = seed_maps(judge, masks)
     return Inspection(rule, judge.suite.name, objective, rule_formula(rule, judge), report,
-                      maps)
+                      maps, suite_constants(rule, judge.features))
 
 
 def stderr_progress(message: str) -> None:

@@ -30,8 +30,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ibp_evolve.judge.bounds import CapError
+from ibp_evolve.language.parse import RuleError
+from ibp_evolve.language.suite_constants import constants_line, suite_constants
 from ibp_evolve.runs.evaluation import (EvalJob, Evaluation, LocalEvaluator, MaskCache,
-                                        SuiteSpec, mask_hash, raise_judge_errors)
+                                        SuiteSpec, mask_hash, raise_judge_errors,
+                                        suite_features)
 from ibp_evolve.runs.fitness import FAILED_FITNESS, fitness_text, parse_fitness
 from ibp_evolve.runs.store import BestRule, CandidateRecord, RunFolder
 
@@ -121,6 +125,25 @@ class LoopEngine:
     def polish(self, record: CandidateRecord) -> tuple[str, str]:
         """(formula, source) of an exported best rule."""
         return record.formula or "", record.source
+
+    def _suite_constants(self, records) -> dict:
+        """Per exported record id: the header line naming what the training suite never
+        varied (target features with one value, clauses that never decided a seed), so that
+        a reader does not take ``d <= d_target`` as tested on dotted targets; {} when the
+        suite's candidate features are refused by the memory cap."""
+        try:
+            features = suite_features(self.suite)
+        except CapError:
+            return {}
+        lines = {}
+        for rec in records:
+            try:
+                line = constants_line(suite_constants(rec.source, features), self.suite.name)
+            except RuleError:
+                continue
+            if line:
+                lines[rec.id] = line
+        return lines
 
     def close(self) -> None:
         """Release what :meth:`setup`/:meth:`begin` started (always called)."""
@@ -362,7 +385,7 @@ class LoopEngine:
             for rec in records:
                 rec.formula, rec.source = self.polish(rec)
                 run.db.set_formula(rec.id, rec.formula)
-            run.write_best(records, self.suite.name)
+            run.write_best(records, self.suite.name, self._suite_constants(records))
             run.db.set_meta(status="finished" if self.stopped_ == "generations" else "stopped",
                             stopped=self.stopped_ or "", generation=str(self.generation_))
         else:

@@ -793,14 +793,18 @@ class RunFolder:
         atomic_write_bytes(self.path / self.STATS, buf.getvalue().encode())
 
     # -- best rules ------------------------------------------------------------------------
-    def write_best(self, records: list[CandidateRecord], suite: str) -> list[Path]:
-        """Write ``best/rank01.py``... (valid rule files, scores in the header)."""
+    def write_best(self, records: list[CandidateRecord], suite: str,
+                   notes: dict | None = None) -> list[Path]:
+        """Write ``best/rank01.py``... (valid rule files, scores in the header; ``notes``:
+        record id -> one more header line, e.g. what the suite never varied)."""
         folder = self.path / self.BEST
         folder.mkdir(exist_ok=True)
         written = []
         for rank, rec in enumerate(records, 1):
             path = folder / f"rank{rank:02d}.py"
-            text = score_header(rec, suite, self.name, rank) + rec.source.lstrip("\n")
+            note = (notes or {}).get(rec.id)
+            text = (score_header(rec, suite, self.name, rank) + (f"# {note}\n" if note else "")
+                    + rec.source.lstrip("\n"))
             atomic_write_bytes(path, text.encode())
             written.append(path)
         for stale in folder.glob("rank*.py"):

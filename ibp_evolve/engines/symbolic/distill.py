@@ -30,10 +30,12 @@ from ibp_evolve.reducer.cache import atomic_write_text
 from ibp_evolve.language.library import resolve_rule
 from ibp_evolve.language.compile import compile_rule
 from ibp_evolve.language.parse import RuleError, load_rule
+from ibp_evolve.language.suite_constants import constants_line, suite_constants
 from ibp_evolve.judge.score import Judge, ScoreReport
 from ibp_evolve.engines.symbolic.backends import FrontFormula, make_backend
-from ibp_evolve.engines.symbolic.export import (FormulaError, positive_part_equivalent, round_constants, rule_source,
-                     simplest_between, tidy)
+from ibp_evolve.engines.symbolic.export import (FormulaError, formula_text,
+                                                positive_part_equivalent, round_constants,
+                                                rule_source, simplest_between, tidy)
 from ibp_evolve.engines.symbolic.labels import LabelTable, label_table
 
 __all__ = ["DistilledRule", "Distiller", "start_masks", "rule_masks", "calibrate"]
@@ -44,7 +46,7 @@ class DistilledRule:
     """A front formula turned into a calibrated, scored rule."""
 
     formula: str                # the formula as fitted (constants rounded), before calibration
-    expression: str             # the rule's returned expression (calibrated), sympy text
+    expression: str             # the rule's returned expression (calibrated), board names
     source: str                 # the rule file
     complexity: int
     loss: float
@@ -237,7 +239,7 @@ class Distiller:
             return None  # the formula decides the same for every seed: no rule
         header = [f"Distilled by ibp-evolve distill (engine {formula.engine}) on suite "
                   f"{self.suite.name}: priority formula, kept when > 0.",
-                  f"Fitted formula: {expr}",
+                  f"Fitted formula: {formula_text(expr)}",
                   f"Threshold calibrated against the solver: {threshold}"]
         source = rule_source(calibrated, header)
         try:
@@ -248,10 +250,12 @@ class Distiller:
         final = judge.score_masks(final_masks)  # score the rule exactly as written
         final.rule = "distilled"
         per_target = ", ".join(str(t.seeds) for t in final.targets)
+        constant = constants_line(suite_constants(rule, judge.features), self.suite.name)
         source = rule_source(calibrated, header + [
             f"Measured: {'complete' if final.complete else 'INCOMPLETE'}, seeds per target "
-            f"[{per_target}], fitness {final.fitness}"])
-        return DistilledRule(str(expr), str(calibrated), source, formula.complexity,
+            f"[{per_target}], fitness {final.fitness}"] + ([constant] if constant else []))
+        return DistilledRule(formula_text(expr), formula_text(calibrated), source,
+                             formula.complexity,
                              formula.loss, float(threshold or 0.0),
                              sum(t.seeds for t in final.targets), final.complete,
                              final.fitness, final, final_masks)

@@ -19,8 +19,8 @@ from ibp_evolve.language.features import MAX_INDICES
 from ibp_evolve.language.ir import INT, Assign, Feature, Return, RuleProgram, Var, binary
 from ibp_evolve.language.printer import expression_text, from_sympy, program_source
 
-__all__ = ["FormulaError", "tidy", "round_constants", "to_rule_expression", "rule_program",
-           "rule_source", "simplest_between"]
+__all__ = ["FormulaError", "tidy", "round_constants", "to_rule_expression", "formula_text",
+           "rule_program", "rule_source", "simplest_between"]
 
 
 class FormulaError(ValueError):
@@ -108,6 +108,13 @@ def to_rule_expression(expr: sympy.Expr) -> tuple[str, set]:
     program = rule_program(expr)
     return (expression_text(program.body[-1].value, board=False),
             {s.name for s in sympy.sympify(expr).free_symbols})
+
+
+def formula_text(expr: sympy.Expr) -> str:
+    """A formula as people read it: the returned expression of :func:`rule_program` in board
+    names by the one printer (``min(a, b)``, ``a3 ** 2``, ``s_target``; never sympy's
+    ``Min(a, b)``), with ``s_isp``/``s_lines`` as the local names the rule file defines."""
+    return expression_text(rule_program(expr).body[-1].value, board=True)
 
 
 def rule_source(expr: sympy.Expr, header: list[str] | None = None) -> str:
