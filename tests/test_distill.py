@@ -222,6 +222,27 @@ def test_distill_command_writes_scored_rule_files(tmp_path, capsys):
             "constant on every target of suite triangle_box_paper" in header)
 
 
+def test_distill_exits_1_when_no_rule_it_writes_reduces_every_target(tmp_path, capsys,
+                                                                     monkeypatch):
+    # the judge's verdict stands in for a suite on which no calibrated formula is complete
+    fit = Distiller.fit
+
+    def fit_without_a_complete_rule(self):
+        fit(self)
+        for rule in self.rules_:
+            rule.complete = False
+        return self
+
+    monkeypatch.setattr(Distiller, "fit", fit_without_a_complete_rule)
+    status = main(["distill", "--suite", "triangle_box_paper", "--engine", "deap",
+                   "--from", "improved_seeding", "--runs", "2", "--seconds", "2",
+                   "--out", str(tmp_path / "d")])
+    out = capsys.readouterr().out
+    assert status == 1 and out.rstrip().endswith("incomplete: no distilled rule reduces "
+                                                 "every target")
+    assert (tmp_path / "d" / "rule_00.py").is_file()
+
+
 @pytest.mark.slow
 def test_operon_distils_a_complete_rule_below_the_papers_88_seeds():
     pytest.importorskip("pyoperon")

@@ -9,7 +9,8 @@
 ``distill`` prints the engine's Pareto front as calibrated rules, scored by the solver, and
 writes them as rule files.  A rule read from a file, the library or a run folder selects its
 seeds in the rule sandbox (``--time-limit``), never in this process.  Exit status: 0 done;
-1 ``minimize`` ran but the rule does not reduce every target; 2 bad input (a rule refused by
+1 ran, but incomplete: ``minimize``'s rule does not reduce every target, or no rule that
+``distill`` wrote reduces every target; 2 bad input (a rule refused by
 the validator or stopped by the sandbox included); 3 the chosen engine cannot run here (e.g.
 PySR without Julia).
 """
@@ -226,9 +227,11 @@ def cmd_distill(args) -> int:
                "rules": [dict(r.to_json(), file=str(p))
                          for r, p in zip(distiller.rules_, paths)]}
     atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
+    # ran, but incomplete when no distilled rule reduces every target (the files are written)
+    status = 0 if distiller.best_ is not None and distiller.best_.complete else 1
     if args.json:
         print(json.dumps(summary))
-        return 0
+        return status
     lab = distiller.labels_
     print(f"suite {suite.name}, engine {args.engine}, start {start}: minimal sets of sizes "
           + ", ".join("/".join(map(str, s)) for s in lab.minimal_sizes)
@@ -243,4 +246,6 @@ def cmd_distill(args) -> int:
     print(f"rules written to {out}/ (rule_00.py is rank 1)")
     if distiller.best_ is not None:
         print(distiller.best_.source.rstrip())
-    return 0
+    if status:
+        print("incomplete: no distilled rule reduces every target")
+    return status
