@@ -163,6 +163,17 @@ def test_plain_output_prints_no_value_for_an_unreduced_target(capsys):
     assert code == 1 and "I(3,1)  NOT REDUCED" in out and "I(3,1) =" not in out
 
 
+def test_a_target_no_equation_of_the_box_can_contain_is_named_before_solving(capsys):
+    # an IBP operator raises r by at most one: I(3,1) (r = 4) is out of reach of r <= 2 ...
+    code, _, err = run(capsys, "reduce", "bubble", "--target", "3,1", "--seeds",
+                       "laporta:r=2,s=0")
+    assert code == 1
+    assert "I(3,1) (r=4, s=0) lies outside the reach of laporta:r=2,s=0" in err
+    assert "use at least laporta:r=3,s=0" in err
+    # ... while I(2,1) (r = 3) can appear in the equations of r <= 2 seeds: no note
+    assert LaportaBox(2, 0).out_of_reach([(2, 1)]) == []
+
+
 def test_default_rule_adds_a_shell_for_the_kite_and_says_so(capsys):
     code, out, err = run(capsys, "reduce", "kite", "--target", "1,1,1,1,1", "--at",
                          "d=6,s=4/5")

@@ -249,6 +249,8 @@ def cmd_reduce(args) -> int:
     limits.pop("symmetries", None)  # reduce reads --symmetries itself (default on)
     if args.seeds:
         plan = LaportaBox.parse(args.seeds)
+        for line in plan.out_of_reach(targets):
+            print(f"ibp-evolve reduce: note: {line}", file=sys.stderr)
     else:
         from ibp_evolve.judge.rule_plan import DEFAULT_RULE, rule_plan
         rule, sandbox = _resolve_rule(args.rule or DEFAULT_RULE)

@@ -90,6 +90,19 @@ class LaportaBox:
     def grow(self, family, targets, unreduced, seeds, step):
         return None  # an explicit box is what the user asked for
 
+    def out_of_reach(self, targets) -> list[str]:
+        """One line per target that no equation of this box can contain: an IBP or LI
+        operator raises a seed's r or s by at most one, so a target with r > R + 1 or
+        s > S + 1 stays its own survivor whatever the solver does."""
+        m = measures(np.array(targets, dtype=np.int64))
+        lines = []
+        for t, r, s in zip(targets, m["r"], m["s"]):
+            if r > self.r_max + 1 or s > self.s_max + 1:
+                lines.append(f"{_fmt(t)} (r={r}, s={s}) lies outside the reach of "
+                             f"{self.label}: no equation contains it; use at least "
+                             f"laporta:r={max(self.r_max, r - 1)},s={max(self.s_max, s - 1)}")
+        return lines
+
 
 class WideningBox:
     """The smallest Laporta box holding every target, widened (s, then r and s) until they
