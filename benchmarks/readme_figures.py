@@ -201,31 +201,70 @@ def rank_scan(name: str = "rank_scan") -> str:
     data = _load(name)
     if data is None:
         return _missing("rank_scan")
-    columns = [c for c in ("improved_seeding", "improved_seeding_dots", "tube_seeding", "rule",
-                           "floor") if any(c in row for row in data["rows"])]
+    columns = [c for c in [*data.get("columns", ("improved_seeding", "improved_seeding_dots",
+                                                 "tube_seeding", "rule")), "floor"]
+               if any(c in row for row in data["rows"])]
     names = {"rule": f"rule: {data['rule']}", "floor": "`minimize` floor"}
     target = data.get("target", "I(1,1,1,1,1,1,-s)").replace("-", "−")
     loads = [row["load_avg_1min"] for row in data["rows"] if "load_avg_1min" in row]
     load = f", load average {_n(min(loads))}–{_n(max(loads))} on 2 cores" if loads else ""
     # with symmetries, seeds as the judge solves them (mirror-sector seeds as their images)
-    sym = {True: " (sector symmetries on: seeds as solved)",
-           False: " (sector symmetries off)"}.get(data.get("symmetries"), "")
+    sym = {True: " (sector symmetries on: seeds as solved, [as selected] where they differ)",
+           False: " (sector symmetries off: IBP + LI alone)"}.get(data.get("symmetries"), "")
     lines = [f"Seeds (trimmed equations) on {data['family']} {target}{sym}, measured "
              f"{data.get('measured_at', '?')}{load}:", "",
-             "| s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
-             "|---" * (len(columns) + 1) + "|"]
+             "| s | 30·s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
     for row in data["rows"]:
         cells = []
         for c in columns:
             v = row.get(c)
-            cells.append("—" if not v else f"{_n(v['seeds'])} ({_n(v['trimmed_equations'])})"
+            selected = v and v.get("seeds_selected", v["seeds"])
+            cells.append("—" if not v else f"{_n(v['seeds'])}"
+                         + (f" [{_n(selected)}]" if selected != v["seeds"] else "")
+                         + f" ({_n(v['trimmed_equations'])})"
                          + ("" if v.get("reduced", True) else " incomplete"))
-        lines.append(f"| {row['s']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row['s']} | {30 * row['s']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def rank_scan_dotted() -> str:
     return rank_scan("rank_scan_dots1")
+
+
+def rank_scan_nosym() -> str:
+    return rank_scan("rank_scan_nosym")
+
+
+def rank_classes() -> str:
+    """The class minimisation behind rules/rank_path*.py (benchmarks/rank_classes.py)."""
+    docs = [(d, _load(name)) for d, name in (("IBP + LI alone and with symmetries",
+                                              "rank_classes"),
+                                             ("with symmetries, mirror sectors first",
+                                              "rank_classes_mirror_first"))]
+    docs = [(d, doc) for d, doc in docs if doc]
+    if not docs:
+        return _missing("rank_classes")
+    lines = []
+    for label, doc in docs:
+        off = [c for c in doc["kept"] if c["numerator_on_removed_line"]]
+        lines += [f"Classes kept when complete on s = {', '.join(map(str, doc['minimised_on']))}"
+                  f" ({label}; {len(doc['runs'])} removal orders, measured "
+                  f"{doc.get('measured_at', '?')}): {len(doc['kept']) - len(off)} sector paths"
+                  f" and {len(off)} off-path classes ("
+                  + ", ".join(f"{c['sector']} on line {c['numerator_on_removed_line'][0]}"
+                              for c in off) + "); checked:", ""]
+        rows = {}
+        for r in doc["check"]:
+            rows.setdefault(r["s"], {})[r["mode"]] = r
+        modes = doc["modes"]
+        lines += _table(["s", "30·s"] + [f"{m}: selected / solved (trimmed)" for m in modes],
+                        [[s, 30 * s] + [
+                            f"{_n(r[m]['seeds_selected'])} / {_n(r[m]['seeds'])} "
+                            f"({_n(r[m]['trimmed_equations'])})"
+                            + ("" if r[m]["reduced"] else " incomplete") for m in modes]
+                         for s, r in sorted(rows.items())]) + [""]
+    return "\n".join(lines)
 
 
 def _seeds_per_power(floor: dict) -> dict:
@@ -626,7 +665,8 @@ def llm_gp_islands() -> str:
 RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, serve_llm,
                                      llm_gp_islands, evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
-                                     rank_floor, sailir, learn_once, small_reduce, analytic,
+                                     rank_scan_nosym, rank_classes, rank_floor, sailir,
+                                     learn_once, small_reduce, analytic,
                                      evolve_paper, sample_report, minimize_paper)}
 
 
