@@ -264,6 +264,18 @@ def rank_classes() -> str:
                             f"({_n(r[m]['trimmed_equations'])})"
                             + ("" if r[m]["reduced"] else " incomplete") for m in modes]
                          for s, r in sorted(rows.items())]) + [""]
+    floors = docs[0][1].get("floors", {})
+    for name, label in (("rank_floor_nosym", "IBP + LI alone"),
+                        ("rank_floor", "with symmetries, as selected")):
+        if not floors.get(name):
+            continue
+        kinds = sorted({k for row in floors[name] for k in row["by_missing"]})
+        lines += [f"The `minimize` floors of the rank floor below ({label}) split the same way:"
+                  " seeds on the path and off it, by number of removed lines:", ""]
+        lines += _table(["s", "floor"] + [k.replace(" on", " removed, on path").replace(
+                            " off", " removed, off path") for k in kinds],
+                        [[row["s"], row["seeds"]] + [row["by_missing"].get(k, 0) for k in kinds]
+                         for row in floors[name]]) + [""]
     return "\n".join(lines)
 
 
