@@ -16,9 +16,13 @@ checked on ``--check``, and its seeds counted per class kind and per unit of s.
 Also tabulated, from the stored floors (rank_floor.json and rank_floor_nosym.json): the floor's
 seeds on the path and off it, per number of removed lines, per unit of s.
 
+``--dots K`` does the same for I(1+K,1,1,1,1,1,-s): a class then also names its dots and its
+numerator powers on removed lines (the dotted target's tube is wider).
+
 Run:  python benchmarks/rank_classes.py [--s 4 6 8] [--modes nosym sym] [--orders 10]
-          [--mirror-first] [--check 3 4 5 6 7 8 9 10 11 12] [--out FILE]
-Writes benchmarks/results/rank_classes.json (``rank_classes_mirror_first.json`` with
+          [--mirror-first] [--dots 0] [--no-swaps] [--check 3 4 5 6 7 8 9 10 11 12]
+          [--out FILE]
+Writes benchmarks/results/rank_classes.json (``_dots1`` with --dots 1, ``_mirror_first`` with
 --mirror-first); prints the kept classes and the counts, with the load average.
 """
 
@@ -47,10 +51,20 @@ RESULTS = ROOT / "benchmarks" / "results"
 N_LINES = 6                     # the target's lines; position 7 is the ISP
 
 
-def class_of(seed) -> tuple[str, tuple[int, ...]]:
-    """(sector as 1/0 per line, 1-based removed lines carrying a numerator)."""
+def class_of(seed) -> tuple:
+    """(sector as 1/0 per line, (1-based removed line, numerator power) pairs, (line, dots)
+    pairs): every numerator power on the ISP falls in one class."""
     sector = "".join("1" if x > 0 else "0" for x in seed[:N_LINES])
-    return sector, tuple(i + 1 for i in range(N_LINES) if seed[i] < 0)
+    return (sector, tuple((i + 1, int(-seed[i])) for i in range(N_LINES) if seed[i] < 0),
+            tuple((i + 1, int(seed[i] - 1)) for i in range(N_LINES) if seed[i] > 1))
+
+
+def describe(c) -> str:
+    """``011111 path``, ``011111 n1`` (a numerator on line 1), ``001111 n2^2 d4`` (power 2 on
+    line 2, a dot on line 4)."""
+    parts = [f"n{line}" + (f"^{p}" if p > 1 else "") for line, p in c[1]]
+    parts += [f"d{line}" + (f"^{k}" if k > 1 else "") for line, k in c[2]]
+    return f"{c[0]} " + (" ".join(parts) if c[1] else "path" + "".join(" " + x for x in parts))
 
 
 def tube_classes(judge) -> dict:
@@ -65,11 +79,11 @@ def tube_classes(judge) -> dict:
 class Targets:
     """The judges of the targets a class set must reduce: one per s and mode."""
 
-    def __init__(self, s_values, modes):
+    def __init__(self, s_values, modes, dots: int = 0):
         self.cases = []
         for s in s_values:
             for mode in modes:
-                judge = judge_for(s, 0, mode == "sym")
+                judge = judge_for(s, dots, mode == "sym")
                 self.cases.append((s, mode, judge, tube_classes(judge)))
 
     @property
@@ -155,7 +169,7 @@ def floor_table(name: str) -> list[dict]:
             continue
         counts = Counter()
         for seed in from_text(row["floor"]["seed_integrals"]):
-            sector, off = class_of(seed)
+            sector, off, _ = class_of(seed)
             counts[(N_LINES - sector.count("1"), "off" if off else "on")] += 1
         rows.append({"s": row["s"], "seeds": row["floor"]["seeds"],
                      "by_missing": {f"{m} {kind}": n for (m, kind), n in sorted(counts.items())}})
@@ -170,12 +184,18 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=10)
     parser.add_argument("--mirror-first", action="store_true")
     parser.add_argument("--check", type=int, nargs="+", default=list(range(3, 13)))
+    parser.add_argument("--dots", type=int, default=0,
+                        help="dots on the first line of the target: I(1+K,1,1,1,1,1,-s)")
+    parser.add_argument("--no-swaps", action="store_true",
+                        help="skip the swap phase (it tries every kept off-path class against "
+                             "every removed one: long for the dotted target's many classes)")
     parser.add_argument("--out")
     args = parser.parse_args()
     out = Path(args.out) if args.out else RESULTS / (
-        "rank_classes" + ("_mirror_first" if args.mirror_first else "") + ".json")
+        "rank_classes" + (f"_dots{args.dots}" if args.dots else "")
+        + ("_mirror_first" if args.mirror_first else "") + ".json")
     load, clock = os.getloadavg()[0], time.perf_counter()
-    targets = Targets(args.s, args.modes)
+    targets = Targets(args.s, args.modes, args.dots)
     first = mirror_sectors() if args.mirror_first else set()
     runs, best = [], None
     for seed in range(args.orders):
@@ -188,22 +208,26 @@ def main() -> int:
               f"trimmed equations over the targets", flush=True)
         if best is None or cost < best[0]:
             best = (cost, kept)
-    best = (None, swap_off_path(targets, best[1]))
+    if not args.no_swaps:
+        best = (None, swap_off_path(targets, best[1]))
     kept = sorted(best[1], key=lambda c: (-c[0].count("1"), c))
-    print("kept classes (sector lines 1..6, removed lines with a numerator):")
+    print("kept classes (sector lines 1..6; nL: a numerator on removed line L, dL: a dot):")
     for c in kept:
-        print(f"  {c[0]} {'path' if not c[1] else 'off path on line ' + str(c[1][0])}")
-    check = Targets(args.check, args.modes).scores(best[1])
+        print(f"  {describe(c)}")
+    check = Targets(args.check, args.modes, args.dots).scores(best[1])
     for r in check:
         print(f"  s={r['s']:>2} {r['mode']:>5}: {'complete' if r['reduced'] else 'INCOMPLETE'},"
               f" {r['seeds_selected']} selected, {r['seeds']} solved, "
               f"{r['trimmed_equations']} trimmed; 30*s = {30 * r['s']}", flush=True)
-    floors = {name: floor_table(name) for name in ("rank_floor_nosym", "rank_floor")}
+    floors = ({} if args.dots else
+              {name: floor_table(name) for name in ("rank_floor_nosym", "rank_floor")})
     document = {"benchmark": "rank_classes", "family": "triangle_box",
-                "target": "I(1,1,1,1,1,1,-s)", "minimised_on": args.s, "modes": args.modes,
+                "target": f"I({1 + args.dots},1,1,1,1,1,-s)", "minimised_on": args.s,
+                "modes": args.modes, "no_swaps": args.no_swaps,
                 "mirror_first": args.mirror_first, "mirror_sectors": sorted(first),
                 "runs": runs,
-                "kept": [{"sector": c[0], "numerator_on_removed_line": list(c[1])}
+                "kept": [{"sector": c[0], "numerators": {str(k): v for k, v in c[1]},
+                          "dots": {str(k): v for k, v in c[2]}, "class": describe(c)}
                          for c in kept],
                 "check": check, "floors": floors, "load_avg_1min": round(load, 2),
                 "seconds": round(time.perf_counter() - clock, 1)}

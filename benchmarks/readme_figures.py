@@ -241,19 +241,19 @@ def rank_classes() -> str:
     docs = [(d, _load(name)) for d, name in (("IBP + LI alone and with symmetries",
                                               "rank_classes"),
                                              ("with symmetries, mirror sectors first",
-                                              "rank_classes_mirror_first"))]
+                                              "rank_classes_mirror_first"),
+                                             ("the dotted target I(2,1,1,1,1,1,−s)", "rank_classes_dots1"))]
     docs = [(d, doc) for d, doc in docs if doc]
     if not docs:
         return _missing("rank_classes")
     lines = []
     for label, doc in docs:
-        off = [c for c in doc["kept"] if c["numerator_on_removed_line"]]
+        off = [c for c in doc["kept"] if c["numerators"]]
         lines += [f"Classes kept when complete on s = {', '.join(map(str, doc['minimised_on']))}"
                   f" ({label}; {len(doc['runs'])} removal orders, measured "
                   f"{doc.get('measured_at', '?')}): {len(doc['kept']) - len(off)} sector paths"
-                  f" and {len(off)} off-path classes ("
-                  + ", ".join(f"{c['sector']} on line {c['numerator_on_removed_line'][0]}"
-                              for c in off) + "); checked:", ""]
+                  f" and {len(off)} off-path classes (sector lines 1…6, nL: a numerator on "
+                  "removed line L: " + ", ".join(c["class"] for c in off) + "); checked:", ""]
         rows = {}
         for r in doc["check"]:
             rows.setdefault(r["s"], {})[r["mode"]] = r
