@@ -57,6 +57,12 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
             + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def _labelled(pairs) -> list[tuple[str, dict]]:
+    """(label, document) for each (label, results name) whose JSON exists."""
+    return [(label, doc) for label, doc in ((label, _load(name)) for label, name in pairs)
+            if doc]
+
+
 def _missing(source: str) -> str:
     return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
 
@@ -238,12 +244,9 @@ def rank_scan_nosym() -> str:
 
 def rank_classes() -> str:
     """The class minimisation behind rules/rank_path*.py (benchmarks/rank_classes.py)."""
-    docs = [(d, _load(name)) for d, name in (("IBP + LI alone and with symmetries",
-                                              "rank_classes"),
-                                             ("with symmetries, mirror sectors first",
-                                              "rank_classes_mirror_first"),
-                                             ("the dotted target I(2,1,1,1,1,1,−s)", "rank_classes_dots1"))]
-    docs = [(d, doc) for d, doc in docs if doc]
+    docs = _labelled((("IBP + LI alone and with symmetries", "rank_classes"),
+                      ("with symmetries, mirror sectors first", "rank_classes_mirror_first"),
+                      ("the dotted target I(2,1,1,1,1,1,−s)", "rank_classes_dots1")))
     if not docs:
         return _missing("rank_classes")
     lines = []
@@ -292,9 +295,8 @@ def _seeds_per_power(floor: dict) -> dict:
 def rank_floor() -> str:
     """Floors of ``minimize`` on the rank scan (benchmarks/rank_floor.py), with IBP + LI alone
     and with sector symmetries, beside the goal 30 s and the counting figures."""
-    docs = [(label, _load(name)) for label, name in (("IBP + LI alone", "rank_floor_nosym"),
-                                                     ("with sector symmetries", "rank_floor"))]
-    docs = [(label, doc) for label, doc in docs if doc]
+    docs = _labelled((("IBP + LI alone", "rank_floor_nosym"),
+                      ("with sector symmetries", "rank_floor")))
     if not docs:
         return _missing("rank_floor")
     lines = []
