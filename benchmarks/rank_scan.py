@@ -2,18 +2,27 @@
 the numerator power s grows, for the library's rules, a rule under test and the floor.
 
 For each s: the judge (candidate universe r <= r_target + 1, s <= s + 1) scores
-``improved_seeding``, ``improved_seeding_dots``, ``tube_seeding`` and the rule under test
+``improved_seeding``, ``improved_seeding_dots``, ``tube_seeding``, the evolved
+``gp_triangle_box_rank_scan`` and the rule under test
 (``--rule``; default: the rule exported by the best run of benchmarks/results/generalise.json,
 else improved_seeding_dots); the floor is the smallest complete seed set ``minimize`` finds
-starting from the complete library rule with the fewest seeds at that s (--minimize-seconds per
-restart, 4 restarts, seed 0), and its trimmed equations.  Improved seeding grows like a quartic
+starting from the complete rule (library or under test) with the fewest selected seeds at that
+s (--minimize-seconds per restart, 4 restarts, seed 0), and its trimmed equations.  Improved seeding grows like a quartic
 in s; the issue's goal is a rule that grows at most linearly (<= 30 s seeds at s = 6 and 8).
 ``--dots K`` scans the dotted variant I(1+K,1,1,1,1,1,-s) instead.
 
+Two seed counts per cell: ``seeds`` as the judge solves them and ``seeds_selected``, the rule's
+own choice.  With sector symmetries (the default, as ``reduce``) a seed of a mirror sector is
+solved as its images in the unique sector, and a numerator there maps to several integrals, so
+the solved count grows faster with s than the selected one; ``--no-symmetries`` scans with IBP
+and LI equations alone, where the two are equal.
+
 Run:  python benchmarks/rank_scan.py [--s 3 4 5 6 7 8] [--dots 0] [--rule FILE]
-                                     [--minimize-seconds 5] [--no-floor] [--out FILE]
-Writes benchmarks/results/rank_scan.json (rank_scan_dots1.json for --dots 1, ...); the figures
-are printed as well, with the machine's load average beside each s.
+                                     [--no-symmetries] [--minimize-seconds 5] [--no-floor]
+                                     [--out FILE]
+Writes benchmarks/results/rank_scan.json (rank_scan_dots1.json for --dots 1, a ``_nosym``
+suffix for --no-symmetries); the figures are printed as well, with the machine's load average
+beside each s.
 """
 
 from __future__ import annotations
@@ -36,7 +45,8 @@ from ibp_evolve.language.parse import load_rule  # noqa: E402
 from bench_io import write_result  # noqa: E402  (a script beside this one)
 
 RESULTS = ROOT / "benchmarks" / "results"
-LIBRARY = ("improved_seeding", "improved_seeding_dots", "tube_seeding")
+LIBRARY = ("improved_seeding", "improved_seeding_dots", "tube_seeding",
+           "gp_triangle_box_rank_scan")
 
 
 def default_rule():
@@ -66,7 +76,8 @@ def judge_for(s: int, dots: int = 0, symmetries: bool | None = None) -> Judge:
 
 def scored(judge: Judge, rule) -> dict:
     t = judge.score(rule, "trimmed").targets[0]
-    return {"seeds": t.seeds, "trimmed_equations": t.trimmed_equations, "reduced": t.reduced}
+    return {"seeds": t.seeds, "seeds_selected": t.seeds_selected,
+            "trimmed_equations": t.trimmed_equations, "reduced": t.reduced}
 
 
 def main() -> int:
@@ -75,35 +86,43 @@ def main() -> int:
     parser.add_argument("--dots", type=int, default=0,
                         help="dots on the first line of the target (default 0)")
     parser.add_argument("--rule", help="rule file or library name (default: see above)")
+    parser.add_argument("--no-symmetries", action="store_true",
+                        help="IBP and LI equations alone (default: with sector symmetries, as "
+                             "reduce)")
     parser.add_argument("--minimize-seconds", type=float, default=5.0)
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.out is None:
-        args.out = str(RESULTS / ("rank_scan.json" if args.dots == 0
-                                  else f"rank_scan_dots{args.dots}.json"))
+        args.out = str(RESULTS / ("rank_scan" + (f"_dots{args.dots}" if args.dots else "")
+                                  + ("_nosym" if args.no_symmetries else "") + ".json"))
+    symmetries = False if args.no_symmetries else None
     label, rule = (args.rule, resolve_rule(args.rule)) if args.rule else default_rule()
 
     rows = []
     pattern = "I(" + ",".join(map(str, target_for(0, args.dots)[:-1])) + ",-s)"
-    print(f"{pattern} of triangle_box: seeds / trimmed equations (rule: {label})")
+    print(f"{pattern} of triangle_box: solved seeds [selected] / trimmed equations "
+          f"(rule: {label}, symmetries {'off' if args.no_symmetries else 'on'})")
     print(f"{'s':>3} " + " ".join(f"{name:>22}" for name in LIBRARY)
           + f" {'rule':>18} {'floor (minimize)':>18}  load")
     for s in args.s:
         start = time.perf_counter()
         load = os.getloadavg()[0]    # other work on the machine slows the minimize budget
-        judge = judge_for(s, args.dots)
+        judge = judge_for(s, args.dots, symmetries)
         row = {"s": s, "target": target_for(s, args.dots),
                **{name: scored(judge, resolve_rule(name)) for name in LIBRARY},
                "rule": scored(judge, rule)}
         if not args.no_floor:
-            complete = [name for name in LIBRARY if row[name]["reduced"]]
-            start_rule = min(complete, key=lambda name: row[name]["seeds"])
-            masks = judge.masks(resolve_rule(start_rule))
+            rules = {name: resolve_rule(name) for name in LIBRARY} | {"rule": rule}
+            complete = [name for name in rules if row[name]["reduced"]]
+            start_rule = min(complete, key=lambda name: row[name]["seeds_selected"])
+            masks = judge.masks(rules[start_rule])
             report = minimize_suite(judge, masks, rng=0, seconds=args.minimize_seconds,
                                     rule=start_rule)
+            start_rule = label if start_rule == "rule" else start_rule
             floor = judge.score_masks(report.masks, "trimmed").targets[0]
-            row["floor"] = {"seeds": floor.seeds, "trimmed_equations": floor.trimmed_equations,
+            row["floor"] = {"seeds": floor.seeds, "seeds_selected": floor.seeds_selected,
+                            "trimmed_equations": floor.trimmed_equations,
                             "reduced": floor.reduced, "from": start_rule,
                             "minimize_seconds": args.minimize_seconds}
         row["load_avg_1min"] = round(load, 2)
@@ -114,11 +133,14 @@ def main() -> int:
             if m is None:
                 return f"{'-':>18}"
             mark = "" if m["reduced"] else " (incomplete)"
-            return f"{m['seeds']:>7,} / {m['trimmed_equations']:>6,}{mark}".rjust(18)
+            selected = ("" if m["seeds_selected"] == m["seeds"]
+                        else f" [{m['seeds_selected']:,} sel]")
+            return f"{m['seeds']:>7,}{selected} / {m['trimmed_equations']:>6,}{mark}".rjust(18)
         print(f"{s:>3} " + " ".join(f"{cell(row[name]):>22}" for name in LIBRARY)
               + f" {cell(row['rule'])} {cell(row.get('floor'))}  {load:.1f}")
     document = {"benchmark": "rank_scan", "family": "triangle_box", "target": pattern,
                 "rule": label, "symmetries": judge.symmetries,
+                "columns": [*LIBRARY, "rule"],
                 "rule_source": rule.source, "rows": rows}
     write_result(Path(args.out), document, stamp=True)
     return 0

@@ -57,6 +57,12 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
             + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def _labelled(pairs) -> list[tuple[str, dict]]:
+    """(label, document) for each (label, results name) whose JSON exists."""
+    return [(label, doc) for label, doc in ((label, _load(name)) for label, name in pairs)
+            if doc]
+
+
 def _missing(source: str) -> str:
     return f"_Not measured yet: run `python benchmarks/{source}.py`._\n"
 
@@ -201,31 +207,79 @@ def rank_scan(name: str = "rank_scan") -> str:
     data = _load(name)
     if data is None:
         return _missing("rank_scan")
-    columns = [c for c in ("improved_seeding", "improved_seeding_dots", "tube_seeding", "rule",
-                           "floor") if any(c in row for row in data["rows"])]
+    columns = [c for c in [*data.get("columns", ("improved_seeding", "improved_seeding_dots",
+                                                 "tube_seeding", "rule")), "floor"]
+               if any(c in row for row in data["rows"])]
     names = {"rule": f"rule: {data['rule']}", "floor": "`minimize` floor"}
     target = data.get("target", "I(1,1,1,1,1,1,-s)").replace("-", "−")
     loads = [row["load_avg_1min"] for row in data["rows"] if "load_avg_1min" in row]
     load = f", load average {_n(min(loads))}–{_n(max(loads))} on 2 cores" if loads else ""
     # with symmetries, seeds as the judge solves them (mirror-sector seeds as their images)
-    sym = {True: " (sector symmetries on: seeds as solved)",
-           False: " (sector symmetries off)"}.get(data.get("symmetries"), "")
+    sym = {True: " (sector symmetries on: seeds as solved, [as selected] where they differ)",
+           False: " (sector symmetries off: IBP + LI alone)"}.get(data.get("symmetries"), "")
     lines = [f"Seeds (trimmed equations) on {data['family']} {target}{sym}, measured "
              f"{data.get('measured_at', '?')}{load}:", "",
-             "| s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
-             "|---" * (len(columns) + 1) + "|"]
+             "| s | 30·s | " + " | ".join(names.get(c, f"`{c}`") for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
     for row in data["rows"]:
         cells = []
         for c in columns:
             v = row.get(c)
-            cells.append("—" if not v else f"{_n(v['seeds'])} ({_n(v['trimmed_equations'])})"
+            selected = v and v.get("seeds_selected", v["seeds"])
+            cells.append("—" if not v else f"{_n(v['seeds'])}"
+                         + (f" [{_n(selected)}]" if selected != v["seeds"] else "")
+                         + f" ({_n(v['trimmed_equations'])})"
                          + ("" if v.get("reduced", True) else " incomplete"))
-        lines.append(f"| {row['s']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row['s']} | {30 * row['s']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def rank_scan_dotted() -> str:
     return rank_scan("rank_scan_dots1")
+
+
+def rank_scan_nosym() -> str:
+    return rank_scan("rank_scan_nosym")
+
+
+def rank_classes() -> str:
+    """The class minimisation behind rules/rank_path*.py (benchmarks/rank_classes.py)."""
+    docs = _labelled((("IBP + LI alone and with symmetries", "rank_classes"),
+                      ("with symmetries, mirror sectors first", "rank_classes_mirror_first"),
+                      ("the dotted target I(2,1,1,1,1,1,−s)", "rank_classes_dots1")))
+    if not docs:
+        return _missing("rank_classes")
+    lines = []
+    for label, doc in docs:
+        off = [c for c in doc["kept"] if c["numerators"]]
+        lines += [f"Classes kept when complete on s = {', '.join(map(str, doc['minimised_on']))}"
+                  f" ({label}; {len(doc['runs'])} removal orders, measured "
+                  f"{doc.get('measured_at', '?')}): {len(doc['kept']) - len(off)} sector paths"
+                  f" and {len(off)} off-path classes (sector lines 1…6, nL: a numerator on "
+                  "removed line L: " + ", ".join(c["class"] for c in off) + "); checked:", ""]
+        rows = {}
+        for r in doc["check"]:
+            rows.setdefault(r["s"], {})[r["mode"]] = r
+        modes = doc["modes"]
+        lines += _table(["s", "30·s"] + [f"{m}: selected / solved (trimmed)" for m in modes],
+                        [[s, 30 * s] + [
+                            f"{_n(r[m]['seeds_selected'])} / {_n(r[m]['seeds'])} "
+                            f"({_n(r[m]['trimmed_equations'])})"
+                            + ("" if r[m]["reduced"] else " incomplete") for m in modes]
+                         for s, r in sorted(rows.items())]) + [""]
+    floors = docs[0][1].get("floors", {})
+    for name, label in (("rank_floor_nosym", "IBP + LI alone"),
+                        ("rank_floor", "with symmetries, as selected")):
+        if not floors.get(name):
+            continue
+        kinds = sorted({k for row in floors[name] for k in row["by_missing"]})
+        lines += [f"The `minimize` floors of the rank floor below ({label}) split the same way:"
+                  " seeds on the path and off it, by number of removed lines:", ""]
+        lines += _table(["s", "floor"] + [k.replace(" on", " removed, on path").replace(
+                            " off", " removed, off path") for k in kinds],
+                        [[row["s"], row["seeds"]] + [row["by_missing"].get(k, 0) for k in kinds]
+                         for row in floors[name]]) + [""]
+    return "\n".join(lines)
 
 
 def _seeds_per_power(floor: dict) -> dict:
@@ -241,9 +295,8 @@ def _seeds_per_power(floor: dict) -> dict:
 def rank_floor() -> str:
     """Floors of ``minimize`` on the rank scan (benchmarks/rank_floor.py), with IBP + LI alone
     and with sector symmetries, beside the goal 30 s and the counting figures."""
-    docs = [(label, _load(name)) for label, name in (("IBP + LI alone", "rank_floor_nosym"),
-                                                     ("with sector symmetries", "rank_floor"))]
-    docs = [(label, doc) for label, doc in docs if doc]
+    docs = _labelled((("IBP + LI alone", "rank_floor_nosym"),
+                      ("with sector symmetries", "rank_floor")))
     if not docs:
         return _missing("rank_floor")
     lines = []
@@ -647,7 +700,8 @@ def llm_gp_islands() -> str:
 RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, serve_llm,
                                      llm_gp_islands, evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
-                                     rank_floor, sailir, learn_once, small_reduce, analytic,
+                                     rank_scan_nosym, rank_classes, rank_floor, sailir,
+                                     learn_once, small_reduce, analytic,
                                      evolve_paper, sample_report, minimize_paper)}
 
 

@@ -109,10 +109,13 @@ def test_a_rule_too_long_for_one_line_has_no_formula():
 def test_every_rule_file_formula_keeps_exactly_the_same_seeds_on_every_builtin_universe(
         path, universes):
     rule = load_rule(path)
-    board = parse_formula(formula(rule))             # the printed text itself, read back
+    text = formula(rule)
+    # a rule too long for one board line (rank_path: a table and the tube) has no formula, its
+    # source stands for it; the simplified program must still keep the same seeds
+    board = parse_formula(text) if text is not None else None   # the printed text, read back
     simplified = load_rule(program_source(simplify_program(rule.program)))
     for name, features in universes.items():
-        assert _same_seeds(rule, board, features), (name, formula(rule))
+        assert board is None or _same_seeds(rule, board, features), (name, text)
         assert _same_seeds(rule, simplified, features), name
 
 
