@@ -67,7 +67,7 @@ from ibp_evolve.runs.store import (BestRule, CandidateRecord, random_state_from_
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
            "tree_to_ir", "tree_to_source", "tree_to_formula", "simplify_tree",
-           "tree_from_source", "GPSourceError", "DEFAULT_FEATURES"]
+           "tree_from_source", "restart_trees", "GPSourceError", "DEFAULT_FEATURES"]
 
 ENGINE = "deap"
 
@@ -329,6 +329,24 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     return boolean(expression)
 
 
+def restart_trees(rules, primitives: PrimitiveSet) -> dict:
+    """Restart rules (library names or rule sources) -> the node names of each as a GP tree,
+    or None for one the primitive set cannot express; GPSourceError for a name that is no
+    rule."""
+    from ibp_evolve.language.library import resolve_rule
+    out = {}
+    for rule in rules:
+        try:
+            source = rule if "def " in rule else resolve_rule(rule).source
+        except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
+            raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
+        try:
+            out[rule] = PrimitiveSet.names(tree_from_source(source, primitives))
+        except GPSourceError:
+            out[rule] = None
+    return out
+
+
 # ----------------------------------------------------------------------------- the engine
 
 def cx_one_point(ind1, ind2):
@@ -446,21 +464,12 @@ class DeapEngine(LoopEngine):
         self._restart_trees = self._expressible(cfg.restart_rules)
 
     def _expressible(self, rules) -> list[list[str]]:
-        """Node names of the restart rules (library names or rule sources) that the primitive
-        set can express: one it cannot (``--features`` without ``d``, say) is left out, since
-        restart rules are a default, not the user's request as start rules are."""
-        from ibp_evolve.language.library import resolve_rule
-        out = []
-        for rule in rules:
-            try:
-                source = rule if "def " in rule else resolve_rule(rule).source
-            except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
-                raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
-            try:
-                out.append(PrimitiveSet.names(tree_from_source(source, self.primitives)))
-            except GPSourceError:
-                continue
-        return out
+        """Node names of the restart rules that the primitive set can express: one it cannot
+        (``--features`` without ``d``, say) is left out, since the default restart rules are
+        not the user's request as start rules are (``evolve --restart-rules`` checks the
+        user's own with :func:`restart_trees` before the run begins)."""
+        return [names for names in restart_trees(rules, self.primitives).values()
+                if names is not None]
 
     def _restart_individuals(self) -> list:
         """New individuals of the restart rules (at a restart, and every ``inject_every``)."""
@@ -608,23 +617,31 @@ class DeapEngine(LoopEngine):
         """``n`` offspring whose seed selections are new to the next population (``keep``
         and the offspring so far), retrying a few times: identical masks are wasted slots.
         A copy of a known mask is still admitted when it is a smaller tree."""
-        cfg = self.config
         smallest = {}
         for ind in keep:
             if ind.digest is not None:
                 smallest[ind.digest] = min(len(ind), smallest.get(ind.digest, 1 << 30))
         offspring = []
         while len(offspring) < n:
-            for attempt in range(cfg.retries + 1):
-                child = self._child(population)
-                self._compute_masks(child)
-                known = smallest.get(child.digest)
-                if child.digest is None or known is None or len(child) < known:
-                    break
+            child = self._redrawn(lambda: self._child(population),
+                                  lambda c: c.digest is None or c.digest not in smallest
+                                  or len(c) < smallest[c.digest])
             if child.digest is not None:
                 smallest[child.digest] = min(len(child), smallest.get(child.digest, 1 << 30))
             offspring.append(child)
         return offspring
+
+    def _redrawn(self, draw, is_new):
+        """``draw()`` again (up to ``retries`` times) until ``is_new`` holds of the drawn
+        individual's seed selection; the last draw otherwise.  The one place where the first
+        population (``distinct_start``) and the offspring (:meth:`_vary`) avoid repeating a
+        selection, a wasted slot."""
+        for _ in range(self.config.retries + 1):
+            ind = draw()
+            self._compute_masks(ind)
+            if is_new(ind):
+                break
+        return ind
 
     def _compute_masks(self, ind) -> None:
         # A well-typed tree over the primitive set always evaluates; a rule error here is
@@ -675,14 +692,11 @@ class DeapEngine(LoopEngine):
                 self._compute_masks(ind)
                 seen.add(ind.digest)
         n_fixed = len(out)
+        def draw():
+            return self._new(self.toolbox.expr_init(), "random")
         while len(out) < cfg.population:
-            for attempt in range(cfg.retries + 1 if cfg.distinct_start else 1):
-                ind = self._new(self.toolbox.expr_init(), "random")
-                if not cfg.distinct_start:
-                    break
-                self._compute_masks(ind)
-                if ind.digest not in seen:
-                    break
+            ind = self._redrawn(draw, lambda i: i.digest not in seen) if cfg.distinct_start \
+                else draw()
             seen.add(ind.digest)
             out.append(ind)
         return out[:max(cfg.population, n_fixed - len(migrants))]
