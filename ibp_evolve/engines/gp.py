@@ -461,6 +461,9 @@ class DeapEngine(LoopEngine):
         self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
         self.population_, self.hall_of_fame_, self._elites = [], [], []
         self._migrants, self._migrants_due = [], False   # (node names, candidate id)
+        # the polish (the last generations of a budget): the tree it climbs from (None: the
+        # best of the hall of fame not yet polished), the selections it polished in vain
+        self._polish_source, self._polish_current, self._polished = None, None, []
         self._restart_trees = self._expressible(cfg.restart_rules)
 
     def _expressible(self, rules) -> list[list[str]]:
@@ -490,6 +493,10 @@ class DeapEngine(LoopEngine):
         """The generation's trees: the initial population (or a restart after stagnation),
         else elites and offspring; each with its seed masks over the suite's universes."""
         cfg = self.config
+        self._polish_source = self._polish_tree() if self._polishing(generation) else None
+        if self._polish_source is not None:
+            self._fresh = self._restarted = False
+            return [self._candidate(ind) for ind in self._neighbours(self._polish_source)]
         restarted = generation > 0 and self._stagnant()
         self._fresh, self._restarted = generation == 0 or restarted, restarted
         # migrants (islands) join the next generation, and a restart starts from the last ones
@@ -556,6 +563,10 @@ class DeapEngine(LoopEngine):
         if stopped:
             self._update_hall_of_fame(individuals)
             return False
+        if self._polish_source is not None:
+            self._update_hall_of_fame(individuals)
+            self._climb(individuals)
+            return True
         cfg = self.config
         if self._fresh:
             self.population_ = individuals
@@ -581,6 +592,8 @@ class DeapEngine(LoopEngine):
                                             default=None)}
         if self._restarted:
             stats["restarted"] = 1
+        if self._polish_source is not None:
+            stats["polish"] = 1
         return stats
 
     # -- variation and selection -------------------------------------------------------------
@@ -728,35 +741,114 @@ class DeapEngine(LoopEngine):
         self.hall_of_fame_ = [copy.deepcopy(i) for i in
                               self._distinct_best(pool, max(self.config.n_best, 1))]
 
+    # -- the polish: a local search from the best rule --------------------------------------
+    def _polishing(self, generation: int) -> bool:
+        """Whether ``generation`` is one of the last ``polish`` of the budget (at most a
+        quarter of it; none in a run until the deadline)."""
+        cfg = self.config
+        if not cfg.polish or cfg.generations is None:
+            return False
+        return generation > cfg.generations - min(cfg.polish, cfg.generations // 4)
+
+    def _polish_tree(self):
+        """The tree this polish round climbs from: the last round's improvement, else the
+        best rule of the hall of fame not yet polished in vain (else the best: its
+        neighbours are all known, the round costs no evaluation)."""
+        if self._polish_current is not None:
+            return self._polish_current
+        scored = [i for i in self.hall_of_fame_ if i.evaluation is not None and i.evaluation.ok]
+        fresh = [i for i in scored if i.digest not in self._polished]
+        return (fresh or scored or [None])[0]
+
+    def _neighbours(self, tree) -> list:
+        """The trees one step from ``tree``: each boolean subtree replaced by True or False
+        (a clause dropped), each integer terminal by another, each primitive by another of the
+        same signature (``<`` for ``<=``, ``max`` for ``min``...), each integer subtree
+        shifted by one (a bound loosened or tightened), and ``tree and x OP y`` for every two
+        integer terminals (a clause added).  A rule the run has settled on is often a clause
+        or a bound away from one with fewer seeds, a step that random variation of 300 trees
+        rarely takes; no height limit, as each round grows the tree by one level at most."""
+        pset = self.primitives.pset
+        m = pset.mapping
+        ints = list(pset.terminals[Int])
+        nodes = list(tree)
+        out = []
+        for i, node in enumerate(nodes):
+            span = tree.searchSubtree(i)
+            if node.ret is Bool and i > 0:
+                out += [nodes[:span.start] + [m[b]] + nodes[span.stop:] for b in ("True", "False")]
+            if node.arity == 0 and node.ret is Int:
+                out += [nodes[:i] + [t] + nodes[i + 1:] for t in ints if t.name != node.name]
+            if node.arity > 0:
+                out += [nodes[:i] + [p] + nodes[i + 1:] for p in pset.primitives[node.ret]
+                        if p.name != node.name and p.args == node.args]
+            if node.ret is Int:
+                out += [nodes[:span.start] + [m[op]] + nodes[span] + [m["1"]]
+                        + nodes[span.stop:] for op in ("add", "sub")]
+        for x in ints:
+            for y in ints:
+                for op in ("lt", "le", "eq"):
+                    if x.name != y.name and not (op == "eq" and x.name > y.name):
+                        out.append([m["and"]] + nodes + [m[op], x, y])
+        seen = {tuple(PrimitiveSet.names(nodes))}
+        unique = []
+        for candidate in out:
+            key = tuple(PrimitiveSet.names(candidate))
+            if key not in seen:
+                seen.add(key)
+                unique.append(self._new(candidate, "polish", () if tree.cid is None
+                                        else (tree.cid,)))
+        return unique
+
+    def _climb(self, neighbours) -> None:
+        """Move to the best neighbour if it beats the tree polished (fitness, then size);
+        else mark that tree's selection as polished in vain."""
+        source = self._polish_source
+        scored = [n for n in neighbours if n.evaluation is not None and n.evaluation.ok]
+        best = min(scored, key=lambda n: (n.fitness.values, n.cid), default=None)
+        if best is not None and best.fitness.values < source.fitness.values:
+            self._polish_current = copy.deepcopy(best)
+        else:
+            self._polish_current = None
+            if source.digest not in self._polished:
+                self._polished.append(source.digest)
+
     # -- checkpoints -----------------------------------------------------------------------
+    @staticmethod
+    def _pack(ind) -> dict:
+        fitness, size = ind.fitness.values
+        return {"nodes": PrimitiveSet.names(ind), "fitness": [fitness_text(fitness), size],
+                "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
+                "parents": list(ind.parents),
+                "digest": ind.digest,
+                "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
+
+    def _unpack(self, d: dict):
+        ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"], d["parents"])
+        ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
+        fitness, size = d["fitness"]
+        ind.fitness.values = (parse_fitness(fitness), size)
+        ind.evaluation = None if d["evaluation"] is None else \
+            Evaluation.from_json(d["evaluation"])
+        return ind
+
     def state(self) -> dict:
-        def pack(ind):
-            fitness, size = ind.fitness.values
-            return {"nodes": PrimitiveSet.names(ind), "fitness": [fitness_text(fitness), size],
-                    "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
-                    "parents": list(ind.parents),
-                    "digest": ind.digest,
-                    "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
+        pack = self._pack
         state = {"population": [pack(i) for i in self.population_],
                  "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
                  "random_state": random_state_to_json(random.getstate())}
         if self._migrants:   # an island's (a single run has none: its checkpoint is unchanged)
             state["migrants"] = [{"nodes": names, "cid": cid} for names, cid in self._migrants]
             state["migrants_due"] = self._migrants_due
+        if self._polished or self._polish_current is not None:   # once the polish has begun
+            state["polish"] = {"current": None if self._polish_current is None
+                               else pack(self._polish_current), "polished": self._polished}
         return state
 
     def restore(self, state: dict, run) -> None:
         """Continue from a checkpoint's plain data: trees from their node names (looked up in
         the primitive set, nothing evaluated), the random state from its integers."""
-        def unpack(d):
-            ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"],
-                            d["parents"])
-            ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
-            fitness, size = d["fitness"]
-            ind.fitness.values = (parse_fitness(fitness), size)
-            ind.evaluation = None if d["evaluation"] is None else \
-                Evaluation.from_json(d["evaluation"])
-            return ind
+        unpack = self._unpack
         try:
             self.population_ = [unpack(d) for d in state["population"]]
             self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
@@ -764,6 +856,10 @@ class DeapEngine(LoopEngine):
                 self.primitives.from_names(d["nodes"])   # an unknown node: GPSourceError
             self._migrants = [(list(d["nodes"]), d["cid"]) for d in state.get("migrants", [])]
             self._migrants_due = bool(state.get("migrants_due", False))
+            polish = state.get("polish", {})
+            self._polish_current = None if polish.get("current") is None else \
+                unpack(polish["current"])
+            self._polished = list(polish.get("polished", []))
         except GPSourceError as exc:
             raise ValueError(str(exc)) from None
         random.setstate(random_state_from_json(state["random_state"]))
