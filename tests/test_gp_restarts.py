@@ -98,7 +98,8 @@ def test_a_population_that_never_restarts_still_meets_improved_seeding(tmp_path,
     from ibp_evolve.runs.evaluation import LocalEvaluator
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.create(tmp_path / "run", {"engine": "deap"})
-    DeapEngine(GPConfig(population=12, generations=4, seed=1, stagnation=0, inject_every=2)
+    DeapEngine(GPConfig(population=12, generations=4, seed=1, stagnation=0, inject_every=2,
+                        polish=0)   # (a polish round at 4 would not breed: no visit)
                ).evolve(PAPER, evaluator=LocalEvaluator(PAPER), run=run)
     rows = run.db.conn.execute("SELECT generation, mask_hash FROM candidates "
                                "WHERE operation = 'start'").fetchall()

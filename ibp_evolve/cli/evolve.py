@@ -64,9 +64,10 @@ def add_parser(subparsers) -> None:
                         "offset,removed,tube,distance (see ibp-evolve features)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
-                   help="generations after the initial one (default 60 for deap, or until "
-                        "the time limit when only --time-limit is given; with --resume: extend "
-                        "the run to this many)")
+                   help="generations after the initial one (default 65 for deap: 60 of "
+                        "breeding, then 5 that polish the best rule; or until the time limit "
+                        "when only --time-limit is given; with --resume: extend the run to "
+                        "this many)")
     p.add_argument("--time-limit", type=float,
                    help="seconds; a hard deadline for this invocation: in-flight evaluations "
                         "are stopped and the best rules exported.  Alone (no --generations) "
