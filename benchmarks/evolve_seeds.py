@@ -97,6 +97,12 @@ def run_one(seed: int, workers: int | None, extra: list[str], folder: Path) -> d
     return {"seed": seed, "exit": 0, "best_seeds": best[0], "complete": bool(best[1]),
             "formula": best[2], "size": best[3], "generations": gens, "restarts": restarts,
             "from_start_rule": from_start, "before_polish": bred[-1] if bred else None,
+            # what the polish cost: its distinct seed selections scored and its seconds
+            "evaluations": sum(s.get("evaluations", 0) for s in state.get("logbook", [])),
+            "polish_evaluations": sum(s.get("evaluations", 0) for s in state.get("logbook", [])
+                                      if s.get("polish")),
+            "polish_seconds": round(sum(s.get("seconds", 0.0) for s in state.get("logbook", [])
+                                        if s.get("polish")), 1),
             "settings": {k: settings.get(k) for k in ("population", "generations", "polish",
                                                        "stagnation", "restart_rules",
                                                        "inject_every")},

@@ -27,7 +27,10 @@ the one vectorised compiler, its rule file and its formula from the one printer
 the work in :meth:`DeapEngine.evolve`, results as attributes (``best_``, ``hall_of_fame_``,
 ``logbook_``...).  Fitness is lexicographic: the judge's fitness first (which already ranks every
 complete rule before every incomplete one), the tree size second, so that equally good rules get
-simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.
+simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.  The last
+``GPConfig.polish`` generations of a budget breed nothing: each scores every neighbour of the
+best rule (a clause dropped or added, a bound moved by one, a feature or an operation swapped)
+and climbs to the best of them, a deterministic local search that needs no random draw.
 
 Reproducibility: DEAP draws from Python's global :mod:`random`, which :meth:`evolve` seeds from
 ``config.seed`` and saves in every checkpoint (in a run of islands each island's own state is
