@@ -5,6 +5,7 @@
                       [--out runs/NAME | --resume runs/NAME] [--dask tcp://HOST:8786 |
                       --dask-local N] [--start RULE ...] [--export [K]]
                       [--validate SUITE [--validate-rules K]] [--features NAMES]
+                      [--restart-rules RULE,... | --restart-rules none]
 
 Prints live progress on stderr and, at the end, a table of the best rules as formulas and the
 best rule file on stdout.  Exit status 0 whenever the run ended normally — the generation
