@@ -371,7 +371,7 @@ def test_resume_after_sigkill_continues_and_matches_an_uninterrupted_run(tmp_pat
 
 @pytest.mark.slow
 def test_gp_from_a_random_start_beats_the_paper_gp(evaluator):
-    """The default configuration (population 300, 60 generations) from a random start finds a
+    """The default configuration (population 300, 65 generations) from a random start finds a
     complete rule with fewer seeds than the 88 of arXiv:2502.05121 (about a minute); restarts
     bring in fresh trees only, not improved seeding."""
     engine = DeapEngine(GPConfig(seed=0, restart_rules=())).evolve(PAPER, evaluator=evaluator)

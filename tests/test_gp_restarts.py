@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ibp_evolve.cli.evolve import _start_sources
 from ibp_evolve.engines.gp import (DeapEngine, GPConfig, GPSourceError, PrimitiveSet,
                                    tree_from_source)
 from ibp_evolve.language.library import resolve_rule
@@ -97,8 +98,78 @@ def test_a_population_that_never_restarts_still_meets_improved_seeding(tmp_path,
     from ibp_evolve.runs.evaluation import LocalEvaluator
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.create(tmp_path / "run", {"engine": "deap"})
-    DeapEngine(GPConfig(population=12, generations=4, seed=1, stagnation=0, inject_every=2)
+    DeapEngine(GPConfig(population=12, generations=4, seed=1, stagnation=0, inject_every=2,
+                        polish=0)   # (a polish round at 4 would not breed: no visit)
                ).evolve(PAPER, evaluator=LocalEvaluator(PAPER), run=run)
     rows = run.db.conn.execute("SELECT generation, mask_hash FROM candidates "
                                "WHERE operation = 'start'").fetchall()
     assert sorted(tuple(r) for r in rows) == [(2, improved_mask), (4, improved_mask)]
+
+
+def test_a_selection_that_stays_old_is_kept_after_the_last_redraw():
+    """The one redraw rule of first trees and offspring: up to ``retries`` more draws, then
+    the last one is taken (a slot is never left empty)."""
+    engine, _ = asked(GPConfig(population=4, seed=3, retries=2))
+    drawn = []
+
+    def draw():
+        drawn.append(engine._new(engine.toolbox.expr_init(), "random"))
+        return drawn[-1]
+    assert engine._redrawn(draw, lambda ind: False) is drawn[-1] and len(drawn) == 3
+    drawn.clear()
+    assert engine._redrawn(draw, lambda ind: ind.digest is not None) is drawn[0]
+    assert len(drawn) == 1
+
+
+def _evolve_box(tmp_path, *options):
+    """``evolve`` on the small box suite (a restart at generation 2: the start rule there is
+    optimal, so the best cannot improve); returns (exit status, run folder)."""
+    from ibp_evolve.cli.main import main
+    from tests.test_inspect import SUITE
+    tmp_path.mkdir(exist_ok=True)
+    suite = tmp_path / "box_small.toml"
+    suite.write_text(SUITE)
+    run = tmp_path / "run"
+    status = main(["evolve", "--suite", str(suite), "--population", "6", "--generations", "3",
+                   "--workers", "0", "--start", "improved_seeding_dots", "--stagnation", "1",
+                   "--out", str(run), "--quiet", "--no-baselines", *options])
+    return status, run
+
+
+def _rules_at_restart(run) -> set:
+    """The rule sources that join the restart at generation 2 (not fresh trees)."""
+    import sqlite3
+    db = sqlite3.connect(run / "run.sqlite")
+    try:
+        return {row[0] for row in db.execute("SELECT source FROM candidates WHERE "
+                                             "generation = 2 AND operation = 'start'")}
+    finally:
+        db.close()
+
+
+def test_restart_rules_are_chosen_on_the_command_line_and_recorded(tmp_path):
+    """``--restart-rules none``: the restart holds fresh trees and the run's own start rule
+    only; a named rule (here Laporta's box) joins it besides; config.json says which."""
+    import json
+    runs = {}
+    for option in ("none", "laporta_start"):
+        status, runs[option] = _evolve_box(tmp_path / option, "--restart-rules", option)
+        assert status == 0
+    config = {k: json.loads((run / "config.json").read_text())["engine_config"]
+              for k, run in runs.items()}
+    assert config["none"]["restart_rules"] == []
+    assert config["laporta_start"]["restart_rules"] == [_start_sources(["laporta_start"])[0]]
+    assert len(_rules_at_restart(runs["none"])) == 1            # the start rule
+    assert len(_rules_at_restart(runs["laporta_start"])) == 2   # and Laporta's
+
+
+@pytest.mark.parametrize("option, message", [
+    ("improved_seedng", "--restart-rules: unknown rule 'improved_seedng'"),
+    ("tube_seeding_start", "--restart-rules: 'tube_seeding_start' is not one GP tree"),
+])
+def test_a_restart_rule_the_run_cannot_use_is_refused_in_one_line(tmp_path, capsys, option,
+                                                                   message):
+    status, run = _evolve_box(tmp_path, "--restart-rules", option)
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and message in err
+    assert not run.exists()

@@ -5,6 +5,7 @@
                       [--out runs/NAME | --resume runs/NAME] [--dask tcp://HOST:8786 |
                       --dask-local N] [--start RULE ...] [--export [K]]
                       [--validate SUITE [--validate-rules K]] [--features NAMES]
+                      [--restart-rules RULE,... | --restart-rules none]
 
 Prints live progress on stderr and, at the end, a table of the best rules as formulas and the
 best rule file on stdout.  Exit status 0 whenever the run ended normally — the generation
@@ -64,9 +65,10 @@ def add_parser(subparsers) -> None:
                         "offset,removed,tube,distance (see ibp-evolve features)")
     p.add_argument("--population", type=int, help="individuals per generation (default 300)")
     p.add_argument("--generations", type=int,
-                   help="generations after the initial one (default 60 for deap, or until "
-                        "the time limit when only --time-limit is given; with --resume: extend "
-                        "the run to this many)")
+                   help="generations after the initial one (default 65 for deap: 60 of "
+                        "breeding, then 5 that polish the best rule; or until the time limit "
+                        "when only --time-limit is given; with --resume: extend the run to "
+                        "this many)")
     p.add_argument("--time-limit", type=float,
                    help="seconds; a hard deadline for this invocation: in-flight evaluations "
                         "are stopped and the best rules exported.  Alone (no --generations) "
@@ -91,6 +93,11 @@ def add_parser(subparsers) -> None:
                    help="deap: restart the population from fresh random trees, the start "
                         "rules and the library's improved seeding after K generations without "
                         "a better best rule (default 8; 0: never)")
+    p.add_argument("--restart-rules", metavar="RULES",
+                   help="deap: rules that join a restarted population and visit it every 20 "
+                        "generations, comma-separated library rules or files (e.g. "
+                        "improved_seeding,seeds/improved_seeding_start.py); 'none': fresh "
+                        "random trees only (default improved_seeding)")
     p.add_argument("--max-seeds", type=int,
                    help="evolution's cap on seeds per target: larger selections are failed "
                         "without solving (default: the smaller of the suite's and 2000)")
@@ -121,6 +128,41 @@ def _start_sources(names: list[str]) -> list[str]:
                 path = seed_file
         out.append(resolve_rule(str(path) if path.exists() else name).source)
     return out
+
+
+def restart_rules(text: str, n_indices: int, features=None) -> tuple[str, ...]:
+    """The restart rules of ``--restart-rules``: library rules by name (as config.json records
+    them), start programs (``seeds/NAME.py``) and files by their source; ``none``: ().  A
+    name that is no rule, or a rule the GP cannot hold as one tree over its features, is a
+    ValueError naming it."""
+    from ibp_evolve.engines.gp import GPSourceError, PrimitiveSet, restart_trees
+    from ibp_evolve.language.library import resolve_rule
+    from ibp_evolve.language.parse import RuleError
+    from ibp_evolve.runs.configs import DEFAULT_CONSTANTS
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["none"]:
+        return ()
+    if not names:
+        raise ValueError(f"'{text}': expected rule names such as improved_seeding, or none")
+    rules = []
+    for name in names:
+        try:
+            is_library = not Path(name).exists() and name == resolve_rule(name).name
+        except (RuleError, FileNotFoundError):
+            is_library = False
+        try:
+            rules.append(name if is_library else _start_sources([name])[0])
+        except (RuleError, FileNotFoundError) as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        trees = restart_trees(rules, PrimitiveSet(n_indices, DEFAULT_CONSTANTS, features))
+    except GPSourceError as exc:
+        raise ValueError(str(exc)) from None
+    for name, rule in zip(names, rules):
+        if trees[rule] is None:
+            raise ValueError(f"'{name}' is not one GP tree over the GP's features (a rule "
+                             f"with local state, or features missing: see --features)")
+    return tuple(rules)
 
 
 def _parse_ranks(text: str) -> list[int]:
@@ -182,7 +224,8 @@ def _evolve(args) -> int:
         return fail(str(exc))
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
-    for option in ("validate", "validate_rules", "features", "migrate_every", "migrants"):
+    for option in ("validate", "validate_rules", "features", "migrate_every", "migrants",
+                   "restart_rules"):
         if args.resume and getattr(args, option) is not None:
             return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see its "
                         f"config.json)")
@@ -247,6 +290,15 @@ def _evolve(args) -> int:
                     args.features = gp_features(args.features, suite.family.n)
                 except ValueError as exc:
                     return fail(f"--features: {exc}")
+            if args.restart_rules is not None:
+                if args.engine != "deap" and "deap" not in island_names:
+                    return fail(f"--restart-rules is an option of the deap engine, not of "
+                                f"{args.engine}")
+                try:
+                    args.restart_rules = restart_rules(args.restart_rules, suite.family.n,
+                                                       args.features)
+                except ValueError as exc:
+                    return fail(f"--restart-rules: {exc}")
             cap = args.max_seeds or min(suite.max_seeds, GP_MAX_SEEDS)
             from ibp_evolve.cli.limits import judge_limits
             try:
@@ -393,13 +445,15 @@ def _engine_config(args, name: str, seed: int, starts, island: bool = False):
     islands, which takes only its own engine's options)."""
     from ibp_evolve.engines import engines
     config_cls = engines()[name][1]
-    gp_only = ("selection", "max_height", "features", "stagnation")
+    gp_only = ("selection", "max_height", "features", "stagnation", "restart_rules")
     overrides = {k: v for k, v in (("population", args.population),
                                    ("generations", args.generations),
                                    ("selection", args.selection),
                                    ("max_height", args.max_height),
                                    ("features", args.features),
-                                   ("stagnation", args.stagnation)) if v is not None
+                                   ("stagnation", args.stagnation),
+                                   ("restart_rules", getattr(args, "restart_rules", None)))
+                 if v is not None
                  and not (island and name != "deap" and k in gp_only)}
     # engine-specific options (e.g. the LLM engine's --backend, --model)
     overrides.update(getattr(config_cls, "cli_options", lambda a: {})(args))

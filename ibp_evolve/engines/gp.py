@@ -27,7 +27,10 @@ the one vectorised compiler, its rule file and its formula from the one printer
 the work in :meth:`DeapEngine.evolve`, results as attributes (``best_``, ``hall_of_fame_``,
 ``logbook_``...).  Fitness is lexicographic: the judge's fitness first (which already ranks every
 complete rule before every incomplete one), the tree size second, so that equally good rules get
-simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.
+simpler; ``selection="nsga2"`` uses NSGA-II on the same two objectives instead.  The last
+``GPConfig.polish`` generations of a budget breed nothing: each scores every neighbour of the
+best rule (a clause dropped or added, a bound moved by one, a feature or an operation swapped)
+and climbs to the best of them, a deterministic local search that needs no random draw.
 
 Reproducibility: DEAP draws from Python's global :mod:`random`, which :meth:`evolve` seeds from
 ``config.seed`` and saves in every checkpoint (in a run of islands each island's own state is
@@ -67,7 +70,7 @@ from ibp_evolve.runs.store import (BestRule, CandidateRecord, random_state_from_
 
 __all__ = ["Int", "Bool", "PrimitiveSet", "GPConfig", "DeapEngine", "BestRule",
            "tree_to_ir", "tree_to_source", "tree_to_formula", "simplify_tree",
-           "tree_from_source", "GPSourceError", "DEFAULT_FEATURES"]
+           "tree_from_source", "restart_trees", "GPSourceError", "DEFAULT_FEATURES"]
 
 ENGINE = "deap"
 
@@ -329,6 +332,24 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     return boolean(expression)
 
 
+def restart_trees(rules, primitives: PrimitiveSet) -> dict:
+    """Restart rules (library names or rule sources) -> the node names of each as a GP tree,
+    or None for one the primitive set cannot express; GPSourceError for a name that is no
+    rule."""
+    from ibp_evolve.language.library import resolve_rule
+    out = {}
+    for rule in rules:
+        try:
+            source = rule if "def " in rule else resolve_rule(rule).source
+        except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
+            raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
+        try:
+            out[rule] = PrimitiveSet.names(tree_from_source(source, primitives))
+        except GPSourceError:
+            out[rule] = None
+    return out
+
+
 # ----------------------------------------------------------------------------- the engine
 
 def cx_one_point(ind1, ind2):
@@ -443,24 +464,18 @@ class DeapEngine(LoopEngine):
         self.mutation_weights = [cfg.mutation_weights.get(m, 1.0) for m in MUTATIONS]
         self.population_, self.hall_of_fame_, self._elites = [], [], []
         self._migrants, self._migrants_due = [], False   # (node names, candidate id)
+        # the polish (the last generations of a budget): the tree it climbs from (None: the
+        # best of the hall of fame not yet polished), the selections it polished in vain
+        self._polish_source, self._polish_current, self._polished = None, None, []
         self._restart_trees = self._expressible(cfg.restart_rules)
 
     def _expressible(self, rules) -> list[list[str]]:
-        """Node names of the restart rules (library names or rule sources) that the primitive
-        set can express: one it cannot (``--features`` without ``d``, say) is left out, since
-        restart rules are a default, not the user's request as start rules are."""
-        from ibp_evolve.language.library import resolve_rule
-        out = []
-        for rule in rules:
-            try:
-                source = rule if "def " in rule else resolve_rule(rule).source
-            except (RuleError, FileNotFoundError) as exc:   # e.g. a broken file that shadows it
-                raise GPSourceError(f"restart rule {rule!r}: {exc}") from None
-            try:
-                out.append(PrimitiveSet.names(tree_from_source(source, self.primitives)))
-            except GPSourceError:
-                continue
-        return out
+        """Node names of the restart rules that the primitive set can express: one it cannot
+        (``--features`` without ``d``, say) is left out, since the default restart rules are
+        not the user's request as start rules are (``evolve --restart-rules`` checks the
+        user's own with :func:`restart_trees` before the run begins)."""
+        return [names for names in restart_trees(rules, self.primitives).values()
+                if names is not None]
 
     def _restart_individuals(self) -> list:
         """New individuals of the restart rules (at a restart, and every ``inject_every``)."""
@@ -481,6 +496,10 @@ class DeapEngine(LoopEngine):
         """The generation's trees: the initial population (or a restart after stagnation),
         else elites and offspring; each with its seed masks over the suite's universes."""
         cfg = self.config
+        self._polish_source = self._polish_tree() if self._polishing(generation) else None
+        if self._polish_source is not None:
+            self._fresh = self._restarted = False
+            return [self._candidate(ind) for ind in self._neighbours(self._polish_source)]
         restarted = generation > 0 and self._stagnant()
         self._fresh, self._restarted = generation == 0 or restarted, restarted
         # migrants (islands) join the next generation, and a restart starts from the last ones
@@ -547,6 +566,10 @@ class DeapEngine(LoopEngine):
         if stopped:
             self._update_hall_of_fame(individuals)
             return False
+        if self._polish_source is not None:
+            self._update_hall_of_fame(individuals)
+            self._climb(individuals)
+            return True
         cfg = self.config
         if self._fresh:
             self.population_ = individuals
@@ -572,6 +595,8 @@ class DeapEngine(LoopEngine):
                                             default=None)}
         if self._restarted:
             stats["restarted"] = 1
+        if self._polish_source is not None:
+            stats["polish"] = 1
         return stats
 
     # -- variation and selection -------------------------------------------------------------
@@ -608,23 +633,31 @@ class DeapEngine(LoopEngine):
         """``n`` offspring whose seed selections are new to the next population (``keep``
         and the offspring so far), retrying a few times: identical masks are wasted slots.
         A copy of a known mask is still admitted when it is a smaller tree."""
-        cfg = self.config
         smallest = {}
         for ind in keep:
             if ind.digest is not None:
                 smallest[ind.digest] = min(len(ind), smallest.get(ind.digest, 1 << 30))
         offspring = []
         while len(offspring) < n:
-            for attempt in range(cfg.retries + 1):
-                child = self._child(population)
-                self._compute_masks(child)
-                known = smallest.get(child.digest)
-                if child.digest is None or known is None or len(child) < known:
-                    break
+            child = self._redrawn(lambda: self._child(population),
+                                  lambda c: c.digest is None or c.digest not in smallest
+                                  or len(c) < smallest[c.digest])
             if child.digest is not None:
                 smallest[child.digest] = min(len(child), smallest.get(child.digest, 1 << 30))
             offspring.append(child)
         return offspring
+
+    def _redrawn(self, draw, is_new):
+        """``draw()`` again (up to ``retries`` times) until ``is_new`` holds of the drawn
+        individual's seed selection; the last draw otherwise.  The one place where the first
+        population (``distinct_start``) and the offspring (:meth:`_vary`) avoid repeating a
+        selection, a wasted slot."""
+        for _ in range(self.config.retries + 1):
+            ind = draw()
+            self._compute_masks(ind)
+            if is_new(ind):
+                break
+        return ind
 
     def _compute_masks(self, ind) -> None:
         # A well-typed tree over the primitive set always evaluates; a rule error here is
@@ -675,14 +708,11 @@ class DeapEngine(LoopEngine):
                 self._compute_masks(ind)
                 seen.add(ind.digest)
         n_fixed = len(out)
+        def draw():
+            return self._new(self.toolbox.expr_init(), "random")
         while len(out) < cfg.population:
-            for attempt in range(cfg.retries + 1 if cfg.distinct_start else 1):
-                ind = self._new(self.toolbox.expr_init(), "random")
-                if not cfg.distinct_start:
-                    break
-                self._compute_masks(ind)
-                if ind.digest not in seen:
-                    break
+            ind = self._redrawn(draw, lambda i: i.digest not in seen) if cfg.distinct_start \
+                else draw()
             seen.add(ind.digest)
             out.append(ind)
         return out[:max(cfg.population, n_fixed - len(migrants))]
@@ -714,35 +744,114 @@ class DeapEngine(LoopEngine):
         self.hall_of_fame_ = [copy.deepcopy(i) for i in
                               self._distinct_best(pool, max(self.config.n_best, 1))]
 
+    # -- the polish: a local search from the best rule --------------------------------------
+    def _polishing(self, generation: int) -> bool:
+        """Whether ``generation`` is one of the last ``polish`` of the budget (at most a
+        quarter of it; none in a run until the deadline)."""
+        cfg = self.config
+        if not cfg.polish or cfg.generations is None:
+            return False
+        return generation > cfg.generations - min(cfg.polish, cfg.generations // 4)
+
+    def _polish_tree(self):
+        """The tree this polish round climbs from: the last round's improvement, else the
+        best rule of the hall of fame not yet polished in vain (else the best: its
+        neighbours are all known, the round costs no evaluation)."""
+        if self._polish_current is not None:
+            return self._polish_current
+        scored = [i for i in self.hall_of_fame_ if i.evaluation is not None and i.evaluation.ok]
+        fresh = [i for i in scored if i.digest not in self._polished]
+        return (fresh or scored or [None])[0]
+
+    def _neighbours(self, tree) -> list:
+        """The trees one step from ``tree``: each boolean subtree replaced by True or False
+        (a clause dropped), each integer terminal by another, each primitive by another of the
+        same signature (``<`` for ``<=``, ``max`` for ``min``...), each integer subtree
+        shifted by one (a bound loosened or tightened), and ``tree and x OP y`` for every two
+        integer terminals (a clause added).  A rule the run has settled on is often a clause
+        or a bound away from one with fewer seeds, a step that random variation of 300 trees
+        rarely takes; no height limit, as each round grows the tree by one level at most."""
+        pset = self.primitives.pset
+        m = pset.mapping
+        ints = list(pset.terminals[Int])
+        nodes = list(tree)
+        out = []
+        for i, node in enumerate(nodes):
+            span = tree.searchSubtree(i)
+            if node.ret is Bool and i > 0:
+                out += [nodes[:span.start] + [m[b]] + nodes[span.stop:] for b in ("True", "False")]
+            if node.arity == 0 and node.ret is Int:
+                out += [nodes[:i] + [t] + nodes[i + 1:] for t in ints if t.name != node.name]
+            if node.arity > 0:
+                out += [nodes[:i] + [p] + nodes[i + 1:] for p in pset.primitives[node.ret]
+                        if p.name != node.name and p.args == node.args]
+            if node.ret is Int:
+                out += [nodes[:span.start] + [m[op]] + nodes[span] + [m["1"]]
+                        + nodes[span.stop:] for op in ("add", "sub")]
+        for x in ints:
+            for y in ints:
+                for op in ("lt", "le", "eq"):
+                    if x.name != y.name and not (op == "eq" and x.name > y.name):
+                        out.append([m["and"]] + nodes + [m[op], x, y])
+        seen = {tuple(PrimitiveSet.names(nodes))}
+        unique = []
+        for candidate in out:
+            key = tuple(PrimitiveSet.names(candidate))
+            if key not in seen:
+                seen.add(key)
+                unique.append(self._new(candidate, "polish", () if tree.cid is None
+                                        else (tree.cid,)))
+        return unique
+
+    def _climb(self, neighbours) -> None:
+        """Move to the best neighbour if it beats the tree polished (fitness, then size);
+        else mark that tree's selection as polished in vain."""
+        source = self._polish_source
+        scored = [n for n in neighbours if n.evaluation is not None and n.evaluation.ok]
+        best = min(scored, key=lambda n: (n.fitness.values, n.cid), default=None)
+        if best is not None and best.fitness.values < source.fitness.values:
+            self._polish_current = copy.deepcopy(best)
+        else:
+            self._polish_current = None
+            if source.digest not in self._polished:
+                self._polished.append(source.digest)
+
     # -- checkpoints -----------------------------------------------------------------------
+    @staticmethod
+    def _pack(ind) -> dict:
+        fitness, size = ind.fitness.values
+        return {"nodes": PrimitiveSet.names(ind), "fitness": [fitness_text(fitness), size],
+                "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
+                "parents": list(ind.parents),
+                "digest": ind.digest,
+                "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
+
+    def _unpack(self, d: dict):
+        ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"], d["parents"])
+        ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
+        fitness, size = d["fitness"]
+        ind.fitness.values = (parse_fitness(fitness), size)
+        ind.evaluation = None if d["evaluation"] is None else \
+            Evaluation.from_json(d["evaluation"])
+        return ind
+
     def state(self) -> dict:
-        def pack(ind):
-            fitness, size = ind.fitness.values
-            return {"nodes": PrimitiveSet.names(ind), "fitness": [fitness_text(fitness), size],
-                    "cid": ind.cid, "generation": ind.generation, "operation": ind.operation,
-                    "parents": list(ind.parents),
-                    "digest": ind.digest,
-                    "evaluation": None if ind.evaluation is None else ind.evaluation.to_json()}
+        pack = self._pack
         state = {"population": [pack(i) for i in self.population_],
                  "hall_of_fame": [pack(i) for i in self.hall_of_fame_],
                  "random_state": random_state_to_json(random.getstate())}
         if self._migrants:   # an island's (a single run has none: its checkpoint is unchanged)
             state["migrants"] = [{"nodes": names, "cid": cid} for names, cid in self._migrants]
             state["migrants_due"] = self._migrants_due
+        if self._polished or self._polish_current is not None:   # once the polish has begun
+            state["polish"] = {"current": None if self._polish_current is None
+                               else pack(self._polish_current), "polished": self._polished}
         return state
 
     def restore(self, state: dict, run) -> None:
         """Continue from a checkpoint's plain data: trees from their node names (looked up in
         the primitive set, nothing evaluated), the random state from its integers."""
-        def unpack(d):
-            ind = self._new(self.primitives.from_names(d["nodes"]), d["operation"],
-                            d["parents"])
-            ind.cid, ind.digest, ind.generation = d["cid"], d["digest"], d["generation"]
-            fitness, size = d["fitness"]
-            ind.fitness.values = (parse_fitness(fitness), size)
-            ind.evaluation = None if d["evaluation"] is None else \
-                Evaluation.from_json(d["evaluation"])
-            return ind
+        unpack = self._unpack
         try:
             self.population_ = [unpack(d) for d in state["population"]]
             self.hall_of_fame_ = [unpack(d) for d in state["hall_of_fame"]]
@@ -750,6 +859,10 @@ class DeapEngine(LoopEngine):
                 self.primitives.from_names(d["nodes"])   # an unknown node: GPSourceError
             self._migrants = [(list(d["nodes"]), d["cid"]) for d in state.get("migrants", [])]
             self._migrants_due = bool(state.get("migrants_due", False))
+            polish = state.get("polish", {})
+            self._polish_current = None if polish.get("current") is None else \
+                unpack(polish["current"])
+            self._polished = list(polish.get("polished", []))
         except GPSourceError as exc:
             raise ValueError(str(exc)) from None
         random.setstate(random_state_from_json(state["random_state"]))

@@ -54,9 +54,9 @@ class EngineConfig:
 @dataclass(frozen=True)
 class GPConfig(EngineConfig):
     """Settings of a GP run (all have defaults that finish in minutes on a laptop)."""
-    generations: int | None = 60         # 40 left a third of the seeds' runs above 70 seeds
-                                         # (benchmarks/evolve_seeds.py); 60 cost about half
-                                         # as much time again
+    generations: int | None = 65         # 60 of breeding (40 left a third of the seeds'
+                                         # runs above 70 seeds: benchmarks/evolve_seeds.py),
+                                         # then the polish's 5
     population: int = 300
     selection: str = "lexicographic"     # or "nsga2"
     tournament_size: int = 5
@@ -86,12 +86,18 @@ class GPConfig(EngineConfig):
     distinct_start: bool = True          # random trees of a first or restarted population
                                          # that repeat a seed selection are re-drawn (up to
                                          # ``retries`` times), as offspring are
+    polish: int = 5                      # the last generations of a budget (at most a
+                                         # quarter of it) climb from the best rule through
+                                         # its neighbours (a clause dropped or added, a bound
+                                         # moved by one...) instead of breeding; 0: never
 
     @classmethod
     def from_json(cls, data: dict):
         # a run begun before distinct first trees and restart rules resumes as it began
         if "distinct_start" not in data:
             data = {**data, "distinct_start": False, "restart_rules": [], "inject_every": 0}
+        if "polish" not in data:   # and one begun before the polish, without it
+            data = {**data, "polish": 0}
         return super().from_json(data)
 
 
