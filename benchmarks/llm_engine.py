@@ -164,13 +164,23 @@ targets = [[2, 1, 1, 1, 1, 1, -2], [1, 1, 1, 1, 2, 1, -1], [1, 1, 1, 1, 1, 0, -2
 """
 
 
+# GP runs started from the start rules (in the features those are written in): their lineage
+# holds the GP's own edits of the exemplars the benchmark's prompts show, scored on a training
+# suite; ``train-mutator --edit-share`` turns the best of them into edit examples
+EDIT_RUN_OPTIONS = ["--start", "seeds/tube_seeding_start.py", "--start",
+                    "seeds/improved_seeding_start.py", "--features", "offset,removed,tube,distance"]
+
+
 def training_runs(work: Path, args) -> tuple[list[Path], dict]:
     other = work / "triangle_box_other.toml"
     other.write_text(TRIANGLE_BOX_OTHER)
     runs, seconds = [], {}
-    for suite in TRAIN_SUITES + (str(other),):
-        name = Path(suite).stem
-        out = work / f"train-run-{name}"
+    jobs = [(f"train-run-{Path(s).stem}", s, []) for s in TRAIN_SUITES + (str(other),)]
+    if args.edit_runs:
+        jobs.append((f"edit-run-{other.stem}", str(other),
+                     [str(ROOT / x) if x.startswith("seeds/") else x for x in EDIT_RUN_OPTIONS]))
+    for name, suite, extra in jobs:
+        out = work / name
         if args.reuse and (out / "best").is_dir():
             runs.append(out)
             continue
@@ -180,15 +190,81 @@ def training_runs(work: Path, args) -> tuple[list[Path], dict]:
             ["evolve", "--engine", "deap", "--suite", suite, "--out", str(out),
              "--population", str(args.train_population), "--generations",
              str(args.train_generations), "--seed", str(args.seed), "--workers", "1",
-             "--quiet"]), 1)
+             "--quiet"] + extra), 1)
         runs.append(out)
     return runs, seconds
+
+
+def corpus_folder(work: Path) -> Path:
+    """The rule library and the seed programs without ``rules/evolved``: those rules were
+    evolved on the benchmark's own target (triangle_box_paper, triangle_box_rank_train), and a
+    model that has read them has seen answers to the held-out suite."""
+    folder = work / "corpus"
+    if folder.exists():
+        shutil.rmtree(folder)
+    for sub in ("rules", "seeds"):
+        (folder / sub).mkdir(parents=True)
+        for path in sorted((ROOT / sub).glob("*.py")):
+            shutil.copy(path, folder / sub / path.name)
+    return folder
+
+
+CLOSE_EDIT_TOKENS = 12   # one clause: `and seed.s <= target.s - seed.missing` is 12 tokens
+
+
+def edit_figures(run) -> dict:
+    """How far the valid completions are from the best program of their prompt (the last
+    shown), in tokens (:func:`llm_mutator.edits.token_edit_distance`), and how many of the
+    copies and close edits reduce every target."""
+    import numpy as np
+
+    from llm_mutator.edits import token_edit_distance
+    from llm_mutator.prompt import as_priority_body, function_body
+    rows = run.db.conn.execute(
+        "SELECT s.prompt_parents, c.source, c.complete, c.status FROM llm_samples s "
+        "JOIN candidates c ON c.id = s.candidate WHERE s.valid = 1").fetchall()
+    bodies = {}
+    distances, complete = [], []
+    for parents, source, is_complete, status in rows:
+        shown = json.loads(parents)[-1]
+        if shown not in bodies:
+            (parent_source,) = run.db.conn.execute(
+                "SELECT source FROM candidates WHERE id = ?", (shown,)).fetchone()
+            bodies[shown] = as_priority_body(parent_source)
+        distances.append(token_edit_distance(function_body(source), bodies[shown]))
+        complete.append(status == "ok" and bool(is_complete))
+    if not distances:
+        return {}
+    d = np.array(distances)
+    c = np.array(complete)
+    close = (d > 0) & (d <= CLOSE_EDIT_TOKENS)
+    return {"median_tokens_from_best_shown": float(np.median(d)),
+            "copy_share": float(np.mean(d == 0)),
+            "close_edit_share": float(np.mean(close)),
+            "close_edit_tokens": CLOSE_EDIT_TOKENS,
+            "complete_share_of_valid": float(np.mean(c)),
+            "complete_share_of_close_edits": float(c[close].mean()) if close.any() else None}
+
+
+def best_new_complete(run, start_masks: set) -> dict | None:
+    """The model's best complete rule whose seed masks differ from every start program's
+    (not a copy of an exemplar in other words)."""
+    row = run.db.conn.execute(
+        "SELECT c.seeds, c.formula FROM candidates c WHERE c.operation = 'sample' AND "
+        "c.status = 'ok' AND c.complete = 1 AND c.mask_hash NOT IN (%s) ORDER BY c.seeds "
+        "LIMIT 1" % ",".join("?" * len(start_masks)), tuple(start_masks)).fetchone()
+    return None if row is None else {"seeds": row[0], "formula": row[1]}
 
 
 def llm_figures(run_dir: Path, known_masks: set) -> dict:
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
+        edits = edit_figures(run)
+        start_masks = {m for (m,) in run.db.conn.execute(
+            "SELECT mask_hash FROM candidates WHERE operation = 'start' AND mask_hash IS NOT "
+            "NULL")} or {""}
+        new_best = best_new_complete(run, start_masks)
         rows = run.db.conn.execute(
             "SELECT s.valid, s.new_mask, c.mask_hash FROM llm_samples s JOIN candidates c "
             "ON c.id = s.candidate ORDER BY c.id").fetchall()
@@ -216,6 +292,7 @@ def llm_figures(run_dir: Path, known_masks: set) -> dict:
             "new_to_corpus_share_of_valid": new_to_corpus / max(1, valid),
             "statuses": statuses, "top_reject_reasons": [list(r) for r in reasons],
             "mean_program_chars": round(mean_chars or 0, 1),
+            "edits": edits, "best_complete_not_a_start_mask": new_best,
             "best": [{"fitness": b.fitness, "seeds": b.seeds, "complete": b.complete,
                       "formula": b.formula} for b in best]}
 
@@ -245,6 +322,17 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float,
                     help="seconds each benchmark run may take (it stops after the round "
                          "under way; the runs are compared at equal candidates)")
+    ap.add_argument("--max-length", type=int, default=512,
+                    help="tokens per training example: a triple of tube-sized programs "
+                         "(~170 tokens each) needs ~520")
+    ap.add_argument("--max-new-tokens", type=int, default=256,
+                    help="tokens per completion (a copy of the tube start rule is ~170)")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--edit-share", type=float, default=0.5,
+                    help="share of the run examples that are edits (train-mutator --edit-share)")
+    ap.add_argument("--no-edit-runs", dest="edit_runs", action="store_false",
+                    help="no GP training run started from the start rules")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the training runs, models and benchmark runs already in --workdir "
                          "(made by an earlier invocation with the same options; a benchmark "
@@ -264,11 +352,14 @@ def main() -> None:
 
     # 2. the two models
     models = {name: work / f"model-{name}" for name in args.models}
+    corpus_dir = corpus_folder(work)
     common = ["--random-rules", str(args.random_rules), "--variations", str(args.variations),
               "--documents", str(args.documents), "--seed", str(args.seed),
-              "--max-length", "192", "--threads", "1"]
+              "--max-length", str(args.max_length), "--threads", "1",
+              "--rules", str(corpus_dir / "rules"), "--rules", str(corpus_dir / "seeds")]
     common += ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
-    learn = ["--run-examples", str(args.run_examples), "--hold-out", "triangle_box_paper"]
+    learn = ["--run-examples", str(args.run_examples), "--edit-share", str(args.edit_share),
+             "--hold-out", "triangle_box_paper"]
     for run in train_runs:
         learn += ["--runs", str(run)]
     results["models"] = {}
@@ -291,8 +382,12 @@ def main() -> None:
         bench += ["--time-limit", str(args.time_limit)]
     exemplars = [x for start in args.start for x in ("--start", start)]
     results["llm_start_programs"] = args.start
+    sampling = ["--max-new-tokens", str(args.max_new_tokens), "--temperature",
+                str(args.temperature), "--top-p", str(args.top_p)]
+    results["sampling"] = {"max_new_tokens": args.max_new_tokens,
+                           "temperature": args.temperature, "top_p": args.top_p}
     engines = {f"llm-{name}": ["--engine", "llm", "--backend", "transformers", "--model",
-                               str(model)] + exemplars for name, model in models.items()}
+                               str(model)] + exemplars + sampling for name, model in models.items()}
     engines["deap"] = ["--engine", "deap"]
     # at the same time: on a shared machine the three runs then see the same load
     jobs = {}
@@ -321,7 +416,7 @@ def main() -> None:
     from ibp_evolve.runs.evaluation import suite_features
     from llm_mutator.run_examples import collect_run_examples
     from llm_mutator.train import add_program, collect_corpus, random_rules
-    corpus = {c.body: c for c in collect_corpus()}
+    corpus = {c.body: c for c in collect_corpus([corpus_dir / "rules", corpus_dir / "seeds"])}
     for src in random_rules(args.random_rules, seed=args.seed):
         add_program(corpus, src)
     bodies = set(corpus)
@@ -364,6 +459,14 @@ def main() -> None:
                      f"run {100 * r['new_to_corpus_share_of_valid']:.1f}%)")
         print(line + f"; first complete rule <= 92 seeds after "
                      f"{r['candidates_to_92_seeds'] or '-'} candidates")
+        e = r.get("edits") or {}
+        if e:
+            print(f"  valid completions vs the best program shown: median "
+                  f"{e['median_tokens_from_best_shown']:.0f} tokens apart, copies "
+                  f"{100 * e['copy_share']:.1f}%, close edits (1-{e['close_edit_tokens']} "
+                  f"tokens) {100 * e['close_edit_share']:.1f}%, complete "
+                  f"{100 * e['complete_share_of_valid']:.1f}%; best complete rule with a mask "
+                  f"no start program has: {r['best_complete_not_a_start_mask']}")
     print("best complete rule's seeds after k candidates (triangle_box_paper; - = none):")
     print(f"{'k':>6}" + "".join(f"  {name:>10}" for name in engines))
     for i, p in enumerate(points):

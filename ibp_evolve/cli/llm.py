@@ -5,7 +5,8 @@
     ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
     ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--slice-tokens T]
                          [--batch-wait S] [--no-grammar] [request limits: --max-n ... ]
-    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--run-examples N] [--hold-out SUITE]
+    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--run-examples N] [--edit-share F]
+                             [--hold-out SUITE]
                              [--random-rules N] [--minutes M]
                              [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
 """
@@ -90,6 +91,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run-examples", type=int, default=2000, metavar="N",
                    help="improvement examples drawn from the --runs, shared equally among "
                         "them (default 2000)")
+    p.add_argument("--edit-share", type=float, default=0.5, metavar="F",
+                   help="share of each run's examples whose completion is an improving edit "
+                        "of the last program shown (its child in the run's lineage; "
+                        "default 0.5), the rest ranked programs of the run")
     p.add_argument("--hold-out", action="append", default=[], metavar="SUITE",
                    help="refuse --runs scored on this suite or sharing a target with it, "
                         "e.g. the suite a benchmark measures (repeatable)")
@@ -212,6 +217,8 @@ def cmd_train_mutator(args) -> int:
         value = getattr(args, option, None)
         if value is not None and not 0 < value < float("inf"):
             return fail(f"--{option} {value}: must be a positive number")
+    if not 0 <= args.edit_share <= 1:
+        return fail(f"--edit-share {args.edit_share}: must be between 0 and 1")
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -231,7 +238,7 @@ def cmd_train_mutator(args) -> int:
     try:
         held_out = HeldOutSuites(args.hold_out)
         examples = collect_run_examples(args.runs, args.run_examples, held_out, args.seed,
-                                        warn) if args.runs else []
+                                        warn, edit_share=args.edit_share) if args.runs else []
     except RunExamplesError as exc:
         return fail(str(exc))
     if args.random_rules:
