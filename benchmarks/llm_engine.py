@@ -195,6 +195,9 @@ def training_runs(work: Path, args) -> tuple[list[Path], dict]:
     return runs, seconds
 
 
+NEIGHBOUR_RULES = ("seeds/tube_seeding_start.py", "seeds/improved_seeding_start.py")
+
+
 def corpus_folder(work: Path) -> Path:
     """The rule library and the seed programs without ``rules/evolved``: those rules were
     evolved on the benchmark's own target (triangle_box_paper, triangle_box_rank_train), and a
@@ -322,9 +325,9 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float,
                     help="seconds each benchmark run may take (it stops after the round "
                          "under way; the runs are compared at equal candidates)")
-    ap.add_argument("--max-length", type=int, default=512,
+    ap.add_argument("--max-length", type=int, default=640,
                     help="tokens per training example: a triple of tube-sized programs "
-                         "(~170 tokens each) needs ~520")
+                         "(~175 tokens each) needs ~560")
     ap.add_argument("--max-new-tokens", type=int, default=256,
                     help="tokens per completion (a copy of the tube start rule is ~170)")
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -333,6 +336,10 @@ def main() -> None:
                     help="share of the run examples that are edits (train-mutator --edit-share)")
     ap.add_argument("--no-edit-runs", dest="edit_runs", action="store_false",
                     help="no GP training run started from the start rules")
+    ap.add_argument("--neighbour-examples", type=int, default=1000,
+                    help="examples around the start rules: their GP mutants scored on the "
+                         "training suite triangle_box_other (train-mutator --neighbours; "
+                         "0: none)")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the training runs, models and benchmark runs already in --workdir "
                          "(made by an earlier invocation with the same options; a benchmark "
@@ -360,6 +367,11 @@ def main() -> None:
     common += ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
     learn = ["--run-examples", str(args.run_examples), "--edit-share", str(args.edit_share),
              "--hold-out", "triangle_box_paper"]
+    if args.neighbour_examples:
+        learn += ["--neighbour-suite", str(work / "triangle_box_other.toml"),
+                  "--neighbour-examples", str(args.neighbour_examples)]
+        for rule in args.start or NEIGHBOUR_RULES:
+            learn += ["--neighbours", rule]
     for run in train_runs:
         learn += ["--runs", str(run)]
     results["models"] = {}
