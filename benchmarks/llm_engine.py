@@ -3,18 +3,25 @@
     python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4 | --steps N]
                                     [--random-rules 3000]
                                     [--variations 4000] [--documents 2000] [--run-examples 2000]
+                                    [--edit-share 0.5] [--neighbour-examples 1000]
+                                    [--max-length 640] [--max-new-tokens 256]
+                                    [--temperature 1.0] [--top-p 0.95]
                                     [--train-generations 20] [--population 64]
                                     [--generations 15] [--seed 0] [--models plain runs]
                                     [--start RULE ...] [--time-limit SECONDS] [--reuse]
 
 1. Training runs: DEAP runs (``--train-population`` x ``--train-generations``) on suites that
    share no target with the benchmark's ``triangle_box_paper`` (``kite_train``, ``box_train``
-   and three dotted or subsector triangle-box targets); ``train-mutator --hold-out
-   triangle_box_paper`` checks it.
+   and three dotted or subsector triangle-box targets), and one more on the triangle-box targets
+   started from the start rules (its lineage holds the GP's edits of them);
+   ``train-mutator --hold-out triangle_box_paper`` checks it.
 2. Two models trained here on the CPU (one torch thread, same size, same ``--minutes``): *plain*
-   on the rule library, the seed programs, ``--random-rules`` random GP rules and
-   ``--variations`` GP-edit examples; *runs* on the same plus ``--run-examples`` improvement
-   examples from the training runs (``train-mutator --runs``).
+   on the rule library without ``rules/evolved`` (rules evolved on this very target), the seed
+   programs, ``--random-rules`` random GP rules and ``--variations`` GP-edit examples; *runs* on
+   the same plus ``--run-examples`` improvement examples from the training runs
+   (``train-mutator --runs``, ``--edit-share`` of them edits: a child of the last program shown)
+   and ``--neighbour-examples`` around the start rules (``train-mutator --neighbours``: their GP
+   mutants scored on the triangle-box training targets).
 3. An LLM-engine run per model on ``triangle_box_paper`` (``population`` completions per round,
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
    candidates and seed, all three at the same time (the same load for each; the wall time of
@@ -24,10 +31,12 @@
    them as exemplars; the LLM runs' figures then count only the model's own completions.
 4. Reported per model: the share of completions that are valid rule programs; the share of
    valid completions whose seed mask is new to the run (the engine's flag) and new to the
-   corpus and the run; the best fitness and the best complete rule's seeds after k candidates
-   for the three runs; the goals of issue 17 (a complete rule of at most 92 seeds within 2,000
-   candidates; >= 98% valid; >= 40% new masks).  JSON in ``WORKDIR/results.json`` and
-   ``benchmarks/results/llm_engine.json``.
+   corpus and the run; how far valid completions are from the best program of their prompt
+   (token edit distance: copies, close edits) and how many are complete; the best complete rule
+   whose mask no start program has; the best fitness and the best complete rule's seeds after k
+   candidates for the three runs; the goals of issue 17 (a complete rule of at most 92 seeds
+   within 2,000 candidates; >= 98% valid; >= 40% new masks).  JSON in
+   ``WORKDIR/results.json`` and ``benchmarks/results/llm_engine.json``.
 """
 
 from __future__ import annotations

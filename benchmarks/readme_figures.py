@@ -451,6 +451,24 @@ def llm_engine() -> str:
         lines += ["", "The LLM runs were shown " + ", ".join(f"`{s}`" for s in starts)
                   + " as start programs (prompt exemplars); their rows count only the "
                   "model's own completions."]
+    for e in engines:
+        edits = d[e].get("edits") if e.startswith("llm") else None
+        if edits:
+            new_best = d[e].get("best_complete_not_a_start_mask")
+            lines += ["", f"{e}, its valid completions against the best program of their prompt "
+                      f"(token edit distance, `llm_mutator/edits.py`): median "
+                      f"{_n(edits['median_tokens_from_best_shown'])} tokens apart, "
+                      f"{edits['copy_share']:.1%} copies, {edits['close_edit_share']:.1%} close "
+                      f"edits (1–{edits['close_edit_tokens']} tokens); "
+                      f"{edits['complete_share_of_valid']:.1%} reduce the target. Best complete "
+                      "rule with a seed mask no start program has: "
+                      + (f"{_n(new_best['seeds'])} seeds, `{new_best['formula']}`"
+                         if new_best else "none") + "."]
+    sampling = d.get("sampling")
+    if sampling:
+        lines += ["", f"Sampling: temperature {sampling['temperature']}, top-p "
+                  f"{sampling['top_p']}, at most {sampling['max_new_tokens']} tokens per "
+                  "completion."]
     reached = []
     for e in engines:
         if e.startswith("llm"):
