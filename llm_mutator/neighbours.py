@@ -93,14 +93,15 @@ def rule_mutants(source: str, n: int, n_indices: int, seed: int = 0,
 
 
 def neighbourhood(source: str, suite_name: str, n_mutants: int, seed: int = 0,
-                  objective: str = "seeds", judge=None) -> RunPrograms:
-    """The rule and its mutants scored on the suite, clustered as a run's programs."""
+                  objective: str = "seeds", judge=None, name: str = "rule") -> RunPrograms:
+    """The rule and its mutants scored on the suite, clustered as a run's programs (``name``,
+    e.g. the rule's file, stands for the run)."""
     from ibp_evolve.judge.score import Judge
     from ibp_evolve.judge.suites import load_suite
     suite = judge.suite if judge is not None else load_suite(suite_name)
     judge = judge or Judge(suite)
     sources = rule_mutants(source, n_mutants, suite.family.n, seed)
-    out = RunPrograms(Path(f"neighbours of {_rule_name(source)}"), suite.name, [])
+    out = RunPrograms(Path(name), suite.name, [])
     clusters: dict[tuple, Cluster] = {}
     seen_bodies = set()
     for cid, text in enumerate(sources):
@@ -119,11 +120,6 @@ def neighbourhood(source: str, suite_name: str, n_mutants: int, seed: int = 0,
         out.n_candidates += 1
     out.clusters = list(clusters.values())
     return out
-
-
-def _rule_name(source: str) -> str:
-    first = source.strip().splitlines()[0] if source.strip() else ""
-    return first[:60]
 
 
 def neighbour_examples(rule_files, suite_name: str, n_examples: int, n_mutants: int = 300,
@@ -148,8 +144,8 @@ def neighbour_examples(rule_files, suite_name: str, n_examples: int, n_mutants: 
             source = Path(path).read_text()
         except OSError as exc:
             raise RunExamplesError(f"--neighbours {path}: {exc.strerror or exc}") from None
-        programs = neighbourhood(source, suite_name, n_mutants, seed + k, judge=judge)
-        programs.path = Path(path)
+        programs = neighbourhood(source, suite_name, n_mutants, seed + k, judge=judge,
+                                 name=str(path))
         if len({c.fitness for c in programs.clusters}) < 2:
             continue
         out += [replace(e, kind="neighbour")
