@@ -82,7 +82,8 @@ def main() -> None:
              "--max-length", "128"]), 1)
     info = json.loads((model / "train_info.json").read_text())
     results["model"] = {k: info.get(k) for k in ("parameters", "programs", "steps",
-                                                  "final_loss", "seconds")}
+                                                  "final_loss", "seconds", "run_examples")}
+    results["model_dir"] = str(model)
     for seed in args.seed:
         for name, mix in MIXES.items():
             out = work / f"run-{name}-s{seed}"

@@ -638,6 +638,21 @@ def llm_gp_islands() -> str:
              + (f" ({d['machine']})" if "machine" in d else "") + ":", ""]
     lines += _table(["seed", "islands", "equal candidates", "best fitness (seeds)",
                      "candidates in all", "wall time"], rows)
+    by_seed = {}
+    for r in d["runs"]:
+        by_seed.setdefault(r["seed"], {})[r["mix"]] = r.get("best_at_equal_candidates")
+    pairs = [(m.get("llm+gp"), m.get("gp")) for m in by_seed.values()]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if pairs:
+        won = sum(1 for a, b in pairs if a < b)
+        tied = sum(1 for a, b in pairs if a == b)
+        lines += ["", f"LLM+GP islands beat GP alone at equal candidates on {won} of "
+                  f"{len(pairs)} seeds" + (f" ({tied} tied)" if tied else "") + "."]
+    model = d.get("model") or {}
+    if model.get("parameters"):
+        lines += [f"The model: {model['parameters'] / 1e6:.2f}M parameters, "
+                  f"{_n(model.get('steps'))} training steps"
+                  + (f", `{d['model_dir']}`" if d.get("model_dir") else "") + "."]
     return "\n".join(lines) + "\n"
 
 
