@@ -260,12 +260,18 @@ def edit_figures(run) -> dict:
 
 def best_new_complete(run, start_masks: set) -> dict | None:
     """The model's best complete rule whose seed masks differ from every start program's
-    (not a copy of an exemplar in other words)."""
-    row = run.db.conn.execute(
-        "SELECT c.seeds, c.formula FROM candidates c WHERE c.operation = 'sample' AND "
-        "c.status = 'ok' AND c.complete = 1 AND c.mask_hash NOT IN (%s) ORDER BY c.seeds "
-        "LIMIT 1" % ",".join("?" * len(start_masks)), tuple(start_masks)).fetchone()
-    return None if row is None else {"seeds": row[0], "formula": row[1]}
+    (not a copy of an exemplar in other words), and after how many candidates (all of them
+    counted, as in :func:`best_curves`) the first such rule of at most 92 seeds came."""
+    rows = run.db.conn.execute(
+        "SELECT c.id, c.seeds, c.formula, c.operation = 'sample' AND c.status = 'ok' AND "
+        "c.complete = 1 AND c.mask_hash NOT IN (%s) FROM candidates c ORDER BY c.id"
+        % ",".join("?" * len(start_masks)), tuple(start_masks)).fetchall()
+    new = [(n, seeds, formula) for n, (_, seeds, formula, ok) in enumerate(rows, 1) if ok]
+    if not new:
+        return None
+    _, seeds, formula = min(new, key=lambda x: (x[1], x[0]))
+    first = next((n for n, s, _ in new if s <= PAPER_IMPROVED_SEEDS), None)
+    return {"seeds": seeds, "formula": formula, "candidates_to_92_seeds": first}
 
 
 def llm_figures(run_dir: Path, known_masks: set) -> dict:

@@ -452,18 +452,20 @@ def llm_engine() -> str:
                   + " as start programs (prompt exemplars); their rows count only the "
                   "model's own completions."]
     for e in engines:
-        edits = d[e].get("edits") if e.startswith("llm") else None
-        if edits:
-            new_best = d[e].get("best_complete_not_a_start_mask")
-            lines += ["", f"{e}, its valid completions against the best program of their prompt "
-                      f"(token edit distance, `llm_mutator/edits.py`): median "
-                      f"{_n(edits['median_tokens_from_best_shown'])} tokens apart, "
-                      f"{edits['copy_share']:.1%} copies, {edits['close_edit_share']:.1%} close "
-                      f"edits (1–{edits['close_edit_tokens']} tokens); "
-                      f"{edits['complete_share_of_valid']:.1%} reduce the target. Best complete "
-                      "rule with a seed mask no start program has: "
-                      + (f"{_n(new_best['seeds'])} seeds, `{new_best['formula']}`"
-                         if new_best else "none") + "."]
+        if e.startswith("llm") and d[e].get("edits"):
+            lines += ["", f"{e}, its valid completions against the best program of their "
+                      f"prompt (token edit distance, `llm_mutator/edits.py`): "
+                      + _llm_edits(d[e])]
+    ablation = _load("llm_engine_lineage_edits")
+    if ablation is not None and ablation.get("llm-runs", {}).get("edits"):
+        r = ablation["llm-runs"]
+        found = r.get("candidates_to_92_seeds")
+        lines += ["", "The same run with the model trained without neighbour examples (edits "
+                  "from the runs' lineage only; `llm_engine_lineage_edits.json`, "
+                  f"{ablation['machine']}): {r['valid_share']:.1%} valid, "
+                  f"{r['new_mask_share_of_valid']:.1%} new masks, first complete rule ≤ 92 "
+                  "seeds after " + (_n(found) if found else "—") + " candidates; "
+                  + _llm_edits(r)]
     sampling = d.get("sampling")
     if sampling:
         lines += ["", f"Sampling: temperature {sampling['temperature']}, top-p "
@@ -479,6 +481,21 @@ def llm_engine() -> str:
               + "; ".join(reached) + "), ≥ 98% valid, ≥ 40% new masks; this run stopped at "
               f"{_n(points[-1])} candidates."]
     return "\n".join(lines) + "\n"
+
+
+def _llm_edits(r: dict) -> str:
+    """How far an LLM run's valid completions are from their prompt's best program, and its
+    best complete rule that is not a start program's mask."""
+    edits, new_best = r["edits"], r.get("best_complete_not_a_start_mask")
+    return (f"median {_n(edits['median_tokens_from_best_shown'])} tokens apart, "
+            f"{edits['copy_share']:.1%} copies, {edits['close_edit_share']:.1%} close edits "
+            f"(1–{edits['close_edit_tokens']} tokens); {edits['complete_share_of_valid']:.1%} "
+            "reduce the target. Best complete rule with a seed mask no start program has: "
+            + (f"{_n(new_best['seeds'])} seeds, `{new_best['formula']}`" if new_best
+               else "none")
+            + (f" (the first such rule of ≤ 92 seeds after "
+               f"{_n(new_best['candidates_to_92_seeds'])} candidates)"
+               if new_best and new_best.get("candidates_to_92_seeds") else "") + ".")
 
 
 def _load_range(loads) -> str:
