@@ -475,8 +475,12 @@ def llm_engine() -> str:
     for e in engines:
         if e.startswith("llm"):
             found = d[e].get("candidates_to_92_seeds")
+            new_best = d[e].get("best_complete_not_a_start_mask") or {}
+            fresh = new_best.get("candidates_to_92_seeds")
             reached.append(f"{e}: " + (f"after {_n(found)} candidates" if found else "not "
-                                       "reached"))
+                                       "reached")
+                           + (f", with a seed mask no start program has after {_n(fresh)}"
+                              if fresh and fresh != found else ""))
     lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates ("
               + "; ".join(reached) + "), ≥ 98% valid, ≥ 40% new masks; this run stopped at "
               f"{_n(points[-1])} candidates."]
