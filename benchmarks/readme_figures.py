@@ -466,6 +466,16 @@ def llm_engine() -> str:
                   f"{r['new_mask_share_of_valid']:.1%} new masks, first complete rule ≤ 92 "
                   "seeds after " + (_n(found) if found else "—") + " candidates; "
                   + _llm_edits(r)]
+    other = _load("llm_engine_seed1")
+    if other is not None and "llm-runs" in other and "deap" in other:
+        r = other["llm-runs"]
+        lines += ["", f"The same model and benchmark with seed {other['seed']} "
+                  f"(`llm_engine_seed1.json`, {other['machine']}): at "
+                  f"{_n(other['points'][-1])} candidates the best complete rule keeps "
+                  f"{_n(r['complete_seeds'][-1])} seeds (DEAP "
+                  f"{_n(other['deap']['complete_seeds'][-1]) if other['deap']['complete_seeds'][-1] else '—'}); "
+                  f"{r['valid_share']:.1%} valid, {r['new_mask_share_of_valid']:.1%} new masks; "
+                  + _llm_edits(r)]
     sampling = d.get("sampling")
     if sampling:
         lines += ["", f"Sampling: temperature {sampling['temperature']}, top-p "

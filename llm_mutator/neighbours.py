@@ -142,8 +142,9 @@ def neighbour_examples(rule_files, suite_name: str, n_examples: int, n_mutants: 
     for k, path in enumerate(rule_files):
         try:
             source = Path(path).read_text()
-        except OSError as exc:
-            raise RunExamplesError(f"--neighbours {path}: {exc.strerror or exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunExamplesError(f"--neighbours {path}: "
+                                   f"{getattr(exc, 'strerror', None) or exc}") from None
         programs = neighbourhood(source, suite_name, n_mutants, seed + k, judge=judge,
                                  name=str(path))
         if len({c.fitness for c in programs.clusters}) < 2:
