@@ -3,18 +3,25 @@
     python benchmarks/llm_engine.py [--workdir runs/bench-llm] [--minutes 4 | --steps N]
                                     [--random-rules 3000]
                                     [--variations 4000] [--documents 2000] [--run-examples 2000]
+                                    [--edit-share 0.5] [--neighbour-examples 1000]
+                                    [--max-length 640] [--max-new-tokens 256]
+                                    [--temperature 1.0] [--top-p 0.95]
                                     [--train-generations 20] [--population 64]
                                     [--generations 15] [--seed 0] [--models plain runs]
                                     [--start RULE ...] [--time-limit SECONDS] [--reuse]
 
 1. Training runs: DEAP runs (``--train-population`` x ``--train-generations``) on suites that
    share no target with the benchmark's ``triangle_box_paper`` (``kite_train``, ``box_train``
-   and three dotted or subsector triangle-box targets); ``train-mutator --hold-out
-   triangle_box_paper`` checks it.
+   and three dotted or subsector triangle-box targets), and one more on the triangle-box targets
+   started from the start rules (its lineage holds the GP's edits of them);
+   ``train-mutator --hold-out triangle_box_paper`` checks it.
 2. Two models trained here on the CPU (one torch thread, same size, same ``--minutes``): *plain*
-   on the rule library, the seed programs, ``--random-rules`` random GP rules and
-   ``--variations`` GP-edit examples; *runs* on the same plus ``--run-examples`` improvement
-   examples from the training runs (``train-mutator --runs``).
+   on the rule library without ``rules/evolved`` (rules evolved on this very target), the seed
+   programs, ``--random-rules`` random GP rules and ``--variations`` GP-edit examples; *runs* on
+   the same plus ``--run-examples`` improvement examples from the training runs
+   (``train-mutator --runs``, ``--edit-share`` of them edits: a child of the last program shown)
+   and ``--neighbour-examples`` around the start rules (``train-mutator --neighbours``: their GP
+   mutants scored on the triangle-box training targets).
 3. An LLM-engine run per model on ``triangle_box_paper`` (``population`` completions per round,
    ``generations`` rounds, one evaluation worker) and a DEAP run with the same number of
    candidates and seed, all three at the same time (the same load for each; the wall time of
@@ -24,10 +31,12 @@
    them as exemplars; the LLM runs' figures then count only the model's own completions.
 4. Reported per model: the share of completions that are valid rule programs; the share of
    valid completions whose seed mask is new to the run (the engine's flag) and new to the
-   corpus and the run; the best fitness and the best complete rule's seeds after k candidates
-   for the three runs; the goals of issue 17 (a complete rule of at most 92 seeds within 2,000
-   candidates; >= 98% valid; >= 40% new masks).  JSON in ``WORKDIR/results.json`` and
-   ``benchmarks/results/llm_engine.json``.
+   corpus and the run; how far valid completions are from the best program of their prompt
+   (token edit distance: copies, close edits) and how many are complete; the best complete rule
+   whose mask no start program has; the best fitness and the best complete rule's seeds after k
+   candidates for the three runs; the goals of issue 17 (a complete rule of at most 92 seeds
+   within 2,000 candidates; >= 98% valid; >= 40% new masks).  JSON in
+   ``WORKDIR/results.json`` and ``benchmarks/results/llm_engine.json``.
 """
 
 from __future__ import annotations
@@ -164,13 +173,23 @@ targets = [[2, 1, 1, 1, 1, 1, -2], [1, 1, 1, 1, 2, 1, -1], [1, 1, 1, 1, 1, 0, -2
 """
 
 
+# GP runs started from the start rules (in the features those are written in): their lineage
+# holds the GP's own edits of the exemplars the benchmark's prompts show, scored on a training
+# suite; ``train-mutator --edit-share`` turns the best of them into edit examples
+EDIT_RUN_OPTIONS = ["--start", "seeds/tube_seeding_start.py", "--start",
+                    "seeds/improved_seeding_start.py", "--features", "offset,removed,tube,distance"]
+
+
 def training_runs(work: Path, args) -> tuple[list[Path], dict]:
     other = work / "triangle_box_other.toml"
     other.write_text(TRIANGLE_BOX_OTHER)
     runs, seconds = [], {}
-    for suite in TRAIN_SUITES + (str(other),):
-        name = Path(suite).stem
-        out = work / f"train-run-{name}"
+    jobs = [(f"train-run-{Path(s).stem}", s, []) for s in TRAIN_SUITES + (str(other),)]
+    if args.edit_runs:
+        jobs.append((f"edit-run-{other.stem}", str(other),
+                     [str(ROOT / x) if x.startswith("seeds/") else x for x in EDIT_RUN_OPTIONS]))
+    for name, suite, extra in jobs:
+        out = work / name
         if args.reuse and (out / "best").is_dir():
             runs.append(out)
             continue
@@ -180,15 +199,90 @@ def training_runs(work: Path, args) -> tuple[list[Path], dict]:
             ["evolve", "--engine", "deap", "--suite", suite, "--out", str(out),
              "--population", str(args.train_population), "--generations",
              str(args.train_generations), "--seed", str(args.seed), "--workers", "1",
-             "--quiet"]), 1)
+             "--quiet"] + extra), 1)
         runs.append(out)
     return runs, seconds
+
+
+NEIGHBOUR_RULES = ("seeds/tube_seeding_start.py", "seeds/improved_seeding_start.py")
+
+
+def corpus_folder(work: Path) -> Path:
+    """The rule library and the seed programs without ``rules/evolved``: those rules were
+    evolved on the benchmark's own target (triangle_box_paper, triangle_box_rank_train), and a
+    model that has read them has seen answers to the held-out suite."""
+    folder = work / "corpus"
+    if folder.exists():
+        shutil.rmtree(folder)
+    for sub in ("rules", "seeds"):
+        (folder / sub).mkdir(parents=True)
+        for path in sorted((ROOT / sub).glob("*.py")):
+            shutil.copy(path, folder / sub / path.name)
+    return folder
+
+
+CLOSE_EDIT_TOKENS = 12   # one clause: `and seed.s <= target.s - seed.missing` is 12 tokens
+
+
+def edit_figures(run) -> dict:
+    """How far the valid completions are from the best program of their prompt (the last
+    shown), in tokens (:func:`llm_mutator.edits.token_edit_distance`), and how many of the
+    copies and close edits reduce every target."""
+    import numpy as np
+
+    from llm_mutator.edits import token_edit_distance
+    from llm_mutator.prompt import as_priority_body, function_body
+    rows = run.db.conn.execute(
+        "SELECT s.prompt_parents, c.source, c.complete, c.status FROM llm_samples s "
+        "JOIN candidates c ON c.id = s.candidate WHERE s.valid = 1").fetchall()
+    bodies = {}
+    distances, complete = [], []
+    for parents, source, is_complete, status in rows:
+        shown = json.loads(parents)[-1]
+        if shown not in bodies:
+            (parent_source,) = run.db.conn.execute(
+                "SELECT source FROM candidates WHERE id = ?", (shown,)).fetchone()
+            bodies[shown] = as_priority_body(parent_source)
+        distances.append(token_edit_distance(function_body(source), bodies[shown]))
+        complete.append(status == "ok" and bool(is_complete))
+    if not distances:
+        return {}
+    d = np.array(distances)
+    c = np.array(complete)
+    close = (d > 0) & (d <= CLOSE_EDIT_TOKENS)
+    return {"median_tokens_from_best_shown": float(np.median(d)),
+            "copy_share": float(np.mean(d == 0)),
+            "close_edit_share": float(np.mean(close)),
+            "close_edit_tokens": CLOSE_EDIT_TOKENS,
+            "complete_share_of_valid": float(np.mean(c)),
+            "complete_share_of_close_edits": float(c[close].mean()) if close.any() else None}
+
+
+def best_new_complete(run, start_masks: set) -> dict | None:
+    """The model's best complete rule whose seed masks differ from every start program's
+    (not a copy of an exemplar in other words), and after how many candidates (all of them
+    counted, as in :func:`best_curves`) the first such rule of at most 92 seeds came."""
+    rows = run.db.conn.execute(
+        "SELECT c.id, c.seeds, c.formula, c.operation = 'sample' AND c.status = 'ok' AND "
+        "c.complete = 1 AND c.mask_hash NOT IN (%s) FROM candidates c ORDER BY c.id"
+        % ",".join("?" * len(start_masks)), tuple(start_masks)).fetchall()
+    new = [(n, seeds, formula) for n, (_, seeds, formula, ok) in enumerate(rows, 1) if ok]
+    if not new:
+        return None
+    _, seeds, formula = min(new, key=lambda x: (x[1], x[0]))
+    first = next((n for n, s, _ in new if s <= PAPER_IMPROVED_SEEDS), None)
+    return {"seeds": seeds, "formula": formula, "candidates_to_92_seeds": first}
 
 
 def llm_figures(run_dir: Path, known_masks: set) -> dict:
     from ibp_evolve.runs.store import RunFolder
     run = RunFolder.open(run_dir)
     try:
+        edits = edit_figures(run)
+        start_masks = {m for (m,) in run.db.conn.execute(
+            "SELECT mask_hash FROM candidates WHERE operation = 'start' AND mask_hash IS NOT "
+            "NULL")} or {""}
+        new_best = best_new_complete(run, start_masks)
         rows = run.db.conn.execute(
             "SELECT s.valid, s.new_mask, c.mask_hash FROM llm_samples s JOIN candidates c "
             "ON c.id = s.candidate ORDER BY c.id").fetchall()
@@ -216,6 +310,7 @@ def llm_figures(run_dir: Path, known_masks: set) -> dict:
             "new_to_corpus_share_of_valid": new_to_corpus / max(1, valid),
             "statuses": statuses, "top_reject_reasons": [list(r) for r in reasons],
             "mean_program_chars": round(mean_chars or 0, 1),
+            "edits": edits, "best_complete_not_a_start_mask": new_best,
             "best": [{"fitness": b.fitness, "seeds": b.seeds, "complete": b.complete,
                       "formula": b.formula} for b in best]}
 
@@ -245,6 +340,21 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float,
                     help="seconds each benchmark run may take (it stops after the round "
                          "under way; the runs are compared at equal candidates)")
+    ap.add_argument("--max-length", type=int, default=640,
+                    help="tokens per training example: a triple of tube-sized programs "
+                         "(~175 tokens each) needs ~560")
+    ap.add_argument("--max-new-tokens", type=int, default=256,
+                    help="tokens per completion (a copy of the tube start rule is ~170)")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--edit-share", type=float, default=0.5,
+                    help="share of the run examples that are edits (train-mutator --edit-share)")
+    ap.add_argument("--no-edit-runs", dest="edit_runs", action="store_false",
+                    help="no GP training run started from the start rules")
+    ap.add_argument("--neighbour-examples", type=int, default=1000,
+                    help="examples around the start rules: their GP mutants scored on the "
+                         "training suite triangle_box_other (train-mutator --neighbours; "
+                         "0: none)")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the training runs, models and benchmark runs already in --workdir "
                          "(made by an earlier invocation with the same options; a benchmark "
@@ -264,11 +374,19 @@ def main() -> None:
 
     # 2. the two models
     models = {name: work / f"model-{name}" for name in args.models}
+    corpus_dir = corpus_folder(work)
     common = ["--random-rules", str(args.random_rules), "--variations", str(args.variations),
               "--documents", str(args.documents), "--seed", str(args.seed),
-              "--max-length", "192", "--threads", "1"]
+              "--max-length", str(args.max_length), "--threads", "1",
+              "--rules", str(corpus_dir / "rules"), "--rules", str(corpus_dir / "seeds")]
     common += ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
-    learn = ["--run-examples", str(args.run_examples), "--hold-out", "triangle_box_paper"]
+    learn = ["--run-examples", str(args.run_examples), "--edit-share", str(args.edit_share),
+             "--hold-out", "triangle_box_paper"]
+    if args.neighbour_examples:
+        learn += ["--neighbour-suite", str(work / "triangle_box_other.toml"),
+                  "--neighbour-examples", str(args.neighbour_examples)]
+        for rule in args.start or NEIGHBOUR_RULES:
+            learn += ["--neighbours", rule]
     for run in train_runs:
         learn += ["--runs", str(run)]
     results["models"] = {}
@@ -291,8 +409,12 @@ def main() -> None:
         bench += ["--time-limit", str(args.time_limit)]
     exemplars = [x for start in args.start for x in ("--start", start)]
     results["llm_start_programs"] = args.start
+    sampling = ["--max-new-tokens", str(args.max_new_tokens), "--temperature",
+                str(args.temperature), "--top-p", str(args.top_p)]
+    results["sampling"] = {"max_new_tokens": args.max_new_tokens,
+                           "temperature": args.temperature, "top_p": args.top_p}
     engines = {f"llm-{name}": ["--engine", "llm", "--backend", "transformers", "--model",
-                               str(model)] + exemplars for name, model in models.items()}
+                               str(model)] + exemplars + sampling for name, model in models.items()}
     engines["deap"] = ["--engine", "deap"]
     # at the same time: on a shared machine the three runs then see the same load
     jobs = {}
@@ -321,7 +443,7 @@ def main() -> None:
     from ibp_evolve.runs.evaluation import suite_features
     from llm_mutator.run_examples import collect_run_examples
     from llm_mutator.train import add_program, collect_corpus, random_rules
-    corpus = {c.body: c for c in collect_corpus()}
+    corpus = {c.body: c for c in collect_corpus([corpus_dir / "rules", corpus_dir / "seeds"])}
     for src in random_rules(args.random_rules, seed=args.seed):
         add_program(corpus, src)
     bodies = set(corpus)
@@ -364,6 +486,14 @@ def main() -> None:
                      f"run {100 * r['new_to_corpus_share_of_valid']:.1f}%)")
         print(line + f"; first complete rule <= 92 seeds after "
                      f"{r['candidates_to_92_seeds'] or '-'} candidates")
+        e = r.get("edits") or {}
+        if e:
+            print(f"  valid completions vs the best program shown: median "
+                  f"{e['median_tokens_from_best_shown']:.0f} tokens apart, copies "
+                  f"{100 * e['copy_share']:.1f}%, close edits (1-{e['close_edit_tokens']} "
+                  f"tokens) {100 * e['close_edit_share']:.1f}%, complete "
+                  f"{100 * e['complete_share_of_valid']:.1f}%; best complete rule with a mask "
+                  f"no start program has: {r['best_complete_not_a_start_mask']}")
     print("best complete rule's seeds after k candidates (triangle_box_paper; - = none):")
     print(f"{'k':>6}" + "".join(f"  {name:>10}" for name in engines))
     for i, p in enumerate(points):

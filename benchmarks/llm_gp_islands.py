@@ -61,6 +61,9 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=10)
     ap.add_argument("--seed", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--max-new-tokens", type=int, default=256,
+                    help="tokens per completion (a copy of a tube-sized rule is ~170)")
+    ap.add_argument("--temperature", type=float, default=1.0)
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -68,6 +71,8 @@ def main() -> None:
                           f"{os.getloadavg()[0]:.1f} at the start, no GPU, one torch thread",
                "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
+               "sampling": {"max_new_tokens": args.max_new_tokens,
+                            "temperature": args.temperature},
                "runs": []}
     model = Path(args.model) if args.model else work / "model"
     if not args.model:
@@ -77,7 +82,8 @@ def main() -> None:
              "--max-length", "128"]), 1)
     info = json.loads((model / "train_info.json").read_text())
     results["model"] = {k: info.get(k) for k in ("parameters", "programs", "steps",
-                                                  "final_loss", "seconds")}
+                                                  "final_loss", "seconds", "run_examples")}
+    results["model_dir"] = str(model)
     for seed in args.seed:
         for name, mix in MIXES.items():
             out = work / f"run-{name}-s{seed}"
@@ -88,7 +94,9 @@ def main() -> None:
                     "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
                     "--out", str(out), "--quiet", "--no-baselines"]
             if "llm" in mix:
-                argv += ["--backend", "transformers", "--model", str(model)]
+                argv += ["--backend", "transformers", "--model", str(model),
+                         "--max-new-tokens", str(args.max_new_tokens),
+                         "--temperature", str(args.temperature)]
             seconds = run_cli(argv)
             db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
             n = db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]

@@ -522,16 +522,65 @@ def llm_engine() -> str:
         lines += ["", "The LLM runs were shown " + ", ".join(f"`{s}`" for s in starts)
                   + " as start programs (prompt exemplars); their rows count only the "
                   "model's own completions."]
+    for e in engines:
+        if e.startswith("llm") and d[e].get("edits"):
+            lines += ["", f"{e}, its valid completions against the best program of their "
+                      f"prompt (token edit distance, `llm_mutator/edits.py`): "
+                      + _llm_edits(d[e])]
+    ablation = _load("llm_engine_lineage_edits")
+    if ablation is not None and ablation.get("llm-runs", {}).get("edits"):
+        r = ablation["llm-runs"]
+        found = r.get("candidates_to_92_seeds")
+        lines += ["", "The same run with the model trained without neighbour examples (edits "
+                  "from the runs' lineage only; `llm_engine_lineage_edits.json`, "
+                  f"{ablation['machine']}): {r['valid_share']:.1%} valid, "
+                  f"{r['new_mask_share_of_valid']:.1%} new masks, first complete rule ≤ 92 "
+                  "seeds after " + (_n(found) if found else "—") + " candidates; "
+                  + _llm_edits(r)]
+    other = _load("llm_engine_seed1")
+    if other is not None and "llm-runs" in other and "deap" in other:
+        r = other["llm-runs"]
+        lines += ["", f"The same model and benchmark with seed {other['seed']} "
+                  f"(`llm_engine_seed1.json`, {other['machine']}): at "
+                  f"{_n(other['points'][-1])} candidates the best complete rule keeps "
+                  f"{_n(r['complete_seeds'][-1])} seeds (DEAP "
+                  f"{_n(other['deap']['complete_seeds'][-1]) if other['deap']['complete_seeds'][-1] else '—'}); "
+                  f"{r['valid_share']:.1%} valid, {r['new_mask_share_of_valid']:.1%} new masks; "
+                  + _llm_edits(r)]
+    sampling = d.get("sampling")
+    if sampling:
+        lines += ["", f"Sampling: temperature {sampling['temperature']}, top-p "
+                  f"{sampling['top_p']}, at most {sampling['max_new_tokens']} tokens per "
+                  "completion."]
     reached = []
     for e in engines:
         if e.startswith("llm"):
             found = d[e].get("candidates_to_92_seeds")
+            new_best = d[e].get("best_complete_not_a_start_mask") or {}
+            fresh = new_best.get("candidates_to_92_seeds")
             reached.append(f"{e}: " + (f"after {_n(found)} candidates" if found else "not "
-                                       "reached"))
+                                       "reached")
+                           + (f", with a seed mask no start program has after {_n(fresh)}"
+                              if fresh and fresh != found else ""))
     lines += ["", "Goals (issue 17): a complete rule ≤ 92 seeds within 2,000 candidates ("
               + "; ".join(reached) + "), ≥ 98% valid, ≥ 40% new masks; this run stopped at "
               f"{_n(points[-1])} candidates."]
     return "\n".join(lines) + "\n"
+
+
+def _llm_edits(r: dict) -> str:
+    """How far an LLM run's valid completions are from their prompt's best program, and its
+    best complete rule that is not a start program's mask."""
+    edits, new_best = r["edits"], r.get("best_complete_not_a_start_mask")
+    return (f"median {_n(edits['median_tokens_from_best_shown'])} tokens apart, "
+            f"{edits['copy_share']:.1%} copies, {edits['close_edit_share']:.1%} close edits "
+            f"(1–{edits['close_edit_tokens']} tokens); {edits['complete_share_of_valid']:.1%} "
+            "reduce the target. Best complete rule with a seed mask no start program has: "
+            + (f"{_n(new_best['seeds'])} seeds, `{new_best['formula']}`" if new_best
+               else "none")
+            + (f" (the first such rule of ≤ 92 seeds after "
+               f"{_n(new_best['candidates_to_92_seeds'])} candidates)"
+               if new_best and new_best.get("candidates_to_92_seeds") else "") + ".")
 
 
 def _load_range(loads) -> str:
@@ -712,6 +761,21 @@ def llm_gp_islands() -> str:
              + (f" ({d['machine']})" if "machine" in d else "") + ":", ""]
     lines += _table(["seed", "islands", "equal candidates", "best fitness (seeds)",
                      "candidates in all", "wall time"], rows)
+    by_seed = {}
+    for r in d["runs"]:
+        by_seed.setdefault(r["seed"], {})[r["mix"]] = r.get("best_at_equal_candidates")
+    pairs = [(m.get("llm+gp"), m.get("gp")) for m in by_seed.values()]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if pairs:
+        won = sum(1 for a, b in pairs if a < b)
+        tied = sum(1 for a, b in pairs if a == b)
+        lines += ["", f"LLM+GP islands beat GP alone at equal candidates on {won} of "
+                  f"{len(pairs)} seeds" + (f" ({tied} tied)" if tied else "") + "."]
+    model = d.get("model") or {}
+    if model.get("parameters"):
+        lines += [f"The model: {model['parameters'] / 1e6:.2f}M parameters, "
+                  f"{_n(model.get('steps'))} training steps"
+                  + (f", `{d['model_dir']}`" if d.get("model_dir") else "") + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -47,7 +47,8 @@ from ibp_evolve.runs.loop import Candidate, LoopEngine
 from ibp_evolve.runs.store import RunError, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
-from .prompt import (CompletionError, as_priority_body, build_prompt,
+from .edits import token_edit_distance
+from .prompt import (CompletionError, as_priority_body, build_prompt, function_body,
                      parse_completion, program_formula, program_size)
 from .sandbox import MaskSandbox
 
@@ -346,7 +347,13 @@ class LLMEngine(LoopEngine):
         valid = [c for c in sampled if c.item.source is not None]
         new = [c for c in sampled if c.new_mask]
         seconds = time.monotonic() - self._round_started
-        return {"share_complete": sum(1 for r in ok if r.complete) / max(1, len(records)),
+        # a FunSearch mutator succeeds by local edits: how far the valid completions are from
+        # the best program their prompt showed (the last one), in tokens
+        distances = sorted(token_edit_distance(function_body(c.item.source),
+                                               c.item.request.programs[-1].body)
+                           for c in valid)
+        return {"median_edit_tokens": distances[len(distances) // 2] if distances else None,
+                "share_complete": sum(1 for r in ok if r.complete) / max(1, len(records)),
                 "mean_size": (sum(r.size or 0 for r in ok) / len(ok)) if ok else 0.0,
                 "samples": len(sampled),
                 "valid_share": len(valid) / len(sampled) if sampled else None,

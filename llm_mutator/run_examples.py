@@ -42,7 +42,8 @@ from .database import Cluster, Program, rank_probabilities, score_signature, wor
 from .prompt import as_priority_body, training_document
 
 __all__ = ["RunExample", "RunExamplesError", "RunPrograms", "HeldOutSuites", "read_run",
-           "examples_from_run", "collect_run_examples", "write_examples"]
+           "examples_from_run", "improving_edits", "edit_examples_from_run",
+           "collect_run_examples", "write_examples"]
 
 COMPLETION_TEMPERATURE = 0.25   # over fitness ranks in [0, 1]: the best cluster ~50x the worst
 LENGTH_TEMPERATURE = 1.0        # within a cluster, as the engine's default
@@ -68,6 +69,7 @@ class RunExample:
     complete: bool            # the completion reduces every target of the suite
     seeds: int | None         # the completion's seeds (summed over targets)
     new_mask: bool | None     # the completion's seed mask was new to the run (None: unknown)
+    kind: str = "ranked"      # ranked: any better program; edit: a child of the last shown
 
     @property
     def document(self) -> str:
@@ -76,7 +78,7 @@ class RunExample:
     def record(self) -> dict:
         return {"run": self.run, "suite": self.suite, "candidates": list(self.candidates),
                 "fitness": [_json_number(f) for f in self.fitness], "complete": self.complete, "seeds": self.seeds,
-                "new_mask": self.new_mask, "programs": len(self.bodies)}
+                "new_mask": self.new_mask, "programs": len(self.bodies), "kind": self.kind}
 
 
 @dataclass
@@ -86,12 +88,22 @@ class RunPrograms:
     suite: str                     # the suite as the run names it (name or file)
     clusters: list[Cluster]
     info: dict = field(default_factory=dict)   # candidate id -> (complete, seeds, new_mask)
+    # every scored program with its parents (the run's lineage): id -> _Node
+    lineage: dict = field(default_factory=dict)
     n_candidates: int = 0
     n_complete: int = 0
 
 
 def _suite_key(suite) -> set:
     return {(suite.family.name, tuple(t)) for t in suite.targets}
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A scored program in the run's lineage."""
+    program: Program
+    parents: tuple[int, ...]
+    complete: bool
 
 
 class HeldOutSuites:
@@ -161,17 +173,19 @@ def read_run(path, held_out: HeldOutSuites | None = None, warn=print) -> RunProg
             body = as_priority_body(rec.source)
         except (RuleError, SyntaxError, ValueError):
             continue   # a run of an older rule language: nothing to show the model
+        signature = score_signature(rec.scores or [], rec.objective or "seeds")
+        program = Program(rec.id, rec.source, body, signature, rec.fitness)
+        new_mask = None if rec.mask_hash is None else first_of_mask[rec.mask_hash] == rec.id
+        out.info[rec.id] = (bool(rec.complete), rec.seeds, new_mask)
+        out.lineage[rec.id] = _Node(program, tuple(int(p) for p in rec.parents or ()),
+                                    bool(rec.complete))
         if body in seen_bodies:
             continue
         seen_bodies.add(body)
-        signature = score_signature(rec.scores or [], rec.objective or "seeds")
-        program = Program(rec.id, rec.source, body, signature, rec.fitness)
         cluster = clusters.get(signature)
         if cluster is None:
             cluster = clusters[signature] = Cluster(signature, program.fitness)
         cluster.programs.append(program)
-        new_mask = None if rec.mask_hash is None else first_of_mask[rec.mask_hash] == rec.id
-        out.info[rec.id] = (bool(rec.complete), rec.seeds, new_mask)
         out.n_complete += bool(rec.complete)
     out.clusters = list(clusters.values())
     if not out.clusters:
@@ -234,11 +248,89 @@ def examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
     return out
 
 
+def improving_edits(programs: RunPrograms, best_parents: int = 5) -> list[int]:
+    """The children an edit example teaches: candidates better than each of their parents (a
+    GP mutation or crossover, an LLM completion of its prompt) and different from them, and
+    for each of the run's ``best_parents`` best programs that no child improved, its best
+    distinct child when that is as good (the best-known edit of a program that is hard to
+    beat: a model shown such a program should still change a clause rather than start anew).
+    Complete children only when the run has complete rules, as for any completion."""
+    nodes = programs.lineage
+    children: dict[int, list] = {}
+    out = []
+    for cid, node in nodes.items():
+        parents = [nodes.get(p) for p in node.parents]
+        if not parents or None in parents or (programs.n_complete and not node.complete):
+            continue
+        if any(node.program.body == p.program.body for p in parents):
+            continue
+        if all(node.program.fitness < p.program.fitness for p in parents):
+            out.append(cid)
+        elif len(parents) == 1 and node.program.fitness <= parents[0].program.fitness:
+            children.setdefault(node.parents[0], []).append(node.program)
+    improved = {p for c in out for p in nodes[c].parents}
+    best = sorted((c.programs[0] for c in programs.clusters),
+                  key=lambda p: (p.fitness, p.length))[:best_parents]
+    for parent in best:
+        if parent.candidate not in improved and children.get(parent.candidate):
+            out.append(min(children[parent.candidate],
+                           key=lambda p: (p.fitness, p.length)).candidate)
+    return out
+
+
+def edit_examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
+                           max_tries: int = 20) -> list[RunExample]:
+    """Up to ``n`` examples whose completion is an improving *edit* of the last program shown
+    (its child in the run's lineage), so that the model learns to copy the best program of
+    the prompt and change a clause, as a FunSearch mutator does.  A mutation's parent is shown
+    as ``priority_v1`` after its own improving parent (the lineage's previous step) or, when
+    it has none, after a worse program of the run; a crossover's two parents are shown worse
+    first."""
+    nodes = programs.lineage
+    edits = improving_edits(programs)
+    if not edits:
+        return []
+    improved = {c for c in edits if all(nodes[c].program.fitness < nodes[p].program.fitness
+                                        for p in nodes[c].parents)}
+    worse_pool = sorted((nodes[c.programs[0].candidate].program for c in programs.clusters),
+                        key=lambda p: p.fitness)
+    fitness = [p.fitness for p in worse_pool]
+    out, seen = [], set()
+    for _ in range(max_tries * n):
+        if len(out) >= n:
+            break
+        child = nodes[edits[int(rng.integers(len(edits)))]]
+        parents = [nodes[p].program for p in child.parents]
+        if len(parents) == 1:
+            parent = child.parents[0]
+            before = nodes[parent].parents if parent in improved else ()
+            if len(before) == 1:
+                parents = [nodes[before[0]].program] + parents
+            else:
+                worse = worse_pool[bisect.bisect_right(fitness, parents[0].fitness):]
+                if worse and rng.random() < 0.75:
+                    pick = rng.choice(len(worse), p=rank_probabilities(
+                        [p.fitness for p in worse], COMPLETION_TEMPERATURE))
+                    parents = [worse[int(pick)]] + parents
+        shown = worse_first(parents) + [child.program]
+        key = tuple(p.candidate for p in shown)
+        if key in seen:
+            continue
+        seen.add(key)
+        complete, seeds, new_mask = programs.info[child.program.candidate]
+        out.append(RunExample(str(programs.path), programs.suite, key,
+                              tuple(p.fitness for p in shown), tuple(p.body for p in shown),
+                              complete, seeds, new_mask, kind="edit"))
+    return out
+
+
 def collect_run_examples(paths, n_examples: int, held_out=(), seed: int = 0,
-                         warn=print) -> list[RunExample]:
-    """About ``n_examples`` examples, shared equally among the usable runs of ``paths``.
-    Raises :class:`RunExamplesError` for a path that is not a run, a run on a held-out suite,
-    or when no run has anything to learn from."""
+                         warn=print, edit_share: float = 0.5) -> list[RunExample]:
+    """About ``n_examples`` examples, shared equally among the usable runs of ``paths``;
+    up to ``edit_share`` of each run's are improving edits (:func:`edit_examples_from_run`),
+    the rest ranked programs (:func:`examples_from_run`).  Raises :class:`RunExamplesError`
+    for a path that is not a run, a run on a held-out suite, or when no run has anything to
+    learn from."""
     held = held_out if isinstance(held_out, HeldOutSuites) else HeldOutSuites(held_out)
     runs = [r for r in (read_run(p, held, warn) for p in paths) if r is not None]
     if not runs:
@@ -248,7 +340,8 @@ def collect_run_examples(paths, n_examples: int, held_out=(), seed: int = 0,
     per_run = -(-n_examples // len(runs))
     out = []
     for run in runs:
-        out += examples_from_run(run, per_run, rng)
+        edits = edit_examples_from_run(run, int(round(edit_share * per_run)), rng)
+        out += edits + examples_from_run(run, per_run - len(edits), rng)
     return out
 
 

@@ -17,7 +17,12 @@ shown rather than to write anything at all.  Training examples have exactly the 
 ``priority_v1`` and a completed ``priority_v2``; corpus programs appear in random order.
 
 *Improvement examples* (``--runs``, :mod:`llm_mutator.run_examples`) come from scored runs of
-any engine: programs of one run ordered worse first, the better one as the completion.  Their
+any engine: programs of one run ordered worse first, the better one as the completion; a share
+(``--edit-share``) are *edits*: the completion is a child of the last program shown in the
+run's lineage (a GP mutation or crossover that improved on it), which teaches the model to copy
+the best program of its prompt and change a clause.  *Neighbour examples* (``--neighbours
+RULE``, :mod:`llm_mutator.neighbours`) do the same around given rules: their GP mutants scored
+on a training suite, shown and completed as a run's programs are.  Their
 completion is what they teach, so one that does not fit ``max_length`` tokens is dropped rather
 than cut; those trained on are listed in ``examples.jsonl`` (run, candidates, fitness, whether
 the completion is complete and had a seed mask new to its run).
@@ -210,6 +215,8 @@ def _run_examples_summary(examples) -> dict:
     return {"examples": len(examples), "runs": sorted({e.run for e in examples}),
             "suites": sorted({e.suite for e in examples}),
             "complete_share": share([e.complete for e in examples]),
+            "edit_share": share([e.kind == "edit" for e in examples]),
+            "neighbour_share": share([e.kind == "neighbour" for e in examples]),
             "new_mask_share": share([e.new_mask for e in examples])}
 
 

@@ -62,6 +62,7 @@ def test_deterministic_runs_repeat_exactly(tmp_path):
     statuses = {r[3] for r in rows}
     assert "rejected" in statuses and "ok" in statuses
     assert 0 < engine.logbook_[-1]["valid_share"] < 1
+    assert engine.logbook_[-1]["median_edit_tokens"] > 0   # no completion copies its prompt
 
 
 @pytest.mark.parametrize("key", ["engine", "database"])

@@ -181,3 +181,35 @@ def test_runs_with_nothing_to_learn_are_named_in_a_warning(gp_runs, tmp_path, ca
     assert err == [f"ibp-evolve train-mutator: warning: --runs {empty}: the run has no "
                    f"candidates; skipped", "ibp-evolve train-mutator: error: --runs: no run has "
                    "two scored rules of different fitness to learn from"]
+
+
+def test_edit_examples_end_with_a_child_of_the_last_program_shown(gp_runs):
+    """An edit example teaches the FunSearch mutator's move: copy the best program shown and
+    change a clause.  Its completion is a child (GP mutation or crossover) of the program shown
+    last, and no worse than any program shown."""
+    import numpy as np
+
+    from llm_mutator.run_examples import edit_examples_from_run, improving_edits, read_run
+    programs = read_run(gp_runs["bubble"])
+    edits = improving_edits(programs)
+    assert edits
+    examples = edit_examples_from_run(programs, 30, np.random.default_rng(0))
+    assert examples and all(e.kind == "edit" for e in examples)
+    for e in examples:
+        child = programs.lineage[e.candidates[-1]]
+        assert e.candidates[-2] in child.parents                # the last shown is a parent
+        assert set(child.parents) <= set(e.candidates[:-1])     # both parents of a crossover
+        assert list(e.fitness) == sorted(e.fitness, reverse=True)
+        assert e.bodies[-1] != e.bodies[-2]                     # an edit, not a copy
+        assert e.complete
+
+
+def test_collect_run_examples_mixes_edits_and_ranked_examples(gp_runs):
+    from llm_mutator.run_examples import collect_run_examples
+    examples = collect_run_examples([gp_runs["bubble"]], 40, seed=0, warn=lambda m: None,
+                                    edit_share=0.5)
+    kinds = [e.kind for e in examples]
+    assert 0 < kinds.count("edit") <= 20 and "ranked" in kinds
+    none = collect_run_examples([gp_runs["bubble"]], 40, seed=0, warn=lambda m: None,
+                                edit_share=0.0)
+    assert {e.kind for e in none} == {"ranked"}

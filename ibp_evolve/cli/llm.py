@@ -5,7 +5,8 @@
     ibp-evolve evolve --engine llm --backend openai --url http://HOST:PORT/v1 [--model NAME] ...
     ibp-evolve serve-llm --model DIR [--host H] [--port P] [--max-batch B] [--slice-tokens T]
                          [--batch-wait S] [--no-grammar] [request limits: --max-n ... ]
-    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--run-examples N] [--hold-out SUITE]
+    ibp-evolve train-mutator --out DIR [--runs RUN ...] [--run-examples N] [--edit-share F]
+                             [--neighbours RULE ... --neighbour-suite SUITE] [--hold-out SUITE]
                              [--random-rules N] [--minutes M]
                              [--base MODEL]   (LoRA fine-tuning instead of training from scratch)
 """
@@ -90,6 +91,20 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run-examples", type=int, default=2000, metavar="N",
                    help="improvement examples drawn from the --runs, shared equally among "
                         "them (default 2000)")
+    p.add_argument("--edit-share", type=float, default=0.5, metavar="F",
+                   help="share of each run's examples whose completion is an improving edit "
+                        "of the last program shown (its child in the run's lineage; "
+                        "default 0.5), the rest ranked programs of the run")
+    p.add_argument("--neighbours", action="append", default=[], metavar="RULE",
+                   help="rule file (a GP tree, e.g. seeds/tube_seeding_start.py): examples "
+                        "from its GP mutants scored on --neighbour-suite, each completion a "
+                        "close edit of the programs shown (repeatable)")
+    p.add_argument("--neighbour-suite", metavar="SUITE",
+                   help="training suite the --neighbours' mutants are scored on")
+    p.add_argument("--neighbour-examples", type=int, default=1000, metavar="N",
+                   help="examples from the --neighbours, shared equally (default 1000)")
+    p.add_argument("--neighbour-mutants", type=int, default=150, metavar="M",
+                   help="mutants scored per --neighbours rule (default 150)")
     p.add_argument("--hold-out", action="append", default=[], metavar="SUITE",
                    help="refuse --runs scored on this suite or sharing a target with it, "
                         "e.g. the suite a benchmark measures (repeatable)")
@@ -204,7 +219,8 @@ def cmd_train_mutator(args) -> int:
         print(f"ibp-evolve train-mutator: error: {message}", file=sys.stderr)
         return status
     for option in ("documents", "steps", "vocab_size", "hidden_size", "layers", "heads",
-                   "max_length", "batch_size", "lora_rank", "threads", "run_examples"):
+                   "max_length", "batch_size", "lora_rank", "threads", "run_examples",
+                   "neighbour_examples", "neighbour_mutants"):
         value = getattr(args, option, None)
         if value is not None and value < 1:
             return fail(f"--{option.replace('_', '-')} {value}: must be at least 1")
@@ -212,6 +228,11 @@ def cmd_train_mutator(args) -> int:
         value = getattr(args, option, None)
         if value is not None and not 0 < value < float("inf"):
             return fail(f"--{option} {value}: must be a positive number")
+    if not 0 <= args.edit_share <= 1:
+        return fail(f"--edit-share {args.edit_share}: must be between 0 and 1")
+    if args.neighbours and not args.neighbour_suite:
+        return fail("--neighbours needs --neighbour-suite (a training suite to score the "
+                    "mutants on)")
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -231,7 +252,12 @@ def cmd_train_mutator(args) -> int:
     try:
         held_out = HeldOutSuites(args.hold_out)
         examples = collect_run_examples(args.runs, args.run_examples, held_out, args.seed,
-                                        warn) if args.runs else []
+                                        warn, edit_share=args.edit_share) if args.runs else []
+        if args.neighbours:
+            from llm_mutator.neighbours import neighbour_examples
+            examples += neighbour_examples(args.neighbours, args.neighbour_suite,
+                                           args.neighbour_examples, args.neighbour_mutants,
+                                           held_out, args.seed)
     except RunExamplesError as exc:
         return fail(str(exc))
     if args.random_rules:
