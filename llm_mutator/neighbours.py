@@ -36,13 +36,8 @@ NEIGHBOUR_FEATURES = ("offset", "removed", "tube", "distance")
 def _primitives(n_indices: int, features=NEIGHBOUR_FEATURES):
     """The GP's primitive set with the classic terminals and ``features`` at every position
     (as ``evolve --features offset,removed,tube,distance`` makes it)."""
-    from ibp_evolve.engines.gp import PrimitiveSet, default_features
-    from ibp_evolve.language import features as vocabulary
-    names = list(default_features(n_indices))
-    for name in features:
-        names += ([vocabulary.display_name("seed", name, i) for i in range(n_indices)]
-                  if name in vocabulary.PER_INDEX_NAMES else [name])
-    return PrimitiveSet(n_indices, features=tuple(dict.fromkeys(names)))
+    from ibp_evolve.engines.gp import PrimitiveSet, feature_terminals
+    return PrimitiveSet(n_indices, features=feature_terminals(",".join(features), n_indices))
 
 
 def rule_mutants(source: str, n: int, n_indices: int, seed: int = 0,

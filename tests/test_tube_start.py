@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from deap import gp
 
-from ibp_evolve.cli.evolve import gp_features
+from ibp_evolve.engines.gp import feature_terminals
 from ibp_evolve.engines.gp import PrimitiveSet, tree_from_source
 from ibp_evolve.judge.score import Judge
 from ibp_evolve.judge.suites import load_suite
@@ -23,7 +23,7 @@ def test_the_tube_start_is_a_gp_tree_that_keeps_exactly_the_tube_rules_seeds():
     dotted ones too, where 'no dot above the target's' matters): the run starts from the
     state of the art, not from an approximation of it."""
     judge = Judge(load_suite("triangle_box_train"))
-    pset = PrimitiveSet(judge.family.n, features=gp_features("offset,removed,tube,distance",
+    pset = PrimitiveSet(judge.family.n, features=feature_terminals("offset,removed,tube,distance",
                                                              judge.family.n))
     tree = gp.PrimitiveTree(tree_from_source(
         (ROOT / "seeds" / "tube_seeding_start.py").read_text(), pset))

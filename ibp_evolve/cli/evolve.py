@@ -286,8 +286,9 @@ def _evolve(args) -> int:
                 if args.engine != "deap" and "deap" not in island_names:
                     return fail(f"--features is an option of the deap engine, not of "
                                 f"{args.engine}")
+                from ibp_evolve.engines.gp import feature_terminals
                 try:
-                    args.features = gp_features(args.features, suite.family.n)
+                    args.features = feature_terminals(args.features, suite.family.n)
                 except ValueError as exc:
                     return fail(f"--features: {exc}")
             if args.restart_rules is not None:
@@ -505,25 +506,6 @@ def _resumed_validator(run, objective: str):
         raise RunError(f"{run.path / run.CONFIG}: validation suite "
                        f"{data.get('suite') if isinstance(data, dict) else data!r} does not "
                        f"load ({exc})") from None
-
-
-def gp_features(text: str, n_indices: int) -> tuple[str, ...]:
-    """The GP terminals for ``--features``: the classic ones, then the named features
-    (``offset`` alone: offset1..offsetN); an unknown name is a ValueError naming it."""
-    from ibp_evolve.engines.gp import default_features
-    from ibp_evolve.language import features as vocabulary
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ValueError(f"'{text}': expected feature names such as offset,tube")
-    out = list(default_features(n_indices))
-    for name in names:
-        if name in vocabulary.PER_INDEX_NAMES:
-            expanded = [vocabulary.display_name("seed", name, i) for i in range(n_indices)]
-        else:
-            vocabulary.parse_display_name(name, n_indices)   # ValueError: unknown, suggested
-            expanded = [name]
-        out += [n for n in expanded if n not in out]
-    return tuple(out)
 
 
 def _resumed_engine(run, asked: str | None) -> str:

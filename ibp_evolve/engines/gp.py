@@ -99,6 +99,23 @@ def default_features(n_indices: int) -> tuple[str, ...]:
                                     for f in TARGET_FEATURES))
 
 
+def feature_terminals(text: str, n_indices: int) -> tuple[str, ...]:
+    """The GP terminals for ``evolve --features``: the classic ones, then the named features
+    (``offset`` alone: offset1..offsetN); an unknown name is a ValueError naming it."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"'{text}': expected feature names such as offset,tube")
+    out = list(default_features(n_indices))
+    for name in names:
+        if name in vocabulary.PER_INDEX_NAMES:
+            expanded = [vocabulary.display_name("seed", name, i) for i in range(n_indices)]
+        else:
+            vocabulary.parse_display_name(name, n_indices)   # ValueError: unknown, suggested
+            expanded = [name]
+        out += [n for n in expanded if n not in out]
+    return tuple(out)
+
+
 DEFAULT_FEATURES = None   # GPConfig.features = None: default_features(N)
 
 # name -> (argument types, return type, IR builder)
