@@ -14,3 +14,21 @@ os.environ.setdefault("IBP_EVOLVE_CACHE", _CACHE)
 def triangle_box():
     from ibp_evolve.reducer.family import load_family
     return load_family("triangle_box")
+
+
+CANDIDATE_COLUMNS = "id, generation, operation, parents, source, fitness"
+
+
+@pytest.fixture
+def candidate_rows():
+    """``candidate_rows(folder)``: a run folder's candidates in id order (what a resumed run
+    must reproduce row for row); ``columns`` picks other columns of the candidates table."""
+    import sqlite3
+
+    def rows(folder, columns: str = CANDIDATE_COLUMNS) -> list:
+        db = sqlite3.connect(folder / "run.sqlite")
+        try:
+            return db.execute(f"SELECT {columns} FROM candidates ORDER BY id").fetchall()
+        finally:
+            db.close()
+    return rows

@@ -4,7 +4,6 @@ feature or operation swapped) instead of breeding."""
 
 from __future__ import annotations
 
-import sqlite3
 
 import pytest
 
@@ -81,19 +80,13 @@ class _Interrupted(LocalEvaluator):
         return super().evaluate(jobs, deadline, on_result)
 
 
-def test_a_run_stopped_between_polish_rounds_resumes_as_if_never_stopped(tmp_path, evaluator):
+def test_a_run_stopped_between_polish_rounds_resumes_as_if_never_stopped(tmp_path, evaluator,
+                                                                         candidate_rows):
     """The polish's place (the tree it climbs from, the rules it polished in vain) is in the
     checkpoint: a run stopped after the first of three polish rounds ends as the whole run."""
     config = GPConfig(population=10, generations=12, polish=3, seed=5, stagnation=3,
                       start_rules=(IMPROVED,))
 
-    def contents(path):
-        db = sqlite3.connect(path / "run.sqlite")
-        try:
-            return db.execute("SELECT id, generation, operation, parents, source, fitness "
-                              "FROM candidates ORDER BY id").fetchall()
-        finally:
-            db.close()
     whole = RunFolder.create(tmp_path / "whole", {"engine": "deap"})
     DeapEngine(config).evolve(PAPER, evaluator=evaluator, run=whole)
     whole.close()
@@ -108,7 +101,7 @@ def test_a_run_stopped_between_polish_rounds_resumes_as_if_never_stopped(tmp_pat
     engine = DeapEngine(config).evolve(PAPER, evaluator=evaluator, run=resumed, resume=True)
     resumed.close()
     assert [s.get("polish") for s in engine.logbook_][-3:] == [1, 1, 1]
-    assert contents(tmp_path / "stopped") == contents(tmp_path / "whole")
+    assert candidate_rows(tmp_path / "stopped") == candidate_rows(tmp_path / "whole")
 
 
 def test_a_run_begun_before_the_polish_resumes_without_it():

@@ -417,7 +417,7 @@ def test_a_busy_worker_dies_at_once_with_its_killed_parent():
 
 
 @needs_proc
-def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(tmp_path):
+def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(tmp_path, candidate_rows):
     out = tmp_path / "run"
     proc = _start_evolve(out)
     try:
@@ -448,14 +448,7 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
     assert main(["evolve", "--population", "30", "--generations", str(done + 1), "--seed", "2",
                  "--workers", "0", "--out", str(whole), "--quiet"]) == 0
 
-    def rows(folder):
-        db = sqlite3.connect(folder / "run.sqlite")
-        try:
-            return db.execute("SELECT id, generation, operation, parents, source, fitness "
-                              "FROM candidates ORDER BY id").fetchall()
-        finally:
-            db.close()
-    assert rows(out) == rows(whole)
+    assert candidate_rows(out) == candidate_rows(whole)
 
 
 def test_resuming_a_finished_run_says_there_is_nothing_to_evolve(finished_run, tmp_path,
