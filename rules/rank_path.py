@@ -1,5 +1,6 @@
-# Rank path (issue 13, written by hand from minimal seed sets): seeds for the triangle-box's
-# undotted top-sector targets I(1,1,1,1,1,1,-s) whose number grows linearly in s, 35 per unit
+# Rank path for numerator powers in the triangle-box's top sector (written by hand from
+# minimal seed sets): seeds for the triangle-box's undotted top-sector targets
+# I(1,1,1,1,1,1,-s) whose number grows linearly in s, 35 per unit
 # of s, complete for s = 3..12 with and without sector symmetries; tube_seeding elsewhere.
 # Lines (1-based): 1 k1^2, 2 k2^2, 3 (k1+k2)^2, 4 (k1+p1)^2, 5 (k2+p1+p2)^2, 6 (k2-p1)^2;
 # position 7 is the ISP (k1+p1+p2)^2, where the target's numerator sits.

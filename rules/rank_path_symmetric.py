@@ -1,4 +1,4 @@
-# Rank path for a reduction with sector symmetries (issue 13, written by hand): rank_path.py's
+# Rank path for a reduction with sector symmetries (written by hand): rank_path.py's
 # seeds for the triangle-box's I(1,1,1,1,1,1,-s) without the seeds of two mirror sectors (lines
 # {2,5} or {4,5} removed) and without the off-path seeds of a third ({1,5}).  With symmetries
 # the judge maps each mirror-sector integral onto the unique sector its relation row names,

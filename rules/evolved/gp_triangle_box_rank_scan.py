@@ -1,4 +1,4 @@
-# Evolved seeding rule for numerator powers in the triangle-box's top sector: DEAP GP (issue 13), 400
+# Evolved seeding rule for numerator powers in the triangle-box's top sector: DEAP GP, 400
 # generations of 120 on triangle_box_rank_train (I(1,1,1,1,1,1,-s), s = 3..6, sector symmetries on),
 # started from seeds/tube_seeding_start.py with `--features offset,removed,tube,distance`, exported
 # by validation on triangle_box_rank_validation (s = 7, 8):
