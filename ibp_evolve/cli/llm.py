@@ -107,7 +107,9 @@ def add_parser(subparsers) -> None:
                    help="mutants scored per --neighbours rule (default 150)")
     p.add_argument("--hold-out", action="append", default=[], metavar="SUITE",
                    help="refuse --runs scored on this suite or sharing a target with it, "
-                        "e.g. the suite a benchmark measures (repeatable)")
+                        "and leave out of the corpus the rule files whose header says they "
+                        "were evolved on such a suite, e.g. the suite a benchmark measures "
+                        "(repeatable)")
     p.add_argument("--rules", action="append", default=None, metavar="DIR",
                    help="folder of rule files (repeatable; default rules/ and seeds/)")
     p.add_argument("--random-rules", type=int, default=0, metavar="N",
@@ -242,15 +244,22 @@ def cmd_train_mutator(args) -> int:
     for d in dirs:
         if not Path(d).is_dir():
             return fail(f"--rules {d}: not a folder")
-    try:
-        corpus = collect_corpus(dirs)
-    except OSError as exc:
-        return fail(str(exc))
 
     def warn(message):
         print(f"ibp-evolve train-mutator: warning: {message}", file=sys.stderr)
     try:
         held_out = HeldOutSuites(args.hold_out)
+    except RunExamplesError as exc:
+        return fail(str(exc))
+    skipped = []
+    try:
+        corpus = collect_corpus(dirs, held_out, skipped)
+    except OSError as exc:
+        return fail(str(exc))
+    for path, suite in skipped:
+        warn(f"{path}: left out of the corpus (evolved on the held-out suite '{suite}' or "
+             f"one sharing its targets)")
+    try:
         examples = collect_run_examples(args.runs, args.run_examples, held_out, args.seed,
                                         warn, edit_share=args.edit_share) if args.runs else []
         if args.neighbours:
