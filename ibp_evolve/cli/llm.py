@@ -158,6 +158,8 @@ def _add_evolve_options(subparsers) -> None:
     g.add_argument("--samples-per-prompt", type=int, help="completions per prompt (default 4)")
     g.add_argument("--prompts-per-batch", type=int,
                    help="prompts per backend call (default 2)")
+    g.add_argument("--functions-per-prompt", type=int,
+                   help="programs a prompt shows before the one to write (default 2)")
     g.add_argument("--islands", type=int, help="islands of the program database (default 10)")
     g.add_argument("--reset-period", type=int,
                    help="prompts between resets of the weaker half of the islands "
