@@ -157,3 +157,24 @@ def test_a_completion_copying_a_shown_program_is_a_rejected_candidate(tmp_path):
     finally:
         run.close()
     assert [tuple(s) for s in samples] == [("rejected", COPY_REASON, 1, None), ("ok", None, 1, 1)]
+
+
+def test_functions_per_prompt_from_the_command_line_sets_how_many_programs_a_prompt_shows(
+        tmp_path):
+    from ibp_evolve.cli.main import build_parser
+    args = build_parser().parse_args(["evolve", "--engine", "llm", "--functions-per-prompt",
+                                      "3", "--out", str(tmp_path / "x")])
+    assert LLMConfig.cli_options(args)["functions_per_prompt"] == 3
+    starts = tuple(f"def priority(seed, target):\n    return seed.s <= target.s - {k}\n"
+                   for k in range(3))
+    backend = ReplayBackend(COMPLETIONS)
+    run = RunFolder.create(tmp_path / "run", {"engine": "llm"})
+    try:
+        LLMEngine(LLMConfig(population=2, generations=1, islands=1, samples_per_prompt=2,
+                            prompts_per_batch=1, deterministic=True, functions_per_prompt=3,
+                            start_rules=starts), backend=backend).evolve(SPEC, run=run)
+    finally:
+        run.close()
+    # three programs shown (v0, v1, v2), the fourth header is the one to complete
+    assert "def priority_v2(" in backend.prompts_seen[0]
+    assert backend.prompts_seen[0].rstrip().split("\n")[-2].startswith("def priority_v3(")
