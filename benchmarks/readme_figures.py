@@ -590,7 +590,7 @@ def _llm_engine_levers() -> list[str]:
     return _table(["run", "seed", "training: neighbours / edits", "temperature",
                    "programs shown", "copies", "candidates", "best complete seeds",
                    "first new-mask rule ≤ 92 after", "valid", "new masks (of valid)",
-                   "copies (of valid)", "goals met"], rows) if rows else []
+                   "copies of the best shown (of valid)", "goals met"], rows) if rows else []
 
 
 def _llm_edits(r: dict) -> str:
