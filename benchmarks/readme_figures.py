@@ -533,7 +533,10 @@ def llm_engine() -> str:
                   "(2,000 candidates, the same start programs). Training: share of neighbour examples and of lineage edits among the "
                   "run examples. Copies: whether a completion copying a shown program was "
                   "scored (runs before the engine rejected them) or rejected unscored; either "
-                  "way it is counted among the valid completions, never as a new mask.", ""]
+                  "way it is counted among the valid completions, never as a new mask. Goals met: a "
+                  "complete rule of ≤ 92 seeds whose seed mask no start program has within "
+                  "2,000 candidates (the start programs keep 86 and 92 seeds, so an "
+                  "equivalent rewrite of one does not count) and ≥ 40% new masks.", ""]
         lines += levers
     sampling = d.get("sampling")
     if sampling:
@@ -575,6 +578,9 @@ def _llm_engine_levers() -> list[str]:
         sampling = d.get("sampling", {})
         fresh = (r.get("best_complete_not_a_start_mask") or {}).get("candidates_to_92_seeds")
         goals = d["goals"]["llm-runs"]
+        # the goal with a rule of the model's own: a seed mask no start program has (a
+        # rewrite of the tube start rule keeps its 86 seeds and is no find)
+        found = fresh is not None and fresh <= 2000
         rows.append([f"`{name}.json`", d["seed"],
                      f"{model.get('neighbour_share', 0):.0%} / {model['edit_share']:.0%}",
                      sampling.get("temperature"), sampling.get("functions_per_prompt", 2),
@@ -583,13 +589,12 @@ def _llm_engine_levers() -> list[str]:
                      _n(fresh) if fresh else "—", f"{r['valid_share']:.1%}",
                      f"{r['new_mask_share_of_valid']:.1%}",
                      f"{r['edits']['copy_share']:.1%}",
-                     "both" if goals["complete_le_92_within_2000"] is True
-                     and goals["new_masks_ge_40"] else
-                     "≤ 92 only" if goals["complete_le_92_within_2000"] is True else
+                     "both" if found and goals["new_masks_ge_40"] else
+                     "≤ 92 only" if found else
                      "new masks only" if goals["new_masks_ge_40"] else "neither"])
     return _table(["run", "seed", "training: neighbours / edits", "temperature",
                    "programs shown", "copies", "candidates", "best complete seeds",
-                   "first new-mask rule ≤ 92 after", "valid", "new masks (of valid)",
+                   "first rule ≤ 92 with a mask no start program has, after", "valid", "new masks (of valid)",
                    "copies of the best shown (of valid)", "goals met"], rows) if rows else []
 
 
