@@ -527,26 +527,17 @@ def llm_engine() -> str:
             lines += ["", f"{e}, its valid completions against the best program of their "
                       f"prompt (token edit distance, `llm_mutator/edits.py`): "
                       + _llm_edits(d[e])]
-    ablation = _load("llm_engine_lineage_edits")
-    if ablation is not None and ablation.get("llm-runs", {}).get("edits"):
-        r = ablation["llm-runs"]
-        found = r.get("candidates_to_92_seeds")
-        lines += ["", "The same run with the model trained without neighbour examples (edits "
-                  "from the runs' lineage only; `llm_engine_lineage_edits.json`, "
-                  f"{ablation['machine']}): {r['valid_share']:.1%} valid, "
-                  f"{r['new_mask_share_of_valid']:.1%} new masks, first complete rule ≤ 92 "
-                  "seeds after " + (_n(found) if found else "—") + " candidates; "
-                  + _llm_edits(r)]
-    other = _load("llm_engine_seed1")
-    if other is not None and "llm-runs" in other and "deap" in other:
-        r = other["llm-runs"]
-        lines += ["", f"The same model and benchmark with seed {other['seed']} "
-                  f"(`llm_engine_seed1.json`, {other['machine']}): at "
-                  f"{_n(other['points'][-1])} candidates the best complete rule keeps "
-                  f"{_n(r['complete_seeds'][-1])} seeds (DEAP "
-                  f"{_n(other['deap']['complete_seeds'][-1]) if other['deap']['complete_seeds'][-1] else '—'}); "
-                  f"{r['valid_share']:.1%} valid, {r['new_mask_share_of_valid']:.1%} new masks; "
-                  + _llm_edits(r)]
+    levers = _llm_engine_levers()
+    if levers:
+        lines += ["", "What was varied, each row one run of the benchmark at the same protocol "
+                  "(2,000 candidates, the same start programs). Training: share of neighbour examples and of lineage edits among the "
+                  "run examples. Copies: whether a completion copying a shown program was "
+                  "scored (runs before the engine rejected them) or rejected unscored; either "
+                  "way it is counted among the valid completions, never as a new mask. Goals met: a "
+                  "complete rule of ≤ 92 seeds whose seed mask no start program has within "
+                  "2,000 candidates (the start programs keep 86 and 92 seeds, so an "
+                  "equivalent rewrite of one does not count) and ≥ 40% new masks.", ""]
+        lines += levers
     sampling = d.get("sampling")
     if sampling:
         lines += ["", f"Sampling: temperature {sampling['temperature']}, top-p "
@@ -566,6 +557,45 @@ def llm_engine() -> str:
               + "; ".join(reached) + "), ≥ 98% valid, ≥ 40% new masks; this run stopped at "
               f"{_n(points[-1])} candidates."]
     return "\n".join(lines) + "\n"
+
+
+# runs of benchmarks/llm_engine.py at the same protocol with one lever changed
+LLM_ENGINE_VARIANTS = ("llm_engine_neighbours", "llm_engine_seed1", "llm_engine_lineage_edits",
+                       "llm_engine_mix", "llm_engine_lineage", "llm_engine_t07",
+                       "llm_engine_three", "llm_engine_three_t085", "llm_engine_t12")
+
+
+def _llm_engine_levers() -> list[str]:
+    """The table of the llm_engine variants whose JSON exists (llm-runs of each)."""
+    rows, main = [], _load("llm_engine")
+    for name in LLM_ENGINE_VARIANTS:
+        d = _load(name)
+        if d is None or "llm-runs" not in d:
+            continue
+        if d == main:
+            name += ".json` = `llm_engine"   # the main row
+        r, model = d["llm-runs"], d["models"]["runs"]["run_examples"]
+        sampling = d.get("sampling", {})
+        fresh = (r.get("best_complete_not_a_start_mask") or {}).get("candidates_to_92_seeds")
+        goals = d["goals"]["llm-runs"]
+        # the goal with a rule of the model's own: a seed mask no start program has (a
+        # rewrite of the tube start rule keeps its 86 seeds and is no find)
+        found = fresh is not None and fresh <= 2000
+        rows.append([f"`{name}.json`", d["seed"],
+                     f"{model.get('neighbour_share', 0):.0%} / {model['edit_share']:.0%}",
+                     sampling.get("temperature"), sampling.get("functions_per_prompt", 2),
+                     "rejected" if "copies_of_a_shown_program" in sampling else "scored",
+                     _n(d["points"][-1]), _n(r["complete_seeds"][-1]),
+                     _n(fresh) if fresh else "—", f"{r['valid_share']:.1%}",
+                     f"{r['new_mask_share_of_valid']:.1%}",
+                     f"{r['edits']['copy_share']:.1%}",
+                     "both" if found and goals["new_masks_ge_40"] else
+                     "≤ 92 only" if found else
+                     "new masks only" if goals["new_masks_ge_40"] else "neither"])
+    return _table(["run", "seed", "training: neighbours / edits", "temperature",
+                   "programs shown", "copies", "candidates", "best complete seeds",
+                   "first rule ≤ 92 with a mask no start program has, after", "valid", "new masks (of valid)",
+                   "copies of the best shown (of valid)", "goals met"], rows) if rows else []
 
 
 def _llm_edits(r: dict) -> str:

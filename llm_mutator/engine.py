@@ -25,6 +25,9 @@ The loop, per completion::
 * ``deterministic=True``: sampling and evaluation alternate synchronously and every backend
   call gets a sampling seed derived from the run's seed and the prompt index, so a run is
   reproducible from its seed (on the CPU; GPU kernels may still differ in the last bits).
+* A completion that copies a program its prompt showed (same body once normalised) is
+  rejected before the mask sandbox: it counts as a candidate of the round (a rejected one,
+  ``valid`` in ``llm_samples``: it parsed) and the round's next completion replaces it.
 * Safety: a completion is validated before anything executes it; its masks are computed only
   in :class:`~llm_mutator.sandbox.MaskSandbox` (CPU-time and memory limits, killed on timeout);
   the judge's workers only ever see masks.  Invalid, failing, timed-out programs are recorded
@@ -47,7 +50,7 @@ from ibp_evolve.runs.loop import Candidate, LoopEngine
 from ibp_evolve.runs.store import RunError, RunFolder
 
 from .database import DatabaseConfig, Program, ProgramDatabase, score_signature
-from .edits import token_edit_distance
+from .edits import program_tokens, token_edit_distance
 from .prompt import (CompletionError, as_priority_body, build_prompt, function_body,
                      parse_completion, program_formula, program_size)
 from .sandbox import MaskSandbox
@@ -62,6 +65,16 @@ def default_start_rules() -> tuple[str, ...]:
     """The FunSearch skeletons shipped in ``seeds/`` (``funsearch_*.py``)."""
     files = sorted(seeds_dir().glob("funsearch_*.py"))
     return tuple(f.read_text() for f in files) or (_SKELETON,)
+
+
+COPY_REASON = "an exact copy of a program the prompt showed"
+
+
+def _copies_a_shown_program(source: str, request) -> bool:
+    """Whether the completion's body is, token for token (layout and comments aside), one of
+    the programs its prompt showed: the benchmark's "copy" (token edit distance 0)."""
+    tokens = program_tokens(as_priority_body(source))
+    return any(tokens == program_tokens(p.body) for p in request.programs)
 
 
 def database_config(config: LLMConfig) -> DatabaseConfig:
@@ -219,6 +232,12 @@ class LLMEngine(LoopEngine):
             return c
         c.source, c.formula, c.size = s.source, program_formula(s.source), \
             program_size(s.source)
+        if request is not None and _copies_a_shown_program(s.source, request):
+            # a copy is not a mutation: it would only be scored again (its mask is the shown
+            # program's) and re-registered; the slot it took is spent, and the next completion
+            # of the round is the resample (the candidate budget stays the same)
+            c.failure = ("rejected", COPY_REASON)
+            return c
         try:
             result = self.sandbox.masks(s.source)
         except RuntimeError as exc:   # the sandbox did not start: no rule's fault

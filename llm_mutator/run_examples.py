@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +137,39 @@ class HeldOutSuites:
                 raise RunExamplesError(
                     f"--runs {run_path}: the run {what} the held-out suite '{held.name}'; "
                     f"leave it out of the training runs")
+
+    def evolved_on(self, source: str) -> str | None:
+        """The held-out suite a rule file was evolved on, by its header (the comment lines
+        above the code: ``rules/evolved`` files say "Evolved ..." and name the suites they
+        were evolved and measured on), or None.  A suite that shares a target with a held-out
+        one counts as it (a rule evolved on triangle_box_train has seen triangle_box_paper's
+        target); hand-written library rules, measured on the same suites but found by no
+        search, stay in the corpus."""
+        if not self.suites:
+            return None
+        lines = []
+        for line in source.splitlines():
+            if not line.startswith("#"):
+                break
+            lines.append(line)
+        head = "\n".join(lines)
+        if not _EVOLVED.search(head):
+            return None
+        from ibp_evolve.judge.suites import builtin_suites
+        named = set(re.findall(r"[A-Za-z0-9_]+", head)) & set(builtin_suites())
+        for name in sorted(named):
+            try:
+                targets = _suite_key(load_suite(name))
+            except (SuiteError, ValueError, OSError):
+                continue
+            for held in self.suites:
+                if name == held.name or targets & _suite_key(held):
+                    return held.name
+        return None
+
+
+# a header that says the rule came out of a search (not "a starting rule for evolution")
+_EVOLVED = re.compile(r"\bevolved\b|\bfound by evolution\b", re.IGNORECASE)
 
 
 def read_run(path, held_out: HeldOutSuites | None = None, warn=print) -> RunPrograms | None:

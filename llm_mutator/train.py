@@ -71,14 +71,23 @@ def default_corpus_dirs() -> tuple[Path, Path]:
     return shipped_rules_dir(), seeds_dir()
 
 
-def collect_corpus(rule_dirs=None) -> list[CorpusProgram]:
+def collect_corpus(rule_dirs=None, held_out=None, skipped=None) -> list[CorpusProgram]:
     """Distinct valid rule programs from rule folders (default: the shipped rules and seeds).
     Scored programs of runs are not pooled here: their fitness compares only within a run
-    (:mod:`llm_mutator.run_examples`)."""
+    (:mod:`llm_mutator.run_examples`).  ``held_out`` (a
+    :class:`~llm_mutator.run_examples.HeldOutSuites`) leaves out the rule files whose header
+    says they were evolved on a held-out suite (``rules/evolved``: answers to the benchmark's
+    own targets); ``skipped`` (a list) receives ``(path, suite)`` for each."""
     out: dict[str, CorpusProgram] = {}
     for folder in default_corpus_dirs() if rule_dirs is None else rule_dirs:
         for path in sorted(Path(folder).rglob("*.py")):
-            add_program(out, path.read_text())
+            source = path.read_text()
+            suite = held_out.evolved_on(source) if held_out is not None else None
+            if suite is not None:
+                if skipped is not None:
+                    skipped.append((path, suite))
+                continue
+            add_program(out, source)
     return list(out.values())
 
 

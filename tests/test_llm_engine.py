@@ -9,7 +9,7 @@ from ibp_evolve.cli.main import main
 from ibp_evolve.runs.evaluation import SuiteSpec
 from ibp_evolve.runs.store import RunFolder
 from llm_mutator.backends import ReplayBackend
-from llm_mutator.engine import LLMConfig, LLMEngine
+from llm_mutator.engine import COPY_REASON, LLMConfig, LLMEngine
 from llm_mutator.server import CompletionServer
 
 SPEC = SuiteSpec.of("triangle_box_paper", max_seeds=2000)
@@ -135,3 +135,46 @@ def test_gp_options_and_missing_backend_settings_are_refused():
     with pytest.raises(ValueError, match="--url"):
         LLMEngine(LLMConfig(backend="openai"))
     assert main(["evolve", "--engine", "llm", "--backend", "openai", "--quiet"]) == 2
+
+
+def test_a_completion_copying_a_shown_program_is_a_rejected_candidate(tmp_path):
+    """A copy is not a mutation: the completion that repeats the start program (here with
+    other spacing and a comment) takes its slot of the round as a rejected candidate, the
+    edit beside it is scored; both parsed, so both count as valid completions."""
+    start = "def priority(seed, target):\n    return seed.d <= target.d and seed.s <= target.s\n"
+    copy = "    # the same rule\n    return seed.d<=target.d and  seed.s <= target.s\n"
+    edit = "    return seed.d <= target.d and seed.s <= target.s - seed.missing\n"
+    run = RunFolder.create(tmp_path / "run", {"engine": "llm"})
+    engine = LLMEngine(LLMConfig(population=2, generations=1, islands=1, samples_per_prompt=2,
+                                 prompts_per_batch=1, deterministic=True,
+                                 start_rules=(start,)),
+                       backend=ReplayBackend([copy, edit]))
+    try:
+        engine.evolve(SPEC, run=run)
+        samples = run.db.conn.execute(
+            "SELECT c.status, c.reject_reason, s.valid, s.new_mask FROM llm_samples s JOIN "
+            "candidates c ON c.id = s.candidate ORDER BY c.id").fetchall()
+    finally:
+        run.close()
+    assert [tuple(s) for s in samples] == [("rejected", COPY_REASON, 1, None), ("ok", None, 1, 1)]
+
+
+def test_functions_per_prompt_from_the_command_line_sets_how_many_programs_a_prompt_shows(
+        tmp_path):
+    from ibp_evolve.cli.main import build_parser
+    args = build_parser().parse_args(["evolve", "--engine", "llm", "--functions-per-prompt",
+                                      "3", "--out", str(tmp_path / "x")])
+    assert LLMConfig.cli_options(args)["functions_per_prompt"] == 3
+    starts = tuple(f"def priority(seed, target):\n    return seed.s <= target.s - {k}\n"
+                   for k in range(3))
+    backend = ReplayBackend(COMPLETIONS)
+    run = RunFolder.create(tmp_path / "run", {"engine": "llm"})
+    try:
+        LLMEngine(LLMConfig(population=2, generations=1, islands=1, samples_per_prompt=2,
+                            prompts_per_batch=1, deterministic=True, functions_per_prompt=3,
+                            start_rules=starts), backend=backend).evolve(SPEC, run=run)
+    finally:
+        run.close()
+    # three programs shown (v0, v1, v2), the fourth header is the one to complete
+    assert "def priority_v2(" in backend.prompts_seen[0]
+    assert backend.prompts_seen[0].rstrip().split("\n")[-2].startswith("def priority_v3(")

@@ -213,3 +213,26 @@ def test_collect_run_examples_mixes_edits_and_ranked_examples(gp_runs):
     none = collect_run_examples([gp_runs["bubble"]], 40, seed=0, warn=lambda m: None,
                                 edit_share=0.0)
     assert {e.kind for e in none} == {"ranked"}
+
+
+def test_hold_out_leaves_rules_evolved_on_the_benchmark_target_out_of_the_corpus(tmp_path):
+    """rules/evolved holds answers found by search on triangle_box_paper's own target (one on
+    the suite, one on triangle_box_rank_train, which shares I(1,1,1,1,1,1,-3)): held out, the
+    corpus has neither; the hand-written library rules measured on the same suite stay."""
+    from llm_mutator.prompt import as_priority_body
+    from llm_mutator.run_examples import HeldOutSuites
+    from llm_mutator.train import collect_corpus, default_corpus_dirs
+    rules, _ = default_corpus_dirs()
+    evolved = sorted((rules / "evolved").glob("*.py"))
+    assert len(evolved) >= 2
+    skipped = []
+    bodies = {p.body for p in collect_corpus(held_out=HeldOutSuites(["triangle_box_paper"]),
+                                             skipped=skipped)}
+    assert sorted(path for path, _ in skipped) == evolved
+    assert {suite for _, suite in skipped} == {"triangle_box_paper"}
+    assert not any(as_priority_body(p.read_text()) in bodies for p in evolved)
+    assert as_priority_body((rules / "improved_seeding.py").read_text()) in bodies
+    # held out on another family's suite, or not at all, the evolved rules are corpus programs
+    for held in (HeldOutSuites(["kite_train"]), None):
+        bodies = {p.body for p in collect_corpus(held_out=held)}
+        assert all(as_priority_body(p.read_text()) in bodies for p in evolved)

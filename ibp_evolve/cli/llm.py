@@ -107,7 +107,9 @@ def add_parser(subparsers) -> None:
                    help="mutants scored per --neighbours rule (default 150)")
     p.add_argument("--hold-out", action="append", default=[], metavar="SUITE",
                    help="refuse --runs scored on this suite or sharing a target with it, "
-                        "e.g. the suite a benchmark measures (repeatable)")
+                        "and leave out of the corpus the rule files whose header says they "
+                        "were evolved on such a suite, e.g. the suite a benchmark measures "
+                        "(repeatable)")
     p.add_argument("--rules", action="append", default=None, metavar="DIR",
                    help="folder of rule files (repeatable; default rules/ and seeds/)")
     p.add_argument("--random-rules", type=int, default=0, metavar="N",
@@ -156,6 +158,8 @@ def _add_evolve_options(subparsers) -> None:
     g.add_argument("--samples-per-prompt", type=int, help="completions per prompt (default 4)")
     g.add_argument("--prompts-per-batch", type=int,
                    help="prompts per backend call (default 2)")
+    g.add_argument("--functions-per-prompt", type=int,
+                   help="programs a prompt shows before the one to write (default 2)")
     g.add_argument("--islands", type=int, help="islands of the program database (default 10)")
     g.add_argument("--reset-period", type=int,
                    help="prompts between resets of the weaker half of the islands "
@@ -242,15 +246,22 @@ def cmd_train_mutator(args) -> int:
     for d in dirs:
         if not Path(d).is_dir():
             return fail(f"--rules {d}: not a folder")
-    try:
-        corpus = collect_corpus(dirs)
-    except OSError as exc:
-        return fail(str(exc))
 
     def warn(message):
         print(f"ibp-evolve train-mutator: warning: {message}", file=sys.stderr)
     try:
         held_out = HeldOutSuites(args.hold_out)
+    except RunExamplesError as exc:
+        return fail(str(exc))
+    skipped = []
+    try:
+        corpus = collect_corpus(dirs, held_out, skipped)
+    except OSError as exc:
+        return fail(str(exc))
+    for path, suite in skipped:
+        warn(f"{path}: left out of the corpus (evolved on the held-out suite '{suite}' or "
+             f"one sharing its targets)")
+    try:
         examples = collect_run_examples(args.runs, args.run_examples, held_out, args.seed,
                                         warn, edit_share=args.edit_share) if args.runs else []
         if args.neighbours:

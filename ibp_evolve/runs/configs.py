@@ -18,8 +18,9 @@ DEFAULT_CONSTANTS = (-1, 0, 1, 2, 3)
 MUTATIONS = ("uniform", "node", "insert", "shrink", "conjoin")
 # LLMConfig fields that ``ibp-evolve evolve --engine llm`` takes from its command line.
 LLM_OPTIONS = ("backend", "model", "url", "lora", "device", "temperature", "top_p",
-               "max_new_tokens", "samples_per_prompt", "prompts_per_batch", "islands",
-               "reset_period", "deterministic", "queue_size", "request_timeout")
+               "max_new_tokens", "samples_per_prompt", "prompts_per_batch",
+               "functions_per_prompt", "islands", "reset_period", "deterministic", "queue_size",
+               "request_timeout")
 
 
 @dataclass(frozen=True)
