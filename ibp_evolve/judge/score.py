@@ -153,9 +153,11 @@ class SymmetricUniverse:
     the solver's pivot order may fall differently; the reduction is the same).
     """
 
-    def __init__(self, judge: "Judge", universe: np.ndarray, target):
+    def __init__(self, judge: "Judge", universe: np.ndarray, targets):
+        # ``targets``: the integrals the universe's seeds are for (their sectors' mappings
+        # carry the seeds, :func:`seed_images`): a suite target's own, or minimize's targets
         images, owner = seed_images(judge.sector_symmetries, judge.family, universe,
-                                    judge.point, judge.prime, [target])
+                                    judge.point, judge.prime, targets)
         first = first_occurrences(images)
         self.seeds = images[first]
         self.image_seed = columns_of_rows(self.seeds, images)  # image -> its seed id
@@ -439,7 +441,7 @@ class Judge:
     def _symmetric_universe(self, i: int) -> "SymmetricUniverse":
         if ("symmetric", i) not in self._systems:
             self._systems[("symmetric", i)] = SymmetricUniverse(self, self.universe(i),
-                                                                 self.suite.targets[i])
+                                                                 [self.suite.targets[i]])
         return self._systems[("symmetric", i)]
 
     def reduce(self, seeds: np.ndarray, targets):
