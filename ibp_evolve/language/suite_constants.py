@@ -61,13 +61,9 @@ def _nodes(node, inside_generator: bool = False):
             yield from _nodes(getattr(node, name), inner)
 
 
-def _reads_target(node) -> bool:
-    return any(isinstance(n, (Feature, IndexCall)) and n.owner == "target"
-               for n, _ in _nodes(node))
-
-
-def _reads_seed(node) -> bool:
-    return any(isinstance(n, (Feature, IndexCall)) and n.owner == "seed"
+def _reads(node, owner: str) -> bool:
+    """Whether ``node`` reads a feature of ``owner`` ("seed" or "target")."""
+    return any(isinstance(n, (Feature, IndexCall)) and n.owner == owner
                for n, _ in _nodes(node))
 
 
@@ -95,7 +91,7 @@ def suite_constants(rule, features_list) -> list[SuiteConstant]:
             continue
         if isinstance(node, (Feature, IndexCall)) and node.owner == "target":
             kind, clause = "priority", False
-        elif isinstance(node, Compare) and (_reads_target(node) or _reads_seed(node)):
+        elif isinstance(node, Compare) and (_reads(node, "target") or _reads(node, "seed")):
             kind, clause = "keep", True
         else:
             continue
