@@ -147,12 +147,8 @@ class HeldOutSuites:
         search, stay in the corpus."""
         if not self.suites:
             return None
-        lines = []
-        for line in source.splitlines():
-            if not line.startswith("#"):
-                break
-            lines.append(line)
-        head = "\n".join(lines)
+        from ibp_evolve.language.library import leading_comments
+        head = "\n".join(leading_comments(source))
         if not _EVOLVED.search(head):
             return None
         from ibp_evolve.judge.suites import builtin_suites

@@ -79,14 +79,19 @@ def resolve_rule(name_or_path: str) -> Rule:
                             f"library ({folders}: {', '.join(p.stem for p in named.values())})")
 
 
-def description(path: Path) -> str:
-    """The first sentence of a rule file's leading comment block."""
-    words = []
-    for line in path.read_text().splitlines():
+def leading_comments(source: str) -> list[str]:
+    """A rule file's header: the comment lines above its code, as written."""
+    lines = []
+    for line in source.splitlines():
         if not line.startswith("#"):
             break
-        words.append(line.lstrip("#").strip())
-    text = " ".join(words)
+        lines.append(line)
+    return lines
+
+
+def description(path: Path) -> str:
+    """The first sentence of a rule file's leading comment block."""
+    text = " ".join(line.lstrip("#").strip() for line in leading_comments(path.read_text()))
     for stop in (": ", ". "):
         if stop in text:
             text = text[: text.index(stop)]
