@@ -278,6 +278,11 @@ def examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generator,
     return out
 
 
+def _beats_parents(node: _Node, nodes: dict) -> bool:
+    """Whether a program is better than each of its parents (all of them in ``nodes``)."""
+    return all(node.program.fitness < nodes[p].program.fitness for p in node.parents)
+
+
 def improving_edits(programs: RunPrograms, best_parents: int = 5) -> list[int]:
     """The children an edit example teaches: candidates better than each of their parents (a
     GP mutation or crossover, an LLM completion of its prompt) and different from them, and
@@ -294,7 +299,7 @@ def improving_edits(programs: RunPrograms, best_parents: int = 5) -> list[int]:
             continue
         if any(node.program.body == p.program.body for p in parents):
             continue
-        if all(node.program.fitness < p.program.fitness for p in parents):
+        if _beats_parents(node, nodes):
             out.append(cid)
         elif len(parents) == 1 and node.program.fitness <= parents[0].program.fitness:
             children.setdefault(node.parents[0], []).append(node.program)
@@ -320,8 +325,7 @@ def edit_examples_from_run(programs: RunPrograms, n: int, rng: np.random.Generat
     edits = improving_edits(programs)
     if not edits:
         return []
-    improved = {c for c in edits if all(nodes[c].program.fitness < nodes[p].program.fitness
-                                        for p in nodes[c].parents)}
+    improved = {c for c in edits if _beats_parents(nodes[c], nodes)}
     worse_pool = sorted((nodes[c.programs[0].candidate].program for c in programs.clusters),
                         key=lambda p: p.fitness)
     fitness = [p.fitness for p in worse_pool]
