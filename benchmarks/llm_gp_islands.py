@@ -2,16 +2,21 @@
 
     python benchmarks/llm_gp_islands.py [--workdir runs/bench-islands] [--model DIR | --minutes 4]
                                         [--population 32] [--generations 10] [--seed 0 1 2]
+                                        [--at 2000 8000] [--jobs 1] [--reuse]
+                                        [--temperature 1.2] [--functions-per-prompt 2]
 
-1. The model: ``--model DIR`` (any model the transformers backend reads), or a small one
-   trained here by ``train-mutator`` for ``--minutes`` on the CPU (no scored rule of the suite is
-   in its corpus, as in ``benchmarks/llm_engine.py``).
+1. The model: ``--model DIR`` (any model the transformers backend reads, e.g. the one
+   ``benchmarks/llm_engine.py`` trains), or a small one trained here by ``train-mutator`` for
+   ``--minutes`` on the CPU (no scored rule of the suite is in its corpus).
 2. Per seed, two runs of ``ibp-evolve evolve`` on triangle_box_paper with the same population
    per island, generations, migration (every 2 generations, 3 programs) and worker count:
    ``--engine gp:1,llm:1`` (one GP island, one LLM island) and ``--engine gp:2`` (two GP
-   islands): the only difference is what the second island is.
+   islands): the only difference is what the second island is.  ``--jobs`` runs that many at
+   a time, each in its own process.
 3. Reported: the best fitness after k candidates (candidate ids in order, so "k" counts every
-   candidate of both islands), per seed and engine mix, and how many migrants each island took.
+   candidate of both islands; the GP islands' polish rounds at the end of the budget count
+   too), per seed and engine mix, at each ``--at`` count both runs of the seed reached and at
+   the smaller run's size; how many migrants each island took.
 
 Writes WORKDIR/results.json and benchmarks/results/llm_gp_islands.json.
 """
@@ -23,6 +28,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,6 +57,55 @@ def migrants_taken(run_dir: Path) -> dict:
     return out
 
 
+def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
+    """The ``evolve`` arguments of one run: the same for both mixes but the engine list."""
+    argv = ["evolve", "--engine", mix, "--population", str(args.population),
+            "--generations", str(args.generations), "--seed", str(seed),
+            "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
+            "--out", str(out), "--quiet", "--no-baselines"]
+    if "llm" in mix:
+        argv += ["--backend", "transformers", "--model", str(model),
+                 "--max-new-tokens", str(args.max_new_tokens),
+                 "--temperature", str(args.temperature), "--top-p", str(args.top_p),
+                 "--functions-per-prompt", str(args.functions_per_prompt)]
+    return argv
+
+
+def run_all(args, work: Path, model: Path) -> list:
+    """Every (seed, mix) run, ``--jobs`` of them at a time (each its own process, so runs that
+    share the machine see the same load); a finished run is kept with ``--reuse``."""
+    from llm_engine import run_elapsed, run_status
+    todo, runs = [], []
+    for seed in args.seed:
+        for name, mix in MIXES.items():
+            out = work / f"run-{name}-s{seed}"
+            runs.append({"seed": seed, "mix": name, "out": str(out)})
+            if args.reuse and run_status(out) == "finished":
+                runs[-1]["reused"] = True
+                continue
+            if out.exists():
+                shutil.rmtree(out)
+            todo.append((out, [sys.executable, "-m", "ibp_evolve.cli.main"]
+                         + island_argv(args, mix, seed, out, model)))
+    running = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            out, argv = todo.pop(0)
+            running.append((out, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)))
+        out, job = running.pop(0)
+        if job.wait() != 0:
+            raise SystemExit(f"the run {out} exited {job.returncode}")
+    for r in runs:
+        out = Path(r["out"])
+        db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
+        r["candidates"] = db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+        db.close()
+        r["seconds"] = run_elapsed(out)   # the run's own wall time
+        r["migrants"] = migrants_taken(out)
+    return runs
+
+
 def main() -> None:
     from llm_engine import best_curves, fmt, run_cli   # the LLM benchmark's helpers
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,19 +116,27 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=10)
     ap.add_argument("--seed", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="runs at the same time")
+    ap.add_argument("--at", type=int, nargs="+", default=[2000, 8000],
+                    help="candidate counts at which the mixes are compared")
     ap.add_argument("--max-new-tokens", type=int, default=256,
                     help="tokens per completion (a copy of a tube-sized rule is ~170)")
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, default=1.2)
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--functions-per-prompt", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true", help="keep runs that finished")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     results = {"machine": f"{os.cpu_count()} CPU cores, load average "
                           f"{os.getloadavg()[0]:.1f} at the start, no GPU, one torch thread",
                "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
+               "runs_at_a_time": args.jobs, "compared_at": args.at,
                "sampling": {"max_new_tokens": args.max_new_tokens,
-                            "temperature": args.temperature},
-               "runs": []}
+                            "temperature": args.temperature, "top_p": args.top_p,
+                            "functions_per_prompt": args.functions_per_prompt}}
     model = Path(args.model) if args.model else work / "model"
     if not args.model:
         results["train_seconds"] = round(run_cli(
@@ -84,36 +147,19 @@ def main() -> None:
     results["model"] = {k: info.get(k) for k in ("parameters", "programs", "steps",
                                                   "final_loss", "seconds", "run_examples")}
     results["model_dir"] = str(model)
-    for seed in args.seed:
-        for name, mix in MIXES.items():
-            out = work / f"run-{name}-s{seed}"
-            if out.exists():
-                shutil.rmtree(out)
-            argv = ["evolve", "--engine", mix, "--population", str(args.population),
-                    "--generations", str(args.generations), "--seed", str(seed),
-                    "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
-                    "--out", str(out), "--quiet", "--no-baselines"]
-            if "llm" in mix:
-                argv += ["--backend", "transformers", "--model", str(model),
-                         "--max-new-tokens", str(args.max_new_tokens),
-                         "--temperature", str(args.temperature)]
-            seconds = run_cli(argv)
-            db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
-            n = db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
-            db.close()
-            results["runs"].append({"seed": seed, "mix": name, "candidates": n,
-                                    "seconds": round(seconds, 1), "out": str(out),
-                                    "migrants": migrants_taken(out)})
+    results["runs"] = run_all(args, work, model)
     # equal candidates: compare at k up to the smaller run of each seed
     for seed in args.seed:
         runs = [r for r in results["runs"] if r["seed"] == seed]
         total = min(r["candidates"] for r in runs)
-        points = sorted({p for p in (64, 128, 256, 512, 1024, 2048, total) if p <= total})
+        points = sorted({p for p in (64, 256, 1024, *args.at, total) if p <= total})
         for r in runs:
             curve = dict(zip(points, best_curves(Path(r["out"]), points)["fitness"]))
             r["best_vs_candidates"] = {str(p): curve[p] for p in points}
+            r["best_at"] = {str(p): curve[p] for p in args.at if p <= total}
             r["best_at_equal_candidates"] = curve[total]
             r["equal_candidates"] = total
+    results["total_seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(results, indent=1, default=str) + "\n"
     (work / "results.json").write_text(text)
     path = ROOT / "benchmarks/results/llm_gp_islands.json"
@@ -131,7 +177,7 @@ def main() -> None:
         for r in runs:
             print(f"  {r['mix']:>8}:   " + " ".join(
                 f"{fmt(r['best_vs_candidates'][p]):>8}" for p in points)
-                + f"   ({r['seconds']:.0f} s, migrants {r['migrants']})")
+                + f"   ({r['seconds']} s, migrants {r['migrants']})")
     print(f"wrote {path}")
 
 

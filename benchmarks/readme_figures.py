@@ -780,27 +780,41 @@ def llm_gp_islands() -> str:
     d = _load("llm_gp_islands")
     if d is None:
         return _missing("llm_gp_islands")
+
+    def seeds(best) -> str:
+        return "—" if best is None else "incomplete" if best >= 1e15 else _n(best)
+    at = d.get("compared_at") or []
     rows = []
     for r in d["runs"]:
-        best = r.get("best_at_equal_candidates")
-        rows.append([r["seed"], r["mix"], _n(r["equal_candidates"]),
-                     "incomplete" if best is None or best >= 1e15 else _n(best),
-                     _n(r["candidates"]), f"{_n(round(r['seconds']))} s"])
+        rows.append([r["seed"], r["mix"]] + [seeds((r.get("best_at") or {}).get(str(k)))
+                                            for k in at]
+                    + [f"{seeds(r.get('best_at_equal_candidates'))} at "
+                       f"{_n(r['equal_candidates'])}", _n(r["candidates"]),
+                       f"{_n(round(r['seconds']))} s" if r.get("seconds") else "—"])
     lines = [f"`{d['suite']}`, population {d['population_per_island']} per island, "
              f"{d['generations']} generations, engines {d['mixes']}"
-             + (f" ({d['machine']})" if "machine" in d else "") + ":", ""]
-    lines += _table(["seed", "islands", "equal candidates", "best fitness (seeds)",
-                     "candidates in all", "wall time"], rows)
-    by_seed = {}
-    for r in d["runs"]:
-        by_seed.setdefault(r["seed"], {})[r["mix"]] = r.get("best_at_equal_candidates")
-    pairs = [(m.get("llm+gp"), m.get("gp")) for m in by_seed.values()]
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-    if pairs:
-        won = sum(1 for a, b in pairs if a < b)
-        tied = sum(1 for a, b in pairs if a == b)
-        lines += ["", f"LLM+GP islands beat GP alone at equal candidates on {won} of "
-                  f"{len(pairs)} seeds" + (f" ({tied} tied)" if tied else "") + "."]
+             + (f", temperature {d['sampling']['temperature']}" if d.get("sampling") else "")
+             + (f" ({d['machine']}" + (f", {d['runs_at_a_time']} runs at a time"
+                                       if d.get("runs_at_a_time", 1) > 1 else "") + ")"
+                if "machine" in d else "") + ":", ""]
+    lines += _table(["seed", "islands"] + [f"best after {_n(k)} candidates" for k in at]
+                    + ["best at equal candidates", "candidates in all", "wall time"], rows)
+    verdicts = []    # per comparison point: on how many seeds the islands beat GP alone
+    for k in [*(str(k) for k in at), None]:
+        pairs = {}
+        for r in d["runs"]:
+            best = r.get("best_at_equal_candidates") if k is None else (
+                r.get("best_at") or {}).get(k)
+            pairs.setdefault(r["seed"], {})[r["mix"]] = best
+        pairs = [(m.get("llm+gp"), m.get("gp")) for m in pairs.values()]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            won = sum(1 for a, b in pairs if a < b)
+            tied = sum(1 for a, b in pairs if a == b)
+            where = "at equal candidates" if k is None else f"after {_n(int(k))} candidates"
+            verdicts.append(f"LLM+GP islands beat GP alone {where} on {won} of {len(pairs)} "
+                            "seeds" + (f" ({tied} tied)" if tied else "") + ".")
+    lines += [""] + verdicts if verdicts else []
     model = d.get("model") or {}
     if model.get("parameters"):
         lines += [f"The model: {model['parameters'] / 1e6:.2f}M parameters, "

@@ -472,3 +472,26 @@ def test_exported_rules_name_what_the_training_suite_never_varied(finished_run):
         line = next(x for x in text.splitlines() if x.startswith("# constant on every"))
         assert line.startswith("# constant on every target of suite triangle_box_paper "
                                "(untested beyond it): ") and "_target = " in line
+
+
+@needs_proc
+def test_sigterm_stops_evolve_as_ctrl_c_does(tmp_path):
+    # `kill PID`, `timeout` and a batch scheduler's time limit send SIGTERM to the command alone
+    out = tmp_path / "run"
+    proc = _start_evolve(out, "--quiet")
+    try:
+        _wait_for(lambda: _generations_done(out / "run.sqlite") >= 1, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert f"interrupted — continue with: ibp-evolve evolve --resume {out}" in err
+    assert (out / "best" / "rank01.py").is_file()
+    db = sqlite3.connect(out / "run.sqlite")
+    assert dict(db.execute("SELECT key, value FROM meta").fetchall())["stopped"] \
+        == "interrupted"
+    db.close()

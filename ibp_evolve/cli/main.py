@@ -468,7 +468,31 @@ def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+def stop_on_sigterm() -> None:
+    """Let SIGTERM stop a command as Ctrl-C does (``kill PID``, a batch scheduler's time limit,
+    ``timeout``): ``evolve`` then keeps its last complete generation and writes ``best/``
+    instead of dying mid-generation.  The handler raises SIGINT in this process, so that a
+    block that holds Ctrl-C (a generation's commit) holds this too; a process started with
+    SIGINT ignored (``cmd &`` from a script) still stops on SIGTERM.  A forked child (an
+    evaluation worker) that inherited the handler dies of SIGTERM as before."""
+    import os
+    import signal
+    owner = os.getpid()
+
+    def terminate(signum, frame):
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+            raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:   # the console command, not a call from Python that owns its signals
+        stop_on_sigterm()
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(only_own=command in OWN_COMMANDS).parse_args(argv)
