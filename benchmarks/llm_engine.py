@@ -440,8 +440,11 @@ def main() -> None:
     # at the same time: on a shared machine the three runs then see the same load
     jobs = {}
     def folder(name: str) -> Path:
+        # a label names an LLM setting (the DEAP run does not change with it); another seed
+        # is another run of every engine
         label = f"-{args.label}" if args.label and name.startswith("llm") else ""
-        return work / f"run-{name}{label}"
+        seed = f"-s{args.seed}" if args.seed else ""
+        return work / f"run-{name}{label}{seed}"
 
     for name, extra in engines.items():
         out = folder(name)
