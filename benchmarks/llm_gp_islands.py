@@ -93,9 +93,11 @@ def run_all(args, work: Path, model: Path) -> list:
         while todo and len(running) < args.jobs:
             out, argv = todo.pop(0)
             running.append((out, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)))
-        out, job = running.pop(0)
-        if job.wait() != 0:
-            raise SystemExit(f"the run {out} exited {job.returncode}")
+        time.sleep(1)   # whichever run ends first frees its place
+        for out, job in [r for r in running if r[1].poll() is not None]:
+            running.remove((out, job))
+            if job.returncode != 0:
+                raise SystemExit(f"the run {out} exited {job.returncode}")
     for r in runs:
         out = Path(r["out"])
         db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
