@@ -416,13 +416,14 @@ def test_a_busy_worker_dies_at_once_with_its_killed_parent():
         proc.wait()
 
 
-@needs_proc
-def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(tmp_path, candidate_rows):
-    out = tmp_path / "run"
+def _stop_after_a_generation(out: Path, send) -> int:
+    """Start evolve, ``send`` it a signal once a generation is committed, and check that it
+    stopped as an interrupt does: exit 130, one line saying how to continue, best/ written,
+    the database closed and marked, the checkpoint at the last generation (returned)."""
     proc = _start_evolve(out)
     try:
         _wait_for(lambda: _generations_done(out / "run.sqlite") >= 1, proc)
-        os.killpg(proc.pid, signal.SIGINT)     # Ctrl-C reaches the whole process group
+        send(proc)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -441,6 +442,14 @@ def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(t
         == "interrupted"
     assert db.execute("SELECT MAX(generation) FROM candidates").fetchone()[0] == done
     db.close()
+    return done
+
+
+@needs_proc
+def test_ctrl_c_keeps_the_last_generation_writes_best_and_says_how_to_continue(tmp_path, candidate_rows):
+    out = tmp_path / "run"
+    # Ctrl-C reaches the whole process group
+    done = _stop_after_a_generation(out, lambda proc: os.killpg(proc.pid, signal.SIGINT))
     # the interrupted run continues where it stopped, exactly as if never interrupted
     assert main(["evolve", "--resume", str(out), "--generations", str(done + 1),
                  "--workers", "0", "--quiet"]) == 0
@@ -477,21 +486,4 @@ def test_exported_rules_name_what_the_training_suite_never_varied(finished_run):
 @needs_proc
 def test_sigterm_stops_evolve_as_ctrl_c_does(tmp_path):
     # `kill PID`, `timeout` and a batch scheduler's time limit send SIGTERM to the command alone
-    out = tmp_path / "run"
-    proc = _start_evolve(out, "--quiet")
-    try:
-        _wait_for(lambda: _generations_done(out / "run.sqlite") >= 1, proc)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err, err
-    assert f"interrupted — continue with: ibp-evolve evolve --resume {out}" in err
-    assert (out / "best" / "rank01.py").is_file()
-    db = sqlite3.connect(out / "run.sqlite")
-    assert dict(db.execute("SELECT key, value FROM meta").fetchall())["stopped"] \
-        == "interrupted"
-    db.close()
+    _stop_after_a_generation(tmp_path / "run", lambda proc: proc.send_signal(signal.SIGTERM))
