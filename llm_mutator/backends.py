@@ -28,10 +28,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .model_memory import misfit
 from .prompt import cut_function
 
 __all__ = ["Backend", "BackendError", "TransformersBackend", "OpenAIBackend", "ReplayBackend",
-           "make_backend", "STOP_STRINGS"]
+           "make_backend", "check_model_folder", "STOP_STRINGS"]
 
 # Stop strings for servers that only know fixed strings: a new top-level definition.
 STOP_STRINGS = ["\ndef ", "\nclass ", "\nif __name__", "\n@", "\nprint("]
@@ -63,7 +64,7 @@ def _function_done(text: str) -> bool:
     return re.search(r"\n[^\s#]", text) is not None
 
 
-def _check_model_folder(model: str) -> None:
+def check_model_folder(model: str) -> None:
     """A path that names no model folder is said as such (the hub's loader would call it a
     malformed repository id, or list the tokenizer files it could not find)."""
     path = Path(model).expanduser()
@@ -110,7 +111,13 @@ class TransformersBackend(Backend):
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = getattr(torch, dtype)
         local = os.path.isdir(model)
-        _check_model_folder(model)
+        check_model_folder(model)
+        try:
+            too_large = misfit(model, self.dtype.itemsize, self.device, torch)
+        except ValueError as exc:
+            raise BackendError(f"cannot load model '{model}': {exc}") from None
+        if too_large:
+            raise BackendError(too_large)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local)
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype,

@@ -242,6 +242,16 @@ def cmd_train_mutator(args) -> int:
         import transformers  # noqa: F401
     except ImportError:   # a missing optional dependency: exit status 3
         return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'", 3)
+    if args.base:   # before the corpus and the examples are built: they take minutes
+        from llm_mutator.backends import BackendError, check_model_folder
+        from llm_mutator.model_memory import misfit
+        try:
+            check_model_folder(args.base)
+            too_large = misfit(args.base, None, "cpu")   # loaded as stored, trained on the CPU
+        except (BackendError, ValueError) as exc:
+            return fail(f"--base: {exc}")
+        if too_large:
+            return fail(f"--base: {too_large}")
     dirs = args.rules or [str(d) for d in default_corpus_dirs()]
     for d in dirs:
         if not Path(d).is_dir():
