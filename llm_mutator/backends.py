@@ -64,6 +64,10 @@ def _function_done(text: str) -> bool:
     return re.search(r"\n[^\s#]", text) is not None
 
 
+# any one of these lets AutoTokenizer build the model's tokenizer
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
 def check_model_folder(model: str) -> None:
     """A path that names no model folder is said as such (the hub's loader would call it a
     malformed repository id, or list the tokenizer files it could not find)."""
@@ -80,6 +84,10 @@ def check_model_folder(model: str) -> None:
         raise BackendError(f"cannot load model '{model}': the folder holds no model (no "
                            f"config.json; give the folder that ibp-evolve train-mutator --out "
                            f"wrote, or a Hugging Face model folder)")
+    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+        raise BackendError(f"cannot load model '{model}': the folder holds no tokenizer (none "
+                           f"of {', '.join(_TOKENIZER_FILES)}; train-mutator --out writes "
+                           f"one beside the model, a Hugging Face folder has its own)")
 
 
 class TransformersBackend(Backend):

@@ -30,6 +30,7 @@ def _safetensors(path, shapes: dict, dtype="F32") -> None:
 def _huge_model(folder, parameters_per_side=1_000_000):
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (folder / "tokenizer.json").write_text("{}")
     # 10^12 parameters: 4 TB in float32, beyond any machine this runs on
     _safetensors(folder / "model.safetensors",
                  {"embed.weight": [parameters_per_side, parameters_per_side]})
@@ -84,3 +85,14 @@ def test_evolve_and_train_mutator_refuse_it_with_one_line(tmp_path, capsys):
     assert main(["train-mutator", "--out", str(tmp_path / "adapter"), "--base", str(model),
                  "--steps", "1"]) == 2
     assert "--base: cannot load model" in capsys.readouterr().err
+
+
+def test_a_model_folder_without_a_tokenizer_is_named(tmp_path):
+    from llm_mutator.backends import BackendError, check_model_folder
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(BackendError, match="the folder holds no tokenizer"):
+        check_model_folder(str(folder))
+    (folder / "tokenizer.json").write_text("{}")
+    check_model_folder(str(folder))
