@@ -4,6 +4,7 @@
                                         [--population 32] [--generations 10] [--seed 0 1 2]
                                         [--at 2000 8000] [--jobs 1] [--reuse]
                                         [--temperature 1.2] [--functions-per-prompt 2]
+                                        [--start RULE ...] [--json FILE]
 
 1. The model: ``--model DIR`` (any model the transformers backend reads, e.g. the one
    ``benchmarks/llm_engine.py`` trains), or a small one trained here by ``train-mutator`` for
@@ -12,13 +13,14 @@
    per island, generations, migration (every 2 generations, 3 programs) and worker count:
    ``--engine gp:1,llm:1`` (one GP island, one LLM island) and ``--engine gp:2`` (two GP
    islands): the only difference is what the second island is.  ``--jobs`` runs that many at
-   a time, each in its own process.
+   a time, each in its own process; ``--start RULE`` gives every island of both mixes the same
+   start rules.
 3. Reported: the best fitness after k candidates (candidate ids in order, so "k" counts every
    candidate of both islands; the GP islands' polish rounds at the end of the budget count
    too), per seed and engine mix, at each ``--at`` count both runs of the seed reached and at
    the smaller run's size; how many migrants each island took.
 
-Writes WORKDIR/results.json and benchmarks/results/llm_gp_islands.json.
+Writes WORKDIR/results.json and ``--json`` (benchmarks/results/llm_gp_islands.json).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
             "--generations", str(args.generations), "--seed", str(seed),
             "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
             "--out", str(out), "--quiet", "--no-baselines"]
+    argv += [x for start in args.start for x in ("--start", start)]
     if "llm" in mix:
         argv += ["--backend", "transformers", "--model", str(model),
                  "--max-new-tokens", str(args.max_new_tokens),
@@ -127,6 +130,9 @@ def main() -> None:
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--functions-per-prompt", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="keep runs that finished")
+    ap.add_argument("--start", action="append", default=[], metavar="RULE",
+                    help="start rule of every island of both mixes (repeatable)")
+    ap.add_argument("--json", default=str(ROOT / "benchmarks/results/llm_gp_islands.json"))
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -136,6 +142,7 @@ def main() -> None:
                "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
                "runs_at_a_time": args.jobs, "compared_at": args.at,
+               "start_rules": args.start,
                "sampling": {"max_new_tokens": args.max_new_tokens,
                             "temperature": args.temperature, "top_p": args.top_p,
                             "functions_per_prompt": args.functions_per_prompt}}
@@ -164,7 +171,7 @@ def main() -> None:
     results["total_seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(results, indent=1, default=str) + "\n"
     (work / "results.json").write_text(text)
-    path = ROOT / "benchmarks/results/llm_gp_islands.json"
+    path = Path(args.json)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -777,9 +777,18 @@ def serve_llm() -> str:
 
 
 def llm_gp_islands() -> str:
-    d = _load("llm_gp_islands")
+    return _islands_block("llm_gp_islands")
+
+
+def llm_gp_islands_start() -> str:
+    """The same comparison with the start rules on every island (``--start``)."""
+    return _islands_block("llm_gp_islands_start")
+
+
+def _islands_block(name: str) -> str:
+    d = _load(name)
     if d is None:
-        return _missing("llm_gp_islands")
+        return _missing(name)
 
     def seeds(best) -> str:
         return "—" if best is None else "incomplete" if best >= 1e15 else _n(best)
@@ -794,6 +803,8 @@ def llm_gp_islands() -> str:
     lines = [f"`{d['suite']}`, population {d['population_per_island']} per island, "
              f"{d['generations']} generations, engines {d['mixes']}"
              + (f", temperature {d['sampling']['temperature']}" if d.get("sampling") else "")
+             + (", start rules " + ", ".join(f"`{r}`" for r in d["start_rules"])
+                if d.get("start_rules") else "")
              + (f" ({d['machine']}" + (f", {d['runs_at_a_time']} runs at a time"
                                        if d.get("runs_at_a_time", 1) > 1 else "") + ")"
                 if "machine" in d else "") + ":", ""]
@@ -824,7 +835,7 @@ def llm_gp_islands() -> str:
 
 
 RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, serve_llm,
-                                     llm_gp_islands, evolve_seeds, islands_seeds,
+                                     llm_gp_islands, llm_gp_islands_start, evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
                                      rank_scan_nosym, rank_classes, rank_floor, sailir,
                                      learn_once, small_reduce, analytic,
