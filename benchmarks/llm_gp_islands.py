@@ -4,7 +4,7 @@
                                         [--population 32] [--generations 10] [--seed 0 1 2]
                                         [--at 2000 8000] [--jobs 1] [--reuse]
                                         [--temperature 1.2] [--functions-per-prompt 2]
-                                        [--start RULE ...] [--json FILE]
+                                        [--start RULE ...] [--features NAMES] [--json FILE]
 
 1. The model: ``--model DIR`` (any model the transformers backend reads, e.g. the one
    ``benchmarks/llm_engine.py`` trains), or a small one trained here by ``train-mutator`` for
@@ -66,6 +66,7 @@ def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
             "--migrate-every", "2", "--migrants", "3", "--workers", str(args.workers),
             "--out", str(out), "--quiet", "--no-baselines"]
     argv += [x for start in args.start for x in ("--start", start)]
+    argv += ["--features", args.features] if args.features else []
     if "llm" in mix:
         argv += ["--backend", "transformers", "--model", str(model),
                  "--max-new-tokens", str(args.max_new_tokens),
@@ -132,6 +133,9 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep runs that finished")
     ap.add_argument("--start", action="append", default=[], metavar="RULE",
                     help="start rule of every island of both mixes (repeatable)")
+    ap.add_argument("--features", metavar="NAMES",
+                    help="evolve --features for the GP islands of both mixes (e.g. tube: "
+                         "the LLM's rules that read seed.tube can then migrate to GP)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks/results/llm_gp_islands.json"))
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -142,7 +146,7 @@ def main() -> None:
                "suite": "triangle_box_paper", "population_per_island": args.population,
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
                "runs_at_a_time": args.jobs, "compared_at": args.at,
-               "start_rules": args.start,
+               "start_rules": args.start, "gp_features": args.features,
                "sampling": {"max_new_tokens": args.max_new_tokens,
                             "temperature": args.temperature, "top_p": args.top_p,
                             "functions_per_prompt": args.functions_per_prompt}}

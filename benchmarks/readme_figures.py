@@ -805,6 +805,7 @@ def _islands_block(name: str) -> str:
              + (f", temperature {d['sampling']['temperature']}" if d.get("sampling") else "")
              + (", start rules " + ", ".join(f"`{r}`" for r in d["start_rules"])
                 if d.get("start_rules") else "")
+             + (f", GP features + `{d['gp_features']}`" if d.get("gp_features") else "")
              + (f" ({d['machine']}" + (f", {d['runs_at_a_time']} runs at a time"
                                        if d.get("runs_at_a_time", 1) > 1 else "") + ")"
                 if "machine" in d else "") + ":", ""]
