@@ -89,8 +89,8 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         if symmetries is not None:
             # imported here: the symmetry modules load sympy, which a reduction without
             # symmetries (and a warm small reduction) never needs
-            from ibp_evolve.reducer.symmetry_rows import (automorphism_region, unique_seeds,
-                                                         with_symmetry_rows)
+            from ibp_evolve.reducer.symmetry_rows import (family_automorphism_region,
+                                                         unique_seeds, with_symmetry_rows)
             seeds = unique_seeds(symmetries, family, seeds, learn_point, PRIMES[0],
                                  targets)
         need = estimated_bytes(family, len(seeds))
@@ -102,8 +102,9 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
                               extra_integrals=targets)
         relations = None
         if symmetries is not None:
+            # the judge's region: score and reduce solve the same system for the same seeds
             system, relations = with_symmetry_rows(system, symmetries, learn_point,
-                                                   automorphism_region(masters))
+                                                   family_automorphism_region(family, ordering))
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
                                     engine="auto", relations=relations)
         if reduction.complete:
