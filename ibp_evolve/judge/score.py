@@ -149,11 +149,11 @@ class SymmetricUniverse:
     (:func:`~ibp_evolve.reducer.symmetry_rows.seed_images`) are instantiated together, with the
     relation rows of all their integrals (closed over the non-unique sectors).  A rule's seeds
     then select their images, and the relations of the integrals their equations contain,
-    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`), and
-    :meth:`in_path_order` gathers them numbered as the row cache's path and ``reduce`` number
-    them: the solver breaks pivot ties by equation id, and in the universe's own numbering
-    a tie fell differently (the double box's mirror target: 60,109 multiply-adds sliced,
-    60,125 in ``reduce``; the reduction is the same).
+    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`), in
+    the order the row cache's path and ``reduce`` number them (:meth:`path_order`): the
+    solver breaks pivot ties by that order, since in the universe's own numbering a tie
+    fell differently (the double box's mirror target: 60,109 multiply-adds sliced, 60,125
+    in ``reduce``; the reduction is the same).
     """
 
     def __init__(self, judge: "Judge", universe: np.ndarray, targets):
@@ -225,22 +225,31 @@ class SymmetricUniverse:
             rounds.append(np.flatnonzero(frontier))
         return seed_ids, rounds
 
-    def in_path_order(self, universe_ids: np.ndarray):
-        """(system, RelationRows): the equations of the rule's universe rows ``universe_ids``
-        gathered into a system of their own (seeds: the images, each once), numbered as :meth:`Judge.reduce_solved` numbers
-        them, so that every tie in the solver's pivot order falls the same way and a seed
-        set is needed, complete or minimal here exactly when it is there.
+    def path_order(self, universe_ids: np.ndarray):
+        """(seed ids, relation positions) of the rule's universe rows ``universe_ids``, each in
+        the order :meth:`Judge.reduce_solved` and ``reduce`` number them: solved with
+        ``reduce_on_seeds(self.system, seed_ids, ..., relations=self.relations.subset(
+        positions), ties_in_given_order=True)``, every tie in the solver's pivot order falls
+        as there, so the figures are theirs and a seed set is needed, complete or minimal
+        here exactly when it is there.
 
         That path numbers the seeds' equations as their images first come, then the relations
         of its system's integrals in column order (the universe's columns keep that order),
         then each round of the closure in the order of ``_unique_rows`` (last index most
-        significant).  Solve with ``reduce_on_seeds(system, arange(len(system.seeds)), ...)``.
-        """
+        significant)."""
         seed_ids, rounds = self._selection(universe_ids)
         sources = self.relations.sources
         first = rounds[0][np.lexsort((rounds[0], self.source_col[rounds[0]]))]
         later = [r[np.lexsort(sources[r].T)] for r in rounds[1:]]
-        relations = np.concatenate([first] + later)
+        return seed_ids, np.concatenate([first] + later)
+
+    def in_path_order(self, universe_ids: np.ndarray):
+        """(system, RelationRows): :meth:`path_order`'s equations gathered into a system of
+        their own (seeds: the images, each once), numbered in that order (``minimize`` reads
+        the needed seeds off its trimmed equations).  Solve with ``reduce_on_seeds(system,
+        arange(len(system.seeds)), ...)``."""
+        seed_ids, relations = self.path_order(universe_ids)
+        sources = self.relations.sources
         sys_ = self.system
         equations = np.concatenate([sys_.equations_of(seed_ids),
                                     self.n_seed_equations + relations])
@@ -524,12 +533,13 @@ class Judge:
                                f"max_seeds exceeded ({count} > {self.suite.max_seeds})",
                                seeds_selected=count)
         if i in self.sliced and ids is not None and self.symmetries:
-            # numbered as reduce numbers them (not in the universe's order): the solver breaks
-            # pivot ties by equation id, so only then is the system reduce solves this one,
-            # multiply-add for multiply-add
-            system, relations = self._symmetric_universe(i).in_path_order(ids)
-            red = reduce_on_seeds(system, np.arange(len(system.seeds)), [target],
-                                  self.masters, relations=relations)
+            # ties broken as reduce numbers the equations (not in the universe's order): only
+            # then is the system reduce solves this one, multiply-add for multiply-add
+            universe = self._symmetric_universe(i)
+            seed_ids, relations = universe.path_order(ids)
+            red = reduce_on_seeds(universe.system, seed_ids, [target], self.masters,
+                                  relations=universe.relations.subset(relations),
+                                  ties_in_given_order=True)
         elif i in self.sliced and ids is not None:
             red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
         else:

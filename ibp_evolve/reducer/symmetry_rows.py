@@ -267,14 +267,23 @@ class RelationRows:
     first: int
     sources: np.ndarray  # (n, N)
     mappings: list  # SectorMapping of each relation
+    # the relations solved (positions, in the order given), or all of them; the judge's
+    # slices of a universe's relations (:class:`~ibp_evolve.judge.score.SymmetricUniverse`)
+    selected: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self.sources)
+        return len(self.sources) if self.selected is None else len(self.selected)
 
     @property
     def ids(self) -> np.ndarray:
         """Equation ids of the relations solved."""
-        return np.arange(self.first, self.first + len(self.sources), dtype=np.int64)
+        if self.selected is None:
+            return np.arange(self.first, self.first + len(self.sources), dtype=np.int64)
+        return self.first + np.asarray(self.selected, dtype=np.int64)
+
+    def subset(self, selected) -> "RelationRows":
+        return RelationRows(self.first, self.sources, self.mappings,
+                            np.asarray(selected, dtype=np.int64))
 
 
 def add_symmetry_rows(system, symmetries: Symmetries, point: dict, integrals=None):
