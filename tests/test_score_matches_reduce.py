@@ -67,7 +67,8 @@ def test_the_paper_target_with_symmetries_costs_the_judges_multiply_adds_not_twi
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rule", ["tube_seeding", "rank_path"])
-@pytest.mark.parametrize("suite", ["triangle_box_symmetric", "triangle_box_rank_train"])
+@pytest.mark.parametrize("suite", ["triangle_box_symmetric", "triangle_box_rank_train",
+                                   "triangle_box_rank_validation"])
 def test_every_target_of_a_multi_target_symmetric_suite_scores_what_it_reduces_to(
         capsys, rule, suite):
     scored = _scored(capsys, rule, suite, "on")
