@@ -381,6 +381,31 @@ def test_subset_equals_fresh_csr(seed, prime):
         b.fill_in, b.multiply_adds_forward, b.multiply_adds_back)
 
 
+@pytest.mark.parametrize("engine", ["numba", "python"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ties_solve_a_slice_as_a_fresh_csr_numbered_in_the_given_order(seed, engine):
+    """A subset solved with ``ties`` = its positions is the fresh CSR of those equations in
+    that (shuffled) order, tie for tie: how the judge solves a slice of a universe as the
+    system ``reduce`` builds for the same seeds."""
+    prime, n_cols = 10007, 40
+    ptr, cols, vals, eqs = random_system(seed, prime, n_cols=n_cols)
+    # equal equations under a new id: ties on (leading column, terms) that only ids break
+    ptr, cols, vals = make_csr(eqs + eqs)
+    rng = np.random.default_rng(500 + seed)
+    subset = rng.choice(2 * len(eqs), size=len(eqs), replace=False).astype(np.int64)
+    targets = pick_targets(rng, n_cols)
+    a = solve(ptr, cols, vals, subset, n_cols, targets, prime, engine=engine,
+              ties=np.arange(len(subset)))
+    fptr, fcols, fvals = make_csr([(eqs + eqs)[e] for e in subset])
+    b = solve(fptr, fcols, fvals, np.arange(len(subset)), n_cols, targets, prime)
+    np.testing.assert_array_equal(a.pivot_equations, subset[b.pivot_equations])
+    np.testing.assert_array_equal(a.trimmed_equations, np.sort(subset[b.trimmed_equations]))
+    assert (a.fill_in, a.multiply_adds_forward, a.multiply_adds_back) == (
+        b.fill_in, b.multiply_adds_forward, b.multiply_adds_back)
+    with pytest.raises(ValueError, match="ties: 1 keys for"):
+        solve(ptr, cols, vals, subset, n_cols, targets, prime, engine=engine, ties=[0])
+
+
 def test_equation_order_simple_first():
     """Smaller leading column first, then fewer terms, then smaller id."""
     p = 10007

@@ -18,7 +18,7 @@ from ibp_evolve.reducer.analytic import reduce_analytic
 from ibp_evolve.reducer.exact import reduce_exact
 from ibp_evolve.reducer.family import load_family
 from ibp_evolve.reducer.masters import family_masters
-from ibp_evolve.reducer.modular import random_point
+from ibp_evolve.reducer.modular import PRIMES, random_point
 from ibp_evolve.reducer.reconstruct.expressions import evaluate_function
 from ibp_evolve.reducer.symmetries import SectorMapping, Symmetries, SymmetryError
 from ibp_evolve.runs.evaluation import SuiteSpec
@@ -319,3 +319,33 @@ def test_seeds_count_those_solved_and_seeds_selected_the_rules_own_choice(capsys
     assert main(["score", "improved_seeding", "--suite", "triangle_box_symmetric"]) == 0
     header = capsys.readouterr().out.splitlines()[1].split()
     assert header[:3] == ["target", "seeds", "selected"]
+
+
+def test_a_grown_mirror_target_moves_the_plans_seeds_once():
+    """Moving seeds to unique sectors is not idempotent for a target in a mirror sector (its
+    sector's mapping carries the image sector's seeds on again), so when `reduce` adds a shell
+    it moves the plan's own grown choice, once, as the judge moves a rule's choice."""
+    from ibp_evolve.reducer.exact import learn
+    from ibp_evolve.reducer.masters import masters_in_sectors
+    from ibp_evolve.reducer.ordering import Ordering
+    from ibp_evolve.reducer.sectors import sector_of
+    family = load_family("double_box")
+    target = (1, 1, -1, 1, 2, 1, 1, 0, -1)
+    point = random_point(family.parameters, np.random.default_rng(5))
+    sym = symmetry_rows.symmetries_at(family, point)
+    masters = masters_in_sectors(family, {sector_of(target)}, Ordering.parse(),
+                                 symmetries=True)
+    plan = rule_plan(resolve_rule("improved_seeding"), family)
+    seeds, label, _, reduction = learn(family, [target], plan, Ordering.parse(), masters,
+                                       point, symmetries=sym)
+    assert reduction.complete and label.endswith(": 1)")   # one shell added
+    again = rule_plan(resolve_rule("improved_seeding"), family)
+    first, _ = again.first(family, [target])
+    grown, _ = again.grow(family, [target], [target], first, 1)
+    def moved(seeds):
+        return symmetry_rows.unique_seeds(sym, family, seeds, point, PRIMES[0], [target])
+
+    # why it matters: moved twice, the rule's own choice is another list of seeds (another
+    # order, so other pivot ties; for tube_seeding's choice another set)
+    assert not np.array_equal(moved(moved(first)), moved(first))
+    np.testing.assert_array_equal(seeds, moved(grown))

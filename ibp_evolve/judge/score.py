@@ -60,9 +60,10 @@ from ibp_evolve.reducer.reduction import reduce_on_seeds
 from ibp_evolve.reducer.rowcache import DEFAULT_CACHE_BYTES, RowCache
 from ibp_evolve.reducer.seeding import laporta_seeds
 from ibp_evolve.reducer.solver import warmup
-from ibp_evolve.reducer.symmetry_rows import (RelationCache, RelationRows, automorphism_region,
-                                             columns_of_rows, first_occurrences, seed_images,
-                                             symmetries_at, unique_seeds, with_symmetry_rows)
+from ibp_evolve.reducer.symmetry_rows import (RelationCache, RelationRows, columns_of_rows,
+                                             family_automorphism_region, first_occurrences,
+                                             seed_images, symmetries_at, unique_seeds,
+                                             with_symmetry_rows)
 from ibp_evolve.reducer.system import build_system
 from ibp_evolve.reducer.templates import templates
 
@@ -148,9 +149,11 @@ class SymmetricUniverse:
     (:func:`~ibp_evolve.reducer.symmetry_rows.seed_images`) are instantiated together, with the
     relation rows of all their integrals (closed over the non-unique sectors).  A rule's seeds
     then select their images, and the relations of the integrals their equations contain,
-    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`): the
-    equations the row cache's path would solve, numbered in the universe's order (so a tie in
-    the solver's pivot order may fall differently; the reduction is the same).
+    closed the same way (:func:`~ibp_evolve.reducer.symmetry_rows.with_symmetry_rows`), in
+    the order the row cache's path and ``reduce`` number them (:meth:`path_order`): the
+    solver breaks pivot ties by that order, since in the universe's own numbering a tie
+    fell differently (the double box's mirror target: 60,109 multiply-adds sliced, 60,125
+    in ``reduce``; the reduction is the same).
     """
 
     def __init__(self, judge: "Judge", universe: np.ndarray, targets):
@@ -194,11 +197,6 @@ class SymmetricUniverse:
         self.watched_ptr = np.searchsorted(entry_seed[keep],
                                            np.arange(len(self.seeds) + 1, dtype=np.int64))
 
-    def select(self, universe_ids: np.ndarray):
-        """(seed ids, RelationRows subset) of the rule's universe rows ``universe_ids``."""
-        seed_ids, rounds = self._selection(universe_ids)
-        return seed_ids, self.relations.subset(np.sort(np.concatenate(rounds)))
-
     def _selection(self, universe_ids: np.ndarray):
         """(seed ids, [relation positions taken in each round of the closure])."""
         ids = np.asarray(universe_ids, dtype=np.int64)
@@ -227,22 +225,31 @@ class SymmetricUniverse:
             rounds.append(np.flatnonzero(frontier))
         return seed_ids, rounds
 
-    def in_path_order(self, universe_ids: np.ndarray):
-        """(system, RelationRows): :meth:`select`'s equations gathered into a system of their
-        own (seeds: the images, each once), numbered as :meth:`Judge.reduce_solved` numbers
-        them, so that every tie in the solver's pivot order falls the same way and a seed
-        set is needed, complete or minimal here exactly when it is there.
+    def path_order(self, universe_ids: np.ndarray):
+        """(seed ids, relation positions) of the rule's universe rows ``universe_ids``, each in
+        the order :meth:`Judge.reduce_solved` and ``reduce`` number them: solved with
+        ``reduce_on_seeds(self.system, seed_ids, ..., relations=self.relations.subset(
+        positions), ties_in_given_order=True)``, every tie in the solver's pivot order falls
+        as there, so the figures are theirs and a seed set is needed, complete or minimal
+        here exactly when it is there.
 
         That path numbers the seeds' equations as their images first come, then the relations
         of its system's integrals in column order (the universe's columns keep that order),
         then each round of the closure in the order of ``_unique_rows`` (last index most
-        significant).  Solve with ``reduce_on_seeds(system, arange(len(system.seeds)), ...)``.
-        """
+        significant)."""
         seed_ids, rounds = self._selection(universe_ids)
         sources = self.relations.sources
         first = rounds[0][np.lexsort((rounds[0], self.source_col[rounds[0]]))]
         later = [r[np.lexsort(sources[r].T)] for r in rounds[1:]]
-        relations = np.concatenate([first] + later)
+        return seed_ids, np.concatenate([first] + later)
+
+    def in_path_order(self, universe_ids: np.ndarray):
+        """(system, RelationRows): :meth:`path_order`'s equations gathered into a system of
+        their own (seeds: the images, each once), numbered in that order (``minimize`` reads
+        the needed seeds off its trimmed equations).  Solve with ``reduce_on_seeds(system,
+        arange(len(system.seeds)), ...)``."""
+        seed_ids, relations = self.path_order(universe_ids)
+        sources = self.relations.sources
         sys_ = self.system
         equations = np.concatenate([sys_.equations_of(seed_ids),
                                     self.n_seed_equations + relations])
@@ -318,8 +325,7 @@ class Judge:
         self.sector_symmetries = (symmetries_at(family, self.point) if self.symmetries
                                   else None)
         self._relations = (RelationCache(self.sector_symmetries, family, self.point, prime,
-                                         automorphism_region(self.masters, family_masters(
-                                             family, self.ordering, symmetries=False)))
+                                         family_automorphism_region(family, self.ordering))
                            if self.symmetries else None)
         limits = [box_limits(t, suite.delta_r, suite.delta_s) for t in suite.targets]
         lo = min([-s_max for _, s_max in limits] + [min(t) for t in suite.targets])
@@ -527,10 +533,13 @@ class Judge:
                                f"max_seeds exceeded ({count} > {self.suite.max_seeds})",
                                seeds_selected=count)
         if i in self.sliced and ids is not None and self.symmetries:
+            # ties broken as reduce numbers the equations (not in the universe's order): only
+            # then is the system reduce solves this one, multiply-add for multiply-add
             universe = self._symmetric_universe(i)
-            seed_ids, relations = universe.select(ids)
+            seed_ids, relations = universe.path_order(ids)
             red = reduce_on_seeds(universe.system, seed_ids, [target], self.masters,
-                                  relations=relations)
+                                  relations=universe.relations.subset(relations),
+                                  ties_in_given_order=True)
         elif i in self.sliced and ids is not None:
             red = reduce_on_seeds(self._universe_system(i), ids, [target], self.masters)
         else:

@@ -81,17 +81,20 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
     """Solve the plan's seeds at ``learn_point`` (first prime), growing them while a target is
     unreduced.  With ``symmetries`` the seeds are moved to unique sectors and the relation
     rows solved with them.  Returns (seeds, label, system, reduction)."""
-    seeds, label = plan.first(family, targets)
+    chosen, label = plan.first(family, targets)
     step, unreduced = 0, list(targets)
     while True:
-        if len(seeds) == 0:
-            seeds = np.zeros((0, family.n), dtype=np.int64)
+        if len(chosen) == 0:
+            chosen = np.zeros((0, family.n), dtype=np.int64)
+        # the plan grows its own choice: moving seeds already moved is not the identity (a
+        # mirror target's sector mapping would carry its image sector's seeds on again)
+        seeds = chosen
         if symmetries is not None:
             # imported here: the symmetry modules load sympy, which a reduction without
             # symmetries (and a warm small reduction) never needs
-            from ibp_evolve.reducer.symmetry_rows import (automorphism_region, unique_seeds,
-                                                         with_symmetry_rows)
-            seeds = unique_seeds(symmetries, family, seeds, learn_point, PRIMES[0],
+            from ibp_evolve.reducer.symmetry_rows import (family_automorphism_region,
+                                                         unique_seeds, with_symmetry_rows)
+            seeds = unique_seeds(symmetries, family, chosen, learn_point, PRIMES[0],
                                  targets)
         need = estimated_bytes(family, len(seeds))
         if max_memory is not None and need > max_memory:
@@ -102,18 +105,19 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
                               extra_integrals=targets)
         relations = None
         if symmetries is not None:
+            # the judge's region: score and reduce solve the same system for the same seeds
             system, relations = with_symmetry_rows(system, symmetries, learn_point,
-                                                   automorphism_region(masters))
+                                                   family_automorphism_region(family, ordering))
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
                                     engine="auto", relations=relations)
         if reduction.complete:
             return seeds, label, system, reduction
         step += 1
         unreduced = [t.target for t in reduction.targets if not t.reduced]
-        grown = plan.grow(family, targets, unreduced, seeds, step)
+        grown = plan.grow(family, targets, unreduced, chosen, step)
         if grown is None:
             return seeds, label, system, reduction
-        seeds, label = grown
+        chosen, label = grown
 
 
 def system_stats(seeds, learned) -> dict:

@@ -95,10 +95,17 @@ def columns_of(system: EquationSystem, integrals: np.ndarray) -> np.ndarray:
 
 
 def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
-                    engine: str = "numba", relations=None) -> NumericReduction:
+                    engine: str = "numba", relations=None,
+                    ties_in_given_order: bool = False) -> NumericReduction:
     """Solve the equations of the chosen seeds and express each target through ``masters``.
     ``engine``: see :func:`ibp_evolve.reducer.solver.solve`; ``relations`` (a
-    :class:`~ibp_evolve.reducer.symmetry_rows.RelationRows` of ``system``) are solved too."""
+    :class:`~ibp_evolve.reducer.symmetry_rows.RelationRows` of ``system``) are solved too.
+
+    ``ties_in_given_order``: the solver breaks ties between equations by their place here
+    (the seeds' equations in the order of ``seed_ids``, then the relations in theirs), not by
+    their ids in ``system``: the solve of a system holding these equations alone, numbered
+    so.  The judge slices a universe's equations so and gets ``reduce``'s system, tie for tie,
+    without copying them (:meth:`~ibp_evolve.judge.score.SymmetricUniverse.path_order`)."""
     masters = set(map(tuple, masters))
     seed_ids = np.asarray(seed_ids, dtype=np.int64)
     zeros = zero_sectors(system.family)
@@ -108,8 +115,10 @@ def reduce_on_seeds(system: EquationSystem, seed_ids, targets, masters,
     selected = system.equations_of(seed_ids)
     if relations is not None:
         selected = np.concatenate([selected, relations.ids])
+    ties = np.arange(len(selected), dtype=np.int64) if ties_in_given_order else None
     solution = solve(system.eq_ptr, system.eq_cols, system.eq_vals, selected,
-                     system.n_columns, columns[solvable], system.prime, engine=engine)
+                     system.n_columns, columns[solvable], system.prime, engine=engine,
+                     ties=ties)
     row_of = np.cumsum(solvable) - 1  # position of each solvable target in the solution
     results = []
     for i, (target, col) in enumerate(zip(targets, columns)):

@@ -24,7 +24,9 @@ Pivot and tie-breaking rules (shared by :func:`solve` and :func:`reference_solve
 1. *Equation order.*  The selected equations are processed in ascending order of the key
    ``(max column id among its terms, number of stored terms, equation id)``: simple
    equations first.  The key depends only on the equation itself, so any subset of the
-   equations is processed in the same relative order.  (The "max column" and "number of
+   equations is processed in the same relative order.  ``ties`` replaces the equation id by
+   a number the caller gives each selected equation: the judge solves a slice of a large
+   system as the smaller system ``reduce`` builds for the same seeds, whose ids differ.  (The "max column" and "number of
    terms" are read from the CSR as stored, before any reduction.)
 2. *Forward elimination (online echelon form).*  An equation is loaded into a dense work
    vector and a set of touched columns (a two-level bitset in the numba kernel: a pivot
@@ -206,13 +208,20 @@ def mod_inverse(a: int, p: int) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _equation_order(eq_ptr, eq_cols, selected, n_cols):
+def _equation_order(eq_ptr, eq_cols, selected, n_cols, ties=None):
     from ibp_evolve.reducer.kernels import _order_keys
     lead, nterm, status = _order_keys(eq_ptr, eq_cols, selected, n_cols)
     if status:
         raise ValueError(_INPUT_ERRORS[status])
-    perm = np.lexsort((selected, nterm, lead))
+    perm = np.lexsort((selected if ties is None else _tie_keys(ties, selected), nterm, lead))
     return selected[perm]
+
+
+def _tie_keys(ties, selected) -> np.ndarray:
+    ties = _as_i64(ties)
+    if ties.shape != selected.shape:
+        raise ValueError(f"ties: {len(ties)} keys for {len(selected)} selected equations")
+    return ties
 
 
 @dataclass
@@ -267,12 +276,13 @@ def _kernels_loaded() -> bool:
 
 
 def solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime,
-          engine: str = "numba") -> Solution:
+          engine: str = "numba", ties=None) -> Solution:
     """Reduce ``targets`` with the equations ``selected`` of a CSR system over GF(prime).
 
     See the module docstring for the pivot rules and the meaning of every counter.
     ``engine``: "numba" (the compiled kernels), "python" (:func:`reference_solve`, identical
     results) or "auto" (Python for small systems while numba is not loaded yet).
+    ``ties``: one key per selected equation, breaking ties in rule 1 instead of its id.
     """
     if engine == "auto":
         ptr, sel = _as_i64(eq_ptr), _as_i64(selected)
@@ -282,14 +292,15 @@ def solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime,
             terms = AUTO_PYTHON_TERMS + 1
         engine = "python" if terms <= AUTO_PYTHON_TERMS and not _kernels_loaded() else "numba"
     if engine == "python":
-        return reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
+        return reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime,
+                               ties)
     if engine != "numba":
         raise ValueError(f"unknown solver engine '{engine}' (numba, python or auto)")
     from ibp_evolve.reducer.kernels import _back_kernel, _forward_kernel, _sweep_kernel
     t0 = time.perf_counter()
     eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
         eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
-    order = _equation_order(eq_ptr, eq_cols, selected, n_cols)
+    order = _equation_order(eq_ptr, eq_cols, selected, n_cols, ties)
     (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
      n_rows, n_madd_f) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
     t1 = time.perf_counter()
@@ -350,7 +361,8 @@ def _subtract_row(work: dict, heap: list, f: int, row, p: int) -> None:
             heapq.heappush(heap, -cc)
 
 
-def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) -> Solution:
+def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime,
+                    ties=None) -> Solution:
     """Dict-based pure-Python implementation of :func:`solve` (same rules and counters)."""
     t0 = time.perf_counter()
     eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
@@ -369,9 +381,11 @@ def reference_solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime) 
         if any(not 0 <= c < n_cols for c in cols_l[ptr[e]:ptr[e + 1]]):
             raise ValueError(_INPUT_ERRORS[3])
 
+    tie = dict(zip(sel, sel if ties is None else _tie_keys(ties, selected).tolist()))
+
     def key(e):
         a, b = ptr[e], ptr[e + 1]
-        return (max(cols_l[a:b], default=-1), b - a, e)
+        return (max(cols_l[a:b], default=-1), b - a, tie[e])
 
     order = sorted(sel, key=key)
 
