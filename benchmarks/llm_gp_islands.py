@@ -5,6 +5,7 @@
                                         [--at 2000 8000] [--jobs 1] [--reuse]
                                         [--temperature 1.2] [--functions-per-prompt 2]
                                         [--start RULE ...] [--features NAMES] [--json FILE]
+                                        [--stop-after N] [--report]
 
 1. The model: ``--model DIR`` (any model the transformers backend reads, e.g. the one
    ``benchmarks/llm_engine.py`` trains), or a small one trained here by ``train-mutator`` for
@@ -75,16 +76,31 @@ def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
     return argv
 
 
+def _candidates(out: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:   # not created yet
+        return 0
+
+
 def run_all(args, work: Path, model: Path) -> list:
     """Every (seed, mix) run, ``--jobs`` of them at a time (each its own process, so runs that
-    share the machine see the same load); a finished run is kept with ``--reuse``."""
+    share the machine see the same load); a finished run is kept with ``--reuse``, every
+    existing run with ``--report``.  ``--stop-after N`` stops a run (SIGTERM: it keeps its
+    last generation) once it holds N candidates, so that an LLM run whose comparison point
+    is reached does not sample on for hours; the budget in generations stays the same for
+    both mixes (the GP's polish rounds come at its end)."""
     from llm_engine import run_elapsed, run_status
     todo, runs = [], []
     for seed in args.seed:
         for name, mix in MIXES.items():
             out = work / f"run-{name}-s{seed}"
             runs.append({"seed": seed, "mix": name, "out": str(out)})
-            if args.reuse and run_status(out) == "finished":
+            if args.report or (args.reuse and run_status(out) in ("finished", "stopped")):
                 runs[-1]["reused"] = True
                 continue
             if out.exists():
@@ -98,15 +114,18 @@ def run_all(args, work: Path, model: Path) -> list:
             out, argv = todo.pop(0)
             running.append((out, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)))
         time.sleep(1)   # whichever run ends first frees its place
+        for out, job in running:
+            if (args.stop_after and job.poll() is None
+                    and _candidates(out) >= args.stop_after):
+                job.terminate()
         for out, job in [r for r in running if r[1].poll() is not None]:
             running.remove((out, job))
-            if job.returncode != 0:
+            if job.returncode not in (0, 130):
                 raise SystemExit(f"the run {out} exited {job.returncode}")
     for r in runs:
         out = Path(r["out"])
-        db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
-        r["candidates"] = db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
-        db.close()
+        r["candidates"] = _candidates(out)
+        r["status"] = run_status(out)
         r["seconds"] = run_elapsed(out)   # the run's own wall time
         r["migrants"] = migrants_taken(out)
     return runs
@@ -131,6 +150,10 @@ def main() -> None:
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--functions-per-prompt", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="keep runs that finished")
+    ap.add_argument("--stop-after", type=int, metavar="N",
+                    help="stop a run once it holds N candidates (default: its whole budget)")
+    ap.add_argument("--report", action="store_true",
+                    help="figures of the run folders already in --workdir; run nothing")
     ap.add_argument("--start", action="append", default=[], metavar="RULE",
                     help="start rule of every island of both mixes (repeatable)")
     ap.add_argument("--features", metavar="NAMES",
@@ -147,6 +170,7 @@ def main() -> None:
                "generations": args.generations, "seeds": args.seed, "mixes": MIXES,
                "runs_at_a_time": args.jobs, "compared_at": args.at,
                "start_rules": args.start, "gp_features": args.features,
+               "stop_after": args.stop_after,
                "sampling": {"max_new_tokens": args.max_new_tokens,
                             "temperature": args.temperature, "top_p": args.top_p,
                             "functions_per_prompt": args.functions_per_prompt}}
