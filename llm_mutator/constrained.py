@@ -104,27 +104,30 @@ class RuleLogitsProcessor:
     def _advance(self, input_ids) -> None:
         if input_ids.shape[1] <= self.prompt_length:
             return
-        last = input_ids[:, -1].tolist()
-        for r, token in enumerate(last):
-            state = self.states[r]
-            if state is None or state.ended:
-                continue
-            new = self.seen[r].get(token, False)
-            text = self._text(token)
-            if new is False:
-                new = None if text is None else self.checker.feed(state, text)
-            plan = self.plans[r]
-            if plan and text is not None and plan.startswith(text):
-                self.plans[r] = plan[len(text):]
-            closes, ahead = self.hints[r] or (None, None)
-            if closes == state.text and ahead and new is not None and text is not None \
-                    and ahead.startswith(text):
-                # the model wrote the start of the closing of the state it continued: the
-                # rest closes the new state, no search needed
-                self.checker.remember(new, ahead[len(text):])
-                self.hints[r] = (new.text, ahead[len(text):])
-            self.states[r] = new
-            self.seen[r] = {}
+        for r, token in enumerate(input_ids[:, -1].tolist()):
+            self._advance_row(r, token)
+
+    def _advance_row(self, r: int, token: int) -> None:
+        """Row ``r`` wrote ``token``: its state follows (the one its check found, if any)."""
+        state = self.states[r]
+        if state is None or state.ended:
+            return
+        new = self.seen[r].get(token, False)
+        text = self._text(token)
+        if new is False:
+            new = None if text is None else self.checker.feed(state, text)
+        plan = self.plans[r]
+        if plan and text is not None and plan.startswith(text):
+            self.plans[r] = plan[len(text):]
+        closes, ahead = self.hints[r] or (None, None)
+        if closes == state.text and ahead and new is not None and text is not None \
+                and ahead.startswith(text):
+            # the model wrote the start of the closing of the state it continued: the
+            # rest closes the new state, no search needed
+            self.checker.remember(new, ahead[len(text):])
+            self.hints[r] = (new.text, ahead[len(text):])
+        self.states[r] = new
+        self.seen[r] = {}
 
     def _text(self, token):
         return self.vocabulary.texts[token] if 0 <= token < self.vocabulary.size else None
