@@ -116,11 +116,19 @@ def opens_rule(prompt: str) -> bool:
 
 # ----------------------------------------------------------------------------- lexing
 
-def _lex(text: str):
+def _lex(text: str, prev=None):
     """(tokens, partial): tokens as (kind, text) with comments and spaces dropped; raises _Dead
     on a character the language cannot contain.  ``partial`` is True when the last token
-    touches the end of the text (a longer name, number or operator might still be meant)."""
-    tokens, pos, end, last = [], 0, len(text), None
+    touches the end of the text (a longer name, number or operator might still be meant).
+
+    ``prev``: the :class:`_Lexed` of a prefix of ``text``; lexing resumes at its last lexeme
+    (the only one more text can change: every earlier one ended before a character it could
+    not take).  Returns a :class:`_Lexed`."""
+    if prev is not None:
+        tokens, pos = prev.tokens[:prev.kept], prev.resume
+    else:
+        tokens, pos = [], 0
+    end, last, resume, kept = len(text), None, pos, len(tokens)
     while pos < end:
         m = _LEX.match(text, pos)
         if m is None:
@@ -128,10 +136,26 @@ def _lex(text: str):
         kind = last = m.lastgroup
         if kind == "num" and m.end() < end and (text[m.end()].isalnum() or text[m.end()] == "_"):
             raise _Dead()     # 1x, 1if: not the language
+        resume, kept = pos, len(tokens)
         if kind not in ("ws", "comment", "nl"):   # a newline here lies inside brackets
             tokens.append((kind, m.group()))
         pos = m.end()
-    return tokens, last in ("num", "name", "op")
+    if last is None and prev is not None:
+        last = prev.last     # nothing new (text == prev's text)
+    return _Lexed(tokens, last in ("num", "name", "op"), resume, kept, last)
+
+
+class _Lexed:
+    """A lexed line: its tokens, whether the last one is partial, and where lexing more text
+    resumes (the last lexeme's start, and how many tokens lie before it)."""
+    __slots__ = ("tokens", "partial", "resume", "kept", "last")
+
+    def __init__(self, tokens, partial, resume, kept, last):
+        self.tokens, self.partial, self.resume, self.kept, self.last = \
+            tokens, partial, resume, kept, last
+
+    def __iter__(self):     # tokens, partial = _lex(text)
+        return iter((self.tokens, self.partial))
 
 
 # words a partial name may grow into, besides the local variables
@@ -195,12 +219,84 @@ def _numeric(t: str) -> str:
 
 # ----------------------------------------------------------------------------- line parser
 
+class _LineMemo:
+    """What the parses of one line's prefixes share, for incremental checking.
+
+    A sampler checks the same line again and again, one token longer each step, and the
+    parser is deterministic: two token lists that agree on their first k tokens are parsed
+    alike until the parser reads token k.  So a nonterminal (:func:`_memoized`) that started
+    at token p and returned at token q, having read tokens p..q, returns the same value with
+    the same effects on the parser's state in any later parse whose tokens agree up to q —
+    the later parse takes them from here instead of descending again, and checking one more
+    token costs about the open brackets and operators of the line, not the line.  Token
+    prefixes are numbered through a trie (``ids``), so that "agree up to q" is one
+    comparison.  One memo serves the states of one line in one block context (the states
+    :meth:`RuleChecker.feed` makes until the line completes), whose parses see the same
+    variables."""
+    __slots__ = ("trie", "results")
+
+    MAX_RESULTS = 50_000
+
+    def __init__(self):
+        self.trie: dict = {}
+        self.results: dict = {}
+
+    def prefix_ids(self, indent: int, tokens) -> list:
+        """ids[k]: the number of (indent, tokens[:k])."""
+        trie = self.trie
+        node = trie.setdefault((None, indent), len(trie))
+        ids = [node]
+        for token in tokens:
+            key = (node, token)
+            node = trie.get(key)
+            if node is None:
+                node = trie[key] = len(trie)
+            ids.append(node)
+        return ids
+
+    def store(self, key, value) -> None:
+        if len(self.results) >= self.MAX_RESULTS:
+            self.results.clear()
+        self.results[key] = value
+
+
+MIN_MEMO_SPAN = 3   # shorter nonterminals cost less to parse again than to remember
+
+
+def _memoized(method):
+    """Parse with ``method`` once per token prefix (see :class:`_LineMemo`)."""
+    name = method.__name__
+
+    def parse(self, *args):
+        memo = self.memo
+        if memo is None:
+            return method(self, *args)
+        start, ids = self.pos, self.ids
+        key = (ids[start], name, args)
+        known = memo.results.get(key)
+        if known is not None:
+            read, read_id, value, effects = known
+            if read < len(self.tokens) and ids[read + 1] == read_id:
+                self.restore(effects)
+                return value
+        shape = self.shape()
+        value = method(self, *args)
+        read = self.pos      # the last token read: where it stopped (see peek)
+        if read < len(self.tokens) and read - start >= MIN_MEMO_SPAN and self.shape() == shape:
+            memo.store(key, (read, ids[read + 1], value, self.effects()))
+        return value
+
+    parse.__name__, parse.__doc__ = name, method.__doc__
+    return parse
+
+
 class _Line:
     """Recursive descent over the tokens of one logical line (see the module docstring).
     ``final``: the tokens are the whole line (past them is its end); otherwise running out of
-    tokens means the line may go on (:class:`_More`)."""
+    tokens means the line may go on (:class:`_More`).  ``memo``: the :class:`_LineMemo` of
+    the line's earlier parses (None: parse everything afresh, the reference path)."""
 
-    def __init__(self, tokens, env, final):
+    def __init__(self, tokens, env, final, memo=None, indent=0):
         self.tokens, self.pos, self.final = tokens, 0, final
         self.env = env if env is not None else {}
         self.pending: list[set] = []     # open generator elements: names awaiting a for
@@ -209,6 +305,38 @@ class _Line:
         self.must_iterate_at = -1        # the token where only an iterable may stand
         self.binding: list[set] = []     # element names that open for clauses may bind
         self.gens: list[_Gen] = []       # the open reducer calls, outermost first
+        self.memo = memo
+        self.ids = memo.prefix_ids(indent, tokens) if memo is not None else None
+
+    # -- memo (see _LineMemo) -------------------------------------------------------------
+    # A nonterminal that returns leaves the lists as long as it found them (what it opens, it
+    # closes); what it may change is the contents of the open generators' sets and counters
+    # and the iterable positions, all restored in place: the callers hold the same objects.
+
+    def shape(self):
+        return len(self.pending), len(self.bound), len(self.binding), len(self.gens)
+
+    def effects(self):
+        return (self.pos, self.iterable_at, self.must_iterate_at,
+                tuple(frozenset(s) for s in self.pending),
+                tuple(frozenset(s) for s in self.binding),
+                tuple((frozenset(g.pending), g.inner, g.clauses, g.reached, g.least)
+                      for g in self.gens))
+
+    def restore(self, effects) -> None:
+        self.pos, self.iterable_at, self.must_iterate_at, pending, binding, gens = effects
+        for now, then in zip(self.pending, pending):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for now, then in zip(self.binding, binding):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for g, (names, g.inner, g.clauses, g.reached, g.least) in zip(self.gens, gens):
+            if g.pending != names:
+                g.pending.clear()
+                g.pending.update(names)
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -343,6 +471,7 @@ class _Line:
             v = _Value(BOOL)
         return v
 
+    @_memoized
     def not_test(self) -> _Value:
         if self.pos == self.must_iterate_at and self.at("not"):
             raise _Dead()
@@ -434,6 +563,7 @@ class _Line:
             return _Value(INT if int_power else FLOAT)
         return _Value(join_types(_numeric(left.type), _numeric(right.type)))
 
+    @_memoized
     def atom(self) -> _Value:
         kind, text = self.take()
         if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
@@ -760,12 +890,15 @@ def _assign(env, name, type_):
 class CheckerState:
     """Where a sequence stands: the blocks of its completed lines, the current line, the whole
     text so far.  States are never changed: :meth:`RuleChecker.feed` returns new ones."""
-    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends")
+    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends", "memo",
+                 "lexed")
 
-    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0):
+    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0, memo=None):
         self.frames, self.expect_block, self.line = frames, expect_block, line
         self.text, self.ended, self.blanks = text, ended, blanks
         self._ends = None
+        self.memo = memo        # the current line's _LineMemo (None: the reference path)
+        self.lexed = None       # (line without its indentation, its _Lexed), once lexed
 
     def copy_frames(self):
         return [f.copy() for f in self.frames]
@@ -785,13 +918,20 @@ class RuleChecker:
 
     MAX_REMEMBERED = 4096
 
-    def __init__(self):
+    def __init__(self, incremental: bool = True):
         self._closings: dict[str, tuple] = {}   # text -> (closing or None, budget searched)
         self.searches = 0
+        # incremental: a line's lexing and parsing carried from one state to the next
+        # (_LineMemo); False: the line re-lexed and re-parsed from its start at every check
+        # (the reference the incremental path must agree with)
+        self.incremental = bool(incremental)
+
+    def _memo(self):
+        return _LineMemo() if self.incremental else None
 
     def start(self, prefix: str = "") -> CheckerState | None:
         """The state at the start of a body, after ``prefix`` (text already generated)."""
-        state = CheckerState([_Frame(BODY_INDENT, {})], None, "", "")
+        state = CheckerState([_Frame(BODY_INDENT, {})], None, "", "", memo=self._memo())
         return self.feed(state, prefix) if prefix else state
 
     def feed(self, state: CheckerState, text: str) -> CheckerState | None:
@@ -803,7 +943,7 @@ class RuleChecker:
             return None
         try:
             frames, expect_block, blanks = None, state.expect_block, state.blanks
-            line = state.line + text
+            line, first = state.line + text, True
             while True:
                 split = _line_end(line)
                 if split is None:
@@ -815,7 +955,11 @@ class RuleChecker:
                 blanks = blanks + 1 if not head.strip() else 0
                 if blanks > MAX_BLANK_LINES:
                     return None
-                expect_block = self._complete_line(frames, expect_block, head)
+                # the first line completed here is the state's own line: its memo serves
+                expect_block = self._complete_line(frames, expect_block, head,
+                                                   state if first else None)
+                first = False
+            continuing = frames is None     # still on the state's line
             frames = frames if frames is not None else state.frames
             if line[:1] == "#":
                 return None     # a comment in column 0 breaks the body's indentation
@@ -824,7 +968,10 @@ class RuleChecker:
                 return self._end(CheckerState(frames, expect_block, "",
                                               full[:len(full) - len(line)]))
             _layout(line, frames, expect_block)
-            new = CheckerState(frames, expect_block, line, full, blanks=blanks)
+            new = CheckerState(frames, expect_block, line, full, blanks=blanks,
+                               memo=state.memo if continuing else self._memo())
+            if self.incremental:
+                new.lexed = self._lex_line(line, state if continuing else None)
             return new if self._viable(new) else None
         except (_Dead, RecursionError):
             return None
@@ -913,7 +1060,7 @@ class RuleChecker:
         if not state.line.strip():
             return ""
         try:
-            _lex(state.line.lstrip(" "))
+            self._lexed(state)
         except _Dead:
             return None
         spent, seen, order = 0, {state.line}, 0
@@ -921,7 +1068,7 @@ class RuleChecker:
         def expand(current):
             """(estimate of the atoms left, atoms to try) at ``current``."""
             try:
-                tokens, partial = _lex(current.line.lstrip(" "))
+                tokens, partial = self._lexed(current)
             except _Dead:
                 return 0, []
             pending = self._pending(current)
@@ -1016,7 +1163,7 @@ class RuleChecker:
         text = state.line
         stripped = text.lstrip(" ")
         try:
-            tokens, _ = _lex(stripped)
+            tokens, _ = self._lexed(state)
             if drop_last:
                 tokens = tokens[:-1]
             if not tokens:
@@ -1026,7 +1173,7 @@ class RuleChecker:
             keyword = tokens[0][1] if tokens[0][0] == "name" else None
             frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
             env = frame.chain.before if keyword in ("elif", "else") else frame.env
-            line = _Line(tokens, _readable(env), False)
+            line = _Line(tokens, _readable(env), False, state.memo, len(text) - len(stripped))
             line.statement()
         except _More:
             return set().union(*line.pending, *line.binding) if line is not None else set()
@@ -1090,28 +1237,55 @@ class RuleChecker:
         frame.chain.branches.append(branch)
         return None
 
-    def _parse(self, frames, expect_block, indent, tokens, final):
+    def _parse(self, frames, expect_block, indent, tokens, final, memo=None):
         keyword = tokens[0][1] if tokens[0][0] == "name" else None
         frame = self._enter(frames, expect_block, indent, keyword)
         env = frame.chain.before if keyword in ("elif", "else") else frame.env
-        return frame, _Line(tokens, _readable(env), final).statement()
+        return frame, _Line(tokens, _readable(env), final, memo, indent).statement()
 
-    def _complete_line(self, frames, expect_block, text: str):
-        """Process one complete logical line (changes ``frames``); returns expect_block."""
+    def _complete_line(self, frames, expect_block, text: str, state=None):
+        """Process one complete logical line (changes ``frames``); returns expect_block.
+        ``state``: the state whose line ``text`` completes (``frames`` are a copy of its
+        own), whose lexing and parses it continues."""
         stripped = text.lstrip(" ")
-        tokens, _ = _lex(stripped)
+        if self.incremental and state is not None:
+            tokens = self._lex_line(text, state)[1].tokens
+        else:
+            tokens, _ = _lex(stripped)
         if not tokens:
             return expect_block          # a blank or comment line
         frame, statement = self._parse(frames, expect_block, len(text) - len(stripped),
-                                       tokens, True)
+                                       tokens, True, None if state is None else state.memo)
         return self._apply(frame, statement)
+
+    @staticmethod
+    def _lex_line(line: str, parent: CheckerState | None = None):
+        """(the line without its indentation, its _Lexed); lexing resumes from ``parent``'s
+        line when ``line`` continues it."""
+        stripped = line.lstrip(" ")
+        prev = None
+        if parent is not None and parent.lexed is not None:
+            before, lexed = parent.lexed
+            if before and stripped.startswith(before):
+                prev = lexed
+        return stripped, _lex(stripped, prev)
+
+    def _lexed(self, state: CheckerState) -> _Lexed:
+        """The _Lexed of the state's line (kept on the state when incremental)."""
+        if state.lexed is not None:
+            return state.lexed[1]
+        stripped = state.line.lstrip(" ")
+        lexed = _lex(stripped)
+        if self.incremental:
+            state.lexed = (stripped, lexed)
+        return lexed
 
     def _viable(self, state: CheckerState) -> bool:
         text = state.line
         stripped = text.lstrip(" ")
         if not stripped:
             return True
-        tokens, partial = _lex(stripped)
+        tokens, partial = self._lexed(state)
         if not tokens:
             return True
         indent = len(text) - len(stripped)
@@ -1119,7 +1293,8 @@ class RuleChecker:
             # a comment outside brackets ends the line: the statement before it must be
             # complete (inside brackets the line goes on below it)
             try:
-                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
+                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True,
+                            state.memo)
                 return True
             except (_Dead, _More):
                 return False
@@ -1132,7 +1307,8 @@ class RuleChecker:
             options = [tokens]
         for option in options:
             try:
-                self._parse(state.copy_frames(), state.expect_block, indent, option, False)
+                self._parse(state.copy_frames(), state.expect_block, indent, option, False,
+                            state.memo)
                 return True              # a whole statement with room to spare
             except _More:
                 return True
@@ -1148,7 +1324,7 @@ class RuleChecker:
         try:
             expect_block = state.expect_block
             if state.line.strip():
-                expect_block = self._complete_line(frames, expect_block, state.line)
+                expect_block = self._complete_line(frames, expect_block, state.line, state)
             if expect_block is not None:
                 return None
             self._enter(frames, None, BODY_INDENT, None)
