@@ -142,17 +142,20 @@ def _lex(text: str, prev=None):
         pos = m.end()
     if last is None and prev is not None:
         last = prev.last     # nothing new (text == prev's text)
-    return _Lexed(tokens, last in ("num", "name", "op"), resume, kept, last)
+    return _Lexed(tokens, last in ("num", "name", "op"), resume, kept, last, prev)
 
 
 class _Lexed:
     """A lexed line: its tokens, whether the last one is partial, and where lexing more text
     resumes (the last lexeme's start, and how many tokens lie before it)."""
-    __slots__ = ("tokens", "partial", "resume", "kept", "last")
+    __slots__ = ("tokens", "partial", "resume", "kept", "last", "base", "reused", "ids")
 
-    def __init__(self, tokens, partial, resume, kept, last):
+    def __init__(self, tokens, partial, resume, kept, last, base=None):
         self.tokens, self.partial, self.resume, self.kept, self.last = \
             tokens, partial, resume, kept, last
+        # base: the _Lexed this one continues (its first ``reused`` tokens are base's);
+        # ids: the tokens' prefix ids in the line's memo (_LineMemo.ids_of), once asked
+        self.base, self.reused, self.ids = base, (base.kept if base else 0), None
 
     def __iter__(self):     # tokens, partial = _lex(text)
         return iter((self.tokens, self.partial))
@@ -241,18 +244,33 @@ class _LineMemo:
         self.trie: dict = {}
         self.results: dict = {}
 
-    def prefix_ids(self, indent: int, tokens) -> list:
-        """ids[k]: the number of (indent, tokens[:k])."""
+    def prefix_ids(self, indent: int, tokens, known=None, reused: int = 0) -> list:
+        """ids[k]: the number of (indent, tokens[:k]); ``known``: the ids of a token list that
+        agrees with ``tokens`` on its first ``reused`` tokens."""
         trie = self.trie
-        node = trie.setdefault((None, indent), len(trie))
-        ids = [node]
-        for token in tokens:
+        if known is not None:
+            ids = known[:reused + 1]
+        else:
+            ids, reused = [trie.setdefault((None, indent), len(trie))], 0
+        node = ids[-1]
+        for token in tokens[reused:]:
             key = (node, token)
             node = trie.get(key)
             if node is None:
                 node = trie[key] = len(trie)
             ids.append(node)
         return ids
+
+    def ids_of(self, lexed, indent: int) -> list:
+        """The prefix ids of a line's _Lexed tokens, from those of the line it continues."""
+        if lexed.ids is None:
+            base = lexed.base
+            if base is not None and base.ids is not None:
+                lexed.ids = self.prefix_ids(indent, lexed.tokens, base.ids, lexed.reused)
+            else:
+                lexed.ids = self.prefix_ids(indent, lexed.tokens)
+            lexed.base = None
+        return lexed.ids
 
     def store(self, key, value) -> None:
         if len(self.results) >= self.MAX_RESULTS:
@@ -296,7 +314,7 @@ class _Line:
     tokens means the line may go on (:class:`_More`).  ``memo``: the :class:`_LineMemo` of
     the line's earlier parses (None: parse everything afresh, the reference path)."""
 
-    def __init__(self, tokens, env, final, memo=None, indent=0):
+    def __init__(self, tokens, env, final, memo=None, indent=0, ids=None):
         self.tokens, self.pos, self.final = tokens, 0, final
         self.env = env if env is not None else {}
         self.pending: list[set] = []     # open generator elements: names awaiting a for
@@ -306,7 +324,9 @@ class _Line:
         self.binding: list[set] = []     # element names that open for clauses may bind
         self.gens: list[_Gen] = []       # the open reducer calls, outermost first
         self.memo = memo
-        self.ids = memo.prefix_ids(indent, tokens) if memo is not None else None
+        if memo is not None and ids is None:
+            ids = memo.prefix_ids(indent, tokens)
+        self.ids = ids
 
     # -- memo (see _LineMemo) -------------------------------------------------------------
     # A nonterminal that returns leaves the lists as long as it found them (what it opens, it
@@ -891,7 +911,7 @@ class CheckerState:
     """Where a sequence stands: the blocks of its completed lines, the current line, the whole
     text so far.  States are never changed: :meth:`RuleChecker.feed` returns new ones."""
     __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends", "memo",
-                 "lexed")
+                 "lexed", "scan")
 
     def __init__(self, frames, expect_block, line, text, ended=False, blanks=0, memo=None):
         self.frames, self.expect_block, self.line = frames, expect_block, line
@@ -899,6 +919,7 @@ class CheckerState:
         self._ends = None
         self.memo = memo        # the current line's _LineMemo (None: the reference path)
         self.lexed = None       # (line without its indentation, its _Lexed), once lexed
+        self.scan = None        # where _line_end resumes on the line (incremental)
 
     def copy_frames(self):
         return [f.copy() for f in self.frames]
@@ -944,11 +965,13 @@ class RuleChecker:
         try:
             frames, expect_block, blanks = None, state.expect_block, state.blanks
             line, first = state.line + text, True
+            # the state's line has no end yet: its scan resumes where it stopped
+            scan = state.scan if self.incremental and state.scan is not None else (0, 0)
             while True:
-                split = _line_end(line)
+                split, scan = _line_end(line, *scan)
                 if split is None:
                     break
-                head, line = line[:split], line[split + 1:]
+                head, line, scan = line[:split], line[split + 1:], (0, 0)
                 if frames is None:
                     frames = state.copy_frames()
                 _layout(head, frames, expect_block)
@@ -972,6 +995,7 @@ class RuleChecker:
                                memo=state.memo if continuing else self._memo())
             if self.incremental:
                 new.lexed = self._lex_line(line, state if continuing else None)
+                new.scan = scan
             return new if self._viable(new) else None
         except (_Dead, RecursionError):
             return None
@@ -1163,9 +1187,10 @@ class RuleChecker:
         text = state.line
         stripped = text.lstrip(" ")
         try:
-            tokens, _ = self._lexed(state)
+            lexed = self._lexed(state)
+            tokens, ids = lexed.tokens, self._ids(state, lexed)
             if drop_last:
-                tokens = tokens[:-1]
+                tokens, ids = tokens[:-1], ids and ids[:-1]
             if not tokens:
                 return set()
             line = None
@@ -1173,7 +1198,8 @@ class RuleChecker:
             keyword = tokens[0][1] if tokens[0][0] == "name" else None
             frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
             env = frame.chain.before if keyword in ("elif", "else") else frame.env
-            line = _Line(tokens, _readable(env), False, state.memo, len(text) - len(stripped))
+            line = _Line(tokens, _readable(env), False, state.memo, len(text) - len(stripped),
+                         ids)
             line.statement()
         except _More:
             return set().union(*line.pending, *line.binding) if line is not None else set()
@@ -1237,25 +1263,37 @@ class RuleChecker:
         frame.chain.branches.append(branch)
         return None
 
-    def _parse(self, frames, expect_block, indent, tokens, final, memo=None):
+    def _parse(self, frames, expect_block, indent, tokens, final, memo=None, ids=None):
         keyword = tokens[0][1] if tokens[0][0] == "name" else None
         frame = self._enter(frames, expect_block, indent, keyword)
         env = frame.chain.before if keyword in ("elif", "else") else frame.env
-        return frame, _Line(tokens, _readable(env), final, memo, indent).statement()
+        return frame, _Line(tokens, _readable(env), final, memo, indent, ids).statement()
+
+    @staticmethod
+    def _ids(state: CheckerState, lexed: _Lexed):
+        """The prefix ids of the state's line tokens in its memo (None on the reference
+        path)."""
+        if state.memo is None:
+            return None
+        return state.memo.ids_of(lexed, len(state.line) - len(state.line.lstrip(" ")))
 
     def _complete_line(self, frames, expect_block, text: str, state=None):
         """Process one complete logical line (changes ``frames``); returns expect_block.
         ``state``: the state whose line ``text`` completes (``frames`` are a copy of its
         own), whose lexing and parses it continues."""
         stripped = text.lstrip(" ")
+        memo = ids = None
         if self.incremental and state is not None:
-            tokens = self._lex_line(text, state)[1].tokens
+            lexed = self._lex_line(text, state)[1]
+            tokens, memo = lexed.tokens, state.memo
+            if tokens and memo is not None:
+                ids = memo.ids_of(lexed, len(text) - len(stripped))
         else:
             tokens, _ = _lex(stripped)
         if not tokens:
             return expect_block          # a blank or comment line
         frame, statement = self._parse(frames, expect_block, len(text) - len(stripped),
-                                       tokens, True, None if state is None else state.memo)
+                                       tokens, True, memo, ids)
         return self._apply(frame, statement)
 
     @staticmethod
@@ -1285,16 +1323,18 @@ class RuleChecker:
         stripped = text.lstrip(" ")
         if not stripped:
             return True
-        tokens, partial = self._lexed(state)
+        lexed = self._lexed(state)
+        tokens, partial = lexed
         if not tokens:
             return True
         indent = len(text) - len(stripped)
+        ids = self._ids(state, lexed)
         if "#" in stripped.rsplit("\n", 1)[-1] and _open_brackets(tokens) <= 0:
             # a comment outside brackets ends the line: the statement before it must be
             # complete (inside brackets the line goes on below it)
             try:
                 self._parse(state.copy_frames(), state.expect_block, indent, tokens, True,
-                            state.memo)
+                            state.memo, ids)
                 return True
             except (_Dead, _More):
                 return False
@@ -1306,9 +1346,12 @@ class RuleChecker:
         else:
             options = [tokens]
         for option in options:
+            option_ids = ids
+            if ids is not None and option is not tokens:
+                option_ids = state.memo.prefix_ids(indent, option, ids, len(tokens) - 1)
             try:
                 self._parse(state.copy_frames(), state.expect_block, indent, option, False,
-                            state.memo)
+                            state.memo, option_ids)
                 return True              # a whole statement with room to spare
             except _More:
                 return True
@@ -1377,15 +1420,17 @@ def _open_brackets(tokens) -> int:
                for t in tokens if t[0] == "op")
 
 
-def _line_end(text: str):
-    """Index of the newline that ends the first logical line (outside brackets), or None."""
-    depth, k, n = 0, 0, len(text)
+def _line_end(text: str, k: int = 0, depth: int = 0):
+    """(index of the newline that ends the first logical line (outside brackets), None), or
+    (None, where a scan of a longer text may resume: (index, bracket depth there)).  ``k``,
+    ``depth``: resume from there (text before ``k`` scanned already)."""
+    n = len(text)
     while k < n:
         c = text[k]
         if c == "#":
             j = text.find("\n", k)
             if j < 0:
-                return None
+                return None, (k, depth)   # in a comment: it may end further on
             k = j
             continue
         if c in _OPEN:
@@ -1395,9 +1440,9 @@ def _line_end(text: str):
         elif c in _CLOSE:
             depth -= 1
         elif c == "\n" and depth <= 0:
-            return k
+            return k, None
         k += 1
-    return None
+    return None, (n, depth)
 
 
 class _NoScope:
