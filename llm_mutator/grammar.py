@@ -236,13 +236,15 @@ class _LineMemo:
     comparison.  One memo serves the states of one line in one block context (the states
     :meth:`RuleChecker.feed` makes until the line completes), whose parses see the same
     variables."""
-    __slots__ = ("trie", "results")
+    __slots__ = ("trie", "results", "verdicts", "pending")
 
     MAX_RESULTS = 50_000
 
     def __init__(self):
         self.trie: dict = {}
         self.results: dict = {}
+        self.verdicts: dict = {}    # prefix id -> whether those tokens may go on (not final)
+        self.pending: dict = {}     # prefix id -> RuleChecker._pending of those tokens
 
     def prefix_ids(self, indent: int, tokens, known=None, reused: int = 0) -> list:
         """ids[k]: the number of (indent, tokens[:k]); ``known``: the ids of a token list that
@@ -1186,6 +1188,7 @@ class RuleChecker:
         last, partial token with ``drop_last``)."""
         text = state.line
         stripped = text.lstrip(" ")
+        ids = None
         try:
             lexed = self._lexed(state)
             tokens, ids = lexed.tokens, self._ids(state, lexed)
@@ -1193,6 +1196,10 @@ class RuleChecker:
                 tokens, ids = tokens[:-1], ids and ids[:-1]
             if not tokens:
                 return set()
+            if ids is not None:
+                known = state.memo.pending.get(ids[-1])
+                if known is not None:
+                    return set(known)
             line = None
             frames = state.copy_frames()
             keyword = tokens[0][1] if tokens[0][0] == "name" else None
@@ -1201,11 +1208,14 @@ class RuleChecker:
             line = _Line(tokens, _readable(env), False, state.memo, len(text) - len(stripped),
                          ids)
             line.statement()
+            names = set()
         except _More:
-            return set().union(*line.pending, *line.binding) if line is not None else set()
+            names = set().union(*line.pending, *line.binding) if line is not None else set()
         except _Dead:
-            pass
-        return set()
+            names = set()
+        if ids is not None:
+            state.memo.pending[ids[-1]] = frozenset(names)
+        return names
 
     # -- lines ----------------------------------------------------------------------------
 
@@ -1349,14 +1359,26 @@ class RuleChecker:
             option_ids = ids
             if ids is not None and option is not tokens:
                 option_ids = state.memo.prefix_ids(indent, option, ids, len(tokens) - 1)
+            if option_ids is not None:
+                # the same tokens were judged before on this line (a name typed in pieces,
+                # the draws of one step share their start)
+                known = state.memo.verdicts.get(option_ids[-1])
+                if known is not None:
+                    if known:
+                        return True
+                    continue
             try:
                 self._parse(state.copy_frames(), state.expect_block, indent, option, False,
                             state.memo, option_ids)
-                return True              # a whole statement with room to spare
+                viable = True            # a whole statement with room to spare
             except _More:
-                return True
+                viable = True
             except _Dead:
-                continue
+                viable = False
+            if option_ids is not None:
+                state.memo.verdicts[option_ids[-1]] = viable
+            if viable:
+                return True
         return False
 
     def _end(self, state: CheckerState):
