@@ -35,6 +35,7 @@ Sampling under this checker is :mod:`llm_mutator.constrained`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 
@@ -167,11 +168,18 @@ _WORDS = tuple(sorted({"if", "elif", "else", "return", "pass", "and", "or", "not
                       | set(ALLOWED_BUILTINS) | set(SEED_FEATURES) | set(SEED_METHODS)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _words_after(stem: str) -> frozenset:
+    """The words of the language that ``stem`` may grow into."""
+    return frozenset(w for w in _WORDS if w.startswith(stem))
+
+
 def _candidates(token, names=()):
     """The complete tokens a partial last token may still become."""
     kind, text = token
     if kind == "name":
-        words = {w for w in _WORDS + tuple(names) if w.startswith(text)}
+        words = {w for w in names if w.startswith(text)}
+        words |= _words_after(text)
         words.add(text)
         return [("name", w) for w in sorted(words, key=len)] + [("fresh", text)]
     if kind == "num":
