@@ -244,7 +244,7 @@ class _LineMemo:
     comparison.  One memo serves the states of one line in one block context (the states
     :meth:`RuleChecker.feed` makes until the line completes), whose parses see the same
     variables."""
-    __slots__ = ("trie", "results", "verdicts", "pending")
+    __slots__ = ("trie", "results", "verdicts", "pending", "envs")
 
     MAX_RESULTS = 50_000
 
@@ -253,6 +253,7 @@ class _LineMemo:
         self.results: dict = {}
         self.verdicts: dict = {}    # prefix id -> whether those tokens may go on (not final)
         self.pending: dict = {}     # prefix id -> RuleChecker._pending of those tokens
+        self.envs: dict = {}        # (indent, elif/else or None) -> RuleChecker._line_env
 
     def prefix_ids(self, indent: int, tokens, known=None, reused: int = 0) -> list:
         """ids[k]: the number of (indent, tokens[:k]); ``known``: the ids of a token list that
@@ -1209,12 +1210,8 @@ class RuleChecker:
                 if known is not None:
                     return set(known)
             line = None
-            frames = state.copy_frames()
-            keyword = tokens[0][1] if tokens[0][0] == "name" else None
-            frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
-            env = frame.chain.before if keyword in ("elif", "else") else frame.env
-            line = _Line(tokens, _readable(env), False, state.memo, len(text) - len(stripped),
-                         ids)
+            env = self._line_env(state, len(text) - len(stripped), tokens)
+            line = _Line(tokens, env, False, state.memo, len(text) - len(stripped), ids)
             line.statement()
             names = set()
         except _More:
@@ -1286,6 +1283,26 @@ class RuleChecker:
         frame = self._enter(frames, expect_block, indent, keyword)
         env = frame.chain.before if keyword in ("elif", "else") else frame.env
         return frame, _Line(tokens, _readable(env), final, memo, indent, ids).statement()
+
+    def _line_env(self, state: CheckerState, indent: int, tokens) -> dict:
+        """The variables a statement at ``indent`` beginning with ``tokens[0]`` may read after
+        the state's completed lines (raises _Dead where no statement may start); the same
+        for every prefix of the line, so remembered in its memo."""
+        keyword = tokens[0][1] if tokens[0][0] == "name" else None
+        key = (indent, keyword if keyword in ("elif", "else") else None)
+        known = state.memo.envs.get(key) if state.memo is not None else None
+        if known is None:
+            try:
+                frame = self._enter(state.copy_frames(), state.expect_block, indent, keyword)
+                known = _readable(frame.chain.before if keyword in ("elif", "else")
+                                  else frame.env)
+            except _Dead:
+                known = _Dead
+            if state.memo is not None:
+                state.memo.envs[key] = known
+        if known is _Dead:
+            raise _Dead()
+        return known
 
     @staticmethod
     def _ids(state: CheckerState, lexed: _Lexed):
@@ -1376,8 +1393,8 @@ class RuleChecker:
                         return True
                     continue
             try:
-                self._parse(state.copy_frames(), state.expect_block, indent, option, False,
-                            state.memo, option_ids)
+                _Line(option, self._line_env(state, indent, option), False, state.memo, indent,
+                      option_ids).statement()
                 viable = True            # a whole statement with room to spare
             except _More:
                 viable = True
