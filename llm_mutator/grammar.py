@@ -118,13 +118,12 @@ def opens_rule(prompt: str) -> bool:
 # ----------------------------------------------------------------------------- lexing
 
 def _lex(text: str, prev=None):
-    """(tokens, partial): tokens as (kind, text) with comments and spaces dropped; raises _Dead
-    on a character the language cannot contain.  ``partial`` is True when the last token
-    touches the end of the text (a longer name, number or operator might still be meant).
-
-    ``prev``: the :class:`_Lexed` of a prefix of ``text``; lexing resumes at its last lexeme
-    (the only one more text can change: every earlier one ended before a character it could
-    not take).  Returns a :class:`_Lexed`."""
+    """The :class:`_Lexed` of ``text``: its tokens as (kind, text) with comments and spaces
+    dropped, and ``partial``, True when the last token touches the end of the text (a longer
+    name, number or operator might still be meant); raises _Dead on a character the language
+    cannot contain.  ``prev``: the _Lexed of a prefix of ``text``; lexing resumes at its last
+    lexeme (the only one more text can change: every earlier one ended before a character it
+    could not take)."""
     if prev is not None:
         tokens, pos = prev.tokens[:prev.kept], prev.resume
     else:
@@ -157,9 +156,6 @@ class _Lexed:
         # base: the _Lexed this one continues (its first ``reused`` tokens are base's);
         # ids: the tokens' prefix ids in the line's memo (_LineMemo.ids_of), once asked
         self.base, self.reused, self.ids = base, (base.kept if base else 0), None
-
-    def __iter__(self):     # tokens, partial = _lex(text)
-        return iter((self.tokens, self.partial))
 
 
 # words a partial name may grow into, besides the local variables
@@ -298,8 +294,6 @@ def _memoized(method):
 
     def parse(self, *args):
         memo = self.memo
-        if memo is None:
-            return method(self, *args)
         start, ids = self.pos, self.ids
         key = (ids[start], name, args)
         known = memo.results.get(key)
@@ -322,10 +316,10 @@ def _memoized(method):
 class _Line:
     """Recursive descent over the tokens of one logical line (see the module docstring).
     ``final``: the tokens are the whole line (past them is its end); otherwise running out of
-    tokens means the line may go on (:class:`_More`).  ``memo``: the :class:`_LineMemo` of
-    the line's earlier parses (None: parse everything afresh, the reference path)."""
+    tokens means the line may go on (:class:`_More`).  The reference path: everything is
+    parsed afresh (:class:`_MemoLine` remembers)."""
 
-    def __init__(self, tokens, env, final, memo=None, indent=0, ids=None):
+    def __init__(self, tokens, env, final):
         self.tokens, self.pos, self.final = tokens, 0, final
         self.env = env if env is not None else {}
         self.pending: list[set] = []     # open generator elements: names awaiting a for
@@ -334,40 +328,6 @@ class _Line:
         self.must_iterate_at = -1        # the token where only an iterable may stand
         self.binding: list[set] = []     # element names that open for clauses may bind
         self.gens: list[_Gen] = []       # the open reducer calls, outermost first
-        self.memo = memo
-        if memo is not None and ids is None:
-            ids = memo.prefix_ids(indent, tokens)
-        self.ids = ids
-
-    # -- memo (see _LineMemo) -------------------------------------------------------------
-    # A nonterminal that returns leaves the lists as long as it found them (what it opens, it
-    # closes); what it may change is the contents of the open generators' sets and counters
-    # and the iterable positions, all restored in place: the callers hold the same objects.
-
-    def shape(self):
-        return len(self.pending), len(self.bound), len(self.binding), len(self.gens)
-
-    def effects(self):
-        return (self.pos, self.iterable_at, self.must_iterate_at,
-                tuple(frozenset(s) for s in self.pending),
-                tuple(frozenset(s) for s in self.binding),
-                tuple((frozenset(g.pending), g.inner, g.clauses, g.reached, g.least)
-                      for g in self.gens))
-
-    def restore(self, effects) -> None:
-        self.pos, self.iterable_at, self.must_iterate_at, pending, binding, gens = effects
-        for now, then in zip(self.pending, pending):
-            if now != then:
-                now.clear()
-                now.update(then)
-        for now, then in zip(self.binding, binding):
-            if now != then:
-                now.clear()
-                now.update(then)
-        for g, (names, g.inner, g.clauses, g.reached, g.least) in zip(self.gens, gens):
-            if g.pending != names:
-                g.pending.clear()
-                g.pending.update(names)
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -502,7 +462,6 @@ class _Line:
             v = _Value(BOOL)
         return v
 
-    @_memoized
     def not_test(self) -> _Value:
         if self.pos == self.must_iterate_at and self.at("not"):
             raise _Dead()
@@ -594,7 +553,6 @@ class _Line:
             return _Value(INT if int_power else FLOAT)
         return _Value(join_types(_numeric(left.type), _numeric(right.type)))
 
-    @_memoized
     def atom(self) -> _Value:
         kind, text = self.take()
         if self.pos - 1 == self.must_iterate_at and (kind != "name" or text not in (
@@ -854,6 +812,57 @@ class _Line:
             del self.bound[mark:]
 
 
+class _MemoLine(_Line):
+    """A :class:`_Line` whose parses of ``not_test`` and ``atom`` (the nonterminals that
+    close over most tokens) are remembered in ``memo``, a :class:`_LineMemo`, across the
+    parses of the line's prefixes; ``ids``: the tokens' prefix ids there, when known."""
+
+    def __init__(self, tokens, env, final, memo, indent, ids=None):
+        super().__init__(tokens, env, final)
+        self.memo = memo
+        self.ids = ids if ids is not None else memo.prefix_ids(indent, tokens)
+
+    # -- memo (see _LineMemo) -------------------------------------------------------------
+    # A nonterminal that returns leaves the lists as long as it found them (what it opens, it
+    # closes); what it may change is the contents of the open generators' sets and counters
+    # and the iterable positions, all restored in place: the callers hold the same objects.
+
+    def shape(self):
+        return len(self.pending), len(self.bound), len(self.binding), len(self.gens)
+
+    def effects(self):
+        return (self.pos, self.iterable_at, self.must_iterate_at,
+                tuple(frozenset(s) for s in self.pending),
+                tuple(frozenset(s) for s in self.binding),
+                tuple((frozenset(g.pending), g.inner, g.clauses, g.reached, g.least)
+                      for g in self.gens))
+
+    def restore(self, effects) -> None:
+        self.pos, self.iterable_at, self.must_iterate_at, pending, binding, gens = effects
+        for now, then in zip(self.pending, pending):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for now, then in zip(self.binding, binding):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for g, (names, g.inner, g.clauses, g.reached, g.least) in zip(self.gens, gens):
+            if g.pending != names:
+                g.pending.clear()
+                g.pending.update(names)
+
+    not_test = _memoized(_Line.not_test)
+    atom = _memoized(_Line.atom)
+
+
+def _line(tokens, env, final, memo=None, indent=0, ids=None) -> _Line:
+    """A line parser: remembering in ``memo``, or the reference when None."""
+    if memo is None:
+        return _Line(tokens, env, final)
+    return _MemoLine(tokens, env, final, memo, indent, ids)
+
+
 # ----------------------------------------------------------------------------- block structure
 
 class _Frame:
@@ -1103,7 +1112,8 @@ class RuleChecker:
         def expand(current):
             """(estimate of the atoms left, atoms to try) at ``current``."""
             try:
-                tokens, partial = self._lexed(current)
+                lexed = self._lexed(current)
+                tokens, partial = lexed.tokens, lexed.partial
             except _Dead:
                 return 0, []
             pending = self._pending(current)
@@ -1211,7 +1221,7 @@ class RuleChecker:
                     return set(known)
             line = None
             env = self._line_env(state, len(text) - len(stripped), tokens)
-            line = _Line(tokens, env, False, state.memo, len(text) - len(stripped), ids)
+            line = _line(tokens, env, False, state.memo, len(text) - len(stripped), ids)
             line.statement()
             names = set()
         except _More:
@@ -1282,7 +1292,7 @@ class RuleChecker:
         keyword = tokens[0][1] if tokens[0][0] == "name" else None
         frame = self._enter(frames, expect_block, indent, keyword)
         env = frame.chain.before if keyword in ("elif", "else") else frame.env
-        return frame, _Line(tokens, _readable(env), final, memo, indent, ids).statement()
+        return frame, _line(tokens, _readable(env), final, memo, indent, ids).statement()
 
     def _line_env(self, state: CheckerState, indent: int, tokens) -> dict:
         """The variables a statement at ``indent`` beginning with ``tokens[0]`` may read after
@@ -1324,7 +1334,7 @@ class RuleChecker:
             if tokens and memo is not None:
                 ids = memo.ids_of(lexed, len(text) - len(stripped))
         else:
-            tokens, _ = _lex(stripped)
+            tokens = _lex(stripped).tokens
         if not tokens:
             return expect_block          # a blank or comment line
         frame, statement = self._parse(frames, expect_block, len(text) - len(stripped),
@@ -1359,7 +1369,7 @@ class RuleChecker:
         if not stripped:
             return True
         lexed = self._lexed(state)
-        tokens, partial = lexed
+        tokens, partial = lexed.tokens, lexed.partial
         if not tokens:
             return True
         indent = len(text) - len(stripped)
@@ -1393,7 +1403,7 @@ class RuleChecker:
                         return True
                     continue
             try:
-                _Line(option, self._line_env(state, indent, option), False, state.memo, indent,
+                _line(option, self._line_env(state, indent, option), False, state.memo, indent,
                       option_ids).statement()
                 viable = True            # a whole statement with room to spare
             except _More:
