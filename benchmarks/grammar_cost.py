@@ -45,6 +45,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 TOKENS_PER_COMPLETION = 160     # the GPU goal: completions of 160 tokens
+# the length of the current line (characters) before a step: the reference path re-parses the
+# line at every check, so its cost per token grows with it; the incremental one should not
+LINE_BUCKETS = (0, 40, 80, 160)
 
 
 def completions(n_random: int, seed: int, runs=()) -> list[str]:
@@ -103,12 +106,14 @@ def replay(vocabulary, sequences, others, make_checker) -> dict:
     from llm_mutator.constrained import RuleLogitsProcessor
     tokens = checks = 0
     seconds = 0.0
+    by_line = {b: [0.0, 0] for b in LINE_BUCKETS}   # bucket -> [seconds, tokens]
+    clock = time.perf_counter
     for ids, drawn in zip(sequences, others):
         processor = RuleLogitsProcessor(vocabulary, [""], prompt_length=0)
         processor.checker = make_checker()
         processor.states = [processor.checker.start("")]
-        start = time.perf_counter()
         for token, rejected in zip(ids, drawn):
+            start = clock()
             state = processor.states[0]
             for other in rejected:
                 processor.checks += 1
@@ -117,13 +122,20 @@ def replay(vocabulary, sequences, others, make_checker) -> dict:
                 raise AssertionError(f"the checker refused a valid program at "
                                      f"{state.text!r} + {vocabulary.texts[token]!r}")
             processor._advance_row(0, token)
-        seconds += time.perf_counter() - start
+            spent = clock() - start
+            seconds += spent
+            bucket = by_line[max(b for b in LINE_BUCKETS if b <= len(state.line))]
+            bucket[0] += spent
+            bucket[1] += 1
         tokens += len(ids)
         checks += processor.checks
     us = 1e6 * seconds / tokens
     return {"seconds": seconds, "tokens": tokens, "checks_per_token": checks / tokens,
             "us_per_token": us, "token_steps_per_s_per_core": 1e6 / us,
-            "completions_per_s_per_core": 1e6 / us / TOKENS_PER_COMPLETION}
+            "completions_per_s_per_core": 1e6 / us / TOKENS_PER_COMPLETION,
+            "us_per_token_by_line_chars": {str(b): 1e6 * t / max(n, 1)
+                                           for b, (t, n) in by_line.items()},
+            "tokens_by_line_chars": {str(b): n for b, (_, n) in by_line.items()}}
 
 
 def rejected_draws(sequences, k: int, seed: int) -> list:
@@ -181,6 +193,11 @@ def main() -> None:
                for key in ("us_per_token", "checks_per_token", "token_steps_per_s_per_core",
                            "completions_per_s_per_core")}
         for name, rows in results["runs"].items()}
+    for name, rows in results["runs"].items():
+        results["median"][name]["us_per_token_by_line_chars"] = {
+            str(b): statistics.median(r["us_per_token_by_line_chars"][str(b)] for r in rows)
+            for b in LINE_BUCKETS}
+    results["tokens_by_line_chars"] = results["runs"][chosen[0]][0]["tokens_by_line_chars"]
     base = results["median"][chosen[0]]["us_per_token"]
     for name, m in results["median"].items():
         m["speedup"] = base / m["us_per_token"]
@@ -188,7 +205,9 @@ def main() -> None:
               f"{m['checks_per_token']:.2f} checks per token, ceiling "
               f"{m['token_steps_per_s_per_core']:.0f} constrained token-steps/s per core = "
               f"{m['completions_per_s_per_core']:.1f} completions/s per core at "
-              f"{TOKENS_PER_COMPLETION} tokens ({m['speedup']:.1f}x {chosen[0]})")
+              f"{TOKENS_PER_COMPLETION} tokens ({m['speedup']:.1f}x {chosen[0]}); by line "
+              f"length (chars from): " + ", ".join(
+                  f"{b}: {us:.0f} µs" for b, us in m["us_per_token_by_line_chars"].items()))
     results["machine_end"] = f"load average {os.getloadavg()[0]:.1f} at the end"
     from bench_io import write_result
     write_result(Path(args.out), results, stamp=True)
