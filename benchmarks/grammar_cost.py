@@ -138,6 +138,39 @@ def replay(vocabulary, sequences, others, make_checker) -> dict:
             "tokens_by_line_chars": {str(b): n for b, (_, n) in by_line.items()}}
 
 
+def model_logits(model_dir: str, sequences, rows: int):
+    """The model's next-token logits along the sequences (teacher forcing), ``rows`` of them:
+    the distributions the sampler draws from (computed once, outside any timing)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    out, have = [], 0
+    with torch.no_grad():
+        for ids in sequences:
+            logits = model(torch.tensor([ids])).logits[0]
+            out.append(logits)
+            have += len(ids)
+            if have >= rows:
+                break
+    return torch.cat(out)[:rows].float()
+
+
+def draw_cost(vocabulary, logits, batch: int) -> float:
+    """Microseconds per row and step of the sampler's draws (:meth:`RuleLogitsProcessor.
+    _nucleus_draws`, as its ``__call__`` makes them) over batches of ``batch`` rows."""
+    import torch
+    from llm_mutator.constrained import RuleLogitsProcessor
+    processor = RuleLogitsProcessor(vocabulary, [""] * batch, prompt_length=0)
+    k = min(processor.max_checks, logits.shape[1])
+    steps = logits.shape[0] // batch
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    for j in range(steps):
+        logp = torch.log_softmax(logits[j * batch:(j + 1) * batch] / processor.temperature, -1)
+        processor._nucleus_draws(logp, k)
+    return 1e6 * (time.perf_counter() - start) / (steps * batch)
+
+
 def rejected_draws(sequences, k: int, seed: int) -> list:
     """Per sequence and step, ``k`` tokens drawn by the sequences' own token frequencies
     (whether the checker accepts them does not matter: the cost of a check is wanted)."""
@@ -148,7 +181,9 @@ def rejected_draws(sequences, k: int, seed: int) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="use this model's tokenizer (default: train one)")
+    ap.add_argument("--model", help="use this model's tokenizer (default: train one), and "
+                                    "time the sampler's draws on its next-token distributions")
+    ap.add_argument("--batch", type=int, default=64, help="rows per step for the draws")
     ap.add_argument("--random-rules", type=int, default=300)
     ap.add_argument("--runs", nargs="*", default=[], help="run folders whose programs to add")
     ap.add_argument("--others", type=int, default=2,
@@ -180,7 +215,18 @@ def main() -> None:
                "machine": f"{os.cpu_count()} CPU cores, load average {load:.1f} at the start, "
                           "one process",
                "runs": {p: [] for p in chosen}}
+    logits = None
+    if args.model:
+        import torch
+        torch.set_num_threads(1)
+        logits = model_logits(args.model, sequences, 32 * args.batch)
+        results.update(draws_batch=args.batch, draws_rows=int(logits.shape[0]),
+                       draws_us_per_row_step=[])
     for repeat in range(args.repeats):
+        if logits is not None:
+            results["draws_us_per_row_step"].append(draw_cost(vocabulary, logits, args.batch))
+            print(f"repeat {repeat} draws: {results['draws_us_per_row_step'][-1]:.0f} µs per "
+                  f"row and step ({args.batch} rows a step)", flush=True)
         others = rejected_draws(sequences, args.others, seed=repeat)
         for name in chosen:      # interleaved: the paths share the machine's load
             row = replay(vocabulary, sequences, others, paths[name])
@@ -208,6 +254,11 @@ def main() -> None:
               f"{TOKENS_PER_COMPLETION} tokens ({m['speedup']:.1f}x {chosen[0]}); by line "
               f"length (chars from): " + ", ".join(
                   f"{b}: {us:.0f} µs" for b, us in m["us_per_token_by_line_chars"].items()))
+    if logits is not None:
+        results["draws_median_us_per_row_step"] = statistics.median(
+            results["draws_us_per_row_step"])
+        print(f"median draws: {results['draws_median_us_per_row_step']:.0f} µs per row and "
+              f"step, {args.batch} rows a step, torch on one thread")
     results["machine_end"] = f"load average {os.getloadavg()[0]:.1f} at the end"
     from bench_io import write_result
     write_result(Path(args.out), results, stamp=True)

@@ -228,3 +228,29 @@ def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tmp_path
     assert share_valid(False) < 0.5          # an untrained model writes noise
     assert share_valid(True) == 1.0
     assert backend.last_processor.released == 0
+
+
+def test_the_samplers_draws_are_the_models_nucleus_without_replacement_in_its_proportions():
+    torch = pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
+    from llm_mutator.constrained import NUCLEUS_TOP, RuleLogitsProcessor
+
+    class Vocabulary:
+        texts, eos_ids, size = [None] * 600, set(), 600
+
+    processor = RuleLogitsProcessor(Vocabulary(), ["", ""], prompt_length=0, coverage=0.9)
+    sure = torch.full((600,), 1e-9)
+    sure[:4] = torch.tensor([0.5, 0.3, 0.15, 0.05])      # nucleus: the first three
+    flat = torch.ones(600)                               # nucleus: 540 tokens, past a top-k
+    assert 0.9 * 600 > 4 * 64 and 0.9 * 600 > NUCLEUS_TOP
+    logp = torch.log(torch.stack([sure / sure.sum(), flat / flat.sum()]))
+    torch.manual_seed(0)
+    first, pairs = [0, 0, 0], 0
+    for _ in range(4000):
+        narrow, wide = processor._nucleus_draws(logp, 64)
+        assert sorted(narrow) == [0, 1, 2]                # all of the nucleus, once each
+        assert len(wide) == 64 == len(set(wide))         # (any 540 of equal weight)
+        first[narrow[0]] += 1
+        pairs += narrow[:2] == [0, 1]
+    # first draw in proportion 0.5 : 0.3 : 0.15; 0 then 1 with 0.5/0.95 * 0.3/0.45
+    assert [round(n / 4000, 2) for n in first] == pytest.approx([0.53, 0.32, 0.16], abs=0.03)
+    assert pairs / 4000 == pytest.approx(0.5 / 0.95 * 0.3 / 0.45, abs=0.03)
