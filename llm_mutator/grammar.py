@@ -304,7 +304,7 @@ def _memoized(method):
                 return value
         shape = self.shape()
         value = method(self, *args)
-        read = self.pos      # the last token read: where it stopped (see peek)
+        read = self.pos      # the last token it read: the one it stopped at
         if read < len(self.tokens) and read - start >= MIN_MEMO_SPAN and self.shape() == shape:
             memo.store(key, (read, ids[read + 1], value, self.effects()))
         return value
@@ -961,6 +961,7 @@ class RuleChecker:
 
     def __init__(self, incremental: bool = True):
         self._closings: dict[str, tuple] = {}   # text -> (closing or None, budget searched)
+        self._validated: dict[str, bool] = {}   # text -> parse_completion accepts it
         self.searches = 0
         # incremental: a line's lexing and parsing carried from one state to the next
         # (_LineMemo); False: the line re-lexed and re-parsed from its start at every check
@@ -1432,11 +1433,19 @@ class RuleChecker:
             return None
         if frames[0].env is not None:
             return None                 # some path does not return
-        try:
-            parse_completion(state.text)
-        except CompletionError:
-            return None
-        return CheckerState(frames, None, "", state.text, True)
+        valid = self._validated.get(state.text)
+        if valid is None:
+            # remembered by text: every draw of a step that starts a line in column 0 (a
+            # new def, a stray word) asks again whether the same text ends a rule
+            try:
+                parse_completion(state.text)
+                valid = True
+            except CompletionError:
+                valid = False
+            if len(self._validated) >= self.MAX_REMEMBERED:
+                self._validated.clear()
+            self._validated[state.text] = valid
+        return CheckerState(frames, None, "", state.text, True) if valid else None
 
 
 def _layout(line: str, frames, expect_block) -> None:
