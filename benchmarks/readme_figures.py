@@ -791,6 +791,14 @@ def grammar_cost() -> str:
                      "× first path", f"µs per token when the line has {buckets} characters"],
                     rows)
     lines += ["", f"Tokens per line-length bucket: {shares}."]
+    draws = [(code, doc) for code, doc in docs
+             if doc is not None and "draws_median_us_per_row_step" in doc]
+    if draws:
+        lines += ["", "The sampler's draws from the model's next-token distributions "
+                  f"({draws[-1][1]['draws_batch']} rows a step, torch on one CPU thread), per "
+                  "row and step: " + ", ".join(
+                      f"{code} {_n(round(doc['draws_median_us_per_row_step']))} µs"
+                      for code, doc in draws) + "."]
     lines += [""] + [f"{code}: {doc.get('label', '')} (measured {doc.get('measured_at', '?')}, "
                      f"{doc['machine']}{', ' + doc['machine_end'] if 'machine_end' in doc else ''}"
                      ")." for code, doc in docs if doc is not None]
