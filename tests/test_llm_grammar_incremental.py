@@ -4,7 +4,7 @@ every prefix a sampler can reach: the same viable prefixes, the same states, the
 awaiting a ``for`` and the same verdict on ending — over the rule library, random GP rules,
 generator-heavy and multi-line bodies, and the same texts mutated with garbage, walked as a
 sampler walks them (chunks of a few characters from the last state, rejected draws checked from
-the same state)."""
+the same state) — and, end to end, the same closings and the same sampled completions."""
 
 import random
 import textwrap
@@ -129,3 +129,39 @@ def test_a_valid_program_walked_by_the_incremental_checker_ends_as_a_rule():
 @pytest.mark.slow
 def test_incremental_and_reference_checkers_agree_on_many_more_rules():
     assert run(n_random=400, seed=11, mutations=4) > 100_000
+
+
+def test_closings_found_by_both_checkers_are_the_same():
+    reference, incremental = RuleChecker(incremental=False), RuleChecker()
+    for text in HAND_WRITTEN:
+        ref, inc = reference.start(), incremental.start()
+        for k in range(0, len(text), 7):
+            ref, inc = reference.feed(ref, text[k:k + 7]), incremental.feed(inc, text[k:k + 7])
+            assert reference.closing(ref, budget=300) == incremental.closing(inc, budget=300), \
+                ref.text
+
+
+def test_constrained_sampling_writes_the_same_completions_with_either_checker(
+        tmp_path_factory, monkeypatch):
+    """End to end: a tiny model sampled under the constraint, the same seed, the reference
+    checker in place of the incremental one: the same completions, token for token."""
+    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
+    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+    import llm_mutator.constrained as constrained
+    from llm_mutator.backends import TransformersBackend
+    from llm_mutator.prompt import build_prompt
+    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
+    out = tmp_path_factory.mktemp("grammar-incremental") / "model"
+    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
+                                                hidden_size=32, layers=1, heads=2,
+                                                vocab_size=300, batch_size=4, threads=1),
+                  log=lambda *_: None)
+    backend = TransformersBackend(str(out), max_new_tokens=64)
+    prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"]),
+               build_prompt(["return seed.d == 0\n"])]
+    incremental = backend.generate_raw(prompts, 3, seed=5, grammar=True)
+    monkeypatch.setattr(constrained, "RuleChecker",
+                        lambda: RuleChecker(incremental=False))
+    reference = backend.generate_raw(prompts, 3, seed=5, grammar=True)
+    assert not backend.last_processor.checker.incremental
+    assert reference == incremental
