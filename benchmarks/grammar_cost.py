@@ -1,8 +1,9 @@
 """What the rule-language constraint costs per generated token, without a model.
 
-    python benchmarks/grammar_cost.py [--model DIR] [--random-rules 300] [--others 2]
-                                      [--runs RUN ...] [--repeats 5] [--paths P,...]
-                                      [--out FILE.json] [--label TEXT]
+    python benchmarks/grammar_cost.py [--model DIR [--batch 64] [--random-sampler]]
+                                      [--random-rules 300] [--others 2] [--runs RUN ...]
+                                      [--repeats 5] [--paths P,...] [--out FILE.json]
+                                      [--label TEXT]
 
 On a GPU a batch's forward is cheap per sequence, and the grammar, checked on the host for every
 sequence of the batch at every step, sets the pace.  This benchmark times the grammar alone: it
@@ -25,7 +26,12 @@ as JSON (default ``benchmarks/results/grammar_cost.json``, rendered by
 ``benchmarks/readme_figures.py``), the first path being the baseline of the others.
 
 Tokenizer: by default a byte-level BPE tokenizer trained on the same programs, as
-``train-mutator`` trains one from scratch; ``--model DIR``: that model's tokenizer.
+``train-mutator`` trains one from scratch; ``--model DIR``: that model's tokenizer, and the
+sampler's draws (:meth:`RuleLogitsProcessor._nucleus_draws`) timed on that model's next-token
+distributions, ``--batch`` rows a step.  ``--random-sampler`` (with ``--model``): the whole
+constrained sampler timed end to end on a tiny random model with that tokenizer (CPU seconds
+per generated token, forward included) — a model as far from the rule language as the random
+model of the issue's GPU goal, for which the checks per token, not their cost, decide.
 """
 
 from __future__ import annotations
@@ -171,6 +177,44 @@ def draw_cost(vocabulary, logits, batch: int) -> float:
     return 1e6 * (time.perf_counter() - start) / (steps * batch)
 
 
+def random_sampler_cost(tokenizer_dir: str, seeds, prompts_per_seed: int = 2, n: int = 16,
+                        tokens: int = TOKENS_PER_COMPLETION) -> dict:
+    """The whole constrained sampler (model forward, draws, grammar, closings) on a tiny random
+    model with ``tokenizer_dir``'s tokenizer: a model as far from the rule language as the
+    random model of the issue's GPU goal, whose forward costs next to nothing here.  CPU
+    seconds of this process per generated token (less sensitive to the machine's load than
+    wall time)."""
+    import tempfile
+    from serve_llm import random_model
+    from llm_mutator.backends import TransformersBackend
+    from llm_mutator.prompt import CompletionError, build_prompt, parse_completion
+    with tempfile.TemporaryDirectory() as tmp:
+        random_model(tokenizer_dir, Path(tmp) / "random", 64, 2, 2)
+        backend = TransformersBackend(str(Path(tmp) / "random"), max_new_tokens=tokens)
+        prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"])] * prompts_per_seed
+        cpu = written = checks = searches = valid = 0
+        for seed in seeds:
+            start = time.process_time()
+            groups = backend.generate_raw(prompts, n, seed=seed, grammar=True,
+                                          max_new_tokens=tokens)
+            cpu += time.process_time() - start
+            processor = backend.last_processor
+            written += sum(k for g in groups for _, k, _ in g)
+            checks += processor.checks
+            searches += processor.checker.searches
+            for g in groups:
+                for text, _, _ in g:
+                    try:
+                        parse_completion(text)
+                        valid += 1
+                    except CompletionError:
+                        pass
+    completions = len(seeds) * prompts_per_seed * n
+    return {"completions": completions, "tokens": written, "cpu_seconds": cpu,
+            "us_per_token": 1e6 * cpu / written, "checks_per_token": checks / written,
+            "closing_searches": searches, "valid_share": valid / completions}
+
+
 def rejected_draws(sequences, k: int, seed: int) -> list:
     """Per sequence and step, ``k`` tokens drawn by the sequences' own token frequencies
     (whether the checker accepts them does not matter: the cost of a check is wanted)."""
@@ -184,6 +228,9 @@ def main() -> None:
     ap.add_argument("--model", help="use this model's tokenizer (default: train one), and "
                                     "time the sampler's draws on its next-token distributions")
     ap.add_argument("--batch", type=int, default=64, help="rows per step for the draws")
+    ap.add_argument("--random-sampler", action="store_true",
+                    help="with --model: also time the whole constrained sampler on a tiny "
+                         "random model with that tokenizer")
     ap.add_argument("--random-rules", type=int, default=300)
     ap.add_argument("--runs", nargs="*", default=[], help="run folders whose programs to add")
     ap.add_argument("--others", type=int, default=2,
@@ -254,6 +301,13 @@ def main() -> None:
               f"{TOKENS_PER_COMPLETION} tokens ({m['speedup']:.1f}x {chosen[0]}); by line "
               f"length (chars from): " + ", ".join(
                   f"{b}: {us:.0f} µs" for b, us in m["us_per_token_by_line_chars"].items()))
+    if args.random_sampler and args.model:
+        row = random_sampler_cost(args.model, seeds=(11, 12, 13))
+        results["random_sampler"] = row
+        print(f"random model, whole sampler: {row['us_per_token']:.0f} µs of CPU per token "
+              f"(forward included), {row['checks_per_token']:.1f} checks per token, "
+              f"{row['closing_searches']} closing searches, {100 * row['valid_share']:.0f}% "
+              f"valid, {row['completions']} completions", flush=True)
     if logits is not None:
         results["draws_median_us_per_row_step"] = statistics.median(
             results["draws_us_per_row_step"])

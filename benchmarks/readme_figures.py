@@ -799,6 +799,17 @@ def grammar_cost() -> str:
                   "row and step: " + ", ".join(
                       f"{code} {_n(round(doc['draws_median_us_per_row_step']))} µs"
                       for code, doc in draws) + "."]
+    randoms = [(code, doc["random_sampler"]) for code, doc in docs
+               if doc is not None and "random_sampler" in doc]
+    if randoms:
+        lines += ["", "The whole constrained sampler on a tiny random model with that tokenizer "
+                  f"({randoms[-1][1]['completions']} completions of at most "
+                  f"{d['tokens_per_completion']} tokens, CPU time of one process, the model's "
+                  "forward included): " + "; ".join(
+                      f"{code} {_n(round(r['us_per_token']))} µs per token, "
+                      f"{r['checks_per_token']:.1f} checks per token, "
+                      f"{r['closing_searches']} closing searches, {r['valid_share']:.0%} valid"
+                      for code, r in randoms) + "."]
     lines += [""] + [f"{code}: {doc.get('label', '')} (measured {doc.get('measured_at', '?')}, "
                      f"{doc['machine']}{', ' + doc['machine_end'] if 'machine_end' in doc else ''}"
                      ")." for code, doc in docs if doc is not None]
