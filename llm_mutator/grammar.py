@@ -12,10 +12,13 @@ structure of the function body — the open ``if`` blocks with their indentation
 variables definitely assigned so far with their static types, which paths have returned —
 updated exactly as the rule language's builder does (definite assignment through
 ``if``/``elif``/``else``, the wider type where branches meet).  The current logical line
-(brackets may span lines) is re-parsed on every step by a small recursive-descent parser of the
-rule language's expressions: operators, ``seed``/``target``/``family`` attributes and methods,
-the builtins with their arities, generator expressions over the allowed iterables, integer-only
-positions, literal bounds (int64, ``**`` exponents, ``range`` bounds).  Names used in a
+(brackets may span lines) is parsed on every check by a small recursive-descent parser of the
+rule language's expressions — incrementally (:class:`_LineMemo`: the lexing resumes at the last
+lexeme, and what the parses of the line's shorter prefixes found is taken, not parsed again), or
+from its start with ``RuleChecker(incremental=False)``, the reference.  The parser knows
+operators, ``seed``/``target``/``family`` attributes and methods, the builtins with their
+arities, generator expressions over the allowed iterables, integer-only positions, literal
+bounds (int64, ``**`` exponents, ``range`` bounds).  Names used in a
 generator's element before its ``for`` clause binds them are held *pending* until the
 generator closes.  A prefix is *viable* when this parser runs out of text without an error; a
 token that ends inside a name, number or operator is viable when some longer token would be.
