@@ -183,36 +183,28 @@ def random_sampler_cost(tokenizer_dir: str, seeds, prompts_per_seed: int = 2, n:
     model with ``tokenizer_dir``'s tokenizer: a model as far from the rule language as the
     random model of the issue's GPU goal, whose forward costs next to nothing here.  CPU
     seconds of this process per generated token (less sensitive to the machine's load than
-    wall time)."""
+    wall time), and what :func:`grammar_validity.measure` counts."""
     import tempfile
+    from grammar_validity import measure
     from serve_llm import random_model
     from llm_mutator.backends import TransformersBackend
-    from llm_mutator.prompt import CompletionError, build_prompt, parse_completion
+    from llm_mutator.prompt import build_prompt
     with tempfile.TemporaryDirectory() as tmp:
         random_model(tokenizer_dir, Path(tmp) / "random", 64, 2, 2)
         backend = TransformersBackend(str(Path(tmp) / "random"), max_new_tokens=tokens)
         prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"])] * prompts_per_seed
-        cpu = written = checks = searches = valid = 0
+        cpu, rows = 0.0, []
         for seed in seeds:
             start = time.process_time()
-            groups = backend.generate_raw(prompts, n, seed=seed, grammar=True,
-                                          max_new_tokens=tokens)
+            rows.append(measure(backend, prompts, n, seed, True, tokens))
             cpu += time.process_time() - start
-            processor = backend.last_processor
-            written += sum(k for g in groups for _, k, _ in g)
-            checks += processor.checks
-            searches += processor.checker.searches
-            for g in groups:
-                for text, _, _ in g:
-                    try:
-                        parse_completion(text)
-                        valid += 1
-                    except CompletionError:
-                        pass
-    completions = len(seeds) * prompts_per_seed * n
+    written = sum(r["tokens"] for r in rows)
+    completions = sum(r["completions"] for r in rows)
     return {"completions": completions, "tokens": written, "cpu_seconds": cpu,
-            "us_per_token": 1e6 * cpu / written, "checks_per_token": checks / written,
-            "closing_searches": searches, "valid_share": valid / completions}
+            "us_per_token": 1e6 * cpu / written,
+            "checks_per_token": sum(r["checks_per_token"] * r["tokens"] for r in rows) / written,
+            "closing_searches": sum(r["closing_searches"] for r in rows),
+            "valid_share": sum(r["valid"] for r in rows) / completions}
 
 
 def rejected_draws(sequences, k: int, seed: int) -> list:

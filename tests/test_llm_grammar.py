@@ -199,17 +199,9 @@ def test_only_prompts_that_open_a_rule_are_constrained():
 
 # ----------------------------------------------------------------------------- with a model
 
-def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tmp_path_factory):
-    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
-    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tiny_mutator):
     from llm_mutator.backends import TransformersBackend
-    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
-    out = tmp_path_factory.mktemp("grammar") / "model"
-    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
-                                                hidden_size=32, layers=1, heads=2,
-                                                vocab_size=300, batch_size=4, threads=1),
-                  log=lambda *_: None)
-    backend = TransformersBackend(str(out), max_new_tokens=96)
+    backend = TransformersBackend(tiny_mutator, max_new_tokens=96)
     prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"]),
                build_prompt(["return seed.d == 0\n"])]
 

@@ -142,21 +142,13 @@ def test_closings_found_by_both_checkers_are_the_same():
 
 
 def test_constrained_sampling_writes_the_same_completions_with_either_checker(
-        tmp_path_factory, monkeypatch):
+        tiny_mutator, monkeypatch):
     """End to end: a tiny model sampled under the constraint, the same seed, the reference
     checker in place of the incremental one: the same completions, token for token."""
-    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
-    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
     import llm_mutator.constrained as constrained
     from llm_mutator.backends import TransformersBackend
     from llm_mutator.prompt import build_prompt
-    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
-    out = tmp_path_factory.mktemp("grammar-incremental") / "model"
-    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
-                                                hidden_size=32, layers=1, heads=2,
-                                                vocab_size=300, batch_size=4, threads=1),
-                  log=lambda *_: None)
-    backend = TransformersBackend(str(out), max_new_tokens=64)
+    backend = TransformersBackend(tiny_mutator, max_new_tokens=64)
     prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"]),
                build_prompt(["return seed.d == 0\n"])]
     incremental = backend.generate_raw(prompts, 3, seed=5, grammar=True)
