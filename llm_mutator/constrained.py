@@ -10,10 +10,6 @@ draw is valid is exact sampling from the model's distribution restricted to the 
 and it costs about one check per generated token (a valid token is the likely case) — checking
 every likely token until they cover the nucleus, as an earlier version did, cost tens of
 checks per token for a model that is not sure of itself, each check a re-parse of the line.
-The draws of all rows are made at once, by an exponential race (:func:`_first_in_race`); when
-no draw from the nucleus is valid, the race goes on over the whole distribution until a token
-is (a model far from the rule language, e.g. a random one, needs about as many checks as the
-valid tokens are rare under it, where the likeliest valid tokens were searched before).
 Near the end of a sequence's token budget, :meth:`RuleChecker.closing` searches a short text
 that completes the line (closing brackets, an ``else`` for an open conditional, ``for``
 clauses for pending names, ...) and returns on every path; once its token cost comes close to
@@ -148,16 +144,20 @@ class RuleLogitsProcessor:
         self.seen[r][token] = new
         return new is not None
 
-    def _first_valid(self, r, state, order, skip) -> list:
-        """The first token of ``order`` not in ``skip`` that the checker accepts ([] if
-        none)."""
-        for token in order:
-            if token in skip:
-                continue
+    def _choose(self, r, state, probs, ids, enough: int | None = None) -> list:
+        """Valid tokens among ``ids`` (likeliest first), until they cover ``coverage`` of the
+        mass or ``enough`` were found: the fallback when no draw was valid."""
+        mass, allowed = 0.0, []
+        for p, token in zip(probs, ids):
             self.checks += 1
             if self._allowed(r, token, state):
-                return [token]
-        return []
+                allowed.append(token)
+                if enough is not None and len(allowed) >= enough:
+                    break
+            mass += p
+            if allowed and mass >= self.coverage:
+                break
+        return allowed
 
     def _draw(self, r, state, draws, left) -> list:
         """The first of ``draws`` (the model's samples without replacement) that the checker
@@ -244,7 +244,6 @@ class RuleLogitsProcessor:
         # step, not three per row)
         free = [r for r in range(scores.shape[0]) if r not in set(rows)]
         keep_rows, keep_cols = [], []
-        chosen, refused = [], []       # per row: the tokens left; rows whose draws all failed
         for j, r in enumerate(rows):
             state = self.states[r]
             forced = None
@@ -259,19 +258,11 @@ class RuleLogitsProcessor:
                     if left > 2 * self.deferred[r] + self.close_margin + self.lookahead:
                         left = None
                 allowed = self._draw(r, state, draws[j], left)
-            chosen.append(allowed)
             if not allowed:
-                refused.append(j)
-        if refused:
-            # no draw from the nucleus was valid: the race goes on over the whole
-            # distribution (all such rows at once) until a valid token, so that the token is
-            # still an exact draw from the distribution restricted to the valid tokens
-            further = _first_in_race(logp[refused].exp(), None, min(vocab, 16 * k))
-            for j, order in zip(refused, further):
-                r = rows[j]
-                chosen[j] = self._first_valid(r, self.states[r], order, set(draws[j]))
-        for j, r in enumerate(rows):
-            state, allowed = self.states[r], chosen[j]
+                # no draw was valid: the likeliest valid tokens further down, once
+                wide_p, wide_ids = torch.topk(logp[j], min(vocab, 16 * k))
+                allowed = self._choose(r, state, wide_p.exp().tolist(), wide_ids.tolist(),
+                                       enough=8)
             if not allowed:
                 allowed = [t for t in self.vocabulary.eos_ids if self.checker.can_end(state)]
             if not allowed:
@@ -318,20 +309,12 @@ class RuleLogitsProcessor:
         import torch
         # a token stays in the nucleus when the mass before it is under ``coverage``
         outside = (ordered.cumsum(dim=-1) - ordered) >= self.coverage
-        return _first_in_race(ordered.masked_fill(outside, 0.0), order, k)
-
-
-def _first_in_race(weights, tokens, k: int) -> list:
-    """Per row of ``weights``, the first ``k`` tokens of an exponential race (key E / w, E ~
-    Exp(1), smallest first: the order of successive draws without replacement in proportion
-    to w), leaving out weight 0; ``tokens``: the token of each column (None: the column's
-    index)."""
-    import torch
-    keys = torch.empty_like(weights).exponential_() / weights   # inf where the weight is 0
-    first = torch.topk(keys, min(k, keys.shape[-1]), dim=-1, largest=False)
-    ids = first.indices if tokens is None else tokens.gather(-1, first.indices)
-    inside = torch.isfinite(first.values).tolist()
-    return [[t for t, ok in zip(row, oks) if ok] for row, oks in zip(ids.tolist(), inside)]
+        ordered = ordered.masked_fill(outside, 0.0)
+        keys = torch.empty_like(ordered).exponential_() / ordered   # inf outside the nucleus
+        first = torch.topk(keys, min(k, keys.shape[-1]), dim=-1, largest=False)
+        tokens = order.gather(-1, first.indices).tolist()
+        inside = torch.isfinite(first.values).tolist()
+        return [[t for t, ok in zip(row, oks) if ok] for row, oks in zip(tokens, inside)]
 
 
 def _closing_estimate(state: CheckerState) -> int:
