@@ -782,9 +782,9 @@ def grammar_cost() -> str:
     lines = [f"{d['completions']} valid completions ({_n(d['tokens'])} tokens: the rule library"
              f", random GP rules), replayed through the sampler's per-step code with "
              f"{d['others']} rejected draws checked per step, tokenizer "
-             f"{d['tokenizer']}; no model forward, no closing searches; medians over "
-             f"{d['repeats']} repeats, one CPU core; the first path of each run is its "
-             "baseline:", ""]
+             f"{d['tokenizer']}; no model forward, no closing searches; "
+             f"{d.get('clock', 'wall time')}, medians over {d['repeats']} "
+             "repeats; the first path of each run is its baseline:", ""]
     lines += _table(["code", "checker path", "µs of grammar per token", "checks per token",
                      "constrained token-steps/s per core",
                      f"completions/s per core at {d['tokens_per_completion']} tokens",
