@@ -286,8 +286,7 @@ class RuleLogitsProcessor:
         All rows at once, by an exponential race: each token of weight p gets the key E / p
         with E ~ Exp(1), and the tokens in increasing key order are distributed as successive
         draws without replacement in proportion to p.  One sort, one top-k and one transfer
-        per step for the whole batch (a draw per row was a device round trip per row, and on
-        the CPU cost about twice the grammar)."""
+        per step for the whole batch (a draw per row was a device round trip per row)."""
         import torch
         probs = logp.exp()
         # the likeliest tokens first: a top-k where it holds a row's nucleus (a sure model),

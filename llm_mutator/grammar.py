@@ -996,6 +996,14 @@ class RuleChecker:
                 if split is None:
                     break
                 head, line, scan = line[:split], line[split + 1:], (0, 0)
+                if head[:1] not in ("", " "):
+                    # a line in column 0 ends the function (or breaks it, a comment) before
+                    # it is read as a statement: as when it comes a token at a time below
+                    if head[:1] == "#":
+                        return None
+                    return self._end(CheckerState(
+                        frames if frames is not None else state.frames, expect_block, "",
+                        full[:len(full) - len(head) - 1 - len(line)]))
                 if frames is None:
                     frames = state.copy_frames()
                 _layout(head, frames, expect_block)

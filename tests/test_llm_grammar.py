@@ -246,3 +246,20 @@ def test_the_samplers_draws_are_the_models_nucleus_without_replacement_in_its_pr
     # first draw in proportion 0.5 : 0.3 : 0.15; 0 then 1 with 0.5/0.95 * 0.3/0.45
     assert [round(n / 4000, 2) for n in first] == pytest.approx([0.53, 0.32, 0.16], abs=0.03)
     assert pairs / 4000 == pytest.approx(0.5 / 0.95 * 0.3 / 0.45, abs=0.03)
+
+
+@pytest.mark.parametrize("after", ["atdef priority_v3(seed, target):\n    return 1\n", "x\n",
+                                   "# a comment in column 0\n", "\n\n"])
+def test_a_text_fed_whole_stands_where_it_does_fed_a_character_at_a_time(after):
+    """A sequence continued over several slices is re-read from its text in one go: a line in
+    column 0 ends the function there too, before it is read as a statement."""
+    text = "    x = sum(v for v in seed.a)\n    return x\n" + after
+    state = CHECKER.start()
+    for ch in text:
+        state = CHECKER.feed(state, ch)
+        if state is None or state.ended:
+            break
+    whole = CHECKER.start(text)
+    assert (whole is None) == (state is None)
+    if whole is not None:
+        assert (whole.ended, whole.text) == (state.ended, state.text)
