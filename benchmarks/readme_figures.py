@@ -755,6 +755,67 @@ def grammar_validity() -> str:
     return "\n".join(lines) + "\n"
 
 
+def grammar_cost() -> str:
+    """The grammar's cost per generated token without a model: main's checker (its own run,
+    grammar_cost_before.json) and now the reference and incremental paths in the same run
+    (grammar_cost.json, the reference as the baseline)."""
+    d = _load("grammar_cost")
+    if d is None:
+        return _missing("grammar_cost")
+    docs = [("before", _load("grammar_cost_before")), ("now", d)]
+    rows, lines = [], []
+    for code, doc in docs:
+        if doc is None:
+            continue
+        first = next(iter(doc["median"]))
+        for path, m in doc["median"].items():
+            by_line = m.get("us_per_token_by_line_chars")
+            rows.append([code, path, _n(round(m["us_per_token"])),
+                         f"{m['checks_per_token']:.2f}",
+                         _n(round(m["token_steps_per_s_per_core"])),
+                         f"{m['completions_per_s_per_core']:.1f}",
+                         f"{doc['median'][first]['us_per_token'] / m['us_per_token']:.2f}",
+                         " / ".join(_n(round(v)) for v in by_line.values()) if by_line
+                         else "–"])
+    buckets = " / ".join(f"{b}+" for b in d["tokens_by_line_chars"])
+    shares = " / ".join(_n(n) for n in d["tokens_by_line_chars"].values())
+    lines = [f"{d['completions']} valid completions ({_n(d['tokens'])} tokens: the rule library"
+             f", random GP rules), replayed through the sampler's per-step code with "
+             f"{d['others']} rejected draws checked per step, tokenizer "
+             f"{d['tokenizer']}; no model forward, no closing searches; "
+             f"{d.get('clock', 'wall time')}, medians over {d['repeats']} "
+             "repeats; the first path of each run is its baseline:", ""]
+    lines += _table(["code", "checker path", "µs of grammar per token", "checks per token",
+                     "constrained token-steps/s per core",
+                     f"completions/s per core at {d['tokens_per_completion']} tokens",
+                     "× first path", f"µs per token when the line has {buckets} characters"],
+                    rows)
+    lines += ["", f"Tokens per line-length bucket: {shares}."]
+    draws = [(code, doc) for code, doc in docs
+             if doc is not None and "draws_median_us_per_row_step" in doc]
+    if draws:
+        lines += ["", "The sampler's draws from the model's next-token distributions "
+                  f"({draws[-1][1]['draws_batch']} rows a step, torch on one CPU thread), per "
+                  "row and step: " + ", ".join(
+                      f"{code} {_n(round(doc['draws_median_us_per_row_step']))} µs"
+                      for code, doc in draws) + "."]
+    randoms = [(code, doc["random_sampler"]) for code, doc in docs
+               if doc is not None and "random_sampler" in doc]
+    if randoms:
+        lines += ["", "The whole constrained sampler on a tiny random model with that tokenizer "
+                  f"({randoms[-1][1]['completions']} completions of at most "
+                  f"{d['tokens_per_completion']} tokens, CPU time of one process, the model's "
+                  "forward included): " + "; ".join(
+                      f"{code} {_n(round(r['us_per_token']))} µs per token, "
+                      f"{r['checks_per_token']:.1f} checks per token, "
+                      f"{r['closing_searches']} closing searches, {r['valid_share']:.0%} valid"
+                      for code, r in randoms) + "."]
+    lines += [""] + [f"{code}: {doc.get('label', '')} (measured {doc.get('measured_at', '?')}, "
+                     f"{doc['machine']}{', ' + doc['machine_end'] if 'machine_end' in doc else ''}"
+                     ")." for code, doc in docs if doc is not None]
+    return "\n".join(lines) + "\n"
+
+
 def serve_llm() -> str:
     d = _load("serve_llm")
     if d is None:
@@ -835,8 +896,9 @@ def _islands_block(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, serve_llm,
-                                     llm_gp_islands, llm_gp_islands_start, evolve_seeds, islands_seeds,
+RENDERERS = {f.__name__: f for f in (masters, llm_engine, grammar_validity, grammar_cost,
+                                     serve_llm, llm_gp_islands, llm_gp_islands_start,
+                                     evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
                                      rank_scan_nosym, rank_classes, rank_floor, sailir,
                                      learn_once, small_reduce, analytic,

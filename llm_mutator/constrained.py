@@ -24,6 +24,8 @@ from .grammar import CheckerState, RuleChecker
 
 __all__ = ["RuleLogitsProcessor", "TokenVocabulary"]
 
+NUCLEUS_TOP = 256    # tokens sorted first when drawing: enough for the nucleus of a sure model
+
 
 class TokenVocabulary:
     """The text each token id adds to a sequence (None: a special token, or one that does not
@@ -104,27 +106,30 @@ class RuleLogitsProcessor:
     def _advance(self, input_ids) -> None:
         if input_ids.shape[1] <= self.prompt_length:
             return
-        last = input_ids[:, -1].tolist()
-        for r, token in enumerate(last):
-            state = self.states[r]
-            if state is None or state.ended:
-                continue
-            new = self.seen[r].get(token, False)
-            text = self._text(token)
-            if new is False:
-                new = None if text is None else self.checker.feed(state, text)
-            plan = self.plans[r]
-            if plan and text is not None and plan.startswith(text):
-                self.plans[r] = plan[len(text):]
-            closes, ahead = self.hints[r] or (None, None)
-            if closes == state.text and ahead and new is not None and text is not None \
-                    and ahead.startswith(text):
-                # the model wrote the start of the closing of the state it continued: the
-                # rest closes the new state, no search needed
-                self.checker.remember(new, ahead[len(text):])
-                self.hints[r] = (new.text, ahead[len(text):])
-            self.states[r] = new
-            self.seen[r] = {}
+        for r, token in enumerate(input_ids[:, -1].tolist()):
+            self._advance_row(r, token)
+
+    def _advance_row(self, r: int, token: int) -> None:
+        """Row ``r`` wrote ``token``: its state follows (the one its check found, if any)."""
+        state = self.states[r]
+        if state is None or state.ended:
+            return
+        new = self.seen[r].get(token, False)
+        text = self._text(token)
+        if new is False:
+            new = None if text is None else self.checker.feed(state, text)
+        plan = self.plans[r]
+        if plan and text is not None and plan.startswith(text):
+            self.plans[r] = plan[len(text):]
+        closes, ahead = self.hints[r] or (None, None)
+        if closes == state.text and ahead and new is not None and text is not None \
+                and ahead.startswith(text):
+            # the model wrote the start of the closing of the state it continued: the
+            # rest closes the new state, no search needed
+            self.checker.remember(new, ahead[len(text):])
+            self.hints[r] = (new.text, ahead[len(text):])
+        self.states[r] = new
+        self.seen[r] = {}
 
     def _text(self, token):
         return self.vocabulary.texts[token] if 0 <= token < self.vocabulary.size else None
@@ -276,19 +281,39 @@ class RuleLogitsProcessor:
 
     def _nucleus_draws(self, logp, k: int) -> list:
         """Per row, up to ``k`` tokens drawn without replacement from the nucleus (the
-        likeliest tokens holding ``coverage`` of the mass) of ``exp(logp)``, in draw order."""
+        likeliest tokens holding ``coverage`` of the mass) of ``exp(logp)``, in draw order.
+
+        All rows at once, by an exponential race: each token of weight p gets the key E / p
+        with E ~ Exp(1), and the tokens in increasing key order are distributed as successive
+        draws without replacement in proportion to p.  One sort, one top-k and one transfer
+        per step for the whole batch (a draw per row was a device round trip per row)."""
         import torch
         probs = logp.exp()
-        ordered, order = torch.sort(probs, dim=-1, descending=True)
+        # the likeliest tokens first: a top-k where it holds a row's nucleus (a sure model),
+        # else a sort of the whole vocabulary for the rows it does not
+        ordered, order = torch.topk(probs, min(probs.shape[-1], max(4 * k, NUCLEUS_TOP)),
+                                    dim=-1)
+        wide = (ordered.sum(dim=-1) < self.coverage).nonzero().flatten().tolist()
+        out = self._race(ordered, order, k)
+        if wide:
+            rows = torch.tensor(wide, device=probs.device)
+            for r, draws in zip(wide, self._race(*torch.sort(probs[rows], dim=-1,
+                                                             descending=True), k)):
+                out[r] = draws
+        return out
+
+    def _race(self, ordered, order, k: int) -> list:
+        """The draws of :meth:`_nucleus_draws` from rows of probabilities sorted in
+        decreasing order (``order``: their tokens)."""
+        import torch
         # a token stays in the nucleus when the mass before it is under ``coverage``
         outside = (ordered.cumsum(dim=-1) - ordered) >= self.coverage
         ordered = ordered.masked_fill(outside, 0.0)
-        nucleus = torch.zeros_like(probs).scatter_(-1, order, ordered)
-        out = []
-        for row in nucleus:
-            n = min(k, int((row > 0).sum()))
-            out.append(torch.multinomial(row, n, replacement=False).tolist() if n else [])
-        return out
+        keys = torch.empty_like(ordered).exponential_() / ordered   # inf outside the nucleus
+        first = torch.topk(keys, min(k, keys.shape[-1]), dim=-1, largest=False)
+        tokens = order.gather(-1, first.indices).tolist()
+        inside = torch.isfinite(first.values).tolist()
+        return [[t for t, ok in zip(row, oks) if ok] for row, oks in zip(tokens, inside)]
 
 
 def _closing_estimate(state: CheckerState) -> int:

@@ -12,10 +12,13 @@ structure of the function body — the open ``if`` blocks with their indentation
 variables definitely assigned so far with their static types, which paths have returned —
 updated exactly as the rule language's builder does (definite assignment through
 ``if``/``elif``/``else``, the wider type where branches meet).  The current logical line
-(brackets may span lines) is re-parsed on every step by a small recursive-descent parser of the
-rule language's expressions: operators, ``seed``/``target``/``family`` attributes and methods,
-the builtins with their arities, generator expressions over the allowed iterables, integer-only
-positions, literal bounds (int64, ``**`` exponents, ``range`` bounds).  Names used in a
+(brackets may span lines) is parsed on every check by a small recursive-descent parser of the
+rule language's expressions — incrementally (:class:`_LineMemo`: the lexing resumes at the last
+lexeme, and what the parses of the line's shorter prefixes found is taken, not parsed again), or
+from its start with ``RuleChecker(incremental=False)``, the reference.  The parser knows
+operators, ``seed``/``target``/``family`` attributes and methods, the builtins with their
+arities, generator expressions over the allowed iterables, integer-only positions, literal
+bounds (int64, ``**`` exponents, ``range`` bounds).  Names used in a
 generator's element before its ``for`` clause binds them are held *pending* until the
 generator closes.  A prefix is *viable* when this parser runs out of text without an error; a
 token that ends inside a name, number or operator is viable when some longer token would be.
@@ -35,6 +38,7 @@ Sampling under this checker is :mod:`llm_mutator.constrained`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 
@@ -116,11 +120,18 @@ def opens_rule(prompt: str) -> bool:
 
 # ----------------------------------------------------------------------------- lexing
 
-def _lex(text: str):
-    """(tokens, partial): tokens as (kind, text) with comments and spaces dropped; raises _Dead
-    on a character the language cannot contain.  ``partial`` is True when the last token
-    touches the end of the text (a longer name, number or operator might still be meant)."""
-    tokens, pos, end, last = [], 0, len(text), None
+def _lex(text: str, prev=None):
+    """The :class:`_Lexed` of ``text``: its tokens as (kind, text) with comments and spaces
+    dropped, and ``partial``, True when the last token touches the end of the text (a longer
+    name, number or operator might still be meant); raises _Dead on a character the language
+    cannot contain.  ``prev``: the _Lexed of a prefix of ``text``; lexing resumes at its last
+    lexeme (the only one more text can change: every earlier one ended before a character it
+    could not take)."""
+    if prev is not None:
+        tokens, pos = prev.tokens[:prev.kept], prev.resume
+    else:
+        tokens, pos = [], 0
+    end, last, resume, kept = len(text), None, pos, len(tokens)
     while pos < end:
         m = _LEX.match(text, pos)
         if m is None:
@@ -128,10 +139,26 @@ def _lex(text: str):
         kind = last = m.lastgroup
         if kind == "num" and m.end() < end and (text[m.end()].isalnum() or text[m.end()] == "_"):
             raise _Dead()     # 1x, 1if: not the language
+        resume, kept = pos, len(tokens)
         if kind not in ("ws", "comment", "nl"):   # a newline here lies inside brackets
             tokens.append((kind, m.group()))
         pos = m.end()
-    return tokens, last in ("num", "name", "op")
+    if last is None and prev is not None:
+        last = prev.last     # nothing new (text == prev's text)
+    return _Lexed(tokens, last in ("num", "name", "op"), resume, kept, last, prev)
+
+
+class _Lexed:
+    """A lexed line: its tokens, whether the last one is partial, and where lexing more text
+    resumes (the last lexeme's start, and how many tokens lie before it)."""
+    __slots__ = ("tokens", "partial", "resume", "kept", "last", "base", "reused", "ids")
+
+    def __init__(self, tokens, partial, resume, kept, last, base=None):
+        self.tokens, self.partial, self.resume, self.kept, self.last = \
+            tokens, partial, resume, kept, last
+        # base: the _Lexed this one continues (its first ``reused`` tokens are base's);
+        # ids: the tokens' prefix ids in the line's memo (_LineMemo.ids_of), once asked
+        self.base, self.reused, self.ids = base, (base.kept if base else 0), None
 
 
 # words a partial name may grow into, besides the local variables
@@ -140,11 +167,18 @@ _WORDS = tuple(sorted({"if", "elif", "else", "return", "pass", "and", "or", "not
                       | set(ALLOWED_BUILTINS) | set(SEED_FEATURES) | set(SEED_METHODS)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _words_after(stem: str) -> frozenset:
+    """The words of the language that ``stem`` may grow into."""
+    return frozenset(w for w in _WORDS if w.startswith(stem))
+
+
 def _candidates(token, names=()):
     """The complete tokens a partial last token may still become."""
     kind, text = token
     if kind == "name":
-        words = {w for w in _WORDS + tuple(names) if w.startswith(text)}
+        words = {w for w in names if w.startswith(text)}
+        words |= _words_after(text)
         words.add(text)
         return [("name", w) for w in sorted(words, key=len)] + [("fresh", text)]
     if kind == "num":
@@ -195,10 +229,98 @@ def _numeric(t: str) -> str:
 
 # ----------------------------------------------------------------------------- line parser
 
+class _LineMemo:
+    """What the parses of one line's prefixes share, for incremental checking.
+
+    A sampler checks the same line again and again, one token longer each step, and the
+    parser is deterministic: two token lists that agree on their first k tokens are parsed
+    alike until the parser reads token k.  So a nonterminal (:func:`_memoized`) that started
+    at token p and returned at token q, having read tokens p..q, returns the same value with
+    the same effects on the parser's state in any later parse whose tokens agree up to q —
+    the later parse takes them from here instead of descending again, and checking one more
+    token costs about the open brackets and operators of the line, not the line.  Token
+    prefixes are numbered through a trie (``ids``), so that "agree up to q" is one
+    comparison.  One memo serves the states of one line in one block context (the states
+    :meth:`RuleChecker.feed` makes until the line completes), whose parses see the same
+    variables."""
+    __slots__ = ("trie", "results", "verdicts", "pending", "envs")
+
+    MAX_RESULTS = 50_000
+
+    def __init__(self):
+        self.trie: dict = {}
+        self.results: dict = {}
+        self.verdicts: dict = {}    # prefix id -> whether those tokens may go on (not final)
+        self.pending: dict = {}     # prefix id -> RuleChecker._pending of those tokens
+        self.envs: dict = {}        # (indent, elif/else or None) -> RuleChecker._line_env
+
+    def prefix_ids(self, indent: int, tokens, known=None, reused: int = 0) -> list:
+        """ids[k]: the number of (indent, tokens[:k]); ``known``: the ids of a token list that
+        agrees with ``tokens`` on its first ``reused`` tokens."""
+        trie = self.trie
+        if known is not None:
+            ids = known[:reused + 1]
+        else:
+            ids, reused = [trie.setdefault((None, indent), len(trie))], 0
+        node = ids[-1]
+        for token in tokens[reused:]:
+            key = (node, token)
+            node = trie.get(key)
+            if node is None:
+                node = trie[key] = len(trie)
+            ids.append(node)
+        return ids
+
+    def ids_of(self, lexed, indent: int) -> list:
+        """The prefix ids of a line's _Lexed tokens, from those of the line it continues."""
+        if lexed.ids is None:
+            base = lexed.base
+            if base is not None and base.ids is not None:
+                lexed.ids = self.prefix_ids(indent, lexed.tokens, base.ids, lexed.reused)
+            else:
+                lexed.ids = self.prefix_ids(indent, lexed.tokens)
+            lexed.base = None
+        return lexed.ids
+
+    def store(self, key, value) -> None:
+        if len(self.results) >= self.MAX_RESULTS:
+            self.results.clear()
+        self.results[key] = value
+
+
+MIN_MEMO_SPAN = 3   # shorter nonterminals cost less to parse again than to remember
+
+
+def _memoized(method):
+    """Parse with ``method`` once per token prefix (see :class:`_LineMemo`)."""
+    name = method.__name__
+
+    def parse(self, *args):
+        memo = self.memo
+        start, ids = self.pos, self.ids
+        key = (ids[start], name, args)
+        known = memo.results.get(key)
+        if known is not None:
+            read, read_id, value, effects = known
+            if read < len(self.tokens) and ids[read + 1] == read_id:
+                self.restore(effects)
+                return value
+        shape = self.shape()
+        value = method(self, *args)
+        read = self.pos      # the last token it read: the one it stopped at
+        if read < len(self.tokens) and read - start >= MIN_MEMO_SPAN and self.shape() == shape:
+            memo.store(key, (read, ids[read + 1], value, self.effects()))
+        return value
+
+    parse.__name__, parse.__doc__ = name, method.__doc__
+    return parse
+
+
 class _Line:
     """Recursive descent over the tokens of one logical line (see the module docstring).
     ``final``: the tokens are the whole line (past them is its end); otherwise running out of
-    tokens means the line may go on (:class:`_More`)."""
+    tokens means the line may go on (:class:`_More`).  The reference path: everything is
+    parsed afresh (:class:`_MemoLine` remembers)."""
 
     def __init__(self, tokens, env, final):
         self.tokens, self.pos, self.final = tokens, 0, final
@@ -693,6 +815,57 @@ class _Line:
             del self.bound[mark:]
 
 
+class _MemoLine(_Line):
+    """A :class:`_Line` whose parses of ``not_test`` and ``atom`` (the nonterminals that
+    close over most tokens) are remembered in ``memo``, a :class:`_LineMemo`, across the
+    parses of the line's prefixes; ``ids``: the tokens' prefix ids there, when known."""
+
+    def __init__(self, tokens, env, final, memo, indent, ids=None):
+        super().__init__(tokens, env, final)
+        self.memo = memo
+        self.ids = ids if ids is not None else memo.prefix_ids(indent, tokens)
+
+    # -- memo (see _LineMemo) -------------------------------------------------------------
+    # A nonterminal that returns leaves the lists as long as it found them (what it opens, it
+    # closes); what it may change is the contents of the open generators' sets and counters
+    # and the iterable positions, all restored in place: the callers hold the same objects.
+
+    def shape(self):
+        return len(self.pending), len(self.bound), len(self.binding), len(self.gens)
+
+    def effects(self):
+        return (self.pos, self.iterable_at, self.must_iterate_at,
+                tuple(frozenset(s) for s in self.pending),
+                tuple(frozenset(s) for s in self.binding),
+                tuple((frozenset(g.pending), g.inner, g.clauses, g.reached, g.least)
+                      for g in self.gens))
+
+    def restore(self, effects) -> None:
+        self.pos, self.iterable_at, self.must_iterate_at, pending, binding, gens = effects
+        for now, then in zip(self.pending, pending):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for now, then in zip(self.binding, binding):
+            if now != then:
+                now.clear()
+                now.update(then)
+        for g, (names, g.inner, g.clauses, g.reached, g.least) in zip(self.gens, gens):
+            if g.pending != names:
+                g.pending.clear()
+                g.pending.update(names)
+
+    not_test = _memoized(_Line.not_test)
+    atom = _memoized(_Line.atom)
+
+
+def _line(tokens, env, final, memo=None, indent=0, ids=None) -> _Line:
+    """A line parser: remembering in ``memo``, or the reference when None."""
+    if memo is None:
+        return _Line(tokens, env, final)
+    return _MemoLine(tokens, env, final, memo, indent, ids)
+
+
 # ----------------------------------------------------------------------------- block structure
 
 class _Frame:
@@ -760,12 +933,16 @@ def _assign(env, name, type_):
 class CheckerState:
     """Where a sequence stands: the blocks of its completed lines, the current line, the whole
     text so far.  States are never changed: :meth:`RuleChecker.feed` returns new ones."""
-    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends")
+    __slots__ = ("frames", "expect_block", "line", "text", "ended", "blanks", "_ends", "memo",
+                 "lexed", "scan")
 
-    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0):
+    def __init__(self, frames, expect_block, line, text, ended=False, blanks=0, memo=None):
         self.frames, self.expect_block, self.line = frames, expect_block, line
         self.text, self.ended, self.blanks = text, ended, blanks
         self._ends = None
+        self.memo = memo        # the current line's _LineMemo (None: the reference path)
+        self.lexed = None       # (line without its indentation, its _Lexed), once lexed
+        self.scan = None        # where _line_end resumes on the line (incremental)
 
     def copy_frames(self):
         return [f.copy() for f in self.frames]
@@ -785,13 +962,21 @@ class RuleChecker:
 
     MAX_REMEMBERED = 4096
 
-    def __init__(self):
+    def __init__(self, incremental: bool = True):
         self._closings: dict[str, tuple] = {}   # text -> (closing or None, budget searched)
+        self._validated: dict[str, bool] = {}   # text -> parse_completion accepts it
         self.searches = 0
+        # incremental: a line's lexing and parsing carried from one state to the next
+        # (_LineMemo); False: the line re-lexed and re-parsed from its start at every check
+        # (the reference the incremental path must agree with)
+        self.incremental = bool(incremental)
+
+    def _memo(self):
+        return _LineMemo() if self.incremental else None
 
     def start(self, prefix: str = "") -> CheckerState | None:
         """The state at the start of a body, after ``prefix`` (text already generated)."""
-        state = CheckerState([_Frame(BODY_INDENT, {})], None, "", "")
+        state = CheckerState([_Frame(BODY_INDENT, {})], None, "", "", memo=self._memo())
         return self.feed(state, prefix) if prefix else state
 
     def feed(self, state: CheckerState, text: str) -> CheckerState | None:
@@ -803,19 +988,33 @@ class RuleChecker:
             return None
         try:
             frames, expect_block, blanks = None, state.expect_block, state.blanks
-            line = state.line + text
+            line, first = state.line + text, True
+            # the state's line has no end yet: its scan resumes where it stopped
+            scan = state.scan if self.incremental and state.scan is not None else (0, 0)
             while True:
-                split = _line_end(line)
+                split, scan = _line_end(line, *scan)
                 if split is None:
                     break
-                head, line = line[:split], line[split + 1:]
+                head, line, scan = line[:split], line[split + 1:], (0, 0)
+                if head[:1] not in ("", " "):
+                    # a line in column 0 ends the function (or breaks it, a comment) before
+                    # it is read as a statement: as when it comes a token at a time below
+                    if head[:1] == "#":
+                        return None
+                    return self._end(CheckerState(
+                        frames if frames is not None else state.frames, expect_block, "",
+                        full[:len(full) - len(head) - 1 - len(line)]))
                 if frames is None:
                     frames = state.copy_frames()
                 _layout(head, frames, expect_block)
                 blanks = blanks + 1 if not head.strip() else 0
                 if blanks > MAX_BLANK_LINES:
                     return None
-                expect_block = self._complete_line(frames, expect_block, head)
+                # the first line completed here is the state's own line: its memo serves
+                expect_block = self._complete_line(frames, expect_block, head,
+                                                   state if first else None)
+                first = False
+            continuing = frames is None     # still on the state's line
             frames = frames if frames is not None else state.frames
             if line[:1] == "#":
                 return None     # a comment in column 0 breaks the body's indentation
@@ -824,7 +1023,11 @@ class RuleChecker:
                 return self._end(CheckerState(frames, expect_block, "",
                                               full[:len(full) - len(line)]))
             _layout(line, frames, expect_block)
-            new = CheckerState(frames, expect_block, line, full, blanks=blanks)
+            new = CheckerState(frames, expect_block, line, full, blanks=blanks,
+                               memo=state.memo if continuing else self._memo())
+            if self.incremental:
+                new.lexed = self._lex_line(line, state if continuing else None)
+                new.scan = scan
             return new if self._viable(new) else None
         except (_Dead, RecursionError):
             return None
@@ -913,7 +1116,7 @@ class RuleChecker:
         if not state.line.strip():
             return ""
         try:
-            _lex(state.line.lstrip(" "))
+            self._lexed(state)
         except _Dead:
             return None
         spent, seen, order = 0, {state.line}, 0
@@ -921,7 +1124,8 @@ class RuleChecker:
         def expand(current):
             """(estimate of the atoms left, atoms to try) at ``current``."""
             try:
-                tokens, partial = _lex(current.line.lstrip(" "))
+                lexed = self._lexed(current)
+                tokens, partial = lexed.tokens, lexed.partial
             except _Dead:
                 return 0, []
             pending = self._pending(current)
@@ -1015,24 +1219,30 @@ class RuleChecker:
         last, partial token with ``drop_last``)."""
         text = state.line
         stripped = text.lstrip(" ")
+        ids = None
         try:
-            tokens, _ = _lex(stripped)
+            lexed = self._lexed(state)
+            tokens, ids = lexed.tokens, self._ids(state, lexed)
             if drop_last:
-                tokens = tokens[:-1]
+                tokens, ids = tokens[:-1], ids and ids[:-1]
             if not tokens:
                 return set()
+            if ids is not None:
+                known = state.memo.pending.get(ids[-1])
+                if known is not None:
+                    return set(known)
             line = None
-            frames = state.copy_frames()
-            keyword = tokens[0][1] if tokens[0][0] == "name" else None
-            frame = self._enter(frames, state.expect_block, len(text) - len(stripped), keyword)
-            env = frame.chain.before if keyword in ("elif", "else") else frame.env
-            line = _Line(tokens, _readable(env), False)
+            env = self._line_env(state, len(text) - len(stripped), tokens)
+            line = _line(tokens, env, False, state.memo, len(text) - len(stripped), ids)
             line.statement()
+            names = set()
         except _More:
-            return set().union(*line.pending, *line.binding) if line is not None else set()
+            names = set().union(*line.pending, *line.binding) if line is not None else set()
         except _Dead:
-            pass
-        return set()
+            names = set()
+        if ids is not None:
+            state.memo.pending[ids[-1]] = frozenset(names)
+        return names
 
     # -- lines ----------------------------------------------------------------------------
 
@@ -1090,36 +1300,98 @@ class RuleChecker:
         frame.chain.branches.append(branch)
         return None
 
-    def _parse(self, frames, expect_block, indent, tokens, final):
+    def _parse(self, frames, expect_block, indent, tokens, final, memo=None, ids=None):
         keyword = tokens[0][1] if tokens[0][0] == "name" else None
         frame = self._enter(frames, expect_block, indent, keyword)
         env = frame.chain.before if keyword in ("elif", "else") else frame.env
-        return frame, _Line(tokens, _readable(env), final).statement()
+        return frame, _line(tokens, _readable(env), final, memo, indent, ids).statement()
 
-    def _complete_line(self, frames, expect_block, text: str):
-        """Process one complete logical line (changes ``frames``); returns expect_block."""
+    def _line_env(self, state: CheckerState, indent: int, tokens) -> dict:
+        """The variables a statement at ``indent`` beginning with ``tokens[0]`` may read after
+        the state's completed lines (raises _Dead where no statement may start); the same
+        for every prefix of the line, so remembered in its memo."""
+        keyword = tokens[0][1] if tokens[0][0] == "name" else None
+        key = (indent, keyword if keyword in ("elif", "else") else None)
+        known = state.memo.envs.get(key) if state.memo is not None else None
+        if known is None:
+            try:
+                frame = self._enter(state.copy_frames(), state.expect_block, indent, keyword)
+                known = _readable(frame.chain.before if keyword in ("elif", "else")
+                                  else frame.env)
+            except _Dead:
+                known = _Dead
+            if state.memo is not None:
+                state.memo.envs[key] = known
+        if known is _Dead:
+            raise _Dead()
+        return known
+
+    @staticmethod
+    def _ids(state: CheckerState, lexed: _Lexed):
+        """The prefix ids of the state's line tokens in its memo (None on the reference
+        path)."""
+        if state.memo is None:
+            return None
+        return state.memo.ids_of(lexed, len(state.line) - len(state.line.lstrip(" ")))
+
+    def _complete_line(self, frames, expect_block, text: str, state=None):
+        """Process one complete logical line (changes ``frames``); returns expect_block.
+        ``state``: the state whose line ``text`` completes (``frames`` are a copy of its
+        own), whose lexing and parses it continues."""
         stripped = text.lstrip(" ")
-        tokens, _ = _lex(stripped)
+        memo = ids = None
+        if self.incremental and state is not None:
+            lexed = self._lex_line(text, state)[1]
+            tokens, memo = lexed.tokens, state.memo
+            if tokens and memo is not None:
+                ids = memo.ids_of(lexed, len(text) - len(stripped))
+        else:
+            tokens = _lex(stripped).tokens
         if not tokens:
             return expect_block          # a blank or comment line
         frame, statement = self._parse(frames, expect_block, len(text) - len(stripped),
-                                       tokens, True)
+                                       tokens, True, memo, ids)
         return self._apply(frame, statement)
+
+    @staticmethod
+    def _lex_line(line: str, parent: CheckerState | None = None):
+        """(the line without its indentation, its _Lexed); lexing resumes from ``parent``'s
+        line when ``line`` continues it."""
+        stripped = line.lstrip(" ")
+        prev = None
+        if parent is not None and parent.lexed is not None:
+            before, lexed = parent.lexed
+            if before and stripped.startswith(before):
+                prev = lexed
+        return stripped, _lex(stripped, prev)
+
+    def _lexed(self, state: CheckerState) -> _Lexed:
+        """The _Lexed of the state's line (kept on the state when incremental)."""
+        if state.lexed is not None:
+            return state.lexed[1]
+        stripped = state.line.lstrip(" ")
+        lexed = _lex(stripped)
+        if self.incremental:
+            state.lexed = (stripped, lexed)
+        return lexed
 
     def _viable(self, state: CheckerState) -> bool:
         text = state.line
         stripped = text.lstrip(" ")
         if not stripped:
             return True
-        tokens, partial = _lex(stripped)
+        lexed = self._lexed(state)
+        tokens, partial = lexed.tokens, lexed.partial
         if not tokens:
             return True
         indent = len(text) - len(stripped)
+        ids = self._ids(state, lexed)
         if "#" in stripped.rsplit("\n", 1)[-1] and _open_brackets(tokens) <= 0:
             # a comment outside brackets ends the line: the statement before it must be
             # complete (inside brackets the line goes on below it)
             try:
-                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True)
+                self._parse(state.copy_frames(), state.expect_block, indent, tokens, True,
+                            state.memo, ids)
                 return True
             except (_Dead, _More):
                 return False
@@ -1131,13 +1403,29 @@ class RuleChecker:
         else:
             options = [tokens]
         for option in options:
+            option_ids = ids
+            if ids is not None and option is not tokens:
+                option_ids = state.memo.prefix_ids(indent, option, ids, len(tokens) - 1)
+            if option_ids is not None:
+                # the same tokens were judged before on this line (a name typed in pieces,
+                # the draws of one step share their start)
+                known = state.memo.verdicts.get(option_ids[-1])
+                if known is not None:
+                    if known:
+                        return True
+                    continue
             try:
-                self._parse(state.copy_frames(), state.expect_block, indent, option, False)
-                return True              # a whole statement with room to spare
+                _line(option, self._line_env(state, indent, option), False, state.memo, indent,
+                      option_ids).statement()
+                viable = True            # a whole statement with room to spare
             except _More:
-                return True
+                viable = True
             except _Dead:
-                continue
+                viable = False
+            if option_ids is not None:
+                state.memo.verdicts[option_ids[-1]] = viable
+            if viable:
+                return True
         return False
 
     def _end(self, state: CheckerState):
@@ -1148,7 +1436,7 @@ class RuleChecker:
         try:
             expect_block = state.expect_block
             if state.line.strip():
-                expect_block = self._complete_line(frames, expect_block, state.line)
+                expect_block = self._complete_line(frames, expect_block, state.line, state)
             if expect_block is not None:
                 return None
             self._enter(frames, None, BODY_INDENT, None)
@@ -1156,11 +1444,19 @@ class RuleChecker:
             return None
         if frames[0].env is not None:
             return None                 # some path does not return
-        try:
-            parse_completion(state.text)
-        except CompletionError:
-            return None
-        return CheckerState(frames, None, "", state.text, True)
+        valid = self._validated.get(state.text)
+        if valid is None:
+            # remembered by text: every draw of a step that starts a line in column 0 (a
+            # new def, a stray word) asks again whether the same text ends a rule
+            try:
+                parse_completion(state.text)
+                valid = True
+            except CompletionError:
+                valid = False
+            if len(self._validated) >= self.MAX_REMEMBERED:
+                self._validated.clear()
+            self._validated[state.text] = valid
+        return CheckerState(frames, None, "", state.text, True) if valid else None
 
 
 def _layout(line: str, frames, expect_block) -> None:
@@ -1201,15 +1497,17 @@ def _open_brackets(tokens) -> int:
                for t in tokens if t[0] == "op")
 
 
-def _line_end(text: str):
-    """Index of the newline that ends the first logical line (outside brackets), or None."""
-    depth, k, n = 0, 0, len(text)
+def _line_end(text: str, k: int = 0, depth: int = 0):
+    """(index of the newline that ends the first logical line (outside brackets), None), or
+    (None, where a scan of a longer text may resume: (index, bracket depth there)).  ``k``,
+    ``depth``: resume from there (text before ``k`` scanned already)."""
+    n = len(text)
     while k < n:
         c = text[k]
         if c == "#":
             j = text.find("\n", k)
             if j < 0:
-                return None
+                return None, (k, depth)   # in a comment: it may end further on
             k = j
             continue
         if c in _OPEN:
@@ -1219,9 +1517,9 @@ def _line_end(text: str):
         elif c in _CLOSE:
             depth -= 1
         elif c == "\n" and depth <= 0:
-            return k
+            return k, None
         k += 1
-    return None
+    return None, (n, depth)
 
 
 class _NoScope:

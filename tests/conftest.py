@@ -32,3 +32,18 @@ def candidate_rows():
         finally:
             db.close()
     return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_mutator(tmp_path_factory):
+    """A mutator model trained for two steps (next to untrained: it writes noise), for the
+    tests of sampling with it; skipped without the llm extra."""
+    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
+    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
+    out = tmp_path_factory.mktemp("tiny-mutator") / "model"
+    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
+                                                hidden_size=32, layers=1, heads=2,
+                                                vocab_size=300, batch_size=4, threads=1),
+                  log=lambda *_: None)
+    return str(out)

@@ -199,17 +199,9 @@ def test_only_prompts_that_open_a_rule_are_constrained():
 
 # ----------------------------------------------------------------------------- with a model
 
-def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tmp_path_factory):
-    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
-    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
+def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tiny_mutator):
     from llm_mutator.backends import TransformersBackend
-    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
-    out = tmp_path_factory.mktemp("grammar") / "model"
-    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
-                                                hidden_size=32, layers=1, heads=2,
-                                                vocab_size=300, batch_size=4, threads=1),
-                  log=lambda *_: None)
-    backend = TransformersBackend(str(out), max_new_tokens=96)
+    backend = TransformersBackend(tiny_mutator, max_new_tokens=96)
     prompts = [build_prompt(["return 1\n", "return seed.s <= 1\n"]),
                build_prompt(["return seed.d == 0\n"])]
 
@@ -228,3 +220,46 @@ def test_with_the_constraint_a_tiny_random_models_completions_all_parse(tmp_path
     assert share_valid(False) < 0.5          # an untrained model writes noise
     assert share_valid(True) == 1.0
     assert backend.last_processor.released == 0
+
+
+def test_the_samplers_draws_are_the_models_nucleus_without_replacement_in_its_proportions():
+    torch = pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
+    from llm_mutator.constrained import NUCLEUS_TOP, RuleLogitsProcessor
+
+    class Vocabulary:
+        texts, eos_ids, size = [None] * 600, set(), 600
+
+    processor = RuleLogitsProcessor(Vocabulary(), ["", ""], prompt_length=0, coverage=0.9)
+    sure = torch.full((600,), 1e-9)
+    sure[:4] = torch.tensor([0.5, 0.3, 0.15, 0.05])      # nucleus: the first three
+    flat = torch.ones(600)                               # nucleus: 540 tokens, past a top-k
+    assert 0.9 * 600 > 4 * 64 and 0.9 * 600 > NUCLEUS_TOP
+    logp = torch.log(torch.stack([sure / sure.sum(), flat / flat.sum()]))
+    torch.manual_seed(0)
+    first, pairs = [0, 0, 0], 0
+    for _ in range(4000):
+        narrow, wide = processor._nucleus_draws(logp, 64)
+        assert sorted(narrow) == [0, 1, 2]                # all of the nucleus, once each
+        assert len(wide) == 64 == len(set(wide))         # (any 540 of equal weight)
+        first[narrow[0]] += 1
+        pairs += narrow[:2] == [0, 1]
+    # first draw in proportion 0.5 : 0.3 : 0.15; 0 then 1 with 0.5/0.95 * 0.3/0.45
+    assert [round(n / 4000, 2) for n in first] == pytest.approx([0.53, 0.32, 0.16], abs=0.03)
+    assert pairs / 4000 == pytest.approx(0.5 / 0.95 * 0.3 / 0.45, abs=0.03)
+
+
+@pytest.mark.parametrize("after", ["atdef priority_v3(seed, target):\n    return 1\n", "x\n",
+                                   "# a comment in column 0\n", "\n\n"])
+def test_a_text_fed_whole_stands_where_it_does_fed_a_character_at_a_time(after):
+    """A sequence continued over several slices is re-read from its text in one go: a line in
+    column 0 ends the function there too, before it is read as a statement."""
+    text = "    x = sum(v for v in seed.a)\n    return x\n" + after
+    state = CHECKER.start()
+    for ch in text:
+        state = CHECKER.feed(state, ch)
+        if state is None or state.ended:
+            break
+    whole = CHECKER.start(text)
+    assert (whole is None) == (state is None)
+    if whole is not None:
+        assert (whole.ended, whole.text) == (state.ended, state.text)

@@ -55,22 +55,10 @@ class TokenBackend:
             return sum(label in b for b in self.batches)
 
 
-def tiny_transformers(tmp_path_factory):
-    pytest.importorskip("torch", reason="the llm extra (torch) is not installed")
-    pytest.importorskip("transformers", reason="the llm extra (transformers) is not installed")
-    from llm_mutator.backends import TransformersBackend
-    from llm_mutator.train import TrainConfig, collect_corpus, train_mutator
-    out = tmp_path_factory.mktemp("served") / "model"
-    train_mutator(collect_corpus(), TrainConfig(out=str(out), steps=2, documents=20,
-                                                hidden_size=32, layers=1, heads=2,
-                                                vocab_size=300, batch_size=4, threads=1),
-                  log=lambda *_: None)
-    return TransformersBackend(str(out), max_new_tokens=12)
-
-
 @pytest.fixture(scope="module")
-def tiny_backend(tmp_path_factory):
-    return tiny_transformers(tmp_path_factory)
+def tiny_backend(tiny_mutator):
+    from llm_mutator.backends import TransformersBackend
+    return TransformersBackend(tiny_mutator, max_new_tokens=12)
 
 
 @pytest.fixture(params=["echo", "transformers"])
