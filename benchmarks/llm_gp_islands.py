@@ -107,7 +107,7 @@ def run_all(args, work: Path, model: Path) -> list:
                 shutil.rmtree(out)
             todo.append((out, [sys.executable, "-m", "ibp_evolve.cli.main"]
                          + island_argv(args, mix, seed, out, model)))
-    running = []
+    running, stopped = [], set()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     while todo or running:
         while todo and len(running) < args.jobs:
@@ -115,12 +115,13 @@ def run_all(args, work: Path, model: Path) -> list:
             running.append((out, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)))
         time.sleep(1)   # whichever run ends first frees its place
         for out, job in running:
-            if (args.stop_after and job.poll() is None
+            if (args.stop_after and job.poll() is None and out not in stopped
                     and _candidates(out) >= args.stop_after):
-                job.terminate()
+                job.terminate()   # once: a second SIGTERM would cut its clean stop short
+                stopped.add(out)
         for out, job in [r for r in running if r[1].poll() is not None]:
             running.remove((out, job))
-            if job.returncode not in (0, 130):
+            if job.returncode != 0 and not (out in stopped and job.returncode == 130):
                 raise SystemExit(f"the run {out} exited {job.returncode}")
     for r in runs:
         out = Path(r["out"])
