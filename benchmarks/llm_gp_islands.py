@@ -185,6 +185,9 @@ def main() -> None:
     results["model"] = {k: info.get(k) for k in ("parameters", "programs", "steps",
                                                   "final_loss", "seconds", "run_examples")}
     results["model_dir"] = str(model)
+    if args.report:   # the runs were made earlier, under a load this process cannot know
+        results["machine"] = (f"{os.cpu_count()} CPU cores, no GPU, one torch thread; "
+                              "figures read back from the run folders (--report)")
     results["runs"] = run_all(args, work, model)
     # equal candidates: compare at k up to the smaller run of each seed
     for seed in args.seed:
