@@ -562,7 +562,8 @@ def llm_engine() -> str:
 # runs of benchmarks/llm_engine.py at the same protocol with one lever changed
 LLM_ENGINE_VARIANTS = ("llm_engine_neighbours", "llm_engine_seed1", "llm_engine_lineage_edits",
                        "llm_engine_mix", "llm_engine_lineage", "llm_engine_t07",
-                       "llm_engine_three", "llm_engine_three_t085", "llm_engine_t12")
+                       "llm_engine_three", "llm_engine_three_t085", "llm_engine_t12",
+                       "llm_engine_t12_seed1")
 
 
 def _llm_engine_levers() -> list[str]:
