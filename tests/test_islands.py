@@ -136,6 +136,31 @@ def test_a_gp_island_takes_what_its_primitive_set_can_say_and_counts_the_rest():
     assert migrant.masks is None and engine.primitives.masks(migrant, engine.features)
 
 
+
+def test_the_summary_says_which_features_skipped_migrants_read(tmp_path):
+    from ibp_evolve.cli.evolve import migrant_hints
+    engine = gp(0)
+    engine.setup(PAPER, None)
+    tube = ("def priority(seed, target):\n"
+            "    return seed.tube <= 2 and seed.d == 0\n")
+    offsets = "def keep(seed, target):\n    return seed.offset(5) <= 0\n"
+    number = "def priority(seed, target):\n    return (seed.r <= target.r) - 0.5\n"
+    assert engine.immigrate([record(tube), record(tube, 8), record(offsets, 9),
+                             record(number, 10)]) == (0, 4)
+    assert engine.skipped_because_["seed.tube"] == 2
+    assert engine.skipped_because_["seed.offset(5)"] == 1
+    # as the run's generations table holds them (islands' statistics in `extra`)
+    island = {"engine": "deap", "immigrants": 0, "immigrants_skipped": 4,
+              "immigrants_skipped_because": engine.skipped_because_}
+    generations = [{"extra": json.dumps({"islands": [island, {"engine": "llm"}]})}] * 2
+    (line,) = migrant_hints(generations, 7)
+    assert line.startswith("island 0 (deap) took 0 of 8 migrants: the others read "
+                           "seed.tube (4), seed.offset (2)")
+    assert "evolve --features tube,offset adds them" in line
+    plain = {"engine": "deap", "immigrants": 3, "immigrants_skipped": 0}
+    assert migrant_hints([{"extra": json.dumps({"islands": [plain]})}], 7) == []
+
+
 def test_llm_and_gp_islands_share_a_run_and_exchange_programs(tmp_path):
     from test_llm_engine import SeededBackend
 

@@ -597,4 +597,55 @@ def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
     for line in baseline_lines(records[0], suite, suite_spec, progress, baselines):
         print(line)
     print()
+    hints = migrant_hints(run.db.generations(), suite.family.n)
+    for line in hints:
+        print(line)
+    if hints:
+        print()
     print(f"next: ibp-evolve report {run.path}      (HTML: progress, seed maps, lineage)")
+
+
+def migrant_hints(generations: list[dict], n_indices: int) -> list[str]:
+    """End-of-run lines for a run of islands whose GP islands skipped other islands' programs
+    (an LLM's rule reading ``seed.tube``, which the GP's default terminals lack): how many, what
+    they read, and the ``--features`` that would let a GP island take them."""
+    import json
+    import re
+
+    from ibp_evolve.engines.gp import feature_terminals
+    totals = {}   # island -> [taken, skipped, {why: count}]
+    for generation in generations:
+        for k, island in enumerate(json.loads(generation.get("extra") or "{}").get("islands")
+                                   or []):
+            if island.get("engine") != "deap":
+                continue
+            t = totals.setdefault(k, [0, 0, {}])
+            t[0] += island.get("immigrants") or 0
+            t[1] += island.get("immigrants_skipped") or 0
+            for why, n in (island.get("immigrants_skipped_because") or {}).items():
+                t[2][why] = t[2].get(why, 0) + n
+
+    def option_name(why: str) -> str | None:
+        m = re.match(r"seed\.([a-z_]+)", why)
+        try:
+            return m and feature_terminals(m.group(1), n_indices) and m.group(1)
+        except ValueError:
+            return None
+    lines = []
+    for k, (taken, skipped, because) in sorted(totals.items()):
+        if not skipped:
+            continue
+        reads = {}
+        for why, n in because.items():
+            if (name := option_name(why)) is not None:
+                reads[name] = reads.get(name, 0) + n
+        line = f"island {k} (deap) took {taken:,} of {taken + skipped:,} migrants"
+        if reads:
+            named = sorted(reads, key=lambda f: -reads[f])
+            line += (": the others read " + ", ".join(f"seed.{f} ({reads[f]:,})" for f in named)
+                     + f", not among its terminals (evolve --features {','.join(named)} adds "
+                     f"them)")
+        else:
+            line += ": the others are not expressible as trees of its primitive set"
+        lines.append(line)
+    return lines

@@ -250,6 +250,9 @@ def simplify_tree(tree, pset: PrimitiveSet | None = None, features_list=None):
 
 # ----------------------------------------------------------------------------- start rules
 
+_NOT_A_PRIMITIVE = " is not in the GP primitive set"
+
+
 def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     """A GP tree (list of DEAP nodes) for a rule that the primitive set can express.
 
@@ -275,7 +278,7 @@ def tree_from_source(source: str, pset: PrimitiveSet) -> list:
     by_node = {node: name for name, node in pset.terminal_nodes.items()}
 
     def fail(what):
-        raise GPSourceError(f"{what} is not in the GP primitive set")
+        raise GPSourceError(f"{what}{_NOT_A_PRIMITIVE}")
 
     def const_(v: int) -> list:
         if str(v) in m:
@@ -550,12 +553,17 @@ class DeapEngine(LoopEngine):
         can express join the next generation as trees (and seed this island's next restart);
         returns (taken, skipped)."""
         taken, skipped = [], 0
+        # why programs were skipped, e.g. {"seed.tube": 4}: what they read that this island's
+        # terminals lack (the end-of-run summary suggests --features), or the converter's text
+        self.skipped_because_ = {}
         for rec in records:
             try:
                 taken.append((PrimitiveSet.names(tree_from_source(rec.source, self.primitives)),
                               rec.id))
-            except GPSourceError:
+            except GPSourceError as exc:
                 skipped += 1   # e.g. an LLM program with local state or float priorities
+                why = str(exc).removesuffix(_NOT_A_PRIMITIVE)[:80]   # kept per generation
+                self.skipped_because_[why] = self.skipped_because_.get(why, 0) + 1
         if taken:
             self._migrants, self._migrants_due = taken, True
         return len(taken), skipped

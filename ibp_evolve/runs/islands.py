@@ -182,6 +182,9 @@ class Islands(LoopEngine):
             stats["best_complete"] = None if best is None else int(bool(best.complete))
             if self._moved[k] is not None:
                 stats["immigrants"], stats["immigrants_skipped"] = self._moved[k]
+                because = getattr(island, "skipped_because_", None)
+                if stats["immigrants_skipped"] and because:
+                    stats["immigrants_skipped_because"] = dict(because)
             per_island.append(stats)
         records = [c.record for c in candidates if c.record is not None]
         ok = [r for r in records if r.status == "ok"]
