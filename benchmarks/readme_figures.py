@@ -537,7 +537,7 @@ def _llm_engine_block(name: str, levers: bool) -> str:
         if e.startswith("llm") and d[e].get("edits"):
             lines += ["", f"{e}, its valid completions against the best program of their "
                       f"prompt (token edit distance, `llm_mutator/edits.py`): "
-                      + _llm_edits(d[e])]
+                      + _llm_edits(d[e], reference)]
     levers = _llm_engine_levers() if levers else []
     if levers:
         lines += ["", "What was varied, each row one run of the benchmark at the same protocol "
@@ -611,17 +611,17 @@ def _llm_engine_levers() -> list[str]:
                    "copies of the best shown (of valid)", "goals met"], rows) if rows else []
 
 
-def _llm_edits(r: dict) -> str:
+def _llm_edits(r: dict, reference: int = 92) -> str:
     """How far an LLM run's valid completions are from their prompt's best program, and its
     best complete rule that is not a start program's mask."""
     edits, new_best = r["edits"], r.get("best_complete_not_a_start_mask")
     return (f"median {_n(edits['median_tokens_from_best_shown'])} tokens apart, "
             f"{edits['copy_share']:.1%} copies, {edits['close_edit_share']:.1%} close edits "
             f"(1–{edits['close_edit_tokens']} tokens); {edits['complete_share_of_valid']:.1%} "
-            "reduce the target. Best complete rule with a seed mask no start program has: "
+            "reduce the targets. Best complete rule with a seed mask no start program has: "
             + (f"{_n(new_best['seeds'])} seeds, `{new_best['formula']}`" if new_best
                else "none")
-            + (f" (the first such rule of ≤ 92 seeds after "
+            + (f" (the first such rule of ≤ {_n(reference)} seeds after "
                f"{_n(new_best['candidates_to_92_seeds'])} candidates)"
                if new_best and new_best.get("candidates_to_92_seeds") else "") + ".")
 
