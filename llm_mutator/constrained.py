@@ -6,7 +6,7 @@ temperature and top-p): per sequence and step, the processor draws the next toke
 the model's distribution (temperature, then the nucleus of ``coverage`` mass) *without
 replacement* and checks the draws in order; the first one the checker accepts is the only
 token left unmasked, so the model's own sampler takes it.  Drawing without replacement until a
-draw is valid is exact sampling from the model's distribution restricted to the valid tokens,
+draw is valid is exact sampling from the nucleus restricted to the valid tokens,
 and it costs about one check per generated token (a valid token is the likely case) — checking
 every likely token until they cover the nucleus, as an earlier version did, cost tens of
 checks per token for a model that is not sure of itself, each check a re-parse of the line.
