@@ -488,11 +488,15 @@ def main() -> None:
     from ibp_evolve.runs.evaluation import suite_features
     from llm_mutator.run_examples import collect_run_examples
     from llm_mutator.train import add_program, collect_corpus, random_rules
+    # the corpus the models were trained on: their own seed (a reused model with another
+    # --seed of the benchmark runs read the random rules and examples of its training seed)
+    trained = json.loads((next(iter(models.values())) / "train_info.json").read_text())
+    corpus_seed = trained.get("config", {}).get("seed", args.seed)
     corpus = {c.body: c for c in collect_corpus([corpus_dir / "rules", corpus_dir / "seeds"])}
-    for src in random_rules(args.random_rules, seed=args.seed):
+    for src in random_rules(args.random_rules, seed=corpus_seed):
         add_program(corpus, src)
     bodies = set(corpus)
-    for example in collect_run_examples(train_runs, args.run_examples, seed=args.seed,
+    for example in collect_run_examples(train_runs, args.run_examples, seed=corpus_seed,
                                         warn=lambda m: None):
         bodies.update(example.bodies)
     known = corpus_masks(sorted(bodies), suite_features(load_suite(args.suite)))
