@@ -19,7 +19,9 @@ kept, and the message says how to continue).
 from __future__ import annotations
 
 import gc
+import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -609,9 +611,6 @@ def migrant_hints(generations: list[dict], n_indices: int) -> list[str]:
     """End-of-run lines for a run of islands whose GP islands skipped other islands' programs
     (an LLM's rule reading ``seed.tube``, which the GP's default terminals lack): how many, what
     they read, and the ``--features`` that would let a GP island take them."""
-    import json
-    import re
-
     from ibp_evolve.engines.gp import feature_terminals
     totals = {}   # island -> [taken, skipped, {why: count}]
     for generation in generations:
