@@ -44,20 +44,16 @@ MIXES = {"llm+gp": "gp:1,llm:1", "gp": "gp:2"}
 
 
 def migrants_taken(run_dir: Path) -> dict:
-    """Per island: migrants it took over the run (from the generations' statistics)."""
-    db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
+    """Per island: migrants it took and skipped over the run."""
+    from ibp_evolve.runs.islands import migration_totals
+    from ibp_evolve.runs.store import RunFolder
+    run = RunFolder.open(run_dir)
     try:
-        extras = [json.loads(e or "{}") for (e,) in db.execute("SELECT extra FROM generations")]
+        totals = migration_totals(run.db.generations())
     finally:
-        db.close()
-    out = {}
-    for extra in extras:
-        for k, isl in enumerate(extra.get("islands") or []):
-            key = f"{k}:{isl.get('engine')}"
-            taken = out.setdefault(key, {"taken": 0, "skipped": 0})
-            taken["taken"] += isl.get("immigrants") or 0
-            taken["skipped"] += isl.get("immigrants_skipped") or 0
-    return out
+        run.close()
+    return {f"{k}:{t['engine']}": {"taken": t["taken"], "skipped": t["skipped"]}
+            for k, t in totals.items()}
 
 
 def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
@@ -77,13 +73,12 @@ def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
 
 
 def _candidates(out: Path) -> int:
+    """Candidates the run at ``out`` holds so far (0 before its database exists)."""
+    from ibp_evolve.runs.store import RunError
+    from llm_engine import run_size
     try:
-        db = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:   # not created yet
+        return run_size(out)
+    except (RunError, sqlite3.Error):
         return 0
 
 

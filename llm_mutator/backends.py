@@ -32,7 +32,7 @@ from .model_memory import misfit
 from .prompt import cut_function
 
 __all__ = ["Backend", "BackendError", "TransformersBackend", "OpenAIBackend", "ReplayBackend",
-           "make_backend", "check_model_folder", "STOP_STRINGS"]
+           "make_backend", "check_loadable", "check_model_folder", "STOP_STRINGS"]
 
 # Stop strings for servers that only know fixed strings: a new top-level definition.
 STOP_STRINGS = ["\ndef ", "\nclass ", "\nif __name__", "\n@", "\nprint("]
@@ -90,6 +90,23 @@ def check_model_folder(model: str) -> None:
                            f"one beside the model, a Hugging Face folder has its own)")
 
 
+def check_loadable(model: str, dtype_bytes: int | None, device: str, torch=None,
+                   remedy: str | None = None) -> None:
+    """A model folder that cannot be loaded on ``device`` is refused before loading: no model
+    or tokenizer there (:func:`check_model_folder`), an unreadable weights file, or weights
+    (at ``dtype_bytes`` per parameter; None: as stored) larger than the device's free memory
+    allows (:func:`llm_mutator.model_memory.misfit`); ``remedy``: a way out the caller offers
+    besides a smaller model or a larger machine."""
+    check_model_folder(model)
+    try:
+        too_large = misfit(model, dtype_bytes, device, torch)
+    except ValueError as exc:
+        raise BackendError(f"cannot load model '{model}': {exc}") from None
+    if too_large:
+        raise BackendError(f"{too_large}; use a smaller model, "
+                           + (f"{remedy} " if remedy else "") + "or a machine with more memory")
+
+
 class TransformersBackend(Backend):
     """A causal LM loaded with ``transformers`` (see the module docstring)."""
     supports_grammar = True
@@ -119,13 +136,8 @@ class TransformersBackend(Backend):
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = getattr(torch, dtype)
         local = os.path.isdir(model)
-        check_model_folder(model)
-        try:
-            too_large = misfit(model, self.dtype.itemsize, self.device, torch)
-        except ValueError as exc:
-            raise BackendError(f"cannot load model '{model}': {exc}") from None
-        if too_large:
-            raise BackendError(too_large)
+        check_loadable(model, self.dtype.itemsize, self.device, torch,
+                       remedy="another device (--device)")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local)
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype,

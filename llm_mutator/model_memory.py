@@ -134,5 +134,4 @@ def misfit(folder: str | Path, dtype_bytes: int | None, device: str, torch=None,
             if size.parameters is not None and dtype_bytes else "as stored")
     return (f"the model in {folder} is too large for {device}: its weights need "
             f"{needed / 2**30:.1f} GiB ({what}), {available / 2**30:.1f} GiB is free "
-            f"(at most {int(_WEIGHT_SHARE * 100)}% of it for weights); use a smaller model, "
-            f"another device (--device) or a machine with more memory")
+            f"(at most {int(_WEIGHT_SHARE * 100)}% of it for weights)")

@@ -154,7 +154,8 @@ def test_the_summary_says_which_features_skipped_migrants_read(tmp_path):
               "immigrants_skipped_because": engine.skipped_because_}
     generations = [{"extra": json.dumps({"islands": [island, {"engine": "llm"}]})}] * 2
     (line,) = migrant_hints(generations, 7)
-    assert line.startswith("island 0 (deap) took 0 of 8 migrants: the others read "
+    # the float priority was skipped for another reason: it is not counted as a reader
+    assert line.startswith("island 0 (deap) took 0 of 8 migrants; 6 of the 8 skipped read "
                            "seed.tube (4), seed.offset (2)")
     assert "evolve --features tube,offset adds them" in line
     plain = {"engine": "deap", "immigrants": 3, "immigrants_skipped": 0}

@@ -612,36 +612,32 @@ def migrant_hints(generations: list[dict], n_indices: int) -> list[str]:
     (an LLM's rule reading ``seed.tube``, which the GP's default terminals lack): how many, what
     they read, and the ``--features`` that would let a GP island take them."""
     from ibp_evolve.engines.gp import feature_terminals
-    totals = {}   # island -> [taken, skipped, {why: count}]
-    for generation in generations:
-        for k, island in enumerate(json.loads(generation.get("extra") or "{}").get("islands")
-                                   or []):
-            if island.get("engine") != "deap":
-                continue
-            t = totals.setdefault(k, [0, 0, {}])
-            t[0] += island.get("immigrants") or 0
-            t[1] += island.get("immigrants_skipped") or 0
-            for why, n in (island.get("immigrants_skipped_because") or {}).items():
-                t[2][why] = t[2].get(why, 0) + n
+    from ibp_evolve.runs.islands import migration_totals
 
     def option_name(why: str) -> str | None:
+        """The ``--features`` name of a seed feature a skipped program read, if it is one."""
         m = re.match(r"seed\.([a-z_]+)", why)
+        if m is None:
+            return None
         try:
-            return m and feature_terminals(m.group(1), n_indices) and m.group(1)
+            feature_terminals(m.group(1), n_indices)
         except ValueError:
             return None
+        return m.group(1)
     lines = []
-    for k, (taken, skipped, because) in sorted(totals.items()):
-        if not skipped:
+    for k, t in sorted(migration_totals(generations).items()):
+        if t["engine"] != "deap" or not t["skipped"]:
             continue
         reads = {}
-        for why, n in because.items():
+        for why, n in t["because"].items():
             if (name := option_name(why)) is not None:
                 reads[name] = reads.get(name, 0) + n
-        line = f"island {k} (deap) took {taken:,} of {taken + skipped:,} migrants"
+        line = (f"island {k} (deap) took {t['taken']:,} of {t['taken'] + t['skipped']:,} "
+                f"migrants")
         if reads:
             named = sorted(reads, key=lambda f: -reads[f])
-            line += (": the others read " + ", ".join(f"seed.{f} ({reads[f]:,})" for f in named)
+            line += (f"; {sum(reads.values()):,} of the {t['skipped']:,} skipped read "
+                     + ", ".join(f"seed.{f} ({reads[f]:,})" for f in named)
                      + f", not among its terminals (evolve --features {','.join(named)} adds "
                      f"them)")
         else:

@@ -243,15 +243,11 @@ def cmd_train_mutator(args) -> int:
     except ImportError:   # a missing optional dependency: exit status 3
         return fail("training needs the llm extra: pip install 'ibp-evolve[llm]'", 3)
     if args.base:   # before the corpus and the examples are built: they take minutes
-        from llm_mutator.backends import BackendError, check_model_folder
-        from llm_mutator.model_memory import misfit
+        from llm_mutator.backends import BackendError, check_loadable
         try:
-            check_model_folder(args.base)
-            too_large = misfit(args.base, None, "cpu")   # loaded as stored, trained on the CPU
-        except (BackendError, ValueError) as exc:
+            check_loadable(args.base, None, "cpu")   # loaded as stored, trained on the CPU
+        except BackendError as exc:
             return fail(f"--base: {exc}")
-        if too_large:
-            return fail(f"--base: {too_large}")
     dirs = args.rules or [str(d) for d in default_corpus_dirs()]
     for d in dirs:
         if not Path(d).is_dir():

@@ -23,6 +23,7 @@ migrants it received.
 
 from __future__ import annotations
 
+import json
 import random
 from contextlib import contextmanager
 
@@ -31,7 +32,24 @@ from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 from ibp_evolve.runs.loop import Candidate, LoopEngine
 from ibp_evolve.runs.store import random_state_from_json, random_state_to_json
 
-__all__ = ["Islands"]
+__all__ = ["Islands", "migration_totals"]
+
+
+def migration_totals(generations: list[dict]) -> dict[int, dict]:
+    """Per island, over a run's generations (``RunDatabase.generations()``, islands'
+    statistics in ``extra``): its engine, the migrants it took and skipped, and why it skipped
+    them (``{reason: count}``, as a GP island records it)."""
+    totals = {}
+    for generation in generations:
+        islands = json.loads(generation.get("extra") or "{}").get("islands") or []
+        for k, island in enumerate(islands):
+            t = totals.setdefault(k, {"engine": island.get("engine"), "taken": 0, "skipped": 0,
+                                      "because": {}})
+            t["taken"] += island.get("immigrants") or 0
+            t["skipped"] += island.get("immigrants_skipped") or 0
+            for why, n in (island.get("immigrants_skipped_because") or {}).items():
+                t["because"][why] = t["because"].get(why, 0) + n
+    return totals
 
 
 def _rank(rec):
