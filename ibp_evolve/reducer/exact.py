@@ -81,6 +81,13 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
     """Solve the plan's seeds at ``learn_point`` (first prime), growing them while a target is
     unreduced.  With ``symmetries`` the seeds are moved to unique sectors and the relation
     rows solved with them.  Returns (seeds, label, system, reduction)."""
+    if symmetries is not None:
+        # imported here: the symmetry modules load sympy, which a reduction without
+        # symmetries (and a warm small reduction) never needs
+        from ibp_evolve.reducer.symmetry_rows import (family_automorphism_region,
+                                                     unique_seeds, with_symmetry_rows)
+        # the judge's region: score and reduce solve the same system for the same seeds
+        region = family_automorphism_region(family, ordering)
     chosen, label = plan.first(family, targets)
     step, unreduced = 0, list(targets)
     while True:
@@ -90,10 +97,6 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
         # mirror target's sector mapping would carry its image sector's seeds on again)
         seeds = chosen
         if symmetries is not None:
-            # imported here: the symmetry modules load sympy, which a reduction without
-            # symmetries (and a warm small reduction) never needs
-            from ibp_evolve.reducer.symmetry_rows import (family_automorphism_region,
-                                                         unique_seeds, with_symmetry_rows)
             seeds = unique_seeds(symmetries, family, chosen, learn_point, PRIMES[0],
                                  targets)
         need = estimated_bytes(family, len(seeds))
@@ -105,9 +108,7 @@ def learn(family: Family, targets, plan, ordering: Ordering, masters, learn_poin
                               extra_integrals=targets)
         relations = None
         if symmetries is not None:
-            # the judge's region: score and reduce solve the same system for the same seeds
-            system, relations = with_symmetry_rows(system, symmetries, learn_point,
-                                                   family_automorphism_region(family, ordering))
+            system, relations = with_symmetry_rows(system, symmetries, learn_point, region)
         reduction = reduce_on_seeds(system, np.arange(len(seeds)), targets, masters,
                                     engine="auto", relations=relations)
         if reduction.complete:
