@@ -6,6 +6,7 @@
                                         [--temperature 1.2] [--functions-per-prompt 2]
                                         [--start RULE ...] [--features NAMES] [--json FILE]
                                         [--stop-after N] [--report]
+                                        [--island-budget adaptive] [--island-floor F]
 
 1. The model: ``--model DIR`` (any model the transformers backend reads, e.g. the one
    ``benchmarks/llm_engine.py`` trains), or a small one trained here by ``train-mutator`` for
@@ -15,7 +16,8 @@
    ``--engine gp:1,llm:1`` (one GP island, one LLM island) and ``--engine gp:2`` (two GP
    islands): the only difference is what the second island is.  ``--jobs`` runs that many at
    a time, each in its own process; ``--start RULE`` gives every island of both mixes the same
-   start rules.
+   start rules; ``--island-budget adaptive`` lets both mixes share their candidates by the
+   islands' recent contributions (a weak island rests, down to ``--island-floor``).
 3. Reported: the best fitness after k candidates (candidate ids in order, so "k" counts every
    candidate of both islands; the GP islands' polish rounds at the end of the budget count
    too), per seed and engine mix, at each ``--at`` count both runs of the seed reached and at
@@ -56,6 +58,16 @@ def migrants_taken(run_dir: Path) -> dict:
             for k, t in totals.items()}
 
 
+def candidates_by_island(run_dir: Path) -> dict:
+    """Per island: the candidates it made over the run (its share of the budget)."""
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    try:
+        return {str(k): n for k, n in db.execute(
+            "SELECT island, COUNT(*) FROM candidates GROUP BY island ORDER BY island")}
+    finally:
+        db.close()
+
+
 def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
     """The ``evolve`` arguments of one run: the same for both mixes but the engine list."""
     argv = ["evolve", "--engine", mix, "--population", str(args.population),
@@ -64,6 +76,8 @@ def island_argv(args, mix: str, seed: int, out: Path, model: Path) -> list:
             "--out", str(out), "--quiet", "--no-baselines"]
     argv += [x for start in args.start for x in ("--start", start)]
     argv += ["--features", args.features] if args.features else []
+    argv += ["--island-budget", args.island_budget] if args.island_budget else []
+    argv += ["--island-floor", str(args.island_floor)] if args.island_floor else []
     if "llm" in mix:
         argv += ["--backend", "transformers", "--model", str(model),
                  "--max-new-tokens", str(args.max_new_tokens),
@@ -124,6 +138,7 @@ def run_all(args, work: Path, model: Path) -> list:
         r["status"] = run_status(out)
         r["seconds"] = run_elapsed(out)   # the run's own wall time
         r["migrants"] = migrants_taken(out)
+        r["candidates_by_island"] = candidates_by_island(out)
     return runs
 
 
@@ -155,6 +170,10 @@ def main() -> None:
     ap.add_argument("--features", metavar="NAMES",
                     help="evolve --features for the GP islands of both mixes (e.g. tube: "
                          "the LLM's rules that read seed.tube can then migrate to GP)")
+    ap.add_argument("--island-budget", choices=("equal", "adaptive"),
+                    help="evolve --island-budget of both mixes (default: equal)")
+    ap.add_argument("--island-floor", type=float, metavar="SHARE",
+                    help="evolve --island-floor of both mixes (adaptive budget)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks/results/llm_gp_islands.json"))
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -167,6 +186,8 @@ def main() -> None:
                "runs_at_a_time": args.jobs, "compared_at": args.at,
                "start_rules": args.start, "gp_features": args.features,
                "stop_after": args.stop_after,
+               "island_budget": args.island_budget or "equal",
+               "island_floor": args.island_floor,
                "sampling": {"max_new_tokens": args.max_new_tokens,
                             "temperature": args.temperature, "top_p": args.top_p,
                             "functions_per_prompt": args.functions_per_prompt}}
@@ -213,7 +234,8 @@ def main() -> None:
         for r in runs:
             print(f"  {r['mix']:>8}:   " + " ".join(
                 f"{fmt(r['best_vs_candidates'][p]):>8}" for p in points)
-                + f"   ({r['seconds']} s, migrants {r['migrants']})")
+                + f"   ({r['seconds']} s, migrants {r['migrants']}, candidates by island "
+                  f"{r['candidates_by_island']})")
     print(f"wrote {path}")
 
 

@@ -19,7 +19,6 @@ kept, and the message says how to continue).
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
 import sqlite3
@@ -31,6 +30,9 @@ DEFAULT_RUNS_DIR = "runs"
 # Evolution only: a seed selection larger than this per target is failed without solving.
 # Selections of thousands of seeds cost up to a second each to solve and are never the answer.
 GP_MAX_SEEDS = 2000
+# Options of a run of islands only, and the IslandsConfig fields they set.
+ISLAND_OPTIONS = {"migrate_every": "migrate_every", "migrants": "migrants",
+                  "island_budget": "budget", "island_floor": "budget_floor"}
 
 
 def add_parser(subparsers) -> None:
@@ -52,6 +54,13 @@ def add_parser(subparsers) -> None:
                         "others (default 5; 0: never)")
     p.add_argument("--migrants", type=int, metavar="M",
                    help="islands: best distinct programs each island sends (default 3)")
+    p.add_argument("--island-budget", choices=("equal", "adaptive"),
+                   help="islands: equal (default): every island runs every generation; "
+                        "adaptive: an island that lately brought few programs into the run's "
+                        "best runs less often, down to --island-floor")
+    p.add_argument("--island-floor", type=float, metavar="SHARE",
+                   help="islands, adaptive budget: the share of generations a weak island "
+                        "still runs (default 0.25)")
     from ibp_evolve.cli.limits import add_suite_option
     add_suite_option(p)
     p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
@@ -227,7 +236,7 @@ def _evolve(args) -> int:
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
     for option in ("validate", "validate_rules", "features", "migrate_every", "migrants",
-                   "restart_rules"):
+                   "island_budget", "island_floor", "restart_rules"):
         if args.resume and getattr(args, option) is not None:
             return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see its "
                         f"config.json)")
@@ -273,9 +282,9 @@ def _evolve(args) -> int:
             elif args.engine not in ENGINE_NAMES:
                 return fail(f"--engine '{args.engine}': expected one of "
                             f"{', '.join(ENGINE_NAMES)}, or islands such as gp:3 or gp:2,llm:1")
-            elif args.migrate_every is not None or args.migrants is not None:
-                return fail("--migrate-every and --migrants are options of a run of islands "
-                            "(--engine gp:3)")
+            elif any(getattr(args, o) is not None for o in ISLAND_OPTIONS):
+                return fail(f"{', '.join('--' + o.replace('_', '-') for o in ISLAND_OPTIONS)}"
+                            f" are options of a run of islands (--engine gp:3)")
             engine_cls, config_cls = engines()[args.engine]
             try:
                 starts = _start_sources(args.start)
@@ -475,8 +484,8 @@ def _islands_config(args, names: list[str], starts):
                for k, name in enumerate(names)]
     generations = args.generations if args.generations is not None else (
         None if args.time_limit is not None else IslandsConfig.generations)
-    migration = {k: v for k, v in (("migrate_every", args.migrate_every),
-                                   ("migrants", args.migrants)) if v is not None}
+    migration = {field: getattr(args, option) for option, field in ISLAND_OPTIONS.items()
+                 if getattr(args, option) is not None}
     return IslandsConfig(seed=args.seed, objective=args.objective, generations=generations,
                          islands=",".join(f"{n}:{names.count(n)}" for n in dict.fromkeys(names)),
                          island_configs=island_entries(configs, names), **migration)
@@ -599,7 +608,9 @@ def _report(engine, run, suite_spec, progress, baselines: bool = True) -> None:
     for line in baseline_lines(records[0], suite, suite_spec, progress, baselines):
         print(line)
     print()
-    hints = migrant_hints(run.db.generations(), suite.family.n)
+    from ibp_evolve.runs.island_budget import budget_lines
+    generations = run.db.generations()
+    hints = budget_lines(generations) + migrant_hints(generations, suite.family.n)
     for line in hints:
         print(line)
     if hints:

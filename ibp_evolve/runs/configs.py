@@ -170,3 +170,7 @@ class IslandsConfig(EngineConfig):
     island_configs: tuple = ()   # per island {"engine": NAME, "engine_config": {...}}
     migrate_every: int = 5    # generations between migrations of the best programs; 0: never
     migrants: int = 3         # best distinct programs each island sends to the others
+    budget: str = "equal"     # how islands share candidates: equal, adaptive (island_budget)
+    budget_floor: float = 0.25   # adaptive: the share of generations a weak island keeps
+    budget_halflife: float = 10.0   # adaptive: generations after which an island's past
+                                    # contributions count half

@@ -16,9 +16,14 @@ Randomness: each island draws from its own state of Python's :mod:`random` (DEAP
 module's functions), swapped in around every call to the island and saved in the checkpoint, so
 an island's stream does not depend on how many islands run beside it or in which order.
 
-Stagnation: each island sees its own logbook (its best fitness so far, its restarts), so a GP
-island restarts when *it* stagnates — from fresh random trees, its start rules and the last
-migrants it received.
+Stagnation: each island sees its own logbook (its best fitness so far, its restarts, not the
+generations it rested), so a GP island restarts when *it* stagnates — from fresh random trees,
+its start rules and the last migrants it received.
+
+Budget: every island runs every generation, or (``budget="adaptive"``) an island that has
+lately brought few programs into the run's elite rests on some generations
+(:mod:`ibp_evolve.runs.island_budget`).  A resting island is not asked, still receives
+migrants, and its statistics say ``rested``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import random
 from contextlib import contextmanager
 
 from ibp_evolve.runs.configs import IslandsConfig
+from ibp_evolve.runs.island_budget import BUDGETS, due_islands, island_shares, island_yields
 from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 from ibp_evolve.runs.loop import Candidate, LoopEngine
 from ibp_evolve.runs.store import random_state_from_json, random_state_to_json
@@ -71,6 +77,15 @@ class Islands(LoopEngine):
                 objective=self.islands[0].config.objective, migrate_every=0)
         if config.migrate_every < 0 or config.migrants < 0:
             raise ValueError("--migrate-every and --migrants must be non-negative")
+        if config.budget not in BUDGETS:
+            raise ValueError(f"--island-budget '{config.budget}': expected one of "
+                             f"{', '.join(BUDGETS)}")
+        if not 0 < config.budget_floor <= 1:
+            raise ValueError(f"--island-floor {config.budget_floor}: expected a share in "
+                             f"(0, 1]")
+        if not config.budget_halflife > 0:
+            raise ValueError(f"budget_halflife {config.budget_halflife}: expected a positive "
+                             f"number of generations")
         self.config = config
         objectives = {i.config.objective for i in self.islands}
         if objectives != {self.config.objective}:
@@ -79,6 +94,9 @@ class Islands(LoopEngine):
         self._random = [random.Random(i.config.seed).getstate() for i in self.islands]
         self._bests = [[] for _ in self.islands]    # each island's best records, distinct masks
         self._moved = [None] * len(self.islands)    # (taken, skipped) of this generation
+        self._credits = [0.0] * len(self.islands)   # adaptive budget: see island_budget
+        self._running = list(range(len(self.islands)))   # the islands of this generation
+        self._entries = [0] * len(self.islands)     # this generation's programs into the elite
 
     # -- each island in its own world -----------------------------------------------------------
     @contextmanager
@@ -100,8 +118,23 @@ class Islands(LoopEngine):
         out = []
         for stats in self.logbook_:
             mine = (stats.get("islands") or [{}] * (k + 1))[k]
-            out.append({**mine, "best_fitness": parse_fitness(mine.get("best_fitness"))})
+            if not mine.get("rested"):
+                out.append({**mine, "best_fitness": parse_fitness(mine.get("best_fitness"))})
         return out
+
+    def _due(self, generation: int) -> list[int]:
+        """The islands that run ``generation``: all, or (adaptive budget) those whose credit
+        has reached a generation; every island runs generation 0."""
+        every = list(range(len(self.islands)))
+        if self.config.budget == "equal" or generation == 0 or len(self.islands) == 1:
+            return every
+        cfg = self.config
+        populations = sorted(getattr(i.config, "population", 0) or 0 for i in self.islands)
+        yields = island_yields(self.logbook_, len(self.islands), cfg.budget_halflife,
+                               prior=populations[len(populations) // 2])
+        due, self._credits = due_islands(island_shares(yields, cfg.budget_floor),
+                                         self._credits)
+        return due
 
     # -- the engine protocol -----------------------------------------------------------------
     def setup(self, spec, run) -> None:
@@ -118,8 +151,10 @@ class Islands(LoopEngine):
         self._waiting = []
 
     def ask(self, generation: int) -> list[Candidate]:
-        if not self._waiting:   # a new generation: every island has work to do
-            self._waiting = list(range(len(self.islands)))
+        if not self._waiting:   # a new generation: every running island has work to do
+            self._running = self._due(generation)
+            self._waiting = list(self._running)
+            self._entries = [0] * len(self.islands)
         out = []
         for k in self._waiting:
             with self._on(k) as island:
@@ -139,7 +174,9 @@ class Islands(LoopEngine):
         groups = self._by_island(candidates)
         for k in list(self._waiting):
             mine = groups.get(k, [])
-            self._remember(k, [c.record for c in mine if c.record is not None])
+            records = [c.record for c in mine if c.record is not None]
+            self._entries[k] += self._elite_entries(records)
+            self._remember(k, records)
             with self._on(k) as island:
                 done = island.tell(generation, mine, stopped)
             if done and not stopped:
@@ -163,6 +200,25 @@ class Islands(LoopEngine):
             if len(out) >= keep:
                 break
         self._bests[k] = out
+
+    def _elite_entries(self, records) -> int:
+        """How many of ``records`` enter the run's elite: the best distinct seed selections
+        of all islands (as many as each island remembers), as it stands before them."""
+        keep = max(self.config.migrants, 1)
+        elite = sorted((r for best in self._bests for r in best), key=_rank)
+        masks, top = set(), []
+        for rec in elite:
+            if rec.mask_hash not in masks:
+                masks.add(rec.mask_hash)
+                top.append(rec)
+        bar = _rank(top[keep - 1]) if len(top) >= keep else None
+        entries = 0
+        for rec in sorted((r for r in records if r.status == "ok"), key=_rank):
+            if rec.mask_hash in masks or (bar is not None and _rank(rec) >= bar):
+                continue
+            masks.add(rec.mask_hash)
+            entries += 1
+        return entries
 
     def _migration_due(self, generation: int) -> bool:
         every = self.config.migrate_every
@@ -192,7 +248,12 @@ class Islands(LoopEngine):
         per_island = []
         for k in range(len(self.islands)):
             with self._on(k) as island:
-                stats = dict(island.statistics(generation, groups.get(k, [])))
+                if k in self._running:
+                    stats = dict(island.statistics(generation, groups.get(k, [])))
+                    stats["candidates"] = len(groups.get(k, []))
+                    stats["elite_entries"] = self._entries[k]
+                else:
+                    stats = {"rested": 1, "candidates": 0}
             best = self._bests[k][0] if self._bests[k] else None
             stats["engine"] = island.name
             stats["best_fitness"] = None if best is None else fitness_text(best.fitness)
@@ -224,10 +285,15 @@ class Islands(LoopEngine):
             saved.append({"engine": island.name, "state": inner,
                           "random_state": random_state_to_json(self._random[k]),
                           "best": [r.id for r in self._bests[k]]})
-        return {"islands": saved}
+        return {"islands": saved, "credits": list(self._credits)}
 
     def restore(self, state: dict, run) -> None:
         saved = state["islands"]
+        credits = state.get("credits") or [0.0] * len(self.islands)   # older checkpoints: none
+        if len(credits) != len(self.islands):
+            raise ValueError(f"the checkpoint holds {len(credits)} island credits, not "
+                             f"{len(self.islands)}")
+        self._credits = [float(c) for c in credits]
         names = [s["engine"] for s in saved]
         if names != [i.name for i in self.islands]:
             raise ValueError(f"the checkpoint's islands are {names}, not "
