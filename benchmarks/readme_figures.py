@@ -859,6 +859,11 @@ def llm_gp_islands_start() -> str:
     return _islands_block("llm_gp_islands_start")
 
 
+def llm_gp_islands_adaptive() -> str:
+    """The same comparison with the adaptive island budget (``--island-budget adaptive``)."""
+    return _islands_block("llm_gp_islands_adaptive")
+
+
 def _islands_block(name: str) -> str:
     d = _load(name)
     if d is None:
@@ -866,25 +871,37 @@ def _islands_block(name: str) -> str:
 
     def seeds(best) -> str:
         return "—" if best is None else "incomplete" if best >= 1e15 else _n(best)
+    def second_share(r) -> list:
+        """The second island's share of the run's candidates (the LLM island of llm+gp)."""
+        spent = r.get("candidates_by_island")
+        if not shares:
+            return []
+        return [f"{100 * spent.get('1', 0) / max(1, sum(spent.values())):.0f}%"
+                if spent else "—"]
     at = d.get("compared_at") or []
+    shares = any(r.get("candidates_by_island") for r in d["runs"])
     rows = []
     for r in d["runs"]:
         rows.append([r["seed"], r["mix"]] + [seeds((r.get("best_at") or {}).get(str(k)))
                                             for k in at]
                     + [f"{seeds(r.get('best_at_equal_candidates'))} at "
-                       f"{_n(r['equal_candidates'])}", _n(r["candidates"]),
-                       f"{_n(round(r['seconds']))} s" if r.get("seconds") else "—"])
+                       f"{_n(r['equal_candidates'])}", _n(r["candidates"])]
+                    + second_share(r)
+                    + [f"{_n(round(r['seconds']))} s" if r.get("seconds") else "—"])
     lines = [f"`{d['suite']}`, population {d['population_per_island']} per island, "
              f"{d['generations']} generations, engines {d['mixes']}"
              + (f", temperature {d['sampling']['temperature']}" if d.get("sampling") else "")
              + (", start rules " + ", ".join(f"`{r}`" for r in d["start_rules"])
                 if d.get("start_rules") else "")
              + (f", GP features + `{d['gp_features']}`" if d.get("gp_features") else "")
+             + (f", adaptive island budget (floor {d.get('island_floor') or 0.25})"
+                if d.get("island_budget") == "adaptive" else "")
              + (f" ({d['machine']}" + (f", {d['runs_at_a_time']} runs at a time"
                                        if d.get("runs_at_a_time", 1) > 1 else "") + ")"
                 if "machine" in d else "") + ":", ""]
     lines += _table(["seed", "islands"] + [f"best after {_n(k)} candidates" for k in at]
-                    + ["best at equal candidates", "candidates in all", "wall time"], rows)
+                    + ["best at equal candidates", "candidates in all"]
+                    + (["island 1's share"] if shares else []) + ["wall time"], rows)
     verdicts = []    # per comparison point: on how many seeds the islands beat GP alone
     for k in [*(str(k) for k in at), None]:
         pairs = {}
@@ -912,6 +929,7 @@ def _islands_block(name: str) -> str:
 RENDERERS = {f.__name__: f for f in (masters, llm_engine, llm_engine_train, grammar_validity,
                                      grammar_cost,
                                      serve_llm, llm_gp_islands, llm_gp_islands_start,
+                                     llm_gp_islands_adaptive,
                                      evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
                                      rank_scan_nosym, rank_classes, rank_floor, sailir,
