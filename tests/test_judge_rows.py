@@ -8,7 +8,8 @@ trimmed equations and multiply-adds (and its fitness under ``trimmed``) were re-
 seeds went from sorted to ``reduce --targets``' order (each where it first comes): the solver
 breaks pivot ties by seed position, so the same seeds trim differently (laporta: 443 -> 357
 trimmed equations, each new figure the one ``reduce --targets`` reports); seeds, equations,
-verdicts and survivors are unchanged.
+verdicts and survivors are unchanged; ``joint_seeds`` (the seeds of the one joint solve, added
+then) is read off the ``seeds`` fitness.
 """
 
 import json

@@ -117,6 +117,10 @@ class ScoreReport:
     joint: bool = False
     total: object = None   # the objective summed over targets, exact (int or Fraction)
     symmetries: bool = False  # solved with sector symmetries (relation rows, unique sectors)
+    # joint suites: the seeds of the one solve (the targets' choices merged, with symmetries
+    # moved to unique sectors), the count ``reduce --targets`` reports; a target's ``seeds``
+    # is its own choice there
+    joint_seeds: int | None = None
 
     @property
     def exact_fitness(self):
@@ -135,6 +139,8 @@ class ScoreReport:
         data = {"rule": self.rule, "suite": self.suite, "objective": self.objective,
                 "fitness": fitness, "complete": self.complete, "joint": self.joint,
                 "symmetries": self.symmetries, "targets": [asdict(t) for t in self.targets]}
+        if self.joint_seeds is not None:
+            data["joint_seeds"] = self.joint_seeds
         if self.objective == "relative_trimmed":   # the exact sum, and what it divides by
             data["total"] = str(self.total)
         else:
@@ -592,7 +598,8 @@ class Judge:
             for s in scores:
                 s.reference_trimmed = reference
             totals[objective] = Fraction(red.trimmed_equations, max(1, reference))
-        return self._report(scores, objective, totals[objective], joint=True)
+        return replace(self._report(scores, objective, totals[objective], joint=True),
+                       joint_seeds=red.seeds)
 
     @cached_property
     def reference_trimmed(self) -> list[int]:
