@@ -408,6 +408,8 @@ class Judge:
         """Joint suites: the union of the universes, each seed where it first comes (target by
         target, each in box order): the order ``reduce --targets`` numbers a joint system's
         seeds in, as :meth:`joint_ids` needs."""
+        if not any(len(u) for u in self.universes):
+            return np.zeros((0, self.family.n), dtype=np.int64)
         return merge_seeds(*self.universes)
 
     @cached_property
