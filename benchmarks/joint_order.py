@@ -110,7 +110,8 @@ def main() -> None:
                   f", score {row['score_ms']:.1f} ms", flush=True)
     ratios = [r["ratio_merged_over_sorted"] for r in rows]
     write_result(args.out, {"repeats": args.repeats, "cases": rows,
-                            "median_ratio_merged_over_sorted": statistics.median(ratios)},
+                            "median_ratio_merged_over_sorted": round(statistics.median(ratios), 3),
+                            "load_average": round(os.getloadavg()[0], 2)},
                  stamp=True)
 
 
