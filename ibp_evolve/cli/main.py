@@ -321,7 +321,12 @@ def cmd_score(args) -> int:
     from ibp_evolve.runs.progress import verdict
     print(verdict(report.fitness, report.complete, report.targets)
           + (f"  fitness ({report.objective}) {report.fitness}" if report.complete else ""))
-    if selected:
+    if report.joint_seeds is not None:
+        t = report.targets[0]
+        print(f"joint system (one solve for every target): {report.joint_seeds} seeds, "
+              f"{t.equations} equations, {t.trimmed_equations} trimmed, {t.multiply_adds} "
+              "mult-adds; a target's seeds are its own choice")
+    elif selected:
         print("seeds: solved, with mirror-sector seeds replaced by their images in unique "
               "sectors (each once); selected: the rule's own")
     return status

@@ -324,8 +324,9 @@ def minimize_suite(judge, masks, *, rng=0, swaps: int = 1000, seconds: float = 5
     options = dict(rng=rng, swaps=swaps, seconds=seconds, restarts=restarts,
                    randomise=randomise)
     if suite.joint:
-        chosen = [judge.joint_index[i][np.flatnonzero(m)] for i, m in enumerate(masks)]
-        union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+        # trials are solved in joint-universe order (completeness does not depend on the
+        # order; a minimal set is rescored by `score` in the order its masks give)
+        union = np.sort(judge.joint_ids(masks))
         result = _minimize_in(judge, judge.joint_universe, union, suite.targets, **options)
         out_masks = [np.isin(judge.joint_index[i], result.seed_ids)
                      for i in range(len(suite.targets))]

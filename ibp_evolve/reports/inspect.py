@@ -202,8 +202,7 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
     suite = judge.suite
     masks = [np.asarray(m, dtype=bool) for m in masks]
     if suite.joint:
-        chosen = [judge.joint_index[i][np.flatnonzero(m)] for i, m in enumerate(masks)]
-        union = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+        union = judge.joint_ids(masks)  # numbered as the joint solve of `score` numbers them
         solved = len(union) <= suite.max_seeds * len(masks)
         needed_joint = np.zeros(0, np.int64)
         reduced = [False] * len(masks)
