@@ -128,3 +128,33 @@ def test_tube_seeding_is_complete_on_drawn_and_held_out_double_box_suites(drawn,
     # two were drawn afterwards with other seeds, where the six-line tube leaves targets
     report = _drawn_judge(*drawn, symmetries=symmetries).score(resolve_rule("tube_seeding"))
     assert report.complete, [t.target for t in report.targets if not t.reduced]
+
+
+def test_few_numerator_targets_reduce_with_the_rule_alone_where_improved_seeding_does_not():
+    # I(1,1,1,1,1,1,-s), s <= 2, and I(1,1,1,1,1,0,-1): the numerator budget of improved
+    # seeding runs out in their subsectors; tube seeding keeps one numerator there
+    judge = _suite_judge("triangle_box_low")
+    tube = judge.score(resolve_rule("tube_seeding"))
+    assert tube.complete
+    improved = judge.score(resolve_rule("improved_seeding_dots"))
+    assert [tuple(t.target) for t in improved.targets if not t.reduced] == [
+        (1, 1, 1, 1, 1, 1, 0), (1, 1, 1, 1, 1, 1, -1), (1, 1, 1, 1, 1, 1, -2),
+        (1, 1, 1, 1, 1, 0, -1)]
+
+
+def test_reduce_needs_no_shell_for_a_top_sector_target_with_two_numerators(capsys):
+    # before the few-numerator clause `reduce` added a whole shell here (1,708 seeds); the
+    # coefficients are those of a plain Laporta box
+    import json
+
+    from ibp_evolve.cli.main import main
+    argv = ["reduce", "triangle_box", "--target=1,1,1,1,1,1,-2", "--json",
+            "--at", "d=17/3,m1sq=3/7,m2sq=5/11,m3sq=-2/13"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    tube = json.loads(out)
+    assert "shell" not in err and tube["stats"]["seeds"] < 100
+    assert main(argv + ["--seeds", "laporta:r=7,s=3"]) == 0
+    laporta = json.loads(capsys.readouterr().out)
+    assert laporta["stats"]["seeds"] > 10_000
+    assert tube["targets"] == laporta["targets"]
