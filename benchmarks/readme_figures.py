@@ -458,6 +458,26 @@ def small_reduce() -> str:
             (f" (load average {_n(load[0])} while measured)" if load else "") + ".\n")
 
 
+def few_numerators() -> str:
+    d = _load("few_numerators")
+    if d is None:
+        return _missing("few_numerators")
+    tube, improved = d["rules"]
+
+    def cells(c, rule):
+        r = c[rule]
+        return [_n(r["seeds"]), _n(r["multiply_adds"]), r["shells"],
+                f"{_n(r['wall_median_s'])} s"]
+    rows = [[f"I({','.join(map(str, c['target']))})"] + cells(c, tube) + cells(c, improved)
+            + [f"{c[improved]['multiply_adds'] / c[tube]['multiply_adds']:.3g}×",
+               "yes" if c["same_coefficients"] else "**NO**"] for c in d["cases"]]
+    head = ["target"] + [f"{rule}: {what}" for rule in (tube, improved)
+                         for what in ("seeds", "mult-adds", "shells", "time")]
+    return "\n".join(_table(head + ["mult-adds ratio", "same coefficients"], rows)
+                     + ["", f"Median of {d['repeats']} runs, measured {d['measured_at']} "
+                            f"(load average {_n(d['cpu_load'][0])})."]) + "\n"
+
+
 def analytic() -> str:
     d = _load("analytic")
     if d is None:
@@ -926,7 +946,7 @@ def _islands_block(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {f.__name__: f for f in (masters, llm_engine, llm_engine_train, grammar_validity,
+RENDERERS = {f.__name__: f for f in (masters, few_numerators, llm_engine, llm_engine_train, grammar_validity,
                                      grammar_cost,
                                      serve_llm, llm_gp_islands, llm_gp_islands_start,
                                      llm_gp_islands_adaptive,

@@ -14,9 +14,9 @@
 #   - a target of five or six lines with few numerators (s_target <= t_target - 4) keeps a
 #     budget of one numerator in every sector (a dotted target has it already):
 #     I(1,1,1,1,1,1,-s) for s <= 2 and I(1,1,1,1,1,0,-1) do not reduce without it (their budget
-#     runs out in the subsectors), and `reduce` then added a whole shell (I(1,1,1,1,1,1,-2):
-#     1,708 seeds and 4.3M multiply-adds, against 64 seeds and 7,844 with the clause, symmetries
-#     on; suite triangle_box_low).  The other built-in suites' figures are unchanged by it.
+#     runs out in the subsectors), and `reduce` then added a whole shell, tens to hundreds of
+#     times the multiply-adds (suite triangle_box_low; `python benchmarks/few_numerators.py`).
+#     The other built-in suites' figures are unchanged by it.
 # Targets with seven or more lines (the planar and non-planar double boxes) need two more
 # clauses, found by hand on drawn double-box suites (benchmarks/cross_family.py) and checked on
 # held-out ones; a target with five or six lines meets none of them (the triangle-box figures
