@@ -879,12 +879,39 @@ def llm_gp_islands_start() -> str:
     return _islands_block("llm_gp_islands_start")
 
 
+def _islands_verdicts(llm_runs, gp_runs, at, baseline: str,
+                      equal_candidates: bool = True) -> list[str]:
+    """Per comparison point, on how many seeds the "llm+gp" runs of ``llm_runs`` beat the "gp"
+    runs of ``gp_runs`` (fewer seeds after as many candidates)."""
+    verdicts = []
+    for k in [*(str(k) for k in at)] + ([None] if equal_candidates else []):
+        pairs = {}
+        for runs, mix in ((llm_runs, "llm+gp"), (gp_runs, "gp")):
+            for r in runs:
+                if r["mix"] == mix:
+                    pairs.setdefault(r["seed"], {})[mix] = (
+                        r.get("best_at_equal_candidates") if k is None
+                        else (r.get("best_at") or {}).get(k))
+        pairs = [(m.get("llm+gp"), m.get("gp")) for m in pairs.values()]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            won = sum(1 for a, b in pairs if a < b)
+            tied = sum(1 for a, b in pairs if a == b)
+            where = "at equal candidates" if k is None else f"after {_n(int(k))} candidates"
+            verdicts.append(f"LLM+GP islands beat {baseline} {where} on {won} of {len(pairs)} "
+                            "seeds" + (f" ({tied} tied)" if tied else "") + ".")
+    return verdicts
+
+
 def llm_gp_islands_adaptive() -> str:
-    """The same comparison with the adaptive island budget (``--island-budget adaptive``)."""
-    return _islands_block("llm_gp_islands_adaptive")
+    """The same comparison with the adaptive island budget (``--island-budget adaptive``), and
+    its LLM+GP runs against the GP runs of the equal budget (the first table)."""
+    return _islands_block("llm_gp_islands_adaptive", gp_of="llm_gp_islands")
 
 
-def _islands_block(name: str) -> str:
+def _islands_block(name: str, gp_of: str | None = None) -> str:
+    """The table and verdicts of one islands JSON; ``gp_of``: another JSON whose "gp" runs are
+    a second baseline for this one's "llm+gp" runs (same seeds)."""
     d = _load(name)
     if d is None:
         return _missing(name)
@@ -922,22 +949,12 @@ def _islands_block(name: str) -> str:
     lines += _table(["seed", "islands"] + [f"best after {_n(k)} candidates" for k in at]
                     + ["best at equal candidates", "candidates in all"]
                     + (["island 1's share"] if shares else []) + ["wall time"], rows)
-    verdicts = []    # per comparison point: on how many seeds the islands beat GP alone
-    for k in [*(str(k) for k in at), None]:
-        pairs = {}
-        for r in d["runs"]:
-            best = r.get("best_at_equal_candidates") if k is None else (
-                r.get("best_at") or {}).get(k)
-            pairs.setdefault(r["seed"], {})[r["mix"]] = best
-        pairs = [(m.get("llm+gp"), m.get("gp")) for m in pairs.values()]
-        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-        if pairs:
-            won = sum(1 for a, b in pairs if a < b)
-            tied = sum(1 for a, b in pairs if a == b)
-            where = "at equal candidates" if k is None else f"after {_n(int(k))} candidates"
-            verdicts.append(f"LLM+GP islands beat GP alone {where} on {won} of {len(pairs)} "
-                            "seeds" + (f" ({tied} tied)" if tied else "") + ".")
-    lines += [""] + verdicts if verdicts else []
+    lines += [""] + _islands_verdicts(d["runs"], d["runs"], at, "GP alone")
+    other = _load(gp_of) if gp_of else None
+    if other is not None:
+        lines += _islands_verdicts(d["runs"], other["runs"], at,
+                                   f"GP alone with the equal budget (`{gp_of}.json`)",
+                                   equal_candidates=False)
     model = d.get("model") or {}
     if model.get("parameters"):
         lines += [f"The model: {model['parameters'] / 1e6:.2f}M parameters, "
