@@ -62,3 +62,18 @@ def test_a_line_measured_with_symmetries_says_so_and_reads_back():
     assert stated.symmetries and stated == measurement_of(report)
     without = parse_measured(source.replace(" (symmetries on)", ""))["triangle_box_paper"]
     assert not without.symmetries and without != stated
+
+
+def test_a_joint_suite_measures_the_seeds_of_its_one_system():
+    # two targets choose many seeds in common: the joint system holds each once
+    from ibp_evolve.judge.measured import measurement_of
+    from ibp_evolve.judge.score import Judge
+    from ibp_evolve.judge.suites import parse_suite
+    from ibp_evolve.language.library import resolve_rule
+    suite = parse_suite('name = "pair"\nfamily = "triangle_box"\n'
+                        'targets = [[1, 1, 1, 1, 1, 1, -3], [1, 1, 1, 1, 1, 1, -4]]\n'
+                        'joint = true\nsymmetries = false\n')
+    report = Judge(suite).score(resolve_rule("tube_seeding"))
+    m = measurement_of(report)
+    assert m.complete and m.seeds == report.joint_seeds
+    assert m.seeds < sum(t.seeds for t in report.targets)

@@ -55,10 +55,14 @@ def measurement_of(report) -> SuiteMeasurement:
     """Sum a judge's ``ScoreReport`` over its targets."""
     targets = report.targets
     unreduced = [t for t in targets if not t.reduced]
+    seeds = sum(t.seeds for t in targets)
     if report.joint and targets:
-        # every target of a joint suite carries the figures of the one joint system
+        # every target of a joint suite carries the figures of the one joint system, whose
+        # seeds are the targets' choices merged (a seed two targets choose is solved once)
         equations, trimmed, mult = (targets[0].equations, targets[0].trimmed_equations,
                                     targets[0].multiply_adds)
+        if getattr(report, "joint_seeds", None) is not None:
+            seeds = report.joint_seeds
     else:
         equations = sum(t.equations for t in targets)
         trimmed = sum(t.trimmed_equations for t in targets)
@@ -66,7 +70,7 @@ def measurement_of(report) -> SuiteMeasurement:
     over_cap = [t for t in unreduced if t.reason]
     return SuiteMeasurement(report.suite, not unreduced, len(unreduced), len(targets),
                             len(over_cap), sum(t.n_survivors for t in unreduced if not t.reason),
-                            sum(t.seeds for t in targets), equations, trimmed, mult,
+                            seeds, equations, trimmed, mult,
                             bool(getattr(report, "symmetries", False)))
 
 
