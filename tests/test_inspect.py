@@ -77,6 +77,23 @@ def test_needed_seeds_are_exactly_the_seeds_of_the_trimmed_equations(box_suite):
     assert sum(m.n_kept for m in maps) > sum(m.n_needed for m in maps)
 
 
+def test_with_symmetries_the_needed_seeds_are_those_whose_images_score_solves():
+    # score solves a seed's images in the unique sectors, not the seed: the needed seeds
+    # alone give score's trimmed system (solving the seeds as they are marked other seeds:
+    # I(1,1,1,0,-1,1,-2), in a mirror sector, then had 73 trimmed equations, not 66)
+    from ibp_evolve.judge.suites import load_suite
+    from ibp_evolve.judge.score import Judge
+    judge = Judge(load_suite("triangle_box_symmetric"))
+    masks = judge.masks(resolve_rule("tube_seeding"))
+    report = judge.score_masks(masks)
+    for i, m in enumerate(seed_maps(judge, masks)):
+        assert not (m.needed & ~m.kept).any() and m.reduced
+        alone = judge.score_masks([m.needed if k == i else masks[k]
+                                   for k in range(len(masks))]).targets[i]
+        assert alone.reduced
+        assert alone.trimmed_equations == report.targets[i].trimmed_equations, m.target
+
+
 # tube_seeding: on seeds sorted by their indices the box pair's joint solve needs 6 of them,
 # in the order `score` solves them 5
 @pytest.mark.parametrize("rule", ["improved_seeding_dots", "tube_seeding"])

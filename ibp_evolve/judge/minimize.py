@@ -26,8 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ibp_evolve.reducer.reduction import NumericReduction, reduce_on_seeds
-from ibp_evolve.judge.score import SymmetricUniverse, index_ranges
-from ibp_evolve.reducer.symmetry_rows import columns_of_rows
+from ibp_evolve.judge.score import SymmetricUniverse
 from ibp_evolve.reducer.system import EquationSystem
 
 __all__ = ["SeedLabels", "MinimalSeedSet", "MinimizeReport", "seed_labels", "minimize_seeds",
@@ -202,17 +201,8 @@ def _judge_solve(judge, seeds: np.ndarray, targets):
     universe = SymmetricUniverse(judge, seeds, targets)
 
     def solve(seed_ids):
-        system, relations = universe.in_path_order(seed_ids)
-        red = reduce_on_seeds(system, np.arange(len(system.seeds)), targets, judge.masters,
-                              relations=relations)
-        if not red.complete:
-            return None
-        used = system.seeds[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]
-        ids = np.asarray(seed_ids, dtype=np.int64)
-        counts = universe.image_ptr[ids + 1] - universe.image_ptr[ids]
-        images = universe.seeds[universe.image_seed[
-            index_ranges(universe.image_ptr[ids], universe.image_ptr[ids + 1])]]
-        return np.unique(np.repeat(ids, counts)[columns_of_rows(used, images) >= 0])
+        red, needed = universe.solve_needed(seed_ids, targets, judge.masters)
+        return needed if red.complete else None
     return solve
 
 

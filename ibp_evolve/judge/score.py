@@ -269,6 +269,20 @@ class SymmetricUniverse:
         return system, RelationRows(n_seed_rows, sources[relations],
                                     [self.relations.mappings[k] for k in relations])
 
+    def solve_needed(self, universe_ids: np.ndarray, targets, masters):
+        """``(reduction, needed)``: the universe rows ``universe_ids`` solved as :meth:`Judge
+        .score` solves them (:meth:`in_path_order`), and those of the rows whose images the
+        trimmed system uses (a seed is needed when one of its images is)."""
+        system, relations = self.in_path_order(universe_ids)
+        red = reduce_on_seeds(system, np.arange(len(system.seeds)), targets, masters,
+                              relations=relations)
+        used = system.seeds[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]
+        ids = np.asarray(universe_ids, dtype=np.int64)
+        counts = self.image_ptr[ids + 1] - self.image_ptr[ids]
+        images = self.seeds[self.image_seed[
+            index_ranges(self.image_ptr[ids], self.image_ptr[ids + 1])]]
+        return red, np.unique(np.repeat(ids, counts)[columns_of_rows(used, images) >= 0])
+
 
 def index_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """The concatenation of arange(start, stop) over the pairs, without a Python loop."""

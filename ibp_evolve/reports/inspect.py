@@ -196,9 +196,24 @@ class SeedMap:
                 "cells": self.cells()}
 
 
+def _solve_needed(judge: Judge, seeds: np.ndarray, targets):
+    """``(reduction, needed)``: ``seeds`` solved as ``score`` solves them, and the positions
+    of those whose equations the trimmed system uses — with sector symmetries, a seed whose
+    images in the unique sectors are used (``score`` solves the images, not the seed)."""
+    from ibp_evolve.judge.score import SymmetricUniverse
+    from ibp_evolve.reducer.reduction import reduce_on_seeds
+    ids = np.arange(len(seeds))
+    if judge.sector_symmetries is not None:
+        return SymmetricUniverse(judge, seeds, targets).solve_needed(ids, targets,
+                                                                     judge.masters)
+    system = judge.rows.system(seeds, judge.suite.targets)  # the judge's row cache
+    red = reduce_on_seeds(system, ids, targets, judge.masters)
+    # system seed k is seeds[k]
+    return red, np.unique(system.seed_of_equation(red.trimmed_seed_equations))
+
+
 def seed_maps(judge: Judge, masks) -> list[SeedMap]:
     """Seed maps of the given keep-masks (one per target of the judge's suite)."""
-    from ibp_evolve.reducer.reduction import reduce_on_seeds
     suite = judge.suite
     masks = [np.asarray(m, dtype=bool) for m in masks]
     if suite.joint:
@@ -206,12 +221,9 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         solved = len(union) <= suite.max_seeds * len(masks)
         needed_joint = np.zeros(0, np.int64)
         reduced = [False] * len(masks)
-        if solved:  # rows of the chosen seeds only (the judge's row cache)
-            system, relations = judge.with_relations(
-                judge.rows.system(judge.joint_universe[union], suite.targets))
-            red = reduce_on_seeds(system, np.arange(len(union)), suite.targets, judge.masters,
-                                  relations=relations)
-            needed_joint = union[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]
+        if solved:
+            red, needed = _solve_needed(judge, judge.joint_universe[union], suite.targets)
+            needed_joint = union[needed]
             reduced = [t.reduced for t in red.targets]
         return [SeedMap(tuple(t), u, m, np.isin(judge.joint_index[i], needed_joint) & m,
                         solved, reduced[i])
@@ -222,14 +234,9 @@ def seed_maps(judge: Judge, masks) -> list[SeedMap]:
         needed = np.zeros(len(universe), dtype=bool)
         solved = len(seed_ids) <= suite.max_seeds
         reduced = False
-        if solved:  # rows of the chosen seeds only (the judge's row cache)
-            system, relations = judge.with_relations(
-                judge.rows.system(universe[seed_ids], suite.targets))
-            red = reduce_on_seeds(system, np.arange(len(seed_ids)), [target], judge.masters,
-                                  relations=relations)
-            # system seed k is universe row seed_ids[k]
-            needed[seed_ids[np.unique(system.seed_of_equation(red.trimmed_seed_equations))]] \
-                = True
+        if solved:
+            red, used = _solve_needed(judge, universe[seed_ids], [target])
+            needed[seed_ids[used]] = True
             reduced = red.complete
         out.append(SeedMap(tuple(target), universe, mask, needed & mask, solved, reduced))
     return out
