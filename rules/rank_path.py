@@ -52,7 +52,8 @@ def keep(seed, target):
             return False
         small = target.t <= 4
         near_path = seed.tube <= 1 + min(seed.missing, 2) + min(target.d, 2) + small
-        return near_path and seed.s <= max(target.s - seed.missing, target.d)
+        few_numerators = target.s <= target.t - 4 and not small and not seven_lines
+        return near_path and seed.s <= max(target.s - seed.missing, target.d, few_numerators)
     # numerator power on the target's lines: 0 on the path, 1 one step off it
     off_path = sum(seed.numerators(i) for i in range(6))
     if seed.d > 0 or seed.s > target.s - seed.missing or off_path > 1:
