@@ -223,7 +223,7 @@ def test_rule_and_seed_box_are_exclusive(capsys):
     (["--rule", "RULEFILE"], "selects no seeds"),
     (["--rule", "improved_seeding", "--max-seeds", "1"], "cap --max-seeds 1"),
     (["--rule", "BADFILE"], "rule rejected"),
-    (["--max-memory", "1K"], "need about 11.5 KiB, more than the cap --max-memory 1.0 KiB"),
+    (["--max-memory", "1K"], "need about 23.0 KiB, more than the cap --max-memory 1.0 KiB"),
 ])
 def test_bad_rules_and_caps_are_one_line_errors_with_exit_2(tmp_path, capsys, argv, words):
     nothing = tmp_path / "nothing.py"
