@@ -130,3 +130,19 @@ def test_rank_zero_of_a_run_is_refused_not_the_last_rule(tmp_path, capsys):
         read_run(run).rule(0)
     assert main(["inspect", str(run), "--rank", "0", "--quiet"]) == 2
     assert "ranks start at 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["evolve", "--objective", "nosuch"], "invalid choice: 'nosuch'"),
+    (["reduce", "bubble", "--target", "2,1", "--format", "latex"], "invalid choice: 'latex'"),
+    (["families", "show", "bubble", "--symmetries", "maybe"], "invalid choice: 'maybe'"),
+    (["suites", "generate", "kite", "--count", "three", "--out", "x.toml"], "'three'"),
+    (["score"], "required: rule"),
+    (["nosuchverb"], "invalid choice: 'nosuchverb'"),
+])
+def test_a_mistyped_option_is_one_line_naming_it_not_a_usage_block(capsys, argv, named):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.count("\n") == 1 and named in err and "usage:" not in err, err

@@ -363,13 +363,22 @@ Exit status: 0 done; 1 ran but incomplete; 2 bad input or a job refused by a cap
 optional dependency or an unreachable service; 130 interrupted."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house's bad-input line: a mistyped option or value ends in one line
+    naming it (exit 2), not in argparse's usage block of up to thirty lines above it.  The
+    sub-command parsers are of this class too (``add_subparsers`` makes its own type)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
 def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
     from ibp_evolve.cli.dask_options import add_dask_options
     from ibp_evolve.cli.limits import add_judge_limits, seconds as limit_seconds
-    parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="ibp-evolve", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("families", help="list the built-in integral families; show one "
