@@ -146,3 +146,16 @@ def test_a_mistyped_option_is_one_line_naming_it_not_a_usage_block(capsys, argv,
     err = capsys.readouterr().err
     assert stop.value.code == 2
     assert err.count("\n") == 1 and named in err and "usage:" not in err, err
+
+
+def test_a_readme_path_to_a_shipped_start_rule_names_the_shipped_file_from_another_folder(
+        tmp_path, monkeypatch, capsys):
+    """`--start seeds/improved_seeding_start.py` (the README's words) works only inside a
+    checkout; elsewhere the one line says where the file that ships with the package is."""
+    from ibp_evolve.resources import seeds_dir
+    monkeypatch.chdir(tmp_path)
+    shipped = seeds_dir() / "improved_seeding_start.py"
+    _one_line_error(capsys, ["score", "seeds/improved_seeding_start.py"],
+                    "'seeds/improved_seeding_start.py' does not exist here", str(shipped))
+    _one_line_error(capsys, ["score", "seeds/no_such_start.py"], "does not exist")
+    assert main(["score", str(shipped), "--json"]) == 0
