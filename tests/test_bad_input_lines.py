@@ -159,3 +159,15 @@ def test_a_readme_path_to_a_shipped_start_rule_names_the_shipped_file_from_anoth
                     "'seeds/improved_seeding_start.py' does not exist here", str(shipped))
     _one_line_error(capsys, ["score", "seeds/no_such_start.py"], "does not exist")
     assert main(["score", str(shipped), "--json"]) == 0
+
+
+def test_a_start_rule_reading_a_feature_the_gp_lacks_names_the_rule_and_the_option(
+        tmp_path, capsys):
+    """`--start tube_seeding_start` without `--features tube` said only 'seed.tube is not in
+    the GP primitive set'."""
+    run = tmp_path / "run"
+    _one_line_error(capsys, ["evolve", "--start", "tube_seeding_start", "--population", "6",
+                             "--generations", "1", "--workers", "0", "--out", str(run),
+                             "--quiet", "--no-baselines"],
+                    "start rule 1 of 1: seed.tube is not in the GP primitive set", "--features")
+    assert not run.exists()
