@@ -171,3 +171,25 @@ def test_a_start_rule_reading_a_feature_the_gp_lacks_names_the_rule_and_the_opti
                              "--quiet", "--no-baselines"],
                     "start rule 1 of 1: seed.tube is not in the GP primitive set", "--features")
     assert not run.exists()
+
+
+def test_a_target_copied_from_the_output_as_I_of_indices_is_read_as_in_a_targets_file(capsys):
+    """`reduce` prints I(2,1); `--target I(2,1)` was refused while a --targets file took it."""
+    at = ["--at", "d=17/3,s=5/7", "--json"]
+    assert main(["reduce", "bubble", "--target", "I(2,1)", *at]) == 0
+    written = capsys.readouterr().out
+    assert main(["reduce", "bubble", "--target", "2,1", *at]) == 0
+    assert written.split('"seconds"')[0] == capsys.readouterr().out.split('"seconds"')[0]
+
+
+def test_a_bad_line_of_a_targets_file_is_named_once(tmp_path, capsys):
+    targets = tmp_path / "targets.txt"
+    targets.write_text("I(2,1)\nfoo\n")
+    _one_line_error(capsys, ["reduce", "bubble", "--targets", str(targets)],
+                    f"--targets '{targets}' line 2 'foo': expected comma-separated integers")
+    targets.write_text("# three indices for a two-index family\nI(2,1,1)\n")
+    _one_line_error(capsys, ["reduce", "bubble", "--targets", str(targets)],
+                    "line 2 [2, 1, 1]: family 'bubble' has 2 indices, got 3")
+    assert capsys.readouterr().err == ""
+    main(["reduce", "bubble", "--targets", str(targets)])
+    assert capsys.readouterr().err.count("--targets") == 1

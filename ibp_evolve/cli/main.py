@@ -54,13 +54,18 @@ def caused_by_ctrl_c(exc: BaseException) -> bool:
     return False
 
 
-def _parse_target(text: str) -> list[str]:
-    """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
+def _parse_target(text: str, label: str = "--target") -> list[str]:
+    """The index texts of '--target 1,1,0' or of 'I(1,1,0)', as the output writes integrals;
+    Family.check_integral converts and bounds them."""
     from ibp_evolve.reducer.family import FamilyError
-    parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
+    body = text.strip()
+    if body[:1] in "Ij" and "(" in body:
+        body = body[body.index("("):]
+    parts = [p.strip() for p in body.strip("()[]").split(",")]
     if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
         shown = text if len(text) <= 40 else text[:37] + "..."
-        raise FamilyError(f"--target '{shown}': expected comma-separated integers such as 1,1,0")
+        raise FamilyError(f"{label} '{shown}': expected comma-separated integers such as "
+                          f"1,1,0 or I(1,1,0)")
     return parts
 
 
@@ -131,13 +136,8 @@ def _read_targets(path: str, family) -> list[tuple[int, ...]]:
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        if text[:1] in "Ij" and "(" in text:
-            text = text[text.index("("):]
-        try:
-            targets.append(family.check_integral(_parse_target(text),
-                                                 f"--targets '{path}' line {number}"))
-        except FamilyError as exc:
-            raise FamilyError(f"--targets '{path}' line {number}: {exc}") from None
+        where = f"--targets '{path}' line {number}"
+        targets.append(family.check_integral(_parse_target(text, where), where))
     if not targets:
         raise FamilyError(f"--targets '{path}': no integrals in the file")
     return targets
