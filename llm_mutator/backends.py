@@ -72,11 +72,17 @@ def check_model_folder(model: str) -> None:
     """A path that names no model folder is said as such (the hub's loader would call it a
     malformed repository id, or list the tokenizer files it could not find)."""
     path = Path(model).expanduser()
-    looks_like_path = path.is_absolute() or model.startswith((".", "~")) or path.exists()
+    # only org/name can be a hub id; anything else that is missing here (a mistyped folder, a
+    # run's model not trained yet) was sent to the hub, which retried for most of a minute
+    # offline before failing in a dozen lines
+    hub_id = len(path.parts) == 2 and not path.parent.is_dir()
+    looks_like_path = (path.is_absolute() or model.startswith((".", "~")) or path.exists()
+                       or not hub_id)
     if not looks_like_path:
         return   # a hub id such as org/name
     if not path.is_dir():
-        raise BackendError(f"cannot load model '{model}': no such model folder")
+        raise BackendError(f"cannot load model '{model}': no such model folder (a Hugging "
+                           f"Face model is named org/name)")
     if (path / "run.sqlite").is_file():
         raise BackendError(f"cannot load model '{model}': a run folder, not a model (give the "
                            f"folder that ibp-evolve train-mutator --out wrote)")

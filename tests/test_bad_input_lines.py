@@ -130,3 +130,66 @@ def test_rank_zero_of_a_run_is_refused_not_the_last_rule(tmp_path, capsys):
         read_run(run).rule(0)
     assert main(["inspect", str(run), "--rank", "0", "--quiet"]) == 2
     assert "ranks start at 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["evolve", "--objective", "nosuch"], "invalid choice: 'nosuch'"),
+    (["reduce", "bubble", "--target", "2,1", "--format", "latex"], "invalid choice: 'latex'"),
+    (["families", "show", "bubble", "--symmetries", "maybe"], "invalid choice: 'maybe'"),
+    (["suites", "generate", "kite", "--count", "three", "--out", "x.toml"], "'three'"),
+    (["score"], "required: rule"),
+    (["nosuchverb"], "invalid choice: 'nosuchverb'"),
+])
+def test_a_mistyped_option_is_one_line_naming_it_not_a_usage_block(capsys, argv, named):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.count("\n") == 1 and named in err and "usage:" not in err, err
+
+
+def test_a_readme_path_to_a_shipped_start_rule_names_the_shipped_file_from_another_folder(
+        tmp_path, monkeypatch, capsys):
+    """`--start seeds/improved_seeding_start.py` (the README's words) works only inside a
+    checkout; elsewhere the one line says where the file that ships with the package is."""
+    from ibp_evolve.resources import seeds_dir
+    monkeypatch.chdir(tmp_path)
+    shipped = seeds_dir() / "improved_seeding_start.py"
+    _one_line_error(capsys, ["score", "seeds/improved_seeding_start.py"],
+                    "'seeds/improved_seeding_start.py' does not exist here", str(shipped))
+    _one_line_error(capsys, ["score", "seeds/no_such_start.py"], "does not exist")
+    assert main(["score", str(shipped), "--json"]) == 0
+
+
+def test_a_start_rule_reading_a_feature_the_gp_lacks_names_the_rule_and_the_option(
+        tmp_path, capsys):
+    """`--start tube_seeding_start` without `--features tube` said only 'seed.tube is not in
+    the GP primitive set'."""
+    run = tmp_path / "run"
+    _one_line_error(capsys, ["evolve", "--start", "tube_seeding_start", "--population", "6",
+                             "--generations", "1", "--workers", "0", "--out", str(run),
+                             "--quiet", "--no-baselines"],
+                    "start rule 1 of 1: seed.tube is not in the GP primitive set", "--features")
+    assert not run.exists()
+
+
+def test_a_target_copied_from_the_output_as_I_of_indices_is_read_as_in_a_targets_file(capsys):
+    """`reduce` prints I(2,1); `--target I(2,1)` was refused while a --targets file took it."""
+    at = ["--at", "d=17/3,s=5/7", "--json"]
+    assert main(["reduce", "bubble", "--target", "I(2,1)", *at]) == 0
+    written = capsys.readouterr().out
+    assert main(["reduce", "bubble", "--target", "2,1", *at]) == 0
+    assert written.split('"seconds"')[0] == capsys.readouterr().out.split('"seconds"')[0]
+
+
+def test_a_bad_line_of_a_targets_file_is_named_once(tmp_path, capsys):
+    targets = tmp_path / "targets.txt"
+    targets.write_text("I(2,1)\nfoo\n")
+    _one_line_error(capsys, ["reduce", "bubble", "--targets", str(targets)],
+                    f"--targets '{targets}' line 2 'foo': expected comma-separated integers")
+    targets.write_text("# three indices for a two-index family\nI(2,1,1)\n")
+    _one_line_error(capsys, ["reduce", "bubble", "--targets", str(targets)],
+                    "line 2 [2, 1, 1]: family 'bubble' has 2 indices, got 3")
+    assert capsys.readouterr().err == ""
+    main(["reduce", "bubble", "--targets", str(targets)])
+    assert capsys.readouterr().err.count("--targets") == 1

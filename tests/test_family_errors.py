@@ -122,6 +122,20 @@ def test_preferred_masters_that_are_not_a_basis_are_rejected():
     assert family_masters(other, use_cache=False) == [(2, 1)]  # a valid alternative basis
 
 
+def test_preferred_masters_valid_only_under_sector_symmetries_are_named_as_such():
+    """The equal-mass bubble's I(0,1) maps onto I(1,0): [I(2,1), I(1,0)] is a basis with
+    sector symmetries, yet a reduction (symmetries on) needs the basis without them too, and
+    'further masters needed: [(0, 1)]' alone read as a wrong claim."""
+    from ibp_evolve.reducer.masters import family_masters
+    massive = GOOD.replace('"k^2", "(k+p)^2"', '"k^2 - msq", "(k+p)^2 - msq"')
+    family = parse_family(massive.replace("[kinematics]", "preferred_masters = [[2, 1], [1, 0]]"
+                                          "\n[kinematics]"), origin="mirror.toml")
+    assert family_masters(family, use_cache=False, symmetries=True) == [(1, 0), (2, 1)]
+    with pytest.raises(FamilyError, match=r"not a basis of master integrals without sector "
+                                          r"symmetries.*further masters needed: \[\(0, 1\)\]"):
+        family_masters(family, use_cache=False)
+
+
 # -- a family file is data: hostile and malformed files ------------------------------------------
 
 def _payload(path) -> str:

@@ -96,3 +96,16 @@ def test_a_model_folder_without_a_tokenizer_is_named(tmp_path):
         check_model_folder(str(folder))
     (folder / "tokenizer.json").write_text("{}")
     check_model_folder(str(folder))
+
+
+@pytest.mark.parametrize("name", ["nosuchdir", "runs/model-runs", "runs/bench-llm/model-runs"])
+def test_a_missing_model_folder_is_named_at_once_not_sent_to_the_hub(tmp_path, monkeypatch,
+                                                                     name):
+    """Offline, a name the hub loader took for a repository id cost ~45 s of retries and a
+    dozen lines; only org/name (no folder org here) can be a hub id."""
+    from llm_mutator.backends import BackendError, check_model_folder
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(BackendError, match="no such model folder"):
+        check_model_folder(name)
+    check_model_folder("some-org/some-model")   # left to the hub's loader

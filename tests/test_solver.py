@@ -479,3 +479,38 @@ def test_every_engine_gives_the_numba_solution(engine):
                 solve(ptr, cols, vals, sel, 40, targets, prime, engine="numba"))
     with pytest.raises(ValueError, match="unknown solver engine"):
         solve(ptr, cols, vals, sel, 40, targets, prime, engine="gpu")
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_during_a_kernel_is_raised_after_the_kernel_returns(monkeypatch, signame):
+    """A Python handler that raises inside a numba kernel fires while numba boxes the results
+    and leaves a broken tuple behind (Ctrl-C or `kill` during a large `reduce` died of a
+    segmentation fault): the signal must wait until the kernel's results are Python objects."""
+    import os
+    import signal
+
+    from ibp_evolve.reducer import kernels
+    signum = getattr(signal, signame)
+    real_forward = kernels._forward_kernel
+    finished = []
+
+    def forward_hit_by_a_signal(*args):
+        os.kill(os.getpid(), signum)        # the user presses Ctrl-C (or kill PID) now ...
+        for _ in range(1000):               # ... while numba still calls into Python
+            pass
+        result = real_forward(*args)
+        finished.append(True)
+        return result
+
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(kernels, "_forward_kernel", forward_hit_by_a_signal)
+    previous = signal.signal(signum, interrupt)
+    try:
+        ptr, cols, vals = make_csr([{0: 1, 1: 2}, {1: 1, 2: 1}])
+        with pytest.raises(KeyboardInterrupt):
+            solve(ptr, cols, vals, np.arange(2), 3, np.array([2]), 101)
+    finally:
+        signal.signal(signum, previous)
+    assert finished == [True]
+    assert signal.getsignal(signum) is previous

@@ -54,13 +54,18 @@ def caused_by_ctrl_c(exc: BaseException) -> bool:
     return False
 
 
-def _parse_target(text: str) -> list[str]:
-    """The index texts of '--target 1,1,0'; Family.check_integral converts and bounds them."""
+def _parse_target(text: str, label: str = "--target") -> list[str]:
+    """The index texts of '--target 1,1,0' or of 'I(1,1,0)', as the output writes integrals;
+    Family.check_integral converts and bounds them."""
     from ibp_evolve.reducer.family import FamilyError
-    parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
+    body = text.strip()
+    if body[:1] in "Ij" and "(" in body:
+        body = body[body.index("("):]
+    parts = [p.strip() for p in body.strip("()[]").split(",")]
     if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
         shown = text if len(text) <= 40 else text[:37] + "..."
-        raise FamilyError(f"--target '{shown}': expected comma-separated integers such as 1,1,0")
+        raise FamilyError(f"{label} '{shown}': expected comma-separated integers such as "
+                          f"1,1,0 or I(1,1,0)")
     return parts
 
 
@@ -131,13 +136,8 @@ def _read_targets(path: str, family) -> list[tuple[int, ...]]:
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        if text[:1] in "Ij" and "(" in text:
-            text = text[text.index("("):]
-        try:
-            targets.append(family.check_integral(_parse_target(text),
-                                                 f"--targets '{path}' line {number}"))
-        except FamilyError as exc:
-            raise FamilyError(f"--targets '{path}' line {number}: {exc}") from None
+        where = f"--targets '{path}' line {number}"
+        targets.append(family.check_integral(_parse_target(text, where), where))
     if not targets:
         raise FamilyError(f"--targets '{path}': no integrals in the file")
     return targets
@@ -368,13 +368,22 @@ Exit status: 0 done; 1 ran but incomplete; 2 bad input or a job refused by a cap
 optional dependency or an unreachable service; 130 interrupted."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house's bad-input line: a mistyped option or value ends in one line
+    naming it (exit 2), not in argparse's usage block of up to thirty lines above it.  The
+    sub-command parsers are of this class too (``add_subparsers`` makes its own type)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
 def build_parser(only_own: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``only_own`` skips the other command modules (whose parsers import
     the judge and the engines), which ``reduce`` and friends do not need to start."""
     from ibp_evolve.cli.dask_options import add_dask_options
     from ibp_evolve.cli.limits import add_judge_limits, seconds as limit_seconds
-    parser = argparse.ArgumentParser(prog="ibp-evolve", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="ibp-evolve", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("families", help="list the built-in integral families; show one "

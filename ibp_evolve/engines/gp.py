@@ -714,6 +714,17 @@ class DeapEngine(LoopEngine):
                 break
         return out
 
+    def _start_tree(self, k: int, source: str) -> list:
+        """Start rule ``k`` as a tree; a rule the GP cannot hold says which one it is and, when
+        it reads a feature the GP's terminals lack (``seed.tube``), how to add it."""
+        try:
+            return tree_from_source(source, self.primitives)
+        except GPSourceError as exc:
+            hint = (" (add the feature to the GP's terminals: --features, GPConfig.features)"
+                    if str(exc).endswith(_NOT_A_PRIMITIVE) else "")
+            raise GPSourceError(f"start rule {k} of {len(self.config.start_rules)}: "
+                                f"{exc}{hint}") from None
+
     def _initial_population(self, migrants=(), restart=False) -> list:
         """The start rules, (at a restart) the restart rules, the migrants, then random trees.
         With ``distinct_start`` a random tree whose seed selection is already in the
@@ -722,8 +733,8 @@ class DeapEngine(LoopEngine):
         population of few distinct rules with one complete among them converges on that
         one's basin."""
         cfg = self.config
-        out = [self._new(tree_from_source(src, self.primitives), "start")
-               for src in cfg.start_rules]
+        out = [self._new(self._start_tree(k, src), "start")
+               for k, src in enumerate(cfg.start_rules, 1)]
         if restart:
             out += self._restart_individuals()
         out += migrants

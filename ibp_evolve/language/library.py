@@ -54,6 +54,15 @@ def is_shipped(path) -> bool:
     return path is not None and Path(path).resolve().is_relative_to(shipped_rules_dir().resolve())
 
 
+def _shipped_twin(path: Path) -> Path | None:
+    """The shipped file that a path such as ``seeds/improved_seeding_start.py`` names inside
+    a checkout (the README's commands), for a user who runs them from another folder."""
+    if path.is_absolute() or len(path.parts) < 2 or path.parts[0] not in ("rules", "seeds"):
+        return None
+    twin = shipped_rules_dir().parent / path
+    return twin if twin.is_file() else None
+
+
 def resolve_rule(name_or_path: str) -> Rule:
     """A rule file by path, or a library rule by name (``improved_seeding``)."""
     path = Path(name_or_path)
@@ -62,7 +71,9 @@ def resolve_rule(name_or_path: str) -> Rule:
             raise FileNotFoundError(f"'{path}' is a folder, neither a rule file nor a run "
                                     f"folder (a run holds config.json and best/rank01.py)")
         if not path.is_file():
-            raise FileNotFoundError(f"rule file '{path}' does not exist")
+            twin = _shipped_twin(path)
+            raise FileNotFoundError(f"rule file '{path}' does not exist" + (
+                f" here; ibp-evolve ships it as {twin}" if twin else ""))
         if path.suffix == ".toml":   # a suite or family file put where the rule goes
             raise FileNotFoundError(f"'{path}' is a TOML file, not a rule (a .py file, a "
                                     f"library name or a run folder); a suite file goes after "

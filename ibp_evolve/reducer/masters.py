@@ -381,6 +381,10 @@ def check_preferred_basis(family: Family, masters, symmetries: bool = False) -> 
         missing = sorted(found - preferred)
         raise FamilyError(
             f"family '{family.name}', key 'preferred_masters': not a basis of master integrals"
+            # a reduction with symmetries needs the basis without them too (one per mirror
+            # sector): a list valid only under symmetries read as missing a master there
+            + ("" if symmetries else " without sector symmetries (list a master of every "
+               "mirror sector too)")
             + (f"; reducible to others: {extra}" if extra else "")
             + (f"; further masters needed: {missing}" if missing else ""))
 

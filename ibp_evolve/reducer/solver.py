@@ -65,9 +65,12 @@ the unit leading entries.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -208,6 +211,35 @@ def mod_inverse(a: int, p: int) -> int:
 # ---------------------------------------------------------------------------
 
 
+# A Python signal handler that raises (Ctrl-C's KeyboardInterrupt, the command line's SIGTERM
+# handler) while a kernel runs fires when numba calls back into Python to box the kernel's
+# results, and numba then hands on a broken tuple: the process dies of a segmentation fault
+# (or, for one array, of a SystemError).  So the handlers only note a signal during a kernel
+# call; it is raised again, and handled as usual, once the results are Python objects.
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    if threading.current_thread() is not threading.main_thread():
+        yield   # only the main thread runs Python signal handlers
+        return
+    caught: list[int] = []
+    previous = {}
+    for signum in _HELD_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):   # SIG_IGN / SIG_DFL never call into Python
+            previous[signum] = handler
+            signal.signal(signum, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
 def _equation_order(eq_ptr, eq_cols, selected, n_cols, ties=None):
     from ibp_evolve.reducer.kernels import _order_keys
     lead, nterm, status = _order_keys(eq_ptr, eq_cols, selected, n_cols)
@@ -246,9 +278,10 @@ def forward_eliminate(eq_ptr, eq_cols, eq_vals, selected, n_cols, prime) -> Forw
         eq_ptr, eq_cols, eq_vals, selected, n_cols, np.zeros(0, _I64), prime)
     from ibp_evolve.reducer.kernels import _forward_kernel
     t0 = time.perf_counter()
-    order = _equation_order(eq_ptr, eq_cols, selected, n_cols)
-    (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
-     n_rows, n_madd) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
+    with _signals_held():
+        order = _equation_order(eq_ptr, eq_cols, selected, n_cols)
+        (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+         n_rows, n_madd) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
     nnz = int(row_ptr[n_rows])
     ndep = int(dep_ptr[n_rows])
     return ForwardResult(
@@ -300,13 +333,14 @@ def solve(eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime,
     t0 = time.perf_counter()
     eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime = _check_inputs(
         eq_ptr, eq_cols, eq_vals, selected, n_cols, targets, prime)
-    order = _equation_order(eq_ptr, eq_cols, selected, n_cols, ties)
-    (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
-     n_rows, n_madd_f) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
-    t1 = time.perf_counter()
-    res_ptr, res_cols, res_vals, used_ptr, used_rows, n_madd_b = _back_kernel(
-        targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, prime)
-    trimmed = _sweep_kernel(used_rows, dep_ptr, dep_list, row_eq, n_rows)
+    with _signals_held():   # one guard for the three kernels (it costs about 10 µs)
+        order = _equation_order(eq_ptr, eq_cols, selected, n_cols, ties)
+        (pivot_row, row_ptr, row_cols, row_vals, row_eq, dep_ptr, dep_list,
+         n_rows, n_madd_f) = _forward_kernel(eq_ptr, eq_cols, eq_vals, order, n_cols, prime)
+        t1 = time.perf_counter()
+        res_ptr, res_cols, res_vals, used_ptr, used_rows, n_madd_b = _back_kernel(
+            targets, pivot_row, row_ptr, row_cols, row_vals, n_cols, prime)
+        trimmed = _sweep_kernel(used_rows, dep_ptr, dep_list, row_eq, n_rows)
     t2 = time.perf_counter()
 
     pivot_mask = pivot_row >= 0
