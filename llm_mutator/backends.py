@@ -45,7 +45,12 @@ def _evaluation_error():
 
 class BackendError(_evaluation_error()):
     """The model cannot be loaded or the server cannot be reached (after retries).  A kind of
-    :class:`~ibp_evolve.runs.evaluation.EvaluationError`, so ``evolve`` reports it and exits."""
+    :class:`~ibp_evolve.runs.evaluation.EvaluationError`, so ``evolve`` reports it and exits,
+    with ``exit_status`` 3 for a server that does not answer, 2 for a request it refuses."""
+
+    def __init__(self, message: str, exit_status: int = 2):
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 class Backend:
@@ -313,7 +318,7 @@ class OpenAIBackend(Backend):
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        last = None
+        last, unreachable = None, False
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -325,13 +330,16 @@ class OpenAIBackend(Backend):
             except urllib.error.HTTPError as exc:
                 body = exc.read().decode(errors="replace")[:300]
                 last = f"HTTP {exc.code}: {body}"
-                if exc.code != 429 and exc.code < 500:
+                unreachable = exc.code == 429 or exc.code >= 500   # busy or broken: retried
+                if not unreachable:
                     break   # the request itself is wrong: retrying will not help
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+                unreachable = True
             except json.JSONDecodeError as exc:
-                last = f"the server's answer is not JSON: {exc}"
-        raise BackendError(f"completions request to {self.endpoint} failed: {last}")
+                last, unreachable = f"the server's answer is not JSON: {exc}", False
+        raise BackendError(f"completions request to {self.endpoint} failed: {last}",
+                           exit_status=3 if unreachable else 2)
 
     def generate(self, prompts, n=1, seed=None):
         prompts = list(prompts)

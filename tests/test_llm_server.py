@@ -127,8 +127,9 @@ def test_bad_requests_get_a_400_and_no_retry():
         backend = OpenAIBackend(srv.url, retries=3, backoff=0.0)
         answer = backend._post({"prompt": "x", "n": 1, "max_tokens": 4, "stop": STOP_STRINGS})
         assert answer["choices"][0]["text"] == "    return 0\n"   # stop string applied
-        with pytest.raises(BackendError, match="HTTP 400"):
+        with pytest.raises(BackendError, match="HTTP 400") as refused:
             backend._post({"prompt": [], "n": 1})
+        assert refused.value.exit_status == 2   # a bad request is bad input
     finally:
         srv.shutdown()
         srv.server_close()
@@ -139,8 +140,9 @@ def test_unreachable_server_fails_after_the_retries():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]   # closed again: nothing listens there
     backend = OpenAIBackend(f"http://127.0.0.1:{port}", retries=2, backoff=0.0, timeout=5)
-    with pytest.raises(BackendError, match="failed"):
+    with pytest.raises(BackendError, match="failed") as unreachable:
         backend.generate(["def priority_v0(seed, target):\n"], n=1)
+    assert unreachable.value.exit_status == 3   # an unreachable service
 
 
 # ----------------------------------------------------------------------------- malformed requests
@@ -381,3 +383,22 @@ def test_a_model_path_that_is_no_model_is_named_in_one_line(tmp_path, capsys, ki
     assert main(["serve-llm", "--model", str(folder), "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot load model" in err and words in err
+
+
+def test_evolve_with_an_unreachable_server_is_exit_3_and_keeps_its_run(tmp_path, capsys,
+                                                                      monkeypatch):
+    import llm_mutator.backends as backends
+    from ibp_evolve.cli.main import main
+    monkeypatch.setattr(backends.time, "sleep", lambda s: None)   # the retries' backoff
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]   # closed again: nothing listens there
+    out = tmp_path / "run"
+    assert main(["evolve", "--engine", "llm", "--backend", "openai", "--url",
+                 f"http://127.0.0.1:{port}/v1", "--model", "m", "--population", "2",
+                 "--generations", "1", "--workers", "0", "--out", str(out), "--quiet",
+                 "--no-baselines"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Connection refused" in err
+    # generation 0 (the start programs) needed no server: it is kept, and resumable
+    assert f"keeps its generation 0: continue with ibp-evolve evolve --resume {out}" in err

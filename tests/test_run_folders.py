@@ -487,3 +487,31 @@ def test_exported_rules_name_what_the_training_suite_never_varied(finished_run):
 def test_sigterm_stops_evolve_as_ctrl_c_does(tmp_path):
     # `kill PID`, `timeout` and a batch scheduler's time limit send SIGTERM to the command alone
     _stop_after_a_generation(tmp_path / "run", lambda proc: proc.send_signal(signal.SIGTERM))
+
+
+# ----------------------------------------------------------------------------- what --resume keeps
+
+@pytest.mark.parametrize("option", [["--suite", "box_train"], ["--seed", "3"],
+                                    ["--objective", "trimmed"], ["--population", "40"],
+                                    ["--ordering", "t,sector,s,r,indices"],
+                                    ["--start", "tube_seeding_start"]])
+def test_resume_refuses_what_the_run_fixed_rather_than_ignoring_it(finished_run, tmp_path,
+                                                                   capsys, option):
+    run = copy_of(finished_run, tmp_path)
+    assert main(["evolve", "--resume", str(run), *option, "--workers", "0", "--quiet"]) == 2
+    one_line_error(capsys.readouterr().err, f"{option[0]}: a resumed run keeps its own")
+
+
+def test_a_suite_file_changed_since_the_run_started_is_refused_on_resume(tmp_path, capsys):
+    suite = tmp_path / "mine.toml"
+    write = ('name = "mine"\nfamily = "box"\ntargets = [[{}]]\nsymmetries = false\n').format
+    suite.write_text(write("1, 1, 1, 1"))
+    out = tmp_path / "run"
+    argv = ["--population", "8", "--workers", "0", "--quiet", "--no-baselines"]
+    assert main(["evolve", "--suite", str(suite), "--generations", "1", "--out", str(out),
+                 *argv]) == 0
+    suite.write_text(write("2, 1, 1, 1"))   # overwritten, say by `suites generate --out`
+    assert main(["evolve", "--resume", str(out), "--generations", "2", *argv[2:]]) == 2
+    one_line_error(capsys.readouterr().err, str(suite), "has changed since the run started")
+    suite.write_text(write("1, 1, 1, 1"))   # restored: the run goes on
+    assert main(["evolve", "--resume", str(out), "--generations", "2", *argv[2:]]) == 0

@@ -30,6 +30,14 @@ DEFAULT_RUNS_DIR = "runs"
 # Evolution only: a seed selection larger than this per target is failed without solving.
 # Selections of thousands of seeds cost up to a second each to solve and are never the answer.
 GP_MAX_SEEDS = 2000
+# What a run's config.json fixes: refused with --resume (given ones would be silently ignored).
+FIXED_BY_THE_RUN = ("suite", "objective", "seed", "ordering", "population", "start",
+                    "selection", "max_height", "stagnation", "max_seeds", "validate",
+                    "validate_rules", "features", "migrate_every", "migrants", "island_budget",
+                    "island_floor", "restart_rules")
+# Defaults of a new run for options that default to None (so that --resume can tell them
+# given); the suite's and the ordering's come from their modules.
+NEW_RUN_DEFAULTS = {"objective": "seeds", "seed": 0, "start": []}
 # Options of a run of islands only, and the IslandsConfig fields they set.
 ISLAND_OPTIONS = {"migrate_every": "migrate_every", "migrants": "migrants",
                   "island_budget": "budget", "island_floor": "budget_floor"}
@@ -62,8 +70,8 @@ def add_parser(subparsers) -> None:
                    help="islands, adaptive budget: the share of generations a weak island "
                         "still runs (default 0.25)")
     from ibp_evolve.cli.limits import add_suite_option
-    add_suite_option(p)
-    p.add_argument("--objective", default="seeds", choices=OBJECTIVES,
+    add_suite_option(p, default=None)
+    p.add_argument("--objective", choices=OBJECTIVES,
                    help="what the fitness of a complete rule counts (default seeds)")
     p.add_argument("--validate", metavar="SUITE",
                    help="after each generation score the best rules on this suite (built-in "
@@ -89,11 +97,11 @@ def add_parser(subparsers) -> None:
                         "process)")
     p.add_argument("--force-workers", action="store_true",
                    help="allow --workers or --dask-local above the number of cores")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the run (default 0)")
+    p.add_argument("--seed", type=int, help="random seed of the run (default 0)")
     p.add_argument("--out", help="run folder to create (default runs/SUITE-ENGINE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     add_dask_options(p, "evaluate")
-    p.add_argument("--start", action="append", default=[], metavar="RULE",
+    p.add_argument("--start", action="append", metavar="RULE",
                    help="start rule injected into the first generation: a file (e.g. "
                         "seeds/improved_seeding_start.py) or a library rule name (repeatable; "
                         "default: a random start)")
@@ -116,7 +124,7 @@ def add_parser(subparsers) -> None:
     add_judge_limits(p)
     p.add_argument("--candidate-timeout", type=float, default=60.0,
                    help="seconds one candidate may take before it is failed (default 60)")
-    p.add_argument("--ordering", default=DEFAULT_ORDERING, help="integral ordering criteria")
+    p.add_argument("--ordering", help=f"integral ordering criteria (default {DEFAULT_ORDERING})")
     p.add_argument("--export", nargs="?", const="1", metavar="RANKS",
                    help="copy best rules into this project's rules/evolved/ folder "
                         "($IBP_EVOLVE_RULES/evolved/ when set): a count K "
@@ -211,6 +219,7 @@ def _evolve(args) -> int:
     from ibp_evolve.engines.symbolic.backends import BackendUnavailable
     from ibp_evolve.resources import export_dir
     from ibp_evolve.language.sandbox import RuleSandboxError
+    from ibp_evolve.judge.suites import suite_digest
     from ibp_evolve.runs.progress import Progress
     from ibp_evolve.language.parse import RuleError
     from ibp_evolve.runs.store import RunError, RunFolder
@@ -235,11 +244,18 @@ def _evolve(args) -> int:
         return fail(str(exc))
     if args.out and args.resume:
         return fail("--out and --resume exclude each other")
-    for option in ("validate", "validate_rules", "features", "migrate_every", "migrants",
-                   "island_budget", "island_floor", "restart_rules"):
-        if args.resume and getattr(args, option) is not None:
-            return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see its "
-                        f"config.json)")
+    if args.resume:
+        for option in FIXED_BY_THE_RUN:
+            if getattr(args, option) is not None:
+                return fail(f"--{option.replace('_', '-')}: a resumed run keeps its own (see "
+                            f"its config.json)")
+    else:
+        from ibp_evolve.cli.limits import DEFAULT_SUITE
+        from ibp_evolve.reducer.ordering import DEFAULT_ORDERING
+        for option, default in {**NEW_RUN_DEFAULTS, "suite": DEFAULT_SUITE,
+                                "ordering": DEFAULT_ORDERING}.items():
+            if getattr(args, option) is None:
+                setattr(args, option, default)
     if not 0 < args.candidate_timeout < float("inf"):
         return fail("--candidate-timeout must be a positive number of seconds")
     cores = available_cores()
@@ -337,7 +353,9 @@ def _evolve(args) -> int:
                                                         # the setting used, not the override
                                                         "symmetries": suite_spec.load(
                                                         ).symmetries},
-                                         "suite": suite.name, "objective": args.objective,
+                                         "suite": suite.name,
+                                         "suite_digest": suite_digest(suite_spec.load()),
+                                         "objective": args.objective,
                                          "seed": args.seed,
                                          **({"validate": validator.to_json()}
                                             if validator else {})})
@@ -414,8 +432,13 @@ def _evolve(args) -> int:
             status = fail(str(exc), exc.exit_status)
             return status
         except (GPSourceError, RuleError, RuleSandboxError, EvaluationError, RunError) as exc:
-            status = fail(str(exc))
-            return status
+            # an unreachable service (exit 3: an LLM server): what the run did is kept
+            status = getattr(exc, "exit_status", 2)
+            kept = run.db.conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+            done = "generation 0" if kept == 0 else f"generations 0-{kept}"
+            return fail(str(exc) + (f"; the run keeps its {done}: continue with "
+                                    f"ibp-evolve evolve --resume {run.path}"
+                                    if status == 3 and kept is not None else ""), status)
         except (OSError, sqlite3.Error) as exc:   # e.g. a full or read-only disk
             status = fail(f"{run.path}: cannot write the run: {exc}")
             return status
@@ -537,6 +560,7 @@ def _resumed_engine(run, asked: str | None) -> str:
 def _resumed_config(run, args, config_cls, SuiteSpec):
     """The engine configuration and suite of a run to resume (from its config.json)."""
     from ibp_evolve.runs.store import RunError
+    from ibp_evolve.runs.validation import check_suite_unchanged
     try:
         config = config_cls.from_json(run.config["engine_config"])
         suite_spec = SuiteSpec(**run.config["suite_spec"])
@@ -544,6 +568,11 @@ def _resumed_config(run, args, config_cls, SuiteSpec):
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RunError(f"{run.path / run.CONFIG}: not a complete run configuration "
                        f"({type(exc).__name__}: {exc})") from None
+    try:
+        check_suite_unchanged(suite_spec.load(), run.config.get("suite_digest"),
+                              suite_spec.suite)
+    except ValueError as exc:
+        raise RunError(f"run {run.path}: {exc}") from None
     run.load_checkpoint()   # a broken checkpoint is refused before anything is changed
     if config.generations is None and args.generations is None and args.time_limit is None:
         raise RunError(f"run {run.path} evolves until a deadline (it has no generation "

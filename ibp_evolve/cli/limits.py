@@ -22,8 +22,13 @@ def seconds(text: str) -> float:
     return value
 
 
-def add_suite_option(parser) -> None:
-    parser.add_argument("--suite", default="triangle_box_paper",
+DEFAULT_SUITE = "triangle_box_paper"
+
+
+def add_suite_option(parser, default: str | None = DEFAULT_SUITE) -> None:
+    """``--suite``; ``default=None`` where the command fills the default in itself (``evolve``:
+    a resumed run must be able to tell that ``--suite`` was given)."""
+    parser.add_argument("--suite", default=default,
                         help="built-in suite (ibp-evolve suites lists them) or .toml path "
                              "(default triangle_box_paper)")
 

@@ -63,6 +63,19 @@ def with_symmetries(suite: Suite, symmetries: bool | None) -> Suite:
     return dataclasses.replace(suite, symmetries=bool(symmetries))
 
 
+def suite_digest(suite: Suite) -> str:
+    """Content hash of what a suite's scores depend on: its family file, targets, universe
+    bounds, cap, jointness and symmetries (not its name or description).  A run records it, so
+    that a suite file overwritten since is refused on ``--resume`` rather than scored on."""
+    import hashlib
+    import json
+    content = {"family": suite.family.digest, "targets": [list(t) for t in suite.targets],
+               "delta_r": suite.delta_r, "delta_s": suite.delta_s,
+               "max_seeds": suite.max_seeds, "joint": suite.joint,
+               "symmetries": suite.symmetries}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def builtin_suites() -> list[str]:
     return builtin_toml_names(SUITES_PACKAGE)
 

@@ -62,14 +62,28 @@ class Validator:
         self._judge = None
 
     def to_json(self) -> dict:
+        from ibp_evolve.judge.suites import suite_digest
         return {"suite": self.spec.suite, "ordering": self.spec.ordering,
-                "max_seeds": self.spec.max_seeds, "n_rules": self.n_rules}
+                "max_seeds": self.spec.max_seeds, "n_rules": self.n_rules,
+                "suite_digest": suite_digest(self.suite)}
 
     @classmethod
     def from_json(cls, data: dict, objective: str) -> "Validator":
+        """The validator a run recorded; ValueError when its suite file has changed since
+        (an older run, with no digest recorded, is taken as it is)."""
         from ibp_evolve.runs.evaluation import SuiteSpec
-        return cls(SuiteSpec(data["suite"], data["ordering"], data.get("max_seeds")),
-                   objective, int(data.get("n_rules", DEFAULT_VALIDATED)))
+        validator = cls(SuiteSpec(data["suite"], data["ordering"], data.get("max_seeds")),
+                        objective, int(data.get("n_rules", DEFAULT_VALIDATED)))
+        check_suite_unchanged(validator.suite, data.get("suite_digest"), data["suite"])
+        return validator
+
+
+def check_suite_unchanged(suite, recorded: str | None, where: str) -> None:
+    """ValueError naming ``where`` when ``suite`` no longer has the digest a run recorded."""
+    from ibp_evolve.judge.suites import suite_digest
+    if recorded is not None and suite_digest(suite) != recorded:
+        raise ValueError(f"the suite {where} has changed since the run started (its family "
+                         f"file, targets or settings differ): restore it, or start a new run")
 
     @property
     def judge(self):
