@@ -515,3 +515,48 @@ def test_a_suite_file_changed_since_the_run_started_is_refused_on_resume(tmp_pat
     one_line_error(capsys.readouterr().err, str(suite), "has changed since the run started")
     suite.write_text(write("1, 1, 1, 1"))   # restored: the run goes on
     assert main(["evolve", "--resume", str(out), "--generations", "2", *argv[2:]]) == 0
+
+
+def test_a_validation_suite_changed_since_the_run_started_is_refused_on_resume(tmp_path,
+                                                                              capsys):
+    held_out = tmp_path / "held_out.toml"
+    write = ('name = "held_out"\nfamily = "box"\ntargets = [[{}]]\nsymmetries = false\n').format
+    held_out.write_text(write("1, 1, 1, 1"))
+    out = tmp_path / "run"
+    argv = ["--population", "8", "--workers", "0", "--quiet", "--no-baselines"]
+    assert main(["evolve", "--suite", "box_train", "--validate", str(held_out),
+                 "--generations", "1", "--out", str(out), *argv]) == 0
+    held_out.write_text(write("1, 1, 1, 2"))
+    assert main(["evolve", "--resume", str(out), "--generations", "2", *argv[2:]]) == 2
+    one_line_error(capsys.readouterr().err, str(held_out), "has changed since the run started")
+
+
+def test_the_best_rules_are_the_best_distinct_selections_of_all_rows(tmp_path):
+    # best() keeps only the n best selections while it reads the rows: the same answer as
+    # sorting every row (exact fitness: ints and fractions, ties broken by size, then age)
+    import random
+    from fractions import Fraction
+
+    from ibp_evolve.runs.store import CandidateRecord, RunFolder
+    rng = random.Random(3)
+    records = [CandidateRecord(
+        id=i, engine="deap", operation="random", source="def keep(seed, target):\n    "
+        "return True\n", generation=0, size=rng.randint(1, 4),
+        mask_hash=None if i % 17 == 0 else f"m{rng.randint(0, 30)}",
+        status="ok" if i % 11 else "rejected",
+        fitness=rng.choice([rng.randint(60, 90), Fraction(rng.randint(120, 180), 2)]))
+        for i in range(400)]
+    run = RunFolder.create(tmp_path / "run", {"engine": "deap"})
+    try:
+        run.db.add_candidates(records)
+        ranked = sorted((r for r in records if r.status == "ok"),
+                        key=lambda r: (r.fitness, r.size, r.id))
+        expected, seen = [], set()
+        for r in ranked:
+            if (r.mask_hash or f"id{r.id}") not in seen:
+                seen.add(r.mask_hash or f"id{r.id}")
+                expected.append(r.id)
+        for n in (1, 5, 40):
+            assert [r.id for r in run.db.best(n)] == expected[:n]
+    finally:
+        run.close()

@@ -437,20 +437,30 @@ class RunDatabase:
 
     def best(self, n: int = 5) -> list[CandidateRecord]:
         """The ``n`` best scored candidates, one per distinct seed selection: lowest fitness,
-        then smallest size, then earliest.  Sorted here, not by SQLite: the fitness is exact
-        text, which SQL would order as strings."""
-        ranked = sorted(self.candidates("WHERE status = 'ok'"),
-                        key=lambda rec: (rec.fitness, rec.size or 0, rec.id))
-        out, seen = [], set()
-        for rec in ranked:
-            key = rec.mask_hash or f"id{rec.id}"
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(rec)
-            if len(out) >= n:
-                break
-        return out
+        then smallest size, then earliest.  Ranked here, not by SQLite (the fitness is exact
+        text, which SQL would order as strings), over a cursor that keeps only the ``n`` best
+        selections so far: a long run's half a million rows are never all in memory."""
+        top = {}   # selection -> (fitness, size, id) of its best row, the n best selections
+        rows = self.conn.execute("SELECT id, fitness, size, mask_hash FROM candidates "
+                                 "WHERE status = 'ok'")
+        for cid, fitness, size, mask in rows:
+            key = (parse_fitness(fitness), size or 0, cid)
+            selection = mask or f"id{cid}"
+            if selection in top:
+                top[selection] = min(top[selection], key)
+            elif len(top) < n:
+                top[selection] = key
+            else:
+                worst = max(top, key=top.__getitem__)
+                if key < top[worst]:
+                    del top[worst]
+                    top[selection] = key
+        ids = [key[2] for key in sorted(top.values())]
+        if not ids:
+            return []
+        by_id = {rec.id: rec for rec in self.candidates(
+            f"WHERE id IN ({', '.join('?' * len(ids))})", ids)}
+        return [by_id[i] for i in ids]
 
     def check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

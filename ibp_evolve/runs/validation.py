@@ -77,14 +77,6 @@ class Validator:
         check_suite_unchanged(validator.suite, data.get("suite_digest"), data["suite"])
         return validator
 
-
-def check_suite_unchanged(suite, recorded: str | None, where: str) -> None:
-    """ValueError naming ``where`` when ``suite`` no longer has the digest a run recorded."""
-    from ibp_evolve.judge.suites import suite_digest
-    if recorded is not None and suite_digest(suite) != recorded:
-        raise ValueError(f"the suite {where} has changed since the run started (its family "
-                         f"file, targets or settings differ): restore it, or start a new run")
-
     @property
     def judge(self):
         if self._judge is None:
@@ -169,3 +161,11 @@ def validation_json(record: ValidationRecord) -> tuple:
             record.trimmed_equations, record.total,
             None if record.scores is None else json.dumps(record.scores), record.wall_time,
             record.reason)
+
+
+def check_suite_unchanged(suite, recorded: str | None, where: str) -> None:
+    """ValueError naming ``where`` when ``suite`` no longer has the digest a run recorded."""
+    from ibp_evolve.judge.suites import suite_digest
+    if recorded is not None and suite_digest(suite) != recorded:
+        raise ValueError(f"the suite {where} has changed since the run started (its family "
+                         f"file, targets or settings differ): restore it, or start a new run")
