@@ -99,13 +99,21 @@ def test_run_folder_checkpoint_best_files_and_export(tmp_path):
     assert "I(1,1,1,1,1,1,-3): reduced" in text
     assert load_rule(files[0]).kind == "keep"          # a valid rule file
     assert description(files[0]).startswith("Evolved seeding rule, rank 1 of run run-1")
-    copied = run.export([2], tmp_path / "library" / "evolved")
-    assert [p.name for p in copied] == ["run_1_rank02.py"]
+    copied, incomplete = run.export([2], tmp_path / "library" / "evolved")
+    assert [p.name for p in copied] == ["run_1_rank02.py"] and incomplete == []
     with pytest.raises(RunError, match="no rank 7"):
         run.export([7], tmp_path / "library")
+    # a rule that leaves a target unreduced is no library rule: not exported
+    unreduced = record(2, 10 ** 15 + 3, "c")
+    unreduced.complete = False
+    run.db.add_candidates([unreduced])
+    run.write_best(run.db.best(5), "triangle_box_paper")
+    copied, incomplete = run.export([1, 2, 3], tmp_path / "library2")
+    assert [p.name for p in copied] == ["run_1_rank01.py", "run_1_rank02.py"]
+    assert incomplete == [3]
     run.close()
     reopened = RunFolder.open(tmp_path / "run-1")
-    assert reopened.config == {"engine": "deap", "seed": 1} and reopened.db.count() == 2
+    assert reopened.config == {"engine": "deap", "seed": 1} and reopened.db.count() == 3
 
 
 def test_atomic_write_replaces_whole_files(tmp_path):

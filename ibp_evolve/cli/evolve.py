@@ -450,11 +450,14 @@ def _evolve(args) -> int:
         _report(engine, run, suite_spec, progress, baselines=not args.no_baselines)
         if args.export:
             try:
-                copied = run.export(_parse_ranks(args.export), export_dir())
+                copied, incomplete = run.export(_parse_ranks(args.export), export_dir())
             except RunError as exc:
                 return fail(str(exc))
             for path in copied:
                 print(f"exported {path}")
+            if incomplete:
+                print(f"not exported: rank {', '.join(map(str, incomplete))} (leaves a target "
+                      f"of {run.config.get('suite')} unreduced)")
         status = 0
     except KeyboardInterrupt:
         status = _interrupted(engine, run, new_run)

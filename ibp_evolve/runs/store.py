@@ -825,18 +825,25 @@ class RunFolder:
     def best_files(self) -> list[Path]:
         return sorted((self.path / self.BEST).glob("rank*.py"))
 
-    def export(self, ranks, destination: Path) -> list[Path]:
-        """Copy best rules (by rank, 1-based) into the rule library folder ``destination``."""
+    def export(self, ranks, destination: Path) -> tuple[list[Path], list[int]]:
+        """Copy best rules (by rank, 1-based) into the rule library folder ``destination``;
+        returns (the files written, the ranks not exported because the rule leaves a target
+        of the run's suite unreduced: a library rule is one that reduces)."""
         files = self.best_files()
-        destination.mkdir(parents=True, exist_ok=True)
-        out = []
         for rank in ranks:
             if not 1 <= rank <= len(files):
                 raise RunError(f"run {self.name} has {len(files)} best rules; no rank {rank}")
+        records = self.best_records(len(files))   # in the order best/ was written
+        destination.mkdir(parents=True, exist_ok=True)
+        out, incomplete = [], []
+        for rank in ranks:
+            if rank <= len(records) and not records[rank - 1].complete:
+                incomplete.append(rank)
+                continue
             target = destination / f"{_identifier(self.name)}_rank{rank:02d}.py"
             shutil.copyfile(files[rank - 1], target)
             out.append(target)
-        return out
+        return out, incomplete
 
 
 def _identifier(name: str) -> str:
