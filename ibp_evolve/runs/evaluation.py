@@ -294,21 +294,25 @@ def _batches(jobs, n_workers: int, batch_size: int | None):
 # ----------------------------------------------------------------------------- the cache
 
 class MaskCache:
-    """Evaluations keyed by mask hash: a seed selection is solved once per run."""
+    """Evaluations keyed by mask hash: a seed selection is solved once per run.
 
-    def __init__(self):
+    With the run's database (``db``), only the evaluations not yet committed to it are held
+    here (:meth:`committed` forgets them once their rows are written); an older one is read
+    back from the first row of its selection, through the database's index on ``mask_hash``.
+    So a run's memory does not grow with its length (a run of days scores millions of
+    selections; held in memory, each cost some 600 bytes).  Without a database (a run without
+    a folder) every evaluation is held."""
+
+    def __init__(self, db=None):
         self._by_hash: dict[str, tuple[int, Evaluation]] = {}
+        self._db = db
         self.hits = 0
-
-    def __contains__(self, digest: str) -> bool:
-        return digest in self._by_hash
-
-    def __len__(self) -> int:
-        return len(self._by_hash)
 
     def get(self, digest: str):
         """(evaluation index, evaluation) of the first candidate with these masks, or None."""
         found = self._by_hash.get(digest)
+        if found is None and self._db is not None:
+            found = self._stored(digest)
         if found is not None:
             self.hits += 1
         return found
@@ -317,6 +321,26 @@ class MaskCache:
         # Stopped or timed-out evaluations say nothing about the masks: do not remember them.
         if evaluation.status in ("ok", "rejected"):
             self._by_hash.setdefault(digest, (eval_index, evaluation))
+
+    def committed(self) -> None:
+        """The held evaluations' rows are in the database now: read them from there."""
+        if self._db is not None:
+            self._by_hash.clear()
+
+    def _stored(self, digest: str):
+        from ibp_evolve.runs.store import CandidateRecord
+        row = self._db.conn.execute(
+            "SELECT * FROM candidates WHERE mask_hash = ? AND cached = 0 AND eval_index IS NOT "
+            "NULL AND status IN ('ok', 'rejected') ORDER BY id LIMIT 1", (digest,)).fetchone()
+        return None if row is None else evaluation_of(CandidateRecord.from_row(row))
+
+
+def evaluation_of(rec) -> tuple[int, Evaluation]:
+    """(evaluation index, evaluation) of a scored run-database row (``CandidateRecord``)."""
+    return rec.eval_index, Evaluation(
+        rec.eval_index, rec.status, rec.fitness, bool(rec.complete), rec.seeds or 0,
+        rec.objective_value or 0.0, rec.scores or [], rec.reject_reason or "",
+        rec.wall_time or 0.0)
 
 
 # ----------------------------------------------------------------------------- evaluators

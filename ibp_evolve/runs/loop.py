@@ -163,7 +163,7 @@ class LoopEngine:
         cfg = self.config
         spec = suite if isinstance(suite, SuiteSpec) else SuiteSpec.of(str(suite))
         self.spec, self.run_ = spec, run
-        self.cache = MaskCache()
+        self.cache = MaskCache(None if run is None else run.db)
         self.logbook_, self.best_rules_, self.best_ = [], [], None
         self.n_candidates_ = self.n_evaluations_ = 0
         self.generation_ = -1
@@ -264,6 +264,7 @@ class LoopEngine:
         if run is not None:
             run.commit_generation(records, stats, self._checkpoint(),
                                   engine_tables=lambda: self.commit(g, candidates, run))
+            self.cache.committed()
         else:
             self.commit(g, candidates, None)
         if progress:
@@ -366,13 +367,8 @@ class LoopEngine:
             raise run.checkpoint_error(exc) from None
 
     def _rebuild(self, run: RunFolder) -> None:
-        """The mask cache and the best rule so far, from the rows the checkpoint covers."""
-        for rec in run.db.candidates("WHERE cached = 0 AND mask_hash IS NOT NULL"):
-            if rec.status in ("ok", "rejected") and rec.eval_index is not None:
-                self.cache.put(rec.mask_hash, rec.eval_index, Evaluation(
-                    rec.eval_index, rec.status, rec.fitness, bool(rec.complete),
-                    rec.seeds or 0, rec.objective_value or 0.0, rec.scores or [],
-                    rec.reject_reason or "", rec.wall_time or 0.0))
+        """The best rule so far, from the rows the checkpoint covers (the mask cache reads
+        them when it needs them)."""
         best = run.db.best(1)
         self._best = best[0] if best else None
 
