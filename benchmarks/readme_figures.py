@@ -879,6 +879,11 @@ def llm_gp_islands_start() -> str:
     return _islands_block("llm_gp_islands_start")
 
 
+def llm_gp_islands_adaptive_start() -> str:
+    """The adaptive budget with the start rules and GP features on every island."""
+    return _islands_block("llm_gp_islands_adaptive_start", gp_of="llm_gp_islands_start")
+
+
 def _islands_verdicts(llm_runs, gp_runs, at, baseline: str,
                       equal_candidates: bool = True) -> list[str]:
     """Per comparison point, on how many seeds the "llm+gp" runs of ``llm_runs`` beat the "gp"
@@ -966,7 +971,7 @@ def _islands_block(name: str, gp_of: str | None = None) -> str:
 RENDERERS = {f.__name__: f for f in (masters, few_numerators, llm_engine, llm_engine_train, grammar_validity,
                                      grammar_cost,
                                      serve_llm, llm_gp_islands, llm_gp_islands_start,
-                                     llm_gp_islands_adaptive,
+                                     llm_gp_islands_adaptive, llm_gp_islands_adaptive_start,
                                      evolve_seeds, islands_seeds,
                                      generalise, cross_family, rank_scan, rank_scan_dotted,
                                      rank_scan_nosym, rank_classes, rank_floor, sailir,
