@@ -111,6 +111,15 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         from ibp_evolve.reducer.symmetry_rows import symmetries_at  # sympy: only when used
         sym = symmetries_at(family, random_point(symbols, rng) | fixed)
 
+    if model is None and not keep_model and set(targets) <= set(masters):
+        # every target is a master, its own reduction (exact.py says why this matters)
+        from ibp_evolve.reducer.exact import masters_only
+        result = masters_only(family, targets, fixed, masters, symmetries, start)
+        seconds = result["stats"].pop("seconds")
+        result["stats"] |= {"samples": 0, "primes": 0, "checked_points": 0,
+                            "seconds_learn": 0.0, "seconds_reconstruct": 0.0,
+                            "seconds": seconds}
+        return {**result, "analytic_in": list(symbols), "functions": []}
     t0 = time.perf_counter()
     if model is None:
         learn_point = random_point(family.parameters, rng)
