@@ -379,11 +379,16 @@ def test_a_master_target_is_its_own_reduction_without_a_system(capsys, analytic)
         assert target["coefficients"] == [{"master": target["target"], "value": "1"}]
     assert result["stats"]["seeds"] == 0 and result["stats"]["multiply_adds"] == 0
     # a master beside a target that is not: the system is built, the master still is itself
-    code, out, _ = run(capsys, "reduce", "triangle_box", "--target", "0,1,1,1,1,0,0",
-                       "--target", "1,1,1,1,1,1,-3", "--at", "d=17/3,m1sq=3/7,m2sq=5/11,m3sq=2",
+    # (a master outside the other target's sectors, whose seeds the rule would add)
+    code, out, _ = run(capsys, "reduce", "triangle_box", "--target", "1,1,0,1,0,1,0",
+                       "--target", "1,1,1,1,1,0,-2", "--at", "d=17/3,m1sq=3/7,m2sq=5/11,m3sq=2",
                        "--json", *analytic)
     result = json.loads(out)
     master, other = result["targets"]
-    assert master["coefficients"] == [{"master": [0, 1, 1, 1, 1, 0, 0], "value": "1"}]
+    assert master["coefficients"] == [{"master": [1, 1, 0, 1, 0, 1, 0], "value": "1"}]
     assert other["reduced"] and len(other["coefficients"]) > 1
-    assert result["stats"]["seeds"] > 0
+    # the master brings no seeds of its own into the system
+    code, out, _ = run(capsys, "reduce", "triangle_box", "--target", "1,1,1,1,1,0,-2", "--at",
+                       "d=17/3,m1sq=3/7,m2sq=5/11,m3sq=2", "--json", *analytic)
+    alone = json.loads(out)
+    assert alone["targets"] == [other] and alone["stats"]["seeds"] == result["stats"]["seeds"]

@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from ibp_evolve.reducer.exact import DegeneratePointError, learn, system_stats, target_entry
+from ibp_evolve.reducer.exact import (DegeneratePointError, learn, master_entry, masters_only,
+                                     system_stats, target_entry)
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
@@ -113,13 +114,15 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
 
     if model is None and not keep_model and set(targets) <= set(masters):
         # every target is a master, its own reduction (exact.py says why this matters)
-        from ibp_evolve.reducer.exact import masters_only
         result = masters_only(family, targets, fixed, masters, symmetries, start)
         seconds = result["stats"].pop("seconds")
         result["stats"] |= {"samples": 0, "primes": 0, "checked_points": 0,
                             "seconds_learn": 0.0, "seconds_reconstruct": 0.0,
                             "seconds": seconds}
         return {**result, "analytic_in": list(symbols), "functions": []}
+    asked = targets
+    if model is None and not keep_model:   # a master is itself: no seeds of its own
+        targets = [t for t in targets if t not in set(masters)]
     t0 = time.perf_counter()
     if model is None:
         learn_point = random_point(family.parameters, rng)
@@ -150,11 +153,15 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
                         if layout else ([], {"samples": 0, "primes": 0, "checked_points": 0}))
     seconds_reconstruct = time.perf_counter() - t0
 
-    out_targets = []
+    reduced = {}
     for i, t in enumerate(learned.targets):
-        out_targets.append(target_entry(t, [
+        reduced[tuple(t.target)] = target_entry(t, [
             {"master": list(m), "value": rational_function(*functions[k], symbols)}
-            for k, (j, m) in enumerate(layout) if j == i]))
+            for k, (j, m) in enumerate(layout) if j == i])
+    out_targets = [reduced.get(t) or master_entry(t) for t in asked]
+    # the functions' target positions are those of the result's targets
+    position = {t: k for k, t in enumerate(asked)}
+    layout = [(position[tuple(learned.targets[i].target)], m) for i, m in layout]
     result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in fixed.items()},

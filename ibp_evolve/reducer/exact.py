@@ -180,6 +180,9 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     is_master = set(masters)
     if all(t in is_master for t in targets) and not keep_model:
         return masters_only(family, targets, point, masters, symmetries, start)
+    asked = targets
+    if not keep_model:   # (an exported system holds every target asked for)
+        targets = [t for t in targets if t not in is_master]
     learn_point = random_point(family.parameters, rng)
     if symmetries:
         from ibp_evolve.reducer.symmetry_rows import symmetries_at
@@ -200,11 +203,13 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     values, samples, mode = _reconstruct(family, model, layout, point, rng, max_primes)
     seconds_eval = time.perf_counter() - t_eval
 
-    out_targets = []
+    reduced = {}
     for i, t in enumerate(learned.targets):
         mine = [(m, v) for (j, m), v in zip(layout, values) if j == i]
-        out_targets.append(target_entry(t, [{"master": list(m), "value": format_fraction(v)}
-                                            for m, v in mine if m in masters and v != 0]))
+        reduced[tuple(t.target)] = target_entry(
+            t, [{"master": list(m), "value": format_fraction(v)}
+                for m, v in mine if m in masters and v != 0])
+    out_targets = [reduced.get(t) or master_entry(t) for t in asked]
     result = {
         "family": family.name,
         "point": {k: format_fraction(v) for k, v in point.items()},
@@ -223,6 +228,12 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     return result
 
 
+def master_entry(master) -> dict:
+    """A result's entry for a target that is a master: itself."""
+    return {"target": list(master), "reduced": True,
+            "coefficients": [{"master": list(master), "value": "1"}]}
+
+
 def masters_only(family: Family, targets, point: dict, masters, symmetries: bool,
                   start: float) -> dict:
     """:func:`reduce_exact`'s result when every target is a master: each is itself."""
@@ -232,9 +243,7 @@ def masters_only(family: Family, targets, point: dict, masters, symmetries: bool
     return {"family": family.name,
             "point": {k: format_fraction(v) for k, v in point.items()},
             "symmetries": bool(symmetries), "masters": [list(m) for m in masters],
-            "targets": [{"target": list(t), "reduced": True,
-                         "coefficients": [{"master": list(t), "value": "1"}]}
-                        for t in targets],
+            "targets": [master_entry(t) for t in targets],
             "stats": stats | {"multiply_adds": 0,
                               "seconds": round(time.perf_counter() - start, 3)},
             "seeds_used": "none: every target is a master",
