@@ -368,7 +368,7 @@ def test_export_system_makes_the_folder_it_writes_into(tmp_path, capsys):
 
 @pytest.mark.parametrize("analytic", [[], ["--analytic", "d"]])
 def test_a_master_target_is_its_own_reduction_without_a_system(capsys, analytic):
-    # (the pentabox's top-sector corner, a master, used to cost 4,043 seeds and 4 minutes)
+    # (the pentabox's top-sector corner, a master, used to build 4,043 seeds' equations)
     import json
     code, out, _ = run(capsys, "reduce", "triangle_box", "--target", "0,1,1,1,1,0,0",
                        "--target", "1,1,1,1,1,0,0", "--json", *analytic)
