@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ibp_evolve.reducer.exact import (DegeneratePointError, learn, master_entry, masters_only,
-                                     system_stats, target_entry)
+                                     system_stats, target_entry, targets_to_learn)
 from ibp_evolve.reducer.family import Family, FamilyError
 from ibp_evolve.reducer.masters import masters_in_sectors
 from ibp_evolve.reducer.modular import (PRIMES, PoleError, Reconstructor, format_fraction,
@@ -112,17 +112,17 @@ def reduce_analytic(family: Family, targets, symbols: list[str], point: dict | N
         from ibp_evolve.reducer.symmetry_rows import symmetries_at  # sympy: only when used
         sym = symmetries_at(family, random_point(symbols, rng) | fixed)
 
-    if model is None and not keep_model and set(targets) <= set(masters):
-        # every target is a master, its own reduction (exact.py says why this matters)
-        result = masters_only(family, targets, fixed, masters, symmetries, start)
+    # (a given model was learned for every target)
+    asked = targets
+    if model is None:
+        targets = targets_to_learn(targets, masters, keep_model)
+    if not targets:   # every target is a master, its own reduction
+        result = masters_only(family, asked, fixed, masters, symmetries, start)
         seconds = result["stats"].pop("seconds")
         result["stats"] |= {"samples": 0, "primes": 0, "checked_points": 0,
                             "seconds_learn": 0.0, "seconds_reconstruct": 0.0,
                             "seconds": seconds}
         return {**result, "analytic_in": list(symbols), "functions": []}
-    asked = targets
-    if model is None and not keep_model:   # a master is itself: no seeds of its own
-        targets = [t for t in targets if t not in set(masters)]
     t0 = time.perf_counter()
     if model is None:
         learn_point = random_point(family.parameters, rng)

@@ -175,14 +175,9 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     point = {k: Fraction(v) for k, v in point.items()}
     masters = masters_in_sectors(family, {sector_of(t) for t in targets}, ordering,
                                  symmetries=symmetries)
-    # a target that is a master is its own reduction: no seed, no equation for it (the
-    # pentabox's top-sector corner built 4,043 seeds' equations, 1.5 s with warm caches)
-    is_master = set(masters)
-    if all(t in is_master for t in targets) and not keep_model:
-        return masters_only(family, targets, point, masters, symmetries, start)
-    asked = targets
-    if not keep_model:   # (an exported system holds every target asked for)
-        targets = [t for t in targets if t not in is_master]
+    asked, targets = targets, targets_to_learn(targets, masters, keep_model)
+    if not targets:
+        return masters_only(family, asked, point, masters, symmetries, start)
     learn_point = random_point(family.parameters, rng)
     if symmetries:
         from ibp_evolve.reducer.symmetry_rows import symmetries_at
@@ -226,6 +221,17 @@ def reduce_exact(family: Family, targets, point: dict | None = None, plan=None,
     if keep_model:
         result["model"] = model
     return result
+
+
+def targets_to_learn(targets, masters, keep_model: bool) -> list:
+    """The targets a system is learned for: those that are not masters, since a master is its
+    own reduction and needs no seed (the pentabox's top-sector corner built 4,043 seeds'
+    equations, 1.5 s with warm caches); all of them when the system is kept (an exported
+    system holds every target asked for)."""
+    if keep_model:
+        return list(targets)
+    is_master = set(masters)
+    return [t for t in targets if t not in is_master]
 
 
 def master_entry(master) -> dict:
