@@ -31,17 +31,8 @@ SCORES = [{"target": [1, 1, 1, 1, 1, 1, -3], "seeds": 80, "equations": 700,
 
 def every_row_sorted(db, n: int) -> list:
     """The former ``best``: every scored row as a record, sorted, the n best selections."""
-    ranked = sorted(db.candidates("WHERE status = 'ok'"),
-                    key=lambda rec: (rec.fitness, rec.size or 0, rec.id))
-    out, seen = [], set()
-    for rec in ranked:
-        key = rec.mask_hash or f"id{rec.id}"
-        if key not in seen:
-            seen.add(key)
-            out.append(rec)
-            if len(out) >= n:
-                break
-    return out
+    from ibp_evolve.runs.store import distinct_best
+    return distinct_best(db.candidates("WHERE status = 'ok'"), n)
 
 
 def traced(call) -> tuple[list, float, float]:

@@ -346,15 +346,15 @@ def _evolve(args) -> int:
             engine, status = build_engine()   # the engine's own checks, before the folder
             if engine is None:
                 return status
+            judged = suite_spec.load()   # the suite as the judge sees it (cap, symmetries)
             run = RunFolder.create(out, {"engine": args.engine, "engine_config": config.to_json(),
                                          "suite_spec": {"suite": suite_spec.suite,
                                                         "ordering": suite_spec.ordering,
                                                         "max_seeds": suite_spec.max_seeds,
                                                         # the setting used, not the override
-                                                        "symmetries": suite_spec.load(
-                                                        ).symmetries},
+                                                        "symmetries": judged.symmetries},
                                          "suite": suite.name,
-                                         "suite_digest": suite_digest(suite_spec.load()),
+                                         "suite_digest": suite_digest(judged),
                                          "objective": args.objective,
                                          "seed": args.seed,
                                          **({"validate": validator.to_json()}
@@ -434,11 +434,11 @@ def _evolve(args) -> int:
         except (GPSourceError, RuleError, RuleSandboxError, EvaluationError, RunError) as exc:
             # an unreachable service (exit 3: an LLM server): what the run did is kept
             status = getattr(exc, "exit_status", 2)
-            kept = run.db.conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+            kept = run.db.last_generation() if status == 3 else None
             done = "generation 0" if kept == 0 else f"generations 0-{kept}"
             return fail(str(exc) + (f"; the run keeps its {done}: continue with "
                                     f"ibp-evolve evolve --resume {run.path}"
-                                    if status == 3 and kept is not None else ""), status)
+                                    if kept is not None else ""), status)
         except (OSError, sqlite3.Error) as exc:   # e.g. a full or read-only disk
             status = fail(f"{run.path}: cannot write the run: {exc}")
             return status
@@ -563,7 +563,7 @@ def _resumed_engine(run, asked: str | None) -> str:
 def _resumed_config(run, args, config_cls, SuiteSpec):
     """The engine configuration and suite of a run to resume (from its config.json)."""
     from ibp_evolve.runs.store import RunError
-    from ibp_evolve.runs.validation import check_suite_unchanged
+    from ibp_evolve.judge.suites import check_suite_unchanged
     try:
         config = config_cls.from_json(run.config["engine_config"])
         suite_spec = SuiteSpec(**run.config["suite_spec"])
@@ -593,7 +593,7 @@ def _interrupted(engine, run, new_run: bool) -> int:
     it).  Writing the best rules is quick; a second Ctrl-C while it runs writes them
     unsimplified instead."""
     import signal
-    done = run.db.conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+    done = run.db.last_generation()
     if done is None:
         print("\ninterrupted before the first generation was complete"
               + ("; nothing was kept" if new_run else ""), file=sys.stderr)

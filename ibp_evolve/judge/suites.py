@@ -76,6 +76,14 @@ def suite_digest(suite: Suite) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def check_suite_unchanged(suite: Suite, recorded: str | None, where: str) -> None:
+    """ValueError naming ``where`` when ``suite`` no longer has the digest a run recorded
+    (None: an older run, which recorded none, is taken as it is)."""
+    if recorded is not None and suite_digest(suite) != recorded:
+        raise ValueError(f"the suite {where} has changed since the run started (its family "
+                         f"file, targets or settings differ): restore it, or start a new run")
+
+
 def builtin_suites() -> list[str]:
     return builtin_toml_names(SUITES_PACKAGE)
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ibp_evolve.reports.inspect import figure_bytes, integral_name
-from ibp_evolve.runs.store import (CandidateRecord, RunError, RunFolder, generation_from_row,
-                                   validation_from_row)
+from ibp_evolve.runs.store import (CandidateRecord, RunError, RunFolder, distinct_best,
+                                   generation_from_row, validation_from_row)
 from ibp_evolve.judge.score import PENALTY as PENALTY_FLOOR  # any fitness from here up: incomplete rule
 
 __all__ = ["RunSnapshot", "read_run", "write_report", "build_report", "html_page",
@@ -182,17 +182,8 @@ class RunSnapshot:
     def best(self, n: int = 5) -> list:
         """The ``n`` best scored candidates, one per distinct seed selection (lowest fitness,
         then smallest size, then earliest), as the run's own ``best/`` ranks them."""
-        ok = sorted((c for c in self.candidates if c.status == "ok" and c.fitness is not None),
-                    key=lambda c: (c.fitness, c.size or 0, c.id))
-        out, seen = [], set()
-        for c in ok:
-            key = c.mask_hash or f"id{c.id}"
-            if key not in seen:
-                seen.add(key)
-                out.append(c)
-            if len(out) >= n:
-                break
-        return out
+        return distinct_best([c for c in self.candidates
+                              if c.status == "ok" and c.fitness is not None], n)
 
     def rule(self, rank: int = 1):
         """The rank-th best rule as a loaded :class:`~ibp_evolve.language.parse.Rule`."""

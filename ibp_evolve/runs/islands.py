@@ -36,7 +36,8 @@ from ibp_evolve.runs.configs import IslandsConfig
 from ibp_evolve.runs.island_budget import BUDGETS, due_islands, island_shares, island_yields
 from ibp_evolve.runs.fitness import fitness_text, parse_fitness
 from ibp_evolve.runs.loop import Candidate, LoopEngine
-from ibp_evolve.runs.store import random_state_from_json, random_state_to_json
+from ibp_evolve.runs.store import (distinct_best, random_state_from_json,
+                                   random_state_to_json, rank_key)
 
 __all__ = ["Islands", "migration_totals"]
 
@@ -56,10 +57,6 @@ def migration_totals(generations: list[dict]) -> dict[int, dict]:
             for why, n in (island.get("immigrants_skipped_because") or {}).items():
                 t["because"][why] = t["because"].get(why, 0) + n
     return totals
-
-
-def _rank(rec):
-    return (rec.fitness, rec.size or 0, rec.id)
 
 
 class Islands(LoopEngine):
@@ -190,31 +187,19 @@ class Islands(LoopEngine):
     # -- migration --------------------------------------------------------------------------
     def _remember(self, k: int, records) -> None:
         """Keep island ``k``'s best scored records, one per seed selection."""
-        keep = max(self.config.migrants, 1)
-        pool = sorted(self._bests[k] + [r for r in records if r.status == "ok"], key=_rank)
-        out, seen = [], set()
-        for rec in pool:
-            if rec.mask_hash not in seen:
-                seen.add(rec.mask_hash)
-                out.append(rec)
-            if len(out) >= keep:
-                break
-        self._bests[k] = out
+        self._bests[k] = distinct_best(self._bests[k] + [r for r in records if r.status == "ok"],
+                                        max(self.config.migrants, 1))
 
     def _elite_entries(self, records) -> int:
         """How many of ``records`` enter the run's elite: the best distinct seed selections
         of all islands (as many as each island remembers), as it stands before them."""
         keep = max(self.config.migrants, 1)
-        elite = sorted((r for best in self._bests for r in best), key=_rank)
-        masks, top = set(), []
-        for rec in elite:
-            if rec.mask_hash not in masks:
-                masks.add(rec.mask_hash)
-                top.append(rec)
-        bar = _rank(top[keep - 1]) if len(top) >= keep else None
+        top = distinct_best([r for best in self._bests for r in best], keep)
+        masks = {r.mask_hash for best in self._bests for r in best}
+        bar = rank_key(top[-1]) if len(top) >= keep else None
         entries = 0
-        for rec in sorted((r for r in records if r.status == "ok"), key=_rank):
-            if rec.mask_hash in masks or (bar is not None and _rank(rec) >= bar):
+        for rec in sorted((r for r in records if r.status == "ok"), key=rank_key):
+            if rec.mask_hash in masks or (bar is not None and rank_key(rec) >= bar):
                 continue
             masks.add(rec.mask_hash)
             entries += 1
@@ -240,7 +225,7 @@ class Islands(LoopEngine):
                         incoming.append(rec)
             if incoming:
                 with self._on(k) as island:
-                    self._moved[k] = island.immigrate(sorted(incoming, key=_rank))
+                    self._moved[k] = island.immigrate(sorted(incoming, key=rank_key))
 
     # -- statistics, tables, checkpoints ----------------------------------------------------
     def statistics(self, generation: int, candidates: list[Candidate]) -> dict:

@@ -321,6 +321,10 @@ class RunDatabase:
         self.conn.close()
 
     # -- meta ------------------------------------------------------------------------------
+    def last_generation(self) -> int | None:
+        """The last generation committed (None before the first)."""
+        return self.conn.execute("SELECT MAX(generation) FROM generations").fetchone()[0]
+
     def get_meta(self, key: str):
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
@@ -464,6 +468,25 @@ class RunDatabase:
 
     def check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def rank_key(rec: CandidateRecord) -> tuple:
+    """How scored records rank: lowest fitness, then smallest size, then earliest."""
+    return (rec.fitness, rec.size or 0, rec.id)
+
+
+def distinct_best(records, n: int) -> list[CandidateRecord]:
+    """The ``n`` best of ``records`` held in memory, one per distinct seed selection
+    (:meth:`RunDatabase.best` ranks a run's rows the same way without holding them)."""
+    out, seen = [], set()
+    for rec in sorted(records, key=rank_key):
+        key = rec.mask_hash or f"id{rec.id}"
+        if key not in seen:
+            seen.add(key)
+            out.append(rec)
+            if len(out) >= n:
+                break
+    return out
 
 
 def score_header(record: CandidateRecord, suite: str, run_name: str, rank: int) -> str:

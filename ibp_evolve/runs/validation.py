@@ -71,6 +71,7 @@ class Validator:
     def from_json(cls, data: dict, objective: str) -> "Validator":
         """The validator a run recorded; ValueError when its suite file has changed since
         (an older run, with no digest recorded, is taken as it is)."""
+        from ibp_evolve.judge.suites import check_suite_unchanged
         from ibp_evolve.runs.evaluation import SuiteSpec
         validator = cls(SuiteSpec(data["suite"], data["ordering"], data.get("max_seeds")),
                         objective, int(data.get("n_rules", DEFAULT_VALIDATED)))
@@ -161,11 +162,3 @@ def validation_json(record: ValidationRecord) -> tuple:
             record.trimmed_equations, record.total,
             None if record.scores is None else json.dumps(record.scores), record.wall_time,
             record.reason)
-
-
-def check_suite_unchanged(suite, recorded: str | None, where: str) -> None:
-    """ValueError naming ``where`` when ``suite`` no longer has the digest a run recorded."""
-    from ibp_evolve.judge.suites import suite_digest
-    if recorded is not None and suite_digest(suite) != recorded:
-        raise ValueError(f"the suite {where} has changed since the run started (its family "
-                         f"file, targets or settings differ): restore it, or start a new run")
